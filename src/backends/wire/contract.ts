@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { AuthError, CapacityError, PermanentError, type SyncError } from '../../errors.js';
+import { errorForStatus, parseJson, type HttpResponse } from '../../http/request.js';
+
+/**
+ * The shapes of Wire's answers that the adapter relies on (API v6–v9, tolerant of the v10+ shape:
+ * no unqualified `id`, optional `members.self`). Anything else is an answer outside the contract.
+ */
+const QualifiedId = z.looseObject({ id: z.string(), domain: z.string() });
+
+export const VersionInfo = z.looseObject({
+  supported: z.array(z.int()),
+  development: z.array(z.int()).optional(),
+  domain: z.string(),
+});
+
+export const AccessToken = z.looseObject({
+  user: z.string(),
+  access_token: z.string().min(1),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().positive(),
+});
+
+export const SelfProfile = z.looseObject({
+  qualified_id: QualifiedId,
+  name: z.string().optional(),
+  team: z.string().nullish(),
+});
+
+export const Conversation = z.looseObject({
+  qualified_id: QualifiedId,
+  type: z.int(),
+  name: z.string().nullish(),
+  team: z.string().nullish(),
+  creator: z.string().nullish(),
+  members: z.looseObject({
+    others: z.array(z.looseObject({ qualified_id: QualifiedId, conversation_role: z.string().optional() })),
+  }),
+});
+export type Conversation = z.infer<typeof Conversation>;
+
+export const ConversationIdsPage = z.looseObject({
+  qualified_conversations: z.array(QualifiedId),
+  has_more: z.boolean(),
+  paging_state: z.string().nullish(),
+});
+
+export const ConversationsFound = z.looseObject({
+  found: z.array(Conversation),
+  not_found: z.array(QualifiedId).optional(),
+  failed: z.array(QualifiedId).optional(),
+});
+
+export const MemberJoinEvent = z.looseObject({
+  type: z.literal('conversation.member-join'),
+  data: z.looseObject({ users: z.array(z.looseObject({ qualified_id: QualifiedId })) }),
+});
+
+export function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
+  const result = schema.safeParse(parseJson(res.text));
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const where = issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unreadable body';
+    throw new PermanentError(`${what}: answer outside the Wire contract (HTTP ${res.status}, ${where})`, {
+      origin: 'wire',
+      status: res.status,
+      label: 'contract',
+    });
+  }
+  return result.data;
+}
+
+/** Wire's error body is `{code, label, message}`; only a body with all three counts as one. */
+export function wireError(res: HttpResponse, what: string): SyncError {
+  const body = parseJson(res.text) as { code?: unknown; label?: unknown; message?: unknown } | undefined;
+  const isWire = body !== undefined && typeof body.code === 'number' && typeof body.label === 'string' && typeof body.message === 'string';
+  const label = isWire ? (body.label as string) : undefined;
+  const message = `${what}: ${isWire ? (body.message as string) : `HTTP ${res.status}`}`;
+  const details = { origin: 'wire', status: res.status, label };
+  if (res.status === 403 && label === 'too-many-members') return new CapacityError(message, details);
+  if (res.status === 401) return new AuthError(message, details);
+  if (res.status === 403 && (label === 'invalid-credentials' || label?.startsWith('code-authentication') || label === 'suspended')) {
+    return new AuthError(message, details);
+  }
+  return errorForStatus('wire', res, label, message);
+}

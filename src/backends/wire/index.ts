@@ -1,0 +1,207 @@
+import type { WireBackendConfig } from '../../config/schema.js';
+import { PermanentError } from '../../errors.js';
+import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
+import {
+  Conversation,
+  ConversationIdsPage,
+  ConversationsFound,
+  MemberJoinEvent,
+  parseAnswer,
+  SelfProfile,
+  wireError,
+} from './contract.js';
+import { WireSession } from './session.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** conversations/list takes up to 1000 ids; the official client sends 500 */
+const LIST_CHUNK = 500;
+
+interface Qualified {
+  id: string;
+  domain: string;
+}
+
+/**
+ * Wire (API v6–v9). User ids are Wire user UUIDs, written `uuid` for the backend's own domain or
+ * `uuid@domain` for another one. The daemon logs in as an ordinary team member, creates team group
+ * conversations (proteus, invitees as `wire_member`) and stays their `wire_admin`.
+ */
+class WireBackend implements Backend {
+  readonly id = 'wire';
+  readonly capabilities;
+  private readonly session: WireSession;
+  private teamId: string | undefined;
+
+  constructor(private readonly config: WireBackendConfig, ctx: BackendContext) {
+    this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse);
+    this.teamId = config.teamId;
+    this.capabilities = {
+      maxMembers: config.maxConversationSize,
+      // no per-call cap besides the conversation size, so one call per conversation
+      addBatch: config.maxConversationSize,
+      // v6–v9 remove one member per call
+      removeBatch: 1,
+      idempotentCreate: false,
+      delete: 'delete' as const,
+    };
+  }
+
+  parseUserId(value: string): string | undefined {
+    const [id, domain, ...rest] = value.trim().toLowerCase().split('@');
+    if (rest.length > 0 || id === undefined || !UUID.test(id)) return undefined;
+    if (domain === undefined) return id;
+    return /^[a-z0-9.-]+$/.test(domain) ? `${id}@${domain}` : undefined;
+  }
+
+  async whoami(signal?: AbortSignal) {
+    const res = await this.session.call('GET', '/self', undefined, signal);
+    if (res.status !== 200) throw wireError(res, 'GET /self');
+    const self = parseAnswer(SelfProfile, res, 'GET /self');
+    if (!this.teamId) {
+      if (!self.team) {
+        throw new PermanentError('the Wire user convsync logs in as is not in a team; set backend.teamId or use a team account', {
+          origin: 'wire',
+          label: 'no-team-member',
+        });
+      }
+      this.teamId = self.team;
+    }
+    return { userId: this.toUserId(self.qualified_id), ...(self.name ? { displayName: self.name } : {}) };
+  }
+
+  async create(input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
+    const team = await this.team(signal);
+    const res = await this.session.call(
+      'POST',
+      '/conversations',
+      {
+        qualified_users: input.members.map((m) => this.qualify(m)),
+        name: input.name,
+        team: { teamid: team, managed: false },
+        conversation_role: 'wire_member',
+        protocol: 'proteus',
+      },
+      signal,
+    );
+    if (res.status !== 201 && res.status !== 200) throw wireError(res, 'POST /conversations');
+    return this.toConversation(parseAnswer(Conversation, res, 'POST /conversations'));
+  }
+
+  async get(conversationId: string, signal?: AbortSignal): Promise<BackendConversation | undefined> {
+    await this.session.ready(signal);
+    const q = this.qualify(conversationId);
+    const res = await this.session.call('GET', `/conversations/${q.domain}/${q.id}`, undefined, signal);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) throw wireError(res, 'GET /conversations/{domain}/{id}');
+    return this.toConversation(parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}'));
+  }
+
+  async list(signal?: AbortSignal): Promise<BackendConversation[]> {
+    const team = await this.team(signal);
+    const ids: Qualified[] = [];
+    let paging: string | null | undefined;
+    do {
+      const res = await this.session.call(
+        'POST',
+        '/conversations/list-ids',
+        { size: 1000, ...(paging ? { paging_state: paging } : {}) },
+        signal,
+      );
+      if (res.status !== 200) throw wireError(res, 'POST /conversations/list-ids');
+      const page = parseAnswer(ConversationIdsPage, res, 'POST /conversations/list-ids');
+      ids.push(...page.qualified_conversations);
+      paging = page.has_more ? page.paging_state : undefined;
+      if (page.has_more && !paging) {
+        throw new PermanentError('POST /conversations/list-ids: has_more without paging_state', { origin: 'wire', label: 'contract' });
+      }
+    } while (paging);
+    const out: BackendConversation[] = [];
+    for (let i = 0; i < ids.length; i += LIST_CHUNK) {
+      const res = await this.session.call('POST', '/conversations/list', { qualified_ids: ids.slice(i, i + LIST_CHUNK) }, signal);
+      if (res.status !== 200) throw wireError(res, 'POST /conversations/list');
+      const found = parseAnswer(ConversationsFound, res, 'POST /conversations/list').found;
+      // only regular group conversations of our team (not self, 1:1 or connect conversations)
+      for (const c of found) if (c.type === 0 && c.team === team) out.push(this.toConversation(c));
+    }
+    return out;
+  }
+
+  async addMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ added: string[] }> {
+    if (members.length === 0) return { added: [] };
+    await this.session.ready(signal);
+    const q = this.qualify(conversationId);
+    const path = `/conversations/${q.domain}/${q.id}/members`;
+    const res = await this.session.call(
+      'POST',
+      path,
+      { qualified_users: members.map((m) => this.qualify(m)), conversation_role: 'wire_member' },
+      signal,
+    );
+    // 204: everyone was already a member
+    if (res.status === 204) return { added: [] };
+    if (res.status !== 200) throw wireError(res, 'POST /conversations/{domain}/{id}/members');
+    const event = parseAnswer(MemberJoinEvent, res, 'POST /conversations/{domain}/{id}/members');
+    return { added: event.data.users.map((u) => this.toUserId(u.qualified_id)) };
+  }
+
+  async removeMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ removed: string[] }> {
+    await this.session.ready(signal);
+    const q = this.qualify(conversationId);
+    const removed: string[] = [];
+    for (const m of members) {
+      const u = this.qualify(m);
+      const res = await this.session.call('DELETE', `/conversations/${q.domain}/${q.id}/members/${u.domain}/${u.id}`, undefined, signal);
+      // 204: not a member (any more)
+      if (res.status === 200) removed.push(m);
+      else if (res.status !== 204) throw wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}');
+    }
+    return { removed };
+  }
+
+  async rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void> {
+    await this.session.ready(signal);
+    const q = this.qualify(conversationId);
+    const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/name`, { name }, signal);
+    if (res.status !== 200 && res.status !== 204) throw wireError(res, 'PUT /conversations/{domain}/{id}/name');
+  }
+
+  async delete(conversationId: string, signal?: AbortSignal): Promise<void> {
+    const team = await this.team(signal);
+    const q = this.qualify(conversationId);
+    const res = await this.session.call('DELETE', `/teams/${team}/conversations/${q.id}`, undefined, signal);
+    if (res.status !== 200) throw wireError(res, 'DELETE /teams/{team}/conversations/{id}');
+  }
+
+  async close(): Promise<void> {
+    await this.session.logout().catch(() => undefined);
+  }
+
+  private async team(signal?: AbortSignal): Promise<string> {
+    await this.session.ready(signal);
+    if (!this.teamId) await this.whoami(signal);
+    return this.teamId!;
+  }
+
+  private qualify(id: string): Qualified {
+    const [uuid, domain] = id.split('@');
+    return { id: uuid!, domain: domain ?? this.session.domain! };
+  }
+
+  private toUserId(q: Qualified): string {
+    return q.domain === this.session.domain ? q.id : `${q.id}@${q.domain}`;
+  }
+
+  private toConversation(c: Conversation): BackendConversation {
+    return {
+      id: this.toUserId(c.qualified_id),
+      name: c.name ?? '',
+      members: c.members.others.map((m) => this.toUserId(m.qualified_id)),
+      ...(c.creator ? { creator: c.creator } : {}),
+    };
+  }
+}
+
+export const wireBackend = {
+  type: 'wire',
+  create: (config: WireBackendConfig, ctx: BackendContext) => new WireBackend(config, ctx),
+} satisfies BackendAdapter<WireBackendConfig>;

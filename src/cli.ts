@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, formatIssues, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { describeError } from './errors.js';
+import { createLogger } from './log.js';
+import { createApp } from './main.js';
+import { parsePlanFile } from './plan/file.js';
+import { renderPlan } from './plan/render.js';
+import { applySavedPlan, EXIT, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
+import { runSandboxDemo } from './sandbox/demo.js';
+import { renderStatus } from './cli/status.js';
+import { Store } from './store/store.js';
+
+const USAGE = `convsync — keeps chat conversations in sync with identity-provider groups
+
+Usage:
+  convsync sync      [--config F] [--dry-run] [--allow-removals] [--output text|json] [--detailed-exitcode]
+  convsync plan      [--config F] [--out plan.json] [--output text|json]
+  convsync apply     plan.json [--config F] [--output text|json]
+  convsync validate  [--config F] [--skip-secrets]
+  convsync status    [--config F] [--output text|json]
+  convsync sandbox   (starts a fake Wire and a fake SCIM directory and syncs them; no accounts needed)
+
+Options:
+  -c, --config F     configuration file (default: $CONVSYNC_CONFIG or ./convsync.yaml)
+      --set k.p=v    override one configuration key (repeatable; beats CONVSYNC_* variables)
+
+Exit codes: 0 ok · 1 error · 2 changes (only with --detailed-exitcode) · 3 removals held back by guards · 78 bad configuration`;
+
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  set: { type: 'string', multiple: true },
+  'dry-run': { type: 'boolean' },
+  'allow-removals': { type: 'boolean' },
+  'detailed-exitcode': { type: 'boolean' },
+  'skip-secrets': { type: 'boolean' },
+  output: { type: 'string' },
+  out: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n\n${USAGE}\n`);
+    return EXIT.error;
+  }
+  const { values: flags, positionals } = parsed;
+  const [command, ...rest] = positionals;
+  if (flags.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || flags.help ? EXIT.ok : EXIT.error;
+  }
+  if (flags.output !== undefined && flags.output !== 'text' && flags.output !== 'json') {
+    process.stderr.write(`--output must be one of: text, json\n`);
+    return EXIT.error;
+  }
+  switch (command) {
+    case 'validate':
+      return validate(flags);
+    case 'sync':
+    case 'plan':
+      return sync(command, flags);
+    case 'apply':
+      return apply(rest[0], flags);
+    case 'status':
+      return status(flags);
+    case 'sandbox':
+      return runSandboxDemo({ out: process.stdout });
+    default:
+      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, validate, status, sandbox\n\n${USAGE}\n`);
+      return EXIT.error;
+  }
+}
+
+function configPath(flags: Flags): string {
+  return flags.config ?? process.env.CONVSYNC_CONFIG ?? 'convsync.yaml';
+}
+
+function load(flags: Flags, checkSecretFiles = true): Config {
+  return loadConfig({ file: configPath(flags), set: flags.set ?? [], checkSecretFiles });
+}
+
+function validate(flags: Flags): number {
+  const config = load(flags, !flags['skip-secrets']);
+  process.stdout.write(
+    `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
+      `${config.mappings.length} mapping(s), policy ${config.policy}\n`,
+  );
+  return EXIT.ok;
+}
+
+async function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
+  const config = load(flags);
+  const logger = createLogger(config.log.level);
+  const app = createApp(config, { logger, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  try {
+    const mode = command === 'plan' ? 'plan' : flags['dry-run'] ? 'dry-run' : 'sync';
+    const outcome = await runOnce(app, {
+      mode,
+      allowRemovals: flags['allow-removals'] ?? false,
+      detailedExitCode: flags['detailed-exitcode'] ?? false,
+    });
+    if (command === 'plan' && flags.out) {
+      writeFileSync(flags.out, `${JSON.stringify(outcome.plan, null, 2)}\n`);
+      logger.info({ file: flags.out }, 'plan saved');
+    }
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  } finally {
+    await app.close();
+  }
+}
+
+async function apply(file: string | undefined, flags: Flags): Promise<number> {
+  if (!file) {
+    process.stderr.write('apply needs the plan file: convsync apply plan.json\n');
+    return EXIT.error;
+  }
+  const plan = parsePlanFile(readFileSync(file, 'utf8'));
+  const config = load(flags);
+  const logger = createLogger(config.log.level);
+  const app = createApp(config, { logger, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  try {
+    const outcome = await applySavedPlan(app, plan);
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  } catch (e) {
+    if (e instanceof StalePlanError) {
+      process.stderr.write(`refused: ${e.message}\n`);
+      return EXIT.error;
+    }
+    throw e;
+  } finally {
+    await app.close();
+  }
+}
+
+function status(flags: Flags): number {
+  const config = load(flags, false);
+  const store = Store.open(config.store.path);
+  try {
+    process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text'));
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+function printOutcome(o: RunOutcome, flags: Flags): void {
+  if (flags.output === 'json') {
+    const out = { runId: o.runId, mode: o.mode, exitCode: o.exitCode, plan: o.plan, result: o.result, readErrors: o.readErrors };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    return;
+  }
+  const lines = [renderPlan(o.plan)];
+  if (o.recovered && o.recovered.resolved > 0) {
+    lines.push(`Recovered ${o.recovered.resolved} op(s) left pending by an interrupted run (${o.recovered.adopted} conversation(s) adopted).`);
+  }
+  if (o.result && !o.result.dryRun) {
+    const r = summarizeResult(o.result);
+    lines.push(`Applied (run ${o.runId}): ${r.done} call(s) done, ${r.failed} failed, ${r.skipped} skipped${r.circuitOpen ? ' — circuit open, retry next run' : ''}`);
+    for (const f of o.result.failed.slice(0, 20)) lines.push(`  ✗ ${f.op.op} ${f.op.key}: ${f.error}`);
+    if (o.result.failed.length > 20) lines.push(`  … ${o.result.failed.length - 20} more (convsync status)`);
+  } else if (o.mode !== 'sync' && o.mode !== 'apply') {
+    lines.push(`Nothing applied (${o.mode}).`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+/** the first SIGINT/SIGTERM stops taking new ops (the call in flight finishes and is journaled) */
+function stopSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(EXIT.error);
+    process.stderr.write('stopping after the call in flight (signal again to force)\n');
+    controller.abort();
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return controller.signal;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`configuration error in ${e.issues.length} place(s):\n${formatIssues(e.issues)}\n`);
+      process.exitCode = EXIT.config;
+      return;
+    }
+    process.stderr.write(`error: ${describeError(e)}\n`);
+    process.exitCode = EXIT.error;
+  },
+);

@@ -1,0 +1,29 @@
+import type { Store } from '../store/store.js';
+
+/** `convsync status`: the last runs, ops still pending, and the latest failures with the backend's label. */
+export function renderStatus(store: Store, format: 'text' | 'json'): string {
+  const runs = store.recentRuns(10);
+  const pending = store.pendingJournal();
+  const failures = store.recentFailures(20);
+  const snapshot = store.loadSnapshot();
+  const bound = snapshot.conversations.length;
+  const members = snapshot.conversations.reduce((n, c) => n + Object.keys(c.members).length, 0);
+  if (format === 'json') {
+    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures }, null, 2)}\n`;
+  }
+  const lines = [`${bound} conversation(s) bound, ${members} member(s) known`, '', 'Last runs:'];
+  if (runs.length === 0) lines.push('  none yet');
+  for (const r of runs) {
+    const s = r.summary as { plan?: { create: number; add: number; remove: number; rename: number; blocked: number } } | null;
+    const plan = s?.plan ? ` create ${s.plan.create}, add ${s.plan.add}, remove ${s.plan.remove}, rename ${s.plan.rename}, held back ${s.plan.blocked}` : '';
+    lines.push(`  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`);
+  }
+  lines.push('', `Pending ops: ${pending.length}${pending.length > 0 ? ' (resolved at the start of the next sync)' : ''}`);
+  if (failures.length > 0) {
+    lines.push('', 'Recent failures:');
+    for (const f of failures) {
+      lines.push(`  run #${f.runId} ${f.op.op} ${f.op.key}: ${f.errorKind}${f.errorLabel ? ` [${f.errorLabel}]` : ''} ${f.errorMessage ?? ''}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,183 @@
+import { readFileSync, accessSync, constants } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { ConfigSchema, type Config } from './schema.js';
+
+/** One problem in the configuration, with the path of the key it is about. */
+export interface ConfigIssue {
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: ConfigIssue[]) {
+    super(`configuration has ${issues.length} problem${issues.length === 1 ? '' : 's'}:\n` + formatIssues(issues));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatIssues(issues: ConfigIssue[]): string {
+  return issues.map((i) => `  - ${i.path || '(top level)'}: ${i.message}`).join('\n');
+}
+
+export interface LoadOptions {
+  /** YAML or JSON file */
+  file: string;
+  env?: NodeJS.ProcessEnv;
+  /** `path=value` overrides from the command line (highest precedence) */
+  set?: string[];
+  /** check that every `*File` secret can be read (default true) */
+  checkSecretFiles?: boolean;
+}
+
+const ENV_PREFIX = 'CONVSYNC_';
+/** environment variables with this prefix that are not config overrides */
+const ENV_RESERVED = new Set(['CONVSYNC_CONFIG', 'CONVSYNC_LOG_PRETTY']);
+
+/**
+ * file < env (CONVSYNC_*) < --set, then `${VAR}` interpolation, then the schema. Every problem is
+ * collected before failing, so an operator fixes them all in one pass.
+ */
+export function loadConfig(opts: LoadOptions): Config {
+  const env = opts.env ?? process.env;
+  const issues: ConfigIssue[] = [];
+  let raw: unknown = {};
+  try {
+    const text = readFileSync(opts.file, 'utf8');
+    raw = parseYaml(text, { prettyErrors: true }) ?? {};
+  } catch (e) {
+    const msg = e instanceof YAMLParseError ? `not valid YAML: ${e.message}` : `cannot read: ${(e as Error).message}`;
+    throw new ConfigError([{ path: `(file ${opts.file})`, message: msg }]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new ConfigError([{ path: `(file ${opts.file})`, message: 'must be a mapping of keys to values' }]);
+  }
+
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
+    const path = envNameToPath(name.slice(ENV_PREFIX.length));
+    setPath(raw as Record<string, unknown>, path, parseScalar(value));
+  }
+  for (const assignment of opts.set ?? []) {
+    const eq = assignment.indexOf('=');
+    if (eq <= 0) {
+      issues.push({ path: `(--set ${assignment})`, message: 'must be key.path=value' });
+      continue;
+    }
+    setPath(raw as Record<string, unknown>, assignment.slice(0, eq).split('.'), parseScalar(assignment.slice(eq + 1)));
+  }
+
+  const interpolated = interpolate(raw, [], env, issues);
+  const result = ConfigSchema.safeParse(interpolated);
+  if (!result.success) {
+    for (const issue of result.error.issues) issues.push({ path: formatPath(issue.path), message: issue.message });
+  }
+  if (!result.success || issues.length > 0) throw new ConfigError(dedupe(issues));
+
+  const config = result.data;
+  // relative paths in the file are relative to the file, so a config works from any directory
+  const base = dirname(resolve(opts.file));
+  resolvePaths(config, base);
+  if (opts.checkSecretFiles ?? true) {
+    const secretIssues = checkSecretFiles(config);
+    if (secretIssues.length > 0) throw new ConfigError(secretIssues);
+  }
+  return config;
+}
+
+/** `BACKEND__BASE_URL` → ["backend", "baseUrl"]; `SOURCES__0__NAME` → ["sources", "0", "name"] */
+export function envNameToPath(name: string): string[] {
+  return name
+    .split('__')
+    .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+}
+
+function parseScalar(value: string): unknown {
+  try {
+    const parsed: unknown = parseYaml(value);
+    return parsed === null || typeof parsed === 'object' ? value : parsed;
+  } catch {
+    return value;
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let node: Record<string, unknown> = target;
+  path.forEach((key, i) => {
+    if (i === path.length - 1) {
+      node[key] = value;
+      return;
+    }
+    const next = node[key];
+    if (typeof next !== 'object' || next === null) node[key] = /^\d+$/.test(path[i + 1] ?? '') ? [] : {};
+    node = node[key] as Record<string, unknown>;
+  });
+}
+
+function interpolate(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, issues: ConfigIssue[]): unknown {
+  if (typeof value === 'string') {
+    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+      const v = env[name];
+      if (v !== undefined) return v;
+      if (fallback !== undefined) return fallback;
+      issues.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
+      return '';
+    });
+  }
+  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env, issues));
+  if (typeof value === 'object' && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], env, issues)]));
+  }
+  return value;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+}
+
+function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
+  const seen = new Set<string>();
+  return issues.filter((i) => {
+    const k = `${i.path}\0${i.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function resolvePaths(config: Config, base: string): void {
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  config.store.path = config.store.path === ':memory:' ? ':memory:' : abs(config.store.path);
+  forEachSecretFile(config, (holder, key, file) => {
+    holder[key] = abs(file);
+  });
+  for (const s of config.sources) if (s.type === 'file') s.path = abs(s.path);
+}
+
+type Holder = Record<string, unknown>;
+
+function forEachSecretFile(config: Config, fn: (holder: Holder, key: string, file: string, path: string) => void): void {
+  const walk = (node: unknown, path: string) => {
+    if (Array.isArray(node)) node.forEach((v, i) => walk(v, `${path}[${i}]`));
+    else if (typeof node === 'object' && node !== null) {
+      for (const [k, v] of Object.entries(node)) {
+        const p = path ? `${path}.${k}` : k;
+        if (k.endsWith('File') && typeof v === 'string') fn(node as Holder, k, v, p);
+        else walk(v, p);
+      }
+    }
+  };
+  walk(config, '');
+}
+
+function checkSecretFiles(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  forEachSecretFile(config, (_holder, _key, file, path) => {
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (e) {
+      issues.push({ path, message: `cannot read secret file ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+    }
+  });
+  return issues;
+}

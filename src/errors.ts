@@ -1,0 +1,76 @@
+/**
+ * The four kinds of failure the reconciler treats differently (DESIGN §4). Every error raised by a
+ * backend or source carries who raised it and, when the remote API gave one, its own label
+ * (Wire's `label`, SCIM's `scimType`, …) so an operator can look it up in that API's docs.
+ */
+export type ErrorKind = 'transient' | 'auth' | 'permanent' | 'capacity';
+
+export interface ErrorDetails {
+  /** backend or source id, e.g. "wire" or "scim:corp" */
+  origin: string;
+  /** the remote API's own error label, if any */
+  label?: string;
+  status?: number;
+  /** server-requested wait before retrying (Retry-After), in ms */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export abstract class SyncError extends Error {
+  abstract readonly kind: ErrorKind;
+  readonly origin: string;
+  readonly label: string | undefined;
+  readonly status: number | undefined;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, details: ErrorDetails) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.origin = details.origin;
+    this.label = details.label;
+    this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** "wire 403 action-denied: Insufficient authorization" */
+  describe(): string {
+    const tag = [this.origin, this.status, this.label].filter((p) => p !== undefined && p !== '').join(' ');
+    return `${tag}: ${this.message}`;
+  }
+}
+
+/** network failure, timeout, 5xx, throttling (Wire 420, 429): retry with backoff */
+export class TransientError extends SyncError {
+  readonly kind = 'transient' as const;
+  /** throttling answers (420/429) also slow the rate limiter down */
+  readonly throttled: boolean;
+  constructor(message: string, details: ErrorDetails & { throttled?: boolean }) {
+    super(message, details);
+    this.throttled = details.throttled ?? false;
+  }
+}
+
+/** credentials refused even after one renewal: the run cannot continue against this backend */
+export class AuthError extends SyncError {
+  readonly kind = 'auth' as const;
+}
+
+/** a contract error (4xx) for this one operation: recorded as failed, the run goes on */
+export class PermanentError extends SyncError {
+  readonly kind = 'permanent' as const;
+}
+
+/** the conversation would exceed what the backend allows: blocked with a warning */
+export class CapacityError extends SyncError {
+  readonly kind = 'capacity' as const;
+}
+
+export function isSyncError(e: unknown): e is SyncError {
+  return e instanceof SyncError;
+}
+
+export function describeError(e: unknown): string {
+  if (isSyncError(e)) return e.describe();
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

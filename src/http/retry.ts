@@ -1,0 +1,34 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { TransientError } from '../errors.js';
+
+export interface RetryPolicy {
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export interface RetryHooks {
+  signal?: AbortSignal;
+  /** called before each wait, e.g. to slow the rate limiter on throttling */
+  onRetry?: (error: TransientError, attempt: number, delayMs: number) => void;
+  random?: () => number;
+}
+
+/**
+ * Exponential backoff with full jitter (a random wait between 0 and base·2ⁿ, capped), never shorter
+ * than the server's Retry-After. Only transient errors are retried; the last one is rethrown.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<T> {
+  const random = hooks.random ?? Math.random;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      if (!(e instanceof TransientError) || attempt >= policy.maxAttempts) throw e;
+      const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+      const delay = Math.max(e.retryAfterMs ?? 0, Math.floor(random() * ceiling));
+      hooks.onRetry?.(e, attempt, delay);
+      await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : undefined);
+    }
+  }
+}

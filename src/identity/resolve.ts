@@ -1,0 +1,73 @@
+import type { SourceUser } from '../sources/types.js';
+
+/**
+ * Reads the identity attribute of a user: `id`, `externalId`, `userName`, `email` (primary or first
+ * address), a dotted path into the resource (`name.givenName`), or an extension attribute written
+ * as `<schema URN>:<attribute>` (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`).
+ */
+export function identityValue(user: SourceUser, from: string): string | undefined {
+  switch (from) {
+    case 'id':
+      return user.id;
+    case 'externalId':
+      return user.externalId;
+    case 'userName':
+      return user.userName;
+    case 'email':
+      return user.emails[0];
+  }
+  let node: unknown = user.raw;
+  let path = from;
+  if (from.startsWith('urn:')) {
+    const cut = from.lastIndexOf(':');
+    node = user.raw[from.slice(0, cut)];
+    path = from.slice(cut + 1);
+  }
+  for (const part of path.split('.')) {
+    if (typeof node !== 'object' || node === null) return undefined;
+    node = (node as Record<string, unknown>)[part];
+  }
+  return typeof node === 'string' && node !== '' ? node : typeof node === 'number' ? String(node) : undefined;
+}
+
+export interface IdentityResolver {
+  /** backend user id for a source user, or undefined with the reason recorded */
+  resolve(user: SourceUser): string | undefined;
+  /** one line per kind of failure, for the plan's warnings */
+  warnings(): string[];
+}
+
+/**
+ * Maps source users to backend user ids through the configured attribute, validated by the
+ * backend's own id syntax. Users who cannot be resolved are counted and reported, never guessed.
+ */
+export function createIdentityResolver(from: string, parseUserId: (value: string) => string | undefined): IdentityResolver {
+  const cache = new Map<SourceUser, string | undefined>();
+  const missing: string[] = [];
+  const invalid: string[] = [];
+  return {
+    resolve(user) {
+      if (cache.has(user)) return cache.get(user);
+      const value = identityValue(user, from);
+      let id: string | undefined;
+      if (value === undefined) missing.push(user.userName ?? user.id);
+      else {
+        id = parseUserId(value);
+        if (id === undefined) invalid.push(`${user.userName ?? user.id} (${JSON.stringify(value)})`);
+      }
+      cache.set(user, id);
+      return id;
+    },
+    warnings() {
+      const out: string[] = [];
+      if (missing.length > 0) out.push(`${missing.length} user(s) have no ${from}, left out: ${sample(missing)}`);
+      if (invalid.length > 0) out.push(`${invalid.length} user(s) have a ${from} that is not a backend user id, left out: ${sample(invalid)}`);
+      return out;
+    },
+  };
+}
+
+function sample(list: string[]): string {
+  const sorted = [...new Set(list)].sort();
+  return sorted.slice(0, 5).join(', ') + (sorted.length > 5 ? `, … (${sorted.length - 5} more)` : '');
+}

@@ -1,0 +1,109 @@
+import type { MappingConfig } from '../config/schema.js';
+import type { DesiredConversation } from '../plan/types.js';
+import type { DesiredGroup, SourceUser } from '../sources/types.js';
+
+export interface MappingResult {
+  conversations: DesiredConversation[];
+  /** groups that no rule matched (not an error: most directories have groups nobody syncs) */
+  unmatched: number;
+  warnings: string[];
+}
+
+interface Matched {
+  rule: number;
+  vars: Record<string, string>;
+}
+
+/** The first rule that matches a group wins. */
+export function matchGroup(group: DesiredGroup, mappings: readonly MappingConfig[]): Matched | undefined {
+  for (let i = 0; i < mappings.length; i++) {
+    const m = mappings[i]!.match;
+    if (m.source !== undefined && m.source !== group.source) continue;
+    const vars: Record<string, string> = { displayName: group.displayName, id: group.id, source: group.source };
+    let ok = true;
+    for (const [field, pattern] of [
+      ['displayName', m.displayName],
+      ['id', m.id],
+    ] as const) {
+      if (pattern === undefined) continue;
+      const found = new RegExp(pattern).exec(field === 'displayName' ? group.displayName : group.id);
+      if (!found) {
+        ok = false;
+        break;
+      }
+      found.forEach((g, n) => (vars[String(n)] = g ?? ''));
+      for (const [name, g] of Object.entries(found.groups ?? {})) vars[name] = g ?? '';
+    }
+    if (ok) return { rule: i, vars };
+  }
+  return undefined;
+}
+
+export function renderTemplate(template: string, vars: Record<string, string>): string {
+  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => vars[name] ?? whole).trim();
+}
+
+/**
+ * Groups → the conversations they should become. Groups whose rule renders the same
+ * `conversation` key are merged (their members united). Deactivated users are left out: they leave
+ * every conversation they were in.
+ */
+export function mapGroups(
+  groups: readonly DesiredGroup[],
+  mappings: readonly MappingConfig[],
+  resolve: (user: SourceUser) => string | undefined,
+): MappingResult {
+  const byKey = new Map<string, { d: DesiredConversation; members: Set<string>; names: Map<string, string> }>();
+  let unmatched = 0;
+  const sorted = [...groups].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const group of sorted) {
+    const matched = matchGroup(group, mappings);
+    if (!matched) {
+      unmatched++;
+      continue;
+    }
+    const rule = mappings[matched.rule]!;
+    const key = rule.conversation ? `conv:${renderTemplate(rule.conversation, matched.vars)}` : `group:${group.key}`;
+    const name = renderTemplate(rule.name, matched.vars);
+    let entry = byKey.get(key);
+    if (!entry) {
+      entry = {
+        d: {
+          key,
+          name,
+          rule: matched.rule,
+          remove: rule.remove,
+          onGroupRemoved: rule.onGroupRemoved,
+          groups: [],
+          members: [],
+          complete: true,
+          unknownReasons: [],
+        },
+        members: new Set(),
+        names: new Map(),
+      };
+      byKey.set(key, entry);
+    }
+    entry.d.groups.push(group.key);
+    entry.names.set(group.key, name);
+    if (group.suspect) entry.d.suspect = true;
+    if (!group.complete) {
+      entry.d.complete = false;
+      entry.d.unknownReasons.push(`${group.key} ("${group.displayName}"): ${group.unknownReason ?? 'membership unknown'}`);
+    }
+    for (const user of group.members) {
+      if (!user.active) continue;
+      const id = resolve(user);
+      if (id !== undefined) entry.members.add(id);
+    }
+  }
+  const warnings: string[] = [];
+  const conversations = [...byKey.values()].map(({ d, members, names }) => {
+    const distinct = new Set(names.values());
+    if (distinct.size > 1) {
+      warnings.push(`${d.key} is fed by groups whose names render differently (${[...distinct].join(' | ')}): using "${d.name}"`);
+    }
+    return { ...d, members: [...members].sort() };
+  });
+  return { conversations, unmatched, warnings };
+}

@@ -1,0 +1,258 @@
+import { snapshotDigest } from './digest.js';
+import type {
+  BlockedOp,
+  BlockKind,
+  DesiredConversation,
+  OpType,
+  Plan,
+  PlanInput,
+  PlanOp,
+  PlanSummary,
+  RemoveOp,
+  SnapshotConversation,
+} from './types.js';
+
+const OP_ORDER: Record<OpType, number> = { create: 0, rename: 1, remove: 2, add: 3, unbind: 4, delete: 5 };
+
+const POLICY_ALLOWS: Record<PlanInput['policy'], ReadonlySet<OpType>> = {
+  sync: new Set(['create', 'rename', 'remove', 'add', 'unbind', 'delete']),
+  'upsert-only': new Set(['create', 'rename', 'add', 'unbind']),
+  'create-only': new Set(['create']),
+};
+
+interface RemovalCandidate {
+  op: RemoveOp;
+  /** members before the run, the daemon not counted */
+  size: number;
+}
+
+/**
+ * The plan: what must change so the owned conversations match the directory. Pure and
+ * deterministic: the same input gives the same plan, ops in a stable order, so a saved plan can be
+ * reviewed and applied as-is.
+ */
+export function computePlan(input: PlanInput): Plan {
+  const { ownerId, selfId, policy, guards } = input;
+  const allowed = POLICY_ALLOWS[policy];
+  const ops: PlanOp[] = [];
+  const blocked: BlockedOp[] = [];
+  const warnings = [...input.warnings];
+  const never = new Set([selfId, ...guards.protect]);
+  const snapshotByKey = new Map(input.snapshot.conversations.map((c) => [c.key, c]));
+  const desired = [...input.desired].sort((a, b) => cmp(a.key, b.key));
+  const desiredKeys = new Set(desired.map((d) => d.key));
+
+  const block = (kind: BlockKind, why: string, op: PlanOp) => blocked.push({ kind, why, op });
+  /** adds wait until the guard has decided whether the removals go ahead (capacity depends on it) */
+  const pendingAdds: { d: DesiredConversation; snap: SnapshotConversation; adds: string[] }[] = [];
+  const removals: RemovalCandidate[] = [];
+
+  for (const d of desired) {
+    const wanted = d.members.filter((m) => m !== selfId);
+    const snap = snapshotByKey.get(d.key);
+    if (!snap) {
+      planCreate(d, wanted);
+      continue;
+    }
+    if (snap.ownerId !== ownerId) {
+      warnings.push(`conversation ${snap.conversationId} (${d.key}) is owned by "${snap.ownerId}", not "${ownerId}": left alone`);
+      continue;
+    }
+    if (snap.name !== d.name) {
+      const op: PlanOp = { op: 'rename', key: d.key, name: d.name, conversationId: snap.conversationId, from: snap.name, to: d.name, reason: reasonOf(d) };
+      if (allowed.has('rename')) ops.push(op);
+      else block('policy', `policy ${policy} does not rename`, op);
+    }
+
+    const wantedSet = new Set(wanted);
+    const toRemove: string[] = [];
+    if (d.remove !== 'never') {
+      for (const [member, origin] of Object.entries(snap.members)) {
+        if (wantedSet.has(member) || never.has(member)) continue;
+        if (d.remove === 'managed' && origin !== 'convsync') continue;
+        toRemove.push(member);
+      }
+    }
+    // a group that fed this conversation last time and is missing now because its source was read
+    // incompletely: its members are unknown, not gone
+    const unlisted = snap.groups.filter((g) => !d.groups.includes(g) && input.incompleteSources.includes(sourceOfGroup(g)));
+    const unknownReasons = [...d.unknownReasons, ...unlisted.map((g) => `${g} not listed by an incompletely read source`)];
+    if (toRemove.length > 0) {
+      toRemove.sort(cmp);
+      const why = d.remove === 'managed' ? 'added by convsync, no longer in' : 'not in';
+      const op: RemoveOp = {
+        op: 'remove',
+        key: d.key,
+        name: snap.name,
+        conversationId: snap.conversationId,
+        members: toRemove,
+        reason: `${why} ${d.groups.join(', ')} (mapping #${d.rule}, remove: ${d.remove})`,
+      };
+      if (d.suspect) block('guard', `held back by guards: ${unknownReasons.join('; ')}`, op);
+      else if (unknownReasons.length > 0) block('frozen', `membership unknown, removals frozen: ${unknownReasons.join('; ')}`, op);
+      else if (!allowed.has('remove')) block('policy', `policy ${policy} does not remove`, op);
+      else removals.push({ op, size: Object.keys(snap.members).length });
+    }
+
+    const adds = wanted.filter((m) => !(m in snap.members));
+    if (adds.length > 0) pendingAdds.push({ d, snap, adds });
+  }
+
+  for (const snap of [...input.snapshot.conversations].sort((a, b) => cmp(a.key, b.key))) {
+    if (snap.ownerId !== ownerId || desiredKeys.has(snap.key)) continue;
+    const unknownSource = snap.groups.map(sourceOfGroup).find((s) => input.incompleteSources.includes(s));
+    if (unknownSource !== undefined) {
+      warnings.push(`groups of ${snap.key} not listed, but source "${unknownSource}" was read incompletely: kept as is`);
+      continue;
+    }
+    const reason = `groups gone from the directory: ${snap.groups.join(', ') || '(none)'}`;
+    const op: PlanOp =
+      snap.onGroupRemoved === 'delete'
+        ? { op: 'delete', key: snap.key, name: snap.name, conversationId: snap.conversationId, reason }
+        : { op: 'unbind', key: snap.key, name: snap.name, conversationId: snap.conversationId, reason };
+    if (allowed.has(op.op)) ops.push(op);
+    else block('policy', `policy ${policy} does not ${op.op}`, op);
+  }
+
+  const quarantine = evaluateGuards(input, removals, ops);
+  if (quarantine.length > 0 && !input.allowRemovals) {
+    const why = `held back by guards: ${quarantine.join('; ')}`;
+    for (const r of removals) block('guard', why, r.op);
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const op = ops[i]!;
+      if (op.op === 'delete') {
+        ops.splice(i, 1);
+        block('guard', why, op);
+      }
+    }
+  } else {
+    if (quarantine.length > 0) warnings.push(`guards tripped but removals approved for this run: ${quarantine.join('; ')}`);
+    for (const r of removals) ops.push(r.op);
+  }
+  const removalsGo = new Set(ops.filter((o): o is RemoveOp => o.op === 'remove').map((o) => o.key));
+
+  for (const { d, snap, adds } of pendingAdds) {
+    const op: PlanOp = { op: 'add', key: d.key, name: d.name, conversationId: snap.conversationId, members: adds, reason: reasonOf(d) };
+    if (!allowed.has('add')) {
+      block('policy', `policy ${policy} does not add to existing conversations`, op);
+      continue;
+    }
+    const current = Object.keys(snap.members).length + 1;
+    const leaving = removalsGo.has(d.key) ? ops.find((o): o is RemoveOp => o.op === 'remove' && o.key === d.key)!.members.length : 0;
+    const room = input.maxMembers === undefined ? Infinity : input.maxMembers - (current - leaving);
+    splitByCapacity(op, room, d);
+  }
+
+  ops.sort((a, b) => cmp(a.key, b.key) || OP_ORDER[a.op] - OP_ORDER[b.op]);
+  blocked.sort((a, b) => cmp(a.op.key, b.op.key) || OP_ORDER[a.op.op] - OP_ORDER[b.op.op]);
+
+  return {
+    version: 1,
+    ownerId,
+    policy,
+    snapshotDigest: snapshotDigest(input.snapshot),
+    ops,
+    blocked,
+    warnings,
+    summary: summarize(ops, blocked),
+  };
+
+  function planCreate(d: DesiredConversation, wanted: string[]) {
+    const op: PlanOp = {
+      op: 'create',
+      key: d.key,
+      name: d.name,
+      members: wanted,
+      groups: d.groups,
+      onGroupRemoved: d.onGroupRemoved,
+      reason: reasonOf(d),
+    };
+    const room = input.maxMembers === undefined ? Infinity : input.maxMembers - 1;
+    if (wanted.length <= room) {
+      ops.push(op);
+      return;
+    }
+    ops.push({ ...op, members: wanted.slice(0, room) });
+    const rest = wanted.slice(room);
+    warnings.push(capacityWarning(d, wanted.length, rest.length));
+    block('capacity', `over the backend's limit of ${input.maxMembers} members`, { ...op, members: rest });
+  }
+
+  function splitByCapacity(op: PlanOp & { op: 'add' }, room: number, d: DesiredConversation) {
+    if (op.members.length <= room) {
+      ops.push(op);
+      return;
+    }
+    const fit = Math.max(0, room);
+    if (fit > 0) ops.push({ ...op, members: op.members.slice(0, fit) });
+    const rest = op.members.slice(fit);
+    warnings.push(capacityWarning(d, d.members.length, rest.length));
+    block('capacity', `over the backend's limit of ${input.maxMembers} members`, { ...op, members: rest });
+  }
+
+  function capacityWarning(d: DesiredConversation, wanted: number, left: number): string {
+    return `${d.key} ("${d.name}") wants ${wanted} members but the backend allows ${input.maxMembers} including convsync: ${left} not added`;
+  }
+}
+
+function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: PlanOp[]): string[] {
+  const { guards } = input;
+  const reasons: string[] = [];
+  const total = removals.reduce((n, r) => n + r.op.members.length, 0);
+  if (total > guards.maxRemovalsPerRun) reasons.push(`${total} removals exceed maxRemovalsPerRun ${guards.maxRemovalsPerRun}`);
+  for (const r of removals) {
+    if (r.size < guards.removalRatioMinMembers || r.size === 0) continue;
+    const ratio = r.op.members.length / r.size;
+    if (ratio > guards.maxRemovalRatio) {
+      reasons.push(
+        `${r.op.key} would lose ${r.op.members.length} of ${r.size} members (${pct(ratio)} > maxRemovalRatio ${pct(guards.maxRemovalRatio)})`,
+      );
+    }
+  }
+  const deletes = ops.filter((o) => o.op === 'delete').length;
+  if (deletes > guards.maxDeletesPerRun) reasons.push(`${deletes} deletes exceed maxDeletesPerRun ${guards.maxDeletesPerRun}`);
+  return reasons;
+}
+
+function summarize(ops: PlanOp[], blocked: BlockedOp[]): PlanSummary {
+  const s: PlanSummary = {
+    create: 0,
+    add: 0,
+    remove: 0,
+    rename: 0,
+    unbind: 0,
+    delete: 0,
+    membersAdded: 0,
+    membersRemoved: 0,
+    blocked: blocked.length,
+    quarantined: blocked.some((b) => b.kind === 'guard'),
+  };
+  for (const op of ops) {
+    s[op.op]++;
+    if (op.op === 'create' || op.op === 'add') s.membersAdded += op.members.length;
+    if (op.op === 'remove') s.membersRemoved += op.members.length;
+  }
+  return s;
+}
+
+function reasonOf(d: DesiredConversation): string {
+  return `${d.groups.join(', ')} → mapping #${d.rule}`;
+}
+
+/** group keys are `<source>:<id>` */
+export function sourceOfGroup(groupKey: string): string {
+  const i = groupKey.indexOf(':');
+  return i < 0 ? groupKey : groupKey.slice(0, i);
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10}%`;
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function hasChanges(plan: Plan): boolean {
+  return plan.ops.length > 0;
+}

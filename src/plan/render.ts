@@ -1,0 +1,51 @@
+import type { BlockedOp, Plan, PlanOp } from './types.js';
+
+const SIGN: Record<PlanOp['op'], string> = { create: '+', add: '+', rename: '~', remove: '-', unbind: '·', delete: '-' };
+
+function target(op: PlanOp): string {
+  return op.op === 'create' ? `"${op.name}"` : `"${op.name}" (${op.conversationId})`;
+}
+
+function detail(op: PlanOp): string {
+  switch (op.op) {
+    case 'create':
+    case 'add':
+    case 'remove':
+      return `${op.members.length} member${op.members.length === 1 ? '' : 's'}`;
+    case 'rename':
+      return `"${op.from}" → "${op.to}"`;
+    case 'unbind':
+      return 'kept on the backend, no longer managed';
+    case 'delete':
+      return 'deleted on the backend';
+  }
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
+  return rows.map((r) => '  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+}
+
+/** The plan as a person reads it: one line per op, then what is held back and why, then warnings. */
+export function renderPlan(plan: Plan): string {
+  const lines: string[] = [];
+  const s = plan.summary;
+  lines.push(`Plan (owner ${plan.ownerId}, policy ${plan.policy}, snapshot ${plan.snapshotDigest.slice(0, 19)}…)`);
+  if (plan.ops.length === 0) lines.push('  no changes: the conversations match the directory');
+  else lines.push(...table(plan.ops.map((op) => [SIGN[op.op], op.op, target(op), detail(op), `why: ${op.reason}`])));
+  if (plan.blocked.length > 0) {
+    lines.push('', `Held back (${plan.blocked.length}):`);
+    lines.push(...table(plan.blocked.map((b: BlockedOp) => ['!', b.kind, `${b.op.op} ${target(b.op)}`, detail(b.op), b.why])));
+  }
+  if (plan.warnings.length > 0) {
+    lines.push('', `Warnings (${plan.warnings.length}):`);
+    for (const w of plan.warnings) lines.push(`  - ${w}`);
+  }
+  lines.push(
+    '',
+    `Summary: ${s.create} to create, ${s.add} add (${s.membersAdded} members in all), ${s.remove} remove (${s.membersRemoved} members), ` +
+      `${s.rename} rename, ${s.unbind} unbind, ${s.delete} delete; ${s.blocked} held back` +
+      (s.quarantined ? ' — QUARANTINED: removals wait for approval (`convsync sync --allow-removals`)' : ''),
+  );
+  return lines.join('\n');
+}

@@ -1,0 +1,146 @@
+import type { Policy, RemoveMode } from '../config/schema.js';
+
+/** Who put a member into a conversation, as far as the store knows. */
+export type MemberOrigin = 'convsync' | 'external' | 'self';
+
+/** What the store knows of one owned conversation. */
+export interface SnapshotConversation {
+  /** binding key */
+  key: string;
+  conversationId: string;
+  ownerId: string;
+  name: string;
+  /** backend user id → who added them (the daemon itself is not listed) */
+  members: Record<string, MemberOrigin>;
+  /** group keys that fed this conversation at the last run */
+  groups: string[];
+  onGroupRemoved: 'keep' | 'delete';
+}
+
+export interface Snapshot {
+  conversations: SnapshotConversation[];
+}
+
+/** One conversation as the directory and the mapping rules want it. */
+export interface DesiredConversation {
+  key: string;
+  name: string;
+  /** index of the mapping rule that produced it */
+  rule: number;
+  remove: RemoveMode;
+  onGroupRemoved: 'keep' | 'delete';
+  /** group keys that feed it, sorted */
+  groups: string[];
+  /** backend user ids, sorted and unique */
+  members: string[];
+  /** false when any feeding group's membership is unknown: its removals are frozen */
+  complete: boolean;
+  unknownReasons: string[];
+  /** a feeding group read empty after having members: its removals wait for approval (guard) */
+  suspect?: boolean;
+}
+
+export interface Guards {
+  maxRemovalsPerRun: number;
+  maxRemovalRatio: number;
+  removalRatioMinMembers: number;
+  maxDeletesPerRun: number;
+  protect: string[];
+}
+
+export interface PlanInput {
+  desired: DesiredConversation[];
+  snapshot: Snapshot;
+  policy: Policy;
+  ownerId: string;
+  /** the daemon's own backend user id: never removed, never invited */
+  selfId: string;
+  guards: Guards;
+  /** most members a conversation may have, the daemon included (undefined: no limit) */
+  maxMembers?: number;
+  /** sources whose group listing failed: their absent groups are unknown, not gone */
+  incompleteSources: string[];
+  /** removals approved for this run (`--allow-removals`) */
+  allowRemovals: boolean;
+  /** warnings gathered before the plan (sources, identity) */
+  warnings: string[];
+}
+
+interface OpBase {
+  key: string;
+  /** the conversation's name, for people reading the plan */
+  name: string;
+  reason: string;
+}
+export interface CreateOp extends OpBase {
+  op: 'create';
+  members: string[];
+  groups: string[];
+  onGroupRemoved: 'keep' | 'delete';
+}
+export interface AddOp extends OpBase {
+  op: 'add';
+  conversationId: string;
+  members: string[];
+}
+export interface RemoveOp extends OpBase {
+  op: 'remove';
+  conversationId: string;
+  members: string[];
+}
+export interface RenameOp extends OpBase {
+  op: 'rename';
+  conversationId: string;
+  from: string;
+  to: string;
+}
+/** forget the binding; the conversation stays as it is on the backend */
+export interface UnbindOp extends OpBase {
+  op: 'unbind';
+  conversationId: string;
+}
+export interface DeleteOp extends OpBase {
+  op: 'delete';
+  conversationId: string;
+}
+export type PlanOp = CreateOp | AddOp | RemoveOp | RenameOp | UnbindOp | DeleteOp;
+export type OpType = PlanOp['op'];
+
+/**
+ * Why an op is not in the plan. Only `guard` holds a run in quarantine (exit 3); the others are
+ * the plan doing its job and are listed so `explain` and the text plan can say why.
+ */
+export type BlockKind = 'guard' | 'frozen' | 'policy' | 'capacity' | 'ownership';
+
+export interface BlockedOp {
+  kind: BlockKind;
+  why: string;
+  op: PlanOp;
+}
+
+export interface PlanSummary {
+  create: number;
+  add: number;
+  remove: number;
+  rename: number;
+  unbind: number;
+  delete: number;
+  /** member additions across create and add */
+  membersAdded: number;
+  membersRemoved: number;
+  blocked: number;
+  /** true when a guard held back removals or deletes */
+  quarantined: boolean;
+}
+
+export interface Plan {
+  version: 1;
+  ownerId: string;
+  policy: Policy;
+  /** digest of the snapshot the plan was computed on; `apply` refuses a plan whose snapshot moved */
+  snapshotDigest: string;
+  ops: PlanOp[];
+  blocked: BlockedOp[];
+  warnings: string[];
+  summary: PlanSummary;
+}

@@ -1,0 +1,327 @@
+import type { Logger } from 'pino';
+import type { Backend, BackendConversation } from '../backends/types.js';
+import { AuthError, CapacityError, describeError, isSyncError, PermanentError, TransientError } from '../errors.js';
+import type { Plan, PlanOp } from '../plan/types.js';
+import type { OpEffect, Store } from '../store/store.js';
+import { runPool } from './pool.js';
+import { Progress } from './progress.js';
+import { TokenBucket } from './rate-limit.js';
+import { withRetry, type RetryPolicy } from '../http/retry.js';
+
+export interface ReconcilerOptions {
+  dryRun: boolean;
+  ownerId: string;
+  concurrency: number;
+  ratePerSecond: number;
+  burst: number;
+  retry: RetryPolicy;
+  /** ops in a row that still failed transiently after their retries before the circuit opens */
+  circuitThreshold?: number;
+  logger: Logger;
+  /** a terminal to draw progress on */
+  tty?: NodeJS.WriteStream;
+  signal?: AbortSignal;
+  onOp?: (op: PlanOp['op'], result: 'done' | 'failed' | 'skipped') => void;
+}
+
+export interface FailedOp {
+  op: PlanOp;
+  kind: string;
+  error: string;
+  label?: string;
+}
+
+export interface ApplyResult {
+  dryRun: boolean;
+  /** backend calls that succeeded (one op may take several calls) */
+  calls: number;
+  done: number;
+  failed: FailedOp[];
+  /** ops not attempted because the circuit opened or the run was stopped */
+  skipped: number;
+  circuitOpen: boolean;
+  /** credentials refused: the run stopped */
+  authFailed?: string;
+}
+
+const MUTATORS = new Set(['create', 'addMembers', 'removeMembers', 'rename', 'delete']);
+
+/**
+ * Executes a plan against a backend, journal first: each backend call is written `pending`
+ * before it is made and `done` (with its snapshot change, in one transaction) or `failed` after.
+ * Dry-run is decided here and only here: the backend is wrapped so no mutating method is reachable.
+ */
+export class Reconciler {
+  private readonly backend: Backend;
+  private readonly bucket: TokenBucket;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly store: Store,
+    backend: Backend,
+    private readonly opts: ReconcilerOptions,
+  ) {
+    this.backend = opts.dryRun ? readOnly(backend) : backend;
+    this.bucket = new TokenBucket(opts.ratePerSecond, opts.burst);
+    this.log = opts.logger;
+  }
+
+  async apply(plan: Plan, runId: number): Promise<ApplyResult> {
+    const result: ApplyResult = { dryRun: this.opts.dryRun, calls: 0, done: 0, failed: [], skipped: 0, circuitOpen: false };
+    if (this.opts.dryRun) {
+      for (const op of plan.ops) this.log.info({ op: op.op, key: op.key }, `DRY-RUN: would ${describeOp(op)}`);
+      return result;
+    }
+    const calls = plan.ops.flatMap((op) => this.split(op));
+    const byKey = new Map<string, PlanOp[]>();
+    for (const call of calls) {
+      const list = byKey.get(call.key) ?? [];
+      list.push(call);
+      byKey.set(call.key, list);
+    }
+    const progress = new Progress(calls.length, this.log, this.opts.tty);
+    const threshold = this.opts.circuitThreshold ?? 5;
+    let transientInARow = 0;
+    const stopped = () => result.circuitOpen || result.authFailed !== undefined || this.opts.signal?.aborted === true;
+
+    await runPool(
+      [...byKey.values()],
+      this.opts.concurrency,
+      async (ops) => {
+        // a conversation's ops run in order: create before add, remove before add (room for the new)
+        for (const op of ops) {
+          if (stopped()) {
+            result.skipped++;
+            this.opts.onOp?.(op.op, 'skipped');
+            continue;
+          }
+          const outcome = await this.execute(op, runId);
+          progress.tick();
+          if (outcome === 'done') {
+            result.done++;
+            result.calls++;
+            transientInARow = 0;
+            this.opts.onOp?.(op.op, 'done');
+            continue;
+          }
+          this.opts.onOp?.(op.op, 'failed');
+          result.failed.push(outcome);
+          if (outcome.kind === 'auth') result.authFailed = outcome.error;
+          if (outcome.kind === 'transient' && ++transientInARow >= threshold) {
+            result.circuitOpen = true;
+            this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
+          }
+        }
+      },
+      () => false,
+    );
+    progress.finish();
+    return result;
+  }
+
+  /**
+   * Resolves ops left pending by an interrupted run against the backend: a conversation that was
+   * created but not recorded is adopted (never created twice); members and names are re-read.
+   */
+  async recover(): Promise<{ resolved: number; adopted: number }> {
+    const pending = this.store.pendingJournal();
+    if (pending.length === 0) return { resolved: 0, adopted: 0 };
+    this.log.warn({ pending: pending.length }, 'resolving ops left pending by an interrupted run');
+    let adopted = 0;
+    let listed: BackendConversation[] | undefined;
+    for (const row of pending) {
+      const op = row.op;
+      try {
+        if (op.op === 'create') {
+          listed ??= await this.attempt(() => this.backend.list());
+          const found = listed
+            .filter((c) => c.name === op.name && this.store.bindingByConversation(c.id) === undefined)
+            .sort((a, b) => (a.id < b.id ? -1 : 1))[0];
+          if (found) {
+            const wanted = new Set(op.members);
+            this.store.journalDone(row.id, createdEffect(op, found, this.opts.ownerId, this.backend.id, wanted), 'adopted after interruption');
+            adopted++;
+          } else {
+            this.store.journalFailed(row.id, { kind: 'interrupted', message: 'not created before the interruption; planned again' });
+          }
+          continue;
+        }
+        if (op.op === 'unbind') {
+          this.store.journalDone(row.id, { kind: 'unbound', key: op.key }, 'resolved after interruption');
+          continue;
+        }
+        const conv = await this.attempt(() => this.backend.get(op.conversationId));
+        if (!conv) {
+          if (op.op === 'delete') this.store.journalDone(row.id, { kind: 'deleted', key: op.key }, 'resolved after interruption');
+          else this.store.journalFailed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
+          continue;
+        }
+        const present = new Set(conv.members);
+        const effect: OpEffect =
+          op.op === 'add'
+            ? { kind: 'added', conversationId: op.conversationId, members: op.members.filter((m) => present.has(m)) }
+            : op.op === 'remove'
+              ? { kind: 'removed', conversationId: op.conversationId, members: op.members.filter((m) => !present.has(m)) }
+              : op.op === 'rename'
+                ? { kind: 'renamed', conversationId: op.conversationId, name: conv.name }
+                : { kind: 'none' };
+        this.store.journalDone(row.id, effect, 'resolved after interruption');
+      } catch (e) {
+        if (e instanceof AuthError) throw e;
+        this.log.warn({ journal: row.id, err: describeError(e) }, 'could not resolve a pending op yet; will try again next run');
+      }
+    }
+    return { resolved: pending.length, adopted };
+  }
+
+  /** one plan op → the backend calls it needs, each journaled on its own */
+  private split(op: PlanOp): PlanOp[] {
+    const caps = this.backend.capabilities;
+    const chunk = (members: string[], size: number) => {
+      const out: string[][] = [];
+      for (let i = 0; i < members.length; i += size) out.push(members.slice(i, i + size));
+      return out;
+    };
+    if (op.op === 'add') return chunk(op.members, caps.addBatch).map((members) => ({ ...op, members }));
+    if (op.op === 'remove') return chunk(op.members, caps.removeBatch).map((members) => ({ ...op, members }));
+    if (op.op === 'create' && op.members.length > caps.addBatch) {
+      const [first = [], ...rest] = chunk(op.members, caps.addBatch);
+      // the conversation id is known only after the create: the adds find it in the store
+      return [{ ...op, members: first }, ...rest.map((members) => ({ op: 'add' as const, key: op.key, name: op.name, conversationId: '', members, reason: op.reason }))];
+    }
+    return [op];
+  }
+
+  private async execute(op: PlanOp, runId: number): Promise<'done' | FailedOp> {
+    if (op.op !== 'create' && op.op !== 'unbind' && 'conversationId' in op && op.conversationId === '') {
+      const bound = this.store.bindingOf(op.key);
+      if (!bound) return { op, kind: 'permanent', error: 'the conversation was not created' };
+      op = { ...op, conversationId: bound.conversationId };
+    }
+    const ownership = this.checkOwnership(op);
+    if (ownership) return { op, kind: 'permanent', error: ownership };
+    const journalId = this.store.journalPending(runId, op);
+    try {
+      const effect = await this.call(op);
+      this.store.journalDone(journalId, effect);
+      return 'done';
+    } catch (e) {
+      const kind = e instanceof TransientError ? 'transient' : isSyncError(e) ? e.kind : 'permanent';
+      const label = isSyncError(e) ? e.label : undefined;
+      const message = describeError(e);
+      this.store.journalFailed(journalId, { kind, label, message });
+      const level = e instanceof CapacityError ? 'warn' : 'error';
+      this.log[level]({ op: op.op, key: op.key, kind, label, err: message }, `could not ${describeOp(op)}`);
+      return { op, kind, error: message, ...(label ? { label } : {}) };
+    }
+  }
+
+  /** ownership is checked in the plan and again here, right before the call */
+  private checkOwnership(op: PlanOp): string | undefined {
+    if (op.op === 'create') return undefined;
+    const bound = this.store.bindingOf(op.key);
+    if (!bound) return `no binding for ${op.key} any more`;
+    if (bound.ownerId !== this.opts.ownerId) return `${op.key} is owned by "${bound.ownerId}", not "${this.opts.ownerId}"`;
+    if (bound.conversationId !== op.conversationId) return `${op.key} is now bound to ${bound.conversationId}, not ${op.conversationId}`;
+    return undefined;
+  }
+
+  private async call(op: PlanOp): Promise<OpEffect> {
+    const b = this.backend;
+    switch (op.op) {
+      case 'create': {
+        const conv = await this.attempt(() => b.create({ name: op.name, members: op.members }));
+        return createdEffect(op, conv, this.opts.ownerId, b.id, new Set(op.members));
+      }
+      case 'add':
+        await this.attempt(() => b.addMembers(op.conversationId, op.members));
+        // already-present members are now members too: recording them stops endless re-adds
+        return { kind: 'added', conversationId: op.conversationId, members: op.members };
+      case 'remove':
+        await this.attempt(() => b.removeMembers(op.conversationId, op.members));
+        return { kind: 'removed', conversationId: op.conversationId, members: op.members };
+      case 'rename':
+        await this.attempt(() => b.rename(op.conversationId, op.to));
+        return { kind: 'renamed', conversationId: op.conversationId, name: op.to };
+      case 'unbind':
+        return { kind: 'unbound', key: op.key };
+      case 'delete': {
+        const del = b.delete?.bind(b);
+        if (!del) throw new PermanentError(`${b.id} cannot delete conversations`, { origin: b.id });
+        await this.attempt(() => del(op.conversationId));
+        return { kind: 'deleted', key: op.key };
+      }
+    }
+  }
+
+  /** one backend call under the rate limit, retried on transient errors */
+  private attempt<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetry(
+      async () => {
+        await this.bucket.take(this.opts.signal);
+        return fn();
+      },
+      this.opts.retry,
+      {
+        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
+        onRetry: (e, attempt, delayMs) => {
+          if (e.throttled) this.bucket.slowDown();
+          this.log.debug({ err: e.describe(), attempt, delayMs }, 'transient failure: retrying');
+        },
+      },
+    );
+  }
+}
+
+function createdEffect(
+  op: PlanOp & { op: 'create' },
+  conv: BackendConversation,
+  ownerId: string,
+  backend: string,
+  wanted: Set<string>,
+): OpEffect {
+  return {
+    kind: 'created',
+    key: op.key,
+    conversationId: conv.id,
+    name: conv.name || op.name,
+    ownerId,
+    backend,
+    members: conv.members.filter((m) => wanted.has(m)),
+    external: conv.members.filter((m) => !wanted.has(m)),
+    groups: op.groups,
+    onGroupRemoved: op.onGroupRemoved,
+  };
+}
+
+export function describeOp(op: PlanOp): string {
+  switch (op.op) {
+    case 'create':
+      return `create "${op.name}" with ${op.members.length} member(s)`;
+    case 'add':
+      return `add ${op.members.length} member(s) to "${op.name}"`;
+    case 'remove':
+      return `remove ${op.members.length} member(s) from "${op.name}"`;
+    case 'rename':
+      return `rename ${op.conversationId} "${op.from}" → "${op.to}"`;
+    case 'unbind':
+      return `unbind ${op.conversationId} (${op.key}); the conversation is kept`;
+    case 'delete':
+      return `delete ${op.conversationId} (${op.key})`;
+  }
+}
+
+/** the backend as dry-run sees it: reads work, every mutating method throws */
+function readOnly(backend: Backend): Backend {
+  return new Proxy(backend, {
+    get(target, prop, receiver) {
+      if (typeof prop === 'string' && MUTATORS.has(prop)) {
+        return () => {
+          throw new Error(`dry-run: ${prop} must not be called`);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}

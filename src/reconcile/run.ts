@@ -1,0 +1,201 @@
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/types.js';
+import type { Config } from '../config/schema.js';
+import { AuthError, describeError } from '../errors.js';
+import { createIdentityResolver } from '../identity/resolve.js';
+import { mapGroups } from '../mapping/map.js';
+import { computePlan, hasChanges } from '../plan/compute.js';
+import { snapshotDigest } from '../plan/digest.js';
+import { distrustVanishedGroups } from '../plan/source-guard.js';
+import type { DesiredConversation, Plan } from '../plan/types.js';
+import type { DesiredGroup, Source } from '../sources/types.js';
+import type { RunMode, Store } from '../store/store.js';
+import { Reconciler, type ApplyResult } from './reconciler.js';
+
+export const EXIT = { ok: 0, error: 1, changes: 2, quarantined: 3, config: 78 } as const;
+
+export interface RunDeps {
+  config: Config;
+  store: Store;
+  sources: Source[];
+  backend: Backend;
+  logger: Logger;
+  tty?: NodeJS.WriteStream;
+  signal?: AbortSignal;
+}
+
+export interface RunOptions {
+  /** sync applies; dry-run and plan only compute */
+  mode: Exclude<RunMode, 'apply'>;
+  allowRemovals?: boolean;
+  detailedExitCode?: boolean;
+}
+
+export interface RunOutcome {
+  runId: number;
+  mode: RunMode;
+  plan: Plan;
+  result?: ApplyResult;
+  /** what could not be read (a source, a listing page, a group's members): the run is degraded */
+  readErrors: string[];
+  exitCode: number;
+  recovered?: { resolved: number; adopted: number };
+}
+
+/**
+ * One run: sources → mapping and identity → plan → (unless dry) reconcile. The one-shot CLI, the
+ * CronJob and each daemon tick all come through here.
+ */
+export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
+  const { config, store, backend, logger } = deps;
+  const runId = store.startRun(opts.mode);
+  const signal = deps.signal ?? new AbortController().signal;
+  try {
+    const reconciler = reconcilerFor(deps, opts.mode !== 'sync');
+    let recovered: RunOutcome['recovered'];
+    const pending = store.pendingJournal().length;
+    if (opts.mode === 'sync') recovered = await reconciler.recover();
+    else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
+
+    const self = await backend.whoami(signal);
+    const { plan, readErrors, groups, desired } = await planRun(deps, self.userId, opts.allowRemovals ?? false, signal);
+
+    let result: ApplyResult | undefined;
+    if (opts.mode === 'sync') {
+      result = await reconciler.apply(plan, runId);
+      for (const d of desired) store.updateBindingGroups(d.key, d.groups, d.onGroupRemoved);
+      store.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+    }
+    const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
+    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
+    return { runId, mode: opts.mode, plan, ...(result ? { result } : {}), readErrors, exitCode, ...(recovered ? { recovered } : {}) };
+  } catch (e) {
+    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    throw e;
+  }
+}
+
+/** sources → desired conversations → plan, with nothing written to the backend */
+export async function planRun(
+  deps: RunDeps,
+  selfId: string,
+  allowRemovals: boolean,
+  signal: AbortSignal,
+): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[] }> {
+  const { config, store, backend, logger } = deps;
+  const warnings: string[] = [];
+  const readErrors: string[] = [];
+  const incompleteSources: string[] = [];
+  let groups: DesiredGroup[] = [];
+  const results = await Promise.allSettled(deps.sources.map((s) => s.fetch(signal)));
+  results.forEach((r, i) => {
+    const source = deps.sources[i]!;
+    if (r.status === 'rejected') {
+      if (r.reason instanceof AuthError) throw r.reason;
+      const msg = `source ${source.id} could not be read: ${describeError(r.reason)}`;
+      logger.error({ source: source.id, err: describeError(r.reason) }, 'source failed; its groups are treated as unknown');
+      readErrors.push(msg);
+      warnings.push(msg);
+      incompleteSources.push(source.id);
+      return;
+    }
+    groups.push(...r.value.groups);
+    warnings.push(...r.value.warnings);
+    if (!r.value.listingComplete) {
+      incompleteSources.push(source.id);
+      readErrors.push(`source ${source.id}: the group listing was incomplete`);
+    }
+  });
+  for (const g of groups) if (!g.complete) readErrors.push(`${g.key}: ${g.unknownReason ?? 'membership unknown'}`);
+
+  const distrusted = distrustVanishedGroups(groups, store.groupSizes(), allowRemovals);
+  groups = distrusted.groups;
+  warnings.push(...distrusted.warnings);
+
+  const identity = createIdentityResolver(config.identity.from, (v) => backend.parseUserId(v));
+  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u));
+  warnings.push(...mapped.warnings, ...identity.warnings());
+
+  const snapshot = store.loadSnapshot();
+  const plan = computePlan({
+    desired: mapped.conversations,
+    snapshot,
+    policy: config.policy,
+    ownerId: config.ownerId,
+    selfId,
+    guards: config.guards,
+    ...(backend.capabilities.maxMembers !== undefined ? { maxMembers: backend.capabilities.maxMembers } : {}),
+    incompleteSources,
+    allowRemovals,
+    warnings,
+  });
+  logger.info(
+    { groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary },
+    'plan computed',
+  );
+  return { plan, readErrors, groups, desired: mapped.conversations };
+}
+
+/** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */
+export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutcome> {
+  const { store, config } = deps;
+  const runId = store.startRun('apply');
+  try {
+    if (plan.ownerId !== config.ownerId) {
+      throw new StalePlanError(`the plan was made for owner "${plan.ownerId}", this configuration is owner "${config.ownerId}"`);
+    }
+    const reconciler = reconcilerFor(deps, false);
+    const recovered = await reconciler.recover();
+    const digest = snapshotDigest(store.loadSnapshot());
+    if (digest !== plan.snapshotDigest) {
+      throw new StalePlanError(
+        'the conversations changed since this plan was made (snapshot digest differs); make a new plan with `convsync plan --out FILE`',
+      );
+    }
+    const result = await reconciler.apply(plan, runId);
+    const exitCode = exitCodeOf(plan, result, [], false);
+    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: summarizeResult(result) }, plan);
+    return { runId, mode: 'apply', plan, result, readErrors: [], exitCode, recovered };
+  } catch (e) {
+    store.finishRun(runId, e instanceof StalePlanError ? 'refused' : 'error', EXIT.error, null, undefined, describeError(e));
+    throw e;
+  }
+}
+
+export class StalePlanError extends Error {
+  override name = 'StalePlanError';
+}
+
+function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
+  const r = deps.config.reconcile;
+  return new Reconciler(deps.store, deps.backend, {
+    dryRun,
+    ownerId: deps.config.ownerId,
+    concurrency: r.concurrency,
+    ratePerSecond: r.ratePerSecond,
+    burst: r.burst,
+    retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs },
+    logger: deps.logger,
+    ...(deps.tty ? { tty: deps.tty } : {}),
+    ...(deps.signal ? { signal: deps.signal } : {}),
+  });
+}
+
+/** any failure → 1; else guards held removals back → 3; else (with --detailed-exitcode) changes → 2 */
+function exitCodeOf(plan: Plan, result: ApplyResult | undefined, readErrors: string[], detailed: boolean): number {
+  if (readErrors.length > 0) return EXIT.error;
+  if (result && (result.failed.some((f) => f.kind !== 'capacity') || result.circuitOpen || result.skipped > 0)) return EXIT.error;
+  if (plan.summary.quarantined) return EXIT.quarantined;
+  if (detailed && hasChanges(plan)) return EXIT.changes;
+  return EXIT.ok;
+}
+
+function resultLabel(exitCode: number, result: ApplyResult | undefined): string {
+  if (result?.circuitOpen) return 'circuit-open';
+  if (result?.authFailed) return 'auth-failed';
+  return { 0: 'ok', 1: 'failed', 2: 'changes', 3: 'quarantined' }[exitCode] ?? 'failed';
+}
+
+export function summarizeResult(r: ApplyResult) {
+  return { calls: r.calls, done: r.done, failed: r.failed.length, skipped: r.skipped, circuitOpen: r.circuitOpen, dryRun: r.dryRun };
+}

@@ -1,0 +1,107 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { loadConfig } from '../config/load.js';
+import { createLogger } from '../log.js';
+import { createApp } from '../main.js';
+import { renderPlan } from '../plan/render.js';
+import { runOnce } from '../reconcile/run.js';
+import { sampleDirectory } from './directory.js';
+import { ScimSandbox } from './scim/server.js';
+import { WireSandbox } from './wire/server.js';
+
+const BOT = { email: 'sync-bot@example.com', password: 'sandbox-password' };
+
+/**
+ * `convsync sandbox`: a fake Wire backend and a fake SCIM directory on loopback, a first sync that
+ * creates the conversations, then a directory change (a leaver, a rename, a new group) and a
+ * second, small sync. Needs no account and no network.
+ */
+export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; keep?: boolean }): Promise<number> {
+  const say = (s = '') => opts.out.write(`${s}\n`);
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-sandbox-'));
+  const directory = sampleDirectory({ groups: 5, membersPerGroup: 6, users: 24, seed: 42 });
+  const wire = await WireSandbox.start({ domain: 'sandbox.wire.test' });
+  const bot = wire.addUser({ email: BOT.email, password: BOT.password, name: 'convsync bot' });
+  for (const u of directory.users) wire.addUser({ id: u.externalId, name: u.displayName, handle: u.userName.replace(/\W/g, '') });
+  const scim = await ScimSandbox.start({ directory, auth: { type: 'bearer', token: 'sandbox-scim-token' } });
+  const names = new Map(directory.users.map((u) => [u.externalId, u.displayName]));
+  names.set(bot.id, 'convsync bot');
+
+  writeFileSync(join(dir, 'scim-token'), 'sandbox-scim-token\n');
+  writeFileSync(join(dir, 'wire-password'), `${BOT.password}\n`);
+  const configFile = join(dir, 'convsync.yaml');
+  writeFileSync(
+    configFile,
+    stringify({
+      store: { path: './convsync.db' },
+      sources: [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' } }],
+      backend: { type: 'wire', baseUrl: wire.url, email: BOT.email, passwordFile: './wire-password', teamId: wire.teamId },
+      identity: { from: 'externalId' },
+      mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
+      policy: 'sync',
+      guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, protect: [] },
+      log: { level: 'warn' },
+    }),
+  );
+  const config = loadConfig({ file: configFile, env: {} });
+  const app = createApp(config, { logger: createLogger(config.log.level) });
+  const showConversations = () => {
+    for (const c of [...wire.conversations.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))) {
+      const people = [...c.members.keys()].map((id) => names.get(id) ?? id).sort();
+      say(`  ${c.name?.padEnd(14)} ${people.length} members: ${people.join(', ')}`);
+    }
+  };
+  try {
+    say('convsync sandbox — a fake Wire backend and a fake SCIM directory, both on loopback');
+    say(`  Wire:  ${wire.url} (team ${wire.teamId})`);
+    say(`  SCIM:  ${scim.baseUrl} — ${directory.groups.length} groups, ${directory.users.length} users`);
+    say(`  store: ${config.store.path}`);
+    say();
+    say('1. First sync: the plan, then applying it');
+    say('─'.repeat(72));
+    const first = await runOnce(app, { mode: 'sync' });
+    say(renderPlan(first.plan));
+    say(`Applied: ${first.result?.done ?? 0} backend call(s), ${first.result?.failed.length ?? 0} failed.`);
+    say();
+    say('Conversations on the Wire sandbox now:');
+    showConversations();
+
+    say();
+    say('2. The directory changes:');
+    const eng = directory.groups[0]!;
+    const leaver = directory.users.find((u) => u.id === eng.members[1]!.value)!;
+    scim.removeMember(eng.id, leaver.id);
+    say(`  - ${leaver.displayName} leaves ${eng.displayName}`);
+    const renamed = directory.groups[1]!;
+    scim.renameGroup(renamed.id, 'team-platform');
+    say(`  - ${renamed.displayName} is renamed team-platform`);
+    scim.addGroup({ id: 'g-new', displayName: 'team-research', members: directory.users.slice(18, 22).map((u) => ({ value: u.id, type: 'User' as const })) });
+    say('  - a new group team-research appears with 4 members');
+    say();
+    say('3. Second sync: only the difference');
+    say('─'.repeat(72));
+    const writesBefore = wire.writeCalls().length;
+    const second = await runOnce(app, { mode: 'sync' });
+    say(renderPlan(second.plan));
+    say(`Applied: ${second.result?.done ?? 0} backend call(s) (${wire.writeCalls().length - writesBefore} writes on Wire).`);
+    say();
+    say('Conversations on the Wire sandbox now:');
+    showConversations();
+
+    say();
+    say('4. Third sync with nothing changed');
+    const writes = wire.writeCalls().length;
+    const third = await runOnce(app, { mode: 'sync' });
+    say(`  plan: ${third.plan.ops.length} op(s); write calls made: ${wire.writeCalls().length - writes}`);
+    say();
+    say(`Done. Contract violations seen by the Wire sandbox: ${wire.violations.length}.`);
+    return first.exitCode || second.exitCode || third.exitCode;
+  } finally {
+    await app.close();
+    await scim.stop();
+    await wire.stop();
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,261 @@
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import SCIMMYRouters, { SCIMMY } from 'scimmy-routers';
+import type { SampleDirectory, SampleGroup, SampleUser } from '../directory.js';
+
+/** A fault: requests matching `path` (and the query values given) get `status` or a delay. */
+export interface ScimFault {
+  method?: string;
+  /** exact path under /scim/v2, or a RegExp */
+  path: string | RegExp;
+  query?: Record<string, string>;
+  status?: number;
+  delayMs?: number;
+  /** how many matching requests it hits (default: all) */
+  times?: number;
+}
+
+export interface ScimSandboxOptions {
+  directory: SampleDirectory;
+  auth?: { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string } | { type: 'oauth2'; clientId: string; clientSecret: string };
+  /** ServiceProviderConfig filter.maxResults: larger `count`s are capped */
+  maxResults?: number;
+}
+
+interface Ctx {
+  dir: ScimSandbox;
+}
+
+let declared = false;
+
+/**
+ * A SCIM 2.0 service provider (scimmy + scimmy-routers on Express) serving a directory that a test
+ * or the demo can change while it runs. It shares no code with convsync's SCIM client.
+ */
+export class ScimSandbox {
+  readonly users = new Map<string, SampleUser & { lastModified: string }>();
+  readonly groups = new Map<string, SampleGroup & { lastModified: string }>();
+  readonly faults: ScimFault[] = [];
+  readonly requests: { method: string; path: string; query: string; status: number }[] = [];
+  private server: Server | undefined;
+  private readonly tokens = new Set<string>();
+  url = '';
+
+  private constructor(private readonly opts: ScimSandboxOptions) {
+    for (const u of opts.directory.users) this.users.set(u.id, { ...u, lastModified: now() });
+    for (const g of opts.directory.groups) this.groups.set(g.id, { ...g, members: [...g.members], lastModified: now() });
+  }
+
+  static async start(opts: ScimSandboxOptions): Promise<ScimSandbox> {
+    const sandbox = new ScimSandbox(opts);
+    await sandbox.listen();
+    return sandbox;
+  }
+
+  get baseUrl(): string {
+    return `${this.url}/scim/v2`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    this.server?.closeAllConnections();
+  }
+
+  // ---- changes a test or the demo makes ----------------------------------------------------
+
+  addUser(user: SampleUser): void {
+    this.users.set(user.id, { ...user, lastModified: now() });
+  }
+
+  deactivateUser(id: string): void {
+    this.touchUser(id).active = false;
+  }
+
+  addGroup(group: SampleGroup): void {
+    this.groups.set(group.id, { ...group, members: [...group.members], lastModified: now() });
+  }
+
+  deleteGroup(id: string): void {
+    this.groups.delete(id);
+  }
+
+  renameGroup(id: string, displayName: string): void {
+    this.touchGroup(id).displayName = displayName;
+  }
+
+  addMember(groupId: string, value: string, type: 'User' | 'Group' = 'User'): void {
+    const g = this.touchGroup(groupId);
+    if (!g.members.some((m) => m.value === value)) g.members.push({ value, type });
+  }
+
+  removeMember(groupId: string, value: string): void {
+    const g = this.touchGroup(groupId);
+    g.members = g.members.filter((m) => m.value !== value);
+  }
+
+  private touchUser(id: string) {
+    const u = this.users.get(id);
+    if (!u) throw new Error(`no user ${id}`);
+    u.lastModified = now();
+    return u;
+  }
+
+  private touchGroup(id: string) {
+    const g = this.groups.get(id);
+    if (!g) throw new Error(`no group ${id}`);
+    g.lastModified = now();
+    return g;
+  }
+
+  // ---- server ---------------------------------------------------------------------------------
+
+  private async listen(): Promise<void> {
+    declareResources();
+    SCIMMY.Config.set({ filter: { supported: true, maxResults: this.opts.maxResults ?? 200 }, patch: { supported: true } });
+    const app = express();
+    app.disable('x-powered-by');
+    app.use((req, res, next) => this.record(req, res, next));
+    app.use((req, res, next) => void this.injectFaults(req, res, next));
+    app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => this.issueToken(req, res));
+    app.use((req, res, next) => this.capCount(req, next));
+    app.use(
+      '/scim/v2',
+      new SCIMMYRouters({
+        type: this.opts.auth?.type === 'basic' ? 'basic' : 'bearer',
+        docUri: 'https://datatracker.ietf.org/doc/html/rfc7644#section-2',
+        handler: (req) => this.authenticate(req),
+        context: (): Ctx => ({ dir: this }),
+      }) as unknown as express.Router,
+    );
+    await new Promise<void>((resolve) => {
+      this.server = app.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+  }
+
+  private record(req: Request, res: Response, next: NextFunction): void {
+    res.on('finish', () => {
+      const q = req.originalUrl.indexOf('?');
+      this.requests.push({ method: req.method, path: req.path, query: q < 0 ? '' : req.originalUrl.slice(q + 1), status: res.statusCode });
+    });
+    next();
+  }
+
+  private async injectFaults(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const path = req.path.replace(/^\/scim\/v2/, '');
+    const fault = this.faults.find(
+      (f) =>
+        (f.times ?? Infinity) > 0 &&
+        (f.method === undefined || f.method === req.method) &&
+        (typeof f.path === 'string' ? f.path === path : f.path.test(path)) &&
+        Object.entries(f.query ?? {}).every(([k, v]) => String(req.query[k]) === v),
+    );
+    if (!fault) return next();
+    if (fault.times !== undefined) fault.times--;
+    if (fault.delayMs) await sleep(fault.delayMs);
+    if (fault.status) {
+      res.status(fault.status).type('text/plain').send(`injected fault ${fault.status}`);
+      return;
+    }
+    next();
+  }
+
+  /** `count` above ServiceProviderConfig's maxResults is lowered to it, as providers do */
+  private capCount(req: Request, next: NextFunction): void {
+    const max = this.opts.maxResults ?? 200;
+    const count = Number(req.query.count);
+    if (Number.isInteger(count) && count > max) {
+      // express 4 exposes query as a plain, writable object
+      (req.query as Record<string, unknown>).count = String(max);
+    }
+    next();
+  }
+
+  private authenticate(req: Request): string {
+    const auth = this.opts.auth;
+    const header = req.header('authorization') ?? '';
+    if (!auth) return 'sandbox';
+    if (auth.type === 'bearer' && header === `Bearer ${auth.token}`) return 'sandbox';
+    if (auth.type === 'basic' && header === `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`) return 'sandbox';
+    if (auth.type === 'oauth2' && header.startsWith('Bearer ') && this.tokens.has(header.slice(7))) return 'sandbox';
+    throw new Error('Authorization failure');
+  }
+
+  private issueToken(req: Request, res: Response): void {
+    const auth = this.opts.auth;
+    const basic = /^Basic (.+)$/.exec(req.header('authorization') ?? '');
+    const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString().split(':').map(decodeURIComponent) : [req.body?.client_id, req.body?.client_secret];
+    if (auth?.type !== 'oauth2' || req.body?.grant_type !== 'client_credentials' || id !== auth.clientId || secret !== auth.clientSecret) {
+      res.status(401).json({ error: 'invalid_client' });
+      return;
+    }
+    const token = `tok-${Math.random().toString(36).slice(2)}`;
+    this.tokens.add(token);
+    res.json({ access_token: token, token_type: 'Bearer', expires_in: 3600 });
+  }
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+function userResource(u: SampleUser & { lastModified: string }) {
+  return {
+    id: u.id,
+    userName: u.userName,
+    externalId: u.externalId,
+    displayName: u.displayName,
+    active: u.active,
+    emails: [{ value: u.email, type: 'work', primary: true }],
+    meta: { resourceType: 'User', lastModified: u.lastModified },
+  };
+}
+
+function groupResource(g: SampleGroup & { lastModified: string }) {
+  return {
+    id: g.id,
+    displayName: g.displayName,
+    members: g.members.map((m) => ({ value: m.value, type: m.type, $ref: `${m.type}s/${m.value}` })),
+    meta: { resourceType: 'Group', lastModified: g.lastModified },
+  };
+}
+
+interface EgressResource {
+  id?: string;
+  filter?: { match(list: unknown[]): unknown[] };
+}
+
+/** scimmy's resource handlers are process-wide: they find the sandbox through the request context */
+function declareResources(): void {
+  if (declared) return;
+  declared = true;
+  const readOnly = () => {
+    throw new SCIMMY.Types.Error(501, null as never, 'the sandbox directory is changed through its API, not through SCIM writes');
+  };
+  SCIMMY.Resources.declare(SCIMMY.Resources.User)
+    .egress(((resource: EgressResource, ctx: Ctx) => {
+      if (resource.id) {
+        const u = ctx.dir.users.get(resource.id);
+        if (!u) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
+        return userResource(u);
+      }
+      const all = [...ctx.dir.users.values()].map(userResource);
+      return resource.filter ? resource.filter.match(all) : all;
+    }) as never)
+    .ingress(readOnly as never)
+    .degress(readOnly as never);
+  SCIMMY.Resources.declare(SCIMMY.Resources.Group)
+    .egress(((resource: EgressResource, ctx: Ctx) => {
+      if (resource.id) {
+        const g = ctx.dir.groups.get(resource.id);
+        if (!g) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
+        return groupResource(g);
+      }
+      const all = [...ctx.dir.groups.values()].map(groupResource);
+      return resource.filter ? resource.filter.match(all) : all;
+    }) as never)
+    .ingress(readOnly as never)
+    .degress(readOnly as never);
+}

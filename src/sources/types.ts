@@ -1,0 +1,51 @@
+/** A user as a source knows it; identity picks the backend user id out of these fields. */
+export interface SourceUser {
+  /** the id at the source (SCIM `id`) */
+  id: string;
+  userName?: string;
+  externalId?: string;
+  emails: string[];
+  displayName?: string;
+  active: boolean;
+  /** the whole resource, for attribute paths such as `urn:…:enterprise:2.0:User:employeeNumber` */
+  raw: Record<string, unknown>;
+}
+
+export interface DesiredGroup {
+  /** `<source>:<id at the source>`, stable across renames */
+  key: string;
+  source: string;
+  id: string;
+  displayName: string;
+  members: SourceUser[];
+  /**
+   * false means the membership is *unknown* (a page failed, the group came back empty when it had
+   * members, a member could not be resolved): removals for this group are frozen.
+   */
+  complete: boolean;
+  unknownReason?: string;
+  /** set by the guard when the group read empty after having members: held back until approved */
+  suspect?: boolean;
+}
+
+export interface SourceResult {
+  source: string;
+  groups: DesiredGroup[];
+  /**
+   * true when the group listing itself was read in full, so a group that is not listed is really
+   * gone. false (a listing page failed) means absent groups are unknown, never deleted.
+   */
+  listingComplete: boolean;
+  warnings: string[];
+}
+
+export interface Source {
+  readonly id: string;
+  fetch(signal: AbortSignal): Promise<SourceResult>;
+}
+
+/** What each source folder exports: its `type` and a factory. */
+export interface SourceAdapter<C> {
+  readonly type: string;
+  create(config: C, ctx: { dispatcher?: import('undici').Dispatcher; logger: import('pino').Logger }): Source;
+}

@@ -1,0 +1,358 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { MemberOrigin, PlanOp, Snapshot, SnapshotConversation } from '../plan/types.js';
+import { MIGRATIONS } from './migrations.js';
+
+/** What a completed op changed, applied to the snapshot in the same transaction as its journal row. */
+export type OpEffect =
+  | {
+      kind: 'created';
+      key: string;
+      conversationId: string;
+      name: string;
+      ownerId: string;
+      backend: string;
+      /** members put in by convsync; `external` ones were already there (adoption) */
+      members: string[];
+      external?: string[];
+      groups: string[];
+      onGroupRemoved: 'keep' | 'delete';
+    }
+  | { kind: 'added'; conversationId: string; members: string[] }
+  | { kind: 'removed'; conversationId: string; members: string[] }
+  | { kind: 'renamed'; conversationId: string; name: string }
+  | { kind: 'unbound'; key: string }
+  | { kind: 'deleted'; key: string }
+  | { kind: 'none' };
+
+export type JournalStatus = 'pending' | 'done' | 'failed';
+
+export interface JournalRow {
+  id: number;
+  runId: number;
+  op: PlanOp;
+  status: JournalStatus;
+  errorKind: string | null;
+  errorLabel: string | null;
+  errorMessage: string | null;
+  note: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply';
+
+export interface RunRow {
+  id: number;
+  mode: RunMode;
+  startedAt: string;
+  finishedAt: string | null;
+  result: string | null;
+  exitCode: number | null;
+  summary: unknown;
+  error: string | null;
+}
+
+const now = () => new Date().toISOString();
+
+/** The only module that writes SQL. One writer: convsync opens one database per deployment. */
+export class Store {
+  private constructor(private readonly db: Database.Database) {}
+
+  static open(path: string): Store {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const store = new Store(db);
+    store.migrate();
+    return store;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion;
+    if (current > MIGRATIONS.length) {
+      throw new Error(
+        `the database is at schema version ${current}, newer than this convsync understands (${MIGRATIONS.length}); upgrade convsync`,
+      );
+    }
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  // ---- snapshot -------------------------------------------------------------------------------
+
+  loadSnapshot(): Snapshot {
+    const rows = this.db
+      .prepare(
+        `SELECT key, conversation_id, owner_id, name, groups, on_group_removed FROM bindings WHERE state = 'bound' ORDER BY key`,
+      )
+      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: 'keep' | 'delete' }[];
+    const byConversation = new Map<string, SnapshotConversation>();
+    const conversations = rows.map((r) => {
+      const c: SnapshotConversation = {
+        key: r.key,
+        conversationId: r.conversation_id,
+        ownerId: r.owner_id,
+        name: r.name,
+        members: {},
+        groups: JSON.parse(r.groups) as string[],
+        onGroupRemoved: r.on_group_removed,
+      };
+      byConversation.set(r.conversation_id, c);
+      return c;
+    });
+    const members = this.db.prepare(`SELECT conversation_id, user_id, origin FROM members`).raw().iterate() as IterableIterator<
+      [string, string, MemberOrigin]
+    >;
+    for (const [conversationId, userId, origin] of members) {
+      const c = byConversation.get(conversationId);
+      if (c) c.members[userId] = origin;
+    }
+    return { conversations };
+  }
+
+  bindingOf(key: string): { conversationId: string; ownerId: string } | undefined {
+    const row = this.db.prepare(`SELECT conversation_id, owner_id FROM bindings WHERE key = ? AND state = 'bound'`).get(key) as
+      | { conversation_id: string; owner_id: string }
+      | undefined;
+    return row && { conversationId: row.conversation_id, ownerId: row.owner_id };
+  }
+
+  bindingByConversation(conversationId: string): { key: string; state: string } | undefined {
+    return this.db
+      .prepare(`SELECT key, state FROM bindings WHERE conversation_id = ? ORDER BY state = 'bound' DESC LIMIT 1`)
+      .get(conversationId) as { key: string; state: string } | undefined;
+  }
+
+  /** groups feeding a bound conversation change without any backend call (a union gains a group) */
+  updateBindingGroups(key: string, groups: string[], onGroupRemoved: 'keep' | 'delete'): void {
+    this.db
+      .prepare(
+        `UPDATE bindings SET groups = ?, on_group_removed = ?, updated_at = ?
+         WHERE key = ? AND state = 'bound' AND (groups <> ? OR on_group_removed <> ?)`,
+      )
+      .run(JSON.stringify(groups), onGroupRemoved, now(), key, JSON.stringify(groups), onGroupRemoved);
+  }
+
+  private applyEffect(effect: OpEffect): void {
+    const t = now();
+    switch (effect.kind) {
+      case 'created': {
+        this.db
+          .prepare(
+            `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, on_group_removed, state, created_at, updated_at)
+             VALUES (@key, @conversationId, @ownerId, @backend, @name, @groups, @onGroupRemoved, 'bound', @t, @t)
+             ON CONFLICT (key) DO UPDATE SET conversation_id = excluded.conversation_id, owner_id = excluded.owner_id,
+               backend = excluded.backend, name = excluded.name, groups = excluded.groups,
+               on_group_removed = excluded.on_group_removed, state = 'bound', updated_at = excluded.updated_at`,
+          )
+          .run({ ...effect, groups: JSON.stringify(effect.groups), t });
+        this.db.prepare(`DELETE FROM members WHERE conversation_id = ?`).run(effect.conversationId);
+        this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
+        this.insertMembers(effect.conversationId, effect.external ?? [], 'external', t);
+        break;
+      }
+      case 'added':
+        this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
+        break;
+      case 'removed': {
+        const del = this.db.prepare(`DELETE FROM members WHERE conversation_id = ? AND user_id = ?`);
+        for (const m of effect.members) del.run(effect.conversationId, m);
+        break;
+      }
+      case 'renamed':
+        this.db
+          .prepare(`UPDATE bindings SET name = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`)
+          .run(effect.name, t, effect.conversationId);
+        break;
+      case 'unbound':
+      case 'deleted': {
+        const row = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as
+          | { conversation_id: string }
+          | undefined;
+        this.db
+          .prepare(`UPDATE bindings SET state = ?, updated_at = ? WHERE key = ?`)
+          .run(effect.kind === 'unbound' ? 'unbound' : 'deleted', t, effect.key);
+        if (row) this.db.prepare(`DELETE FROM members WHERE conversation_id = ?`).run(row.conversation_id);
+        break;
+      }
+      case 'none':
+        break;
+    }
+  }
+
+  private insertMembers(conversationId: string, members: string[], origin: 'convsync' | 'external', t: string): void {
+    // a member already known keeps their origin: someone added by hand stays "external"
+    const ins = this.db.prepare(
+      `INSERT INTO members (conversation_id, user_id, origin, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+    );
+    for (const m of members) ins.run(conversationId, m, origin, t);
+  }
+
+  // ---- runs -----------------------------------------------------------------------------------
+
+  startRun(mode: RunMode): number {
+    return Number(this.db.prepare(`INSERT INTO runs (mode, started_at) VALUES (?, ?)`).run(mode, now()).lastInsertRowid);
+  }
+
+  finishRun(id: number, result: string, exitCode: number, summary: unknown, plan?: unknown, error?: string): void {
+    this.db
+      .prepare(`UPDATE runs SET finished_at = ?, result = ?, exit_code = ?, summary = ?, plan = ?, error = ? WHERE id = ?`)
+      .run(now(), result, exitCode, JSON.stringify(summary ?? null), plan === undefined ? null : JSON.stringify(plan), error ?? null, id);
+  }
+
+  recentRuns(limit: number): RunRow[] {
+    const rows = this.db
+      .prepare(`SELECT id, mode, started_at, finished_at, result, exit_code, summary, error FROM runs ORDER BY id DESC LIMIT ?`)
+      .all(limit) as {
+      id: number;
+      mode: RunMode;
+      started_at: string;
+      finished_at: string | null;
+      result: string | null;
+      exit_code: number | null;
+      summary: string | null;
+      error: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      mode: r.mode,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+      result: r.result,
+      exitCode: r.exit_code,
+      summary: r.summary === null ? null : (JSON.parse(r.summary) as unknown),
+      error: r.error,
+    }));
+  }
+
+  // ---- journal --------------------------------------------------------------------------------
+
+  /** written before the backend call: a crash after this point is resolved at the next start */
+  journalPending(runId: number, op: PlanOp): number {
+    const conversationId = 'conversationId' in op ? op.conversationId : null;
+    return Number(
+      this.db
+        .prepare(
+          `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+        )
+        .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, now()).lastInsertRowid,
+    );
+  }
+
+  /** the op's result and its snapshot change land together or not at all */
+  journalDone(id: number, effect: OpEffect, note?: string): void {
+    this.db.transaction(() => {
+      this.applyEffect(effect);
+      this.db
+        .prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`)
+        .run(now(), note ?? null, id);
+    })();
+  }
+
+  journalFailed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {
+    this.db
+      .prepare(
+        `UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`,
+      )
+      .run(now(), error.kind, error.label ?? null, error.message, id);
+  }
+
+  pendingJournal(): JournalRow[] {
+    return this.journalRows(`WHERE status = 'pending' ORDER BY id`);
+  }
+
+  journalOfRun(runId: number): JournalRow[] {
+    return this.journalRows(`WHERE run_id = ? ORDER BY id`, runId);
+  }
+
+  recentFailures(limit: number): JournalRow[] {
+    return this.journalRows(`WHERE status = 'failed' ORDER BY id DESC LIMIT ?`, limit);
+  }
+
+  private journalRows(where: string, ...params: unknown[]): JournalRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`,
+      )
+      .all(...params) as {
+      id: number;
+      run_id: number;
+      payload: string;
+      status: JournalStatus;
+      error_kind: string | null;
+      error_label: string | null;
+      error_message: string | null;
+      note: string | null;
+      started_at: string;
+      finished_at: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      runId: r.run_id,
+      op: JSON.parse(r.payload) as PlanOp,
+      status: r.status,
+      errorKind: r.error_kind,
+      errorLabel: r.error_label,
+      errorMessage: r.error_message,
+      note: r.note,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+    }));
+  }
+
+  // ---- groups ---------------------------------------------------------------------------------
+
+  groupSizes(): Map<string, number> {
+    const rows = this.db.prepare(`SELECT group_key, member_count FROM group_state`).raw().all() as [string, number][];
+    return new Map(rows);
+  }
+
+  /** only groups read completely are recorded: an unknown read must not become the new baseline */
+  recordGroupSizes(groups: { key: string; displayName: string; size: number }[]): void {
+    const t = now();
+    const up = this.db.prepare(
+      `INSERT INTO group_state (group_key, display_name, member_count, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (group_key) DO UPDATE SET display_name = excluded.display_name, member_count = excluded.member_count,
+         updated_at = excluded.updated_at`,
+    );
+    this.db.transaction(() => {
+      for (const g of groups) up.run(g.key, g.displayName, g.size, t);
+    })();
+  }
+
+  // ---- identity cache -------------------------------------------------------------------------
+
+  cachedIdentity(lookup: string): { backendUserId: string | null; resolvedAt: string } | undefined {
+    const row = this.db.prepare(`SELECT backend_user_id, resolved_at FROM identity_cache WHERE lookup = ?`).get(lookup) as
+      | { backend_user_id: string | null; resolved_at: string }
+      | undefined;
+    return row && { backendUserId: row.backend_user_id, resolvedAt: row.resolved_at };
+  }
+
+  cacheIdentity(lookup: string, backendUserId: string | null): void {
+    this.db
+      .prepare(
+        `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
+         ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
+      )
+      .run(lookup, backendUserId, now());
+  }
+}

@@ -1,0 +1,192 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { desiredState, startHarness, wireState, type Harness } from '../helpers/harness.js';
+
+/** The CLI as a child process against both sandboxes over loopback HTTP. */
+describe('convsync sync (end to end)', () => {
+  let h: Harness;
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('creates the conversations, and a second sync with no change makes zero write calls', async () => {
+    h = await startHarness({ groups: 3, membersPerGroup: 4 });
+    const first = await h.cli(['sync']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(wireState(h.wire, h.botId)).toEqual(desiredState(h.scim, h.wireId));
+    expect(h.wire.writeCalls()).toHaveLength(3);
+
+    const writes = h.wire.writeCalls().length;
+    const second = await h.cli(['sync', '--output', 'json']);
+    expect(second.code, second.stderr).toBe(0);
+    const out = JSON.parse(second.stdout) as { plan: { ops: unknown[] } };
+    expect(out.plan.ops).toEqual([]);
+    expect(h.wire.writeCalls().length).toBe(writes);
+    expect(h.wire.violations).toEqual([]);
+    // the daemon logged in with a persistent cookie and its own label
+    expect(h.wire.logins[0]).toEqual({ persist: true, label: 'convsync' });
+  });
+
+  it('converges exactly with 2-second tokens and a 420 on every 5th call (200 groups × 20 members)', async () => {
+    h = await startHarness({
+      groups: 200,
+      membersPerGroup: 20,
+      users: 1000,
+      wire: { faults: { tokenLifetimeSeconds: 2, throttleEvery: 5, retryAfterSeconds: 0 } },
+    });
+    h.writeConfig({ reconcile: { baseDelayMs: 10, maxDelayMs: 200, maxAttempts: 10, ratePerSecond: 200, burst: 20, concurrency: 4 } });
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    const state = wireState(h.wire, h.botId); // throws on a duplicate name
+    expect(state).toEqual(desiredState(h.scim, h.wireId));
+    expect(h.wire.conversations.size).toBe(200);
+    expect(h.wire.violations).toEqual([]);
+    // the faults really happened: throttled answers and token renewals through /access
+    expect(h.wire.calls.filter((c) => c.status === 420).length).toBeGreaterThan(40);
+    expect(h.wire.calls.filter((c) => c.path === '/access' && c.status === 200).length).toBeGreaterThan(0);
+    expect(h.wire.logins.length).toBe(1);
+
+    const writes = h.wire.writeCalls().filter((c) => c.status < 400).length;
+    const again = await h.cli(['sync']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(h.wire.writeCalls().filter((c) => c.status < 400).length).toBe(writes);
+  });
+
+  it('removes a leaver (managed), renames a renamed group, creates a new group, unbinds a gone group', async () => {
+    h = await startHarness({ groups: 3, membersPerGroup: 4 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const [eng, ops, sales] = h.directory.groups;
+    const leaver = eng!.members[0]!.value;
+    h.scim.removeMember(eng!.id, leaver);
+    h.scim.renameGroup(ops!.id, 'team-platform');
+    h.scim.deleteGroup(sales!.id);
+    h.scim.addGroup({ id: 'g-new', displayName: 'team-new', members: [{ value: h.directory.users[0]!.id, type: 'User' }] });
+
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    const state = wireState(h.wire, h.botId);
+    expect(state.get('Team eng')).not.toContain(h.wireId(leaver));
+    expect(state.get('Team eng')).toHaveLength(3);
+    expect(state.has('Team ops')).toBe(false);
+    expect(state.get('Team platform')).toHaveLength(4);
+    expect(state.get('Team new')).toEqual([h.wireId(h.directory.users[0]!.id)]);
+    // the gone group's conversation is kept on Wire (no deletion by default), but no longer managed
+    expect(state.get('Team sales')).toHaveLength(4);
+    expect(res.stdout).toMatch(/unbind/);
+    const status = await h.cli(['status']);
+    expect(status.stdout).toMatch(/3 conversation\(s\) bound/);
+  });
+
+  it('removes a leaver in remove: authoritative and keeps one in remove: never', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 4, users: 8 });
+    h.writeConfig({
+      mappings: [
+        { match: { displayName: '^team-(eng)$' }, name: 'Team {1}', remove: 'authoritative' },
+        { match: { displayName: '^team-(ops)$' }, name: 'Team {1}', remove: 'never' },
+      ],
+    });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const [eng, ops] = h.directory.groups;
+    h.scim.removeMember(eng!.id, eng!.members[0]!.value);
+    h.scim.removeMember(ops!.id, ops!.members[0]!.value);
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    const state = wireState(h.wire, h.botId);
+    expect(state.get('Team eng')).toHaveLength(3);
+    expect(state.get('Team ops')).toHaveLength(4);
+    expect(state.get('Team ops')).toContain(h.wireId(ops!.members[0]!.value));
+  });
+
+  it('holds back every removal when a conversation would lose 50% with maxRemovalRatio 0.2, and exits 3', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 12, users: 12 });
+    h.writeConfig({ guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 10, protect: [] } });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const g = h.directory.groups[0]!;
+    for (const m of g.members.slice(0, 6)) h.scim.removeMember(g.id, m.value);
+    const writes = h.wire.writeCalls().length;
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stdout).toMatch(/QUARANTINED/);
+    expect(res.stdout).toMatch(/would lose 6 of 12 members/);
+    expect(h.wire.writeCalls().length).toBe(writes);
+    expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(12);
+
+    // approved: the removals go through
+    const approved = await h.cli(['sync', '--allow-removals']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(6);
+  });
+
+  it('removes nobody when a SCIM page fails in the middle of the listing', async () => {
+    h = await startHarness({ groups: 6, membersPerGroup: 3, scimMaxResults: 2 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    // every group loses a member, and the second page of groups fails (after retries)
+    for (const g of h.directory.groups) h.scim.removeMember(g.id, g.members[0]!.value);
+    h.scim.faults.push({ path: '/Groups', query: { startIndex: '3' }, status: 500 });
+    const before = wireState(h.wire, h.botId);
+    const res = await h.cli(['sync']);
+    const after = wireState(h.wire, h.botId);
+    // groups on the pages that were read lose their leaver; the unread page keeps everyone
+    const name = (i: number) => `Team ${h.directory.groups[i]!.displayName.slice(5)}`;
+    for (const i of [2, 3]) expect(after.get(name(i))).toEqual(before.get(name(i)));
+    for (const i of [0, 1, 4, 5]) expect(after.get(name(i))).toHaveLength(2);
+    expect(h.wire.writeCalls().filter((c) => c.method === 'DELETE' && c.path.includes('/teams/'))).toEqual([]);
+    expect(res.stdout).toMatch(/incompletely/);
+    expect(res.code).toBe(1);
+    expect(wireState(h.wire, h.botId).size).toBe(6);
+    // the page failed every retry: 3 attempts on it
+    expect(h.scim.requests.filter((r) => r.path === '/scim/v2/Groups' && r.query.includes('startIndex=3')).length).toBe(3);
+
+    // the provider recovers: the next run removes the held leavers and exits 0
+    h.scim.faults.length = 0;
+    const healed = await h.cli(['sync']);
+    expect(healed.code, healed.stderr).toBe(0);
+    for (const i of [2, 3]) expect(wireState(h.wire, h.botId).get(name(i))).toHaveLength(2);
+  });
+
+  it('distrusts a group that suddenly reads empty: nothing removed, exit 3 until approved', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 5 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const g = h.directory.groups[0]!;
+    for (const m of [...g.members]) h.scim.removeMember(g.id, m.value);
+    const writes = h.wire.writeCalls().length;
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stdout).toMatch(/came back with no members \(had 5/);
+    expect(h.wire.writeCalls().length).toBe(writes);
+    const approved = await h.cli(['sync', '--allow-removals']);
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(wireState(h.wire, h.botId).get('Team eng')).toEqual([]);
+  });
+
+  it('dry-run plans without a single write call', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 3 });
+    const res = await h.cli(['sync', '--dry-run', '--detailed-exitcode']);
+    expect(res.code, res.stderr).toBe(2);
+    expect(res.stdout).toMatch(/create {2}"Team eng"/);
+    expect(h.wire.writeCalls()).toEqual([]);
+    expect(h.wire.conversations.size).toBe(0);
+  });
+
+  it('applies a saved plan to the same state as sync, and refuses a stale one', async () => {
+    h = await startHarness({ groups: 3, membersPerGroup: 4 });
+    const planFile = join(h.dir, 'plan.json');
+    const plan = await h.cli(['plan', '--out', planFile]);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(h.wire.writeCalls()).toEqual([]);
+    expect(JSON.parse(readFileSync(planFile, 'utf8')).ops).toHaveLength(3);
+
+    const applied = await h.cli(['apply', planFile]);
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(wireState(h.wire, h.botId)).toEqual(desiredState(h.scim, h.wireId));
+
+    // the same plan again: the snapshot moved, so it is refused and nothing is written
+    const writes = h.wire.writeCalls().length;
+    const stale = await h.cli(['apply', planFile]);
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toMatch(/refused: the conversations changed since this plan was made/);
+    expect(h.wire.writeCalls().length).toBe(writes);
+    expect(h.wire.conversations.size).toBe(3);
+  });
+});

@@ -1,0 +1,144 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import { sampleDirectory, type SampleDirectory } from '../../src/sandbox/directory.js';
+import { ScimSandbox } from '../../src/sandbox/scim/server.js';
+import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
+
+export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const BOT_EMAIL = 'sync-bot@example.com';
+const BOT_PASSWORD = 'harness-password';
+const SCIM_TOKEN = 'harness-scim-token';
+
+export interface Harness {
+  dir: string;
+  wire: WireSandbox;
+  scim: ScimSandbox;
+  directory: SampleDirectory;
+  botId: string;
+  configFile: string;
+  /** Wire user id of a directory user */
+  wireId(scimUserId: string): string;
+  /** rewrite the config file with overrides merged in */
+  writeConfig(overrides?: Record<string, unknown>): void;
+  cli(args: string[], env?: Record<string, string>): Promise<CliResult>;
+  close(): Promise<void>;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface HarnessOptions {
+  groups?: number;
+  membersPerGroup?: number;
+  users?: number;
+  wire?: WireSandboxOptions;
+  scimMaxResults?: number;
+  config?: Record<string, unknown>;
+}
+
+/** Both sandboxes on loopback, the directory's users in the Wire team, and a config file pointing at them. */
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-test-'));
+  const directory = sampleDirectory({
+    groups: opts.groups ?? 3,
+    membersPerGroup: opts.membersPerGroup ?? 4,
+    ...(opts.users !== undefined ? { users: opts.users } : {}),
+    seed: 11,
+  });
+  const wire = await WireSandbox.start(opts.wire ?? {});
+  const bot = wire.addUser({ email: BOT_EMAIL, password: BOT_PASSWORD, name: 'bot' });
+  for (const u of directory.users) wire.addUser({ id: u.externalId, name: u.displayName });
+  const scim = await ScimSandbox.start({
+    directory,
+    auth: { type: 'bearer', token: SCIM_TOKEN },
+    ...(opts.scimMaxResults ? { maxResults: opts.scimMaxResults } : {}),
+  });
+  writeFileSync(join(dir, 'scim-token'), `${SCIM_TOKEN}\n`);
+  writeFileSync(join(dir, 'wire-password'), `${BOT_PASSWORD}\n`);
+  const configFile = join(dir, 'convsync.yaml');
+  const byScimId = new Map(directory.users.map((u) => [u.id, u.externalId]));
+
+  const writeConfig = (overrides: Record<string, unknown> = {}) => {
+    const base: Record<string, unknown> = {
+      store: { path: './convsync.db' },
+      sources: [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' } }],
+      backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId },
+      identity: { from: 'externalId' },
+      mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
+      policy: 'sync',
+      guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, protect: [] },
+      reconcile: { baseDelayMs: 20, maxDelayMs: 2000 },
+      log: { level: 'warn' },
+      ...opts.config,
+      ...overrides,
+    };
+    writeFileSync(configFile, stringify(base));
+  };
+  writeConfig();
+
+  return {
+    dir,
+    wire,
+    scim,
+    directory,
+    botId: bot.id,
+    configFile,
+    wireId: (id) => byScimId.get(id)!,
+    writeConfig,
+    cli: (args, env = {}) => runCli([...args, '--config', configFile], env),
+    async close() {
+      await scim.stop();
+      await wire.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** conversation name → sorted member ids (the daemon left out), as the Wire sandbox holds them */
+export function wireState(wire: WireSandbox, botId: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const c of wire.conversations.values()) {
+    if (!c.members.has(botId)) continue;
+    const key = c.name ?? '';
+    if (out.has(key)) throw new Error(`two conversations named ${key}`);
+    out.set(key, [...c.members.keys()].filter((m) => m !== botId).sort());
+  }
+  return out;
+}
+
+/** conversation name → sorted Wire ids, as the SCIM directory wants them (mapping team-x → Team x) */
+export function desiredState(scim: ScimSandbox, wireId: (id: string) => string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const g of scim.groups.values()) {
+    const m = /^team-(.+)$/.exec(g.displayName);
+    if (!m) continue;
+    const members = g.members
+      .filter((x) => scim.users.get(x.value)?.active)
+      .map((x) => wireId(x.value))
+      .sort();
+    out.set(`Team ${m[1]}`, [...new Set(members)]);
+  }
+  return out;
+}
