@@ -70,7 +70,12 @@ export function loadConfig(opts: LoadOptions): Config {
   const interpolated = interpolate(raw, [], env, issues);
   const result = ConfigSchema.safeParse(interpolated);
   if (!result.success) {
-    for (const issue of result.error.issues) issues.push({ path: formatPath(issue.path), message: issue.message });
+    // a key whose ${VAR} is unset is reported once, for the variable, not again for its empty value
+    const unset = new Set(issues.map((i) => i.path));
+    for (const issue of result.error.issues) {
+      const path = formatPath(issue.path);
+      if (!unset.has(path)) issues.push({ path, message: issue.message });
+    }
   }
   if (!result.success || issues.length > 0) throw new ConfigError(dedupe(issues));
 

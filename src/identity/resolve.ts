@@ -61,7 +61,7 @@ export function createIdentityResolver(from: string, parseUserId: (value: string
     warnings() {
       const out: string[] = [];
       if (missing.length > 0) out.push(`${missing.length} user(s) have no ${from}, left out: ${sample(missing)}`);
-      if (invalid.length > 0) out.push(`${invalid.length} user(s) have a ${from} that is not a backend user id, left out: ${sample(invalid)}`);
+      if (invalid.length > 0) out.push(`${invalid.length} user(s) have an unusable ${from} (not a backend user id), left out: ${sample(invalid)}`);
       return out;
     },
   };

@@ -136,7 +136,7 @@ describe('convsync sync (end to end)', () => {
     expect(res.code).toBe(1);
     expect(wireState(h.wire, h.botId).size).toBe(6);
     // the page failed every retry: 3 attempts on it
-    expect(h.scim.requests.filter((r) => r.path === '/scim/v2/Groups' && r.query.includes('startIndex=3')).length).toBe(3);
+    expect(h.scim.requests.filter((r) => r.path === '/scim/v2/Groups' && r.query.includes('startIndex=3') && r.status === 500).length).toBe(3);
 
     // the provider recovers: the next run removes the held leavers and exits 0
     h.scim.faults.length = 0;

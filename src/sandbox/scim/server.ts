@@ -136,10 +136,9 @@ export class ScimSandbox {
   }
 
   private record(req: Request, res: Response, next: NextFunction): void {
-    res.on('finish', () => {
-      const q = req.originalUrl.indexOf('?');
-      this.requests.push({ method: req.method, path: req.path, query: q < 0 ? '' : req.originalUrl.slice(q + 1), status: res.statusCode });
-    });
+    // taken now: routers mounted below rewrite req.url while they run
+    const [path = '', query = ''] = req.originalUrl.split('?');
+    res.on('finish', () => this.requests.push({ method: req.method, path, query, status: res.statusCode }));
     next();
   }
 

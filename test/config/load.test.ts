@@ -1,0 +1,103 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, envNameToPath, loadConfig } from '../../src/config/load.js';
+import { runCli } from '../helpers/harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'convsync-config-'));
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function issuesOf(fn: () => unknown): { path: string; message: string }[] {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.issues;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const EXAMPLE = readFileSync(new URL('../../config/wire-scim.yaml', import.meta.url), 'utf8');
+
+describe('configuration', () => {
+  it('accepts the example of the core issue as written', () => {
+    const config = loadConfig({ file: file('example.yaml', EXAMPLE), env: {}, checkSecretFiles: false });
+    expect(config.sources[0]).toMatchObject({ name: 'corp', type: 'scim', auth: { type: 'bearer', tokenFile: '/run/secrets/scim-token' } });
+    expect(config.backend).toMatchObject({ type: 'wire', teamId: '5e0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f' });
+    expect(config.mappings[0]).toMatchObject({ name: 'Team {1}', remove: 'managed', onGroupRemoved: 'keep' });
+    expect(config.guards).toMatchObject({ maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, protect: [] });
+    expect(config.store.path).toBe(join(dir, 'data/convsync.db'));
+  });
+
+  it('reports every problem with its path', () => {
+    const bad = EXAMPLE.replace('type: wire', 'type: wyre')
+      .replace('remove: managed', 'remove: sometimes')
+      .replace('maxRemovalRatio: 0.2', 'maxRemovalRatio: 2');
+    const issues = issuesOf(() => loadConfig({ file: file('bad.yaml', bad), env: {}, checkSecretFiles: false }));
+    expect(issues.map((i) => i.path).sort()).toEqual(['backend.type', 'guards.maxRemovalRatio', 'mappings[0].remove']);
+    expect(issues.find((i) => i.path === 'backend.type')!.message).toMatch(/must be one of: wire/);
+  });
+
+  it('rejects unknown keys, bad regexes, missing secrets and unreadable secret files', () => {
+    const text = [
+      'store: { path: ./x.db }',
+      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer } }]',
+      'backend: { type: wire, baseUrl: "https://w", email: a@b.co, passwordFile: ./missing-password }',
+      'mappings: [{ match: { displayName: "(" }, name: x }]',
+      'polcy: sync',
+    ].join('\n');
+    const issues = issuesOf(() => loadConfig({ file: file('many.yaml', text), env: {} }));
+    const paths = issues.map((i) => i.path);
+    expect(paths).toContain('sources[0].auth.tokenFile');
+    expect(paths).toContain('mappings[0].match.displayName');
+    expect(issues.some((i) => /polcy/.test(i.message))).toBe(true);
+
+    const fine = text.replace('auth: { type: bearer }', 'auth: { type: bearer, token: t }').replace('"("', '"x"').replace('polcy: sync', '');
+    const secret = issuesOf(() => loadConfig({ file: file('secret.yaml', fine), env: {} }));
+    expect(secret).toEqual([{ path: 'backend.passwordFile', message: expect.stringMatching(/cannot read secret file .*missing-password \(ENOENT\)/) }]);
+  });
+
+  it('layers file < CONVSYNC_* environment < --set, and interpolates ${VAR}', () => {
+    const text = EXAMPLE.replace('email: sync-bot@example.com', 'email: ${BOT_EMAIL}');
+    const config = loadConfig({
+      file: file('layers.yaml', text),
+      env: { BOT_EMAIL: 'bot@corp.example', CONVSYNC_POLICY: 'upsert-only', CONVSYNC_GUARDS__MAX_REMOVALS_PER_RUN: '7', CONVSYNC_SOURCES__0__BASE_URL: 'https://other/scim/v2' },
+      set: ['policy=create-only'],
+      checkSecretFiles: false,
+    });
+    expect(config.backend).toMatchObject({ email: 'bot@corp.example' });
+    expect(config.policy).toBe('create-only');
+    expect(config.guards.maxRemovalsPerRun).toBe(7);
+    expect(config.sources[0]).toMatchObject({ baseUrl: 'https://other/scim/v2' });
+    expect(envNameToPath('BACKEND__BASE_URL')).toEqual(['backend', 'baseUrl']);
+
+    const missing = issuesOf(() => loadConfig({ file: file('layers2.yaml', text), env: {}, checkSecretFiles: false }));
+    expect(missing).toEqual([{ path: 'backend.email', message: 'environment variable BOT_EMAIL is not set' }]);
+  });
+
+  it('every example in config/ validates through the CLI', async () => {
+    const examples = readdirSync(new URL('../../config/', import.meta.url)).filter((f) => f.endsWith('.yaml'));
+    expect(examples.length).toBeGreaterThanOrEqual(3);
+    for (const name of examples) {
+      const res = await runCli(['validate', '--skip-secrets', '--config', join('config', name)], { WIRE_PASSWORD: 'example-secret' });
+      expect(res.code, `${name}: ${res.stderr}`).toBe(0);
+    }
+  });
+
+  it('`convsync validate` prints all three mistakes with their paths and exits 78', async () => {
+    const bad = EXAMPLE.replace('policy: sync', 'policy: mirror')
+      .replace('baseUrl: https://prod-nginz-https.wire.com', 'baseUrl: not-a-url')
+      .replace('identity: { from: externalId }', 'identity: { from: externalId, lookup: handle }');
+    const res = await runCli(['validate', '--config', file('three.yaml', bad)]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toMatch(/configuration error in 3 place\(s\)/);
+    expect(res.stderr).toMatch(/- policy: must be one of: sync, upsert-only, create-only/);
+    expect(res.stderr).toMatch(/- backend\.baseUrl: must be an absolute URL/);
+    expect(res.stderr).toMatch(/- identity: Unrecognized key: "lookup"/);
+  });
+});

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import type { MappingConfig } from '../../src/config/schema.js';
+import { createIdentityResolver, identityValue } from '../../src/identity/resolve.js';
+import { mapGroups, renderTemplate } from '../../src/mapping/map.js';
+import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
+
+const UUID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+
+function user(n: number, extra: Partial<SourceUser> = {}): SourceUser {
+  return { id: `u${n}`, userName: `user${n}`, externalId: UUID(n), emails: [`user${n}@example.com`], active: true, raw: {}, ...extra };
+}
+
+function group(id: string, displayName: string, members: SourceUser[], extra: Partial<DesiredGroup> = {}): DesiredGroup {
+  return { key: `corp:${id}`, source: 'corp', id, displayName, members, complete: true, ...extra };
+}
+
+function rule(r: Partial<MappingConfig> & Pick<MappingConfig, 'match' | 'name'>): MappingConfig {
+  return { remove: 'managed', readdLeavers: false, onGroupRemoved: 'keep', ...r };
+}
+
+const wireIds = (v: string) => (/^[0-9a-f-]{36}$/.test(v) ? v : undefined);
+
+describe('mapping', () => {
+  it('renders names from regex groups, named groups and group fields', () => {
+    expect(renderTemplate('Team {1}', { '1': 'eng' })).toBe('Team eng');
+    expect(renderTemplate('{team} ({source})', { team: 'ops', source: 'corp' })).toBe('ops (corp)');
+    expect(renderTemplate('{missing}', {})).toBe('{missing}');
+  });
+
+  it('first matching rule wins; unmatched groups are counted, not mapped', () => {
+    const mappings = [rule({ match: { displayName: '^team-(eng)$' }, name: 'Engineering', remove: 'authoritative' }), rule({ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' })];
+    const out = mapGroups([group('g1', 'team-eng', [user(1)]), group('g2', 'team-ops', [user(2)]), group('g3', 'all-staff', [user(3)])], mappings, (u) => u.externalId);
+    expect(out.conversations.map((c) => [c.key, c.name, c.rule, c.remove])).toEqual([
+      ['group:corp:g1', 'Engineering', 0, 'authoritative'],
+      ['group:corp:g2', 'Team ops', 1, 'managed'],
+    ]);
+    expect(out.unmatched).toBe(1);
+  });
+
+  it('unites groups that render the same conversation key, and leaves deactivated users out', () => {
+    const mappings = [rule({ match: { displayName: '^(eng|ops)-oncall$' }, conversation: 'oncall', name: 'On-call' })];
+    const out = mapGroups(
+      [group('g1', 'eng-oncall', [user(1), user(2)]), group('g2', 'ops-oncall', [user(2), user(3, { active: false })], { complete: false, unknownReason: 'page failed' })],
+      mappings,
+      (u) => u.externalId,
+    );
+    expect(out.conversations).toHaveLength(1);
+    expect(out.conversations[0]).toMatchObject({ key: 'conv:oncall', groups: ['corp:g1', 'corp:g2'], members: [UUID(1), UUID(2)], complete: false });
+    expect(out.conversations[0]!.unknownReasons[0]).toMatch(/page failed/);
+  });
+
+  it('matches on id and source too', () => {
+    const out = mapGroups([group('abc-1', 'x', [user(1)]), group('zzz', 'y', [user(2)])], [rule({ match: { id: '^abc-', source: 'corp' }, name: '{displayName}' })], (u) => u.externalId);
+    expect(out.conversations.map((c) => c.name)).toEqual(['x']);
+  });
+});
+
+describe('identity', () => {
+  it('reads id, externalId, userName, email, dotted paths and extension attributes', () => {
+    const u = user(1, { raw: { name: { givenName: 'Ada' }, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User': { employeeNumber: 42 } } });
+    expect(identityValue(u, 'id')).toBe('u1');
+    expect(identityValue(u, 'externalId')).toBe(UUID(1));
+    expect(identityValue(u, 'userName')).toBe('user1');
+    expect(identityValue(u, 'email')).toBe('user1@example.com');
+    expect(identityValue(u, 'name.givenName')).toBe('Ada');
+    expect(identityValue(u, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber')).toBe('42');
+    expect(identityValue(u, 'name.familyName')).toBeUndefined();
+  });
+
+  it('reports users without a usable backend id as warnings, and leaves them out', () => {
+    const resolver = createIdentityResolver('externalId', wireIds);
+    const users = [user(1), user(2, { externalId: 'not-a-uuid' }), user(3, { externalId: undefined as unknown as string })];
+    delete (users[2] as { externalId?: string }).externalId;
+    const out = mapGroups([group('g1', 'team-x', users)], [rule({ match: { displayName: '^team-(.+)$' }, name: '{1}' })], (u) => resolver.resolve(u));
+    expect(out.conversations[0]!.members).toEqual([UUID(1)]);
+    expect(resolver.warnings()).toEqual([
+      '1 user(s) have no externalId, left out: user3',
+      '1 user(s) have an unusable externalId (not a backend user id), left out: user2 ("not-a-uuid")',
+    ]);
+  });
+});

@@ -1,0 +1,177 @@
+import { describe, expect, it } from 'vitest';
+import { computePlan } from '../../src/plan/compute.js';
+import { snapshotDigest } from '../../src/plan/digest.js';
+import type { DesiredConversation, MemberOrigin, PlanInput, SnapshotConversation } from '../../src/plan/types.js';
+
+const SELF = 'self';
+
+function desired(key: string, members: string[], extra: Partial<DesiredConversation> = {}): DesiredConversation {
+  return {
+    key,
+    name: `Team ${key}`,
+    rule: 0,
+    remove: 'managed',
+    onGroupRemoved: 'keep',
+    groups: [`corp:${key}`],
+    members: [...members].sort(),
+    complete: true,
+    unknownReasons: [],
+    ...extra,
+  };
+}
+
+function snap(key: string, members: Record<string, MemberOrigin>, extra: Partial<SnapshotConversation> = {}): SnapshotConversation {
+  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members, groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
+}
+
+function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Partial<PlanInput> = {}): PlanInput {
+  return {
+    desired: d,
+    snapshot: { conversations: s },
+    policy: 'sync',
+    ownerId: 'convsync',
+    selfId: SELF,
+    guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.5, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: [] },
+    incompleteSources: [],
+    allowRemovals: false,
+    warnings: [],
+    ...extra,
+  };
+}
+
+const managed = (...ids: string[]) => Object.fromEntries(ids.map((id) => [id, 'convsync' as MemberOrigin]));
+const opsOf = (i: PlanInput) => computePlan(i).ops.map((o) => `${o.op} ${o.key}${'members' in o ? ` ${o.members.join(',')}` : ''}${o.op === 'rename' ? ` ${o.to}` : ''}`);
+
+describe('computePlan', () => {
+  const cases: { name: string; input: PlanInput; ops: string[] }[] = [
+    { name: 'creates a new conversation without the daemon among the invitees', input: input([desired('a', ['u1', 'u2', SELF])], []), ops: ['create a u1,u2'] },
+    { name: 'nothing to do when desired and snapshot agree', input: input([desired('a', ['u1'])], [snap('a', managed('u1'))]), ops: [] },
+    { name: 'adds newcomers, removes managed leavers', input: input([desired('a', ['u1', 'u3'])], [snap('a', managed('u1', 'u2'))]), ops: ['remove a u2', 'add a u3'] },
+    {
+      name: 'managed leaves members convsync did not add',
+      input: input([desired('a', ['u1'])], [snap('a', { u1: 'convsync', hand: 'external' })]),
+      ops: [],
+    },
+    {
+      name: 'authoritative removes anyone not in the group, never the daemon or protected users',
+      input: input([desired('a', ['u1'], { remove: 'authoritative' })], [snap('a', { u1: 'convsync', hand: 'external', boss: 'external' })], {
+        guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: ['boss'] },
+      }),
+      ops: ['remove a hand'],
+    },
+    { name: 'never removes nobody', input: input([desired('a', [], { remove: 'never' })], [snap('a', managed('u1'))]), ops: [] },
+    { name: 'renames', input: input([desired('a', ['u1'], { name: 'New' })], [snap('a', managed('u1'))]), ops: ['rename a New'] },
+    { name: 'unbinds a conversation whose groups are gone', input: input([], [snap('a', managed('u1'))]), ops: ['unbind a'] },
+    { name: 'deletes it when the mapping says so', input: input([], [snap('a', managed('u1'), { onGroupRemoved: 'delete' })]), ops: ['delete a'] },
+    {
+      name: 'keeps a binding whose source was read incompletely',
+      input: input([], [snap('a', managed('u1'))], { incompleteSources: ['corp'] }),
+      ops: [],
+    },
+    {
+      name: 'upsert-only creates, adds and renames but never removes',
+      input: input([desired('a', ['u3'], { name: 'X' }), desired('b', ['u1'])], [snap('a', managed('u1'))], { policy: 'upsert-only' }),
+      ops: ['rename a X', 'add a u3', 'create b u1'],
+    },
+    {
+      name: 'create-only only creates',
+      input: input([desired('a', ['u3'], { name: 'X' }), desired('b', ['u1'])], [snap('a', managed('u1'))], { policy: 'create-only' }),
+      ops: ['create b u1'],
+    },
+    {
+      name: 'leaves conversations of another owner alone',
+      input: input([desired('a', ['u2'])], [snap('a', managed('u1'), { ownerId: 'someone-else' })]),
+      ops: [],
+    },
+  ];
+  for (const c of cases) it(c.name, () => expect(opsOf(c.input)).toEqual(c.ops));
+
+  it('freezes removals of a conversation whose group is unknown, but still adds', () => {
+    const plan = computePlan(input([desired('a', ['u3'], { complete: false, unknownReasons: ['page failed'] })], [snap('a', managed('u1', 'u2'))]));
+    expect(plan.ops.map((o) => o.op)).toEqual(['add']);
+    expect(plan.blocked).toMatchObject([{ kind: 'frozen', op: { op: 'remove', members: ['u1', 'u2'] } }]);
+    expect(plan.blocked[0]!.why).toMatch(/page failed/);
+    expect(plan.summary.quarantined).toBe(false);
+  });
+
+  it('freezes removals of a union whose other group was on an unread page', () => {
+    const d = desired('u', ['u1'], { groups: ['corp:g1'] });
+    const s = snap('u', managed('u1', 'u2'), { groups: ['corp:g1', 'corp:g2'] });
+    const plan = computePlan(input([d], [s], { incompleteSources: ['corp'] }));
+    expect(plan.ops).toEqual([]);
+    expect(plan.blocked[0]).toMatchObject({ kind: 'frozen', op: { op: 'remove' } });
+  });
+
+  it('quarantines every removal when one conversation would lose too large a share', () => {
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 4, maxDeletesPerRun: 5, protect: [] };
+    const i = input(
+      [desired('big', ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']), desired('small', ['s1', 'new'])],
+      [snap('big', managed('u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10')), snap('small', managed('s1', 's2'))],
+      { guards },
+    );
+    const plan = computePlan(i);
+    expect(plan.ops.map((o) => `${o.op} ${o.key}`)).toEqual(['add small']);
+    expect(plan.blocked.map((b) => `${b.kind} ${b.op.op} ${b.op.key}`)).toEqual(['guard remove big', 'guard remove small']);
+    expect(plan.blocked[0]!.why).toMatch(/big would lose 4 of 10 members \(40% > maxRemovalRatio 20%\)/);
+    expect(plan.summary.quarantined).toBe(true);
+
+    const approved = computePlan({ ...i, allowRemovals: true });
+    expect(approved.ops.map((o) => `${o.op} ${o.key}`)).toEqual(['remove big', 'remove small', 'add small']);
+    expect(approved.summary.quarantined).toBe(false);
+    expect(approved.warnings.join()).toMatch(/approved/);
+  });
+
+  it('quarantines past maxRemovalsPerRun and maxDeletesPerRun', () => {
+    const guards = { maxRemovalsPerRun: 1, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 0, protect: [] };
+    const plan = computePlan(input([desired('a', [])], [snap('a', managed('u1', 'u2')), snap('b', {}, { onGroupRemoved: 'delete' })], { guards }));
+    expect(plan.ops).toEqual([]);
+    expect(plan.blocked.map((b) => b.op.op)).toEqual(['remove', 'delete']);
+    expect(plan.blocked[0]!.why).toMatch(/2 removals exceed maxRemovalsPerRun 1; 1 deletes exceed maxDeletesPerRun 0/);
+  });
+
+  it('a suspect group (read empty after having members) is held by the guard', () => {
+    const plan = computePlan(input([desired('a', [], { complete: false, suspect: true, unknownReasons: ['came back with no members'] })], [snap('a', managed('u1'))]));
+    expect(plan.blocked[0]).toMatchObject({ kind: 'guard' });
+    expect(plan.summary.quarantined).toBe(true);
+  });
+
+  it('holds members beyond the backend capacity with a warning', () => {
+    const members = Array.from({ length: 7 }, (_, i) => `u${i}`);
+    const create = computePlan(input([desired('a', members)], [], { maxMembers: 5 }));
+    expect(create.ops).toMatchObject([{ op: 'create', members: ['u0', 'u1', 'u2', 'u3'] }]);
+    expect(create.blocked).toMatchObject([{ kind: 'capacity', op: { members: ['u4', 'u5', 'u6'] } }]);
+    expect(create.warnings[0]).toMatch(/wants 7 members but the backend allows 5/);
+
+    // removals make room for adds in the same run
+    const add = computePlan(input([desired('a', ['u0', 'u1', 'u2', 'n1', 'n2'])], [snap('a', managed('u0', 'u1', 'u2', 'old'))], { maxMembers: 6 }));
+    expect(add.ops).toMatchObject([{ op: 'remove', members: ['old'] }, { op: 'add', members: ['n1', 'n2'] }]);
+    expect(add.blocked).toEqual([]);
+  });
+
+  it('is deterministic: same input in any order, same plan', () => {
+    const d = [desired('b', ['u2', 'u1']), desired('a', ['u3'])];
+    const s = [snap('c', managed('x')), snap('b', managed('u9'))];
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: [] };
+    const one = computePlan(input(d, s, { guards }));
+    const two = computePlan(input([...d].reverse(), [...s].reverse(), { guards }));
+    expect(two).toEqual(one);
+    expect(one.ops.map((o) => `${o.op} ${o.key}`)).toEqual(['create a', 'remove b', 'add b', 'unbind c']);
+    expect(JSON.parse(JSON.stringify(one))).toEqual(one);
+    expect(one.snapshotDigest).toBe(snapshotDigest({ conversations: s }));
+  });
+
+  it('gives every op its reason', () => {
+    const plan = computePlan(input([desired('a', ['u1'], { rule: 2, groups: ['corp:g1', 'corp:g2'] })], []));
+    expect(plan.ops[0]!.reason).toBe('corp:g1, corp:g2 → mapping #2');
+  });
+});
+
+describe('snapshotDigest', () => {
+  it('changes with any member, name or origin, not with order', () => {
+    const a = { conversations: [snap('a', managed('u1', 'u2')), snap('b', {})] };
+    expect(snapshotDigest({ conversations: [...a.conversations].reverse() })).toBe(snapshotDigest(a));
+    expect(snapshotDigest({ conversations: [snap('a', managed('u1')), snap('b', {})] })).not.toBe(snapshotDigest(a));
+    expect(snapshotDigest({ conversations: [snap('a', { u1: 'convsync', u2: 'external' }), snap('b', {})] })).not.toBe(snapshotDigest(a));
+    expect(snapshotDigest({ conversations: [snap('a', managed('u1', 'u2'), { name: 'x' }), snap('b', {})] })).not.toBe(snapshotDigest(a));
+  });
+});

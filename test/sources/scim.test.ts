@@ -1,0 +1,136 @@
+import { pino } from 'pino';
+import { MockAgent } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ScimSourceConfig } from '../../src/config/schema.js';
+import { AuthError } from '../../src/errors.js';
+import { sampleDirectory } from '../../src/sandbox/directory.js';
+import { ScimSandbox, type ScimSandboxOptions } from '../../src/sandbox/scim/server.js';
+import { scimSource } from '../../src/sources/scim/index.js';
+
+const logger = pino({ level: 'silent' });
+let sandbox: ScimSandbox | undefined;
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+
+function config(baseUrl: string, extra: Partial<ScimSourceConfig> = {}): ScimSourceConfig {
+  return {
+    name: 'corp',
+    type: 'scim',
+    baseUrl,
+    auth: { type: 'bearer', token: 't0ken' },
+    groups: { pageSize: 100 },
+    users: { pageSize: 100 },
+    expandNested: true,
+    concurrency: 4,
+    timeoutMs: 2000,
+    maxAttempts: 2,
+    ...extra,
+  };
+}
+
+async function start(opts: Partial<ScimSandboxOptions> = {}) {
+  sandbox = await ScimSandbox.start({ directory: sampleDirectory({ groups: 5, membersPerGroup: 3, seed: 3 }), auth: { type: 'bearer', token: 't0ken' }, ...opts });
+  return sandbox;
+}
+
+const fetchOnce = (c: ScimSourceConfig, dispatcher?: MockAgent) =>
+  scimSource.create(c, { logger, ...(dispatcher ? { dispatcher } : {}) }).fetch(new AbortController().signal);
+
+describe('SCIM pull source', () => {
+  it('lists groups without members, paged by the provider maxResults, then reads each group and resolves users', async () => {
+    const s = await start({ maxResults: 2 });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(true);
+    expect(res.groups).toHaveLength(5);
+    expect(res.groups.every((g) => g.complete && g.members.length === 3)).toBe(true);
+    expect(res.groups[0]!.members[0]).toMatchObject({ userName: expect.any(String), externalId: expect.stringMatching(/^[0-9a-f-]{36}$/), active: true });
+    const listings = s.requests.filter((r) => r.path === '/scim/v2/Groups');
+    expect(listings.map((r) => new URLSearchParams(r.query).get('startIndex'))).toEqual(['1', '3', '5']);
+    expect(listings.every((r) => new URLSearchParams(r.query).get('excludedAttributes') === 'members' && new URLSearchParams(r.query).get('count') === '2')).toBe(true);
+    expect(s.requests.filter((r) => /^\/scim\/v2\/Groups\/g-/.test(r.path))).toHaveLength(5);
+    expect(s.requests[0]!.path).toBe('/scim/v2/ServiceProviderConfig');
+  });
+
+  it('expands nested groups without looping on a cycle', async () => {
+    const s = await start();
+    s.addMember('g-00001', 'g-00002', 'Group');
+    s.addMember('g-00002', 'g-00001', 'Group');
+    const res = await fetchOnce(config(s.baseUrl));
+    const g1 = res.groups.find((g) => g.id === 'g-00001')!;
+    const g2 = res.groups.find((g) => g.id === 'g-00002')!;
+    expect(g1.members).toHaveLength(6);
+    expect(g2.members).toHaveLength(6);
+    const flat = await fetchOnce(config(s.baseUrl, { expandNested: false }));
+    expect(flat.groups.find((g) => g.id === 'g-00001')!.members).toHaveLength(3);
+  });
+
+  it('passes the configured filter to the provider', async () => {
+    const s = await start();
+    const res = await fetchOnce(config(s.baseUrl, { groups: { pageSize: 100, filter: 'displayName eq "team-ops"' } }));
+    expect(res.groups.map((g) => g.displayName)).toEqual(['team-ops']);
+  });
+
+  it('marks a group unknown when its members cannot be read, and keeps the others', async () => {
+    const s = await start();
+    s.faults.push({ path: '/Groups/g-00002', status: 503 });
+    const res = await fetchOnce(config(s.baseUrl));
+    const bad = res.groups.find((g) => g.id === 'g-00002')!;
+    expect(bad.complete).toBe(false);
+    expect(bad.unknownReason).toMatch(/members could not be read .*503/);
+    expect(res.groups.filter((g) => g.complete)).toHaveLength(4);
+    expect(res.listingComplete).toBe(true);
+  });
+
+  it('marks a group unknown when its read times out', async () => {
+    const s = await start();
+    s.faults.push({ path: '/Groups/g-00003', delayMs: 1500 });
+    const res = await fetchOnce(config(s.baseUrl, { timeoutMs: 300, maxAttempts: 1 }));
+    expect(res.groups.find((g) => g.id === 'g-00003')!.unknownReason).toMatch(/timed out after 300 ms/);
+  });
+
+  it('reports an incomplete listing when a page keeps failing, and resolves users one by one when a user page fails', async () => {
+    const s = await start({ maxResults: 2 });
+    s.faults.push({ path: '/Groups', query: { startIndex: '3' }, status: 500 });
+    s.faults.push({ path: '/Users', query: { startIndex: '1' }, status: 500 });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00002', 'g-00005']);
+    expect(res.groups.every((g) => g.complete && g.members.length === 3)).toBe(true);
+    expect(res.warnings.join('\n')).toMatch(/page at startIndex 3 failed/);
+  });
+
+  it('authenticates with basic and OAuth2 client credentials, and fails clearly on bad credentials', async () => {
+    const basic = await start({ auth: { type: 'basic', username: 'sync', password: 'pw' } });
+    expect((await fetchOnce(config(basic.baseUrl, { auth: { type: 'basic', username: 'sync', password: 'pw' } }))).groups).toHaveLength(5);
+    await expect(fetchOnce(config(basic.baseUrl, { auth: { type: 'basic', username: 'sync', password: 'nope' } }))).rejects.toBeInstanceOf(AuthError);
+    await basic.stop();
+
+    const oauth = await start({ auth: { type: 'oauth2', clientId: 'convsync', clientSecret: 's3cret' } });
+    const ok = config(oauth.baseUrl, { auth: { type: 'oauth2', tokenUrl: `${oauth.url}/oauth/token`, clientId: 'convsync', clientSecret: 's3cret' } });
+    expect((await fetchOnce(ok)).groups).toHaveLength(5);
+    expect(oauth.requests.filter((r) => r.path === '/oauth/token')).toHaveLength(1);
+    const bad = config(oauth.baseUrl, { auth: { type: 'oauth2', tokenUrl: `${oauth.url}/oauth/token`, clientId: 'convsync', clientSecret: 'wrong' } });
+    await expect(fetchOnce(bad)).rejects.toThrow(/OAuth2 client-credentials token refused \(invalid_client\)/);
+  });
+
+  it('rejects answers outside the SCIM contract with a clear warning (MockAgent)', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const pool = agent.get('https://idp.test');
+    pool.intercept({ path: '/scim/v2/ServiceProviderConfig' }).reply(200, { filter: { maxResults: 50 } });
+    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Groups?') }).reply(200, { schemas: ['urn:example:NotAList'], Resources: [] });
+    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Users?') }).reply(200, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+      totalResults: 2,
+      Resources: [{ id: 'u1', userName: 'a' }, { id: 'u2' }],
+    });
+    const res = await fetchOnce(config('https://idp.test/scim/v2', { maxAttempts: 1 }), agent);
+    expect(res.listingComplete).toBe(false);
+    expect(res.warnings.join('\n')).toMatch(/not a SCIM ListResponse/);
+    expect(res.warnings.join('\n')).toMatch(/a user was rejected \(Required attribute 'userName' is missing\)/);
+    agent.assertNoPendingInterceptors();
+    await agent.close();
+  });
+});
