@@ -119,6 +119,18 @@ export class WireSandbox {
     return user;
   }
 
+  /** every access token expires now (the next call gets a 401) */
+  expireTokens(): void {
+    for (const t of this.tokens.values()) t.expiresAt = 0;
+  }
+
+  /** revoke login cookies: all of them, or all but each user's newest (a superseded cookie dies) */
+  revokeCookies(opts: { keepNewest?: boolean } = {}): void {
+    const newest = new Map<string, FakeCookie>();
+    for (const c of this.cookies.values()) newest.set(c.user, c);
+    for (const c of this.cookies.values()) if (!opts.keepNewest || newest.get(c.user) !== c) c.revoked = true;
+  }
+
   writeCalls(): RecordedCall[] {
     return this.calls.filter((c) => c.write);
   }

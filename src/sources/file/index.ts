@@ -76,8 +76,9 @@ class FileSource implements Source {
             visited.add(id);
             queue.push(...groups.get(id)!.members);
           }
-        } else warnings.push(`file source ${this.id}: group ${g.id} lists unknown member ${id}`);
+        }
       }
+      for (const id of g.members) if (!users.has(id) && !groups.has(id)) warnings.push(`file source ${this.id}: group ${g.id} lists unknown member ${id}`);
       return { key: `${this.id}:${g.id}`, source: this.id, id: g.id, displayName: g.displayName, members: [...members.values()], complete: true };
     });
     return { source: this.id, groups: out, listingComplete: true, warnings };

@@ -1,0 +1,185 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Backend } from '../../src/backends/types.js';
+import { wireBackend } from '../../src/backends/wire/index.js';
+import { TransientError } from '../../src/errors.js';
+import { withRetry } from '../../src/http/retry.js';
+import type { Plan, PlanOp } from '../../src/plan/types.js';
+import { TokenBucket } from '../../src/reconcile/rate-limit.js';
+import { Reconciler, type ReconcilerOptions } from '../../src/reconcile/reconciler.js';
+import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
+import { Store } from '../../src/store/store.js';
+
+const logger = pino({ level: 'silent' });
+let wire: WireSandbox | undefined;
+afterEach(async () => {
+  await wire?.stop();
+  wire = undefined;
+});
+
+function plan(ops: PlanOp[]): Plan {
+  return {
+    version: 1,
+    ownerId: 'convsync',
+    policy: 'sync',
+    snapshotDigest: 'sha256:x',
+    ops,
+    blocked: [],
+    warnings: [],
+    summary: { create: 0, add: 0, remove: 0, rename: 0, unbind: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
+  };
+}
+
+const options = (extra: Partial<ReconcilerOptions> = {}): ReconcilerOptions => ({
+  dryRun: false,
+  ownerId: 'convsync',
+  concurrency: 2,
+  ratePerSecond: 1000,
+  burst: 100,
+  retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+  logger,
+  ...extra,
+});
+
+const create = (key: string, members: string[]): PlanOp => ({ op: 'create', key, name: key, members, groups: [`corp:${key}`], onGroupRemoved: 'keep', reason: 'test' });
+
+async function setup(opts: WireSandboxOptions = {}) {
+  wire = await WireSandbox.start(opts);
+  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
+  const people = Array.from({ length: 4 }, () => wire!.addUser({}).id);
+  const backend = wireBackend.create(
+    { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', label: 'convsync', maxConversationSize: 500, apiVersions: { min: 6, max: 9 } },
+    { logger },
+  );
+  const store = Store.open(join(mkdtempSync(join(tmpdir(), 'convsync-rec-')), 'db.sqlite'));
+  return { wire, people, backend, store };
+}
+
+describe('Reconciler', () => {
+  it('in dry-run, no mutating backend method is reachable', async () => {
+    const calls: string[] = [];
+    const throwing = new Proxy({} as Backend, {
+      get: (_t, prop) => {
+        if (prop === 'capabilities') return { maxMembers: 10, addBatch: 10, removeBatch: 1, idempotentCreate: false, delete: 'delete' };
+        if (prop === 'id') return 'fake';
+        return () => {
+          calls.push(String(prop));
+          throw new Error(`${String(prop)} called`);
+        };
+      },
+    });
+    const store = Store.open(':memory:');
+    const r = new Reconciler(store, throwing, options({ dryRun: true }));
+    const res = await r.apply(plan([create('a', ['u1'])]), store.startRun('dry-run'));
+    expect(res).toMatchObject({ dryRun: true, calls: 0, done: 0 });
+    expect(calls).toEqual([]);
+    expect(store.journalOfRun(1)).toEqual([]);
+    const inner = (r as unknown as { backend: Backend }).backend;
+    expect(() => inner.create({ name: 'x', members: [] })).toThrow(/dry-run: create must not be called/);
+  });
+
+  it('adopts a conversation created just before a crash instead of creating it again', async () => {
+    const { wire: w, people, backend, store } = await setup();
+    const op = create('group:corp:g1', people.slice(0, 2)) as PlanOp & { op: 'create' };
+    // the crash: the journal says pending, the backend has the conversation, the snapshot does not
+    store.journalPending(store.startRun('sync'), op);
+    await backend.create({ name: op.name, members: op.members });
+    const r = new Reconciler(store, backend, options());
+    expect(await r.recover()).toEqual({ resolved: 1, adopted: 1 });
+    expect(store.pendingJournal()).toEqual([]);
+    const [conv] = store.loadSnapshot().conversations;
+    expect(conv).toMatchObject({ key: 'group:corp:g1', members: { [people[0]!]: 'convsync', [people[1]!]: 'convsync' } });
+    expect(w.conversations.size).toBe(1);
+
+    // a pending add whose call did land is recorded; one that did not is left for the next plan
+    const run = store.startRun('sync');
+    store.journalPending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[2]!], reason: 'r' });
+    await backend.addMembers(conv!.conversationId, [people[2]!]);
+    store.journalPending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[3]!], reason: 'r' });
+    await r.recover();
+    expect(Object.keys(store.loadSnapshot().conversations[0]!.members).sort()).toEqual(people.slice(0, 3).sort());
+
+    // a create that never reached the backend is marked failed and planned again
+    store.journalPending(store.startRun('sync'), create('group:corp:g2', []));
+    expect(await r.recover()).toEqual({ resolved: 1, adopted: 0 });
+    expect(store.recentFailures(1)[0]).toMatchObject({ errorKind: 'interrupted' });
+  });
+
+  it('a permanent 403 on one conversation does not stop the others', async () => {
+    const { wire: w, people, backend, store } = await setup();
+    const r = new Reconciler(store, backend, options());
+    const run = store.startRun('sync');
+    await r.apply(plan([create('a', [people[0]!]), create('b', [people[0]!])]), run);
+    const [a, b] = store.loadSnapshot().conversations;
+    const bot = [...w.users.values()].find((u) => u.email === 'bot@example.com')!;
+    w.conversations.get(a!.conversationId)!.members.set(bot.id, 'wire_member');
+    const res = await r.apply(
+      plan([
+        { op: 'add', key: 'a', name: 'a', conversationId: a!.conversationId, members: [people[1]!], reason: 'r' },
+        { op: 'add', key: 'b', name: 'b', conversationId: b!.conversationId, members: [people[1]!], reason: 'r' },
+      ]),
+      run,
+    );
+    expect(res.done).toBe(1);
+    expect(res.failed).toMatchObject([{ kind: 'permanent', label: 'action-denied', op: { key: 'a' } }]);
+    expect(store.loadSnapshot().conversations.find((c) => c.key === 'b')!.members[people[1]!]).toBe('convsync');
+  });
+
+  it('opens the circuit after repeated transient failures and leaves the rest for the next run', async () => {
+    const { wire: w, people, backend, store } = await setup();
+    await backend.whoami();
+    w.faults.errorRatio = 1;
+    const r = new Reconciler(store, backend, options({ concurrency: 1, circuitThreshold: 3 }));
+    const res = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.startRun('sync'));
+    expect(res.circuitOpen).toBe(true);
+    expect(res.failed).toHaveLength(3);
+    expect(res.skipped).toBe(3);
+    expect(w.conversations.size).toBe(0);
+  });
+
+  it('refuses an op on a conversation it does not own (checked again before the call)', async () => {
+    const { backend, store } = await setup();
+    const r = new Reconciler(store, backend, options());
+    const res = await r.apply(plan([{ op: 'rename', key: 'nobody', name: 'n', conversationId: 'c', from: 'a', to: 'b', reason: 'r' }]), store.startRun('sync'));
+    expect(res.failed[0]!.error).toMatch(/no binding for nobody/);
+  });
+});
+
+describe('retry and rate limit', () => {
+  it('waits at least Retry-After, with full jitter under the exponential ceiling otherwise', async () => {
+    const delays: number[] = [];
+    let n = 0;
+    const out = await withRetry(
+      async () => {
+        n++;
+        if (n === 1) throw new TransientError('slow down', { origin: 't', retryAfterMs: 40, throttled: true });
+        if (n < 4) throw new TransientError('5xx', { origin: 't' });
+        return 'ok';
+      },
+      { maxAttempts: 5, baseDelayMs: 10, maxDelayMs: 15 },
+      { onRetry: (_e, _a, d) => delays.push(d), random: () => 0.999 },
+    );
+    expect(out).toBe('ok');
+    expect(delays[0]).toBeGreaterThanOrEqual(40);
+    // ceilings min(15, 10·2ⁿ⁻¹) = 15 for attempts 2 and 3; random 0.999 → 14
+    expect(delays.slice(1)).toEqual([14, 14]);
+  });
+
+  it('does not retry permanent errors, and rethrows the last transient one', async () => {
+    let n = 0;
+    await expect(withRetry(async () => { n++; throw new Error('permanent'); }, { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 })).rejects.toThrow('permanent');
+    expect(n).toBe(1);
+    await expect(withRetry(async () => { throw new TransientError('down', { origin: 't' }); }, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 })).rejects.toThrow('down');
+  });
+
+  it('halves the rate on throttling and wins it back call by call', async () => {
+    const bucket = new TokenBucket(100, 5);
+    bucket.slowDown();
+    expect(bucket.currentRate).toBe(50);
+    for (let i = 0; i < 5; i++) await bucket.take();
+    expect(bucket.currentRate).toBe(60);
+  });
+});

@@ -1,0 +1,29 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fileSource } from '../../src/sources/file/index.js';
+
+const run = (path: string) => fileSource.create({ name: 'git', type: 'file', path }).fetch();
+
+describe('file source', () => {
+  it('reads a directory of YAML and JSON files, with nested groups and deactivated users', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
+    writeFileSync(join(dir, 'users.yaml'), 'users:\n  - { id: a, userName: alice, externalId: x1 }\n  - { id: b, userName: bob, active: false }\n');
+    writeFileSync(join(dir, 'groups.json'), JSON.stringify({ groups: [{ id: 'all', displayName: 'team-all', members: ['eng', 'b'] }, { id: 'eng', displayName: 'team-eng', members: ['a', 'all', 'ghost'] }] }));
+    writeFileSync(join(dir, 'README.txt'), 'ignored');
+    const res = await run(dir);
+    expect(res.listingComplete).toBe(true);
+    const byId = Object.fromEntries(res.groups.map((g) => [g.id, g.members.map((m) => `${m.id}:${m.active}`).sort()]));
+    expect(byId).toEqual({ all: ['a:true', 'b:false'], eng: ['a:true', 'b:false'] });
+    expect(res.groups[0]!.key).toBe('git:all');
+    expect(res.warnings).toEqual(['file source git: group eng lists unknown member ghost']);
+  });
+
+  it('fails with the file and the path of the problem', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'groups:\n  - { id: g, members: [a] }\n');
+    await expect(run(dir)).rejects.toThrow(/bad\.yaml: groups\[0\]\.displayName/);
+    await expect(run(join(dir, 'nope'))).rejects.toThrow(/cannot read .*nope: ENOENT/);
+  });
+});

@@ -1,0 +1,69 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations.js';
+import { Store } from '../../src/store/store.js';
+
+const dbPath = () => join(mkdtempSync(join(tmpdir(), 'convsync-store-')), 'nested', 'convsync.db');
+
+describe('store', () => {
+  it('creates the file, migrates to the latest version, and runs in WAL mode', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    store.close();
+    const db = new Database(path);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
+    expect(tables).toEqual(['bindings', 'group_state', 'identity_cache', 'journal', 'members', 'meta', 'runs']);
+    db.close();
+  });
+
+  it('refuses a database from a newer convsync', () => {
+    const path = dbPath();
+    Store.open(path).close();
+    const db = new Database(path);
+    db.pragma(`user_version = ${MIGRATIONS.length + 1}`);
+    db.close();
+    expect(() => Store.open(path)).toThrow(/newer than this convsync understands/);
+  });
+
+  it('journals an op pending, then done together with its snapshot change', () => {
+    const store = Store.open(dbPath());
+    const run = store.startRun('sync');
+    const op = { op: 'create' as const, key: 'group:corp:g1', name: 'Team a', members: ['u1', 'u2'], groups: ['corp:g1'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    const id = store.journalPending(run, op);
+    expect(store.pendingJournal().map((r) => r.id)).toEqual([id]);
+    expect(store.loadSnapshot().conversations).toEqual([]);
+    store.journalDone(id, { kind: 'created', key: op.key, conversationId: 'c1', name: 'Team a', ownerId: 'convsync', backend: 'wire', members: ['u1', 'u2'], external: ['x'], groups: ['corp:g1'], onGroupRemoved: 'keep' });
+    expect(store.pendingJournal()).toEqual([]);
+    expect(store.loadSnapshot().conversations).toEqual([
+      { key: 'group:corp:g1', conversationId: 'c1', ownerId: 'convsync', name: 'Team a', members: { u1: 'convsync', u2: 'convsync', x: 'external' }, groups: ['corp:g1'], onGroupRemoved: 'keep' },
+    ]);
+
+    // a member added by hand keeps its origin when convsync later "adds" it too
+    store.journalDone(store.journalPending(run, { ...op, op: 'add', conversationId: 'c1', members: ['x', 'u3'] } as never), { kind: 'added', conversationId: 'c1', members: ['x', 'u3'] });
+    expect(store.loadSnapshot().conversations[0]!.members).toEqual({ u1: 'convsync', u2: 'convsync', u3: 'convsync', x: 'external' });
+
+    const failed = store.journalPending(run, { op: 'rename', key: op.key, name: 'n', conversationId: 'c1', from: 'a', to: 'b', reason: 'r' });
+    store.journalFailed(failed, { kind: 'permanent', label: 'action-denied', message: 'no' });
+    expect(store.recentFailures(5)[0]).toMatchObject({ status: 'failed', errorLabel: 'action-denied' });
+
+    store.journalDone(store.journalPending(run, { op: 'unbind', key: op.key, name: 'n', conversationId: 'c1', reason: 'gone' }), { kind: 'unbound', key: op.key });
+    expect(store.loadSnapshot().conversations).toEqual([]);
+    expect(store.bindingByConversation('c1')).toEqual({ key: op.key, state: 'unbound' });
+    store.finishRun(run, 'ok', 0, { plan: {} });
+    expect(store.recentRuns(1)[0]).toMatchObject({ id: run, mode: 'sync', result: 'ok', exitCode: 0 });
+    store.close();
+  });
+
+  it('records group sizes for the empty-group guard', () => {
+    const store = Store.open(dbPath());
+    store.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 300 }]);
+    store.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 299 }]);
+    expect(store.groupSizes()).toEqual(new Map([['corp:g1', 299]]));
+    store.close();
+  });
+});
