@@ -119,6 +119,11 @@ export class Reconciler {
     return result;
   }
 
+  /** the daemon's own backend identity, with the same retries as every other call */
+  whoami() {
+    return this.attempt(() => this.backend.whoami());
+  }
+
   /**
    * Resolves ops left pending by an interrupted run against the backend: a conversation that was
    * created but not recorded is adopted (never created twice); members and names are re-read.

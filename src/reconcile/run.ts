@@ -57,7 +57,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     if (opts.mode === 'sync') recovered = await reconciler.recover();
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
-    const self = await backend.whoami(signal);
+    const self = await reconciler.whoami();
     const { plan, readErrors, groups, desired } = await planRun(deps, self.userId, opts.allowRemovals ?? false, signal);
 
     let result: ApplyResult | undefined;

@@ -189,4 +189,30 @@ describe('convsync sync (end to end)', () => {
     expect(h.wire.writeCalls().length).toBe(writes);
     expect(h.wire.conversations.size).toBe(3);
   });
+
+  it('converges through random 503s and latency, and keeps no secret in its logs', async () => {
+    h = await startHarness({ groups: 30, membersPerGroup: 5, wire: { seed: 3, faults: { errorRatio: 0.15, latencyMs: 3 } } });
+    h.writeConfig({ log: { level: 'trace' }, reconcile: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 10 } });
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(wireState(h.wire, h.botId)).toEqual(desiredState(h.scim, h.wireId));
+    expect(h.wire.calls.filter((c) => c.status === 503).length).toBeGreaterThan(5);
+    expect(res.stderr).toMatch(/"level":20/); // debug lines were written…
+    for (const secret of ['harness-password', 'harness-scim-token']) expect(res.stderr + res.stdout).not.toContain(secret);
+    expect(res.stderr).not.toMatch(/zuid=/);
+  });
+
+  it('holds members beyond the conversation size with a capacity warning, and does not fail', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 15, users: 15, wire: { maxConvSize: 10 } });
+    h.writeConfig({ backend: { type: 'wire', baseUrl: h.wire.url, email: 'sync-bot@example.com', passwordFile: './wire-password', teamId: h.wire.teamId, maxConversationSize: 10 } });
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/wants 15 members but the backend allows 10 including convsync: 6 not added/);
+    expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(9);
+    expect(h.wire.violations).toEqual([]);
+    const again = await h.cli(['sync']);
+    expect(again.code).toBe(0);
+    expect(h.wire.calls.filter((c) => c.status === 403)).toEqual([]);
+  });
 });
+
