@@ -48,6 +48,8 @@ export interface Backend {
   removeMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ removed: string[] }>;
   rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void>;
   delete?(conversationId: string, signal?: AbortSignal): Promise<void>;
+  /** handles → backend user ids (null: no such user); batched as the backend allows */
+  lookupHandles?(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>>;
   close?(): Promise<void>;
 }
 

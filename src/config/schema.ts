@@ -194,6 +194,13 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       /** id | externalId | userName | email | an attribute path such as "urn:…:enterprise:2.0:User:employeeNumber" */
       from: nonEmpty.default('externalId'),
+      /**
+       * none: the value is the backend user id. handle: the value is a chat handle, looked up on the
+       * backend (Wire: POST /list-users) and cached in the store.
+       */
+      lookup: z.enum(['none', 'handle'], { error: () => 'must be one of: none, handle' }).default('none'),
+      /** how long a looked-up id (or a "not found") is trusted */
+      cacheTtlHours: z.number().positive().default(24),
     })
     .prefault({}),
   mappings: z.array(Mapping).min(1, 'at least one mapping is required'),

@@ -41,7 +41,12 @@ export interface IdentityResolver {
  * Maps source users to backend user ids through the configured attribute, validated by the
  * backend's own id syntax. Users who cannot be resolved are counted and reported, never guessed.
  */
-export function createIdentityResolver(from: string, parseUserId: (value: string) => string | undefined): IdentityResolver {
+export function createIdentityResolver(
+  from: string,
+  parseUserId: (value: string) => string | undefined,
+  /** what it means when parseUserId says no */
+  rejected = 'not a backend user id',
+): IdentityResolver {
   const cache = new Map<SourceUser, string | undefined>();
   const missing: string[] = [];
   const invalid: string[] = [];
@@ -61,7 +66,7 @@ export function createIdentityResolver(from: string, parseUserId: (value: string
     warnings() {
       const out: string[] = [];
       if (missing.length > 0) out.push(`${missing.length} user(s) have no ${from}, left out: ${sample(missing)}`);
-      if (invalid.length > 0) out.push(`${invalid.length} user(s) have an unusable ${from} (not a backend user id), left out: ${sample(invalid)}`);
+      if (invalid.length > 0) out.push(`${invalid.length} user(s) have an unusable ${from} (${rejected}), left out: ${sample(invalid)}`);
       return out;
     },
   };

@@ -124,6 +124,17 @@ export class Reconciler {
     return this.attempt(() => this.backend.whoami());
   }
 
+  /** handle lookups, batched by the backend, each batch retried like any call */
+  async lookupHandles(handles: string[]): Promise<Map<string, string | null>> {
+    const lookup = this.backend.lookupHandles?.bind(this.backend);
+    if (!lookup) throw new PermanentError(`${this.backend.id} cannot look users up by handle`, { origin: this.backend.id });
+    const out = new Map<string, string | null>();
+    for (let i = 0; i < handles.length; i += 100) {
+      for (const [k, v] of await this.attempt(() => lookup(handles.slice(i, i + 100)))) out.set(k, v);
+    }
+    return out;
+  }
+
   /**
    * Resolves ops left pending by an interrupted run against the backend: a conversation that was
    * created but not recorded is adopted (never created twice); members and names are re-read.

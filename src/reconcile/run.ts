@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { Backend } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
 import { AuthError, describeError } from '../errors.js';
-import { createIdentityResolver } from '../identity/resolve.js';
-import { mapGroups } from '../mapping/map.js';
+import { resolveHandles } from '../identity/lookup.js';
+import { createIdentityResolver, identityValue, type IdentityResolver } from '../identity/resolve.js';
+import { mapGroups, matchGroup } from '../mapping/map.js';
 import { computePlan, hasChanges } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
 import { distrustVanishedGroups } from '../plan/source-guard.js';
@@ -58,7 +59,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
     const self = await reconciler.whoami();
-    const { plan, readErrors, groups, desired } = await planRun(deps, self.userId, opts.allowRemovals ?? false, signal);
+    const { plan, readErrors, groups, desired } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal);
 
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync') {
@@ -78,6 +79,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
 /** sources → desired conversations → plan, with nothing written to the backend */
 export async function planRun(
   deps: RunDeps,
+  reconciler: Reconciler,
   selfId: string,
   allowRemovals: boolean,
   signal: AbortSignal,
@@ -112,7 +114,7 @@ export async function planRun(
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
 
-  const identity = createIdentityResolver(config.identity.from, (v) => backend.parseUserId(v));
+  const identity = await identityFor(deps, groups, reconciler);
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u));
   warnings.push(...mapped.warnings, ...identity.warnings());
 
@@ -164,6 +166,23 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
 
 export class StalePlanError extends Error {
   override name = 'StalePlanError';
+}
+
+/** identity by attribute, or by handle looked up on the backend (cached in the store) */
+async function identityFor(deps: RunDeps, groups: DesiredGroup[], reconciler: Reconciler): Promise<IdentityResolver> {
+  const { config, backend, store } = deps;
+  const { from, lookup, cacheTtlHours } = config.identity;
+  if (lookup === 'none') return createIdentityResolver(from, (v) => backend.parseUserId(v));
+  const handles = new Set<string>();
+  for (const g of groups) {
+    if (!matchGroup(g, config.mappings)) continue;
+    for (const u of g.members) {
+      const v = u.active ? identityValue(u, from) : undefined;
+      if (v !== undefined) handles.add(v);
+    }
+  }
+  const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h), cacheTtlHours);
+  return createIdentityResolver(from, (v) => ids.get(v.trim().toLowerCase()) ?? undefined, `no ${backend.id} user has this handle`);
 }
 
 function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {

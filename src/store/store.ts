@@ -340,19 +340,25 @@ export class Store {
 
   // ---- identity cache -------------------------------------------------------------------------
 
-  cachedIdentity(lookup: string): { backendUserId: string | null; resolvedAt: string } | undefined {
-    const row = this.db.prepare(`SELECT backend_user_id, resolved_at FROM identity_cache WHERE lookup = ?`).get(lookup) as
-      | { backend_user_id: string | null; resolved_at: string }
-      | undefined;
-    return row && { backendUserId: row.backend_user_id, resolvedAt: row.resolved_at };
+  /** cached lookups resolved at or after `since` (ISO time); null means "the backend has no such user" */
+  cachedIdentities(lookups: string[], since: string): Map<string, string | null> {
+    const get = this.db.prepare(`SELECT backend_user_id FROM identity_cache WHERE lookup = ? AND resolved_at >= ?`);
+    const out = new Map<string, string | null>();
+    for (const l of lookups) {
+      const row = get.get(l, since) as { backend_user_id: string | null } | undefined;
+      if (row) out.set(l, row.backend_user_id);
+    }
+    return out;
   }
 
-  cacheIdentity(lookup: string, backendUserId: string | null): void {
-    this.db
-      .prepare(
-        `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
-         ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
-      )
-      .run(lookup, backendUserId, now());
+  cacheIdentities(results: Map<string, string | null>): void {
+    const up = this.db.prepare(
+      `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
+       ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
+    );
+    const t = now();
+    this.db.transaction(() => {
+      for (const [l, id] of results) up.run(l, id, t);
+    })();
   }
 }

@@ -92,12 +92,12 @@ describe('configuration', () => {
   it('`convsync validate` prints all three mistakes with their paths and exits 78', async () => {
     const bad = EXAMPLE.replace('policy: sync', 'policy: mirror')
       .replace('baseUrl: https://prod-nginz-https.wire.com', 'baseUrl: not-a-url')
-      .replace('identity: { from: externalId }', 'identity: { from: externalId, lookup: handle }');
+      .replace('identity: { from: externalId }', 'identity: { from: externalId, lookups: handle }');
     const res = await runCli(['validate', '--config', file('three.yaml', bad)]);
     expect(res.code).toBe(78);
     expect(res.stderr).toMatch(/configuration error in 3 place\(s\)/);
     expect(res.stderr).toMatch(/- policy: must be one of: sync, upsert-only, create-only/);
     expect(res.stderr).toMatch(/- backend\.baseUrl: must be an absolute URL/);
-    expect(res.stderr).toMatch(/- identity: Unrecognized key: "lookup"/);
+    expect(res.stderr).toMatch(/- identity: Unrecognized key: "lookups"/);
   });
 });

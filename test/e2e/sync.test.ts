@@ -214,5 +214,24 @@ describe('convsync sync (end to end)', () => {
     expect(again.code).toBe(0);
     expect(h.wire.calls.filter((c) => c.status === 403)).toEqual([]);
   });
+
+  it('looks users up by Wire handle, caches the answers in the store, and reports unknown handles', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 6, users: 12 });
+    h.writeConfig({ identity: { from: 'userName', lookup: 'handle' } });
+    const ghost = h.directory.users[0]!;
+    delete h.wire.users.get(ghost.externalId)!.handle;
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(new RegExp(`1 user\\(s\\) have an unusable userName \\(no wire user has this handle\\), left out: ${ghost.userName}`));
+    const want = desiredState(h.scim, h.wireId);
+    want.set('Team eng', want.get('Team eng')!.filter((id) => id !== ghost.externalId));
+    expect(wireState(h.wire, h.botId)).toEqual(want);
+    // 12 handles, at most 4 per call
+    expect(h.wire.calls.filter((c) => c.path === '/v9/list-users')).toHaveLength(3);
+
+    const again = await h.cli(['sync']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(h.wire.calls.filter((c) => c.path === '/v9/list-users')).toHaveLength(3);
+  });
 });
 

@@ -54,7 +54,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const wire = await WireSandbox.start(opts.wire ?? {});
   const bot = wire.addUser({ email: BOT_EMAIL, password: BOT_PASSWORD, name: 'bot' });
-  for (const u of directory.users) wire.addUser({ id: u.externalId, name: u.displayName });
+  for (const u of directory.users) wire.addUser({ id: u.externalId, name: u.displayName, handle: u.userName });
   const scim = await ScimSandbox.start({
     directory,
     auth: { type: 'bearer', token: SCIM_TOKEN },

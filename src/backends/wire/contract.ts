@@ -51,6 +51,10 @@ export const ConversationsFound = z.looseObject({
   failed: z.array(QualifiedId).optional(),
 });
 
+export const UsersFound = z.looseObject({
+  found: z.array(z.looseObject({ qualified_id: QualifiedId, handle: z.string().nullish() })),
+});
+
 export const MemberJoinEvent = z.looseObject({
   type: z.literal('conversation.member-join'),
   data: z.looseObject({ users: z.array(z.looseObject({ qualified_id: QualifiedId })) }),

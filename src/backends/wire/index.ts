@@ -8,11 +8,14 @@ import {
   MemberJoinEvent,
   parseAnswer,
   SelfProfile,
+  UsersFound,
   wireError,
 } from './contract.js';
 import { WireSession } from './session.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** list-users takes 1..4 handles per call */
+const HANDLES_PER_CALL = 4;
 /** conversations/list takes up to 1000 ids; the official client sends 500 */
 const LIST_CHUNK = 500;
 
@@ -170,6 +173,25 @@ class WireBackend implements Backend {
     const q = this.qualify(conversationId);
     const res = await this.session.call('DELETE', `/teams/${team}/conversations/${q.id}`, undefined, signal);
     if (res.status !== 200) throw wireError(res, 'DELETE /teams/{team}/conversations/{id}');
+  }
+
+  async lookupHandles(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>> {
+    await this.session.ready(signal);
+    const out = new Map<string, string | null>();
+    for (let i = 0; i < handles.length; i += HANDLES_PER_CALL) {
+      const chunk = handles.slice(i, i + HANDLES_PER_CALL);
+      const res = await this.session.call(
+        'POST',
+        '/list-users',
+        { qualified_handles: chunk.map((handle) => ({ handle, domain: this.session.domain })) },
+        signal,
+      );
+      if (res.status !== 200) throw wireError(res, 'POST /list-users');
+      const found = parseAnswer(UsersFound, res, 'POST /list-users').found;
+      for (const h of chunk) out.set(h, null);
+      for (const u of found) if (u.handle && out.has(u.handle)) out.set(u.handle, this.toUserId(u.qualified_id));
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,35 @@
+import type { Store } from '../store/store.js';
+
+/**
+ * Handles → backend user ids through the store's identity cache: only handles not looked up within
+ * the TTL go to the backend, and "not found" is cached too, so an unknown handle costs one lookup
+ * per TTL, not one per run.
+ */
+export async function resolveHandles(
+  handles: Iterable<string>,
+  store: Store,
+  lookup: (handles: string[]) => Promise<Map<string, string | null>>,
+  ttlHours: number,
+): Promise<Map<string, string | null>> {
+  const wanted = [...new Set([...handles].map((h) => h.trim().toLowerCase()))].sort();
+  const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
+  const cached = store.cachedIdentities(wanted.map((h) => `handle:${h}`), since);
+  const out = new Map<string, string | null>();
+  const missing: string[] = [];
+  for (const h of wanted) {
+    const hit = cached.get(`handle:${h}`);
+    if (hit === undefined) missing.push(h);
+    else out.set(h, hit);
+  }
+  if (missing.length > 0) {
+    const found = await lookup(missing);
+    const toCache = new Map<string, string | null>();
+    for (const h of missing) {
+      const id = found.get(h) ?? null;
+      out.set(h, id);
+      toCache.set(`handle:${h}`, id);
+    }
+    store.cacheIdentities(toCache);
+  }
+  return out;
+}
