@@ -1,8 +1,8 @@
-/** Runs `fn` over `items` with at most `limit` at a time; stops taking new items once `stop()` is true. */
-export async function runPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>, stop: () => boolean = () => false): Promise<void> {
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function runPool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length && !stop()) {
+    while (next < items.length) {
       const item = items[next++]!;
       await fn(item);
     }

@@ -21,7 +21,6 @@ export interface ReconcilerOptions {
   /** a terminal to draw progress on */
   tty?: NodeJS.WriteStream;
   signal?: AbortSignal;
-  onOp?: (op: PlanOp['op'], result: 'done' | 'failed' | 'skipped') => void;
 }
 
 export interface FailedOp {
@@ -33,8 +32,7 @@ export interface FailedOp {
 
 export interface ApplyResult {
   dryRun: boolean;
-  /** backend calls that succeeded (one op may take several calls) */
-  calls: number;
+  /** backend calls that succeeded (one plan op may take several calls) */
   done: number;
   failed: FailedOp[];
   /** ops not attempted because the circuit opened or the run was stopped */
@@ -67,7 +65,7 @@ export class Reconciler {
   }
 
   async apply(plan: Plan, runId: number): Promise<ApplyResult> {
-    const result: ApplyResult = { dryRun: this.opts.dryRun, calls: 0, done: 0, failed: [], skipped: 0, circuitOpen: false };
+    const result: ApplyResult = { dryRun: this.opts.dryRun, done: 0, failed: [], skipped: 0, circuitOpen: false };
     if (this.opts.dryRun) {
       for (const op of plan.ops) this.log.info({ op: op.op, key: op.key }, `DRY-RUN: would ${describeOp(op)}`);
       return result;
@@ -92,19 +90,15 @@ export class Reconciler {
         for (const op of ops) {
           if (stopped()) {
             result.skipped++;
-            this.opts.onOp?.(op.op, 'skipped');
             continue;
           }
           const outcome = await this.execute(op, runId);
           progress.tick();
           if (outcome === 'done') {
             result.done++;
-            result.calls++;
             transientInARow = 0;
-            this.opts.onOp?.(op.op, 'done');
             continue;
           }
-          this.opts.onOp?.(op.op, 'failed');
           result.failed.push(outcome);
           if (outcome.kind === 'auth') result.authFailed = outcome.error;
           if (outcome.kind === 'transient' && ++transientInARow >= threshold) {
@@ -113,7 +107,6 @@ export class Reconciler {
           }
         }
       },
-      () => false,
     );
     progress.finish();
     return result;
@@ -186,6 +179,13 @@ export class Reconciler {
         if (e instanceof AuthError) throw e;
         this.log.warn({ journal: row.id, err: describeError(e) }, 'could not resolve a pending op yet; will try again next run');
       }
+    }
+    const unresolved = this.store.pendingJournal().filter((r) => r.op.op === 'create').length;
+    if (unresolved > 0) {
+      // planning now could create those conversations a second time
+      throw new TransientError(`${unresolved} interrupted create(s) could not be checked against the backend; nothing else is done until they are`, {
+        origin: this.backend.id,
+      });
     }
     return { resolved: pending.length, adopted };
   }

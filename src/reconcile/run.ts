@@ -216,5 +216,5 @@ function resultLabel(exitCode: number, result: ApplyResult | undefined): string 
 }
 
 export function summarizeResult(r: ApplyResult) {
-  return { calls: r.calls, done: r.done, failed: r.failed.length, skipped: r.skipped, circuitOpen: r.circuitOpen, dryRun: r.dryRun };
+  return { done: r.done, failed: r.failed.length, skipped: r.skipped, circuitOpen: r.circuitOpen, dryRun: r.dryRun };
 }

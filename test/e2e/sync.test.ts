@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { desiredState, startHarness, wireState, type Harness } from '../helpers/harness.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Store } from '../../src/store/store.js';
+import { desiredState, startCli, startHarness, wireState, type Harness } from '../helpers/harness.js';
 
 /** The CLI as a child process against both sandboxes over loopback HTTP. */
 describe('convsync sync (end to end)', () => {
@@ -232,6 +234,31 @@ describe('convsync sync (end to end)', () => {
     const again = await h.cli(['sync']);
     expect(again.code, again.stderr).toBe(0);
     expect(h.wire.calls.filter((c) => c.path === '/v9/list-users')).toHaveLength(3);
+  });
+
+  it('resumes after SIGKILL in the middle of an apply: no duplicate, nothing lost, nothing pending', async () => {
+    h = await startHarness({ groups: 40, membersPerGroup: 3, wire: { faults: { latencyMs: 15 } } });
+    h.writeConfig({ reconcile: { concurrency: 4, ratePerSecond: 1000, burst: 50 } });
+    const run = startCli(['sync', '--config', h.configFile]);
+    while (h.wire.writeCalls().length < 12) await sleep(5);
+    run.child.kill('SIGKILL');
+    await run.done;
+    // killed while calls were in flight: their journal rows are still pending
+    const store = Store.open(join(h.dir, 'convsync.db'));
+    const pending = store.pendingJournal().length;
+    store.close();
+    expect(pending).toBeGreaterThan(0);
+    const createdBefore = h.wire.conversations.size;
+    expect(createdBefore).toBeGreaterThanOrEqual(12);
+    expect(createdBefore).toBeLessThan(40);
+
+    const again = await h.cli(['sync']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(new RegExp(`Recovered ${pending} op\\(s\\) left pending by an interrupted run`));
+    expect(h.wire.conversations.size).toBe(40);
+    expect(wireState(h.wire, h.botId)).toEqual(desiredState(h.scim, h.wireId)); // throws on a duplicate name
+    const status = await h.cli(['status', '--output', 'json']);
+    expect(JSON.parse(status.stdout)).toMatchObject({ conversations: 40, pending: [] });
   });
 });
 

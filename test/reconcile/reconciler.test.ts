@@ -74,7 +74,7 @@ describe('Reconciler', () => {
     const store = Store.open(':memory:');
     const r = new Reconciler(store, throwing, options({ dryRun: true }));
     const res = await r.apply(plan([create('a', ['u1'])]), store.startRun('dry-run'));
-    expect(res).toMatchObject({ dryRun: true, calls: 0, done: 0 });
+    expect(res).toMatchObject({ dryRun: true, done: 0 });
     expect(calls).toEqual([]);
     expect(store.journalOfRun(1)).toEqual([]);
     const inner = (r as unknown as { backend: Backend }).backend;
@@ -106,6 +106,12 @@ describe('Reconciler', () => {
     store.journalPending(store.startRun('sync'), create('group:corp:g2', []));
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 0 });
     expect(store.recentFailures(1)[0]).toMatchObject({ errorKind: 'interrupted' });
+
+    // the backend cannot be asked: the run stops rather than risk creating it twice
+    store.journalPending(store.startRun('sync'), create('group:corp:g3', []));
+    w.faults.errorRatio = 1;
+    await expect(r.recover()).rejects.toThrow(/1 interrupted create\(s\) could not be checked/);
+    expect(store.pendingJournal()).toHaveLength(1);
   });
 
   it('a permanent 403 on one conversation does not stop the others', async () => {
