@@ -54,7 +54,7 @@ describe('computePlan', () => {
     },
     {
       name: 'authoritative removes anyone not in the group, never the daemon or protected users',
-      input: input([desired('a', ['u1'], { remove: 'authoritative' })], [snap('a', { u1: 'convsync', hand: 'external', boss: 'external' })], {
+      input: input([desired('a', ['u1'], { remove: 'authoritative' })], [snap('a', { u1: 'convsync', hand: 'external', boss: 'external', [SELF]: 'external' })], {
         guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: ['boss'] },
       }),
       ops: ['remove a hand'],
