@@ -9,6 +9,7 @@ import { createApp } from './main.js';
 import { parsePlanFile } from './plan/file.js';
 import { renderPlan } from './plan/render.js';
 import { applySavedPlan, EXIT, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
+import { runDaemon } from './daemon/run.js';
 import { runSandboxDemo } from './sandbox/demo.js';
 import { renderStatus } from './cli/status.js';
 import { Store } from './store/store.js';
@@ -19,6 +20,7 @@ Usage:
   convsync sync      [--config F] [--dry-run] [--allow-removals] [--output text|json] [--detailed-exitcode]
   convsync plan      [--config F] [--out plan.json] [--output text|json]
   convsync apply     plan.json [--config F] [--output text|json]
+  convsync daemon    [--config F]   (schedule + HTTP: /healthz /readyz /metrics POST /sync)
   convsync validate  [--config F] [--skip-secrets]
   convsync status    [--config F] [--output text|json]
   convsync sandbox   (starts a fake Wire and a fake SCIM directory and syncs them; no accounts needed)
@@ -71,10 +73,12 @@ async function main(argv: string[]): Promise<number> {
       return apply(rest[0], flags);
     case 'status':
       return status(flags);
+    case 'daemon':
+      return runDaemon(load(flags));
     case 'sandbox':
       return runSandboxDemo({ out: process.stdout });
     default:
-      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, validate, status, sandbox\n\n${USAGE}\n`);
+      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, daemon, validate, status, sandbox\n\n${USAGE}\n`);
       return EXIT.error;
   }
 }
@@ -99,7 +103,7 @@ function validate(flags: Flags): number {
 async function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
   const config = load(flags);
   const logger = createLogger(config.log.level);
-  const app = createApp(config, { logger, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  const app = createApp(config, { logger, writer: command, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
   try {
     const mode = command === 'plan' ? 'plan' : flags['dry-run'] ? 'dry-run' : 'sync';
     const outcome = await runOnce(app, {
@@ -126,7 +130,7 @@ async function apply(file: string | undefined, flags: Flags): Promise<number> {
   const plan = parsePlanFile(readFileSync(file, 'utf8'));
   const config = load(flags);
   const logger = createLogger(config.log.level);
-  const app = createApp(config, { logger, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  const app = createApp(config, { logger, writer: 'apply', ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
   try {
     const outcome = await applySavedPlan(app, plan);
     printOutcome(outcome, flags);

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import { createBackend } from './backends/registry.js';
@@ -12,14 +13,41 @@ export interface App extends RunDeps {
   close(): Promise<void>;
 }
 
-/** config → store → sources → backend: everything a run needs, closed together. */
-export function createApp(config: Config, opts: { logger: Logger; dispatcher?: Dispatcher; tty?: NodeJS.WriteStream; signal?: AbortSignal }): App {
+const LEASE_TTL_MS = 30_000;
+
+/**
+ * config → store → sources → backend: everything a run needs, closed together. `writer` names the
+ * command: it takes the store's single-writer lease, renewed while the app lives.
+ */
+export function createApp(
+  config: Config,
+  opts: {
+    logger: Logger;
+    writer: string;
+    dispatcher?: Dispatcher;
+    tty?: NodeJS.WriteStream;
+    signal?: AbortSignal;
+    /** each HTTP answer of the chat backend, for metrics */
+    onBackendResponse?: (status: number) => void;
+  },
+): App {
   const { logger } = opts;
   const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
+  const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
   const store = Store.open(config.store.path);
+  const holder = { host: hostname(), pid: process.pid, command: opts.writer };
+  let renew: NodeJS.Timeout | undefined;
   try {
+    store.acquireLease(holder, LEASE_TTL_MS, isAlive);
+    renew = setInterval(() => {
+      try {
+        store.renewLease(holder);
+      } catch (e) {
+        logger.error({ err: (e as Error).message }, 'lost the writer lease');
+      }
+    }, LEASE_TTL_MS / 3).unref();
     const sources = config.sources.map((s) => createSource(s, ctx));
-    const backend = createBackend(config.backend, ctx);
+    const backend = createBackend(config.backend, backendCtx);
     return {
       config,
       store,
@@ -29,12 +57,24 @@ export function createApp(config: Config, opts: { logger: Logger; dispatcher?: D
       ...(opts.tty ? { tty: opts.tty } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
       async close() {
+        clearInterval(renew);
         await backend.close?.().catch(() => undefined);
+        store.releaseLease(holder);
         store.close();
       },
     };
   } catch (e) {
+    clearInterval(renew);
     store.close();
     throw e;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -228,6 +228,26 @@ export const ConfigSchema = z.strictObject({
       maxDelayMs: z.int().min(1).default(30_000),
     })
     .prefault({}),
+  server: z
+    .strictObject({
+      host: nonEmpty.default('0.0.0.0'),
+      port: z.int().min(0).max(65535).default(8080),
+      /** bearer token for POST /sync; without it the route is disabled */
+      syncToken: nonEmpty.optional(),
+      syncTokenFile: nonEmpty.optional(),
+      /** largest request body accepted (SCIM push), in bytes */
+      maxBodyBytes: z.int().min(1024).default(1_048_576),
+    })
+    .superRefine(secretPair('syncToken', false))
+    .prefault({}),
+  daemon: z
+    .strictObject({
+      /** a pushed change waits this long for more before its reconcile starts */
+      debounceMs: z.int().min(0).default(1000),
+      /** on SIGTERM, how long the call in flight may take before the daemon exits anyway */
+      shutdownGraceMs: z.int().min(0).default(20_000),
+    })
+    .prefault({}),
   log: z
     .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
     .prefault({}),

@@ -34,6 +34,7 @@ export interface ApplyResult {
   dryRun: boolean;
   /** backend calls that succeeded (one plan op may take several calls) */
   done: number;
+  doneByOp: Partial<Record<PlanOp['op'], number>>;
   failed: FailedOp[];
   /** ops not attempted because the circuit opened or the run was stopped */
   skipped: number;
@@ -65,7 +66,7 @@ export class Reconciler {
   }
 
   async apply(plan: Plan, runId: number): Promise<ApplyResult> {
-    const result: ApplyResult = { dryRun: this.opts.dryRun, done: 0, failed: [], skipped: 0, circuitOpen: false };
+    const result: ApplyResult = { dryRun: this.opts.dryRun, done: 0, doneByOp: {}, failed: [], skipped: 0, circuitOpen: false };
     if (this.opts.dryRun) {
       for (const op of plan.ops) this.log.info({ op: op.op, key: op.key }, `DRY-RUN: would ${describeOp(op)}`);
       return result;
@@ -96,6 +97,7 @@ export class Reconciler {
           progress.tick();
           if (outcome === 'done') {
             result.done++;
+            result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
             transientInARow = 0;
             continue;
           }

@@ -5,7 +5,7 @@ import { AuthError, describeError } from '../errors.js';
 import { resolveHandles } from '../identity/lookup.js';
 import { createIdentityResolver, identityValue, type IdentityResolver } from '../identity/resolve.js';
 import { mapGroups, matchGroup } from '../mapping/map.js';
-import { computePlan, hasChanges } from '../plan/compute.js';
+import { computePlan, hasChanges, sourceOfGroup } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
 import { distrustVanishedGroups } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan } from '../plan/types.js';
@@ -30,6 +30,11 @@ export interface RunOptions {
   mode: Exclude<RunMode, 'apply'>;
   allowRemovals?: boolean;
   detailedExitCode?: boolean;
+  /**
+   * Only the conversations fed by these group keys (a pushed change). Only their sources are
+   * read; every other source counts as unread, so its groups are never taken as gone.
+   */
+  scope?: ReadonlySet<string>;
 }
 
 export interface RunOutcome {
@@ -59,7 +64,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
     const self = await reconciler.whoami();
-    const { plan, readErrors, groups, desired } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal);
+    const { plan, readErrors, groups, desired } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal, opts.scope);
 
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync') {
@@ -83,15 +88,19 @@ export async function planRun(
   selfId: string,
   allowRemovals: boolean,
   signal: AbortSignal,
+  scope?: ReadonlySet<string>,
 ): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[] }> {
   const { config, store, backend, logger } = deps;
   const warnings: string[] = [];
   const readErrors: string[] = [];
   const incompleteSources: string[] = [];
   let groups: DesiredGroup[] = [];
-  const results = await Promise.allSettled(deps.sources.map((s) => s.fetch(signal)));
+  const scopedSources = scope && new Set([...scope].map(sourceOfGroup));
+  const toRead = scopedSources ? deps.sources.filter((s) => scopedSources.has(s.id)) : deps.sources;
+  if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
+  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal)));
   results.forEach((r, i) => {
-    const source = deps.sources[i]!;
+    const source = toRead[i]!;
     if (r.status === 'rejected') {
       if (r.reason instanceof AuthError) throw r.reason;
       const msg = `source ${source.id} could not be read: ${describeError(r.reason)}`;
@@ -118,9 +127,16 @@ export async function planRun(
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u));
   warnings.push(...mapped.warnings, ...identity.warnings());
 
-  const snapshot = store.loadSnapshot();
+  let desired = mapped.conversations;
+  let snapshot = store.loadSnapshot();
+  if (scope) {
+    const touches = (gs: string[]) => gs.some((g) => scope.has(g));
+    desired = desired.filter((d) => touches(d.groups));
+    const keys = new Set(desired.map((d) => d.key));
+    snapshot = { conversations: snapshot.conversations.filter((c) => keys.has(c.key) || touches(c.groups)) };
+  }
   const plan = computePlan({
-    desired: mapped.conversations,
+    desired,
     snapshot,
     policy: config.policy,
     ownerId: config.ownerId,
@@ -135,7 +151,7 @@ export async function planRun(
     { groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary },
     'plan computed',
   );
-  return { plan, readErrors, groups, desired: mapped.conversations };
+  return { plan, readErrors, groups, desired };
 }
 
 /** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */

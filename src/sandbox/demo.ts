@@ -46,7 +46,7 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; keep?: 
     }),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const app = createApp(config, { logger: createLogger(config.log.level) });
+  const app = createApp(config, { logger: createLogger(config.log.level), writer: 'sandbox' });
   const showConversations = () => {
     for (const c of [...wire.conversations.values()].sort((a, b) => (a.name ?? '').localeCompare(b.name ?? ''))) {
       const people = [...c.members.keys()].map((id) => names.get(id) ?? id).sort();

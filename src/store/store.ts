@@ -56,6 +56,16 @@ export interface RunRow {
 
 const now = () => new Date().toISOString();
 
+export interface LeaseHolder {
+  host: string;
+  pid: number;
+  command: string;
+}
+
+export class LeaseError extends Error {
+  override name = 'LeaseError';
+}
+
 /** The only module that writes SQL. One writer: convsync opens one database per deployment. */
 export class Store {
   private constructor(private readonly db: Database.Database) {}
@@ -203,6 +213,52 @@ export class Store {
       `INSERT INTO members (conversation_id, user_id, origin, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
     );
     for (const m of members) ins.run(conversationId, m, origin, t);
+  }
+
+  // ---- single writer ---------------------------------------------------------------------------
+
+  /**
+   * Takes the writer lease, or throws with who holds it. A lease whose holder stopped renewing it
+   * for `ttlMs` is free, and so is one held by a dead process on this host.
+   */
+  acquireLease(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
+    this.db.transaction(() => {
+      const current = this.lease();
+      const mine = current && current.host === holder.host && current.pid === holder.pid;
+      if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
+        const dead = current.host === holder.host && !alive(current.pid);
+        if (!dead) {
+          throw new LeaseError(
+            `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
+              `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
+          );
+        }
+      }
+      const t = now();
+      const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
+    }).immediate();
+  }
+
+  renewLease(holder: LeaseHolder): void {
+    const current = this.lease();
+    if (!current || current.pid !== holder.pid || current.host !== holder.host) throw new LeaseError('the writer lease was taken over by another convsync');
+    this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+  }
+
+  releaseLease(holder: LeaseHolder): void {
+    const current = this.lease();
+    if (current && current.pid === holder.pid && current.host === holder.host) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();
+  }
+
+  private lease(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).get() as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as LeaseHolder & { since: string; renewedAt: string }) : undefined;
+  }
+
+  /** a trivial read, for readiness */
+  ping(): boolean {
+    return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;
   }
 
   // ---- runs -----------------------------------------------------------------------------------

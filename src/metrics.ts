@@ -1,0 +1,31 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The daemon's metrics, `convsync_*` (Prometheus naming: base units, `_total` counters). Labels
+ * stay low-cardinality: never a group, user or conversation id.
+ */
+export function createMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'convsync_process_' });
+  const m = {
+    registry,
+    runs: new Counter({ name: 'convsync_runs_total', help: 'Runs by result (ok, changes, quarantined, failed, error, …)', labelNames: ['result'], registers: [registry] }),
+    runsSkipped: new Counter({ name: 'convsync_runs_skipped_total', help: 'Scheduled runs skipped because a run was still going', registers: [registry] }),
+    runDuration: new Histogram({
+      name: 'convsync_run_duration_seconds',
+      help: 'Duration of runs',
+      buckets: [0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900],
+      registers: [registry],
+    }),
+    ops: new Counter({ name: 'convsync_ops_total', help: 'Backend calls made by op and result', labelNames: ['op', 'result'], registers: [registry] }),
+    lastSuccess: new Gauge({ name: 'convsync_last_success_timestamp_seconds', help: 'End of the last run that did not fail', registers: [registry] }),
+    backendRequests: new Counter({ name: 'convsync_backend_requests_total', help: 'HTTP answers from the chat backend by status', labelNames: ['backend', 'status'], registers: [registry] }),
+    consecutiveFailures: new Gauge({ name: 'convsync_consecutive_failures', help: 'Runs in a row that failed', registers: [registry] }),
+    quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while the last run held removals back (guards)', registers: [registry] }),
+    heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
+    pushRequests: new Counter({ name: 'convsync_scim_push_requests_total', help: 'SCIM push requests by method and status', labelNames: ['method', 'status'], registers: [registry] }),
+  };
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
