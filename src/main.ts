@@ -46,7 +46,7 @@ export function createApp(
         logger.error({ err: (e as Error).message }, 'lost the writer lease');
       }
     }, LEASE_TTL_MS / 3).unref();
-    const sources = config.sources.map((s) => createSource(s, ctx));
+    const sources = config.sources.map((s) => createSource(s, { ...ctx, store }));
     const backend = createBackend(config.backend, backendCtx);
     return {
       config,

@@ -95,12 +95,25 @@ const FileSource = z.strictObject({
   path: nonEmpty,
 });
 
-export const SourceConfig = z.discriminatedUnion('type', [ScimSource, FileSource], {
-  error: () => 'type must be one of: scim, file',
+const ScimPushSource = z
+  .strictObject({
+    name: sourceName,
+    type: z.literal('scim-push'),
+    /** where the daemon serves this source's SCIM endpoint (the Tenant URL given to Entra or Okta) */
+    path: z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must be an absolute URL path such as /scim/v2').default('/scim/v2'),
+    /** the bearer token Entra ("Secret Token") or Okta sends */
+    token: nonEmpty.optional(),
+    tokenFile: nonEmpty.optional(),
+  })
+  .superRefine(secretPair('token', true));
+
+export const SourceConfig = z.discriminatedUnion('type', [ScimSource, FileSource, ScimPushSource], {
+  error: () => 'type must be one of: scim, file, scim-push',
 });
 export type SourceConfig = z.infer<typeof SourceConfig>;
 export type ScimSourceConfig = z.infer<typeof ScimSource>;
 export type FileSourceConfig = z.infer<typeof FileSource>;
+export type ScimPushSourceConfig = z.infer<typeof ScimPushSource>;
 
 const WireBackendConfig = z
   .strictObject({
@@ -184,9 +197,14 @@ export const ConfigSchema = z.strictObject({
   ownerId: nonEmpty.default('convsync'),
   sources: z.array(SourceConfig).min(1, 'at least one source is required').superRefine((list, ctx) => {
     const seen = new Set<string>();
+    const paths = new Set<string>();
     list.forEach((s, i) => {
       if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate source name "${s.name}"` });
       seen.add(s.name);
+      if (s.type === 'scim-push') {
+        if (paths.has(s.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `another scim-push source is served at ${s.path}` });
+        paths.add(s.path);
+      }
     });
   }),
   backend: BackendConfig,

@@ -1,9 +1,10 @@
 import cron from 'node-cron';
-import type { Config } from '../config/schema.js';
+import type { Config, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createApp } from '../main.js';
 import { createMetrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
+import { mountScimPush } from '../server/scim-push.js';
 import { Daemon } from './daemon.js';
 
 /**
@@ -32,7 +33,23 @@ export async function runDaemon(config: Config): Promise<number> {
   const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs });
   let server;
   try {
-    const http = createHttpApp({ config, store: app.store, daemon, metrics, logger });
+    const pushSources = config.sources.filter((s): s is ScimPushSourceConfig => s.type === 'scim-push');
+    const http = createHttpApp({
+      config,
+      store: app.store,
+      daemon,
+      metrics,
+      logger,
+      mount: (express) =>
+        mountScimPush(express, {
+          sources: pushSources,
+          store: app.store,
+          logger,
+          maxBodyBytes: config.server.maxBodyBytes,
+          onChange: (groups) => daemon.changed(groups),
+          onRequest: (method, status) => metrics.pushRequests.inc({ method, status: String(status) }),
+        }),
+    });
     server = await listen(http, config.server.host, config.server.port);
   } catch (e) {
     await app.close();

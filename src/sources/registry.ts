@@ -1,17 +1,17 @@
-import type { Dispatcher } from 'undici';
-import type { Logger } from 'pino';
 import type { SourceConfig } from '../config/schema.js';
 import { fileSource } from './file/index.js';
 import { scimSource } from './scim/index.js';
-import type { Source, SourceAdapter } from './types.js';
+import { scimPushSource } from './scim-push/index.js';
+import type { Source, SourceAdapter, SourceContext } from './types.js';
 
 /** Every source by its `sources[].type`; a test checks this map against the folders. */
 export const sources = new Map<SourceConfig['type'], SourceAdapter<never>>([
   ['scim', scimSource],
   ['file', fileSource],
+  ['scim-push', scimPushSource],
 ]);
 
-export function createSource(config: SourceConfig, ctx: { dispatcher?: Dispatcher; logger: Logger }): Source {
+export function createSource(config: SourceConfig, ctx: SourceContext): Source {
   const adapter = sources.get(config.type) as SourceAdapter<SourceConfig> | undefined;
   if (!adapter) throw new Error(`sources[].type must be one of: ${[...sources.keys()].join(', ')}`);
   return adapter.create(config, ctx);

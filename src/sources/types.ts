@@ -44,8 +44,15 @@ export interface Source {
   fetch(signal: AbortSignal): Promise<SourceResult>;
 }
 
+export interface SourceContext {
+  dispatcher?: import('undici').Dispatcher;
+  logger: import('pino').Logger;
+  /** sources that receive their data (SCIM push) read it from the store */
+  store: import('../store/store.js').Store;
+}
+
 /** What each source folder exports: its `type` and a factory. */
 export interface SourceAdapter<C> {
   readonly type: string;
-  create(config: C, ctx: { dispatcher?: import('undici').Dispatcher; logger: import('pino').Logger }): Source;
+  create(config: C, ctx: SourceContext): Source;
 }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { MemberOrigin, PlanOp, Snapshot, SnapshotConversation } from '../plan/types.js';
 import { MIGRATIONS } from './migrations.js';
+import { PushStore } from './push.js';
 
 /** What a completed op changed, applied to the snapshot in the same transaction as its journal row. */
 export type OpEffect =
@@ -68,7 +69,12 @@ export class LeaseError extends Error {
 
 /** The only module that writes SQL. One writer: convsync opens one database per deployment. */
 export class Store {
-  private constructor(private readonly db: Database.Database) {}
+  /** what SCIM push sources sent */
+  readonly push: PushStore;
+
+  private constructor(private readonly db: Database.Database) {
+    this.push = new PushStore(db);
+  }
 
   static open(path: string): Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

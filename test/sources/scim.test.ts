@@ -6,6 +6,7 @@ import { AuthError } from '../../src/errors.js';
 import { sampleDirectory } from '../../src/sandbox/directory.js';
 import { ScimSandbox, type ScimSandboxOptions } from '../../src/sandbox/scim/server.js';
 import { scimSource } from '../../src/sources/scim/index.js';
+import { Store } from '../../src/store/store.js';
 
 const logger = pino({ level: 'silent' });
 let sandbox: ScimSandbox | undefined;
@@ -35,8 +36,9 @@ async function start(opts: Partial<ScimSandboxOptions> = {}) {
   return sandbox;
 }
 
+const store = Store.open(':memory:');
 const fetchOnce = (c: ScimSourceConfig, dispatcher?: MockAgent) =>
-  scimSource.create(c, { logger, ...(dispatcher ? { dispatcher } : {}) }).fetch(new AbortController().signal);
+  scimSource.create(c, { logger, store, ...(dispatcher ? { dispatcher } : {}) }).fetch(new AbortController().signal);
 
 describe('SCIM pull source', () => {
   it('lists groups without members, paged by the provider maxResults, then reads each group and resolves users', async () => {

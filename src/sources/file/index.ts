@@ -5,7 +5,8 @@ import { z } from 'zod';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { formatPath } from '../../config/load.js';
 import { PermanentError } from '../../errors.js';
-import type { DesiredGroup, Source, SourceAdapter, SourceResult, SourceUser } from '../types.js';
+import { expandGroups } from '../expand.js';
+import type { Source, SourceAdapter, SourceResult, SourceUser } from '../types.js';
 
 const FileUser = z.looseObject({
   id: z.string().min(1),
@@ -62,25 +63,8 @@ class FileSource implements Source {
       }
       for (const g of parsed.data.groups) groups.set(g.id, g);
     }
-    const warnings: string[] = [];
-    const out: DesiredGroup[] = [...groups.values()].map((g) => {
-      const members = new Map<string, SourceUser>();
-      const visited = new Set([g.id]);
-      const queue = [...g.members];
-      while (queue.length > 0) {
-        const id = queue.shift()!;
-        const user = users.get(id);
-        if (user) members.set(id, user);
-        else if (groups.has(id)) {
-          if (!visited.has(id)) {
-            visited.add(id);
-            queue.push(...groups.get(id)!.members);
-          }
-        }
-      }
-      for (const id of g.members) if (!users.has(id) && !groups.has(id)) warnings.push(`file source ${this.id}: group ${g.id} lists unknown member ${id}`);
-      return { key: `${this.id}:${g.id}`, source: this.id, id: g.id, displayName: g.displayName, members: [...members.values()], complete: true };
-    });
+    const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
+    const warnings = unknown.map(([g, m]) => `file source ${this.id}: group ${g} lists unknown member ${m}`);
     return { source: this.id, groups: out, listingComplete: true, warnings };
   }
 

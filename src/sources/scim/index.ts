@@ -4,7 +4,7 @@ import type { Dispatcher } from 'undici';
 import type { ScimSourceConfig } from '../../config/schema.js';
 import { AuthError, describeError } from '../../errors.js';
 import { runPool } from '../../reconcile/pool.js';
-import type { DesiredGroup, Source, SourceAdapter, SourceResult, SourceUser } from '../types.js';
+import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { ScimClient } from './client.js';
 
 interface ScimMember {
@@ -283,5 +283,5 @@ class ScimPullSource implements Source {
 
 export const scimSource = {
   type: 'scim',
-  create: (config: ScimSourceConfig, ctx: { dispatcher?: Dispatcher; logger: Logger }) => new ScimPullSource(config, ctx),
+  create: (config: ScimSourceConfig, ctx: SourceContext) => new ScimPullSource(config, ctx),
 } satisfies SourceAdapter<ScimSourceConfig>;
