@@ -260,7 +260,7 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   daemon: z
     .strictObject({
-      /** a pushed change waits this long for more before its reconcile starts */
+      /** pushed changes are collected this long after the first one, then reconciled together */
       debounceMs: z.int().min(0).default(1000),
       /** on SIGTERM, how long the call in flight may take before the daemon exits anyway */
       shutdownGraceMs: z.int().min(0).default(20_000),

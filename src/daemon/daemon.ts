@@ -34,7 +34,6 @@ export class Daemon {
   private current: Promise<RunOutcome | undefined> | undefined;
   private pending: Scope | undefined;
   private debounce: NodeJS.Timeout | undefined;
-  private debounceStarted = 0;
   private stopping = false;
   private readonly log: Logger;
 
@@ -76,18 +75,18 @@ export class Daemon {
     return this.run(scope, reason);
   }
 
-  /** pushed changes: wait `debounceMs` for more, at most 5× that since the first, then run their groups */
+  /**
+   * Pushed changes: collected for `debounceMs` after the first one, then reconciled together (the
+   * window is not extended by later changes, so a steady stream of pushes still lands within about
+   * `debounceMs` plus the run).
+   */
   changed(groups: Iterable<string>): void {
     if (this.stopping) return;
     this.pending = merge(this.pending, new Set(groups));
-    const now = Date.now();
-    if (!this.debounce) this.debounceStarted = now;
-    clearTimeout(this.debounce);
-    const wait = Math.max(0, Math.min(this.opts.debounceMs, this.debounceStarted + this.opts.debounceMs * 5 - now));
-    this.debounce = setTimeout(() => {
+    this.debounce ??= setTimeout(() => {
       this.debounce = undefined;
       if (!this.current) void this.drain('push');
-    }, wait);
+    }, this.opts.debounceMs);
   }
 
   /** stop scheduling, let the run in flight finish (its call in flight is journaled), within `graceMs` */

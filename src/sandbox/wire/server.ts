@@ -23,6 +23,9 @@ export interface RecordedCall {
   /** the call changed (or tried to change) conversations */
   write: boolean;
   at: number;
+  /** the conversation and users a member call was about */
+  conversation?: string;
+  users?: string[];
 }
 
 export interface WireSandboxOptions {
@@ -157,7 +160,7 @@ export class WireSandbox {
     } catch (e) {
       reply = fail(500, 'server-error', (e as Error).message);
     }
-    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, status: reply.status, write, at: Date.now() });
+    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, status: reply.status, write, at: Date.now(), ...subjectOf(req.method, url.pathname, raw) });
     if (reply.status === 400) this.violations.push(`${req.method} ${url.pathname}: ${JSON.stringify(reply.body)}`);
     const headers: Record<string, string | string[]> = { ...reply.headers };
     let body = '';
@@ -654,4 +657,17 @@ function dedupe(list: { id: string; domain: string }[]): { id: string; domain: s
     seen.add(k);
     return true;
   });
+}
+
+/** which conversation and users a member call names, for the call log */
+function subjectOf(method: string | undefined, path: string, raw: string): { conversation?: string; users?: string[] } {
+  const add = /^\/v\d+\/conversations\/[^/]+\/([^/]+)\/members$/.exec(path);
+  if (add && method === 'POST') {
+    const b = parseBody(raw) as { qualified_users?: { id?: unknown }[] } | undefined;
+    const users = Array.isArray(b?.qualified_users) ? b.qualified_users.map((q) => String(q?.id)) : [];
+    return { conversation: add[1]!, users };
+  }
+  const remove = /^\/v\d+\/conversations\/[^/]+\/([^/]+)\/members\/[^/]+\/([^/]+)$/.exec(path);
+  if (remove && method === 'DELETE') return { conversation: remove[1]!, users: [remove[2]!] };
+  return {};
 }
