@@ -17,7 +17,7 @@ import { Store } from './store/store.js';
 const USAGE = `convsync — keeps chat conversations in sync with identity-provider groups
 
 Usage:
-  convsync sync      [--config F] [--dry-run] [--allow-removals] [--output text|json] [--detailed-exitcode]
+  convsync sync      [--config F] [--dry-run] [--refresh] [--allow-removals] [--output text|json] [--detailed-exitcode]
   convsync plan      [--config F] [--out plan.json] [--output text|json]
   convsync apply     plan.json [--config F] [--output text|json]
   convsync daemon    [--config F]   (schedule + HTTP: /healthz /readyz /metrics POST /sync)
@@ -36,6 +36,7 @@ const OPTIONS = {
   set: { type: 'string', multiple: true },
   'dry-run': { type: 'boolean' },
   'allow-removals': { type: 'boolean' },
+  refresh: { type: 'boolean' },
   'detailed-exitcode': { type: 'boolean' },
   'skip-secrets': { type: 'boolean' },
   output: { type: 'string' },
@@ -110,6 +111,7 @@ async function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
       mode,
       allowRemovals: flags['allow-removals'] ?? false,
       detailedExitCode: flags['detailed-exitcode'] ?? false,
+      refresh: flags.refresh ?? false,
     });
     if (command === 'plan' && flags.out) {
       writeFileSync(flags.out, `${JSON.stringify(outcome.plan, null, 2)}\n`);
@@ -164,6 +166,10 @@ function printOutcome(o: RunOutcome, flags: Flags): void {
     return;
   }
   const lines = [renderPlan(o.plan)];
+  if (o.drift) {
+    const d = o.drift;
+    lines.push(`Refreshed from the backend: ${d.added} member(s) added by hand, ${d.left} left, ${d.renamed} renamed, ${d.deleted} conversation(s) gone${d.unreadable ? `, ${d.unreadable} unreadable` : ''}.`);
+  }
   if (o.recovered && o.recovered.resolved > 0) {
     lines.push(`Recovered ${o.recovered.resolved} op(s) left pending by an interrupted run (${o.recovered.adopted} conversation(s) adopted).`);
   }

@@ -5,11 +5,12 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   const runs = store.recentRuns(10);
   const pending = store.pendingJournal();
   const failures = store.recentFailures(20);
+  const drift = store.recentDrift(20);
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
   const members = snapshot.conversations.reduce((n, c) => n + Object.keys(c.members).length, 0);
   if (format === 'json') {
-    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures }, null, 2)}\n`;
+    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift }, null, 2)}\n`;
   }
   const lines = [`${bound} conversation(s) bound, ${members} member(s) known`, '', 'Last runs:'];
   if (runs.length === 0) lines.push('  none yet');
@@ -24,6 +25,10 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     for (const f of failures) {
       lines.push(`  run #${f.runId} ${f.op.op} ${f.op.key}: ${f.errorKind}${f.errorLabel ? ` [${f.errorLabel}]` : ''} ${f.errorMessage ?? ''}`);
     }
+  }
+  if (drift.length > 0) {
+    lines.push('', 'Recent drift (found by refreshes):');
+    for (const d of drift) lines.push(`  run #${d.runId} ${d.kind.padEnd(7)} ${d.key}${d.userId ? ` ${d.userId}` : ''}${d.detail ? ` — ${d.detail}` : ''}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -170,8 +170,10 @@ const Mapping = z
      */
     conversation: nonEmpty.optional(),
     remove: RemoveMode.default('managed'),
-    /** re-add a member who left the conversation on their own */
+    /** re-add a member who left the conversation on their own (found by a drift refresh) */
     readdLeavers: z.boolean().default(false),
+    /** create the conversation again when it was deleted by hand (found by a drift refresh) */
+    recreateDeleted: z.boolean().default(false),
     /** what happens to the conversation when its groups are gone */
     onGroupRemoved: z.enum(['keep', 'delete'], { error: () => 'must be one of: keep, delete' }).default('keep'),
   });
@@ -244,6 +246,12 @@ export const ConfigSchema = z.strictObject({
       maxAttempts: z.int().min(1).max(20).default(8),
       baseDelayMs: z.int().min(1).default(250),
       maxDelayMs: z.int().min(1).default(30_000),
+    })
+    .prefault({}),
+  drift: z
+    .strictObject({
+      /** re-read every owned conversation from the backend every N sync runs (0: only on `sync --refresh`) */
+      refreshEveryRuns: z.int().min(0).default(12),
     })
     .prefault({}),
   server: z

@@ -142,6 +142,7 @@ export class Daemon {
     for (const f of o.result?.failed ?? []) this.metrics.ops.inc({ op: f.op.op, result: 'failed' });
     const held = o.plan.blocked.filter((b) => b.kind === 'guard' && b.op.op === 'remove').reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 0), 0);
     this.metrics.quarantined.set(o.plan.summary.quarantined ? 1 : 0);
+    if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
     this.metrics.heldRemovals.set(held);
     if (result === 'failed') this.metrics.consecutiveFailures.inc();
     else {

@@ -74,6 +74,8 @@ export function mapGroups(
           rule: matched.rule,
           remove: rule.remove,
           onGroupRemoved: rule.onGroupRemoved,
+          readdLeavers: rule.readdLeavers,
+          recreateDeleted: rule.recreateDeleted,
           groups: [],
           members: [],
           complete: true,

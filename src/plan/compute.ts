@@ -47,10 +47,16 @@ export function computePlan(input: PlanInput): Plan {
   const pendingAdds: { d: DesiredConversation; snap: SnapshotConversation; adds: string[] }[] = [];
   const removals: RemovalCandidate[] = [];
 
+  const gone = new Set(input.snapshot.gone ?? []);
   for (const d of desired) {
     const wanted = d.members.filter((m) => m !== selfId);
     const snap = snapshotByKey.get(d.key);
     if (!snap) {
+      if (gone.has(d.key) && !d.recreateDeleted) {
+        const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };
+        block('drift', 'the conversation was deleted by hand; not created again (recreateDeleted: false)', op);
+        continue;
+      }
       planCreate(d, wanted);
       continue;
     }
@@ -94,8 +100,14 @@ export function computePlan(input: PlanInput): Plan {
       else removals.push({ op, size: Object.keys(snap.members).length });
     }
 
-    const adds = wanted.filter((m) => !(m in snap.members));
+    const leavers = new Set(d.readdLeavers ? [] : (snap.leavers ?? []));
+    const adds = wanted.filter((m) => !(m in snap.members) && !leavers.has(m));
+    const held = wanted.filter((m) => !(m in snap.members) && leavers.has(m));
     if (adds.length > 0) pendingAdds.push({ d, snap, adds });
+    if (held.length > 0) {
+      const op: PlanOp = { op: 'add', key: d.key, name: d.name, conversationId: snap.conversationId, members: held, reason: reasonOf(d) };
+      block('drift', 'left the conversation on their own; not added again while still in the group (readdLeavers: false)', op);
+    }
   }
 
   for (const snap of [...input.snapshot.conversations].sort((a, b) => cmp(a.key, b.key))) {

@@ -11,7 +11,9 @@ export function snapshotDigest(snapshot: Snapshot): string {
   for (const c of conversations) {
     hash.update(`${c.key}\0${c.conversationId}\0${c.ownerId}\0${c.name}\0`);
     for (const m of Object.keys(c.members).sort()) hash.update(`${m}=${c.members[m]}\0`);
+    for (const l of [...(c.leavers ?? [])].sort()) hash.update(`left:${l}\0`);
     hash.update('\n');
   }
+  for (const g of [...(snapshot.gone ?? [])].sort()) hash.update(`gone:${g}\n`);
   return `sha256:${hash.digest('hex')}`;
 }

@@ -15,10 +15,14 @@ export interface SnapshotConversation {
   /** group keys that fed this conversation at the last run */
   groups: string[];
   onGroupRemoved: 'keep' | 'delete';
+  /** members who left on their own (found by a refresh), sorted */
+  leavers?: string[];
 }
 
 export interface Snapshot {
   conversations: SnapshotConversation[];
+  /** binding keys whose conversation was deleted by hand */
+  gone?: string[];
 }
 
 /** One conversation as the directory and the mapping rules want it. */
@@ -29,6 +33,10 @@ export interface DesiredConversation {
   rule: number;
   remove: RemoveMode;
   onGroupRemoved: 'keep' | 'delete';
+  /** add again a member who left the conversation on their own */
+  readdLeavers: boolean;
+  /** create the conversation again when it was deleted by hand */
+  recreateDeleted: boolean;
   /** group keys that feed it, sorted */
   groups: string[];
   /** backend user ids, sorted and unique */
@@ -110,7 +118,7 @@ export type OpType = PlanOp['op'];
  * Why an op is not in the plan. Only `guard` holds a run in quarantine (exit 3); the others are
  * the plan doing its job and are listed so `explain` and the text plan can say why.
  */
-export type BlockKind = 'guard' | 'frozen' | 'policy' | 'capacity' | 'ownership';
+export type BlockKind = 'guard' | 'frozen' | 'policy' | 'capacity' | 'ownership' | 'drift';
 
 export interface BlockedOp {
   kind: BlockKind;

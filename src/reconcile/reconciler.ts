@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Backend, BackendConversation } from '../backends/types.js';
 import { AuthError, CapacityError, describeError, isSyncError, PermanentError, TransientError } from '../errors.js';
-import type { Plan, PlanOp } from '../plan/types.js';
-import type { OpEffect, Store } from '../store/store.js';
+import type { Plan, PlanOp, Snapshot } from '../plan/types.js';
+import type { Drift, OpEffect, Store } from '../store/store.js';
 import { runPool } from './pool.js';
 import { Progress } from './progress.js';
 import { TokenBucket } from './rate-limit.js';
@@ -128,6 +128,43 @@ export class Reconciler {
       for (const [k, v] of await this.attempt(() => lookup(handles.slice(i, i + 100)))) out.set(k, v);
     }
     return out;
+  }
+
+  /**
+   * Drift: every owned conversation re-read from the backend and compared with the snapshot. A
+   * conversation that cannot be read now (transient) is skipped; one that is gone for convsync (404,
+   * or 403 because it was removed from it) is reported as deleted.
+   */
+  async refresh(snapshot: Snapshot): Promise<{ drift: Drift[]; unreadable: number }> {
+    const drift: Drift[] = [];
+    let unreadable = 0;
+    const owned = snapshot.conversations.filter((c) => c.ownerId === this.opts.ownerId);
+    await runPool(owned, this.opts.concurrency, async (c) => {
+      let conv: BackendConversation | undefined;
+      try {
+        conv = await this.attempt(() => this.backend.get(c.conversationId));
+      } catch (e) {
+        if (e instanceof AuthError) throw e;
+        if (!(e instanceof PermanentError && e.status === 403)) {
+          unreadable++;
+          this.log.warn({ key: c.key, err: describeError(e) }, 'refresh: conversation unreadable, skipped');
+          return;
+        }
+        drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: `convsync can no longer read it (${describeError(e)})` });
+        return;
+      }
+      if (!conv) {
+        drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: 'deleted on the backend' });
+        return;
+      }
+      const now = new Set(conv.members);
+      const added = conv.members.filter((m) => !(m in c.members)).sort();
+      const left = Object.keys(c.members).filter((m) => !now.has(m)).sort();
+      const renamed = conv.name !== c.name ? { renamedTo: conv.name } : {};
+      if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed) drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed });
+    });
+    drift.sort((a, b) => (a.key < b.key ? -1 : 1));
+    return { drift, unreadable };
   }
 
   /**

@@ -35,6 +35,17 @@ export interface RunOptions {
    * read; every other source counts as unread, so its groups are never taken as gone.
    */
   scope?: ReadonlySet<string>;
+  /** re-read the owned conversations from the backend first (also every `drift.refreshEveryRuns` runs) */
+  refresh?: boolean;
+}
+
+export interface DriftSummary {
+  added: number;
+  left: number;
+  renamed: number;
+  deleted: number;
+  /** conversations that could not be read this time */
+  unreadable: number;
 }
 
 export interface RunOutcome {
@@ -46,6 +57,7 @@ export interface RunOutcome {
   readErrors: string[];
   exitCode: number;
   recovered?: { resolved: number; adopted: number };
+  drift?: DriftSummary;
 }
 
 /**
@@ -64,17 +76,24 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
     const self = await reconciler.whoami();
+    let drift: DriftSummary | undefined;
+    const every = config.drift.refreshEveryRuns;
+    if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.runsSinceRefresh() >= every))) {
+      drift = await refreshDrift(store, reconciler, runId, logger);
+    }
     const { plan, readErrors, groups, desired } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal, opts.scope);
 
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync') {
       result = await reconciler.apply(plan, runId);
       for (const d of desired) store.updateBindingGroups(d.key, d.groups, d.onGroupRemoved);
+      // only after a complete read: a group read short must not free its leavers
+      if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
       store.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
-    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
-    return { runId, mode: opts.mode, plan, ...(result ? { result } : {}), readErrors, exitCode, ...(recovered ? { recovered } : {}) };
+    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
+    return { runId, mode: opts.mode, plan, ...(result ? { result } : {}), readErrors, exitCode, ...(recovered ? { recovered } : {}), ...(drift ? { drift } : {}) };
   } catch (e) {
     store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
@@ -182,6 +201,35 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
 
 export class StalePlanError extends Error {
   override name = 'StalePlanError';
+}
+
+async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {
+  const { drift, unreadable } = await reconciler.refresh(store.loadSnapshot());
+  store.applyDrift(runId, drift);
+  const summary: DriftSummary = {
+    added: drift.reduce((n, d) => n + d.added.length, 0),
+    left: drift.reduce((n, d) => n + d.left.length, 0),
+    renamed: drift.filter((d) => d.renamedTo !== undefined).length,
+    deleted: drift.filter((d) => d.deleted !== undefined).length,
+    unreadable,
+  };
+  for (const d of drift.filter((x) => x.deleted !== undefined)) logger.warn({ key: d.key, conversation: d.conversationId, why: d.deleted }, 'conversation gone: unbound');
+  logger.info(summary, 'refreshed the owned conversations from the backend');
+  return summary;
+}
+
+/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
+function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
+  const byKey = new Map(desired.map((d) => [d.key, d]));
+  const snapshot = store.loadSnapshot();
+  for (const c of snapshot.conversations) {
+    if (!c.leavers) continue;
+    const wanted = new Set(byKey.get(c.key)?.members ?? []);
+    const out = c.leavers.filter((u) => !wanted.has(u));
+    if (out.length > 0) store.forgetLeavers(c.conversationId, out);
+  }
+  const stale = (snapshot.gone ?? []).filter((k) => !byKey.has(k));
+  if (stale.length > 0) store.forgetGone(stale);
 }
 
 /** identity by attribute, or by handle looked up on the backend (cached in the store) */

@@ -27,6 +27,19 @@ export type OpEffect =
   | { kind: 'deleted'; key: string }
   | { kind: 'none' };
 
+/** What a refresh found in one owned conversation, compared with the snapshot. */
+export interface Drift {
+  key: string;
+  conversationId: string;
+  /** on the backend, unknown to the snapshot: added by hand */
+  added: string[];
+  /** in the snapshot, gone from the backend: left (or removed by hand) */
+  left: string[];
+  renamedTo?: string;
+  /** the conversation is gone for convsync, and why */
+  deleted?: string;
+}
+
 export type JournalStatus = 'pending' | 'done' | 'failed';
 
 export interface JournalRow {
@@ -140,7 +153,80 @@ export class Store {
       const c = byConversation.get(conversationId);
       if (c) c.members[userId] = origin;
     }
-    return { conversations };
+    const leavers = this.db.prepare(`SELECT conversation_id, user_id FROM leavers ORDER BY user_id`).raw().all() as [string, string][];
+    for (const [conversationId, userId] of leavers) {
+      const c = byConversation.get(conversationId);
+      if (c) (c.leavers ??= []).push(userId);
+    }
+    const gone = this.db.prepare(`SELECT binding_key FROM gone ORDER BY binding_key`).pluck().all() as string[];
+    return { conversations, ...(gone.length > 0 ? { gone } : {}) };
+  }
+
+  // ---- drift ----------------------------------------------------------------------------------
+
+  /** what a refresh found, applied to the snapshot and logged, in one transaction */
+  applyDrift(runId: number, drift: Drift[]): void {
+    const t = now();
+    const log = this.db.prepare(
+      `INSERT INTO drift (run_id, binding_key, conversation_id, kind, user_id, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const origin = this.db.prepare(`SELECT origin FROM members WHERE conversation_id = ? AND user_id = ?`).pluck();
+    const leaver = this.db.prepare(`INSERT INTO leavers (conversation_id, user_id, left_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
+    const drop = this.db.prepare(`DELETE FROM members WHERE conversation_id = ? AND user_id = ?`);
+    this.db.transaction(() => {
+      for (const d of drift) {
+        this.insertMembers(d.conversationId, d.added, 'external', t);
+        for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
+        for (const u of d.left) {
+          if (origin.get(d.conversationId, u) === 'convsync') leaver.run(d.conversationId, u, t);
+          drop.run(d.conversationId, u);
+          log.run(runId, d.key, d.conversationId, 'left', u, null, t);
+        }
+        if (d.renamedTo !== undefined) {
+          this.applyEffect({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
+          log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
+        }
+        if (d.deleted !== undefined) {
+          this.applyEffect({ kind: 'unbound', key: d.key });
+          this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
+          this.db
+            .prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`)
+            .run(d.key, d.conversationId, t);
+          log.run(runId, d.key, d.conversationId, 'deleted', null, d.deleted, t);
+        }
+      }
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(runId));
+    })();
+  }
+
+  /** sync runs since the last refresh (all of them when there was none) */
+  runsSinceRefresh(): number {
+    const last = Number(this.db.prepare(`SELECT value FROM meta WHERE key = 'last_refresh_run'`).pluck().get() ?? 0);
+    return this.db.prepare(`SELECT count(*) FROM runs WHERE mode = 'sync' AND id > ?`).pluck().get(last) as number;
+  }
+
+  /** leavers who are no longer in the group: if they join it again, they are added again */
+  forgetLeavers(conversationId: string, users: string[]): void {
+    const del = this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
+    this.db.transaction(() => {
+      for (const u of users) del.run(conversationId, u);
+    })();
+  }
+
+  /** a conversation deleted by hand whose groups are gone too: nothing left to remember */
+  forgetGone(keys: string[]): void {
+    const del = this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`);
+    this.db.transaction(() => {
+      for (const k of keys) del.run(k);
+    })();
+  }
+
+  recentDrift(limit: number): { runId: number; key: string; conversationId: string; kind: string; userId: string | null; detail: string | null; detectedAt: string }[] {
+    return (
+      this.db
+        .prepare(`SELECT run_id, binding_key, conversation_id, kind, user_id, detail, detected_at FROM drift ORDER BY id DESC LIMIT ?`)
+        .all(limit) as { run_id: number; binding_key: string; conversation_id: string; kind: string; user_id: string | null; detail: string | null; detected_at: string }[]
+    ).map((r) => ({ runId: r.run_id, key: r.binding_key, conversationId: r.conversation_id, kind: r.kind, userId: r.user_id, detail: r.detail, detectedAt: r.detected_at }));
   }
 
   bindingOf(key: string): { conversationId: string; ownerId: string } | undefined {
@@ -180,13 +266,17 @@ export class Store {
           )
           .run({ ...effect, groups: JSON.stringify(effect.groups), t });
         this.db.prepare(`DELETE FROM members WHERE conversation_id = ?`).run(effect.conversationId);
+        this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
         this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
         this.insertMembers(effect.conversationId, effect.external ?? [], 'external', t);
         break;
       }
-      case 'added':
+      case 'added': {
         this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
+        const del = this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
+        for (const m of effect.members) del.run(effect.conversationId, m);
         break;
+      }
       case 'removed': {
         const del = this.db.prepare(`DELETE FROM members WHERE conversation_id = ? AND user_id = ?`);
         for (const m of effect.members) del.run(effect.conversationId, m);

@@ -15,7 +15,7 @@ function group(id: string, displayName: string, members: SourceUser[], extra: Pa
 }
 
 function rule(r: Partial<MappingConfig> & Pick<MappingConfig, 'match' | 'name'>): MappingConfig {
-  return { remove: 'managed', readdLeavers: false, onGroupRemoved: 'keep', ...r };
+  return { remove: 'managed', readdLeavers: false, recreateDeleted: false, onGroupRemoved: 'keep', ...r };
 }
 
 const wireIds = (v: string) => (/^[0-9a-f-]{36}$/.test(v) ? v : undefined);

@@ -12,6 +12,8 @@ function desired(key: string, members: string[], extra: Partial<DesiredConversat
     rule: 0,
     remove: 'managed',
     onGroupRemoved: 'keep',
+    readdLeavers: false,
+    recreateDeleted: false,
     groups: [`corp:${key}`],
     members: [...members].sort(),
     complete: true,
@@ -158,6 +160,25 @@ describe('computePlan', () => {
     expect(one.ops.map((o) => `${o.op} ${o.key}`)).toEqual(['create a', 'remove b', 'add b', 'unbind c']);
     expect(JSON.parse(JSON.stringify(one))).toEqual(one);
     expect(one.snapshotDigest).toBe(snapshotDigest({ conversations: s }));
+  });
+
+  it('does not add back a member who left on their own, unless readdLeavers', () => {
+    const s = snap('a', managed('u1'), { leavers: ['u2'] });
+    const plan = computePlan(input([desired('a', ['u1', 'u2', 'u3'])], [s]));
+    expect(plan.ops).toMatchObject([{ op: 'add', members: ['u3'] }]);
+    expect(plan.blocked).toMatchObject([{ kind: 'drift', op: { op: 'add', members: ['u2'] } }]);
+    expect(plan.blocked[0]!.why).toMatch(/left the conversation on their own/);
+    const readd = computePlan(input([desired('a', ['u1', 'u2', 'u3'], { readdLeavers: true })], [s]));
+    expect(readd.ops).toMatchObject([{ op: 'add', members: ['u2', 'u3'] }]);
+  });
+
+  it('does not recreate a conversation deleted by hand, unless recreateDeleted', () => {
+    const gone = { conversations: [], gone: ['a'] };
+    const plan = computePlan({ ...input([desired('a', ['u1'])], []), snapshot: gone });
+    expect(plan.ops).toEqual([]);
+    expect(plan.blocked).toMatchObject([{ kind: 'drift', op: { op: 'create' } }]);
+    const again = computePlan({ ...input([desired('a', ['u1'], { recreateDeleted: true })], []), snapshot: gone });
+    expect(again.ops).toMatchObject([{ op: 'create', key: 'a' }]);
   });
 
   it('gives every op its reason', () => {
