@@ -87,6 +87,20 @@ describe('convsync daemon', () => {
     expect((await h.cli(['sync'])).code).toBe(0);
   });
 
+  it('is not ready while the backend refuses its credentials', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1 });
+    configure();
+    writeFileSync(join(h.dir, 'wire-password'), 'not-the-password\n');
+    const d = await startDaemon(h);
+    await until(async () => (await get(`${d.url}/readyz`)).status === 503);
+    const ready = JSON.parse((await get(`${d.url}/readyz`)).text) as { problems: string[] };
+    expect(ready.problems.join()).toMatch(/the backend refused the credentials: wire 403 invalid-credentials/);
+    expect((await get(`${d.url}/healthz`)).status).toBe(200);
+    expect((await get(`${d.url}/metrics`)).text).toMatch(/convsync_runs_total\{result="error"\} 1/);
+    d.child.kill('SIGTERM');
+    expect((await d.done).code).toBe(0);
+  });
+
   it('skips and counts a scheduled run that finds the previous one still going', async () => {
     h = await startHarness({ groups: 30, membersPerGroup: 2, wire: { faults: { latencyMs: 60 } } });
     configure({ schedule: '* * * * * *', reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });

@@ -112,8 +112,10 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     await until(() => members('Team eng')?.length === 2, 'one member removed (value array form)');
     expect(members('Team eng')).toEqual([b!.externalId, c!.externalId].sort());
 
-    // with the flag: a filtered path
-    expect((await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[1]}"]` }] })).status).toBe(204);
+    // with ?aadOptscim062020 on the Tenant URL: lower-case ops and a filtered path
+    expect((await scim(d, 'PATCH', `/Groups/${gid}?aadOptscim062020`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[1]}"]` }] })).status).toBe(204);
+    const flagged = await scim(d, 'GET', `/Users?aadOptscim062020&filter=${encodeURIComponent(`userName eq "${c!.email}"`)}`);
+    expect(flagged.json).toMatchObject({ totalResults: 1, Resources: [{ id: ids[2] }] });
     await until(() => members('Team eng')?.length === 1, 'one member removed (filter form)');
 
     // rename
@@ -176,6 +178,11 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(swap.status).toBe(204);
     await until(() => members('Team sre')?.join() === [users[1], users[2], users[3]].map((u) => u!.externalId).sort().join(), 'member swapped');
 
+    // a full replace of the members
+    const replaced = await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'members', value: [{ value: ids[2] }, { value: ids[3] }] }] });
+    expect(replaced.status).toBe(204);
+    await until(() => members('Team sre')?.join() === [users[2], users[3]].map((u) => u!.externalId).sort().join(), 'members replaced by PATCH');
+
     // AIW apps: the whole group by PUT
     const put = await scim(d, 'PUT', `/Groups/${gid}`, { schemas: [GROUP], id: gid, displayName: 'team-sre', members: [{ value: ids[0] }, { value: ids[1] }] });
     expect(put.status, JSON.stringify(put.json)).toBe(200);
@@ -210,6 +217,11 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect((await scim(d, 'GET', '/Users')).json).toMatchObject({ totalResults: 0 });
     const spc = await scim(d, "GET", "/ServiceProviderConfig");
     expect(spc.json).toMatchObject({ patch: { supported: true }, bulk: { supported: false } });
+    const schemas = await scim(d, 'GET', '/Schemas');
+    expect(schemas.json.Resources.map((r: { id: string }) => r.id)).toEqual(
+      expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:core:2.0:Group', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User']),
+    );
+    expect((await scim(d, 'GET', '/ResourceTypes')).json.Resources.map((r: { name: string }) => r.name).sort()).toEqual(['Group', 'User']);
   });
 
   it('keeps what was pushed across a restart: a one-shot sync reads it from the store', async () => {
