@@ -8,7 +8,7 @@ import { createLogger } from './log.js';
 import { createApp } from './main.js';
 import { parsePlanFile } from './plan/file.js';
 import { renderPlan } from './plan/render.js';
-import { applySavedPlan, EXIT, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
+import { applySavedPlan, approveRun, EXIT, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
 import { runDaemon } from './daemon/run.js';
 import { runSandboxDemo } from './sandbox/demo.js';
 import { renderStatus } from './cli/status.js';
@@ -20,6 +20,7 @@ Usage:
   convsync sync      [--config F] [--dry-run] [--refresh] [--allow-removals] [--output text|json] [--detailed-exitcode]
   convsync plan      [--config F] [--out plan.json] [--output text|json]
   convsync apply     plan.json [--config F] [--output text|json]
+  convsync approve   RUN [--config F]   (apply the removals that guards held back in run RUN)
   convsync daemon    [--config F]   (schedule + HTTP: /healthz /readyz /metrics POST /sync)
   convsync validate  [--config F] [--skip-secrets]
   convsync status    [--config F] [--output text|json]
@@ -72,6 +73,8 @@ async function main(argv: string[]): Promise<number> {
       return sync(command, flags);
     case 'apply':
       return apply(rest[0], flags);
+    case 'approve':
+      return approve(rest[0], flags);
     case 'status':
       return status(flags);
     case 'daemon':
@@ -79,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     case 'sandbox':
       return runSandboxDemo({ out: process.stdout });
     default:
-      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, daemon, validate, status, sandbox\n\n${USAGE}\n`);
+      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, validate, status, sandbox\n\n${USAGE}\n`);
       return EXIT.error;
   }
 }
@@ -136,6 +139,34 @@ async function apply(file: string | undefined, flags: Flags): Promise<number> {
   try {
     const outcome = await applySavedPlan(app, plan);
     printOutcome(outcome, flags);
+    return outcome.exitCode;
+  } catch (e) {
+    if (e instanceof StalePlanError) {
+      process.stderr.write(`refused: ${e.message}\n`);
+      return EXIT.error;
+    }
+    throw e;
+  } finally {
+    await app.close();
+  }
+}
+
+async function approve(run: string | undefined, flags: Flags): Promise<number> {
+  const runId = Number(run);
+  if (!run || !Number.isInteger(runId) || runId < 1) {
+    process.stderr.write('approve needs the number of the run whose removals were held back: convsync approve 42 (see convsync status)\n');
+    return EXIT.error;
+  }
+  const config = load(flags);
+  const logger = createLogger(config.log.level);
+  const app = createApp(config, { logger, writer: 'approve', ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  try {
+    const outcome = await approveRun(app, runId);
+    process.stdout.write(
+      `Approved run ${runId}: ${outcome.released} held-back removal(s) released` +
+        (outcome.stale > 0 ? `, ${outcome.stale} no longer apply (back in their group, or already gone)` : '') +
+        `; ${outcome.result?.done ?? 0} call(s) done, ${outcome.result?.failed.length ?? 0} failed.\n`,
+    );
     return outcome.exitCode;
   } catch (e) {
     if (e instanceof StalePlanError) {

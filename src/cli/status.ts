@@ -1,3 +1,4 @@
+import type { Plan } from '../plan/types.js';
 import type { Store } from '../store/store.js';
 
 /** `convsync status`: the last runs, ops still pending, and the latest failures with the backend's label. */
@@ -18,6 +19,14 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     const s = r.summary as { plan?: { create: number; add: number; remove: number; rename: number; blocked: number } } | null;
     const plan = s?.plan ? ` create ${s.plan.create}, add ${s.plan.add}, remove ${s.plan.remove}, rename ${s.plan.rename}, held back ${s.plan.blocked}` : '';
     lines.push(`  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`);
+  }
+  const quarantined = runs.find((r) => (r.summary as { plan?: { quarantined?: boolean } } | null)?.plan !== undefined);
+  const plan = quarantined && (store.runPlan(quarantined.id) as Plan | undefined);
+  if (plan?.summary.quarantined) {
+    const held = plan.blocked.filter((b) => b.kind === 'guard');
+    const members = held.reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 1), 0);
+    lines.push('', `Held back in run #${quarantined!.id}: ${members} removal(s)/delete(s) in ${held.length} conversation(s) — ${held[0]?.why ?? plan.warnings.find((w) => w.startsWith('guards tripped')) ?? ''}`);
+    lines.push(`  release them with: convsync approve ${quarantined!.id}`);
   }
   lines.push('', `Pending ops: ${pending.length}${pending.length > 0 ? ' (resolved at the start of the next sync)' : ''}`);
   if (failures.length > 0) {

@@ -232,6 +232,8 @@ export const ConfigSchema = z.strictObject({
       /** conversations smaller than this are exempt from the ratio guard (one leaver of three is 33%) */
       removalRatioMinMembers: z.int().min(0).default(10),
       maxDeletesPerRun: z.int().min(0).default(5),
+      /** a source listing this share fewer groups or memberships than at its last good read is distrusted */
+      maxSourceShrink: z.number().min(0).max(1).default(0.5),
       /** backend user ids never removed (the daemon's own user is always protected) */
       protect: z.array(nonEmpty).default([]),
     })

@@ -126,9 +126,10 @@ export function computePlan(input: PlanInput): Plan {
     else block('policy', `policy ${policy} does not ${op.op}`, op);
   }
 
-  const quarantine = evaluateGuards(input, removals, ops);
+  const quarantine = [...(input.tripped ?? []), ...evaluateGuards(input, removals, ops)];
   if (quarantine.length > 0 && !input.allowRemovals) {
     const why = `held back by guards: ${quarantine.join('; ')}`;
+    warnings.push(`guards tripped: ${quarantine.join('; ')}`);
     for (const r of removals) block('guard', why, r.op);
     for (let i = ops.length - 1; i >= 0; i--) {
       const op = ops[i]!;
@@ -166,7 +167,7 @@ export function computePlan(input: PlanInput): Plan {
     ops,
     blocked,
     warnings,
-    summary: summarize(ops, blocked),
+    summary: { ...summarize(ops, blocked), quarantined: blocked.some((b) => b.kind === 'guard') || (quarantine.length > 0 && !input.allowRemovals) },
   };
 
   function planCreate(d: DesiredConversation, wanted: string[]) {

@@ -45,7 +45,7 @@ export function renderPlan(plan: Plan): string {
     '',
     `Summary: ${s.create} to create, ${s.add} add (${s.membersAdded} members in all), ${s.remove} remove (${s.membersRemoved} members), ` +
       `${s.rename} rename, ${s.unbind} unbind, ${s.delete} delete; ${s.blocked} held back` +
-      (s.quarantined ? ' — QUARANTINED: removals wait for approval (`convsync sync --allow-removals`)' : ''),
+      (s.quarantined ? ' — QUARANTINED: removals wait for approval (`convsync approve <run>` or `convsync sync --allow-removals`)' : ''),
   );
   return lines.join('\n');
 }

@@ -54,6 +54,7 @@ export interface Guards {
   removalRatioMinMembers: number;
   maxDeletesPerRun: number;
   protect: string[];
+  maxSourceShrink?: number;
 }
 
 export interface PlanInput {
@@ -70,6 +71,8 @@ export interface PlanInput {
   incompleteSources: string[];
   /** removals approved for this run (`--allow-removals`) */
   allowRemovals: boolean;
+  /** guards that tripped before the plan (a source that shrank): the run is quarantined */
+  tripped?: string[];
   /** warnings gathered before the plan (sources, identity) */
   warnings: string[];
 }
@@ -137,7 +140,7 @@ export interface PlanSummary {
   membersAdded: number;
   membersRemoved: number;
   blocked: number;
-  /** true when a guard held back removals or deletes */
+  /** true when a guard tripped: removals and deletes held back until approved */
   quarantined: boolean;
 }
 

@@ -7,8 +7,8 @@ import { createIdentityResolver, identityValue, type IdentityResolver } from '..
 import { mapGroups, matchGroup } from '../mapping/map.js';
 import { computePlan, hasChanges, sourceOfGroup } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
-import { distrustVanishedGroups } from '../plan/source-guard.js';
-import type { DesiredConversation, Plan } from '../plan/types.js';
+import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
+import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup, Source } from '../sources/types.js';
 import type { RunMode, Store } from '../store/store.js';
 import { Reconciler, type ApplyResult } from './reconciler.js';
@@ -81,7 +81,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.runsSinceRefresh() >= every))) {
       drift = await refreshDrift(store, reconciler, runId, logger);
     }
-    const { plan, readErrors, groups, desired } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal, opts.scope);
+    const { plan, readErrors, groups, desired, goodSizes } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal, opts.scope);
 
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync') {
@@ -89,7 +89,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       for (const d of desired) store.updateBindingGroups(d.key, d.groups, d.onGroupRemoved);
       // only after a complete read: a group read short must not free its leavers
       if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
-      store.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+      recordGoodReads(store, groups, goodSizes);
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
     store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
@@ -108,7 +108,7 @@ export async function planRun(
   allowRemovals: boolean,
   signal: AbortSignal,
   scope?: ReadonlySet<string>,
-): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[] }> {
+): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize> }> {
   const { config, store, backend, logger } = deps;
   const warnings: string[] = [];
   const readErrors: string[] = [];
@@ -118,6 +118,9 @@ export async function planRun(
   const toRead = scopedSources ? deps.sources.filter((s) => scopedSources.has(s.id)) : deps.sources;
   if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
   const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal)));
+  const tripped: string[] = [];
+  const sizesBefore = store.sourceSizes();
+  const goodSizes = new Map<string, SourceSize>();
   results.forEach((r, i) => {
     const source = toRead[i]!;
     if (r.status === 'rejected') {
@@ -134,7 +137,15 @@ export async function planRun(
     if (!r.value.listingComplete) {
       incompleteSources.push(source.id);
       readErrors.push(`source ${source.id}: the group listing was incomplete`);
+      return;
     }
+    const size = sizeOf(r.value.groups);
+    const shrunk = sourceShrink(source.id, size, sizesBefore.get(source.id), config.guards.maxSourceShrink);
+    if (shrunk && !allowRemovals) {
+      // distrusted as a whole: its absent groups are not gone, and the run is quarantined
+      tripped.push(shrunk);
+      incompleteSources.push(source.id);
+    } else if (r.value.groups.every((g) => g.complete)) goodSizes.set(source.id, size);
   });
   for (const g of groups) if (!g.complete) readErrors.push(`${g.key}: ${g.unknownReason ?? 'membership unknown'}`);
 
@@ -164,13 +175,14 @@ export async function planRun(
     ...(backend.capabilities.maxMembers !== undefined ? { maxMembers: backend.capabilities.maxMembers } : {}),
     incompleteSources,
     allowRemovals,
+    tripped,
     warnings,
   });
   logger.info(
     { groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary },
     'plan computed',
   );
-  return { plan, readErrors, groups, desired };
+  return { plan, readErrors, groups, desired, goodSizes };
 }
 
 /** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */
@@ -199,8 +211,57 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
   }
 }
 
+/**
+ * `convsync approve RUN`: the removals and deletes that guards held back in RUN, and only those,
+ * applied now — each checked against a fresh plan, so someone who is back in their group since
+ * is not removed.
+ */
+export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutcome & { released: number; stale: number }> {
+  const { store } = deps;
+  const saved = store.runPlan(heldIn) as Plan | undefined;
+  if (!saved) throw new StalePlanError(`run ${heldIn} has no plan recorded (only sync, dry-run and plan runs do)`);
+  const held = saved.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
+  const runId = store.startRun('approve');
+  try {
+    const reconciler = reconcilerFor(deps, false);
+    await reconciler.recover();
+    const self = await reconciler.whoami();
+    const { plan: fresh, groups, goodSizes } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
+    const ops: PlanOp[] = [];
+    let wanted = 0;
+    for (const h of held) {
+      if (h.op === 'remove') {
+        wanted += h.members.length;
+        const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.key === h.key && o.conversationId === h.conversationId);
+        const still = h.members.filter((m) => now?.members.includes(m));
+        if (still.length > 0) ops.push({ ...h, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
+      } else if (h.op === 'delete') {
+        wanted++;
+        if (fresh.ops.some((o) => o.op === 'delete' && o.key === h.key && o.conversationId === h.conversationId)) ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
+      }
+    }
+    const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
+    const plan: Plan = { ...fresh, ops, blocked: [], summary: { ...fresh.summary, quarantined: false } };
+    const result = await reconciler.apply(plan, runId);
+    // what was approved is the new baseline of the guards
+    recordGoodReads(store, groups, goodSizes);
+    const exitCode = exitCodeOf(plan, result, [], false);
+    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
+    return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
+  } catch (e) {
+    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    throw e;
+  }
+}
+
 export class StalePlanError extends Error {
   override name = 'StalePlanError';
+}
+
+/** the baselines of the source and empty-group guards: only reads that were complete */
+function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSizes: Map<string, SourceSize>): void {
+  for (const [source, size] of sourceSizes) store.recordSourceSize(source, size);
+  store.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
 }
 
 async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {

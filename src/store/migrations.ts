@@ -144,4 +144,13 @@ export const MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX drift_run ON drift (run_id);
   `,
+  // 4: size of each source at its last good read, for the shrink guard
+  `
+  CREATE TABLE source_state (
+    source      TEXT PRIMARY KEY,
+    groups      INTEGER NOT NULL,
+    memberships INTEGER NOT NULL,
+    updated_at  TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];

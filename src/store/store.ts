@@ -55,7 +55,7 @@ export interface JournalRow {
   finishedAt: string | null;
 }
 
-export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply';
+export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply' | 'approve';
 
 export interface RunRow {
   id: number;
@@ -369,6 +369,12 @@ export class Store {
       .run(now(), result, exitCode, JSON.stringify(summary ?? null), plan === undefined ? null : JSON.stringify(plan), error ?? null, id);
   }
 
+  /** the plan a run computed (kept with the run) */
+  runPlan(id: number): unknown {
+    const row = this.db.prepare(`SELECT plan FROM runs WHERE id = ?`).get(id) as { plan: string | null } | undefined;
+    return row?.plan ? (JSON.parse(row.plan) as unknown) : undefined;
+  }
+
   recentRuns(limit: number): RunRow[] {
     const rows = this.db
       .prepare(`SELECT id, mode, started_at, finished_at, result, exit_code, summary, error FROM runs ORDER BY id DESC LIMIT ?`)
@@ -488,6 +494,20 @@ export class Store {
     this.db.transaction(() => {
       for (const g of groups) up.run(g.key, g.displayName, g.size, t);
     })();
+  }
+
+  sourceSizes(): Map<string, { groups: number; memberships: number }> {
+    const rows = this.db.prepare(`SELECT source, groups, memberships FROM source_state`).all() as { source: string; groups: number; memberships: number }[];
+    return new Map(rows.map((r) => [r.source, { groups: r.groups, memberships: r.memberships }]));
+  }
+
+  recordSourceSize(source: string, size: { groups: number; memberships: number }): void {
+    this.db
+      .prepare(
+        `INSERT INTO source_state (source, groups, memberships, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source) DO UPDATE SET groups = excluded.groups, memberships = excluded.memberships, updated_at = excluded.updated_at`,
+      )
+      .run(source, size.groups, size.memberships, now());
   }
 
   // ---- identity cache -------------------------------------------------------------------------

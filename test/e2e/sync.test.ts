@@ -114,10 +114,36 @@ describe('convsync sync (end to end)', () => {
     expect(h.wire.writeCalls().length).toBe(writes);
     expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(12);
 
-    // approved: the removals go through
-    const approved = await h.cli(['sync', '--allow-removals']);
+    // status says what is held and how to release it
+    const status = await h.cli(['status']);
+    expect(status.stdout).toMatch(/Held back in run #2: 6 removal\(s\)\/delete\(s\) in 1 conversation\(s\)/);
+    expect(status.stdout).toMatch(/convsync approve 2/);
+
+    // one of the six is back in the group before the approval: only the other five go
+    h.scim.addMember(g.id, g.members[0]!.value);
+    const approved = await h.cli(['approve', '2']);
     expect(approved.code, approved.stderr).toBe(0);
-    expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(6);
+    expect(approved.stdout).toMatch(/Approved run 2: 5 held-back removal\(s\) released, 1 no longer apply/);
+    const after = wireState(h.wire, h.botId).get('Team eng')!;
+    expect(after).toHaveLength(7);
+    expect(after).toContain(h.wireId(g.members[0]!.value));
+    expect((await h.cli(['sync'])).code).toBe(0);
+    expect((await h.cli(['approve', '99'])).stderr).toMatch(/run 99 has no plan recorded/);
+  });
+
+  it('distrusts a source that answers an empty list: nothing unbound or removed, exit 3, until approved', async () => {
+    h = await startHarness({ groups: 4, membersPerGroup: 3 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    h.scim.groups.clear();
+    const writes = h.wire.writeCalls().length;
+    const res = await h.cli(['sync']);
+    expect(res.code, res.stderr).toBe(3);
+    expect(res.stdout).toMatch(/source corp lists no groups at all, where its last good read had 4/);
+    expect(h.wire.writeCalls().length).toBe(writes);
+    expect((await h.cli(['status'])).stdout).toMatch(/4 conversation\(s\) bound/);
+    const accepted = await h.cli(['sync', '--allow-removals']);
+    expect(accepted.code, accepted.stderr).toBe(0);
+    expect((await h.cli(['status'])).stdout).toMatch(/0 conversation\(s\) bound/);
   });
 
   it('removes nobody when a SCIM page fails in the middle of the listing', async () => {
@@ -148,14 +174,14 @@ describe('convsync sync (end to end)', () => {
   });
 
   it('distrusts a group that suddenly reads empty: nothing removed, exit 3 until approved', async () => {
-    h = await startHarness({ groups: 2, membersPerGroup: 5 });
+    h = await startHarness({ groups: 2, membersPerGroup: 300, users: 600 });
     expect((await h.cli(['sync'])).code).toBe(0);
     const g = h.directory.groups[0]!;
     for (const m of [...g.members]) h.scim.removeMember(g.id, m.value);
     const writes = h.wire.writeCalls().length;
     const res = await h.cli(['sync']);
     expect(res.code, res.stderr).toBe(3);
-    expect(res.stdout).toMatch(/came back with no members \(had 5/);
+    expect(res.stdout).toMatch(/came back with no members \(had 300/);
     expect(h.wire.writeCalls().length).toBe(writes);
     const approved = await h.cli(['sync', '--allow-removals']);
     expect(approved.code, approved.stderr).toBe(0);

@@ -74,7 +74,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
       policy: 'sync',
       guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, protect: [] },
-      reconcile: { baseDelayMs: 20, maxDelayMs: 2000 },
+      reconcile: { baseDelayMs: 20, maxDelayMs: 2000, ratePerSecond: 1000, burst: 50 },
       log: { level: 'warn' },
       ...opts.config,
       ...overrides,
