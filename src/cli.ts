@@ -8,7 +8,8 @@ import { createLogger } from './log.js';
 import { createApp } from './main.js';
 import { parsePlanFile } from './plan/file.js';
 import { renderPlan } from './plan/render.js';
-import { applySavedPlan, approveRun, EXIT, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
+import { explainGroup, explainUser } from './cli/explain.js';
+import { applySavedPlan, approveRun, EXIT, planForExplain, runOnce, StalePlanError, summarizeResult, type RunOutcome } from './reconcile/run.js';
 import { runDaemon } from './daemon/run.js';
 import { runSandboxDemo } from './sandbox/demo.js';
 import { renderStatus } from './cli/status.js';
@@ -22,6 +23,7 @@ Usage:
   convsync apply     plan.json [--config F] [--output text|json]
   convsync approve   RUN [--config F]   (apply the removals that guards held back in run RUN)
   convsync daemon    [--config F]   (schedule + HTTP: /healthz /readyz /metrics POST /sync)
+  convsync explain   [--config F] (--user U | --group G)   (one user or group: source → mapping → identity → plan)
   convsync validate  [--config F] [--skip-secrets]
   convsync status    [--config F] [--output text|json]
   convsync sandbox   (starts a fake Wire and a fake SCIM directory and syncs them; no accounts needed)
@@ -42,6 +44,8 @@ const OPTIONS = {
   'skip-secrets': { type: 'boolean' },
   output: { type: 'string' },
   out: { type: 'string' },
+  user: { type: 'string' },
+  group: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -77,12 +81,14 @@ async function main(argv: string[]): Promise<number> {
       return approve(rest[0], flags);
     case 'status':
       return status(flags);
+    case 'explain':
+      return explain(flags);
     case 'daemon':
       return runDaemon(load(flags));
     case 'sandbox':
       return runSandboxDemo({ out: process.stdout });
     default:
-      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, validate, status, sandbox\n\n${USAGE}\n`);
+      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox\n\n${USAGE}\n`);
       return EXIT.error;
   }
 }
@@ -174,6 +180,28 @@ async function approve(run: string | undefined, flags: Flags): Promise<number> {
       return EXIT.error;
     }
     throw e;
+  } finally {
+    await app.close();
+  }
+}
+
+async function explain(flags: Flags): Promise<number> {
+  if ((flags.user === undefined) === (flags.group === undefined)) {
+    process.stderr.write('explain needs exactly one of --user U or --group G\n');
+    return EXIT.error;
+  }
+  const config = load(flags);
+  const app = createApp(config, { logger: createLogger(config.log.level) });
+  try {
+    const traced = await planForExplain(app);
+    const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings };
+    const text = flags.user !== undefined ? explainUser(input, flags.user) : explainGroup(input, flags.group!);
+    if (text === undefined) {
+      process.stderr.write(`no ${flags.user !== undefined ? `user matches "${flags.user}"` : `group matches "${flags.group}"`} in the sources\n`);
+      return EXIT.error;
+    }
+    process.stdout.write(text);
+    return EXIT.ok;
   } finally {
     await app.close();
   }

@@ -23,7 +23,8 @@ export function createApp(
   config: Config,
   opts: {
     logger: Logger;
-    writer: string;
+    /** the command, when it writes: it then takes the single-writer lease */
+    writer?: string;
     dispatcher?: Dispatcher;
     tty?: NodeJS.WriteStream;
     signal?: AbortSignal;
@@ -35,11 +36,11 @@ export function createApp(
   const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
   const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
   const store = Store.open(config.store.path);
-  const holder = { host: hostname(), pid: process.pid, command: opts.writer };
+  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only' };
   let renew: NodeJS.Timeout | undefined;
   try {
-    store.acquireLease(holder, LEASE_TTL_MS, isAlive);
-    renew = setInterval(() => {
+    if (opts.writer) store.acquireLease(holder, LEASE_TTL_MS, isAlive);
+    if (opts.writer) renew = setInterval(() => {
       try {
         store.renewLease(holder);
       } catch (e) {
@@ -59,7 +60,7 @@ export function createApp(
       async close() {
         clearInterval(renew);
         await backend.close?.().catch(() => undefined);
-        store.releaseLease(holder);
+        if (opts.writer) store.releaseLease(holder);
         store.close();
       },
     };

@@ -108,7 +108,7 @@ export async function planRun(
   allowRemovals: boolean,
   signal: AbortSignal,
   scope?: ReadonlySet<string>,
-): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize> }> {
+): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize>; identity: IdentityResolver }> {
   const { config, store, backend, logger } = deps;
   const warnings: string[] = [];
   const readErrors: string[] = [];
@@ -182,7 +182,7 @@ export async function planRun(
     { groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary },
     'plan computed',
   );
-  return { plan, readErrors, groups, desired, goodSizes };
+  return { plan, readErrors, groups, desired, goodSizes, identity };
 }
 
 /** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */
@@ -252,6 +252,14 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
+}
+
+/** everything `convsync explain` traces, computed like a dry run (nothing written to the backend) */
+export async function planForExplain(deps: RunDeps) {
+  const reconciler = reconcilerFor(deps, true);
+  const self = await reconciler.whoami();
+  const out = await planRun(deps, reconciler, self.userId, false, deps.signal ?? new AbortController().signal);
+  return { ...out, selfId: self.userId, snapshot: deps.store.loadSnapshot() };
 }
 
 export class StalePlanError extends Error {

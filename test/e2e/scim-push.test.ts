@@ -32,6 +32,12 @@ async function startDaemon(h: Harness, extra: Record<string, unknown> = {}): Pro
   for (let i = 0; i < 400 && !/"url":"([^"]+)"/.test(stderr); i++) await sleep(10);
   const url = /"url":"([^"]+)"/.exec(stderr)?.[1];
   if (!url) throw new Error(`daemon did not start: ${stderr}`);
+  // the start-up run first, so that what the test pushes is reconciled by the push path
+  for (let i = 0; i < 500; i++) {
+    const ready = await request(`${url}/readyz`);
+    if ((JSON.parse(await ready.body.text()) as { lastResult?: string }).lastResult) break;
+    await sleep(10);
+  }
   return {
     url,
     async stop() {
