@@ -144,6 +144,11 @@ describe('Reconciler', () => {
     expect(res.failed).toHaveLength(3);
     expect(res.skipped).toBe(3);
     expect(w.conversations.size).toBe(0);
+    // the backend recovers: the next run does the work
+    w.faults.errorRatio = 0;
+    const next = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.startRun('sync'));
+    expect(next).toMatchObject({ circuitOpen: false, done: 6, failed: [] });
+    expect(w.conversations.size).toBe(6);
   });
 
   it('refuses an op on a conversation it does not own (checked again before the call)', async () => {
