@@ -1,10 +1,10 @@
 import { z } from 'zod';
 
 /**
- * The one configuration schema. Objects are strict so that a misspelt key is an error with its
- * path rather than a silently ignored setting. Secrets are given either inline (usually through
- * `${VAR}` interpolation) or as a `*File` path that is read when needed, so a rotated secret file
- * is picked up on the next token renewal.
+ * The one configuration schema, and the source of the configuration reference in README.md
+ * (`npm run docs`; a test fails when they differ). Objects are strict so that a misspelt key is an
+ * error with its path. Secrets are given inline (usually through `${VAR}`) or as a `*File` path
+ * that is read when needed, so a rotated secret file is picked up at the next token renewal.
  */
 
 const nonEmpty = z.string().min(1, 'must not be empty');
@@ -31,28 +31,35 @@ function secretPair<K extends string>(key: K, required: boolean) {
   };
 }
 
+const secret = (what: string) => nonEmpty.optional().describe(`${what} (prefer the *File key or \${VAR})`);
+const secretFile = (what: string) => nonEmpty.optional().describe(`file holding ${what}, read at each use`);
+
 const BearerAuth = z
-  .strictObject({ type: z.literal('bearer'), token: nonEmpty.optional(), tokenFile: nonEmpty.optional() })
+  .strictObject({
+    type: z.literal('bearer').describe('a static bearer token'),
+    token: secret('the token'),
+    tokenFile: secretFile('the token'),
+  })
   .superRefine(secretPair('token', true));
 
 const BasicAuth = z
   .strictObject({
-    type: z.literal('basic'),
-    username: nonEmpty,
-    password: nonEmpty.optional(),
-    passwordFile: nonEmpty.optional(),
+    type: z.literal('basic').describe('HTTP basic authentication'),
+    username: nonEmpty.describe('user name'),
+    password: secret('the password'),
+    passwordFile: secretFile('the password'),
   })
   .superRefine(secretPair('password', true));
 
 const OAuth2Auth = z
   .strictObject({
-    type: z.literal('oauth2'),
-    tokenUrl: url,
-    clientId: nonEmpty,
-    clientSecret: nonEmpty.optional(),
-    clientSecretFile: nonEmpty.optional(),
-    scope: nonEmpty.optional(),
-    audience: nonEmpty.optional(),
+    type: z.literal('oauth2').describe('OAuth2 client credentials; the token is renewed before it expires and on a 401'),
+    tokenUrl: url.describe('token endpoint'),
+    clientId: nonEmpty.describe('client id'),
+    clientSecret: secret('the client secret'),
+    clientSecretFile: secretFile('the client secret'),
+    scope: nonEmpty.optional().describe('scope requested'),
+    audience: nonEmpty.optional().describe('audience requested (Keycloak: the SCIM base URL)'),
   })
   .superRefine(secretPair('clientSecret', true));
 
@@ -63,47 +70,48 @@ export type HttpAuth = z.infer<typeof HttpAuth>;
 
 const sourceName = z
   .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, "-" or "_" (it becomes part of group keys)');
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be lower-case letters, digits, "-" or "_" (it becomes part of group keys)')
+  .describe('lower-case id; group keys are <name>:<group id>');
 
 const ScimSource = z.strictObject({
   name: sourceName,
-  type: z.literal('scim'),
-  baseUrl: url,
-  auth: HttpAuth,
+  type: z.literal('scim').describe('pull groups from a SCIM 2.0 service provider'),
+  baseUrl: url.describe('the SCIM base URL, e.g. https://idp.example.com/scim/v2'),
+  auth: HttpAuth.describe('how convsync authenticates to the provider'),
   groups: z
     .strictObject({
-      /** SCIM filter passed to the provider as-is */
-      filter: nonEmpty.optional(),
-      /** page size; capped by the provider's ServiceProviderConfig filter.maxResults */
-      pageSize: z.int().min(1).max(1000).default(100),
+      filter: nonEmpty.optional().describe('a SCIM filter passed to the provider as-is, e.g. displayName sw "team-"'),
+      pageSize: z.int().min(1).max(1000).default(100).describe("page size, lowered to the provider's filter.maxResults"),
     })
-    .prefault({}),
-  users: z.strictObject({ pageSize: z.int().min(1).max(1000).default(100) }).prefault({}),
-  /** expand members of type Group into their users (cycle-safe) */
-  expandNested: z.boolean().default(true),
-  /** parallel member reads */
-  concurrency: z.int().min(1).max(64).default(8),
-  timeoutMs: z.int().min(100).default(30_000),
-  /** attempts per request on transient failures before the read counts as failed */
-  maxAttempts: z.int().min(1).max(10).default(3),
+    .prefault({})
+    .describe('the group listing'),
+  users: z
+    .strictObject({ pageSize: z.int().min(1).max(1000).default(100).describe("page size, lowered to the provider's filter.maxResults") })
+    .prefault({})
+    .describe('the user listing'),
+  expandNested: z.boolean().default(true).describe('expand members of type Group into their users (cycle-safe)'),
+  concurrency: z.int().min(1).max(64).default(8).describe('group member reads in parallel'),
+  timeoutMs: z.int().min(100).default(30_000).describe('per request'),
+  maxAttempts: z.int().min(1).max(10).default(3).describe('attempts per request on transient failures before the read counts as failed'),
 });
 
 const FileSource = z.strictObject({
   name: sourceName,
-  type: z.literal('file'),
-  /** a YAML or JSON file, or a directory of them, holding `users:` and `groups:` */
-  path: nonEmpty,
+  type: z.literal('file').describe('groups from YAML/JSON files (users: and groups:), for GitOps'),
+  path: nonEmpty.describe('a file, or a directory of *.yaml, *.yml and *.json files'),
 });
 
 const ScimPushSource = z
   .strictObject({
     name: sourceName,
-    type: z.literal('scim-push'),
-    /** where the daemon serves this source's SCIM endpoint (the Tenant URL given to Entra or Okta) */
-    path: z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must be an absolute URL path such as /scim/v2').default('/scim/v2'),
-    /** the bearer token Entra ("Secret Token") or Okta sends */
-    token: nonEmpty.optional(),
-    tokenFile: nonEmpty.optional(),
+    type: z.literal('scim-push').describe('the daemon is the SCIM service provider Entra ID or Okta pushes to'),
+    path: z
+      .string()
+      .regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must be an absolute URL path such as /scim/v2')
+      .default('/scim/v2')
+      .describe('where the daemon serves it (the Tenant URL given to the IdP ends with this path)'),
+    token: secret('the bearer token the IdP sends'),
+    tokenFile: secretFile('the bearer token the IdP sends'),
   })
   .superRefine(secretPair('token', true));
 
@@ -117,21 +125,22 @@ export type ScimPushSourceConfig = z.infer<typeof ScimPushSource>;
 
 const WireBackendConfig = z
   .strictObject({
-    type: z.literal('wire'),
-    baseUrl: url,
-    email: z.email({ error: 'must be an e-mail address' }).optional(),
-    handle: nonEmpty.optional(),
-    password: nonEmpty.optional(),
-    passwordFile: nonEmpty.optional(),
-    /** defaults to the team of the logged-in user (GET /self) */
-    teamId: z.uuid({ error: 'must be a UUID' }).optional(),
-    /** cookie label; a new login revokes older cookies with the same label */
-    label: nonEmpty.default('convsync'),
-    /** the backend's maxConvSize, daemon included (Wire's default is 500) */
-    maxConversationSize: z.int().min(2).default(500),
+    type: z.literal('wire').describe('Wire, API v6–v9'),
+    baseUrl: url.describe('e.g. https://prod-nginz-https.wire.com'),
+    email: z.email({ error: 'must be an e-mail address' }).optional().describe('the team member convsync logs in as (or handle)'),
+    handle: nonEmpty.optional().describe('its handle, instead of email'),
+    password: secret('its password'),
+    passwordFile: secretFile('its password'),
+    teamId: z.uuid({ error: 'must be a UUID' }).optional().describe('the team conversations are created in (default: the team of the logged-in user)'),
+    label: nonEmpty.default('convsync').describe('cookie label; a new login revokes older cookies with the same label'),
+    maxConversationSize: z.int().min(2).default(500).describe("the backend's maxConvSize, convsync included"),
     apiVersions: z
-      .strictObject({ min: z.int().min(6).default(6), max: z.int().max(9).default(9) })
-      .prefault({}),
+      .strictObject({
+        min: z.int().min(6).default(6).describe('lowest API version accepted'),
+        max: z.int().max(9).default(9).describe('highest API version used'),
+      })
+      .prefault({})
+      .describe('the API version range negotiated through /api-version'),
   })
   .superRefine((v, ctx) => {
     if (!v.email && !v.handle) ctx.addIssue({ code: 'custom', path: ['email'], message: 'email or handle is required' });
@@ -149,34 +158,29 @@ export const RemoveMode = z.enum(['managed', 'authoritative', 'never'], {
 });
 export type RemoveMode = z.infer<typeof RemoveMode>;
 
-const Mapping = z
-  .strictObject({
-    match: z
-      .strictObject({
-        displayName: regexString('match.displayName').optional(),
-        /** regex on the group's id at its source */
-        id: regexString('match.id').optional(),
-        /** only groups from this source */
-        source: sourceName.optional(),
-      })
-      .refine((m) => m.displayName !== undefined || m.id !== undefined || m.source !== undefined, {
-        message: 'match needs at least one of displayName, id, source',
-      }),
-    /** conversation name; {0} is the whole match, {1}… the regex groups, {displayName} the group's name */
-    name: nonEmpty,
-    /**
-     * Conversation key. Groups whose key renders the same feed one conversation (union).
-     * Without it each group has its own conversation, which follows the group through renames.
-     */
-    conversation: nonEmpty.optional(),
-    remove: RemoveMode.default('managed'),
-    /** re-add a member who left the conversation on their own (found by a drift refresh) */
-    readdLeavers: z.boolean().default(false),
-    /** create the conversation again when it was deleted by hand (found by a drift refresh) */
-    recreateDeleted: z.boolean().default(false),
-    /** what happens to the conversation when its groups are gone */
-    onGroupRemoved: z.enum(['keep', 'delete'], { error: () => 'must be one of: keep, delete' }).default('keep'),
-  });
+const Mapping = z.strictObject({
+  match: z
+    .strictObject({
+      displayName: regexString('match.displayName').optional().describe("regex on the group's name"),
+      id: regexString('match.id').optional().describe("regex on the group's id at its source"),
+      source: sourceName.optional().describe('only groups of this source'),
+    })
+    .refine((m) => m.displayName !== undefined || m.id !== undefined || m.source !== undefined, {
+      message: 'match needs at least one of displayName, id, source',
+    })
+    .describe('which groups the rule takes (the first matching rule wins)'),
+  name: nonEmpty.describe("conversation name; {1}… and {name} are regex groups, {displayName}, {id}, {source} the group's own"),
+  conversation: nonEmpty
+    .optional()
+    .describe('conversation key template: groups whose key renders the same are united in one conversation (default: one per group)'),
+  remove: RemoveMode.default('managed').describe('managed: only members convsync added; authoritative: anyone not in the groups; never'),
+  readdLeavers: z.boolean().default(false).describe('add again a member who left the conversation on their own'),
+  recreateDeleted: z.boolean().default(false).describe('create again a conversation deleted by hand'),
+  onGroupRemoved: z
+    .enum(['keep', 'delete'], { error: () => 'must be one of: keep, delete' })
+    .default('keep')
+    .describe('when its groups are gone: keep the conversation (unbound) or delete it'),
+});
 export type MappingConfig = z.infer<typeof Mapping>;
 
 export const Policy = z.enum(['sync', 'upsert-only', 'create-only'], {
@@ -194,91 +198,93 @@ const schedule = z.string().refine(
 );
 
 export const ConfigSchema = z.strictObject({
-  store: z.strictObject({ path: nonEmpty }),
-  /** ownership id written on every binding; convsync touches only conversations it owns */
-  ownerId: nonEmpty.default('convsync'),
-  sources: z.array(SourceConfig).min(1, 'at least one source is required').superRefine((list, ctx) => {
-    const seen = new Set<string>();
-    const paths = new Set<string>();
-    list.forEach((s, i) => {
-      if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate source name "${s.name}"` });
-      seen.add(s.name);
-      if (s.type === 'scim-push') {
-        if (paths.has(s.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `another scim-push source is served at ${s.path}` });
-        paths.add(s.path);
-      }
-    });
-  }),
-  backend: BackendConfig,
+  store: z.strictObject({ path: nonEmpty.describe('the SQLite file (WAL mode); its directory must be writable') }).describe('the store'),
+  ownerId: nonEmpty.default('convsync').describe('written on every binding; conversations of another owner are left alone'),
+  sources: z
+    .array(SourceConfig)
+    .min(1, 'at least one source is required')
+    .superRefine((list, ctx) => {
+      const seen = new Set<string>();
+      const paths = new Set<string>();
+      list.forEach((s, i) => {
+        if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate source name "${s.name}"` });
+        seen.add(s.name);
+        if (s.type === 'scim-push') {
+          if (paths.has(s.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `another scim-push source is served at ${s.path}` });
+          paths.add(s.path);
+        }
+      });
+    })
+    .describe('where groups come from'),
+  backend: BackendConfig.describe('the chat backend'),
   identity: z
     .strictObject({
-      /** id | externalId | userName | email | an attribute path such as "urn:…:enterprise:2.0:User:employeeNumber" */
-      from: nonEmpty.default('externalId'),
-      /**
-       * none: the value is the backend user id. handle: the value is a chat handle, looked up on the
-       * backend (Wire: POST /list-users) and cached in the store.
-       */
-      lookup: z.enum(['none', 'handle'], { error: () => 'must be one of: none, handle' }).default('none'),
-      /** how long a looked-up id (or a "not found") is trusted */
-      cacheTtlHours: z.number().positive().default(24),
+      from: nonEmpty
+        .default('externalId')
+        .describe('where the backend user id (or handle) is read: id, externalId, userName, email, a dotted path, or <schema URN>:<attribute>'),
+      lookup: z
+        .enum(['none', 'handle'], { error: () => 'must be one of: none, handle' })
+        .default('none')
+        .describe('none: the value is the backend user id; handle: a chat handle, looked up on the backend and cached'),
+      cacheTtlHours: z.number().positive().default(24).describe('how long a looked-up id (or a "no such handle") is trusted'),
     })
-    .prefault({}),
-  mappings: z.array(Mapping).min(1, 'at least one mapping is required'),
-  policy: Policy.default('sync'),
+    .prefault({})
+    .describe('how directory users become backend users'),
+  mappings: z.array(Mapping).min(1, 'at least one mapping is required').describe('which groups become which conversations'),
+  policy: Policy.default('sync').describe('sync: create, add, rename, remove; upsert-only: never remove or delete; create-only: only create'),
   guards: z
     .strictObject({
-      maxRemovalsPerRun: z.int().min(0).default(100),
-      maxRemovalRatio: z.number().min(0).max(1).default(0.2),
-      /** conversations smaller than this are exempt from the ratio guard (one leaver of three is 33%) */
-      removalRatioMinMembers: z.int().min(0).default(10),
-      maxDeletesPerRun: z.int().min(0).default(5),
-      /** a source listing this share fewer groups or memberships than at its last good read is distrusted */
-      maxSourceShrink: z.number().min(0).max(1).default(0.5),
-      /** backend user ids never removed (the daemon's own user is always protected) */
-      protect: z.array(nonEmpty).default([]),
+      maxRemovalsPerRun: z.int().min(0).default(100).describe('more member removals in one run trip the guard'),
+      maxRemovalRatio: z.number().min(0).max(1).default(0.2).describe('a conversation losing a larger share of its members trips the guard'),
+      removalRatioMinMembers: z.int().min(0).default(10).describe('smaller conversations are exempt from the ratio'),
+      maxDeletesPerRun: z.int().min(0).default(5).describe('more conversation deletes in one run trip the guard'),
+      maxSourceShrink: z.number().min(0).max(1).default(0.5).describe('a source listing this share fewer groups or memberships than at its last good read trips the guard'),
+      protect: z.array(nonEmpty).default([]).describe('backend user ids never removed (convsync itself never is)'),
     })
-    .prefault({}),
-  schedule: schedule.default('*/5 * * * *'),
+    .prefault({})
+    .describe('what holds a run back (exit 3) until approved'),
+  schedule: schedule.default('*/5 * * * *').describe('cron schedule of the daemon'),
   reconcile: z
     .strictObject({
-      concurrency: z.int().min(1).max(64).default(4),
-      /** requests per second sent to the backend (token bucket) */
-      ratePerSecond: z.number().positive().default(20),
-      burst: z.int().min(1).default(10),
-      maxAttempts: z.int().min(1).max(20).default(8),
-      baseDelayMs: z.int().min(1).default(250),
-      maxDelayMs: z.int().min(1).default(30_000),
+      concurrency: z.int().min(1).max(64).default(4).describe('conversations worked on at once'),
+      ratePerSecond: z.number().positive().default(20).describe('backend calls per second (token bucket; halved for a while on 420/429)'),
+      burst: z.int().min(1).default(10).describe('calls that may go at once'),
+      maxAttempts: z.int().min(1).max(20).default(8).describe('attempts per call on transient failures'),
+      baseDelayMs: z.int().min(1).default(250).describe('first backoff ceiling (exponential, full jitter, never below Retry-After)'),
+      maxDelayMs: z.int().min(1).default(30_000).describe('largest backoff'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('how the plan is applied'),
   drift: z
     .strictObject({
-      /** re-read every owned conversation from the backend every N sync runs (0: only on `sync --refresh`) */
-      refreshEveryRuns: z.int().min(0).default(12),
+      refreshEveryRuns: z.int().min(0).default(12).describe('re-read the owned conversations from the backend every N sync runs (0: only sync --refresh)'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('changes made by hand on the chat side'),
   server: z
     .strictObject({
-      host: nonEmpty.default('0.0.0.0'),
-      port: z.int().min(0).max(65535).default(8080),
-      /** bearer token for POST /sync; without it the route is disabled */
-      syncToken: nonEmpty.optional(),
-      syncTokenFile: nonEmpty.optional(),
-      /** largest request body accepted (SCIM push), in bytes */
-      maxBodyBytes: z.int().min(1024).default(1_048_576),
+      host: nonEmpty.default('0.0.0.0').describe('address the daemon listens on'),
+      port: z.int().min(0).max(65535).default(8080).describe('port of /healthz, /readyz, /metrics, POST /sync and SCIM push'),
+      syncToken: secret('the bearer token of POST /sync'),
+      syncTokenFile: secretFile('the bearer token of POST /sync (without a token the route is disabled)'),
+      maxBodyBytes: z.int().min(1024).default(1_048_576).describe('largest request body accepted'),
     })
     .superRefine(secretPair('syncToken', false))
-    .prefault({}),
+    .prefault({})
+    .describe("the daemon's HTTP server"),
   daemon: z
     .strictObject({
-      /** pushed changes are collected this long after the first one, then reconciled together */
-      debounceMs: z.int().min(0).default(1000),
-      /** on SIGTERM, how long the call in flight may take before the daemon exits anyway */
-      shutdownGraceMs: z.int().min(0).default(20_000),
+      debounceMs: z.int().min(0).default(1000).describe('pushed changes are collected this long after the first, then reconciled together'),
+      shutdownGraceMs: z.int().min(0).default(20_000).describe('on SIGTERM, how long the calls in flight may take'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('the long-running mode'),
   log: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
-    .prefault({}),
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info').describe('pino level'),
+    })
+    .prefault({})
+    .describe('logging'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

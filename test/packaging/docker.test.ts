@@ -1,0 +1,58 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('../../', import.meta.url);
+const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
+const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> };
+
+describe('Dockerfile', () => {
+  it('passes dockerfilelint', () => {
+    const out = execFileSync(process.execPath, [new URL('node_modules/dockerfilelint/bin/dockerfilelint', root).pathname, 'Dockerfile'], { cwd: root, encoding: 'utf8' });
+    expect(out).toMatch(/Issues: None found/);
+  });
+
+  it('is a multi-stage build to a non-root runtime with a healthcheck, a data volume, and convsync as entrypoint', () => {
+    const from = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]!);
+    expect(from).toHaveLength(2);
+    for (const image of from) expect(image).toMatch(/^node:22-bookworm-slim$/);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/node_modules/m);
+    expect(dockerfile).toMatch(/^USER 10001:10001$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .* CMD \["node", "\/app\/dist\/healthcheck.js"\]$/m);
+    expect(dockerfile).toMatch(/^VOLUME \["\/var\/lib\/convsync"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["convsync"\]$/m);
+    expect(dockerfile).toMatch(/^CMD \["daemon"\]$/m);
+    expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).not.toMatch(/:latest/);
+  });
+
+  it('builds with the commands CI runs', () => {
+    const npmRuns = [...dockerfile.matchAll(/^RUN (npm .+)$/gm)].map((m) => m[1]!);
+    expect(npmRuns).toEqual(['npm ci', 'npm run build', 'npm prune --omit=dev']);
+    const ci = readFileSync(new URL('.ci/run', root), 'utf8');
+    expect(ci).toMatch(/^npm ci$/m);
+    expect(ci).toMatch(/^npm test$/m);
+    // `npm test` starts by running exactly the build the image runs
+    expect(pkg.scripts.test!.startsWith(`${pkg.scripts.build} && `)).toBe(true);
+  });
+
+  it('has a healthcheck that passes on a live /healthz and fails otherwise', async () => {
+    const server = createServer((req, res) => res.writeHead(req.url === '/healthz' ? 200 : 404).end());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = String((server.address() as AddressInfo).port);
+    const script = new URL('dist/healthcheck.js', root).pathname;
+    const check = () =>
+      new Promise<number>((resolve) => {
+        const child = execFile(process.execPath, [script], { env: { CONVSYNC_SERVER__PORT: port } });
+        child.on('exit', (code) => resolve(code ?? -1));
+      });
+    const ok = await check();
+    await new Promise<void>((r) => server.close(() => r()));
+    const down = await check();
+    expect(ok).toBe(0);
+    expect(down).toBe(1);
+  });
+});
