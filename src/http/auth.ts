@@ -1,0 +1,73 @@
+import type { Dispatcher } from 'undici';
+import type { HttpAuth } from '../config/schema.js';
+import { readSecret } from '../config/secrets.js';
+import { AuthError } from '../errors.js';
+import { errorForStatus, httpRequest, parseJson } from './request.js';
+
+/**
+ * The `Authorization` header for bearer, basic or OAuth2 client-credentials auth. The OAuth2
+ * token is fetched when needed, renewed 30 s before it expires, and dropped by `invalidate()`
+ * (after a 401) so the next call fetches a new one. Secrets are read from their files at each use.
+ */
+export class HttpAuthorizer {
+  private token: { value: string; expiresAt: number } | undefined;
+
+  constructor(
+    private readonly origin: string,
+    private readonly auth: HttpAuth,
+    private readonly opts: { timeoutMs: number; dispatcher?: Dispatcher },
+  ) {}
+
+  get renewable(): boolean {
+    return this.auth.type === 'oauth2';
+  }
+
+  invalidate(): void {
+    this.token = undefined;
+  }
+
+  async header(signal?: AbortSignal): Promise<string> {
+    const auth = this.auth;
+    switch (auth.type) {
+      case 'bearer':
+        return `Bearer ${this.secret(auth, 'token')}`;
+      case 'basic':
+        return `Basic ${Buffer.from(`${auth.username}:${this.secret(auth, 'password')}`).toString('base64')}`;
+      case 'oauth2':
+        if (!this.token || Date.now() > this.token.expiresAt - 30_000) this.token = await this.clientCredentials(auth, signal);
+        return `Bearer ${this.token.value}`;
+    }
+  }
+
+  private async clientCredentials(auth: HttpAuth & { type: 'oauth2' }, signal?: AbortSignal) {
+    const form = new URLSearchParams({ grant_type: 'client_credentials' });
+    if (auth.scope) form.set('scope', auth.scope);
+    if (auth.audience) form.set('audience', auth.audience);
+    const basic = Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(this.secret(auth, 'clientSecret'))}`).toString('base64');
+    const res = await httpRequest(this.origin, {
+      method: 'POST',
+      url: auth.tokenUrl,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+      body: form.toString(),
+      timeoutMs: this.opts.timeoutMs,
+      ...(signal ? { signal } : {}),
+      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+    });
+    const body = parseJson(res.text) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
+    if (res.status >= 500 || res.status === 429) throw errorForStatus(this.origin, res, undefined, 'OAuth2 token endpoint');
+    if (res.status !== 200 || typeof body?.access_token !== 'string') {
+      const why = typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`;
+      throw new AuthError(`OAuth2 client-credentials token refused (${why})`, { origin: this.origin, status: res.status });
+    }
+    const seconds = typeof body.expires_in === 'number' ? body.expires_in : 3600;
+    return { value: body.access_token, expiresAt: Date.now() + seconds * 1000 };
+  }
+
+  private secret(holder: object, key: string): string {
+    try {
+      return readSecret(holder, key);
+    } catch (e) {
+      throw new AuthError(`cannot read the ${key}: ${(e as Error).message}`, { origin: this.origin });
+    }
+  }
+}
