@@ -26,7 +26,7 @@ Usage:
   convsync explain   [--config F] (--user U | --group G)   (one user or group: source → mapping → identity → plan)
   convsync validate  [--config F] [--skip-secrets]
   convsync status    [--config F] [--output text|json]
-  convsync sandbox   (starts a fake Wire and a fake SCIM directory and syncs them; no accounts needed)
+  convsync sandbox   [--backend wire|protocol]   (fake chat backend + fake SCIM directory, synced; no accounts needed)
 
 Options:
   -c, --config F     configuration file (default: $CONVSYNC_CONFIG or ./convsync.yaml)
@@ -46,6 +46,7 @@ const OPTIONS = {
   out: { type: 'string' },
   user: { type: 'string' },
   group: { type: 'string' },
+  backend: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -85,8 +86,14 @@ async function main(argv: string[]): Promise<number> {
       return explain(flags);
     case 'daemon':
       return runDaemon(load(flags));
-    case 'sandbox':
-      return runSandboxDemo({ out: process.stdout });
+    case 'sandbox': {
+      const backend = flags.backend ?? 'wire';
+      if (backend !== 'wire' && backend !== 'protocol') {
+        process.stderr.write('--backend must be one of: wire, protocol\n');
+        return EXIT.error;
+      }
+      return runSandboxDemo({ out: process.stdout, backend });
+    }
     default:
       process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox\n\n${USAGE}\n`);
       return EXIT.error;

@@ -1,9 +1,13 @@
 import type { BackendConfig } from '../config/schema.js';
 import type { Backend, BackendAdapter, BackendContext } from './types.js';
+import { protocolBackend } from './protocol/index.js';
 import { wireBackend } from './wire/index.js';
 
 /** Every backend by its `backend.type`; a test checks this map against the folders. */
-export const backends = new Map<BackendConfig['type'], BackendAdapter<never>>([['wire', wireBackend]]);
+export const backends = new Map<BackendConfig['type'], BackendAdapter<never>>([
+  ['wire', wireBackend],
+  ['protocol', protocolBackend],
+]);
 
 export function createBackend(config: BackendConfig, ctx: BackendContext): Backend {
   const adapter = backends.get(config.type) as BackendAdapter<BackendConfig> | undefined;

@@ -2,16 +2,18 @@ import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 
 export interface BackendCapabilities {
-  /** most members a conversation may have, the daemon included (undefined: no limit) */
+  /** most members a conversation may have, the daemon included when it is a member (undefined: no limit) */
   maxMembers: number | undefined;
+  /** the daemon's own user is a member of the conversations it manages (Wire, Mixin: yes; Protocol: no) */
+  selfIsMember?: boolean;
   /** users per add call */
   addBatch: number;
   /** users per remove call */
   removeBatch: number;
   /** a repeated create with the same input returns the same conversation */
   idempotentCreate: boolean;
-  /** what "delete" does on this backend */
-  delete: 'delete' | 'archive' | 'none';
+  /** what happens by default to a conversation whose groups are gone (mappings may say otherwise) */
+  removedGroup: 'keep' | 'archive' | 'delete';
 }
 
 /** A conversation as the backend reports it. `members` never includes the daemon itself. */
@@ -48,8 +50,22 @@ export interface Backend {
   removeMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ removed: string[] }>;
   rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void>;
   delete?(conversationId: string, signal?: AbortSignal): Promise<void>;
-  /** handles → backend user ids (null: no such user); batched as the backend allows */
-  lookupHandles?(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>>;
+  archive?(conversationId: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Several changes to one conversation in one call, for backends whose API sets membership as a
+   * whole (Protocol: one PUT with the full list). When present, the reconciler uses it instead of
+   * separate rename/add/remove calls.
+   */
+  updateConversation?(conversationId: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void>;
+  /**
+   * handles → backend user ids (null: no such user); batched as the backend allows. `details` lets
+   * a backend that may create missing users (Protocol contacts) fill in what it needs.
+   */
+  lookupHandles?(
+    handles: string[],
+    signal?: AbortSignal,
+    details?: ReadonlyMap<string, { phone?: string; displayName?: string }>,
+  ): Promise<Map<string, string | null>>;
   close?(): Promise<void>;
 }
 

@@ -148,8 +148,27 @@ const WireBackendConfig = z
   });
 export type WireBackendConfig = z.infer<typeof WireBackendConfig>;
 
-export const BackendConfig = z.discriminatedUnion('type', [WireBackendConfig], {
-  error: () => 'backend.type must be one of: wire',
+const ProtocolBackendConfig = z.strictObject({
+  type: z.literal('protocol').describe('a REST chat API of the Protocol kind (groups carry their conversation)'),
+  baseUrl: url.describe('the API base, e.g. https://api.protocol.chat/v1'),
+  auth: HttpAuth.describe('a static bearer token (recommended), basic, or OAuth2 client credentials'),
+  contacts: z
+    .strictObject({
+      matchOn: z
+        .enum(['username', 'phone_number'], { error: () => 'must be one of: username, phone_number' })
+        .default('username')
+        .describe('the contact field the identity value (identity.lookup: handle) is matched on'),
+      create: z.boolean().default(false).describe('create a missing contact (needs identity.phoneFrom, the API requires a phone number)'),
+    })
+    .prefault({})
+    .describe('how directory users become contacts'),
+  maxMembers: z.int().min(1).optional().describe('most contacts in a group, if your server has a limit (none is documented)'),
+  timeoutMs: z.int().min(100).default(30_000).describe('per request'),
+});
+export type ProtocolBackendConfig = z.infer<typeof ProtocolBackendConfig>;
+
+export const BackendConfig = z.discriminatedUnion('type', [WireBackendConfig, ProtocolBackendConfig], {
+  error: () => 'backend.type must be one of: wire, protocol',
 });
 export type BackendConfig = z.infer<typeof BackendConfig>;
 
@@ -177,9 +196,9 @@ const Mapping = z.strictObject({
   readdLeavers: z.boolean().default(false).describe('add again a member who left the conversation on their own'),
   recreateDeleted: z.boolean().default(false).describe('create again a conversation deleted by hand'),
   onGroupRemoved: z
-    .enum(['keep', 'delete'], { error: () => 'must be one of: keep, delete' })
-    .default('keep')
-    .describe('when its groups are gone: keep the conversation (unbound) or delete it'),
+    .enum(['keep', 'archive', 'delete'], { error: () => 'must be one of: keep, archive, delete' })
+    .optional()
+    .describe("when its groups are gone: keep the conversation (unbound), archive or delete it (default: the backend's — keep on Wire, archive on Protocol)"),
 });
 export type MappingConfig = z.infer<typeof Mapping>;
 
@@ -219,6 +238,7 @@ export const ConfigSchema = z.strictObject({
   backend: BackendConfig.describe('the chat backend'),
   identity: z
     .strictObject({
+      phoneFrom: nonEmpty.optional().describe('where a phone number is read, for backends that create contacts (e.g. phoneNumbers.0.value)'),
       from: nonEmpty
         .default('externalId')
         .describe('where the backend user id (or handle) is read: id, externalId, userName, email, a dotted path, or <schema URN>:<attribute>'),

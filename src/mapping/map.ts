@@ -1,5 +1,5 @@
 import type { MappingConfig } from '../config/schema.js';
-import type { DesiredConversation } from '../plan/types.js';
+import type { DesiredConversation, RemovedGroupAction } from '../plan/types.js';
 import type { DesiredGroup, SourceUser } from '../sources/types.js';
 
 export interface MappingResult {
@@ -52,6 +52,8 @@ export function mapGroups(
   groups: readonly DesiredGroup[],
   mappings: readonly MappingConfig[],
   resolve: (user: SourceUser) => string | undefined,
+  /** the backend's default for a conversation whose groups are gone */
+  removedDefault: RemovedGroupAction = 'keep',
 ): MappingResult {
   const byKey = new Map<string, { d: DesiredConversation; members: Set<string>; names: Map<string, string> }>();
   let unmatched = 0;
@@ -73,7 +75,7 @@ export function mapGroups(
           name,
           rule: matched.rule,
           remove: rule.remove,
-          onGroupRemoved: rule.onGroupRemoved,
+          onGroupRemoved: rule.onGroupRemoved ?? removedDefault,
           readdLeavers: rule.readdLeavers,
           recreateDeleted: rule.recreateDeleted,
           groups: [],

@@ -12,10 +12,10 @@ import type {
   SnapshotConversation,
 } from './types.js';
 
-const OP_ORDER: Record<OpType, number> = { create: 0, rename: 1, remove: 2, add: 3, unbind: 4, delete: 5 };
+const OP_ORDER: Record<OpType, number> = { create: 0, rename: 1, remove: 2, add: 3, unbind: 4, archive: 5, delete: 6 };
 
 const POLICY_ALLOWS: Record<PlanInput['policy'], ReadonlySet<OpType>> = {
-  sync: new Set(['create', 'rename', 'remove', 'add', 'unbind', 'delete']),
+  sync: new Set(['create', 'rename', 'remove', 'add', 'unbind', 'archive', 'delete']),
   'upsert-only': new Set(['create', 'rename', 'add', 'unbind']),
   'create-only': new Set(['create']),
 };
@@ -118,11 +118,10 @@ export function computePlan(input: PlanInput): Plan {
       continue;
     }
     const reason = `groups gone from the directory: ${snap.groups.join(', ') || '(none)'}`;
-    const op: PlanOp =
-      snap.onGroupRemoved === 'delete'
-        ? { op: 'delete', key: snap.key, name: snap.name, conversationId: snap.conversationId, reason }
-        : { op: 'unbind', key: snap.key, name: snap.name, conversationId: snap.conversationId, reason };
-    if (allowed.has(op.op)) ops.push(op);
+    const kind = snap.onGroupRemoved === 'keep' ? 'unbind' : snap.onGroupRemoved;
+    const op: PlanOp = { op: kind, key: snap.key, name: snap.name, conversationId: snap.conversationId, reason };
+    if (kind !== 'unbind' && input.can && !input.can[kind]) block('policy', `the backend cannot ${kind} conversations`, op);
+    else if (allowed.has(op.op)) ops.push(op);
     else block('policy', `policy ${policy} does not ${op.op}`, op);
   }
 
@@ -133,7 +132,7 @@ export function computePlan(input: PlanInput): Plan {
     for (const r of removals) block('guard', why, r.op);
     for (let i = ops.length - 1; i >= 0; i--) {
       const op = ops[i]!;
-      if (op.op === 'delete') {
+      if (op.op === 'delete' || op.op === 'archive') {
         ops.splice(i, 1);
         block('guard', why, op);
       }
@@ -222,8 +221,8 @@ function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: Pla
       );
     }
   }
-  const deletes = ops.filter((o) => o.op === 'delete').length;
-  if (deletes > guards.maxDeletesPerRun) reasons.push(`${deletes} deletes exceed maxDeletesPerRun ${guards.maxDeletesPerRun}`);
+  const deletes = ops.filter((o) => o.op === 'delete' || o.op === 'archive').length;
+  if (deletes > guards.maxDeletesPerRun) reasons.push(`${deletes} deletes or archives exceed maxDeletesPerRun ${guards.maxDeletesPerRun}`);
   return reasons;
 }
 
@@ -234,6 +233,7 @@ function summarize(ops: PlanOp[], blocked: BlockedOp[]): PlanSummary {
     remove: 0,
     rename: 0,
     unbind: 0,
+    archive: 0,
     delete: 0,
     membersAdded: 0,
     membersRemoved: 0,

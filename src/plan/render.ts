@@ -1,6 +1,6 @@
 import type { BlockedOp, Plan, PlanOp } from './types.js';
 
-const SIGN: Record<PlanOp['op'], string> = { create: '+', add: '+', rename: '~', remove: '-', unbind: '·', delete: '-' };
+const SIGN: Record<PlanOp['op'], string> = { create: '+', add: '+', rename: '~', remove: '-', unbind: '·', archive: '-', delete: '-' };
 
 function target(op: PlanOp): string {
   return op.op === 'create' ? `"${op.name}"` : `"${op.name}" (${op.conversationId})`;
@@ -16,6 +16,8 @@ function detail(op: PlanOp): string {
       return `"${op.from}" → "${op.to}"`;
     case 'unbind':
       return 'kept on the backend, no longer managed';
+    case 'archive':
+      return 'archived on the backend, no longer managed';
     case 'delete':
       return 'deleted on the backend';
   }
@@ -44,7 +46,7 @@ export function renderPlan(plan: Plan): string {
   lines.push(
     '',
     `Summary: ${s.create} to create, ${s.add} add (${s.membersAdded} members in all), ${s.remove} remove (${s.membersRemoved} members), ` +
-      `${s.rename} rename, ${s.unbind} unbind, ${s.delete} delete; ${s.blocked} held back` +
+      `${s.rename} rename, ${s.unbind} unbind, ${s.archive} archive, ${s.delete} delete; ${s.blocked} held back` +
       (s.quarantined ? ' — QUARANTINED: removals wait for approval (`convsync approve <run>` or `convsync sync --allow-removals`)' : ''),
   );
   return lines.join('\n');

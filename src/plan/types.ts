@@ -1,5 +1,8 @@
 import type { Policy, RemoveMode } from '../config/schema.js';
 
+/** What happens to a conversation whose groups are gone. */
+export type RemovedGroupAction = 'keep' | 'archive' | 'delete';
+
 /** Who put a member into a conversation, as far as the store knows. */
 export type MemberOrigin = 'convsync' | 'external' | 'self';
 
@@ -14,7 +17,7 @@ export interface SnapshotConversation {
   members: Record<string, MemberOrigin>;
   /** group keys that fed this conversation at the last run */
   groups: string[];
-  onGroupRemoved: 'keep' | 'delete';
+  onGroupRemoved: RemovedGroupAction;
   /** members who left on their own (found by a refresh), sorted */
   leavers?: string[];
 }
@@ -32,7 +35,7 @@ export interface DesiredConversation {
   /** index of the mapping rule that produced it */
   rule: number;
   remove: RemoveMode;
-  onGroupRemoved: 'keep' | 'delete';
+  onGroupRemoved: RemovedGroupAction;
   /** add again a member who left the conversation on their own */
   readdLeavers: boolean;
   /** create the conversation again when it was deleted by hand */
@@ -67,6 +70,8 @@ export interface PlanInput {
   guards: Guards;
   /** most members a conversation may have, the daemon included (undefined: no limit) */
   maxMembers?: number;
+  /** what the backend can do with a removed group's conversation */
+  can?: { archive: boolean; delete: boolean };
   /** sources whose group listing failed: their absent groups are unknown, not gone */
   incompleteSources: string[];
   /** removals approved for this run (`--allow-removals`) */
@@ -87,7 +92,7 @@ export interface CreateOp extends OpBase {
   op: 'create';
   members: string[];
   groups: string[];
-  onGroupRemoved: 'keep' | 'delete';
+  onGroupRemoved: RemovedGroupAction;
 }
 export interface AddOp extends OpBase {
   op: 'add';
@@ -114,7 +119,12 @@ export interface DeleteOp extends OpBase {
   op: 'delete';
   conversationId: string;
 }
-export type PlanOp = CreateOp | AddOp | RemoveOp | RenameOp | UnbindOp | DeleteOp;
+/** archived on the backend (kept, read-only) and no longer managed */
+export interface ArchiveOp extends OpBase {
+  op: 'archive';
+  conversationId: string;
+}
+export type PlanOp = CreateOp | AddOp | RemoveOp | RenameOp | UnbindOp | ArchiveOp | DeleteOp;
 export type OpType = PlanOp['op'];
 
 /**
@@ -135,6 +145,7 @@ export interface PlanSummary {
   remove: number;
   rename: number;
   unbind: number;
+  archive: number;
   delete: number;
   /** member additions across create and add */
   membersAdded: number;

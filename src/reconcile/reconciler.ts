@@ -43,7 +43,7 @@ export interface ApplyResult {
   authFailed?: string;
 }
 
-const MUTATORS = new Set(['create', 'addMembers', 'removeMembers', 'rename', 'delete']);
+const MUTATORS = new Set(['create', 'addMembers', 'removeMembers', 'rename', 'delete', 'archive', 'updateConversation']);
 
 /**
  * Executes a plan against a backend, journal first: each backend call is written `pending`
@@ -88,25 +88,28 @@ export class Reconciler {
       this.opts.concurrency,
       async (ops) => {
         // a conversation's ops run in order: create before add, remove before add (room for the new)
-        for (const op of ops) {
+        for (const batch of this.combine(ops)) {
           if (stopped()) {
-            result.skipped++;
+            result.skipped += batch.length;
             continue;
           }
-          const outcome = await this.execute(op, runId);
+          const outcomes = batch.length === 1 ? [await this.execute(batch[0]!, runId)] : await this.executeTogether(batch, runId);
           progress.tick();
-          if (outcome === 'done') {
-            result.done++;
-            result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
-            transientInARow = 0;
-            continue;
-          }
-          result.failed.push(outcome);
-          if (outcome.kind === 'auth') result.authFailed = outcome.error;
-          if (outcome.kind === 'transient' && ++transientInARow >= threshold) {
-            result.circuitOpen = true;
-            this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
-          }
+          outcomes.forEach((outcome, i) => {
+            const op = batch[i]!;
+            if (outcome === 'done') {
+              result.done++;
+              result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
+              transientInARow = 0;
+              return;
+            }
+            result.failed.push(outcome);
+            if (outcome.kind === 'auth') result.authFailed = outcome.error;
+            if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
+              result.circuitOpen = true;
+              this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
+            }
+          });
         }
       },
     );
@@ -120,12 +123,12 @@ export class Reconciler {
   }
 
   /** handle lookups, batched by the backend, each batch retried like any call */
-  async lookupHandles(handles: string[]): Promise<Map<string, string | null>> {
+  async lookupHandles(handles: string[], details?: ReadonlyMap<string, { phone?: string; displayName?: string }>): Promise<Map<string, string | null>> {
     const lookup = this.backend.lookupHandles?.bind(this.backend);
     if (!lookup) throw new PermanentError(`${this.backend.id} cannot look users up by handle`, { origin: this.backend.id });
     const out = new Map<string, string | null>();
     for (let i = 0; i < handles.length; i += 100) {
-      for (const [k, v] of await this.attempt(() => lookup(handles.slice(i, i + 100)))) out.set(k, v);
+      for (const [k, v] of await this.attempt(() => lookup(handles.slice(i, i + 100), undefined, details))) out.set(k, v);
     }
     return out;
   }
@@ -229,6 +232,50 @@ export class Reconciler {
     return { resolved: pending.length, adopted };
   }
 
+  /**
+   * A backend that sets a conversation as a whole (`updateConversation`) gets one call for the
+   * rename, removes and adds of a conversation; any other backend one call per op.
+   */
+  private combine(ops: PlanOp[]): PlanOp[][] {
+    if (!this.backend.updateConversation) return ops.map((op) => [op]);
+    const out: PlanOp[][] = [];
+    for (const op of ops) {
+      const last = out.at(-1);
+      const joinable = (o: PlanOp) => o.op === 'rename' || o.op === 'add' || o.op === 'remove';
+      if (last && joinable(op) && joinable(last[0]!) && 'conversationId' in op && op.conversationId === (last[0] as { conversationId: string }).conversationId) {
+        last.push(op);
+      } else out.push([op]);
+    }
+    return out;
+  }
+
+  private async executeTogether(ops: PlanOp[], runId: number): Promise<('done' | FailedOp)[]> {
+    for (const op of ops) {
+      const ownership = this.checkOwnership(op);
+      if (ownership) return ops.map((o) => ({ op: o, kind: 'permanent', error: ownership }));
+    }
+    const conversationId = (ops[0] as { conversationId: string }).conversationId;
+    const change = {
+      add: ops.flatMap((o) => (o.op === 'add' ? o.members : [])),
+      remove: ops.flatMap((o) => (o.op === 'remove' ? o.members : [])),
+      ...(ops.some((o) => o.op === 'rename') ? { name: (ops.find((o) => o.op === 'rename') as PlanOp & { op: 'rename' }).to } : {}),
+    };
+    const ids = ops.map((op) => this.store.journalPending(runId, op));
+    const update = this.backend.updateConversation!.bind(this.backend);
+    try {
+      await this.attempt(() => update(conversationId, change));
+      ops.forEach((op, i) => this.store.journalDone(ids[i]!, effectOf(op)));
+      return ops.map(() => 'done' as const);
+    } catch (e) {
+      const kind = e instanceof TransientError ? 'transient' : isSyncError(e) ? e.kind : 'permanent';
+      const label = isSyncError(e) ? e.label : undefined;
+      const message = describeError(e);
+      for (const id of ids) this.store.journalFailed(id, { kind, label, message });
+      this.log.error({ key: ops[0]!.key, kind, label, err: message }, `could not update "${ops[0]!.name}"`);
+      return ops.map((op) => ({ op, kind, error: message, ...(label ? { label } : {}) }));
+    }
+  }
+
   /** one plan op → the backend calls it needs, each journaled on its own */
   private split(op: PlanOp): PlanOp[] {
     const caps = this.backend.capabilities;
@@ -291,13 +338,13 @@ export class Reconciler {
       case 'add':
         await this.attempt(() => b.addMembers(op.conversationId, op.members));
         // already-present members are now members too: recording them stops endless re-adds
-        return { kind: 'added', conversationId: op.conversationId, members: op.members };
+        return effectOf(op);
       case 'remove':
         await this.attempt(() => b.removeMembers(op.conversationId, op.members));
-        return { kind: 'removed', conversationId: op.conversationId, members: op.members };
+        return effectOf(op);
       case 'rename':
         await this.attempt(() => b.rename(op.conversationId, op.to));
-        return { kind: 'renamed', conversationId: op.conversationId, name: op.to };
+        return effectOf(op);
       case 'unbind':
         return { kind: 'unbound', key: op.key };
       case 'delete': {
@@ -305,6 +352,12 @@ export class Reconciler {
         if (!del) throw new PermanentError(`${b.id} cannot delete conversations`, { origin: b.id });
         await this.attempt(() => del(op.conversationId));
         return { kind: 'deleted', key: op.key };
+      }
+      case 'archive': {
+        const archive = b.archive?.bind(b);
+        if (!archive) throw new PermanentError(`${b.id} cannot archive conversations`, { origin: b.id });
+        await this.attempt(() => archive(op.conversationId));
+        return { kind: 'unbound', key: op.key };
       }
     }
   }
@@ -326,6 +379,14 @@ export class Reconciler {
       },
     );
   }
+}
+
+/** the snapshot change of a rename, add or remove that the backend applied */
+function effectOf(op: PlanOp): OpEffect {
+  if (op.op === 'add') return { kind: 'added', conversationId: op.conversationId, members: op.members };
+  if (op.op === 'remove') return { kind: 'removed', conversationId: op.conversationId, members: op.members };
+  if (op.op === 'rename') return { kind: 'renamed', conversationId: op.conversationId, name: op.to };
+  return { kind: 'none' };
 }
 
 function createdEffect(
@@ -361,6 +422,8 @@ export function describeOp(op: PlanOp): string {
       return `rename ${op.conversationId} "${op.from}" → "${op.to}"`;
     case 'unbind':
       return `unbind ${op.conversationId} (${op.key}); the conversation is kept`;
+    case 'archive':
+      return `archive ${op.conversationId} (${op.key})`;
     case 'delete':
       return `delete ${op.conversationId} (${op.key})`;
   }

@@ -154,7 +154,7 @@ export async function planRun(
   warnings.push(...distrusted.warnings);
 
   const identity = await identityFor(deps, groups, reconciler);
-  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u));
+  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup);
   warnings.push(...mapped.warnings, ...identity.warnings());
 
   let desired = mapped.conversations;
@@ -172,7 +172,11 @@ export async function planRun(
     ownerId: config.ownerId,
     selfId,
     guards: config.guards,
-    ...(backend.capabilities.maxMembers !== undefined ? { maxMembers: backend.capabilities.maxMembers } : {}),
+    // the plan counts the daemon among the members; a backend where it is not one has one more seat
+    ...(backend.capabilities.maxMembers !== undefined
+      ? { maxMembers: backend.capabilities.maxMembers + (backend.capabilities.selfIsMember === false ? 1 : 0) }
+      : {}),
+    can: { archive: backend.archive !== undefined, delete: backend.delete !== undefined },
     incompleteSources,
     allowRemovals,
     tripped,
@@ -307,14 +311,19 @@ async function identityFor(deps: RunDeps, groups: DesiredGroup[], reconciler: Re
   const { from, lookup, cacheTtlHours } = config.identity;
   if (lookup === 'none') return createIdentityResolver(from, (v) => backend.parseUserId(v));
   const handles = new Set<string>();
+  // what a backend that creates missing users needs to know about them
+  const details = new Map<string, { phone?: string; displayName?: string }>();
   for (const g of groups) {
     if (!matchGroup(g, config.mappings)) continue;
     for (const u of g.members) {
       const v = u.active ? identityValue(u, from) : undefined;
-      if (v !== undefined) handles.add(v);
+      if (v === undefined) continue;
+      handles.add(v);
+      const phone = config.identity.phoneFrom ? identityValue(u, config.identity.phoneFrom) : undefined;
+      details.set(v.trim().toLowerCase(), { ...(phone ? { phone } : {}), ...(u.displayName ? { displayName: u.displayName } : {}) });
     }
   }
-  const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h), cacheTtlHours);
+  const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h, details), cacheTtlHours);
   return createIdentityResolver(from, (v) => ids.get(v.trim().toLowerCase()) ?? undefined, `no ${backend.id} user has this handle`);
 }
 

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { MemberOrigin, PlanOp, Snapshot, SnapshotConversation } from '../plan/types.js';
+import type { MemberOrigin, PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { PushStore } from './push.js';
 
@@ -18,7 +18,7 @@ export type OpEffect =
       members: string[];
       external?: string[];
       groups: string[];
-      onGroupRemoved: 'keep' | 'delete';
+      onGroupRemoved: RemovedGroupAction;
     }
   | { kind: 'added'; conversationId: string; members: string[] }
   | { kind: 'removed'; conversationId: string; members: string[] }
@@ -131,7 +131,7 @@ export class Store {
       .prepare(
         `SELECT key, conversation_id, owner_id, name, groups, on_group_removed FROM bindings WHERE state = 'bound' ORDER BY key`,
       )
-      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: 'keep' | 'delete' }[];
+      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction }[];
     const byConversation = new Map<string, SnapshotConversation>();
     const conversations = rows.map((r) => {
       const c: SnapshotConversation = {
@@ -243,7 +243,7 @@ export class Store {
   }
 
   /** groups feeding a bound conversation change without any backend call (a union gains a group) */
-  updateBindingGroups(key: string, groups: string[], onGroupRemoved: 'keep' | 'delete'): void {
+  updateBindingGroups(key: string, groups: string[], onGroupRemoved: RemovedGroupAction): void {
     this.db
       .prepare(
         `UPDATE bindings SET groups = ?, on_group_removed = ?, updated_at = ?

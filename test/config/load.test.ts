@@ -29,7 +29,8 @@ describe('configuration', () => {
     const config = loadConfig({ file: file('example.yaml', EXAMPLE), env: {}, checkSecretFiles: false });
     expect(config.sources[0]).toMatchObject({ name: 'corp', type: 'scim', auth: { type: 'bearer', tokenFile: '/run/secrets/scim-token' } });
     expect(config.backend).toMatchObject({ type: 'wire', teamId: '5e0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f' });
-    expect(config.mappings[0]).toMatchObject({ name: 'Team {1}', remove: 'managed', onGroupRemoved: 'keep' });
+    expect(config.mappings[0]).toMatchObject({ name: 'Team {1}', remove: 'managed' });
+    expect(config.mappings[0]!.onGroupRemoved).toBeUndefined(); // the backend's default: keep on Wire
     expect(config.guards).toMatchObject({ maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, protect: [] });
     expect(config.store.path).toBe(join(dir, 'data/convsync.db'));
   });

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { sampleDirectory, type SampleDirectory } from '../../src/sandbox/directory.js';
 import { ScimSandbox } from '../../src/sandbox/scim/server.js';
+import { ProtocolSandbox, type ProtocolFaults } from '../../src/sandbox/protocol/server.js';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -15,7 +16,17 @@ const SCIM_TOKEN = 'harness-scim-token';
 
 export interface Harness {
   dir: string;
+  backend: 'wire' | 'protocol';
   wire: WireSandbox;
+  /** the Protocol sandbox, when `backend: 'protocol'` */
+  protocol?: ProtocolSandbox;
+  /** the chat backend's user id of a directory user (Wire user id, or Protocol contact id) */
+  chatId(scimUserId: string): string;
+  /** conversation name → sorted member ids, as the chat backend holds them (the daemon left out) */
+  chatState(): Map<string, string[]>;
+  /** successful write calls on the chat backend */
+  chatWrites(): { method: string; path: string }[];
+  chatViolations(): string[];
   scim: ScimSandbox;
   directory: SampleDirectory;
   botId: string;
@@ -35,6 +46,8 @@ export interface CliResult {
 }
 
 export interface HarnessOptions {
+  backend?: 'wire' | 'protocol';
+  protocolFaults?: Partial<ProtocolFaults>;
   groups?: number;
   membersPerGroup?: number;
   users?: number;
@@ -62,15 +75,26 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   writeFileSync(join(dir, 'scim-token'), `${SCIM_TOKEN}\n`);
   writeFileSync(join(dir, 'wire-password'), `${BOT_PASSWORD}\n`);
+  writeFileSync(join(dir, 'protocol-token'), 'harness-protocol-token\n');
   const configFile = join(dir, 'convsync.yaml');
   const byScimId = new Map(directory.users.map((u) => [u.id, u.externalId]));
+  const backend = opts.backend ?? 'wire';
+  let protocol: ProtocolSandbox | undefined;
+  const contactOf = new Map<string, string>();
+  if (backend === 'protocol') {
+    protocol = await ProtocolSandbox.start({ token: 'harness-protocol-token', faults: opts.protocolFaults ?? {} });
+    for (const u of directory.users) contactOf.set(u.id, protocol.addContact({ username: u.userName, phone_number: '+4930000000' }).id);
+  }
+  const backendConfig =
+    backend === 'wire'
+      ? { backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId }, identity: { from: 'externalId' } }
+      : { backend: { type: 'protocol', baseUrl: protocol!.baseUrl, auth: { type: 'bearer', tokenFile: './protocol-token' } }, identity: { from: 'userName', lookup: 'handle' } };
 
   const writeConfig = (overrides: Record<string, unknown> = {}) => {
     const base: Record<string, unknown> = {
       store: { path: './convsync.db' },
       sources: [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' } }],
-      backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId },
-      identity: { from: 'externalId' },
+      ...backendConfig,
       mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
       policy: 'sync',
       guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, protect: [] },
@@ -83,9 +107,26 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
   writeConfig();
 
+  const chatState = (): Map<string, string[]> => {
+    if (backend === 'wire') return wireState(wire, bot.id);
+    const out = new Map<string, string[]>();
+    for (const g of protocol!.groups.values()) {
+      if (g.archived_at !== null) continue;
+      if (out.has(g.name)) throw new Error(`two groups named ${g.name}`);
+      out.set(g.name, [...g.contacts].sort());
+    }
+    return out;
+  };
   return {
     dir,
+    backend,
     wire,
+    ...(protocol ? { protocol } : {}),
+    chatId: (id) => (backend === 'wire' ? byScimId.get(id)! : contactOf.get(id)!),
+    chatState,
+    chatWrites: () =>
+      backend === 'wire' ? wire.writeCalls().filter((c) => c.status < 400) : protocol!.writeCalls().filter((c) => c.status < 400),
+    chatViolations: () => (backend === 'wire' ? wire.violations : protocol!.violations),
     scim,
     directory,
     botId: bot.id,
@@ -96,6 +137,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await scim.stop();
       await wire.stop();
+      await protocol?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

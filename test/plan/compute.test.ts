@@ -128,7 +128,7 @@ describe('computePlan', () => {
     const plan = computePlan(input([desired('a', [])], [snap('a', managed('u1', 'u2')), snap('b', {}, { onGroupRemoved: 'delete' })], { guards }));
     expect(plan.ops).toEqual([]);
     expect(plan.blocked.map((b) => b.op.op)).toEqual(['remove', 'delete']);
-    expect(plan.blocked[0]!.why).toMatch(/2 removals exceed maxRemovalsPerRun 1; 1 deletes exceed maxDeletesPerRun 0/);
+    expect(plan.blocked[0]!.why).toMatch(/2 removals exceed maxRemovalsPerRun 1; 1 deletes or archives exceed maxDeletesPerRun 0/);
   });
 
   it('a suspect group (read empty after having members) is held by the guard', () => {
@@ -179,6 +179,15 @@ describe('computePlan', () => {
     expect(plan.blocked).toMatchObject([{ kind: 'drift', op: { op: 'create' } }]);
     const again = computePlan({ ...input([desired('a', ['u1'], { recreateDeleted: true })], []), snapshot: gone });
     expect(again.ops).toMatchObject([{ op: 'create', key: 'a' }]);
+  });
+
+  it('archives a conversation whose groups are gone when the backend can; says why when it cannot', () => {
+    const s = [snap('a', managed('u1'), { onGroupRemoved: 'archive' })];
+    expect(opsOf(input([], s, { can: { archive: true, delete: true } }))).toEqual(['archive a']);
+    const blocked = computePlan(input([], s, { can: { archive: false, delete: true } }));
+    expect(blocked.ops).toEqual([]);
+    expect(blocked.blocked).toMatchObject([{ kind: 'policy', why: 'the backend cannot archive conversations' }]);
+    expect(opsOf(input([], s, { policy: 'upsert-only' }))).toEqual([]);
   });
 
   it('gives every op its reason', () => {

@@ -29,7 +29,7 @@ function plan(ops: PlanOp[]): Plan {
     ops,
     blocked: [],
     warnings: [],
-    summary: { create: 0, add: 0, remove: 0, rename: 0, unbind: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
+    summary: { create: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
   };
 }
 
@@ -63,7 +63,7 @@ describe('Reconciler', () => {
     const calls: string[] = [];
     const throwing = new Proxy({} as Backend, {
       get: (_t, prop) => {
-        if (prop === 'capabilities') return { maxMembers: 10, addBatch: 10, removeBatch: 1, idempotentCreate: false, delete: 'delete' };
+        if (prop === 'capabilities') return { maxMembers: 10, addBatch: 10, removeBatch: 1, idempotentCreate: false, removedGroup: 'keep' };
         if (prop === 'id') return 'fake';
         return () => {
           calls.push(String(prop));

@@ -45,7 +45,7 @@ class WireBackend implements Backend {
       // v6–v9 remove one member per call
       removeBatch: 1,
       idempotentCreate: false,
-      delete: 'delete' as const,
+      removedGroup: 'keep' as const,
     };
   }
 

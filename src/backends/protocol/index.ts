@@ -1,0 +1,231 @@
+import type { Dispatcher } from 'undici';
+import { z } from 'zod';
+import type { ProtocolBackendConfig } from '../../config/schema.js';
+import { AuthError, PermanentError, type SyncError } from '../../errors.js';
+import { HttpAuthorizer } from '../../http/auth.js';
+import { errorForStatus, httpRequest, parseJson, type HttpResponse } from '../../http/request.js';
+import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
+
+/** Protocol ids: 16 alphanumeric characters, case-sensitive */
+const ID = /^[A-Za-z0-9]{16}$/;
+const PAGE = 100;
+
+const Contact = z.looseObject({ id: z.string(), username: z.string(), phone_number: z.string().nullish() });
+const Group = z.looseObject({
+  id: z.string(),
+  name: z.string(),
+  conversation_id: z.string().nullish(),
+  contacts: z.array(z.union([Contact, z.looseObject({ id: z.string() })])),
+  archived_at: z.number().nullish(),
+});
+type Group = z.infer<typeof Group>;
+const List = <T extends z.ZodType>(item: T) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
+
+/**
+ * The "Protocol" REST chat API. A synced group is a Protocol group, which carries its conversation;
+ * membership is set with one `PUT /groups/:id` holding the complete `contacts` list as `{id}`
+ * references, then read back to confirm. Contacts are found by username (or phone), never guessed.
+ * A removed group is archived (`archived_at`) unless the mapping says delete.
+ */
+class ProtocolBackend implements Backend {
+  readonly id = 'protocol';
+  readonly capabilities;
+  private readonly auth: HttpAuthorizer;
+  private readonly base: string;
+  private readonly dispatcher: Dispatcher | undefined;
+
+  constructor(
+    private readonly config: ProtocolBackendConfig,
+    private readonly ctx: BackendContext,
+  ) {
+    this.base = config.baseUrl.replace(/\/+$/, '');
+    this.dispatcher = ctx.dispatcher;
+    this.auth = new HttpAuthorizer('protocol', config.auth, { timeoutMs: config.timeoutMs, ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}) });
+    this.capabilities = {
+      maxMembers: config.maxMembers,
+      // the API token is not a member of the groups it manages
+      selfIsMember: false,
+      // one PUT carries the whole list
+      addBatch: 10_000,
+      removeBatch: 10_000,
+      idempotentCreate: false,
+      removedGroup: 'archive' as const,
+    };
+  }
+
+  parseUserId(value: string): string | undefined {
+    return ID.test(value) ? value : undefined;
+  }
+
+  /** the API token acts for the account, not for a contact: there is no "self" member */
+  async whoami() {
+    await this.call('GET', '/groups?limit=1');
+    return { userId: 'protocol:api-token' };
+  }
+
+  async create(input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
+    const res = await this.call('POST', '/groups', { name: input.name, description: 'managed by convsync', contacts: input.members.map((id) => ({ id })) }, signal);
+    const group = this.parse(Group, res, 'POST /groups');
+    // the group brings its conversation; make one only if it did not
+    if (!group.conversation_id) await this.call('POST', '/conversations', { group_id: group.id }, signal);
+    return this.toConversation(group);
+  }
+
+  async get(id: string, signal?: AbortSignal): Promise<BackendConversation | undefined> {
+    const group = await this.group(id, signal);
+    // an archived group is no longer a conversation convsync keeps in line
+    return group && !group.archived_at ? this.toConversation(group) : undefined;
+  }
+
+  async list(signal?: AbortSignal): Promise<BackendConversation[]> {
+    const out: BackendConversation[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const res = await this.call('GET', `/groups?limit=${PAGE}&archived=false${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`, undefined, signal);
+      const page = this.parse(List(Group), res, 'GET /groups');
+      out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
+      if (!page.has_more || page.data.length === 0) return out;
+      after = page.data.at(-1)!.id;
+    }
+  }
+
+  async addMembers(id: string, members: string[], signal?: AbortSignal) {
+    const before = await this.setGroup(id, { add: members, remove: [] }, signal);
+    return { added: members.filter((m) => !before.has(m)) };
+  }
+
+  async removeMembers(id: string, members: string[], signal?: AbortSignal) {
+    const before = await this.setGroup(id, { add: [], remove: members }, signal);
+    return { removed: members.filter((m) => before.has(m)) };
+  }
+
+  async rename(id: string, name: string, signal?: AbortSignal): Promise<void> {
+    await this.setGroup(id, { name, add: [], remove: [] }, signal);
+  }
+
+  async updateConversation(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void> {
+    await this.setGroup(id, change, signal);
+  }
+
+  /**
+   * One PUT with the complete list (and the name), read back to confirm; no PUT when nothing
+   * changes. Returns the members before.
+   */
+  private async setGroup(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<Set<string>> {
+    const group = await this.group(id, signal);
+    if (!group) throw new PermanentError(`group ${id} does not exist`, { origin: 'protocol', status: 404, label: 'invalid_request' });
+    const before = new Set(group.contacts.map((c) => c.id));
+    const gone = new Set(change.remove);
+    const wanted = [...new Set([...before, ...change.add])].filter((m) => !gone.has(m));
+    const same = wanted.length === before.size && wanted.every((m) => before.has(m));
+    if (same && (change.name === undefined || change.name === group.name)) return before;
+    await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { ...(change.name !== undefined ? { name: change.name } : {}), contacts: wanted.map((m) => ({ id: m })) }, signal);
+    const after = await this.group(id, signal);
+    const now = new Set(after?.contacts.map((c) => c.id) ?? []);
+    if (!after || now.size !== wanted.length || wanted.some((m) => !now.has(m)) || (change.name !== undefined && after.name !== change.name)) {
+      throw new PermanentError(`group ${id} does not hold the members just set (the PUT was not applied as a replacement)`, { origin: 'protocol', label: 'contract' });
+    }
+    return before;
+  }
+
+  async archive(id: string, signal?: AbortSignal): Promise<void> {
+    const at = Math.floor(Date.now() / 1000);
+    const res = await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { archived_at: at }, signal);
+    const group = this.parse(Group, res, 'PUT /groups/:id');
+    if (group.conversation_id) await this.call('PUT', `/conversations/${encodeURIComponent(group.conversation_id)}`, { archived_at: at }, signal);
+  }
+
+  async delete(id: string, signal?: AbortSignal): Promise<void> {
+    await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal);
+  }
+
+  /**
+   * Usernames (or phone numbers, `contacts.matchOn`) → contact ids, from the full contact list. A
+   * missing contact is created only with `contacts.create` and a known phone number.
+   */
+  async lookupHandles(handles: string[], signal?: AbortSignal, details?: ReadonlyMap<string, { phone?: string; displayName?: string }>) {
+    const field = this.config.contacts.matchOn;
+    const known = new Map<string, string>();
+    let after: string | undefined;
+    for (;;) {
+      const res = await this.call('GET', `/contacts?limit=${PAGE}${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`, undefined, signal);
+      const page = this.parse(List(Contact), res, 'GET /contacts');
+      for (const c of page.data) {
+        const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
+        if (key) known.set(key, c.id);
+      }
+      if (!page.has_more || page.data.length === 0) break;
+      after = page.data.at(-1)!.id;
+    }
+    const out = new Map<string, string | null>();
+    for (const h of handles) {
+      const id = known.get(h.toLowerCase());
+      const phone = details?.get(h)?.phone;
+      if (id || !this.config.contacts.create || field !== 'username' || !phone) {
+        out.set(h, id ?? null);
+        continue;
+      }
+      const displayName = details?.get(h)?.displayName;
+      const res = await this.call('POST', '/contacts', { username: h, phone_number: phone, ...(displayName ? { display_name: displayName } : {}) }, signal);
+      const created = this.parse(Contact, res, 'POST /contacts');
+      this.ctx.logger.info({ backend: 'protocol', contact: created.id }, 'created a missing contact');
+      out.set(h, created.id);
+    }
+    return out;
+  }
+
+  private async group(id: string, signal?: AbortSignal): Promise<Group | undefined> {
+    const res = await this.call('GET', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
+    return res.status === 404 ? undefined : this.parse(Group, res, 'GET /groups/:id');
+  }
+
+  private async call(method: Dispatcher.HttpMethod, path: string, body?: unknown, signal?: AbortSignal, allowed: number[] = []): Promise<HttpResponse> {
+    const send = async () =>
+      httpRequest('protocol', {
+        method,
+        url: this.base + path,
+        headers: { authorization: await this.auth.header(signal) },
+        ...(body !== undefined ? { body } : {}),
+        timeoutMs: this.config.timeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      });
+    let res = await send();
+    this.ctx.onResponse?.(res.status);
+    if (res.status === 401 && this.auth.renewable) {
+      this.auth.invalidate();
+      res = await send();
+      this.ctx.onResponse?.(res.status);
+    }
+    if (res.status >= 300 && !allowed.includes(res.status)) throw this.error(res, `${method} ${path.split('?')[0]}`);
+    return res;
+  }
+
+  private error(res: HttpResponse, what: string): SyncError {
+    const body = parseJson(res.text) as { type?: unknown; message?: unknown } | undefined;
+    const label = typeof body?.type === 'string' ? body.type : undefined;
+    const message = `${what}: ${typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`}`;
+    if (res.status === 401 || res.status === 403) return new AuthError(message, { origin: 'protocol', status: res.status, ...(label ? { label } : {}) });
+    return errorForStatus('protocol', res, label, message);
+  }
+
+  private parse<T>(schema: z.ZodType<T>, res: HttpResponse, what: string): T {
+    const r = schema.safeParse(parseJson(res.text));
+    if (r.success) return r.data;
+    const issue = r.error.issues[0];
+    throw new PermanentError(`${what}: answer outside the Protocol contract (HTTP ${res.status}, ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unreadable'})`, {
+      origin: 'protocol',
+      status: res.status,
+      label: 'contract',
+    });
+  }
+
+  private toConversation(g: Group): BackendConversation {
+    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id) };
+  }
+}
+
+export const protocolBackend = {
+  type: 'protocol',
+  create: (config: ProtocolBackendConfig, ctx: BackendContext) => new ProtocolBackend(config, ctx),
+} satisfies BackendAdapter<ProtocolBackendConfig>;

@@ -1,0 +1,94 @@
+import { pino } from 'pino';
+import { MockAgent } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { protocolBackend } from '../../src/backends/protocol/index.js';
+import type { ProtocolBackendConfig } from '../../src/config/schema.js';
+import { AuthError, PermanentError, TransientError } from '../../src/errors.js';
+import { ProtocolSandbox } from '../../src/sandbox/protocol/server.js';
+
+const logger = pino({ level: 'silent' });
+const config = (baseUrl: string, extra: Partial<ProtocolBackendConfig> = {}): ProtocolBackendConfig => ({
+  type: 'protocol',
+  baseUrl,
+  auth: { type: 'bearer', token: 'tok' },
+  contacts: { matchOn: 'username', create: false },
+  timeoutMs: 5000,
+  ...extra,
+});
+
+let sandbox: ProtocolSandbox | undefined;
+afterEach(async () => {
+  await sandbox?.stop();
+  sandbox = undefined;
+});
+
+describe('Protocol backend against the Protocol sandbox', () => {
+  it('creates a group with its conversation, sets members with one PUT read back, archives', async () => {
+    sandbox = await ProtocolSandbox.start({ token: 'tok' });
+    const [a, b, c] = ['ann', 'bob', 'cid'].map((u) => sandbox!.addContact({ username: u }).id);
+    const backend = protocolBackend.create(config(sandbox.baseUrl), { logger });
+    const conv = await backend.create({ name: 'Team x', members: [a!, b!] });
+    expect(sandbox.groups.get(conv.id)!.conversation_id).toMatch(/^[A-Za-z0-9]{16}$/);
+    const writes = sandbox.writeCalls().length;
+    await backend.updateConversation!(conv.id, { name: 'Team y', add: [c!], remove: [a!] });
+    expect(sandbox.writeCalls().length - writes).toBe(1);
+    expect(sandbox.groups.get(conv.id)).toMatchObject({ name: 'Team y', contacts: [b, c] });
+    // nothing to change: no PUT at all
+    await backend.updateConversation!(conv.id, { add: [b!], remove: [] });
+    expect(sandbox.writeCalls().length - writes).toBe(1);
+    expect((await backend.list()).map((x) => x.id)).toEqual([conv.id]);
+    await backend.archive!(conv.id);
+    expect(sandbox.groups.get(conv.id)!.archived_at).not.toBeNull();
+    expect(await backend.get(conv.id)).toBeUndefined();
+    expect(await backend.list()).toEqual([]);
+  });
+
+  it('finds contacts by username across pages, and creates a missing one only when allowed', async () => {
+    sandbox = await ProtocolSandbox.start({ token: 'tok' });
+    for (let i = 0; i < 150; i++) sandbox.addContact({ username: `user${i}` });
+    const strict = protocolBackend.create(config(sandbox.baseUrl), { logger });
+    const found = await strict.lookupHandles!(['user0', 'USER149', 'nobody']);
+    expect(found.get('user0')).toMatch(/^[A-Za-z0-9]{16}$/);
+    expect(found.get('USER149')).toBe([...sandbox.contacts.values()].find((c) => c.username === 'user149')!.id);
+    expect(found.get('nobody')).toBeNull();
+    const creating = protocolBackend.create(config(sandbox.baseUrl, { contacts: { matchOn: 'username', create: true } }), { logger });
+    const made = await creating.lookupHandles!(['nobody', 'nophone'], undefined, new Map([['nobody', { phone: '+49301234' }]]));
+    expect(sandbox.contacts.get(made.get('nobody')!)).toMatchObject({ username: 'nobody', phone_number: '+49301234' });
+    expect(made.get('nophone')).toBeNull();
+  });
+
+  it('rejects what the documented API rejects: unknown contacts, bad limits, missing token', async () => {
+    sandbox = await ProtocolSandbox.start({ token: 'tok', maxMembers: 2 });
+    const backend = protocolBackend.create(config(sandbox.baseUrl), { logger });
+    const unknown = await backend.create({ name: 'x', members: ['AAAAAAAAAAAAAAAA'] }).catch((e: unknown) => e);
+    expect(unknown).toBeInstanceOf(PermanentError);
+    expect(unknown).toMatchObject({ status: 400, label: 'invalid_request' });
+    const ids = ['a', 'b', 'c'].map((u) => sandbox!.addContact({ username: u }).id);
+    expect(await backend.create({ name: 'y', members: ids }).catch((e: unknown) => e)).toMatchObject({ status: 422 });
+    const noToken = protocolBackend.create(config(sandbox.baseUrl, { auth: { type: 'bearer', token: 'wrong' } }), { logger });
+    expect(await noToken.whoami().catch((e: unknown) => e)).toBeInstanceOf(AuthError);
+  });
+});
+
+describe('Protocol backend edge cases (MockAgent)', () => {
+  it('reads 429 with Retry-After as throttling, a 500 as transient, and refuses a PUT that did not replace', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const pool = agent.get('https://api.test');
+    const backend = protocolBackend.create(config('https://api.test/v1'), { logger, dispatcher: agent });
+    pool.intercept({ path: '/v1/groups?limit=1' }).reply(429, { type: 'invalid_request', message: 'slow down' }, { headers: { 'retry-after': '2' } });
+    expect(await backend.whoami().catch((e: unknown) => e)).toMatchObject({ throttled: true, retryAfterMs: 2000, label: 'invalid_request' });
+    pool.intercept({ path: '/v1/groups?limit=1' }).reply(500, 'oops');
+    expect(await backend.whoami().catch((e: unknown) => e)).toBeInstanceOf(TransientError);
+
+    const group = { id: 'G000000000000001', name: 'g', conversation_id: 'C000000000000001', contacts: [{ id: 'A000000000000001', username: 'a' }], archived_at: null };
+    pool.intercept({ path: '/v1/groups/G000000000000001' }).reply(200, group);
+    pool.intercept({ path: '/v1/groups/G000000000000001', method: 'PUT' }).reply(200, group);
+    // a server that merged instead of replacing: the read-back still shows the removed contact
+    pool.intercept({ path: '/v1/groups/G000000000000001' }).reply(200, group);
+    const e = await backend.updateConversation!('G000000000000001', { add: [], remove: ['A000000000000001'] }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(PermanentError);
+    expect((e as Error).message).toMatch(/does not hold the members just set/);
+    agent.assertNoPendingInterceptors();
+  });
+});

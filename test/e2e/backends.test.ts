@@ -1,0 +1,117 @@
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Store } from '../../src/store/store.js';
+import { desiredState, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
+
+/**
+ * One scenario table, every backend, the real CLI over real HTTP against that backend's sandbox.
+ * The backends differ only in their adapters: the plan, the reconciler and these expectations
+ * are the same.
+ */
+const BACKENDS: { name: 'wire' | 'protocol'; faults: (on: boolean) => HarnessOptions }[] = [
+  { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} } }) },
+  { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} }) },
+];
+
+for (const backend of BACKENDS) {
+  describe(`scenarios on ${backend.name}`, () => {
+    let h: Harness;
+    afterEach(async () => {
+      await h?.close();
+    });
+    const start = (o: HarnessOptions) => startHarness({ backend: backend.name, ...o });
+    const desired = () => desiredState(h.scim, h.chatId);
+
+    it('initial sync; a second sync with no change writes nothing', async () => {
+      h = await start({ groups: 3, membersPerGroup: 4 });
+      const first = await h.cli(['sync']);
+      expect(first.code, first.stderr).toBe(0);
+      expect(h.chatState()).toEqual(desired());
+      const writes = h.chatWrites().length;
+      expect((await h.cli(['sync'])).code).toBe(0);
+      expect(h.chatWrites().length).toBe(writes);
+      expect(h.chatViolations()).toEqual([]);
+    });
+
+    it('leave, join, rename and group removed, with the minimum write calls', async () => {
+      h = await start({ groups: 3, membersPerGroup: 4, users: 14 });
+      expect((await h.cli(['sync'])).code).toBe(0);
+      const [eng, ops, sales] = h.directory.groups;
+      h.scim.removeMember(eng!.id, eng!.members[0]!.value);
+      h.scim.removeMember(eng!.id, eng!.members[1]!.value);
+      for (const u of h.directory.users.slice(12, 14)) h.scim.addMember(eng!.id, u.id);
+      h.scim.renameGroup(ops!.id, 'team-platform');
+      h.scim.addMember(ops!.id, h.directory.users[13]!.id);
+      h.scim.deleteGroup(sales!.id);
+      const before = h.chatWrites().length;
+      const res = await h.cli(['sync']);
+      expect(res.code, res.stderr).toBe(0);
+      const writes = h.chatWrites().slice(before).map((c) => `${c.method} ${c.path.replace(/[0-9a-zA-Z-]{16,}/g, 'ID')}`);
+      const state = h.chatState();
+      expect(state.get('Team eng')).toEqual(desired().get('Team eng'));
+      expect(state.get('Team platform')).toEqual(desired().get('Team platform'));
+      if (backend.name === 'wire') {
+        // Wire: one add per conversation, one DELETE per removed member, the rename, nothing for an unbind
+        expect(writes.sort()).toEqual(
+          ['DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'PUT /v9/conversations/sandbox.wire.test/ID/name'].sort(),
+        );
+        expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
+      } else {
+        // Protocol: one PUT per changed group (members and name together), the removed group archived
+        expect(writes.sort()).toEqual(['PUT /v1/conversations/ID', 'PUT /v1/groups/ID', 'PUT /v1/groups/ID', 'PUT /v1/groups/ID'].sort());
+        expect(state.has('Team sales')).toBe(false);
+        expect([...h.protocol!.groups.values()].find((g) => g.name === 'Team sales')!.archived_at).not.toBeNull();
+      }
+      expect(h.chatViolations()).toEqual([]);
+    });
+
+    it('converges through throttling storms (Retry-After) and 5xx bursts', async () => {
+      h = await start({ groups: 20, membersPerGroup: 5, users: 60, ...backend.faults(true) });
+      const res = await h.cli(['sync']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(h.chatState()).toEqual(desired());
+      const calls = backend.name === 'wire' ? h.wire.calls : h.protocol!.calls;
+      expect(calls.filter((c) => c.status === 420 || c.status === 429).length).toBeGreaterThan(5);
+      expect(calls.filter((c) => c.status >= 500).length).toBeGreaterThan(0);
+    });
+
+    it('a crash between "create sent" and "create recorded" leaves no duplicate', async () => {
+      h = await start({ groups: 2, membersPerGroup: 3 });
+      expect((await h.cli(['sync'])).code).toBe(0);
+      h.scim.addGroup({ id: 'g-late', displayName: 'team-late', members: [{ value: h.directory.users[0]!.id, type: 'User' }] });
+      // what the crash leaves: the create journaled as pending, the conversation made on the backend
+      const store = Store.open(join(h.dir, 'convsync.db'));
+      store.journalPending(store.startRun('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [h.chatId(h.directory.users[0]!.id)], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test' });
+      store.close();
+      if (backend.name === 'wire') {
+        const bot = [...h.wire.users.values()].find((u) => u.email === 'sync-bot@example.com')!;
+        h.wire.conversations.set('5f0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f', {
+          id: '5f0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f',
+          name: 'Team late',
+          creator: bot.id,
+          team: h.wire.teamId,
+          type: 0,
+          access: ['invite'],
+          accessRole: ['team_member'],
+          protocol: 'proteus',
+          members: new Map([[bot.id, 'wire_admin'], [h.chatId(h.directory.users[0]!.id), 'wire_member']]),
+        });
+      } else {
+        h.protocol!.groups.set('LateGroup0000001', {
+          id: 'LateGroup0000001',
+          name: 'Team late',
+          description: 'managed by convsync',
+          avatar_url: null,
+          conversation_id: null,
+          contacts: [h.chatId(h.directory.users[0]!.id)],
+          created_at: 0,
+          archived_at: null,
+        });
+      }
+      const res = await h.cli(['sync']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toMatch(/Recovered 1 op\(s\) left pending by an interrupted run \(1 conversation\(s\) adopted\)/);
+      expect(h.chatState().get('Team late')).toEqual([h.chatId(h.directory.users[0]!.id)]); // throws on a duplicate name
+    });
+  });
+}
