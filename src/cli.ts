@@ -26,7 +26,7 @@ Usage:
   convsync explain   [--config F] (--user U | --group G)   (one user or group: source → mapping → identity → plan)
   convsync validate  [--config F] [--skip-secrets]
   convsync status    [--config F] [--output text|json]
-  convsync sandbox   [--backend wire|protocol]   (fake chat backend + fake SCIM directory, synced; no accounts needed)
+  convsync sandbox   [--backend wire|protocol|mixin]   (fake chat backend + fake SCIM directory, synced; no accounts needed)
 
 Options:
   -c, --config F     configuration file (default: $CONVSYNC_CONFIG or ./convsync.yaml)
@@ -88,8 +88,8 @@ async function main(argv: string[]): Promise<number> {
       return runDaemon(load(flags));
     case 'sandbox': {
       const backend = flags.backend ?? 'wire';
-      if (backend !== 'wire' && backend !== 'protocol') {
-        process.stderr.write('--backend must be one of: wire, protocol\n');
+      if (backend !== 'wire' && backend !== 'protocol' && backend !== 'mixin') {
+        process.stderr.write('--backend must be one of: wire, protocol, mixin\n');
         return EXIT.error;
       }
       return runSandboxDemo({ out: process.stdout, backend });

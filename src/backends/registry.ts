@@ -1,5 +1,6 @@
 import type { BackendConfig } from '../config/schema.js';
 import type { Backend, BackendAdapter, BackendContext } from './types.js';
+import { mixinBackend } from './mixin/index.js';
 import { protocolBackend } from './protocol/index.js';
 import { wireBackend } from './wire/index.js';
 
@@ -7,6 +8,7 @@ import { wireBackend } from './wire/index.js';
 export const backends = new Map<BackendConfig['type'], BackendAdapter<never>>([
   ['wire', wireBackend],
   ['protocol', protocolBackend],
+  ['mixin', mixinBackend],
 ]);
 
 export function createBackend(config: BackendConfig, ctx: BackendContext): Backend {

@@ -40,11 +40,18 @@ export interface Backend {
   /** the backend's user id syntax: a normalised id, or undefined when the value cannot be one */
   parseUserId(value: string): string | undefined;
   whoami(signal?: AbortSignal): Promise<Whoami>;
-  create(input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation>;
+  /**
+   * For backends whose create must be repeated with the same identifiers after a crash (Mixin's
+   * derived conversation_id and random_id): what the reconciler journals before the call.
+   */
+  prepareCreate?(input: { name: string; members: string[] }): Record<string, string>;
+  create(input: { name: string; members: string[]; prepared?: Record<string, string> }, signal?: AbortSignal): Promise<BackendConversation>;
   /** undefined when the conversation does not exist (or no longer has the daemon in it) */
   get(conversationId: string, signal?: AbortSignal): Promise<BackendConversation | undefined>;
-  /** group conversations the daemon is in */
-  list(signal?: AbortSignal): Promise<BackendConversation[]>;
+  /** group conversations the daemon is in (not every API can list them) */
+  list?(signal?: AbortSignal): Promise<BackendConversation[]>;
+  /** the subset of user ids the backend knows (for backends that silently drop unknown ids) */
+  knownUsers?(ids: string[], signal?: AbortSignal): Promise<Set<string>>;
   /** returns who was actually added (already-present members are not an error) */
   addMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ added: string[] }>;
   removeMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ removed: string[] }>;

@@ -167,8 +167,19 @@ const ProtocolBackendConfig = z.strictObject({
 });
 export type ProtocolBackendConfig = z.infer<typeof ProtocolBackendConfig>;
 
-export const BackendConfig = z.discriminatedUnion('type', [WireBackendConfig, ProtocolBackendConfig], {
-  error: () => 'backend.type must be one of: wire, protocol',
+const MixinBackendConfig = z.strictObject({
+  type: z.literal('mixin').describe('Mixin Messenger, as a bot'),
+  baseUrl: url.default('https://api.mixin.one').describe('the API base'),
+  keystoreFile: nonEmpty.describe('the bot keystore JSON from the developer dashboard (app_id, session_id, session_private_key as a hex Ed25519 seed)'),
+  maxMembers: z.int().min(2).max(256).default(256).describe('most members of a group, the bot included'),
+  tokenLifetimeSeconds: z.int().min(10).max(3600).default(60).describe('lifetime of each per-request JWT'),
+  verifyUsers: z.boolean().default(true).describe('check user ids with POST /users/fetch (unknown ids are reported, not sent)'),
+  timeoutMs: z.int().min(100).default(30_000).describe('per request'),
+});
+export type MixinBackendConfig = z.infer<typeof MixinBackendConfig>;
+
+export const BackendConfig = z.discriminatedUnion('type', [WireBackendConfig, ProtocolBackendConfig, MixinBackendConfig], {
+  error: () => 'backend.type must be one of: wire, protocol, mixin',
 });
 export type BackendConfig = z.infer<typeof BackendConfig>;
 
@@ -196,9 +207,11 @@ const Mapping = z.strictObject({
   readdLeavers: z.boolean().default(false).describe('add again a member who left the conversation on their own'),
   recreateDeleted: z.boolean().default(false).describe('create again a conversation deleted by hand'),
   onGroupRemoved: z
-    .enum(['keep', 'archive', 'delete'], { error: () => 'must be one of: keep, archive, delete' })
+    .enum(['keep', 'empty', 'archive', 'delete'], { error: () => 'must be one of: keep, empty, archive, delete' })
     .optional()
-    .describe("when its groups are gone: keep the conversation (unbound), archive or delete it (default: the backend's — keep on Wire, archive on Protocol)"),
+    .describe(
+      "when its groups are gone: keep the conversation (unbound), empty it of the members convsync added, archive or delete it (default: the backend's — keep on Wire and Mixin, archive on Protocol)",
+    ),
 });
 export type MappingConfig = z.infer<typeof Mapping>;
 

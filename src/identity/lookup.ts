@@ -10,14 +10,16 @@ export async function resolveHandles(
   store: Store,
   lookup: (handles: string[]) => Promise<Map<string, string | null>>,
   ttlHours: number,
+  /** what kind of lookup the cache rows are (`handle`, `known`) */
+  kind = 'handle',
 ): Promise<Map<string, string | null>> {
   const wanted = [...new Set([...handles].map((h) => h.trim().toLowerCase()))].sort();
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
-  const cached = store.cachedIdentities(wanted.map((h) => `handle:${h}`), since);
+  const cached = store.cachedIdentities(wanted.map((h) => `${kind}:${h}`), since);
   const out = new Map<string, string | null>();
   const missing: string[] = [];
   for (const h of wanted) {
-    const hit = cached.get(`handle:${h}`);
+    const hit = cached.get(`${kind}:${h}`);
     if (hit === undefined) missing.push(h);
     else out.set(h, hit);
   }
@@ -27,7 +29,7 @@ export async function resolveHandles(
     for (const h of missing) {
       const id = found.get(h) ?? null;
       out.set(h, id);
-      toCache.set(`handle:${h}`, id);
+      toCache.set(`${kind}:${h}`, id);
     }
     store.cacheIdentities(toCache);
   }

@@ -118,7 +118,20 @@ export function computePlan(input: PlanInput): Plan {
       continue;
     }
     const reason = `groups gone from the directory: ${snap.groups.join(', ') || '(none)'}`;
-    const kind = snap.onGroupRemoved === 'keep' ? 'unbind' : snap.onGroupRemoved;
+    if (snap.onGroupRemoved === 'empty') {
+      // the members convsync added go first (guarded like any removal); the binding goes once they have
+      const managed = Object.entries(snap.members)
+        .filter(([m, origin]) => origin === 'convsync' && !never.has(m))
+        .map(([m]) => m)
+        .sort(cmp);
+      if (managed.length > 0) {
+        const op: RemoveOp = { op: 'remove', key: snap.key, name: snap.name, conversationId: snap.conversationId, members: managed, reason: `${reason} (onGroupRemoved: empty)` };
+        if (allowed.has('remove')) removals.push({ op, size: Object.keys(snap.members).length });
+        else block('policy', `policy ${policy} does not remove`, op);
+        continue;
+      }
+    }
+    const kind = snap.onGroupRemoved === 'keep' || snap.onGroupRemoved === 'empty' ? 'unbind' : snap.onGroupRemoved;
     const op: PlanOp = { op: kind, key: snap.key, name: snap.name, conversationId: snap.conversationId, reason };
     if (kind !== 'unbind' && input.can && !input.can[kind]) block('policy', `the backend cannot ${kind} conversations`, op);
     else if (allowed.has(op.op)) ops.push(op);

@@ -4,7 +4,14 @@ import type { Plan } from './types.js';
 const members = z.array(z.string());
 const base = { key: z.string().min(1), name: z.string(), reason: z.string() };
 const Op = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('create'), ...base, members, groups: z.array(z.string()), onGroupRemoved: z.enum(['keep', 'archive', 'delete']) }),
+  z.object({
+    op: z.literal('create'),
+    ...base,
+    members,
+    groups: z.array(z.string()),
+    onGroupRemoved: z.enum(['keep', 'empty', 'archive', 'delete']),
+    prepared: z.record(z.string(), z.string()).optional(),
+  }),
   z.object({ op: z.literal('add'), ...base, conversationId: z.string().min(1), members: members.min(1) }),
   z.object({ op: z.literal('remove'), ...base, conversationId: z.string().min(1), members: members.min(1) }),
   z.object({ op: z.literal('rename'), ...base, conversationId: z.string().min(1), from: z.string(), to: z.string().min(1) }),

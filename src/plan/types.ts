@@ -1,7 +1,7 @@
 import type { Policy, RemoveMode } from '../config/schema.js';
 
 /** What happens to a conversation whose groups are gone. */
-export type RemovedGroupAction = 'keep' | 'archive' | 'delete';
+export type RemovedGroupAction = 'keep' | 'empty' | 'archive' | 'delete';
 
 /** Who put a member into a conversation, as far as the store knows. */
 export type MemberOrigin = 'convsync' | 'external' | 'self';
@@ -90,6 +90,8 @@ interface OpBase {
 }
 export interface CreateOp extends OpBase {
   op: 'create';
+  /** identifiers the backend derived before the call, journaled with it (Mixin) */
+  prepared?: Record<string, string>;
   members: string[];
   groups: string[];
   onGroupRemoved: RemovedGroupAction;

@@ -44,6 +44,7 @@ export interface ApplyResult {
 }
 
 const MUTATORS = new Set(['create', 'addMembers', 'removeMembers', 'rename', 'delete', 'archive', 'updateConversation']);
+// prepareCreate only derives identifiers; knownUsers and the reads stay reachable in dry-run
 
 /**
  * Executes a plan against a backend, journal first: each backend call is written `pending`
@@ -122,6 +123,13 @@ export class Reconciler {
     return this.attempt(() => this.backend.whoami());
   }
 
+  /** which ids the backend knows, each call retried like any other */
+  knownUsers(ids: string[]): Promise<Set<string>> {
+    const known = this.backend.knownUsers?.bind(this.backend);
+    if (!known) return Promise.resolve(new Set(ids));
+    return this.attempt(() => known(ids));
+  }
+
   /** handle lookups, batched by the backend, each batch retried like any call */
   async lookupHandles(handles: string[], details?: ReadonlyMap<string, { phone?: string; displayName?: string }>): Promise<Map<string, string | null>> {
     const lookup = this.backend.lookupHandles?.bind(this.backend);
@@ -183,8 +191,19 @@ export class Reconciler {
     for (const row of pending) {
       const op = row.op;
       try {
+        if (op.op === 'create' && op.prepared?.conversationId) {
+          // its identifiers were journaled: read it back, and if it was not made, make it with the same ones
+          const prepared = op.prepared;
+          const conv =
+            (await this.attempt(() => this.backend.get(prepared.conversationId!))) ??
+            (await this.attempt(() => this.backend.create({ name: op.name, members: op.members, prepared })));
+          this.store.journalDone(row.id, createdEffect(op, conv, this.opts.ownerId, this.backend.id, new Set(op.members)), 'adopted after interruption');
+          adopted++;
+          continue;
+        }
         if (op.op === 'create') {
-          listed ??= await this.attempt(() => this.backend.list());
+          const list = this.backend.list?.bind(this.backend);
+          listed ??= list ? await this.attempt(() => list()) : [];
           const found = listed
             .filter((c) => c.name === op.name && this.store.bindingByConversation(c.id) === undefined)
             .sort((a, b) => (a.id < b.id ? -1 : 1))[0];
@@ -302,6 +321,8 @@ export class Reconciler {
     }
     const ownership = this.checkOwnership(op);
     if (ownership) return { op, kind: 'permanent', error: ownership };
+    // identifiers a retried or recovered create must reuse are journaled before the call
+    if (op.op === 'create' && this.backend.prepareCreate && !op.prepared) op = { ...op, prepared: this.backend.prepareCreate({ name: op.name, members: op.members }) };
     const journalId = this.store.journalPending(runId, op);
     try {
       const effect = await this.call(op);
@@ -332,7 +353,7 @@ export class Reconciler {
     const b = this.backend;
     switch (op.op) {
       case 'create': {
-        const conv = await this.attempt(() => b.create({ name: op.name, members: op.members }));
+        const conv = await this.attempt(() => b.create({ name: op.name, members: op.members, ...(op.prepared ? { prepared: op.prepared } : {}) }));
         return createdEffect(op, conv, this.opts.ownerId, b.id, new Set(op.members));
       }
       case 'add':

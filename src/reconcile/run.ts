@@ -309,6 +309,33 @@ function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void
 async function identityFor(deps: RunDeps, groups: DesiredGroup[], reconciler: Reconciler): Promise<IdentityResolver> {
   const { config, backend, store } = deps;
   const { from, lookup, cacheTtlHours } = config.identity;
+  const knownUsers = backend.knownUsers?.bind(backend);
+  if (lookup === 'none' && knownUsers && config.backend.type === 'mixin' && config.backend.verifyUsers) {
+    // the backend drops unknown ids silently: check them (cached) and report them instead
+    const ids = new Set<string>();
+    for (const g of groups) {
+      if (!matchGroup(g, config.mappings)) continue;
+      for (const u of g.members) {
+        const v = u.active ? identityValue(u, from) : undefined;
+        const id = v === undefined ? undefined : backend.parseUserId(v);
+        if (id) ids.add(id);
+      }
+    }
+    const verified = await resolveHandles(
+      ids,
+      store,
+      async (batch) => {
+        const known = await reconciler.knownUsers(batch);
+        return new Map(batch.map((id) => [id, known.has(id) ? id : null]));
+      },
+      cacheTtlHours,
+      'known',
+    );
+    return createIdentityResolver(from, (v) => {
+      const id = backend.parseUserId(v);
+      return id && verified.get(id) ? id : undefined;
+    }, `not a user ${backend.id} knows`);
+  }
   if (lookup === 'none') return createIdentityResolver(from, (v) => backend.parseUserId(v));
   const handles = new Set<string>();
   // what a backend that creates missing users needs to know about them

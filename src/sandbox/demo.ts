@@ -8,6 +8,7 @@ import { createApp } from '../main.js';
 import { renderPlan } from '../plan/render.js';
 import { runOnce } from '../reconcile/run.js';
 import { sampleDirectory, type SampleDirectory } from './directory.js';
+import { MixinSandbox } from './mixin/server.js';
 import { ProtocolSandbox } from './protocol/server.js';
 import { ScimSandbox } from './scim/server.js';
 import { WireSandbox } from './wire/server.js';
@@ -19,7 +20,7 @@ const BOT = { email: 'sync-bot@example.com', password: 'sandbox-password' };
  * creates the conversations, then a directory change (a leaver, a rename, a new group) and a
  * second, small sync. Needs no account and no network.
  */
-export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend?: 'wire' | 'protocol'; keep?: boolean }): Promise<number> {
+export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend?: 'wire' | 'protocol' | 'mixin'; keep?: boolean }): Promise<number> {
   const say = (s = '') => opts.out.write(`${s}\n`);
   const kind = opts.backend ?? 'wire';
   const dir = mkdtempSync(join(tmpdir(), 'convsync-sandbox-'));
@@ -28,7 +29,7 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend
   const scim = await ScimSandbox.start({ directory, auth: { type: 'bearer', token: 'sandbox-scim-token' } });
 
   writeFileSync(join(dir, 'scim-token'), 'sandbox-scim-token\n');
-  writeFileSync(join(dir, 'chat-secret'), `${BOT.password}\n`);
+  writeFileSync(join(dir, 'chat-secret'), chat.secret ?? `${BOT.password}\n`);
   const configFile = join(dir, 'convsync.yaml');
   writeFileSync(
     configFile,
@@ -50,7 +51,7 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend
     }
   };
   try {
-    say(`convsync sandbox — a fake ${kind === 'wire' ? 'Wire backend' : 'Protocol chat API'} and a fake SCIM directory, both on loopback`);
+    say(`convsync sandbox — a fake ${{ wire: 'Wire backend', protocol: 'Protocol chat API', mixin: 'Mixin Messenger API' }[kind]} and a fake SCIM directory, both on loopback`);
     say(`  ${chat.describe}`);
     say(`  SCIM:  ${scim.baseUrl} — ${directory.groups.length} groups, ${directory.users.length} users`);
     say(`  store: ${config.store.path}`);
@@ -104,6 +105,8 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend
 
 interface DemoChat {
   config: Record<string, unknown>;
+  /** what the chat-secret file holds (default: the bot's password) */
+  secret?: string;
   describe: string;
   conversations(): Map<string, string[]>;
   writes(): number;
@@ -112,7 +115,23 @@ interface DemoChat {
 }
 
 /** the chat backend's sandbox, with the directory's users in it */
-async function startChat(kind: 'wire' | 'protocol', directory: SampleDirectory): Promise<DemoChat> {
+async function startChat(kind: 'wire' | 'protocol' | 'mixin', directory: SampleDirectory): Promise<DemoChat> {
+  if (kind === 'mixin') {
+    const m = await MixinSandbox.start();
+    const bot = m.createBot();
+    for (const u of directory.users) m.addUser({ user_id: u.externalId, full_name: u.displayName });
+    const names = new Map(directory.users.map((u) => [u.externalId, u.displayName]));
+    names.set(bot.userId, 'convsync bot');
+    return {
+      config: { backend: { type: 'mixin', baseUrl: m.url, keystoreFile: './chat-secret' }, identity: { from: 'externalId' } },
+      secret: JSON.stringify(bot.keystore),
+      describe: `Mixin: ${m.url} (bot ${bot.userId})`,
+      conversations: () => new Map([...m.conversations.values()].map((c) => [c.name, [...c.participants.keys()].map((id) => names.get(id) ?? id).sort()])),
+      writes: () => m.writeCalls().length,
+      violations: () => m.violations.length,
+      stop: () => m.stop(),
+    };
+  }
   if (kind === 'protocol') {
     const p = await ProtocolSandbox.start({ token: BOT.password });
     const names = new Map(directory.users.map((u) => [p.addContact({ username: u.userName, display_name: u.displayName }).id, u.displayName]));

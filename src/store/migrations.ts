@@ -162,7 +162,7 @@ export const MIGRATIONS: readonly string[] = [
     backend          TEXT NOT NULL,
     name             TEXT NOT NULL,
     groups           TEXT NOT NULL DEFAULT '[]',
-    on_group_removed TEXT NOT NULL DEFAULT 'keep' CHECK (on_group_removed IN ('keep', 'archive', 'delete')),
+    on_group_removed TEXT NOT NULL DEFAULT 'keep' CHECK (on_group_removed IN ('keep', 'empty', 'archive', 'delete')),
     state            TEXT NOT NULL DEFAULT 'bound' CHECK (state IN ('bound', 'unbound', 'deleted')),
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { groupConversationId } from '../../src/backends/mixin/ids.js';
 import { Store } from '../../src/store/store.js';
 import { desiredState, startHarness, type Harness, type HarnessOptions } from '../helpers/harness.js';
 
@@ -8,9 +9,10 @@ import { desiredState, startHarness, type Harness, type HarnessOptions } from '.
  * The backends differ only in their adapters: the plan, the reconciler and these expectations
  * are the same.
  */
-const BACKENDS: { name: 'wire' | 'protocol'; faults: (on: boolean) => HarnessOptions }[] = [
+const BACKENDS: { name: 'wire' | 'protocol' | 'mixin'; faults: (on: boolean) => HarnessOptions }[] = [
   { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} } }) },
   { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} }) },
+  { name: 'mixin', faults: (on) => ({ mixinFaults: on ? { throttleEvery: 3, errorRatio: 0.2 } : {} }) },
 ];
 
 for (const backend of BACKENDS) {
@@ -56,6 +58,10 @@ for (const backend of BACKENDS) {
           ['DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'PUT /v9/conversations/sandbox.wire.test/ID/name'].sort(),
         );
         expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
+      } else if (backend.name === 'mixin') {
+        // Mixin: one REMOVE and one ADD per conversation (one batch), the rename; a conversation cannot be deleted
+        expect(writes.sort()).toEqual(['POST /conversations/ID', 'POST /conversations/ID/participants/ADD', 'POST /conversations/ID/participants/ADD', 'POST /conversations/ID/participants/REMOVE'].sort());
+        expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
       } else {
         // Protocol: one PUT per changed group (members and name together), the removed group archived
         expect(writes.sort()).toEqual(['PUT /v1/conversations/ID', 'PUT /v1/groups/ID', 'PUT /v1/groups/ID', 'PUT /v1/groups/ID'].sort());
@@ -70,8 +76,8 @@ for (const backend of BACKENDS) {
       const res = await h.cli(['sync']);
       expect(res.code, res.stderr).toBe(0);
       expect(h.chatState()).toEqual(desired());
-      const calls = backend.name === 'wire' ? h.wire.calls : h.protocol!.calls;
-      expect(calls.filter((c) => c.status === 420 || c.status === 429).length).toBeGreaterThan(5);
+      const calls: { status: number; code?: number }[] = backend.name === 'wire' ? h.wire.calls : backend.name === 'mixin' ? h.mixin!.calls : h.protocol!.calls;
+      expect(calls.filter((c) => c.status === 420 || c.status === 429 || c.code === 429).length).toBeGreaterThan(5);
       expect(calls.filter((c) => c.status >= 500).length).toBeGreaterThan(0);
     });
 
@@ -80,10 +86,24 @@ for (const backend of BACKENDS) {
       expect((await h.cli(['sync'])).code).toBe(0);
       h.scim.addGroup({ id: 'g-late', displayName: 'team-late', members: [{ value: h.directory.users[0]!.id, type: 'User' }] });
       // what the crash leaves: the create journaled as pending, the conversation made on the backend
+      const member = h.chatId(h.directory.users[0]!.id);
+      const randomId = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f';
+      const prepared = backend.name === 'mixin' ? { randomId, conversationId: groupConversationId(h.mixinBot!, 'Team late', [member], randomId) } : undefined;
       const store = Store.open(join(h.dir, 'convsync.db'));
-      store.journalPending(store.startRun('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [h.chatId(h.directory.users[0]!.id)], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test' });
+      store.journalPending(store.startRun('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [member], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test', ...(prepared ? { prepared } : {}) });
       store.close();
-      if (backend.name === 'wire') {
+      if (backend.name === 'mixin') {
+        h.mixin!.conversations.set(prepared!.conversationId, {
+          conversation_id: prepared!.conversationId,
+          creator_id: h.mixinBot!,
+          category: 'GROUP',
+          name: 'Team late',
+          announcement: '',
+          random_id: randomId,
+          participants: new Map([[h.mixinBot!, 'OWNER'], [member, '']]),
+          created_at: new Date().toISOString(),
+        });
+      } else if (backend.name === 'wire') {
         const bot = [...h.wire.users.values()].find((u) => u.email === 'sync-bot@example.com')!;
         h.wire.conversations.set('5f0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f', {
           id: '5f0e4a0b-5a5c-4a4b-9a3b-1a2b3c4d5e6f',

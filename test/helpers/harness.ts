@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { sampleDirectory, type SampleDirectory } from '../../src/sandbox/directory.js';
 import { ScimSandbox } from '../../src/sandbox/scim/server.js';
+import { MixinSandbox, type MixinFaults } from '../../src/sandbox/mixin/server.js';
 import { ProtocolSandbox, type ProtocolFaults } from '../../src/sandbox/protocol/server.js';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
 
@@ -16,10 +17,13 @@ const SCIM_TOKEN = 'harness-scim-token';
 
 export interface Harness {
   dir: string;
-  backend: 'wire' | 'protocol';
+  backend: 'wire' | 'protocol' | 'mixin';
   wire: WireSandbox;
   /** the Protocol sandbox, when `backend: 'protocol'` */
   protocol?: ProtocolSandbox;
+  /** the Mixin sandbox and the bot's user id, when `backend: 'mixin'` */
+  mixin?: MixinSandbox;
+  mixinBot?: string;
   /** the chat backend's user id of a directory user (Wire user id, or Protocol contact id) */
   chatId(scimUserId: string): string;
   /** conversation name → sorted member ids, as the chat backend holds them (the daemon left out) */
@@ -46,8 +50,9 @@ export interface CliResult {
 }
 
 export interface HarnessOptions {
-  backend?: 'wire' | 'protocol';
+  backend?: 'wire' | 'protocol' | 'mixin';
   protocolFaults?: Partial<ProtocolFaults>;
+  mixinFaults?: Partial<MixinFaults>;
   groups?: number;
   membersPerGroup?: number;
   users?: number;
@@ -85,10 +90,21 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     protocol = await ProtocolSandbox.start({ token: 'harness-protocol-token', faults: opts.protocolFaults ?? {} });
     for (const u of directory.users) contactOf.set(u.id, protocol.addContact({ username: u.userName, phone_number: '+4930000000' }).id);
   }
+  let mixin: MixinSandbox | undefined;
+  let mixinBot: string | undefined;
+  if (backend === 'mixin') {
+    mixin = await MixinSandbox.start({ faults: opts.mixinFaults ?? {} });
+    const bot = mixin.createBot();
+    mixinBot = bot.userId;
+    writeFileSync(join(dir, 'mixin-keystore.json'), JSON.stringify(bot.keystore));
+    for (const u of directory.users) mixin.addUser({ user_id: u.externalId, full_name: u.displayName });
+  }
   const backendConfig =
     backend === 'wire'
       ? { backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId }, identity: { from: 'externalId' } }
-      : { backend: { type: 'protocol', baseUrl: protocol!.baseUrl, auth: { type: 'bearer', tokenFile: './protocol-token' } }, identity: { from: 'userName', lookup: 'handle' } };
+      : backend === 'mixin'
+        ? { backend: { type: 'mixin', baseUrl: mixin!.url, keystoreFile: './mixin-keystore.json' }, identity: { from: 'externalId' } }
+        : { backend: { type: 'protocol', baseUrl: protocol!.baseUrl, auth: { type: 'bearer', tokenFile: './protocol-token' } }, identity: { from: 'userName', lookup: 'handle' } };
 
   const writeConfig = (overrides: Record<string, unknown> = {}) => {
     const base: Record<string, unknown> = {
@@ -109,6 +125,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
 
   const chatState = (): Map<string, string[]> => {
     if (backend === 'wire') return wireState(wire, bot.id);
+    if (backend === 'mixin') {
+      const out = new Map<string, string[]>();
+      for (const c of mixin!.conversations.values()) {
+        if (out.has(c.name)) throw new Error(`two conversations named ${c.name}`);
+        out.set(c.name, [...c.participants.keys()].filter((u) => u !== mixinBot).sort());
+      }
+      return out;
+    }
     const out = new Map<string, string[]>();
     for (const g of protocol!.groups.values()) {
       if (g.archived_at !== null) continue;
@@ -122,11 +146,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     backend,
     wire,
     ...(protocol ? { protocol } : {}),
-    chatId: (id) => (backend === 'wire' ? byScimId.get(id)! : contactOf.get(id)!),
+    ...(mixin ? { mixin, mixinBot: mixinBot! } : {}),
+    chatId: (id) => (backend === 'protocol' ? contactOf.get(id)! : byScimId.get(id)!),
     chatState,
     chatWrites: () =>
-      backend === 'wire' ? wire.writeCalls().filter((c) => c.status < 400) : protocol!.writeCalls().filter((c) => c.status < 400),
-    chatViolations: () => (backend === 'wire' ? wire.violations : protocol!.violations),
+      backend === 'wire'
+        ? wire.writeCalls().filter((c) => c.status < 400)
+        : backend === 'mixin'
+          ? mixin!.writeCalls()
+          : protocol!.writeCalls().filter((c) => c.status < 400),
+    chatViolations: () => (backend === 'wire' ? wire.violations : backend === 'mixin' ? mixin!.violations : protocol!.violations),
     scim,
     directory,
     botId: bot.id,
@@ -138,6 +167,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await scim.stop();
       await wire.stop();
       await protocol?.stop();
+      await mixin?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };

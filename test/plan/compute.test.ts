@@ -190,6 +190,16 @@ describe('computePlan', () => {
     expect(opsOf(input([], s, { policy: 'upsert-only' }))).toEqual([]);
   });
 
+  it('empties a gone group\'s conversation of the members convsync added, then unbinds it', () => {
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: ['boss'] };
+    const full = snap('a', { u1: 'convsync', u2: 'convsync', hand: 'external', boss: 'convsync' }, { onGroupRemoved: 'empty' });
+    expect(opsOf(input([], [full], { guards }))).toEqual(['remove a u1,u2']);
+    const emptied = snap('a', { hand: 'external', boss: 'convsync' }, { onGroupRemoved: 'empty' });
+    expect(opsOf(input([], [emptied], { guards }))).toEqual(['unbind a']);
+    // guarded like any removal
+    expect(computePlan(input([], [full], { guards: { ...guards, maxRemovalsPerRun: 1 } })).summary.quarantined).toBe(true);
+  });
+
   it('gives every op its reason', () => {
     const plan = computePlan(input([desired('a', ['u1'], { rule: 2, groups: ['corp:g1', 'corp:g2'] })], []));
     expect(plan.ops[0]!.reason).toBe('corp:g1, corp:g2 → mapping #2');
