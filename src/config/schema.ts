@@ -172,7 +172,7 @@ const MixinBackendConfig = z.strictObject({
   baseUrl: url.default('https://api.mixin.one').describe('the API base'),
   keystoreFile: nonEmpty.describe('the bot keystore JSON from the developer dashboard (app_id, session_id, session_private_key as a hex Ed25519 seed)'),
   maxMembers: z.int().min(2).max(256).default(256).describe('most members of a group, the bot included'),
-  tokenLifetimeSeconds: z.int().min(10).max(3600).default(60).describe('lifetime of each per-request JWT'),
+  tokenLifetimeSeconds: z.int().min(1).max(3600).default(60).describe('lifetime of each per-request JWT'),
   verifyUsers: z.boolean().default(true).describe('check user ids with POST /users/fetch (unknown ids are reported, not sent)'),
   timeoutMs: z.int().min(100).default(30_000).describe('per request'),
 });

@@ -71,6 +71,24 @@ for (const backend of BACKENDS) {
       expect(h.chatViolations()).toEqual([]);
     });
 
+    it('renews (or signs afresh) under a 2-second credential lifetime while applying', async () => {
+      const short: HarnessOptions =
+        backend.name === 'wire' ? { wire: { faults: { tokenLifetimeSeconds: 2, latencyMs: 40 } } } : backend.name === 'protocol' ? { protocolOAuthSeconds: 2, protocolFaults: { latencyMs: 40 } } : { mixinFaults: { latencyMs: 40 } };
+      h = await start({ groups: 60, membersPerGroup: 3, users: 60, ...short });
+      if (backend.name === 'mixin') {
+        const c = h.writeConfig;
+        c({ backend: { type: 'mixin', baseUrl: h.mixin!.url, keystoreFile: './mixin-keystore.json', tokenLifetimeSeconds: 2 }, reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });
+      } else h.writeConfig({ reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });
+      const res = await h.cli(['sync']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(h.chatState()).toEqual(desired());
+      if (backend.name === 'wire') expect(h.wire.calls.filter((c) => c.path === '/access' && c.status === 200).length).toBeGreaterThan(0);
+      if (backend.name === 'protocol') expect(h.protocol!.calls.filter((c) => c.path === '/oauth/token').length).toBeGreaterThan(1);
+      // Mixin: each call carried its own JWT; the sandbox refuses an expired or reused one (violations)
+      if (backend.name === 'mixin') expect(h.mixin!.calls.filter((c) => c.code === 0).length).toBeGreaterThan(60);
+      expect(h.chatViolations()).toEqual([]);
+    });
+
     it('converges through throttling storms (Retry-After) and 5xx bursts', async () => {
       h = await start({ groups: 20, membersPerGroup: 5, users: 60, ...backend.faults(true) });
       const res = await h.cli(['sync']);

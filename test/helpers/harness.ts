@@ -52,6 +52,8 @@ export interface CliResult {
 export interface HarnessOptions {
   backend?: 'wire' | 'protocol' | 'mixin';
   protocolFaults?: Partial<ProtocolFaults>;
+  /** Protocol through OAuth2 client credentials with tokens of this lifetime, instead of the static token */
+  protocolOAuthSeconds?: number;
   mixinFaults?: Partial<MixinFaults>;
   groups?: number;
   membersPerGroup?: number;
@@ -87,7 +89,11 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   let protocol: ProtocolSandbox | undefined;
   const contactOf = new Map<string, string>();
   if (backend === 'protocol') {
-    protocol = await ProtocolSandbox.start({ token: 'harness-protocol-token', faults: opts.protocolFaults ?? {} });
+    protocol = await ProtocolSandbox.start({
+      token: 'harness-protocol-token',
+      faults: opts.protocolFaults ?? {},
+      ...(opts.protocolOAuthSeconds ? { oauth: { clientId: 'convsync', clientSecret: 'harness-protocol-token', lifetimeSeconds: opts.protocolOAuthSeconds } } : {}),
+    });
     for (const u of directory.users) contactOf.set(u.id, protocol.addContact({ username: u.userName, phone_number: '+4930000000' }).id);
   }
   let mixin: MixinSandbox | undefined;
@@ -104,7 +110,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ? { backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId }, identity: { from: 'externalId' } }
       : backend === 'mixin'
         ? { backend: { type: 'mixin', baseUrl: mixin!.url, keystoreFile: './mixin-keystore.json' }, identity: { from: 'externalId' } }
-        : { backend: { type: 'protocol', baseUrl: protocol!.baseUrl, auth: { type: 'bearer', tokenFile: './protocol-token' } }, identity: { from: 'userName', lookup: 'handle' } };
+        : {
+            backend: {
+              type: 'protocol',
+              baseUrl: protocol!.baseUrl,
+              auth: opts.protocolOAuthSeconds
+                ? { type: 'oauth2', tokenUrl: `${protocol!.url}/oauth/token`, clientId: 'convsync', clientSecretFile: './protocol-token' }
+                : { type: 'bearer', tokenFile: './protocol-token' },
+            },
+            identity: { from: 'userName', lookup: 'handle' },
+          };
 
   const writeConfig = (overrides: Record<string, unknown> = {}) => {
     const base: Record<string, unknown> = {

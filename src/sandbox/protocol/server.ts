@@ -55,6 +55,17 @@ export interface ProtocolFaults {
   latencyMs: number;
 }
 
+export interface ProtocolSandboxOptions {
+  /** the documented static API token */
+  token: string;
+  basic?: { username: string; password: string };
+  /** also accept OAuth2 client credentials at POST /oauth/token, with tokens of this lifetime */
+  oauth?: { clientId: string; clientSecret: string; lifetimeSeconds: number };
+  maxMembers?: number;
+  seed?: number;
+  faults?: Partial<ProtocolFaults>;
+}
+
 export interface ProtocolCall {
   method: string;
   path: string;
@@ -87,14 +98,15 @@ export class ProtocolSandbox {
   private server: Server | undefined;
   url = '';
 
-  private constructor(
-    private readonly opts: { token: string; basic?: { username: string; password: string }; maxMembers?: number; seed?: number; faults?: Partial<ProtocolFaults> },
-  ) {
+  /** OAuth2 client-credentials tokens issued (our addition to the documented static token) */
+  private readonly issued = new Map<string, number>();
+
+  private constructor(private readonly opts: ProtocolSandboxOptions) {
     this.random = seededRandom(opts.seed ?? 11);
     this.faults = { errorRatio: 0, throttleEvery: 0, retryAfterSeconds: 1, latencyMs: 0, ...opts.faults };
   }
 
-  static async start(opts: { token: string; basic?: { username: string; password: string }; maxMembers?: number; seed?: number; faults?: Partial<ProtocolFaults> }): Promise<ProtocolSandbox> {
+  static async start(opts: ProtocolSandboxOptions): Promise<ProtocolSandbox> {
     const s = new ProtocolSandbox(opts);
     s.server = createServer((req, res) => {
       void s.handle(req).then((reply) => {
@@ -169,6 +181,7 @@ export class ProtocolSandbox {
       return error(429, 'invalid_request', 'Too many requests', { 'retry-after': String(this.faults.retryAfterSeconds) });
     }
     if (this.faults.errorRatio > 0 && this.random() < this.faults.errorRatio) return error(500, 'api_error', 'Something went wrong on our end');
+    if (url.pathname === '/oauth/token' && method === 'POST') return this.issueToken(req.headers.authorization, parseBody(raw, req.headers['content-type']));
     if (!this.authorized(req.headers.authorization)) return error(401, 'invalid_request', 'Invalid API token');
 
     const body = (): Record<string, unknown> => parseBody(raw, req.headers['content-type']);
@@ -234,8 +247,23 @@ export class ProtocolSandbox {
     return error(404, 'invalid_request', `No route ${method} ${p}`);
   }
 
+  private issueToken(header: string | undefined, body: Record<string, unknown>): Reply {
+    const o = this.opts.oauth;
+    const basic = /^Basic (.+)$/.exec(header ?? '');
+    const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString().split(':').map(decodeURIComponent) : [];
+    if (!o || body.grant_type !== 'client_credentials' || id !== o.clientId || secret !== o.clientSecret) {
+      return new Reply(401, { error: 'invalid_client' });
+    }
+    const token = this.newId() + this.newId();
+    this.issued.set(token, Date.now() + o.lifetimeSeconds * 1000);
+    return new Reply(200, { access_token: token, token_type: 'Bearer', expires_in: o.lifetimeSeconds });
+  }
+
   private authorized(header: string | undefined): boolean {
     if (header === `Bearer ${this.opts.token}`) return true;
+    const bearer = /^Bearer (.+)$/.exec(header ?? '')?.[1];
+    const expires = bearer ? this.issued.get(bearer) : undefined;
+    if (expires !== undefined) return expires > Date.now();
     const b = this.opts.basic;
     return b !== undefined && header === `Basic ${Buffer.from(`${b.username}:${b.password}`).toString('base64')}`;
   }
