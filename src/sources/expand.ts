@@ -18,8 +18,9 @@ export function expandGroups(source: string, groups: readonly FlatGroup[], users
     const members = new Map<string, SourceUser>();
     const visited = new Set([g.id]);
     const queue = [...g.members];
-    while (queue.length > 0) {
-      const id = queue.shift()!;
+    // an index, not shift(): shift is O(n) and made large groups quadratic
+    for (let i = 0; i < queue.length; i++) {
+      const id = queue[i]!;
       const user = users.get(id);
       if (user) members.set(id, user);
       else if (byId.has(id) && !visited.has(id)) {

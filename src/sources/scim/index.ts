@@ -115,8 +115,8 @@ class ScimPullSource implements Source {
       const visited = new Set<string>([g.id]);
       const queue: ScimMember[] = [...(g.members ?? [])];
       let dangling = 0;
-      while (queue.length > 0) {
-        const m = queue.shift()!;
+      for (let i = 0; i < queue.length; i++) {
+        const m = queue[i]!;
         const isGroup = m.type === 'Group' || (m.type === undefined && groups.has(m.value) && !userById.has(m.value));
         if (isGroup) {
           if (!this.config.expandNested || visited.has(m.value)) continue;
