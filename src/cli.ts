@@ -5,7 +5,7 @@ import { ConfigError, formatIssues, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { describeError } from './errors.js';
 import { createLogger } from './log.js';
-import { createApp } from './main.js';
+import { createApp, type App } from './main.js';
 import { parsePlanFile } from './plan/file.js';
 import { renderPlan } from './plan/render.js';
 import { explainGroup, explainUser } from './cli/explain.js';
@@ -117,11 +117,28 @@ function validate(flags: Flags): number {
   return EXIT.ok;
 }
 
-async function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
+/**
+ * A command that writes: the app with the writer lease, progress on a terminal, the first signal
+ * stopping after the call in flight; a stale plan or approval is refused with exit 1.
+ */
+async function withWriter(flags: Flags, writer: string, fn: (app: App) => Promise<number>): Promise<number> {
   const config = load(flags);
-  const logger = createLogger(config.log.level);
-  const app = createApp(config, { logger, writer: command, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+  const app = createApp(config, { logger: createLogger(config.log.level), writer, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
   try {
+    return await fn(app);
+  } catch (e) {
+    if (e instanceof StalePlanError) {
+      process.stderr.write(`refused: ${e.message}\n`);
+      return EXIT.error;
+    }
+    throw e;
+  } finally {
+    await app.close();
+  }
+}
+
+function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
+  return withWriter(flags, command, async (app) => {
     const mode = command === 'plan' ? 'plan' : flags['dry-run'] ? 'dry-run' : 'sync';
     const outcome = await runOnce(app, {
       mode,
@@ -131,13 +148,11 @@ async function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
     });
     if (command === 'plan' && flags.out) {
       writeFileSync(flags.out, `${JSON.stringify(outcome.plan, null, 2)}\n`);
-      logger.info({ file: flags.out }, 'plan saved');
+      app.logger.info({ file: flags.out }, 'plan saved');
     }
     printOutcome(outcome, flags);
     return outcome.exitCode;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 async function apply(file: string | undefined, flags: Flags): Promise<number> {
@@ -146,22 +161,11 @@ async function apply(file: string | undefined, flags: Flags): Promise<number> {
     return EXIT.error;
   }
   const plan = parsePlanFile(readFileSync(file, 'utf8'));
-  const config = load(flags);
-  const logger = createLogger(config.log.level);
-  const app = createApp(config, { logger, writer: 'apply', ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
-  try {
+  return withWriter(flags, 'apply', async (app) => {
     const outcome = await applySavedPlan(app, plan);
     printOutcome(outcome, flags);
     return outcome.exitCode;
-  } catch (e) {
-    if (e instanceof StalePlanError) {
-      process.stderr.write(`refused: ${e.message}\n`);
-      return EXIT.error;
-    }
-    throw e;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 async function approve(run: string | undefined, flags: Flags): Promise<number> {
@@ -170,10 +174,7 @@ async function approve(run: string | undefined, flags: Flags): Promise<number> {
     process.stderr.write('approve needs the number of the run whose removals were held back: convsync approve 42 (see convsync status)\n');
     return EXIT.error;
   }
-  const config = load(flags);
-  const logger = createLogger(config.log.level);
-  const app = createApp(config, { logger, writer: 'approve', ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
-  try {
+  return withWriter(flags, 'approve', async (app) => {
     const outcome = await approveRun(app, runId);
     process.stdout.write(
       `Approved run ${runId}: ${outcome.released} held-back removal(s) released` +
@@ -181,15 +182,7 @@ async function approve(run: string | undefined, flags: Flags): Promise<number> {
         `; ${outcome.result?.done ?? 0} call(s) done, ${outcome.result?.failed.length ?? 0} failed.\n`,
     );
     return outcome.exitCode;
-  } catch (e) {
-    if (e instanceof StalePlanError) {
-      process.stderr.write(`refused: ${e.message}\n`);
-      return EXIT.error;
-    }
-    throw e;
-  } finally {
-    await app.close();
-  }
+  });
 }
 
 async function explain(flags: Flags): Promise<number> {
