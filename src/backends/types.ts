@@ -10,8 +10,6 @@ export interface BackendCapabilities {
   addBatch: number;
   /** users per remove call */
   removeBatch: number;
-  /** a repeated create with the same input returns the same conversation */
-  idempotentCreate: boolean;
   /** what happens by default to a conversation whose groups are gone (mappings may say otherwise) */
   removedGroup: 'keep' | 'archive' | 'delete';
 }

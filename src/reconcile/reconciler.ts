@@ -3,7 +3,7 @@ import type { Backend, BackendConversation } from '../backends/types.js';
 import { AuthError, CapacityError, describeError, isSyncError, PermanentError, TransientError } from '../errors.js';
 import type { Plan, PlanOp, Snapshot } from '../plan/types.js';
 import type { Drift, OpEffect, Store } from '../store/store.js';
-import { runPool } from './pool.js';
+import { runPool } from '../pool.js';
 import { Progress } from './progress.js';
 import { TokenBucket } from './rate-limit.js';
 import { withRetry, type RetryPolicy } from '../http/retry.js';

@@ -65,7 +65,7 @@ export interface RunOutcome {
  * CronJob and each daemon tick all come through here.
  */
 export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
-  const { config, store, backend, logger } = deps;
+  const { config, store, logger } = deps;
   const runId = store.startRun(opts.mode);
   const signal = deps.signal ?? new AbortController().signal;
   try {

@@ -63,7 +63,7 @@ describe('Reconciler', () => {
     const calls: string[] = [];
     const throwing = new Proxy({} as Backend, {
       get: (_t, prop) => {
-        if (prop === 'capabilities') return { maxMembers: 10, addBatch: 10, removeBatch: 1, idempotentCreate: false, removedGroup: 'keep' };
+        if (prop === 'capabilities') return { maxMembers: 10, addBatch: 10, removeBatch: 1, removedGroup: 'keep' };
         if (prop === 'id') return 'fake';
         return () => {
           calls.push(String(prop));

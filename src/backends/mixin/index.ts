@@ -49,7 +49,6 @@ class MixinBackend implements Backend {
       selfIsMember: true,
       addBatch: config.maxMembers,
       removeBatch: config.maxMembers,
-      idempotentCreate: true,
       removedGroup: 'keep' as const,
     };
   }

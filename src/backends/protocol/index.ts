@@ -48,7 +48,6 @@ class ProtocolBackend implements Backend {
       // one PUT carries the whole list
       addBatch: 10_000,
       removeBatch: 10_000,
-      idempotentCreate: false,
       removedGroup: 'archive' as const,
     };
   }

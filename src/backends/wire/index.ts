@@ -35,7 +35,7 @@ class WireBackend implements Backend {
   private readonly session: WireSession;
   private teamId: string | undefined;
 
-  constructor(private readonly config: WireBackendConfig, ctx: BackendContext) {
+  constructor(config: WireBackendConfig, ctx: BackendContext) {
     this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse);
     this.teamId = config.teamId;
     this.capabilities = {
@@ -44,7 +44,6 @@ class WireBackend implements Backend {
       addBatch: config.maxConversationSize,
       // v6–v9 remove one member per call
       removeBatch: 1,
-      idempotentCreate: false,
       removedGroup: 'keep' as const,
     };
   }

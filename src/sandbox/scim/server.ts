@@ -69,10 +69,6 @@ export class ScimSandbox {
     this.users.set(user.id, { ...user, lastModified: now() });
   }
 
-  deactivateUser(id: string): void {
-    this.touchUser(id).active = false;
-  }
-
   addGroup(group: SampleGroup): void {
     this.groups.set(group.id, { ...group, members: [...group.members], lastModified: now() });
   }
@@ -95,13 +91,6 @@ export class ScimSandbox {
     g.members = g.members.filter((m) => m.value !== value);
   }
 
-  private touchUser(id: string) {
-    const u = this.users.get(id);
-    if (!u) throw new Error(`no user ${id}`);
-    u.lastModified = now();
-    return u;
-  }
-
   private touchGroup(id: string) {
     const g = this.groups.get(id);
     if (!g) throw new Error(`no group ${id}`);
@@ -119,7 +108,7 @@ export class ScimSandbox {
     app.use((req, res, next) => this.record(req, res, next));
     app.use((req, res, next) => void this.injectFaults(req, res, next));
     app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => this.issueToken(req, res));
-    app.use((req, res, next) => this.capCount(req, next));
+    app.use((req, _res, next) => this.capCount(req, next));
     app.use(
       '/scim/v2',
       new SCIMMYRouters({

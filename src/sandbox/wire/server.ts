@@ -138,11 +138,6 @@ export class WireSandbox {
     return this.calls.filter((c) => c.write);
   }
 
-  /** conversations a user is in, with member ids (the fake's ground truth for tests) */
-  conversationsOf(userId: string): FakeConversation[] {
-    return [...this.conversations.values()].filter((c) => c.members.has(userId));
-  }
-
   // ---- HTTP -----------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ScimSourceConfig } from '../../config/schema.js';
 import { AuthError, describeError } from '../../errors.js';
-import { runPool } from '../../reconcile/pool.js';
+import { runPool } from '../../pool.js';
 import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { ScimClient } from './client.js';
 
