@@ -25,6 +25,7 @@ export function createMetrics() {
     heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
     driftMembers: new Gauge({ name: 'convsync_drift_members', help: 'Members added by hand or who left by themselves, found by the last refresh', registers: [registry] }),
     pushRequests: new Counter({ name: 'convsync_scim_push_requests_total', help: 'SCIM push requests by method and status', labelNames: ['method', 'status'], registers: [registry] }),
+    samlLogins: new Counter({ name: 'convsync_saml_logins_total', help: 'SAML responses posted to the ACS, by result (accepted, rejected, error)', labelNames: ['result'], registers: [registry] }),
   };
   return m;
 }

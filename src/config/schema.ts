@@ -101,13 +101,13 @@ const FileSource = z.strictObject({
   path: nonEmpty.describe('a file, or a directory of *.yaml, *.yml and *.json files'),
 });
 
+const urlPath = z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must be an absolute URL path such as /scim/v2 or /saml');
+
 const ScimPushSource = z
   .strictObject({
     name: sourceName,
     type: z.literal('scim-push').describe('the daemon is the SCIM service provider Entra ID or Okta pushes to'),
-    path: z
-      .string()
-      .regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'must be an absolute URL path such as /scim/v2')
+    path: urlPath
       .default('/scim/v2')
       .describe('where the daemon serves it (the Tenant URL given to the IdP ends with this path)'),
     token: secret('the bearer token the IdP sends'),
@@ -115,13 +115,71 @@ const ScimPushSource = z
   })
   .superRefine(secretPair('token', true));
 
-export const SourceConfig = z.discriminatedUnion('type', [ScimSource, FileSource, ScimPushSource], {
-  error: () => 'type must be one of: scim, file, scim-push',
+/** `{ aFile?, bFile? }` given together or not at all */
+function filePair(a: string, b: string) {
+  return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    if ((value[a] === undefined) !== (value[b] === undefined)) ctx.addIssue({ code: 'custom', path: [value[a] === undefined ? a : b], message: `${a} and ${b} go together` });
+  };
+}
+
+const SamlSource = z.strictObject({
+  name: sourceName,
+  type: z.literal('saml').describe('the daemon is a SAML 2.0 service provider; a login records the groups in its assertion'),
+  path: urlPath.default('/saml').describe('where the daemon serves <path>/metadata, <path>/login and <path>/acs'),
+  publicUrl: url.describe('the daemon as browsers and the IdP reach it, e.g. https://convsync.example.com (the ACS URL is <publicUrl><path>/acs)'),
+  entityId: nonEmpty.optional().describe('our SP entity id (default: <publicUrl><path>/metadata)'),
+  idp: z
+    .strictObject({
+      metadataFile: nonEmpty.optional().describe("a file holding the IdP's metadata XML"),
+      metadataUrl: url.optional().describe("the IdP's metadata URL, read when first needed and again after a failure"),
+    })
+    .refine((v) => (v.metadataFile === undefined) !== (v.metadataUrl === undefined), { message: 'give exactly one of metadataFile, metadataUrl' })
+    .describe('the identity provider'),
+  sp: z
+    .strictObject({
+      signingKeyFile: nonEmpty.optional().describe('PEM private key that signs our login requests'),
+      signingCertFile: nonEmpty.optional().describe('its PEM certificate, published in our metadata'),
+      encryptionKeyFile: nonEmpty.optional().describe('PEM private key for encrypted assertions (then assertions must be encrypted)'),
+      encryptionCertFile: nonEmpty.optional().describe('its PEM certificate, published in our metadata'),
+    })
+    .superRefine(filePair('signingKeyFile', 'signingCertFile'))
+    .superRefine(filePair('encryptionKeyFile', 'encryptionCertFile'))
+    .prefault({})
+    .describe("the service provider's own keys"),
+  allowIdpInitiated: z.boolean().default(false).describe('accept responses that answer no login request of ours (IdP-initiated)'),
+  requestTtlSeconds: z.int().min(30).max(3600).default(600).describe('how long a login request may be answered, and how old a response may be'),
+  clockSkewSeconds: z.int().min(0).max(300).default(60).describe("tolerated difference between the IdP's clock and ours"),
+  membershipTtlHours: z.number().positive().default(720).describe('a membership learnt at a login expires this long after it unless a new login confirms it (SAML never says "removed")'),
+  groups: z
+    .strictObject({
+      attribute: nonEmpty.default('groups').describe('the attribute carrying the groups: groups, memberOf, http://schemas.microsoft.com/ws/2008/06/identity/claims/groups, …'),
+      match: regexString('groups.match').optional().describe('values that do not match this regex are ignored'),
+      key: nonEmpty.default('{0}').describe('the group id made of a value: {0} the whole value, {1}… and {name} the groups of match'),
+      overageAttribute: nonEmpty
+        .default('http://schemas.microsoft.com/claims/groups.link')
+        .describe("Entra's overage claim: when it comes without groups, the user's groups are unknown, not empty"),
+    })
+    .prefault({})
+    .describe('how an assertion names groups'),
+  users: z
+    .strictObject({
+      emailAttribute: nonEmpty.optional().describe('attribute read as the e-mail (default: the NameID when it is an e-mail address)'),
+      externalIdAttribute: nonEmpty.optional().describe('attribute read as externalId (identity.from: externalId)'),
+      displayNameAttribute: nonEmpty.optional().describe('attribute read as the display name'),
+      attributes: z.array(nonEmpty).default([]).describe('further attributes recorded with the login (identity.from can read them by name)'),
+    })
+    .prefault({})
+    .describe('what is recorded of the user'),
+});
+
+export const SourceConfig = z.discriminatedUnion('type', [ScimSource, FileSource, ScimPushSource, SamlSource], {
+  error: () => 'type must be one of: scim, file, scim-push, saml',
 });
 export type SourceConfig = z.infer<typeof SourceConfig>;
 export type ScimSourceConfig = z.infer<typeof ScimSource>;
 export type FileSourceConfig = z.infer<typeof FileSource>;
 export type ScimPushSourceConfig = z.infer<typeof ScimPushSource>;
+export type SamlSourceConfig = z.infer<typeof SamlSource>;
 
 const WireBackendConfig = z
   .strictObject({
@@ -241,8 +299,8 @@ export const ConfigSchema = z.strictObject({
       list.forEach((s, i) => {
         if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate source name "${s.name}"` });
         seen.add(s.name);
-        if (s.type === 'scim-push') {
-          if (paths.has(s.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `another scim-push source is served at ${s.path}` });
+        if (s.type === 'scim-push' || s.type === 'saml') {
+          if (paths.has(s.path)) ctx.addIssue({ code: 'custom', path: [i, 'path'], message: `another source is served at ${s.path}` });
           paths.add(s.path);
         }
       });

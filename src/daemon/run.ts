@@ -1,9 +1,10 @@
 import cron from 'node-cron';
-import type { Config, ScimPushSourceConfig } from '../config/schema.js';
+import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
 import { createApp } from '../main.js';
 import { createMetrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
+import { mountSaml } from '../server/saml.js';
 import { mountScimPush } from '../server/scim-push.js';
 import { Daemon } from './daemon.js';
 
@@ -40,7 +41,7 @@ export async function runDaemon(config: Config): Promise<number> {
       daemon,
       metrics,
       logger,
-      mount: (express) =>
+      mount: (express) => {
         mountScimPush(express, {
           sources: pushSources,
           store: app.store,
@@ -48,7 +49,17 @@ export async function runDaemon(config: Config): Promise<number> {
           maxBodyBytes: config.server.maxBodyBytes,
           onChange: (groups) => daemon.changed(groups),
           onRequest: (method, status) => metrics.pushRequests.inc({ method, status: String(status) }),
-        }),
+        });
+        mountSaml(express, {
+          sources: config.sources.filter((s): s is SamlSourceConfig => s.type === 'saml'),
+          mappings: config.mappings,
+          store: app.store,
+          logger,
+          maxBodyBytes: config.server.maxBodyBytes,
+          onChange: (groups) => daemon.changed(groups),
+          onLogin: (result) => metrics.samlLogins.inc({ result }),
+        });
+      },
     });
     server = await listen(http, config.server.host, config.server.port);
   } catch (e) {

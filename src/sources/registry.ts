@@ -1,6 +1,7 @@
 import type { SourceConfig } from '../config/schema.js';
 import { fileSource } from './file/index.js';
 import { scimSource } from './scim/index.js';
+import { samlSource } from './saml/index.js';
 import { scimPushSource } from './scim-push/index.js';
 import type { Source, SourceAdapter, SourceContext } from './types.js';
 
@@ -9,6 +10,7 @@ export const sources = new Map<SourceConfig['type'], SourceAdapter<never>>([
   ['scim', scimSource],
   ['file', fileSource],
   ['scim-push', scimPushSource],
+  ['saml', samlSource],
 ]);
 
 export function createSource(config: SourceConfig, ctx: SourceContext): Source {

@@ -49,6 +49,8 @@ export interface SourceContext {
   logger: import('pino').Logger;
   /** sources that receive their data (SCIM push) read it from the store */
   store: import('../store/store.js').Store;
+  /** the clock sources with time-limited data (SAML memberships) read; Date.now unless a test sets it */
+  now?: () => number;
 }
 
 /** What each source folder exports: its `type` and a factory. */

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import type { MemberOrigin, PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
 import { MIGRATIONS } from './migrations.js';
 import { PushStore } from './push.js';
+import { SamlStore } from './saml.js';
 
 /** What a completed op changed, applied to the snapshot in the same transaction as its journal row. */
 export type OpEffect =
@@ -84,9 +85,12 @@ export class LeaseError extends Error {
 export class Store {
   /** what SCIM push sources sent */
   readonly push: PushStore;
+  /** what SAML logins showed */
+  readonly saml: SamlStore;
 
   private constructor(private readonly db: Database.Database) {
     this.push = new PushStore(db);
+    this.saml = new SamlStore(db);
   }
 
   static open(path: string): Store {

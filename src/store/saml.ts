@@ -1,0 +1,133 @@
+import type Database from 'better-sqlite3';
+
+/** What one accepted SAML login showed of a user. */
+export interface SamlLogin {
+  nameId: string;
+  nameIdFormat?: string;
+  /** the attributes chosen in the config, each as its list of values */
+  attributes: Record<string, string[]>;
+  /** group keys; when `groupsUnknown`, the last ones known from an earlier login */
+  groups: string[];
+  /** the assertion named no groups but an overage link (Entra): the user's groups are unknown */
+  groupsUnknown: boolean;
+  assertionId: string;
+  issueInstant: string;
+  loggedInAt: string;
+}
+
+export type RecordOutcome = { ok: true; previousGroups: string[] } | { ok: false; reason: 'unknown-request' | 'replayed' };
+
+type LoginRow = {
+  name_id: string;
+  name_id_format: string | null;
+  attributes: string;
+  groups: string;
+  groups_unknown: number;
+  assertion_id: string;
+  issue_instant: string;
+  logged_in_at: string;
+};
+
+const toLogin = (r: LoginRow): SamlLogin => ({
+  nameId: r.name_id,
+  ...(r.name_id_format !== null ? { nameIdFormat: r.name_id_format } : {}),
+  attributes: JSON.parse(r.attributes) as Record<string, string[]>,
+  groups: JSON.parse(r.groups) as string[],
+  groupsUnknown: r.groups_unknown === 1,
+  assertionId: r.assertion_id,
+  issueInstant: r.issue_instant,
+  loggedInAt: r.logged_in_at,
+});
+
+/** thrown inside the transaction so that nothing of a refused login is kept */
+class Refused extends Error {
+  constructor(readonly reason: 'unknown-request' | 'replayed') {
+    super(reason);
+  }
+}
+
+/**
+ * What SAML sources learnt: login requests awaiting their response, assertion ids already used
+ * (until they expire), and the last login of each user with its groups.
+ */
+export class SamlStore {
+  constructor(private readonly db: Database.Database) {}
+
+  addRequest(source: string, id: string, expiresAt: string): void {
+    this.db.prepare(`INSERT INTO saml_requests (source, id, expires_at) VALUES (?, ?, ?)`).run(source, id, expiresAt);
+  }
+
+  /**
+   * Records a login, all or nothing: the request it answers is consumed (it must be outstanding),
+   * the assertion id must be new, then the user's row and the groups seen are written.
+   */
+  recordLogin(source: string, login: SamlLogin, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+    try {
+      return this.record(source, login, opts);
+    } catch (e) {
+      if (e instanceof Refused) return { ok: false, reason: e.reason };
+      throw e;
+    }
+  }
+
+  private record(source: string, login: SamlLogin, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+    return this.db.transaction((): RecordOutcome => {
+      this.db.prepare(`DELETE FROM saml_requests WHERE expires_at <= ?`).run(opts.now);
+      this.db.prepare(`DELETE FROM saml_assertions WHERE expires_at <= ?`).run(opts.now);
+      if (opts.requestId !== undefined) {
+        const taken = this.db.prepare(`DELETE FROM saml_requests WHERE source = ? AND id = ?`).run(source, opts.requestId);
+        if (taken.changes === 0) throw new Refused('unknown-request');
+      }
+      const fresh = this.db.prepare(`INSERT OR IGNORE INTO saml_assertions (source, id, expires_at) VALUES (?, ?, ?)`).run(source, login.assertionId, opts.assertionExpiresAt);
+      if (fresh.changes === 0) throw new Refused('replayed');
+      const before = this.login(source, login.nameId);
+      const previousGroups = before?.groups ?? [];
+      const groups = login.groupsUnknown ? previousGroups : login.groups;
+      this.db
+        .prepare(
+          `INSERT INTO saml_logins (source, name_id, name_id_format, attributes, groups, groups_unknown, assertion_id, issue_instant, logged_in_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (source, name_id) DO UPDATE SET name_id_format = excluded.name_id_format, attributes = excluded.attributes,
+             groups = excluded.groups, groups_unknown = excluded.groups_unknown, assertion_id = excluded.assertion_id,
+             issue_instant = excluded.issue_instant, logged_in_at = excluded.logged_in_at`,
+        )
+        .run(
+          source,
+          login.nameId,
+          login.nameIdFormat ?? null,
+          JSON.stringify(login.attributes),
+          JSON.stringify(groups),
+          login.groupsUnknown ? 1 : 0,
+          login.assertionId,
+          login.issueInstant,
+          login.loggedInAt,
+        );
+      const seen = this.db.prepare(
+        `INSERT INTO saml_groups (source, key, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (source, key) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
+      );
+      for (const g of groups) seen.run(source, g, login.loggedInAt, login.loggedInAt);
+      return { ok: true, previousGroups };
+    })();
+  }
+
+  login(source: string, nameId: string): SamlLogin | undefined {
+    const r = this.db.prepare(`SELECT * FROM saml_logins WHERE source = ? AND name_id = ?`).get(source, nameId) as LoginRow | undefined;
+    return r && toLogin(r);
+  }
+
+  logins(source: string): SamlLogin[] {
+    return (this.db.prepare(`SELECT * FROM saml_logins WHERE source = ? ORDER BY name_id`).all(source) as LoginRow[]).map(toLogin);
+  }
+
+  /** every group a login of this source ever named: SAML cannot say a group is gone */
+  groups(source: string): string[] {
+    return (this.db.prepare(`SELECT key FROM saml_groups WHERE source = ? ORDER BY key`).pluck().all(source) as string[]);
+  }
+
+  /** counts, for tests and `status` */
+  counts(source: string): { requests: number; assertions: number; logins: number } {
+    const n = (table: string) => this.db.prepare(`SELECT count(*) FROM ${table} WHERE source = ?`).pluck().get(source) as number;
+    return { requests: n('saml_requests'), assertions: n('saml_assertions'), logins: n('saml_logins') };
+  }
+}
