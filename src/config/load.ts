@@ -181,7 +181,7 @@ function checkSecretFiles(config: Config): ConfigIssue[] {
     try {
       accessSync(file, constants.R_OK);
     } catch (e) {
-      issues.push({ path, message: `cannot read secret file ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
+      issues.push({ path, message: `cannot read file ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
     }
   });
   return issues;

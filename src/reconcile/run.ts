@@ -147,7 +147,12 @@ export async function planRun(
       incompleteSources.push(source.id);
     } else if (r.value.groups.every((g) => g.complete)) goodSizes.set(source.id, size);
   });
-  for (const g of groups) if (!g.complete) readErrors.push(`${g.key}: ${g.unknownReason ?? 'membership unknown'}`);
+  for (const g of groups) {
+    if (g.complete) continue;
+    const why = `${g.key}: ${g.unknownReason ?? 'membership unknown'}`;
+    if (g.unknownIsReadError === false) warnings.push(`${why}; its removals are frozen`);
+    else readErrors.push(why);
+  }
 
   const distrusted = distrustVanishedGroups(groups, store.groupSizes(), allowRemovals);
   groups = distrusted.groups;

@@ -24,6 +24,11 @@ export interface DesiredGroup {
    */
   complete: boolean;
   unknownReason?: string;
+  /**
+   * false when the membership is unknown by the nature of what the source was told (a SAML
+   * overage claim), not because a read failed: removals stay frozen, but the run is no error.
+   */
+  unknownIsReadError?: boolean;
   /** set by the guard when the group read empty after having members: held back until approved */
   suspect?: boolean;
 }

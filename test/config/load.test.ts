@@ -60,7 +60,7 @@ describe('configuration', () => {
 
     const fine = text.replace('auth: { type: bearer }', 'auth: { type: bearer, token: t }').replace('"("', '"x"').replace('polcy: sync', '');
     const secret = issuesOf(() => loadConfig({ file: file('secret.yaml', fine), env: {} }));
-    expect(secret).toEqual([{ path: 'backend.passwordFile', message: expect.stringMatching(/cannot read secret file .*missing-password \(ENOENT\)/) }]);
+    expect(secret).toEqual([{ path: 'backend.passwordFile', message: expect.stringMatching(/cannot read file .*missing-password \(ENOENT\)/) }]);
   });
 
   it('layers file < CONVSYNC_* environment < --set, and interpolates ${VAR}', () => {

@@ -78,11 +78,14 @@ class SamlSource implements Source {
         displayName: id,
         members: members.get(id) ?? [],
         complete: unknown === undefined,
-        ...(unknown ? { unknownReason: `the groups of ${unknown.join(', ')} are unknown (the last login had an overage claim instead of groups)` } : {}),
+        ...(unknown
+          ? { unknownReason: `the groups of ${unknown.join(', ')} are unknown (the last login had an overage claim instead of groups)`, unknownIsReadError: false }
+          : {}),
       };
     });
-    // SAML never says that a group is gone: a group not seen lately is unknown, not deleted
-    return { source: this.id, groups, listingComplete: false, warnings };
+    // every group a login ever named is listed (SAML never says that a group is gone), so the
+    // listing is complete: a group whose memberships all expired is listed empty, and guarded
+    return { source: this.id, groups, listingComplete: true, warnings };
   }
 }
 
