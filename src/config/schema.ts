@@ -137,7 +137,7 @@ const SamlSource = z.strictObject({
     .describe('the identity provider'),
   sp: z
     .strictObject({
-      signingKeyFile: nonEmpty.optional().describe('PEM private key that signs our login requests'),
+      signingKeyFile: nonEmpty.optional().describe('PEM private key that signs our login requests (if the IdP metadata asks for signed requests)'),
       signingCertFile: nonEmpty.optional().describe('its PEM certificate, published in our metadata'),
       encryptionKeyFile: nonEmpty.optional().describe('PEM private key for encrypted assertions (then assertions must be encrypted)'),
       encryptionCertFile: nonEmpty.optional().describe('its PEM certificate, published in our metadata'),

@@ -1,21 +1,12 @@
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCli, startHarness, type Harness } from '../helpers/harness.js';
+import { freePort, startCli, startHarness, type Harness } from '../helpers/harness.js';
 import { authnRequestOf, testIdp } from '../helpers/saml-idp.js';
 
 const SYNC_TOKEN = 'saml-e2e-sync-token';
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function until(check: () => boolean, what: string, ms = 15_000) {
   const end = Date.now() + ms;

@@ -289,6 +289,50 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     expect(plain.status).toBe(400);
   });
 
+  it('reads the IdP metadata from a URL, and again after a failed read', async () => {
+    let up = false;
+    const meta = await listen(
+      express().get('/metadata', (_req, res) => (up ? res.type('application/xml').send(idp.metadata) : res.status(503).send('starting'))),
+      '127.0.0.1',
+      0,
+    );
+    try {
+      await start({ idp: { metadataUrl: `${meta.url}/metadata` } });
+      const down = await request(`${url}/saml/login`);
+      expect(down.statusCode).toBe(503);
+      expect(await down.body.text()).toContain('cannot be reached');
+      expect(logs.some((l) => String(l.err).includes('answered HTTP 503'))).toBe(true);
+      up = true;
+      expect((await post(await signedResponse())).status).toBe(200);
+    } finally {
+      meta.server.closeAllConnections();
+      meta.server.close();
+    }
+  });
+
+  it('signs its login requests with the SP signing key from files, and publishes the certificate', async () => {
+    const signing = makeKeyPair('convsync sp signing');
+    writeFileSync(join(dir, 'sign.key'), signing.key);
+    writeFileSync(join(dir, 'sign.crt'), signing.cert);
+    writeFileSync(join(dir, 'idp-wants-signed.xml'), idp.metadata.replace('WantAuthnRequestsSigned="false"', 'WantAuthnRequestsSigned="true"'));
+    await start({ idp: { metadataFile: join(dir, 'idp-wants-signed.xml') }, sp: { signingKeyFile: join(dir, 'sign.key'), signingCertFile: join(dir, 'sign.crt') } });
+    const metadata = await (await request(`${url}/saml/metadata`)).body.text();
+    expect(metadata).toContain('AuthnRequestsSigned="true"');
+    expect(metadata.replace(/\s/g, '')).toContain(signing.certBody);
+    const res = await request(`${url}/saml/login`);
+    await res.body.dump();
+    const location = new URL(String(res.headers.location));
+    expect(location.searchParams.get('SigAlg')).toBe('http://www.w3.org/2001/04/xmldsig-more#rsa-sha256');
+    expect(location.searchParams.get('Signature')).toBeTruthy();
+    // an IdP whose metadata does not ask for signed requests gets them unsigned (samlify insists)
+    server!.closeAllConnections();
+    await new Promise((r) => server!.close(r));
+    await start({ sp: { signingKeyFile: join(dir, 'sign.key'), signingCertFile: join(dir, 'sign.crt') } });
+    const plain = await request(`${url}/saml/login`);
+    await plain.body.dump();
+    expect(new URL(String(plain.headers.location)).searchParams.get('Signature')).toBeNull();
+  });
+
   it('answers a page, never a stack trace, to a body that is not SAML at all', async () => {
     await start();
     for (const body of ['SAMLResponse=%%%', 'SAMLResponse=', 'nothing=1', `SAMLResponse=${Buffer.from('<a><b></a>').toString('base64')}`]) {

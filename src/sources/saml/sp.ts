@@ -61,6 +61,7 @@ export interface AcceptedLogin {
 export class SamlServiceProvider {
   readonly acsUrl: string;
   readonly entityId: string;
+  private readonly settings: Parameters<typeof samlify.ServiceProvider>[0];
   private readonly sp: samlify.ServiceProviderInstance;
   private idp: Promise<samlify.IdentityProviderInstance> | undefined;
 
@@ -76,7 +77,7 @@ export class SamlServiceProvider {
     const skew = config.clockSkewSeconds * 1000;
     const signingKey = key(config.sp.signingKeyFile);
     const encKey = key(config.sp.encryptionKeyFile);
-    this.sp = samlify.ServiceProvider({
+    this.settings = {
       entityID: this.entityId,
       assertionConsumerService: [{ Binding: POST_BINDING, Location: this.acsUrl }],
       wantAssertionsSigned: true,
@@ -85,7 +86,8 @@ export class SamlServiceProvider {
       clockDrifts: [-skew, skew],
       ...(signingKey !== undefined ? { privateKey: signingKey, signingCert: key(config.sp.signingCertFile)! } : {}),
       ...(encKey !== undefined ? { encPrivateKey: encKey, encryptCert: key(config.sp.encryptionCertFile)! } : {}),
-    });
+    };
+    this.sp = samlify.ServiceProvider(this.settings);
   }
 
   private now(): number {
@@ -126,7 +128,9 @@ export class SamlServiceProvider {
   /** An SP-initiated login: the request id is kept for `requestTtlSeconds` to match the response. */
   async loginRedirect(relayState?: string): Promise<string> {
     const idp = await this.identityProvider();
-    const { id, context } = this.sp.createLoginRequest(idp, 'redirect', relayState !== undefined ? { relayState } : undefined) as { id: string; context: string };
+    // samlify refuses a signed request to an IdP whose metadata does not ask for one
+    const sp = this.settings.authnRequestsSigned && !idp.entityMeta.isWantAuthnRequestsSigned() ? samlify.ServiceProvider({ ...this.settings, authnRequestsSigned: false }) : this.sp;
+    const { id, context } = sp.createLoginRequest(idp, 'redirect', relayState !== undefined ? { relayState } : undefined) as { id: string; context: string };
     this.store.saml.addRequest(this.config.name, id, new Date(this.now() + this.config.requestTtlSeconds * 1000).toISOString());
     return context;
   }
