@@ -28,7 +28,7 @@ function snapshotOf(input: ExplainInput, key: string): SnapshotConversation | un
 
 function describeMembership(snap: SnapshotConversation | undefined, id: string): string {
   if (!snap) return 'no conversation yet';
-  const origin = snap.members[id];
+  const origin = snap.members.origin(id);
   if (origin === 'convsync') return 'a member (added by convsync)';
   if (origin === 'external') return 'a member (added by hand)';
   if (snap.leavers?.includes(id)) return 'left the conversation on their own';
@@ -74,7 +74,7 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
     // conversations the snapshot has them in, that no group of theirs feeds any more
     const fed = new Set(groups.flatMap((g) => input.desired.filter((d) => d.groups.includes(g.key)).map((d) => d.key)));
     for (const c of input.snapshot.conversations) {
-      if (!id || fed.has(c.key) || !(id in c.members)) continue;
+      if (!id || fed.has(c.key) || !c.members.has(id)) continue;
       out.push(`  conversation "${c.name}" (${c.key}): ${describeMembership(c, id)}, in none of its groups`);
       for (const l of planFor(input, c.key, id)) out.push(`    ${l}`);
     }
@@ -105,7 +105,7 @@ export function explainGroup(input: ExplainInput, query: string): string | undef
     const snap = snapshotOf(input, d.key);
     out.push(
       snap
-        ? `  bound to ${snap.conversationId} (owner ${snap.ownerId}): ${Object.keys(snap.members).length} member(s) known${snap.leavers?.length ? `, ${snap.leavers.length} left on their own` : ''}`
+        ? `  bound to ${snap.conversationId} (owner ${snap.ownerId}): ${snap.members.size} member(s) known${snap.leavers?.length ? `, ${snap.leavers.length} left on their own` : ''}`
         : (input.snapshot.gone ?? []).includes(d.key)
           ? '  its conversation was deleted by hand'
           : '  no conversation yet',

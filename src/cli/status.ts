@@ -9,7 +9,7 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   const drift = store.recentDrift(20);
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
-  const members = snapshot.conversations.reduce((n, c) => n + Object.keys(c.members).length, 0);
+  const members = snapshot.conversations.reduce((n, c) => n + c.members.size, 0);
   if (format === 'json') {
     return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift }, null, 2)}\n`;
   }

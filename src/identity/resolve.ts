@@ -52,7 +52,8 @@ export function createIdentityResolver(
   const invalid: string[] = [];
   return {
     resolve(user) {
-      if (cache.has(user)) return cache.get(user);
+      const known = cache.get(user);
+      if (known !== undefined || cache.has(user)) return known;
       const value = identityValue(user, from);
       let id: string | undefined;
       if (value === undefined) missing.push(user.userName ?? user.id);

@@ -1,4 +1,5 @@
 import { snapshotDigest } from './digest.js';
+import { diffSorted } from './members.js';
 import type {
   BlockedOp,
   BlockKind,
@@ -49,7 +50,7 @@ export function computePlan(input: PlanInput): Plan {
 
   const gone = new Set(input.snapshot.gone ?? []);
   for (const d of desired) {
-    const wanted = d.members.filter((m) => m !== selfId);
+    const wanted = sortedUnique(d.members.includes(selfId) ? d.members.filter((m) => m !== selfId) : d.members);
     const snap = snapshotByKey.get(d.key);
     if (!snap) {
       if (gone.has(d.key) && !d.recreateDeleted) {
@@ -70,12 +71,12 @@ export function computePlan(input: PlanInput): Plan {
       else block('policy', `policy ${policy} does not rename`, op);
     }
 
-    const wantedSet = new Set(wanted);
+    const { missing, extra } = diffSorted(wanted, snap.members.ids);
     const toRemove: string[] = [];
     if (d.remove !== 'never') {
-      for (const [member, origin] of Object.entries(snap.members)) {
-        if (wantedSet.has(member) || never.has(member)) continue;
-        if (d.remove === 'managed' && origin !== 'convsync') continue;
+      for (const member of extra) {
+        if (never.has(member)) continue;
+        if (d.remove === 'managed' && snap.members.origin(member) !== 'convsync') continue;
         toRemove.push(member);
       }
     }
@@ -97,12 +98,12 @@ export function computePlan(input: PlanInput): Plan {
       if (d.suspect) block('guard', `held back by guards: ${unknownReasons.join('; ')}`, op);
       else if (unknownReasons.length > 0) block('frozen', `membership unknown, removals frozen: ${unknownReasons.join('; ')}`, op);
       else if (!allowed.has('remove')) block('policy', `policy ${policy} does not remove`, op);
-      else removals.push({ op, size: Object.keys(snap.members).length });
+      else removals.push({ op, size: snap.members.size });
     }
 
     const leavers = new Set(d.readdLeavers ? [] : (snap.leavers ?? []));
-    const adds = wanted.filter((m) => !(m in snap.members) && !leavers.has(m));
-    const held = wanted.filter((m) => !(m in snap.members) && leavers.has(m));
+    const adds = leavers.size === 0 ? missing : missing.filter((m) => !leavers.has(m));
+    const held = leavers.size === 0 ? [] : missing.filter((m) => leavers.has(m));
     if (adds.length > 0) pendingAdds.push({ d, snap, adds });
     if (held.length > 0) {
       const op: PlanOp = { op: 'add', key: d.key, name: d.name, conversationId: snap.conversationId, members: held, reason: reasonOf(d) };
@@ -120,13 +121,11 @@ export function computePlan(input: PlanInput): Plan {
     const reason = `groups gone from the directory: ${snap.groups.join(', ') || '(none)'}`;
     if (snap.onGroupRemoved === 'empty') {
       // the members convsync added go first (guarded like any removal); the binding goes once they have
-      const managed = Object.entries(snap.members)
-        .filter(([m, origin]) => origin === 'convsync' && !never.has(m))
-        .map(([m]) => m)
-        .sort(cmp);
+      const byHand = new Set(snap.members.others().map(([m]) => m));
+      const managed = snap.members.ids.filter((m) => !byHand.has(m) && !never.has(m));
       if (managed.length > 0) {
         const op: RemoveOp = { op: 'remove', key: snap.key, name: snap.name, conversationId: snap.conversationId, members: managed, reason: `${reason} (onGroupRemoved: empty)` };
-        if (allowed.has('remove')) removals.push({ op, size: Object.keys(snap.members).length });
+        if (allowed.has('remove')) removals.push({ op, size: snap.members.size });
         else block('policy', `policy ${policy} does not remove`, op);
         continue;
       }
@@ -162,7 +161,7 @@ export function computePlan(input: PlanInput): Plan {
       block('policy', `policy ${policy} does not add to existing conversations`, op);
       continue;
     }
-    const current = Object.keys(snap.members).length + 1;
+    const current = snap.members.size + 1;
     const leaving = removalsGo.has(d.key) ? ops.find((o): o is RemoveOp => o.op === 'remove' && o.key === d.key)!.members.length : 0;
     const room = input.maxMembers === undefined ? Infinity : input.maxMembers - (current - leaving);
     splitByCapacity(op, room, d);
@@ -273,6 +272,12 @@ export function sourceOfGroup(groupKey: string): string {
 
 function pct(x: number): string {
   return `${Math.round(x * 1000) / 10}%`;
+}
+
+/** desired members are sorted and unique by contract; a caller that breaks it costs a sort, not a wrong plan */
+function sortedUnique(ids: string[]): string[] {
+  for (let i = 1; i < ids.length; i++) if (!(ids[i - 1]! < ids[i]!)) return [...new Set(ids)].sort(cmp);
+  return ids;
 }
 
 function cmp(a: string, b: string): number {

@@ -9,9 +9,9 @@ export function snapshotDigest(snapshot: Snapshot): string {
   const hash = createHash('sha256');
   const conversations = [...snapshot.conversations].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const c of conversations) {
-    // one update per conversation: a million small updates cost more than the hashing itself
-    const parts = [c.key, c.conversationId, c.ownerId, c.name];
-    for (const m of Object.keys(c.members).sort()) parts.push(`${m}=${c.members[m]}`);
+    // one update per conversation, members joined natively: a string per member costs more than the hashing
+    const others = c.members.others().map(([m, origin]) => `${m}=${origin}`);
+    const parts = [c.key, c.conversationId, c.ownerId, c.name, c.members.ids.join('\0'), ...others];
     for (const l of [...(c.leavers ?? [])].sort()) parts.push(`left:${l}`);
     hash.update(`${parts.join('\0')}\n`);
   }

@@ -1,3 +1,4 @@
+import type { MemberList } from './members.js';
 import type { Policy, RemoveMode } from '../config/schema.js';
 
 /** What happens to a conversation whose groups are gone. */
@@ -13,8 +14,8 @@ export interface SnapshotConversation {
   conversationId: string;
   ownerId: string;
   name: string;
-  /** backend user id → who added them (the daemon itself is not listed) */
-  members: Record<string, MemberOrigin>;
+  /** backend user ids and who added them (the daemon itself is not listed) */
+  members: MemberList;
   /** group keys that fed this conversation at the last run */
   groups: string[];
   onGroupRemoved: RemovedGroupAction;

@@ -169,8 +169,8 @@ export class Reconciler {
         return;
       }
       const now = new Set(conv.members);
-      const added = conv.members.filter((m) => !(m in c.members)).sort();
-      const left = Object.keys(c.members).filter((m) => !now.has(m)).sort();
+      const added = conv.members.filter((m) => !c.members.has(m)).sort();
+      const left = c.members.ids.filter((m) => !now.has(m));
       const renamed = conv.name !== c.name ? { renamedTo: conv.name } : {};
       if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed) drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed });
     });

@@ -88,7 +88,8 @@ describe('Mixin backend against the Mixin sandbox', () => {
     const r = new Reconciler(store, backend, { dryRun: false, ownerId: 'convsync', concurrency: 1, ratePerSecond: 100, burst: 10, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }, logger });
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 1 });
     expect([...sandbox!.conversations.keys()]).toEqual([prepared.conversationId]);
-    expect(store.loadSnapshot().conversations[0]).toMatchObject({ conversationId: prepared.conversationId, members: { [people[0]!]: 'convsync' } });
+    expect(store.loadSnapshot().conversations[0]).toMatchObject({ conversationId: prepared.conversationId });
+    expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ [people[0]!]: 'convsync' });
     expect(sandbox!.violations).toEqual([]);
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { computePlan } from '../../src/plan/compute.js';
 import { snapshotDigest } from '../../src/plan/digest.js';
 import type { DesiredConversation, MemberOrigin, PlanInput, SnapshotConversation } from '../../src/plan/types.js';
+import { MemberList } from '../../src/plan/members.js';
 
 const SELF = 'self';
 
@@ -23,7 +24,7 @@ function desired(key: string, members: string[], extra: Partial<DesiredConversat
 }
 
 function snap(key: string, members: Record<string, MemberOrigin>, extra: Partial<SnapshotConversation> = {}): SnapshotConversation {
-  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members, groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
+  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members: MemberList.fromRecord(members), groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
 }
 
 function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Partial<PlanInput> = {}): PlanInput {
