@@ -114,7 +114,8 @@ export function mapGroups(
 
 /** a million ids per run: an array sorted once and deduplicated in place costs less than a Set */
 function sortedUnique(ids: string[]): string[] {
-  ids.sort();
+  // an explicit comparison: the default one converts each element to a string first
+  ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let n = 0;
   for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[n - 1]) ids[n++] = ids[i]!;
   ids.length = n;

@@ -86,7 +86,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync') {
       result = await reconciler.apply(plan, runId);
-      for (const d of desired) store.updateBindingGroups(d.key, d.groups, d.onGroupRemoved);
+      store.updateBindingGroups(desired);
       // only after a complete read: a group read short must not free its leavers
       if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
       recordGoodReads(store, groups, goodSizes);
@@ -299,14 +299,13 @@ async function refreshDrift(store: Store, reconciler: Reconciler, runId: number,
 /** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
 function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
   const byKey = new Map(desired.map((d) => [d.key, d]));
-  const snapshot = store.loadSnapshot();
-  for (const c of snapshot.conversations) {
-    if (!c.leavers) continue;
-    const wanted = new Set(byKey.get(c.key)?.members ?? []);
-    const out = c.leavers.filter((u) => !wanted.has(u));
-    if (out.length > 0) store.forgetLeavers(c.conversationId, out);
+  const { leavers, gone } = store.driftMemory();
+  for (const [key, { conversationId, users }] of leavers) {
+    const wanted = new Set(byKey.get(key)?.members ?? []);
+    const out = users.filter((u) => !wanted.has(u));
+    if (out.length > 0) store.forgetLeavers(conversationId, out);
   }
-  const stale = (snapshot.gone ?? []).filter((k) => !byKey.has(k));
+  const stale = gone.filter((k) => !byKey.has(k));
   if (stale.length > 0) store.forgetGone(stale);
 }
 

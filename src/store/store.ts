@@ -255,14 +255,35 @@ export class Store {
       .get(conversationId) as { key: string; state: string } | undefined;
   }
 
-  /** groups feeding a bound conversation change without any backend call (a union gains a group) */
-  updateBindingGroups(key: string, groups: string[], onGroupRemoved: RemovedGroupAction): void {
-    this.db
-      .prepare(
-        `UPDATE bindings SET groups = ?, on_group_removed = ?, updated_at = ?
-         WHERE key = ? AND state = 'bound' AND (groups <> ? OR on_group_removed <> ?)`,
-      )
-      .run(JSON.stringify(groups), onGroupRemoved, now(), key, JSON.stringify(groups), onGroupRemoved);
+  /** groups feeding bound conversations change without any backend call (a union gains a group); one transaction */
+  updateBindingGroups(list: readonly { key: string; groups: string[]; onGroupRemoved: RemovedGroupAction }[]): void {
+    const update = this.db.prepare(
+      `UPDATE bindings SET groups = ?, on_group_removed = ?, updated_at = ?
+       WHERE key = ? AND state = 'bound' AND (groups <> ? OR on_group_removed <> ?)`,
+    );
+    const t = now();
+    this.db.transaction(() => {
+      for (const b of list) {
+        const groups = JSON.stringify(b.groups);
+        update.run(groups, b.onGroupRemoved, t, b.key, groups, b.onGroupRemoved);
+      }
+    })();
+  }
+
+  /** what drift left to remember: leavers by binding key, and the keys of conversations deleted by hand */
+  driftMemory(): { leavers: Map<string, { conversationId: string; users: string[] }>; gone: string[] } {
+    const leavers = new Map<string, { conversationId: string; users: string[] }>();
+    const rows = this.db
+      .prepare(`SELECT b.key, l.conversation_id, l.user_id FROM leavers l JOIN bindings b ON b.conversation_id = l.conversation_id AND b.state = 'bound' ORDER BY l.user_id`)
+      .raw()
+      .all() as [string, string, string][];
+    for (const [key, conversationId, user] of rows) {
+      const entry = leavers.get(key) ?? { conversationId, users: [] };
+      entry.users.push(user);
+      leavers.set(key, entry);
+    }
+    const gone = this.db.prepare(`SELECT binding_key FROM gone ORDER BY binding_key`).pluck().all() as string[];
+    return { leavers, gone };
   }
 
   private applyEffect(effect: OpEffect): void {

@@ -25,6 +25,19 @@ export const WORKLOADS: Workload[] = [
 const MAPPINGS: MappingConfig[] = [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed', readdLeavers: false, recreateDeleted: false }];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** users with a Wire-style id in externalId, and groups of memberships ÷ groups random members (seeded) */
+export function generateDirectory(w: Workload) {
+  const random = seededRandom(8);
+  const users = Array.from({ length: w.users }, (_, i) => ({ id: `u${i}`, userName: `user${i}`, externalId: randomUuid(random) }));
+  const per = Math.round(w.memberships / w.groups);
+  const groups = Array.from({ length: w.groups }, (_, g) => {
+    const members = new Set<string>();
+    while (members.size < per) members.add(`u${Math.floor(random() * w.users)}`);
+    return { id: `g${g}`, displayName: `team-${g}`, members: [...members] };
+  });
+  return { users, groups };
+}
+
 /**
  * The plan phases on a generated directory (seeded): the file source parsing it, the snapshot
  * loaded from SQLite (equal to the directory, so the plan is a no-op), mapping and identity, the
@@ -33,14 +46,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export async function planBench(w: Workload) {
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-${w.name}-`));
   try {
-    const random = seededRandom(8);
-    const users = Array.from({ length: w.users }, (_, i) => ({ id: `u${i}`, userName: `user${i}`, externalId: randomUuid(random) }));
-    const per = Math.round(w.memberships / w.groups);
-    const groups = Array.from({ length: w.groups }, (_, g) => {
-      const members = new Set<string>();
-      while (members.size < per) members.add(`u${Math.floor(random() * w.users)}`);
-      return { id: `g${g}`, displayName: `team-${g}`, members: [...members] };
-    });
+    const { users, groups } = generateDirectory(w);
+    const random = seededRandom(9);
     const file = join(dir, 'directory.json');
     writeFileSync(file, JSON.stringify({ users, groups }));
 
@@ -92,7 +99,7 @@ export async function planBench(w: Workload) {
       warnings: [],
     });
     const t4 = t();
-    for (const d of mapped.conversations) store.updateBindingGroups(d.key, d.groups, d.onGroupRemoved);
+    store.updateBindingGroups(mapped.conversations);
     store.recordGroupSizes(read.groups.map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
     const t5 = t();
     clearInterval(sampler);

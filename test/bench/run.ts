@@ -1,13 +1,28 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { planBench, WORKLOADS } from './plan.js';
+import { applyEfficiency, type ApplyParams } from './apply.js';
+import { planBench, WORKLOADS, type Workload } from './plan.js';
 import { pushLatency } from './push-latency.js';
+import { scimPull } from './scim-pull.js';
+import { syncBench } from './sync.js';
 
 /**
  * `npm run bench`: each benchmark several times, JSON to stdout and to test/bench/results/latest.json,
  * then a short table. Figures are for the machine it ran on (stated in the output), never a CI gate.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+/** which benchmarks: push, plan, sync, apply, pull (all by default) */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'push,plan,sync,apply,pull').split(','));
+const workload = (name: string): Workload => WORKLOADS.find((w) => w.name === name)!;
+
+async function repeat<T>(what: string, fn: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    process.stderr.write(`bench: ${what}, run ${i + 1} of ${RUNS}\n`);
+    out.push(await fn());
+  }
+  return out;
+}
 
 function spread(values: number[]) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -17,14 +32,16 @@ function spread(values: number[]) {
 async function main() {
   const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
   const pushParams = { changes: 200, intervalMs: 50, groups: 10, wireLatencyMs: 20, debounceMs: 1000 };
-  const push = [];
-  for (let i = 0; i < RUNS; i++) push.push(await pushLatency(pushParams));
-  const sizes = (process.env.BENCH_SIZES ?? 'S,L').split(',');
+  const push = ONLY.has('push') ? await repeat('push latency', () => pushLatency(pushParams)) : [];
+  const sizes = (process.env.BENCH_SIZES ?? 'S,L,XL').split(',');
   const plans: Record<string, Awaited<ReturnType<typeof planBench>>[]> = {};
-  for (const w of WORKLOADS.filter((x) => sizes.includes(x.name))) {
-    plans[w.name] = [];
-    for (let i = 0; i < RUNS; i++) plans[w.name]!.push(await planBench(w));
-  }
+  for (const w of ONLY.has('plan') ? WORKLOADS.filter((x) => sizes.includes(x.name)) : []) plans[w.name] = await repeat(`plan ${w.name}`, () => planBench(w));
+  const syncs = ONLY.has('sync') ? await repeat('sync L', () => syncBench(workload('L'))) : [];
+  const applyParams: ApplyParams = { groups: 500, membersPerGroup: 100, users: 5000, latencyMs: 20, ratePerSecond: 50, concurrency: 4 };
+  const applies: Record<string, Awaited<ReturnType<typeof applyEfficiency>>[]> = {};
+  for (const backend of ONLY.has('apply') ? (['wire', 'protocol', 'mixin'] as const) : []) applies[backend] = await repeat(`apply S on ${backend}`, () => applyEfficiency(backend, applyParams));
+  const pullParams = { concurrency: 8, pageSize: 100 };
+  const pulls = ONLY.has('pull') ? await repeat('SCIM pull L', () => scimPull(workload('L'), pullParams)) : [];
   const planTargets: Record<string, number> = { L: 1, XL: 2.5 };
   const results = {
     when: new Date().toISOString(),
@@ -45,7 +62,51 @@ async function main() {
           },
         ]),
       ),
-      pushLatency: {
+      sync: syncs.length === 0 ? undefined : {
+        what: 'whole runs (runOnce) on L from a file source against the Wire sandbox (no latency, no rate limit): initial full sync, a run with nothing changed, a run after 1% of memberships changed',
+        workload: syncs[0]!.workload,
+        target: { noopSecondsPlusSourceRead: 1.5, noopWrites: 0 },
+        fullSeconds: spread(syncs.map((r) => r.full.seconds)),
+        fullWrites: syncs.map((r) => r.full.writes),
+        noopSeconds: spread(syncs.map((r) => r.noop.seconds)),
+        noopSourceReadSeconds: spread(syncs.map((r) => r.noop.sourceReadSeconds)),
+        noopRestSeconds: spread(syncs.map((r) => r.noop.restSeconds)),
+        noopWrites: syncs.map((r) => r.noop.writes),
+        incrementalSeconds: spread(syncs.map((r) => r.incremental.seconds)),
+        incrementalRestSeconds: spread(syncs.map((r) => r.incremental.restSeconds)),
+        incrementalWrites: syncs.map((r) => r.incremental.writes),
+        incrementalMembershipsChanged: syncs[0]!.incremental.membershipsChanged,
+        incrementalRatioToFull: spread(syncs.map((r) => r.incremental.ratioToFull)),
+        storeMiB: syncs[0]!.storeMiB,
+      },
+      apply: Object.keys(applies).length === 0 ? undefined : {
+        what: 'initial sync of S through the CLI; the sandbox answers each call after 20 ms; convsync limited to ratePerSecond (burst 1); apply window timed by the sandbox',
+        params: applyParams,
+        target: { overLowerBound: 0.1, callRatio: 1 },
+        backends: Object.fromEntries(
+          Object.entries(applies).map(([b, runs]) => [
+            b,
+            {
+              writes: runs.map((r) => r.writes),
+              minimumWrites: runs[0]!.minimumWrites,
+              callRatio: runs.map((r) => r.callRatio),
+              applySeconds: spread(runs.map((r) => r.applySeconds)),
+              lowerBoundSeconds: runs[0]!.lowerBoundSeconds,
+              overLowerBound: spread(runs.map((r) => r.overLowerBound)),
+              cliWallSeconds: spread(runs.map((r) => r.cliWallSeconds)),
+            },
+          ]),
+        ),
+      },
+      scimPull: pulls.length === 0 ? undefined : {
+        what: 'the SCIM source reading L from the SCIM sandbox (scimmy, in a child process): groups paged without members, each group read, users paged',
+        workload: workload('L'),
+        params: pullParams,
+        seconds: spread(pulls.map((r) => r.seconds)),
+        groupsPerSecond: spread(pulls.map((r) => r.groupsPerSecond)),
+        requests: pulls[0]!.requests,
+      },
+      pushLatency: push.length === 0 ? undefined : {
         what: 'SCIM PATCH accepted → the Wire call carrying it (real daemon, default debounce, Wire sandbox)',
         params: pushParams,
         target: { p95Ms: 2000 },
@@ -68,10 +129,26 @@ async function main() {
     );
   }
   const p = results.benchmarks.pushLatency;
-  process.stdout.write(
-    `push latency (${RUNS} runs of ${pushParams.changes} changes): p50 ${p.p50Ms.median} ms [${p.p50Ms.min}–${p.p50Ms.max}], ` +
-      `p95 ${p.p95Ms.median} ms [${p.p95Ms.min}–${p.p95Ms.max}] (target ≤ 2000), max ${p.maxMs.median} ms\n`,
-  );
+  if (p) {
+    process.stdout.write(
+      `push latency (${RUNS} runs of ${pushParams.changes} changes): p50 ${p.p50Ms.median} ms [${p.p50Ms.min}–${p.p50Ms.max}], ` +
+        `p95 ${p.p95Ms.median} ms [${p.p95Ms.min}–${p.p95Ms.max}] (target ≤ 2000), max ${p.maxMs.median} ms\n`,
+    );
+  }
+  const y = results.benchmarks.sync;
+  if (y) {
+    process.stdout.write(
+      `sync L: full ${y.fullSeconds.median} s; no-op ${y.noopSeconds.median} s [${y.noopSeconds.min}–${y.noopSeconds.max}] = source read ${y.noopSourceReadSeconds.median} s + rest ${y.noopRestSeconds.median} s ` +
+        `[${y.noopRestSeconds.min}–${y.noopRestSeconds.max}] (target ≤ 1.5), writes ${y.noopWrites.join('/')}; 1% changed: ${y.incrementalSeconds.median} s, ${y.incrementalWrites[0]} writes, ratio to full ${y.incrementalRatioToFull.median}\n`,
+    );
+  }
+  for (const [b, a] of Object.entries(results.benchmarks.apply?.backends ?? {})) {
+    process.stdout.write(
+      `apply S on ${b}: ${a.writes[0]} writes (minimum ${a.minimumWrites}, ratio ${a.callRatio.join('/')}), ${a.applySeconds.median} s [${a.applySeconds.min}–${a.applySeconds.max}] against a lower bound of ${a.lowerBoundSeconds} s (+${Math.round(a.overLowerBound.median * 1000) / 10}%, target ≤ +10%)\n`,
+    );
+  }
+  const q = results.benchmarks.scimPull;
+  if (q) process.stdout.write(`SCIM pull L: ${q.seconds.median} s [${q.seconds.min}–${q.seconds.max}], ${q.groupsPerSecond.median} groups/s, concurrency ${q.params.concurrency}, ${q.requests} requests\n`);
 }
 
 main().catch((e: unknown) => {

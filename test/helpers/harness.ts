@@ -30,7 +30,7 @@ export interface Harness {
   /** conversation name → sorted member ids, as the chat backend holds them (the daemon left out) */
   chatState(): Map<string, string[]>;
   /** successful write calls on the chat backend */
-  chatWrites(): { method: string; path: string }[];
+  chatWrites(): { method: string; path: string; at: number }[];
   chatViolations(): string[];
   scim: ScimSandbox;
   directory: SampleDirectory;

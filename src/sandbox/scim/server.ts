@@ -109,6 +109,8 @@ export class ScimSandbox {
     app.use((req, res, next) => void this.injectFaults(req, res, next));
     app.post('/oauth/token', express.urlencoded({ extended: false }), (req, res) => this.issueToken(req, res));
     app.use((req, _res, next) => this.capCount(req, next));
+    app.get(['/scim/v2/Users', '/scim/v2/Groups'], (req, res, next) => this.listPage(req, res, next));
+    app.get('/scim/v2/Groups/:id', (req, res, next) => this.groupWithMembers(req, res, next));
     app.use(
       '/scim/v2',
       new SCIMMYRouters({
@@ -148,6 +150,62 @@ export class ScimSandbox {
       return;
     }
     next();
+  }
+
+  /**
+   * A listing: filtered by scimmy's own filter, then only the requested page coerced by scimmy's
+   * schema. scimmy's router coerces every resource before it pages, which costs the directory's
+   * size per page (quadratic in a paged read of 100,000 users). Anything unusual is left to it.
+   */
+  private listPage(req: Request, res: Response, next: NextFunction): void {
+    const users = req.path.endsWith('/Users');
+    const Resource = users ? SCIMMY.Resources.User : SCIMMY.Resources.Group;
+    let page: unknown[];
+    let total: number;
+    let startIndex: number;
+    try {
+      this.authenticate(req);
+      const q = req.query as Record<string, unknown>;
+      if (q.sortBy !== undefined) return next();
+      const params = Object.fromEntries(['filter', 'attributes', 'excludedAttributes'].filter((k) => typeof q[k] === 'string').map((k) => [k, q[k]]));
+      const resource = new Resource(params as never) as unknown as { filter?: { match(list: unknown[]): unknown[] }; attributes?: unknown };
+      const source: (SampleUser | SampleGroup)[] = users ? [...this.users.values()] : [...this.groups.values()];
+      // members left out before scimmy sees them: it would coerce each, then drop them
+      const noMembers = typeof q.excludedAttributes === 'string' && q.excludedAttributes.split(',').some((a) => a.trim().toLowerCase() === 'members');
+      const toResource = (x: SampleUser | SampleGroup) => {
+        if (users) return userResource(x as never);
+        const { members, ...rest } = groupResource(x as never);
+        return noMembers ? rest : { ...rest, members };
+      };
+      // without a filter, only the page is made into resources
+      const matched = resource.filter ? resource.filter.match(source.map(toResource)) : source;
+      startIndex = Math.max(1, Number.parseInt(String(q.startIndex ?? '1'), 10) || 1);
+      const count = Math.max(0, Number.parseInt(String(q.count ?? this.opts.maxResults ?? 200), 10) || 0);
+      const Schema = users ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group;
+      page = matched
+        .slice(startIndex - 1, startIndex - 1 + count)
+        .map((r) => new Schema((resource.filter ? r : toResource(r as never)) as never, 'out', Resource.basepath() as string, resource.attributes as never));
+      total = matched.length;
+    } catch {
+      // an unauthenticated or malformed request: scimmy answers it as it would
+      return next();
+    }
+    res.type('application/scim+json').send(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: total, Resources: page, startIndex, itemsPerPage: page.length }));
+  }
+
+  /** One group as scimmy makes it, with its members attached as they are: scimmy coerces members one by one, slowly */
+  private groupWithMembers(req: Request, res: Response, next: NextFunction): void {
+    const g = this.groups.get(req.params.id ?? '');
+    if (!g || Object.keys(req.query).length > 0) return next();
+    let body: Record<string, unknown>;
+    try {
+      this.authenticate(req);
+      const { members, ...rest } = groupResource(g);
+      body = { ...JSON.parse(JSON.stringify(new SCIMMY.Schemas.Group(rest, 'out', SCIMMY.Resources.Group.basepath() as string))), members };
+    } catch {
+      return next();
+    }
+    res.type('application/scim+json').send(JSON.stringify(body));
   }
 
   /** `count` above ServiceProviderConfig's maxResults is lowered to it, as providers do */

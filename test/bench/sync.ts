@@ -1,0 +1,97 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { createApp } from '../../src/main.js';
+import { runOnce } from '../../src/reconcile/run.js';
+import { seededRandom } from '../../src/sandbox/random.js';
+import { WireSandbox } from '../../src/sandbox/wire/server.js';
+import { generateDirectory, type Workload } from './plan.js';
+
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+/**
+ * Whole runs (`runOnce`, as `convsync sync` does) on a generated directory (file source) against
+ * the Wire sandbox on loopback with no added latency and no rate limit: the initial full sync, a
+ * run with nothing changed, and a run after `changeShare` of the memberships changed (half removed,
+ * half added, seeded). The file source is timed apart, since its read is the directory's size
+ * whatever changed.
+ */
+export async function syncBench(w: Workload, changeShare = 0.01, opts: { beforeNoop?: () => unknown; afterNoop?: () => unknown } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), `convsync-bench-sync-${w.name}-`));
+  const wire = await WireSandbox.start({});
+  try {
+    const { users, groups } = generateDirectory(w);
+    wire.addUser({ email: 'bot@example.com', password: 'bench-password' });
+    for (const u of users) wire.addUser({ id: u.externalId });
+    const file = join(dir, 'directory.json');
+    writeFileSync(file, JSON.stringify({ users, groups }));
+    writeFileSync(join(dir, 'pw'), 'bench-password');
+    const config = ConfigSchema.parse({
+      store: { path: join(dir, 'db.sqlite') },
+      sources: [{ name: 'dir', type: 'file', path: file }],
+      backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', passwordFile: join(dir, 'pw'), teamId: wire.teamId },
+      mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' }],
+      guards: { maxRemovalsPerRun: 10_000_000, maxRemovalRatio: 1, maxSourceShrink: 1 },
+      reconcile: { concurrency: 16, ratePerSecond: 1_000_000, burst: 1000 },
+      drift: { refreshEveryRuns: 0 },
+      log: { level: 'silent' },
+    });
+    const app = createApp(config, { logger: pino({ level: 'silent' }), writer: 'bench' });
+    try {
+      let sourceMs = 0;
+      const source = app.sources[0]!;
+      const fetch = source.fetch.bind(source);
+      (source as { fetch: typeof fetch }).fetch = async (signal) => {
+        const t = performance.now();
+        try {
+          return await fetch(signal);
+        } finally {
+          sourceMs = performance.now() - t;
+        }
+      };
+      const run = async () => {
+        const writesBefore = wire.writeCalls().length;
+        const t = performance.now();
+        const outcome = await runOnce(app, { mode: 'sync' });
+        const ms = performance.now() - t;
+        if (outcome.exitCode !== 0) throw new Error(`run ${outcome.runId} exited ${outcome.exitCode}: ${outcome.readErrors.join('; ')}`);
+        return { seconds: seconds(ms), sourceReadSeconds: seconds(sourceMs), restSeconds: seconds(ms - sourceMs), writes: wire.writeCalls().length - writesBefore, ops: outcome.plan.ops.length };
+      };
+
+      const full = await run();
+      await opts.beforeNoop?.();
+      const noop = await run();
+      await opts.afterNoop?.();
+
+      // change a share of the memberships: as many removed as added, in random groups
+      const random = seededRandom(21);
+      const changes = Math.round(w.memberships * changeShare);
+      for (let i = 0; i < changes / 2; i++) {
+        const g = groups[Math.floor(random() * groups.length)]!;
+        g.members.splice(Math.floor(random() * g.members.length), 1);
+        let added: string;
+        do added = `u${Math.floor(random() * w.users)}`;
+        while (g.members.includes(added));
+        g.members.push(added);
+      }
+      writeFileSync(file, JSON.stringify({ users, groups }));
+      const incremental = await run();
+      const storeBytes = statSync(join(dir, 'db.sqlite')).size + (statSync(join(dir, 'db.sqlite-wal'), { throwIfNoEntry: false })?.size ?? 0);
+      return {
+        workload: w,
+        full,
+        noop,
+        incremental: { ...incremental, membershipsChanged: changes, ratioToFull: Math.round((incremental.seconds / full.seconds) * 1000) / 1000 },
+        storeMiB: Math.round(storeBytes / 2 ** 20),
+        violations: wire.violations.length,
+      };
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await wire.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
