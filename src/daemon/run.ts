@@ -53,6 +53,7 @@ export async function runDaemon(config: Config): Promise<number> {
         mountSaml(express, {
           sources: config.sources.filter((s): s is SamlSourceConfig => s.type === 'saml'),
           mappings: config.mappings,
+          identityFrom: config.identity.from,
           store: app.store,
           logger,
           maxBodyBytes: config.server.maxBodyBytes,

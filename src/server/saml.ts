@@ -2,14 +2,18 @@ import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { MappingConfig, SamlSourceConfig } from '../config/schema.js';
+import { identityValue } from '../identity/resolve.js';
 import { matchGroup, renderTemplate } from '../mapping/map.js';
 import { SamlRejected } from '../sources/saml/checks.js';
+import { loginUser } from '../sources/saml/index.js';
 import { SamlServiceProvider, type AcceptedLogin } from '../sources/saml/sp.js';
 import type { Store } from '../store/store.js';
 
 export interface SamlDeps {
   sources: SamlSourceConfig[];
   mappings: readonly MappingConfig[];
+  /** `identity.from`: a user without it cannot be matched to a chat user, and is told so */
+  identityFrom: string;
   store: Store;
   logger: Logger;
   maxBodyBytes: number;
@@ -46,13 +50,17 @@ function conversationsOf(source: string, groups: string[], mappings: readonly Ma
   return [...names].sort();
 }
 
-function welcome(res: Response, source: string, accepted: AcceptedLogin, mappings: readonly MappingConfig[]): void {
+function welcome(res: Response, source: SamlSourceConfig, accepted: AcceptedLogin, deps: SamlDeps): void {
   const who = `<p>Signed in as <strong>${escape(accepted.login.nameId)}</strong>.</p>`;
+  if (identityValue(loginUser(accepted.login, source.users), deps.identityFrom) === undefined) {
+    page(res, 200, 'Signed in', `${who}<p>Your sign-in carries no ${escape(deps.identityFrom)}, which is needed to find you in the chat: you cannot be added to conversations yet. Please tell your administrator.</p>`);
+    return;
+  }
   if (accepted.groups.unknown) {
     page(res, 200, 'Signed in', `${who}<p>Your identity provider did not list your groups (there are too many to send). Your conversations stay as they are.</p>`);
     return;
   }
-  const names = conversationsOf(source, accepted.groups.keys, mappings);
+  const names = conversationsOf(source.name, accepted.groups.keys, deps.mappings);
   const list = names.length > 0 ? `<p>You will be in these conversations:</p><ul>${names.map((n) => `<li>${escape(n)}</li>`).join('')}</ul>` : '<p>None of your groups leads to a conversation.</p>';
   page(res, 200, 'Signed in', `${who}${list}<p>Changes reach the chat within a few minutes. You can close this page.</p>`);
 }
@@ -89,7 +97,7 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
         );
         deps.onLogin?.('accepted');
         if (keys.length > 0) deps.onChange(keys);
-        welcome(res, source.name, accepted, deps.mappings);
+        welcome(res, source, accepted, deps);
       } catch (e) {
         if (e instanceof SamlRejected) {
           log.warn({ reason: e.reason }, 'SAML response rejected');

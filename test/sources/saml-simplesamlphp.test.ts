@@ -168,12 +168,14 @@ describe.skipIf(missing !== undefined)('SAML against Debian SimpleSAMLphp (php -
       store: { path: join(dir, 'convsync.db') },
       sources: [{ name: 'sso', type: 'saml', publicUrl: PUBLIC, idp: { metadataFile: join(dir, 'idp-metadata.xml') } }],
       backend: { type: 'wire', baseUrl: 'https://wire.test', email: 'bot@corp.test', password: 'unused' },
+      identity: { from: 'email' },
       mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' }],
     });
     const app = express();
     mountSaml(app, {
       sources: config.sources as SamlSourceConfig[],
       mappings: config.mappings,
+      identityFrom: config.identity.from,
       store,
       logger: pino({ level: 'silent' }),
       maxBodyBytes: 1_048_576,

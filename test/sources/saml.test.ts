@@ -26,11 +26,12 @@ let url: string;
 let changes: string[][];
 let logs: Record<string, unknown>[];
 
-function configWith(source: Record<string, unknown> = {}) {
+function configWith(source: Record<string, unknown> = {}, identityFrom = 'email') {
   return ConfigSchema.parse({
     store: { path: join(dir, 'convsync.db') },
     sources: [{ name: 'sso', type: 'saml', publicUrl: PUBLIC, idp: { metadataFile: join(dir, 'idp.xml') }, clockSkewSeconds: 0, ...source }],
     backend: { type: 'wire', baseUrl: 'https://wire.test', email: 'bot@corp.test', password: 'unused' },
+    identity: { from: identityFrom },
     mappings: [
       { match: { source: 'sso', displayName: '^team-(.+)$' }, name: 'Team {1}' },
       { match: { source: 'sso' }, name: '{displayName} (SSO)' },
@@ -38,13 +39,14 @@ function configWith(source: Record<string, unknown> = {}) {
   });
 }
 
-async function start(source: Record<string, unknown> = {}, now?: () => number): Promise<SamlSourceConfig> {
-  const config = configWith(source);
+async function start(source: Record<string, unknown> = {}, now?: () => number, identityFrom = 'email'): Promise<SamlSourceConfig> {
+  const config = configWith(source, identityFrom);
   const app = express();
   const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
   mountSaml(app, {
     sources: config.sources as SamlSourceConfig[],
     mappings: config.mappings,
+    identityFrom: config.identity.from,
     store,
     logger,
     maxBodyBytes: 1_048_576,
@@ -155,6 +157,15 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     expect(Date.parse(login.issueInstant)).toBeGreaterThan(Date.now() - 60_000);
     expect(changes).toEqual([['sso:team-eng', 'sso:team-ops']]);
     expect(store.saml.counts('sso')).toEqual({ requests: 0, assertions: 1, logins: 1 });
+  });
+
+  it('tells a user whose sign-in lacks the identity attribute that they cannot be added yet', async () => {
+    await start({}, undefined, 'externalId');
+    const res = await post(await signedResponse());
+    expect(res.status).toBe(200);
+    expect(res.html).toContain('carries no externalId');
+    expect(res.html).not.toContain('<li>');
+    expect(store.saml.login('sso', 'alice@corp.test')).toBeDefined();
   });
 
   it('takes a one-valued group attribute as a set of one, and a response signed as a whole', async () => {
