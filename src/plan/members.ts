@@ -1,6 +1,7 @@
 import type { MemberOrigin } from './types.js';
 
 const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const NONE: ReadonlyMap<string, MemberOrigin> = new Map();
 
 /**
  * The members of one conversation as the store knows them: the ids sorted, and the origin of the
@@ -15,14 +16,16 @@ export class MemberList {
     private readonly otherOrigins: ReadonlyMap<string, MemberOrigin>,
   ) {}
 
-  static readonly empty = new MemberList([], new Map());
+  static readonly empty = new MemberList([], NONE);
 
   /** from ids in any order (sorted here if they are not already) and the origins that are not `convsync` */
-  static of(ids: string[], others: Iterable<readonly [string, MemberOrigin]> = []): MemberList {
+  static of(ids: string[], others: readonly (readonly [string, MemberOrigin])[] = []): MemberList {
     let sorted = true;
     for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1]! < ids[i]!;
     const list = sorted ? ids : [...new Set(ids)].sort(byCodeUnit);
-    return new MemberList(list, new Map([...others].filter(([, o]) => o !== 'convsync')));
+    // most conversations have no member added by hand: one shared empty map for them all
+    const notOurs = others.filter(([, o]) => o !== 'convsync');
+    return new MemberList(list, notOurs.length === 0 ? NONE : new Map(notOurs));
   }
 
   static fromRecord(record: Record<string, MemberOrigin>): MemberList {
