@@ -355,7 +355,7 @@ export const ConfigSchema = z.strictObject({
   server: z
     .strictObject({
       host: nonEmpty.default('0.0.0.0').describe('address the daemon listens on'),
-      port: z.int().min(0).max(65535).default(8080).describe('port of /healthz, /readyz, /metrics, POST /sync and SCIM push'),
+      port: z.int().min(0).max(65535).default(8080).describe('port of /healthz, /readyz, /metrics, POST /sync, SCIM push and SAML'),
       syncToken: secret('the bearer token of POST /sync'),
       syncTokenFile: secretFile('the bearer token of POST /sync (without a token the route is disabled)'),
       maxBodyBytes: z.int().min(1024).default(1_048_576).describe('largest request body accepted'),

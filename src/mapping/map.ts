@@ -1,4 +1,5 @@
 import type { MappingConfig } from '../config/schema.js';
+import { sortedUnique } from '../plan/members.js';
 import type { DesiredConversation, RemovedGroupAction } from '../plan/types.js';
 import type { DesiredGroup, SourceUser } from '../sources/types.js';
 
@@ -31,12 +32,19 @@ export function matchGroup(group: DesiredGroup, mappings: readonly MappingConfig
         ok = false;
         break;
       }
-      found.forEach((g, n) => (vars[String(n)] = g ?? ''));
-      for (const [name, g] of Object.entries(found.groups ?? {})) vars[name] = g ?? '';
+      Object.assign(vars, regexVars(found));
     }
     if (ok) return { rule: i, vars };
   }
   return undefined;
+}
+
+/** a regex match as template variables: {0}, {1}… and its named groups */
+export function regexVars(found: RegExpExecArray | string[]): Record<string, string> {
+  const vars: Record<string, string> = {};
+  found.forEach((g, n) => (vars[String(n)] = g ?? ''));
+  for (const [name, g] of Object.entries((found as RegExpExecArray).groups ?? {})) vars[name] = g ?? '';
+  return vars;
 }
 
 export function renderTemplate(template: string, vars: Record<string, string>): string {
@@ -110,14 +118,4 @@ export function mapGroups(
     return { ...d, members: sortedUnique(members) };
   });
   return { conversations, unmatched, warnings };
-}
-
-/** a million ids per run: an array sorted once and deduplicated in place costs less than a Set */
-function sortedUnique(ids: string[]): string[] {
-  // an explicit comparison: the default one converts each element to a string first
-  ids.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-  let n = 0;
-  for (let i = 0; i < ids.length; i++) if (i === 0 || ids[i] !== ids[n - 1]) ids[n++] = ids[i]!;
-  ids.length = n;
-  return ids;
 }

@@ -1,5 +1,5 @@
 import { snapshotDigest } from './digest.js';
-import { diffSorted } from './members.js';
+import { byCodeUnit as cmp, diffSorted, sortedUnique } from './members.js';
 import type {
   BlockedOp,
   BlockKind,
@@ -50,6 +50,7 @@ export function computePlan(input: PlanInput): Plan {
 
   const gone = new Set(input.snapshot.gone ?? []);
   for (const d of desired) {
+    // sorted and unique by contract; a caller that breaks it costs a sort, not a wrong plan
     const wanted = sortedUnique(d.members.includes(selfId) ? d.members.filter((m) => m !== selfId) : d.members);
     const snap = snapshotByKey.get(d.key);
     if (!snap) {
@@ -272,16 +273,6 @@ export function sourceOfGroup(groupKey: string): string {
 
 function pct(x: number): string {
   return `${Math.round(x * 1000) / 10}%`;
-}
-
-/** desired members are sorted and unique by contract; a caller that breaks it costs a sort, not a wrong plan */
-function sortedUnique(ids: string[]): string[] {
-  for (let i = 1; i < ids.length; i++) if (!(ids[i - 1]! < ids[i]!)) return [...new Set(ids)].sort(cmp);
-  return ids;
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function hasChanges(plan: Plan): boolean {

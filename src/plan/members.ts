@@ -1,6 +1,7 @@
 import type { MemberOrigin } from './types.js';
 
-const byCodeUnit = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** code-unit order: what `<` compares, and what the plan's stable order is made of */
+export const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const NONE: ReadonlyMap<string, MemberOrigin> = new Map();
 
 /**
@@ -20,9 +21,7 @@ export class MemberList {
 
   /** from ids in any order (sorted here if they are not already) and the origins that are not `convsync` */
   static of(ids: string[], others: readonly (readonly [string, MemberOrigin])[] = []): MemberList {
-    let sorted = true;
-    for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1]! < ids[i]!;
-    const list = sorted ? ids : [...new Set(ids)].sort(byCodeUnit);
+    const list = sortedUnique(ids);
     // most conversations have no member added by hand: one shared empty map for them all
     const notOurs = others.filter(([, o]) => o !== 'convsync');
     return new MemberList(list, notOurs.length === 0 ? NONE : new Map(notOurs));
@@ -65,6 +64,21 @@ export class MemberList {
   toRecord(): Record<string, MemberOrigin> {
     return Object.fromEntries(this.entries());
   }
+}
+
+/**
+ * Ids sorted in code-unit order and without repeats: the array itself when it already is (the usual
+ * case, checked in one pass), else a sorted copy. An array sorted once costs less than a Set.
+ */
+export function sortedUnique(ids: readonly string[]): string[] {
+  let sorted = true;
+  for (let i = 1; i < ids.length && sorted; i++) sorted = ids[i - 1]! < ids[i]!;
+  if (sorted) return ids as string[];
+  const out = [...ids].sort(byCodeUnit);
+  let n = 0;
+  for (let i = 0; i < out.length; i++) if (n === 0 || out[i] !== out[n - 1]) out[n++] = out[i]!;
+  out.length = n;
+  return out;
 }
 
 /** `wanted` (sorted, unique) against `current`: who is missing, who is extra; one merge pass */

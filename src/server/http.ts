@@ -15,11 +15,11 @@ export interface HttpDeps {
   daemon: Daemon;
   metrics: Metrics;
   logger: Logger;
-  /** extra routers (SCIM push) mounted before the fallback */
+  /** extra routers (SCIM push, SAML) mounted before the fallback */
   mount?: (app: Express) => void;
 }
 
-/** The daemon's one HTTP server: /healthz, /readyz, /metrics, POST /sync, and the push routes. */
+/** The daemon's one HTTP server: /healthz, /readyz, /metrics, POST /sync, and the SCIM push and SAML routes. */
 export function createHttpApp(deps: HttpDeps): Express {
   const { config, store, daemon, metrics } = deps;
   const app = express();

@@ -53,8 +53,12 @@ class Refused extends Error {
 export class SamlStore {
   constructor(private readonly db: Database.Database) {}
 
-  addRequest(source: string, id: string, expiresAt: string): void {
-    this.db.prepare(`INSERT INTO saml_requests (source, id, expires_at) VALUES (?, ?, ?)`).run(source, id, expiresAt);
+  /** `<path>/login` needs no credentials: expired requests go as new ones come, so the table stays bounded */
+  addRequest(source: string, id: string, expiresAt: string, now: string): void {
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM saml_requests WHERE expires_at <= ?`).run(now);
+      this.db.prepare(`INSERT INTO saml_requests (source, id, expires_at) VALUES (?, ?, ?)`).run(source, id, expiresAt);
+    })();
   }
 
   /**
@@ -125,7 +129,7 @@ export class SamlStore {
     return (this.db.prepare(`SELECT key FROM saml_groups WHERE source = ? ORDER BY key`).pluck().all(source) as string[]);
   }
 
-  /** counts, for tests and `status` */
+  /** how many requests, assertion ids and logins a source holds (tests check that a refused response stored nothing) */
   counts(source: string): { requests: number; assertions: number; logins: number } {
     const n = (table: string) => this.db.prepare(`SELECT count(*) FROM ${table} WHERE source = ?`).pluck().get(source) as number;
     return { requests: n('saml_requests'), assertions: n('saml_assertions'), logins: n('saml_logins') };

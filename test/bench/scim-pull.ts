@@ -12,7 +12,7 @@ import type { Workload } from './plan.js';
  * coercion of each resource) runs on the other core.
  */
 export async function scimPull(w: Workload, opts: { concurrency: number; pageSize: number }) {
-  const server = spawn(process.execPath, [...(process.env.BENCH_PROFILE_SERVER ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof4'] : []), '--import', 'tsx', fileURLToPath(new URL('./scim-server.ts', import.meta.url)), String(w.groups), String(Math.round(w.memberships / w.groups)), String(w.users), String(opts.pageSize)], {
+  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scim-server.ts', import.meta.url)), String(w.groups), String(Math.round(w.memberships / w.groups)), String(w.users), String(opts.pageSize)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {

@@ -18,7 +18,7 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
  * half added, seeded). The file source is timed apart, since its read is the directory's size
  * whatever changed.
  */
-export async function syncBench(w: Workload, changeShare = 0.01, opts: { beforeNoop?: () => unknown; afterNoop?: () => unknown } = {}) {
+export async function syncBench(w: Workload, changeShare = 0.01) {
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-sync-${w.name}-`));
   const wire = await WireSandbox.start({});
   try {
@@ -61,9 +61,7 @@ export async function syncBench(w: Workload, changeShare = 0.01, opts: { beforeN
       };
 
       const full = await run();
-      await opts.beforeNoop?.();
       const noop = await run();
-      await opts.afterNoop?.();
 
       // change a share of the memberships: as many removed as added, in random groups
       const random = seededRandom(21);

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
-import { desiredState, startCli, startHarness, wireState, type Harness } from '../helpers/harness.js';
+import { desiredState, startCli, startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 
 const SYNC_TOKEN = 'harness-sync-token';
 
@@ -22,14 +22,6 @@ async function startDaemon(h: Harness) {
 async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'POST' = 'GET') {
   const res = await request(url, { method, headers });
   return { status: res.statusCode, text: await res.body.text() };
-}
-
-async function until(check: () => boolean | Promise<boolean>, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(20);
-  }
 }
 
 describe('convsync daemon', () => {
@@ -52,8 +44,8 @@ describe('convsync daemon', () => {
     h = await startHarness({ groups: 3, membersPerGroup: 3 });
     configure();
     const d = await startDaemon(h);
-    await until(() => h.wire.conversations.size === 3);
-    await until(async () => /convsync_runs_total\{result="ok"\} 1/.test((await get(`${d.url}/metrics`)).text));
+    await until(() => h.wire.conversations.size === 3, 'three conversations');
+    await until(async () => /convsync_runs_total\{result="ok"\} 1/.test((await get(`${d.url}/metrics`)).text), 'one ok run in the metrics');
 
     expect(await get(`${d.url}/healthz`)).toEqual({ status: 200, text: '{"status":"ok"}' });
     const ready = await get(`${d.url}/readyz`);
@@ -92,7 +84,7 @@ describe('convsync daemon', () => {
     configure();
     writeFileSync(join(h.dir, 'wire-password'), 'not-the-password\n');
     const d = await startDaemon(h);
-    await until(async () => (await get(`${d.url}/readyz`)).status === 503);
+    await until(async () => (await get(`${d.url}/readyz`)).status === 503, 'not ready');
     const ready = JSON.parse((await get(`${d.url}/readyz`)).text) as { problems: string[] };
     expect(ready.problems.join()).toMatch(/the backend refused the credentials: wire 403 invalid-credentials/);
     expect((await get(`${d.url}/healthz`)).status).toBe(200);
@@ -105,7 +97,7 @@ describe('convsync daemon', () => {
     h = await startHarness({ groups: 30, membersPerGroup: 2, wire: { faults: { latencyMs: 60 } } });
     configure({ schedule: '* * * * * *', reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });
     const d = await startDaemon(h);
-    await until(async () => /convsync_runs_skipped_total [1-9]/.test((await get(`${d.url}/metrics`)).text), 15_000);
+    await until(async () => /convsync_runs_skipped_total [1-9]/.test((await get(`${d.url}/metrics`)).text), 'a skipped run in the metrics', 15_000);
     d.child.kill('SIGTERM');
     expect((await d.done).code).toBe(0);
   });
@@ -114,7 +106,7 @@ describe('convsync daemon', () => {
     h = await startHarness({ groups: 60, membersPerGroup: 2, wire: { faults: { latencyMs: 25 } } });
     configure({ reconcile: { concurrency: 2, ratePerSecond: 1000, burst: 50 } });
     const d = await startDaemon(h);
-    await until(() => h.wire.writeCalls().length >= 10);
+    await until(() => h.wire.writeCalls().length >= 10, 'ten writes');
     d.child.kill('SIGTERM');
     const end = await d.done;
     expect(end.code).toBe(0);

@@ -3,18 +3,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, startCli, startHarness, type Harness } from '../helpers/harness.js';
+import { freePort, startCli, startHarness, until, type Harness } from '../helpers/harness.js';
 import { authnRequestOf, testIdp } from '../helpers/saml-idp.js';
 
 const SYNC_TOKEN = 'saml-e2e-sync-token';
-
-async function until(check: () => boolean, what: string, ms = 15_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
-    await sleep(25);
-  }
-}
 
 describe('SAML source in the real daemon, combined with SCIM pull for the same groups (Wire sandbox)', () => {
   let h: Harness;
@@ -59,7 +51,7 @@ describe('SAML source in the real daemon, combined with SCIM pull for the same g
       proc.child.kill('SIGTERM');
       return (await proc.done).code;
     };
-    await until(() => /"msg":"run finished"|"lastResult"|listening/.test(stderr), 'daemon started');
+    await until(() => /"msg":"run finished"|"lastResult"|listening/.test(stderr), 'daemon started', 15_000);
     const sync = async () => {
       const res = await request(`${publicUrl}/sync?wait=true`, { method: 'POST', headers: { authorization: `Bearer ${SYNC_TOKEN}` } });
       return JSON.parse(await res.body.text()) as { exitCode: number; summary: Record<string, number> };
@@ -90,14 +82,14 @@ describe('SAML source in the real daemon, combined with SCIM pull for the same g
       return Date.now();
     };
     const loginAt = await login(outsider);
-    await until(() => (h.chatState().get(team) ?? []).includes(outsider.externalId), 'the SAML user added by the push-triggered run');
+    await until(() => (h.chatState().get(team) ?? []).includes(outsider.externalId), 'the SAML user added by the push-triggered run', 15_000);
     expect(h.chatState().get(team)).toEqual([...scimMembers, outsider.externalId].sort());
 
     // a second user logs in half a TTL later, so that the SAML group does not empty (an emptied
     // group is held back by the empty-group guard, as for any source)
     await sleep(Math.max(0, loginAt + (ttlSeconds * 1000) / 2 - Date.now()));
     await login(second);
-    await until(() => (h.chatState().get(team) ?? []).includes(second.externalId), 'the second SAML user added');
+    await until(() => (h.chatState().get(team) ?? []).includes(second.externalId), 'the second SAML user added', 15_000);
 
     // SAML never says "removed": the membership lasts its TTL, then the next run removes it
     await sleep(Math.max(0, loginAt + ttlSeconds * 1000 + 200 - Date.now()));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCli, startHarness, wireState, type Harness } from '../helpers/harness.js';
+import { startCli, startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 
 const TOKEN = 'entra-secret-token';
 const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -55,14 +55,6 @@ async function scim(d: Daemon, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELET
   });
   const text = await res.body.text();
   return { status: res.statusCode, json: (text ? JSON.parse(text) : undefined) as Record<string, any> };
-}
-
-async function until(check: () => boolean, what: string, ms = 10_000) {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
-    await sleep(20);
-  }
 }
 
 describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {

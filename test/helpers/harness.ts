@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { sampleDirectory, type SampleDirectory } from '../../src/sandbox/directory.js';
@@ -235,6 +236,15 @@ export function desiredState(scim: ScimSandbox, wireId: (id: string) => string):
     out.set(`Team ${m[1]}`, [...new Set(members)]);
   }
   return out;
+}
+
+/** polls `check` every 20 ms until it holds, or fails after `ms` naming `what` */
+export async function until(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`not reached in time: ${what}`);
+    await sleep(20);
+  }
 }
 
 /** a port free on loopback now, for servers whose URL must be known before they start */

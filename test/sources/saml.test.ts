@@ -344,6 +344,17 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     expect(new URL(String(plain.headers.location)).searchParams.get('Signature')).toBeNull();
   });
 
+  it('forgets expired login requests as new ones come, so that unanswered logins do not pile up', async () => {
+    let now = Date.now();
+    await start({ requestTtlSeconds: 60 }, () => now);
+    await loginRequest();
+    await loginRequest();
+    expect(store.saml.counts('sso').requests).toBe(2);
+    now += 61_000;
+    await loginRequest();
+    expect(store.saml.counts('sso').requests).toBe(1);
+  });
+
   it('answers a page, never a stack trace, to a body that is not SAML at all', async () => {
     await start();
     for (const body of ['SAMLResponse=%%%', 'SAMLResponse=', 'nothing=1', `SAMLResponse=${Buffer.from('<a><b></a>').toString('base64')}`]) {

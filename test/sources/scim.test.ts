@@ -117,6 +117,24 @@ describe('SCIM pull source', () => {
     await expect(fetchOnce(bad)).rejects.toThrow(/OAuth2 client-credentials token refused \(invalid_client\)/);
   });
 
+  it('rejects a group whose members break RFC 7643 (no value, unknown type), saying which rule (MockAgent)', async () => {
+    const agent = new MockAgent();
+    agent.disableNetConnect();
+    const pool = agent.get('https://idp.test');
+    const list = (Resources: unknown[]) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: Resources.length, Resources });
+    pool.intercept({ path: '/scim/v2/ServiceProviderConfig' }).reply(200, { filter: { maxResults: 50 } });
+    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Groups?') }).reply(200, list([{ id: 'g1', displayName: 'team-a' }, { id: 'g2', displayName: 'team-b' }]));
+    pool.intercept({ path: '/scim/v2/Groups/g1' }).reply(200, { id: 'g1', displayName: 'team-a', members: [{ value: 'u1', type: 'Robot' }] });
+    pool.intercept({ path: '/scim/v2/Groups/g2' }).reply(200, { id: 'g2', displayName: 'team-b', members: [{ type: 'User' }] });
+    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Users?') }).reply(200, list([{ id: 'u1', userName: 'a' }]));
+    const res = await fetchOnce(config('https://idp.test/scim/v2', { maxAttempts: 1 }), agent);
+    const said = res.warnings.join('\n');
+    expect(said).toMatch(/a group was rejected \(Attribute 'type' of 'members' must be User or Group, not "Robot"\)/);
+    expect(said).toMatch(/a group was rejected \(Required attribute 'value' of 'members' is missing or not a string\)/);
+    expect(res.groups.filter((g) => g.complete)).toEqual([]);
+    await agent.close();
+  });
+
   it('rejects answers outside the SCIM contract with a clear warning (MockAgent)', async () => {
     const agent = new MockAgent();
     agent.disableNetConnect();

@@ -1,5 +1,5 @@
 import type { SamlSourceConfig } from '../../config/schema.js';
-import { renderTemplate } from '../../mapping/map.js';
+import { regexVars, renderTemplate } from '../../mapping/map.js';
 
 /** samlify (like node-saml) gives a one-valued attribute as a string and a many-valued one as an array. */
 export function attributeValues(value: unknown): string[] {
@@ -29,10 +29,7 @@ export function assertedGroups(attributes: Record<string, unknown>, config: Saml
       ignored.push(value);
       continue;
     }
-    const vars: Record<string, string> = {};
-    found.forEach((g, n) => (vars[String(n)] = g ?? ''));
-    for (const [name, g] of Object.entries((found as RegExpExecArray).groups ?? {})) vars[name] = g ?? '';
-    const key = renderTemplate(config.key, vars);
+    const key = renderTemplate(config.key, regexVars(found));
     if (key === '') ignored.push(value);
     else keys.add(key);
   }

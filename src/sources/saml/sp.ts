@@ -42,7 +42,7 @@ function explain(e: unknown, idpEntity: string): SamlRejected {
   if (code.includes('SUBJECT_UNCONFIRMED')) return new SamlRejected('the assertion is outside its validity period');
   if (code.includes('EXPIRED_SESSION')) return new SamlRejected('the session the assertion grants has expired');
   if (code.includes('FAILED_STATUS')) return new SamlRejected(`the identity provider reports a failed login (${code.replace(/^ERR_FAILED_STATUS with /, '')})`);
-  if (code.includes('ERR_INVALID_XML') || code.includes('XML')) return new SamlRejected('the response is not valid SAML 2.0 XML');
+  if (code.includes('XML')) return new SamlRejected('the response is not valid SAML 2.0 XML');
   return new SamlRejected(`the response could not be verified (${code})`);
 }
 
@@ -131,7 +131,8 @@ export class SamlServiceProvider {
     // samlify refuses a signed request to an IdP whose metadata does not ask for one
     const sp = this.settings.authnRequestsSigned && !idp.entityMeta.isWantAuthnRequestsSigned() ? samlify.ServiceProvider({ ...this.settings, authnRequestsSigned: false }) : this.sp;
     const { id, context } = sp.createLoginRequest(idp, 'redirect', relayState !== undefined ? { relayState } : undefined) as { id: string; context: string };
-    this.store.saml.addRequest(this.config.name, id, new Date(this.now() + this.config.requestTtlSeconds * 1000).toISOString());
+    const now = this.now();
+    this.store.saml.addRequest(this.config.name, id, new Date(now + this.config.requestTtlSeconds * 1000).toISOString(), new Date(now).toISOString());
     return context;
   }
 
