@@ -1,5 +1,6 @@
 import type { MappingConfig } from '../config/schema.js';
-import { sortedUnique } from '../plan/members.js';
+import { MemberList } from '../members/member-list.js';
+import { UserIds } from '../members/user-ids.js';
 import type { DesiredConversation, RemovedGroupAction } from '../plan/types.js';
 import type { DesiredGroup, SourceUser } from '../sources/types.js';
 
@@ -62,8 +63,12 @@ export function mapGroups(
   resolve: (user: SourceUser) => string | undefined,
   /** the backend's default for a conversation whose groups are gone */
   removedDefault: RemovedGroupAction = 'keep',
+  /** where member ids are numbered: the snapshot's, so the plan compares numbers */
+  users: UserIds = UserIds.empty(),
 ): MappingResult {
-  const byKey = new Map<string, { d: DesiredConversation; members: string[]; names: Map<string, string> }>();
+  const byKey = new Map<string, { d: DesiredConversation; members: number[]; names: Map<string, string> }>();
+  // each user once, however many groups they are in: their number, or 0 (deactivated, no backend id)
+  const refOf = new Map<SourceUser, number>();
   let unmatched = 0;
   const sorted = [...groups].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   for (const group of sorted) {
@@ -87,7 +92,7 @@ export function mapGroups(
           readdLeavers: rule.readdLeavers,
           recreateDeleted: rule.recreateDeleted,
           groups: [],
-          members: [],
+          members: MemberList.empty,
           complete: true,
           unknownReasons: [],
         },
@@ -104,9 +109,13 @@ export function mapGroups(
       entry.d.unknownReasons.push(`${group.key} ("${group.displayName}"): ${group.unknownReason ?? 'membership unknown'}`);
     }
     for (const user of group.members) {
-      if (!user.active) continue;
-      const id = resolve(user);
-      if (id !== undefined) entry.members.push(id);
+      let ref = refOf.get(user);
+      if (ref === undefined) {
+        const id = user.active ? resolve(user) : undefined;
+        ref = id === undefined ? 0 : users.ref(id);
+        refOf.set(user, ref);
+      }
+      if (ref !== 0) entry.members.push(ref);
     }
   }
   const warnings: string[] = [];
@@ -115,7 +124,7 @@ export function mapGroups(
     if (distinct.size > 1) {
       warnings.push(`${d.key} is fed by groups whose names render differently (${[...distinct].join(' | ')}): using "${d.name}"`);
     }
-    return { ...d, members: sortedUnique(members) };
+    return { ...d, members: MemberList.fromRefs(users, Int32Array.from(members)) };
   });
   return { conversations, unmatched, warnings };
 }

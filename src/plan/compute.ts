@@ -1,5 +1,5 @@
 import { snapshotDigest } from './digest.js';
-import { byCodeUnit as cmp, diffSorted, sortedUnique } from './members.js';
+import { alike, byCodeUnit as cmp, diffRefs, MemberList, namesOf } from '../members/member-list.js';
 import type {
   BlockedOp,
   BlockKind,
@@ -44,16 +44,20 @@ export function computePlan(input: PlanInput): Plan {
   const desiredKeys = new Set(desired.map((d) => d.key));
 
   const block = (kind: BlockKind, why: string, op: PlanOp) => blocked.push({ kind, why, op });
+  /** the daemon is never invited: it is in every conversation it makes */
+  const withoutSelf = (list: MemberList): Int32Array => {
+    const self = list.users.find(selfId);
+    return self !== undefined && list.hasRef(self) ? list.refs.filter((r) => r !== self) : list.refs;
+  };
   /** adds wait until the guard has decided whether the removals go ahead (capacity depends on it) */
   const pendingAdds: { d: DesiredConversation; snap: SnapshotConversation; adds: string[] }[] = [];
   const removals: RemovalCandidate[] = [];
 
   const gone = new Set(input.snapshot.gone ?? []);
   for (const d of desired) {
-    // sorted and unique by contract; a caller that breaks it costs a sort, not a wrong plan
-    const wanted = sortedUnique(d.members.includes(selfId) ? d.members.filter((m) => m !== selfId) : d.members);
     const snap = snapshotByKey.get(d.key);
     if (!snap) {
+      const wanted = namesOf(d.members.users, withoutSelf(d.members));
       if (gone.has(d.key) && !d.recreateDeleted) {
         const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };
         block('drift', 'the conversation was deleted by hand; not created again (recreateDeleted: false)', op);
@@ -72,13 +76,16 @@ export function computePlan(input: PlanInput): Plan {
       else block('policy', `policy ${policy} does not rename`, op);
     }
 
-    const { missing, extra } = diffSorted(wanted, snap.members.ids);
+    // numbers compared, ids only for the few that differ
+    const [want, have] = alike(d.members, snap.members);
+    const diff = diffRefs(withoutSelf(want), have.refs);
+    const missing = namesOf(want.users, diff.missing);
     const toRemove: string[] = [];
     if (d.remove !== 'never') {
-      for (const member of extra) {
-        if (never.has(member)) continue;
-        if (d.remove === 'managed' && snap.members.origin(member) !== 'convsync') continue;
-        toRemove.push(member);
+      for (const ref of diff.extra) {
+        if (d.remove === 'managed' && have.originOf(ref) !== 'convsync') continue;
+        const member = have.users.name(ref);
+        if (!never.has(member)) toRemove.push(member);
       }
     }
     // a group that fed this conversation last time and is missing now because its source was read
@@ -211,7 +218,7 @@ export function computePlan(input: PlanInput): Plan {
     const fit = Math.max(0, room);
     if (fit > 0) ops.push({ ...op, members: op.members.slice(0, fit) });
     const rest = op.members.slice(fit);
-    warnings.push(capacityWarning(d, d.members.length, rest.length));
+    warnings.push(capacityWarning(d, d.members.size, rest.length));
     block('capacity', `over the backend's limit of ${input.maxMembers} members`, { ...op, members: rest });
   }
 

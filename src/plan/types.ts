@@ -1,11 +1,11 @@
-import type { MemberList } from './members.js';
+import type { MemberList, MemberOrigin } from '../members/member-list.js';
+import type { UserIds } from '../members/user-ids.js';
 import type { Policy, RemoveMode } from '../config/schema.js';
 
 /** What happens to a conversation whose groups are gone. */
 export type RemovedGroupAction = 'keep' | 'empty' | 'archive' | 'delete';
 
-/** Who put a member into a conversation, as far as the store knows. */
-export type MemberOrigin = 'convsync' | 'external' | 'self';
+export type { MemberOrigin };
 
 /** What the store knows of one owned conversation. */
 export interface SnapshotConversation {
@@ -25,6 +25,8 @@ export interface SnapshotConversation {
 
 export interface Snapshot {
   conversations: SnapshotConversation[];
+  /** the numbering of the members' user ids; mapping numbers the wanted members in it too, so the plan compares numbers */
+  users?: UserIds;
   /** binding keys whose conversation was deleted by hand */
   gone?: string[];
 }
@@ -43,8 +45,8 @@ export interface DesiredConversation {
   recreateDeleted: boolean;
   /** group keys that feed it, sorted */
   groups: string[];
-  /** backend user ids, sorted and unique */
-  members: string[];
+  /** backend user ids */
+  members: MemberList;
   /** false when any feeding group's membership is unknown: its removals are frozen */
   complete: boolean;
   unknownReasons: string[];

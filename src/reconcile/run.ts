@@ -159,16 +159,16 @@ export async function planRun(
   warnings.push(...distrusted.warnings);
 
   const identity = await identityFor(deps, groups, reconciler);
-  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup);
+  let snapshot = store.loadSnapshot();
+  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
   warnings.push(...mapped.warnings, ...identity.warnings());
 
   let desired = mapped.conversations;
-  let snapshot = store.loadSnapshot();
   if (scope) {
     const touches = (gs: string[]) => gs.some((g) => scope.has(g));
     desired = desired.filter((d) => touches(d.groups));
     const keys = new Set(desired.map((d) => d.key));
-    snapshot = { conversations: snapshot.conversations.filter((c) => keys.has(c.key) || touches(c.groups)) };
+    snapshot = { ...snapshot, conversations: snapshot.conversations.filter((c) => keys.has(c.key) || touches(c.groups)) };
   }
   const plan = computePlan({
     desired,
@@ -301,8 +301,8 @@ function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void
   const byKey = new Map(desired.map((d) => [d.key, d]));
   const { leavers, gone } = store.driftMemory();
   for (const [key, { conversationId, users }] of leavers) {
-    const wanted = new Set(byKey.get(key)?.members ?? []);
-    const out = users.filter((u) => !wanted.has(u));
+    const wanted = byKey.get(key)?.members;
+    const out = users.filter((u) => !wanted?.has(u));
     if (out.length > 0) store.forgetLeavers(conversationId, out);
   }
   const stale = gone.filter((k) => !byKey.has(k));

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { MemberOrigin, PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
+import type { PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
+import { MemberList } from '../members/member-list.js';
+import { MemberSets } from './member-sets.js';
 import { MIGRATIONS } from './migrations.js';
-import { MemberList } from '../plan/members.js';
 import { PushStore } from './push.js';
 import { SamlStore } from './saml.js';
 
@@ -88,10 +89,12 @@ export class Store {
   readonly push: PushStore;
   /** what SAML logins showed */
   readonly saml: SamlStore;
+  private readonly members: MemberSets;
 
   private constructor(private readonly db: Database.Database) {
     this.push = new PushStore(db);
     this.saml = new SamlStore(db);
+    this.members = new MemberSets(db);
   }
 
   static open(path: string): Store {
@@ -137,6 +140,7 @@ export class Store {
         `SELECT key, conversation_id, owner_id, name, groups, on_group_removed FROM bindings WHERE state = 'bound' ORDER BY key`,
       )
       .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction }[];
+    const { users, members } = this.members.load();
     const byConversation = new Map<string, SnapshotConversation>();
     const conversations = rows.map((r) => {
       const c: SnapshotConversation = {
@@ -144,35 +148,20 @@ export class Store {
         conversationId: r.conversation_id,
         ownerId: r.owner_id,
         name: r.name,
-        members: MemberList.empty,
+        members: members.get(r.conversation_id) ?? MemberList.empty,
         groups: JSON.parse(r.groups) as string[],
         onGroupRemoved: r.on_group_removed,
       };
       byConversation.set(r.conversation_id, c);
       return c;
     });
-    // one row per conversation, its members concatenated in key order: a row per member would
-    // cost a JavaScript object each (three times slower for a million members)
-    const members = this.db
-      .prepare(
-        `SELECT conversation_id, group_concat(user_id, char(31)), group_concat(CASE WHEN origin <> 'convsync' THEN user_id || char(30) || origin END, char(31))
-         FROM members GROUP BY conversation_id`,
-      )
-      .raw()
-      .iterate() as IterableIterator<[string, string, string | null]>;
-    for (const [conversationId, ids, others] of members) {
-      const c = byConversation.get(conversationId);
-      if (!c) continue;
-      const origins = others === null ? [] : others.split('\x1f').map((o) => o.split('\x1e') as [string, MemberOrigin]);
-      c.members = MemberList.of(ids.split('\x1f'), origins);
-    }
     const leavers = this.db.prepare(`SELECT conversation_id, user_id FROM leavers ORDER BY user_id`).raw().all() as [string, string][];
     for (const [conversationId, userId] of leavers) {
       const c = byConversation.get(conversationId);
       if (c) (c.leavers ??= []).push(userId);
     }
     const gone = this.db.prepare(`SELECT binding_key FROM gone ORDER BY binding_key`).pluck().all() as string[];
-    return { conversations, ...(gone.length > 0 ? { gone } : {}) };
+    return { conversations, users, ...(gone.length > 0 ? { gone } : {}) };
   }
 
   // ---- drift ----------------------------------------------------------------------------------
@@ -183,18 +172,13 @@ export class Store {
     const log = this.db.prepare(
       `INSERT INTO drift (run_id, binding_key, conversation_id, kind, user_id, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
-    const origin = this.db.prepare(`SELECT origin FROM members WHERE conversation_id = ? AND user_id = ?`).pluck();
     const leaver = this.db.prepare(`INSERT INTO leavers (conversation_id, user_id, left_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
-    const drop = this.db.prepare(`DELETE FROM members WHERE conversation_id = ? AND user_id = ?`);
-    this.db.transaction(() => {
+    this.members.writing(() => this.db.transaction(() => {
       for (const d of drift) {
-        this.insertMembers(d.conversationId, d.added, 'external', t);
+        const ours = this.members.edit(d.conversationId, { add: d.added, origin: 'external', remove: d.left });
         for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
-        for (const u of d.left) {
-          if (origin.get(d.conversationId, u) === 'convsync') leaver.run(d.conversationId, u, t);
-          drop.run(d.conversationId, u);
-          log.run(runId, d.key, d.conversationId, 'left', u, null, t);
-        }
+        for (const u of ours) leaver.run(d.conversationId, u, t);
+        for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
         if (d.renamedTo !== undefined) {
           this.applyEffect({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
           log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
@@ -209,7 +193,7 @@ export class Store {
         }
       }
       this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(runId));
-    })();
+    })());
   }
 
   /** sync runs since the last refresh (all of them when there was none) */
@@ -299,23 +283,21 @@ export class Store {
                on_group_removed = excluded.on_group_removed, state = 'bound', updated_at = excluded.updated_at`,
           )
           .run({ ...effect, groups: JSON.stringify(effect.groups), t });
-        this.db.prepare(`DELETE FROM members WHERE conversation_id = ?`).run(effect.conversationId);
         this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
-        this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
-        this.insertMembers(effect.conversationId, effect.external ?? [], 'external', t);
+        this.members.clear(effect.conversationId);
+        this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
+        this.members.edit(effect.conversationId, { add: effect.external ?? [], origin: 'external' });
         break;
       }
       case 'added': {
-        this.insertMembers(effect.conversationId, effect.members, 'convsync', t);
+        this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
         const del = this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
         for (const m of effect.members) del.run(effect.conversationId, m);
         break;
       }
-      case 'removed': {
-        const del = this.db.prepare(`DELETE FROM members WHERE conversation_id = ? AND user_id = ?`);
-        for (const m of effect.members) del.run(effect.conversationId, m);
+      case 'removed':
+        this.members.edit(effect.conversationId, { remove: effect.members });
         break;
-      }
       case 'renamed':
         this.db
           .prepare(`UPDATE bindings SET name = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`)
@@ -329,20 +311,12 @@ export class Store {
         this.db
           .prepare(`UPDATE bindings SET state = ?, updated_at = ? WHERE key = ?`)
           .run(effect.kind === 'unbound' ? 'unbound' : 'deleted', t, effect.key);
-        if (row) this.db.prepare(`DELETE FROM members WHERE conversation_id = ?`).run(row.conversation_id);
+        if (row) this.members.clear(row.conversation_id);
         break;
       }
       case 'none':
         break;
     }
-  }
-
-  private insertMembers(conversationId: string, members: string[], origin: 'convsync' | 'external', t: string): void {
-    // a member already known keeps their origin: someone added by hand stays "external"
-    const ins = this.db.prepare(
-      `INSERT INTO members (conversation_id, user_id, origin, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`,
-    );
-    for (const m of members) ins.run(conversationId, m, origin, t);
   }
 
   // ---- single writer ---------------------------------------------------------------------------
@@ -451,12 +425,12 @@ export class Store {
 
   /** the op's result and its snapshot change land together or not at all */
   journalDone(id: number, effect: OpEffect, note?: string): void {
-    this.db.transaction(() => {
+    this.members.writing(() => this.db.transaction(() => {
       this.applyEffect(effect);
       this.db
         .prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`)
         .run(now(), note ?? null, id);
-    })();
+    })());
   }
 
   journalFailed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {

@@ -84,7 +84,7 @@ export async function planBench(w: Workload) {
     const snapshot = store.loadSnapshot();
     const t2 = t();
     const identity = createIdentityResolver('externalId', (v) => (UUID.test(v) ? v : undefined));
-    const mapped = mapGroups(read.groups, MAPPINGS, (u) => identity.resolve(u));
+    const mapped = mapGroups(read.groups, MAPPINGS, (u) => identity.resolve(u), 'keep', snapshot.users);
     const t3 = t();
     const plan = computePlan({
       desired: mapped.conversations,

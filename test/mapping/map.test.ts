@@ -45,7 +45,8 @@ describe('mapping', () => {
       (u) => u.externalId,
     );
     expect(out.conversations).toHaveLength(1);
-    expect(out.conversations[0]).toMatchObject({ key: 'conv:oncall', groups: ['corp:g1', 'corp:g2'], members: [UUID(1), UUID(2)], complete: false });
+    expect(out.conversations[0]).toMatchObject({ key: 'conv:oncall', groups: ['corp:g1', 'corp:g2'], complete: false });
+    expect(out.conversations[0]!.members.ids).toEqual([UUID(1), UUID(2)]);
     expect(out.conversations[0]!.unknownReasons[0]).toMatch(/page failed/);
   });
 
@@ -72,7 +73,7 @@ describe('identity', () => {
     const users = [user(1), user(2, { externalId: 'not-a-uuid' }), user(3, { externalId: undefined as unknown as string })];
     delete (users[2] as { externalId?: string }).externalId;
     const out = mapGroups([group('g1', 'team-x', users)], [rule({ match: { displayName: '^team-(.+)$' }, name: '{1}' })], (u) => resolver.resolve(u));
-    expect(out.conversations[0]!.members).toEqual([UUID(1)]);
+    expect(out.conversations[0]!.members.ids).toEqual([UUID(1)]);
     expect(resolver.warnings()).toEqual([
       '1 user(s) have no externalId, left out: user3',
       '1 user(s) have an unusable externalId (not a backend user id), left out: user2 ("not-a-uuid")',

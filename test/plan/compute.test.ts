@@ -2,9 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { computePlan } from '../../src/plan/compute.js';
 import { snapshotDigest } from '../../src/plan/digest.js';
 import type { DesiredConversation, MemberOrigin, PlanInput, SnapshotConversation } from '../../src/plan/types.js';
-import { MemberList } from '../../src/plan/members.js';
+import { MemberList } from '../../src/members/member-list.js';
+import { UserIds } from '../../src/members/user-ids.js';
 
 const SELF = 'self';
+/** one numbering for wanted and known members, as in a run (the snapshot's) */
+const USERS = UserIds.empty();
 
 function desired(key: string, members: string[], extra: Partial<DesiredConversation> = {}): DesiredConversation {
   return {
@@ -16,7 +19,7 @@ function desired(key: string, members: string[], extra: Partial<DesiredConversat
     readdLeavers: false,
     recreateDeleted: false,
     groups: [`corp:${key}`],
-    members: [...members].sort(),
+    members: MemberList.of(members, [], USERS),
     complete: true,
     unknownReasons: [],
     ...extra,
@@ -24,7 +27,7 @@ function desired(key: string, members: string[], extra: Partial<DesiredConversat
 }
 
 function snap(key: string, members: Record<string, MemberOrigin>, extra: Partial<SnapshotConversation> = {}): SnapshotConversation {
-  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members: MemberList.fromRecord(members), groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
+  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members: MemberList.fromRecord(members, USERS), groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
 }
 
 function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Partial<PlanInput> = {}): PlanInput {
@@ -39,6 +42,14 @@ function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Parti
     allowRemovals: false,
     warnings: [],
     ...extra,
+  };
+}
+
+function renumbered(i: PlanInput): PlanInput {
+  return {
+    ...i,
+    desired: i.desired.map((d) => ({ ...d, members: d.members.in(UserIds.empty()) })),
+    snapshot: { ...i.snapshot, conversations: i.snapshot.conversations.map((c) => ({ ...c, members: c.members.in(UserIds.empty()) })) },
   };
 }
 
@@ -87,7 +98,13 @@ describe('computePlan', () => {
       ops: [],
     },
   ];
-  for (const c of cases) it(c.name, () => expect(opsOf(c.input)).toEqual(c.ops));
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(opsOf(c.input)).toEqual(c.ops);
+      // the same plan when each list has its own numbering (the plan renumbers them alike)
+      expect(opsOf(renumbered(c.input))).toEqual(c.ops);
+    });
+  }
 
   it('freezes removals of a conversation whose group is unknown, but still adds', () => {
     const plan = computePlan(input([desired('a', ['u3'], { complete: false, unknownReasons: ['page failed'] })], [snap('a', managed('u1', 'u2'))]));
@@ -214,5 +231,15 @@ describe('snapshotDigest', () => {
     expect(snapshotDigest({ conversations: [snap('a', managed('u1')), snap('b', {})] })).not.toBe(snapshotDigest(a));
     expect(snapshotDigest({ conversations: [snap('a', { u1: 'convsync', u2: 'external' }), snap('b', {})] })).not.toBe(snapshotDigest(a));
     expect(snapshotDigest({ conversations: [snap('a', managed('u1', 'u2'), { name: 'x' }), snap('b', {})] })).not.toBe(snapshotDigest(a));
+  });
+
+  it('tells apart members that have the same number in different numberings', () => {
+    const one = UserIds.empty();
+    const other = UserIds.empty();
+    const a = snap('a', {}, { members: MemberList.of(['u1'], [], one) });
+    const b = snap('a', {}, { members: MemberList.of(['u9'], [], other) });
+    expect(a.members.refs).toEqual(b.members.refs);
+    expect(snapshotDigest({ conversations: [a] })).not.toBe(snapshotDigest({ conversations: [b] }));
+    expect(snapshotDigest({ conversations: [a] })).toBe(snapshotDigest({ conversations: [snap('a', {}, { members: MemberList.of(['u1'], [], one) })] }));
   });
 });

@@ -17,7 +17,7 @@ describe('store', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'identity_cache', 'journal', 'leavers', 'members', 'meta', 'push_groups', 'push_members', 'push_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state']);
+    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
     db.close();
   });
 
@@ -56,6 +56,49 @@ describe('store', () => {
     expect(store.bindingByConversation('c1')).toEqual({ key: op.key, state: 'unbound' });
     store.finishRun(run, 'ok', 0, { plan: {} });
     expect(store.recentRuns(1)[0]).toMatchObject({ id: run, mode: 'sync', result: 'ok', exitCode: 0 });
+    store.close();
+  });
+
+  it('moves the members of a store from before numbered members (schema 6) into member sets', () => {
+    const path = dbPath();
+    Store.open(path).close();
+    // rebuild the file as schema 6 left it, with members as one row each
+    const db = new Database(path);
+    db.exec(`DROP TABLE member_sets; DROP TABLE member_origins; DROP TABLE user_ids;
+      CREATE TABLE members (conversation_id TEXT NOT NULL, user_id TEXT NOT NULL, origin TEXT NOT NULL CHECK (origin IN ('convsync', 'external')), added_at TEXT NOT NULL, PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID;`);
+    const t = new Date().toISOString();
+    const bind = db.prepare(`INSERT INTO bindings (key, conversation_id, owner_id, backend, name, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?)`);
+    bind.run('a', 'c-a', 'A', t, t);
+    bind.run('b', 'c-b', 'B', t, t);
+    const member = db.prepare(`INSERT INTO members VALUES (?, ?, ?, ?)`);
+    for (const [c, u, o] of [['c-a', 'u2', 'convsync'], ['c-a', 'u1', 'convsync'], ['c-a', 'hand', 'external'], ['c-b', 'u2', 'convsync']]) member.run(c, u, o, t);
+    db.pragma('user_version = 6');
+    db.close();
+
+    const store = Store.open(path);
+    expect(store.schemaVersion).toBe(MIGRATIONS.length);
+    const snapshot = store.loadSnapshot();
+    expect(Object.fromEntries(snapshot.conversations.map((c) => [c.key, c.members.toRecord()]))).toEqual({
+      a: { hand: 'external', u1: 'convsync', u2: 'convsync' },
+      b: { u2: 'convsync' },
+    });
+    // one number per user, shared by the conversations
+    expect(snapshot.users!.size).toBe(4);
+    store.close();
+  });
+
+  it('forgets the user numbers a failed write gave: a rolled-back number given again to someone else confuses no one', () => {
+    const store = Store.open(dbPath());
+    const run = store.startRun('sync');
+    const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    // the drift log refers to a run that does not exist: the whole refresh is rolled back, "newbie"'s number with it
+    expect(() => store.applyDrift(999, [{ key: 'k', conversationId: 'c', added: ['newbie'], left: [] }])).toThrow(/FOREIGN KEY/);
+    const add = (members: string[]) =>
+      store.journalDone(store.journalPending(run, { op: 'add', key: 'k', name: 'n', conversationId: 'c', members, reason: 'r' }), { kind: 'added', conversationId: 'c', members });
+    add(['other']);
+    add(['newbie']);
+    expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', other: 'convsync', newbie: 'convsync' });
     store.close();
   });
 

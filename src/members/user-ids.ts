@@ -1,0 +1,69 @@
+/**
+ * Backend user ids numbered 1, 2, 3…. A large directory names each user in many conversations: the
+ * plan sorts and merges integers where it would otherwise compare a million strings, and the store
+ * keeps each id once (table `user_ids`, same numbers). Ids met only in the directory get the next
+ * numbers, in memory. Numbers are never reused, so a number means one id for the life of a store.
+ */
+export class UserIds {
+  private byName: Map<string, number> | undefined;
+
+  /** `names[ref]` is the id numbered `ref`; 0 is never a number */
+  private constructor(private readonly names: (string | undefined)[]) {}
+
+  static empty(): UserIds {
+    return new UserIds([undefined]);
+  }
+
+  /** ids numbered 1, 2, 3… in this order */
+  static fromNames(ids: readonly string[]): UserIds {
+    return new UserIds([undefined, ...ids]);
+  }
+
+  /** the store's table as it is */
+  static fromRows(rows: Iterable<readonly [number, string]>): UserIds {
+    const names: (string | undefined)[] = [undefined];
+    for (const [ref, id] of rows) names[ref] = id;
+    // a gap in the numbers would leave holes: fill them so the array stays dense
+    for (let i = 0; i < names.length; i++) names[i] ??= undefined;
+    return new UserIds(names);
+  }
+
+  /** one more than the highest number */
+  get size(): number {
+    return this.names.length;
+  }
+
+  name(ref: number): string {
+    const id = this.names[ref];
+    if (id === undefined) throw new Error(`no user id numbered ${ref}`);
+    return id;
+  }
+
+  find(id: string): number | undefined {
+    return this.index().get(id);
+  }
+
+  /** the number of an id, given the next one if it has none yet */
+  ref(id: string): number {
+    const index = this.index();
+    let ref = index.get(id);
+    if (ref === undefined) {
+      ref = this.names.length;
+      this.names.push(id);
+      index.set(id, ref);
+    }
+    return ref;
+  }
+
+  // built on first use: loading a snapshot needs only the names
+  private index(): Map<string, number> {
+    if (this.byName === undefined) {
+      this.byName = new Map();
+      for (let ref = 1; ref < this.names.length; ref++) {
+        const id = this.names[ref];
+        if (id !== undefined) this.byName.set(id, ref);
+      }
+    }
+    return this.byName;
+  }
+}

@@ -1,0 +1,128 @@
+import type Database from 'better-sqlite3';
+import { MemberList, type MemberOrigin } from '../members/member-list.js';
+import { UserIds } from '../members/user-ids.js';
+
+/**
+ * The members of the bound conversations, as numbers: each user id once (`user_ids`), each
+ * conversation's members in one row of ascending numbers (`member_sets`), and the few that convsync
+ * did not add (`member_origins`). Loading a million memberships reads ten thousand short rows.
+ */
+export class MemberSets {
+  /** user id → number, for writes; forgotten when a write fails (its new numbers were rolled back) */
+  private refs: Map<string, number> | undefined;
+  private readonly statements = new Map<string, Database.Statement>();
+
+  constructor(private readonly db: Database.Database) {}
+
+  load(): { users: UserIds; members: Map<string, MemberList> } {
+    const users = this.loadUserIds();
+    const origins = new Map<string, Map<number, MemberOrigin>>();
+    const originRows = this.db.prepare(`SELECT conversation_id, user_ref, origin FROM member_origins`).raw().all() as [string, number, MemberOrigin][];
+    for (const [conversationId, ref, origin] of originRows) {
+      let map = origins.get(conversationId);
+      if (map === undefined) origins.set(conversationId, (map = new Map()));
+      map.set(ref, origin);
+    }
+    const members = new Map<string, MemberList>();
+    const rows = this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][];
+    for (const [conversationId, refs] of rows) members.set(conversationId, MemberList.fromRefs(users, parseRefs(refs), origins.get(conversationId)));
+    return { users, members };
+  }
+
+  private loadUserIds(): UserIds {
+    const { count, top } = this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
+    // numbers are given in sequence and never taken back: the ids alone, in order, are the table
+    if (count === top) return UserIds.fromNames(this.db.prepare(`SELECT user_id FROM user_ids ORDER BY ref`).pluck().all() as string[]);
+    return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][]);
+  }
+
+  /**
+   * Adds members with an origin (someone already there keeps theirs: added by hand stays
+   * `external`) and removes others, rewriting the conversation's row once. Returns the removed
+   * members that convsync had added.
+   */
+  edit(conversationId: string, change: { add?: readonly string[]; origin?: 'convsync' | 'external'; remove?: readonly string[] }): string[] {
+    if (!change.add?.length && !change.remove?.length) return [];
+    const row = this.statement(`SELECT refs FROM member_sets WHERE conversation_id = ?`).pluck().get(conversationId) as string | undefined;
+    const current = new Set(row === undefined ? [] : parseRefs(row));
+    const size = current.size;
+    let changed = false;
+    for (const id of change.add ?? []) {
+      const ref = this.refOf(id);
+      if (current.has(ref)) continue;
+      current.add(ref);
+      if (change.origin === 'external') this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(conversationId, ref);
+    }
+    const ours: string[] = [];
+    for (const id of change.remove ?? []) {
+      const ref = this.cache().get(id);
+      if (ref === undefined || !current.delete(ref)) continue;
+      changed = true;
+      const external = this.statement(`DELETE FROM member_origins WHERE conversation_id = ? AND user_ref = ?`).run(conversationId, ref).changes > 0;
+      if (!external) ours.push(id);
+    }
+    if (!changed && current.size === size) return ours;
+    if (current.size === 0) this.clear(conversationId);
+    else {
+      this.statement(`INSERT INTO member_sets (conversation_id, refs) VALUES (?, ?) ON CONFLICT (conversation_id) DO UPDATE SET refs = excluded.refs`).run(
+        conversationId,
+        Int32Array.from(current).sort().join(','),
+      );
+    }
+    return ours;
+  }
+
+  clear(conversationId: string): void {
+    this.statement(`DELETE FROM member_sets WHERE conversation_id = ?`).run(conversationId);
+    this.statement(`DELETE FROM member_origins WHERE conversation_id = ?`).run(conversationId);
+  }
+
+  /** runs a write transaction that may number new user ids; if it fails, the numbers it gave are forgotten with it */
+  writing<T>(write: () => T): T {
+    try {
+      return write();
+    } catch (e) {
+      this.refs = undefined;
+      throw e;
+    }
+  }
+
+  private refOf(id: string): number {
+    const refs = this.cache();
+    let ref = refs.get(id);
+    if (ref === undefined) {
+      ref = this.statement(`INSERT INTO user_ids (user_id) VALUES (?) RETURNING ref`).pluck().get(id) as number;
+      refs.set(id, ref);
+    }
+    return ref;
+  }
+
+  private cache(): Map<string, number> {
+    return (this.refs ??= new Map(this.db.prepare(`SELECT user_id, ref FROM user_ids`).raw().all() as [string, number][]));
+  }
+
+  private statement(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) this.statements.set(sql, (s = this.db.prepare(sql)));
+    return s;
+  }
+}
+
+/** "3,17,42" → numbers, without a string per number */
+function parseRefs(text: string): Int32Array {
+  let count = text.length === 0 ? 0 : 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const refs = new Int32Array(count);
+  let n = 0;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 44) {
+      refs[n++] = v;
+      v = 0;
+    } else if (ch >= 48 && ch <= 57) v = v * 10 + ch - 48;
+    else throw new Error(`member_sets.refs is not a list of numbers: ${JSON.stringify(text.slice(0, 40))}`);
+  }
+  if (count > 0) refs[n] = v;
+  return refs;
+}
