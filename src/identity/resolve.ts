@@ -47,27 +47,25 @@ export function createIdentityResolver(
   /** what it means when parseUserId says no */
   rejected = 'not a backend user id',
 ): IdentityResolver {
-  const cache = new Map<SourceUser, string | undefined>();
-  const missing: string[] = [];
-  const invalid: string[] = [];
+  // by user, so a user asked about twice (mapping, then explain) is counted once
+  const missing = new Set<SourceUser>();
+  const invalid = new Map<SourceUser, string>();
+  const label = (user: SourceUser) => user.userName ?? user.id;
   return {
     resolve(user) {
-      const known = cache.get(user);
-      if (known !== undefined || cache.has(user)) return known;
       const value = identityValue(user, from);
-      let id: string | undefined;
-      if (value === undefined) missing.push(user.userName ?? user.id);
-      else {
-        id = parseUserId(value);
-        if (id === undefined) invalid.push(`${user.userName ?? user.id} (${JSON.stringify(value)})`);
+      if (value === undefined) {
+        missing.add(user);
+        return undefined;
       }
-      cache.set(user, id);
+      const id = parseUserId(value);
+      if (id === undefined) invalid.set(user, value);
       return id;
     },
     warnings() {
       const out: string[] = [];
-      if (missing.length > 0) out.push(`${missing.length} user(s) have no ${from}, left out: ${sample(missing)}`);
-      if (invalid.length > 0) out.push(`${invalid.length} user(s) have an unusable ${from} (${rejected}), left out: ${sample(invalid)}`);
+      if (missing.size > 0) out.push(`${missing.size} user(s) have no ${from}, left out: ${sample([...missing].map(label))}`);
+      if (invalid.size > 0) out.push(`${invalid.size} user(s) have an unusable ${from} (${rejected}), left out: ${sample([...invalid].map(([u, v]) => `${label(u)} (${JSON.stringify(v)})`))}`);
       return out;
     },
   };

@@ -66,7 +66,7 @@ export function mapGroups(
   /** where member ids are numbered: the snapshot's, so the plan compares numbers */
   users: UserIds = UserIds.empty(),
 ): MappingResult {
-  const byKey = new Map<string, { d: DesiredConversation; members: number[]; names: Map<string, string> }>();
+  const byKey = new Map<string, { d: DesiredConversation; parts: Int32Array[]; names: Map<string, string> }>();
   // each user once, however many groups they are in: their number, or 0 (deactivated, no backend id)
   const refOf = new Map<SourceUser, number>();
   let unmatched = 0;
@@ -96,7 +96,7 @@ export function mapGroups(
           complete: true,
           unknownReasons: [],
         },
-        members: [],
+        parts: [],
         names: new Map(),
       };
       byKey.set(key, entry);
@@ -108,23 +108,37 @@ export function mapGroups(
       entry.d.complete = false;
       entry.d.unknownReasons.push(`${group.key} ("${group.displayName}"): ${group.unknownReason ?? 'membership unknown'}`);
     }
-    for (const user of group.members) {
+    const refs = new Int32Array(group.members.length);
+    let n = 0;
+    for (let i = 0; i < group.members.length; i++) {
+      const user = group.members[i]!;
       let ref = refOf.get(user);
       if (ref === undefined) {
         const id = user.active ? resolve(user) : undefined;
         ref = id === undefined ? 0 : users.ref(id);
         refOf.set(user, ref);
       }
-      if (ref !== 0) entry.members.push(ref);
+      if (ref !== 0) refs[n++] = ref;
     }
+    entry.parts.push(refs.subarray(0, n));
   }
   const warnings: string[] = [];
-  const conversations = [...byKey.values()].map(({ d, members, names }) => {
+  const conversations = [...byKey.values()].map(({ d, parts, names }) => {
     const distinct = new Set(names.values());
     if (distinct.size > 1) {
       warnings.push(`${d.key} is fed by groups whose names render differently (${[...distinct].join(' | ')}): using "${d.name}"`);
     }
-    return { ...d, members: MemberList.fromRefs(users, Int32Array.from(members)) };
+    return { ...d, members: MemberList.fromRefs(users, parts.length === 1 ? parts[0]! : concat(parts)) };
   });
   return { conversations, unmatched, warnings };
+}
+
+function concat(parts: readonly Int32Array[]): Int32Array {
+  const all = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
 }

@@ -5,7 +5,7 @@ import type { Snapshot } from './types.js';
 /**
  * A digest of what the store knows of the owned conversations (ids, names, members and who added
  * them), whatever the order of the conversations. Members are hashed as their numbers (4 bytes
- * each, no string per member), then each number used with the id it stands for.
+ * each, no string per member), then the id behind each number used.
  */
 export function snapshotDigest(snapshot: Snapshot): string {
   const hash = createHash('sha256');
@@ -28,9 +28,10 @@ export function snapshotDigest(snapshot: Snapshot): string {
   // two updates in all: per-conversation updates cost more than the hashing
   hash.update(`${heads.join('\n')}\n`);
   hash.update(all);
+  // the id behind each number used, in the order of the numbers (which the refs above fix)
   for (const [users, marks] of used) {
     const names: string[] = [];
-    for (let ref = 0; ref < marks.length; ref++) if (marks[ref] === 1) names.push(`${ref}=${users.name(ref)}`);
+    for (let ref = 0; ref < marks.length; ref++) if (marks[ref] === 1) names.push(users.name(ref));
     hash.update(`users:${names.join('\0')}\n`);
   }
   for (const g of [...(snapshot.gone ?? [])].sort()) hash.update(`gone:${g}\n`);

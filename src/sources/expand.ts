@@ -13,23 +13,38 @@ export interface FlatGroup {
  */
 export function expandGroups(source: string, groups: readonly FlatGroup[], users: ReadonlyMap<string, SourceUser>): { groups: DesiredGroup[]; unknown: [string, string][] } {
   const byId = new Map(groups.map((g) => [g.id, g]));
+  // which group last took each user: a user listed twice, or reached through two nested groups,
+  // counts once, without a set per group (a million memberships made that a second per read)
+  const taken = new Map<string, { user: SourceUser; by: number }>();
+  for (const [id, user] of users) taken.set(id, { user, by: -1 });
   const unknown: [string, string][] = [];
-  const out = groups.map((g) => {
-    const members = new Map<string, SourceUser>();
-    const visited = new Set([g.id]);
-    const queue = [...g.members];
+  const out = groups.map((g, n): DesiredGroup => {
+    const members: SourceUser[] = [];
+    let queue = g.members;
+    let visited: Set<string> | undefined;
     // an index, not shift(): shift is O(n) and made large groups quadratic
     for (let i = 0; i < queue.length; i++) {
       const id = queue[i]!;
-      const user = users.get(id);
-      if (user) members.set(id, user);
-      else if (byId.has(id) && !visited.has(id)) {
-        visited.add(id);
-        queue.push(...byId.get(id)!.members);
+      const entry = taken.get(id);
+      if (entry !== undefined) {
+        if (entry.by !== n) {
+          entry.by = n;
+          members.push(entry.user);
+        }
+        continue;
       }
+      const nested = byId.get(id);
+      if (nested === undefined) {
+        if (i < g.members.length) unknown.push([g.id, id]);
+        continue;
+      }
+      visited ??= new Set([g.id]);
+      if (visited.has(id)) continue;
+      visited.add(id);
+      if (queue === g.members) queue = [...queue];
+      queue.push(...nested.members);
     }
-    for (const id of g.members) if (!users.has(id) && !byId.has(id)) unknown.push([g.id, id]);
-    return { key: `${source}:${g.id}`, source, id: g.id, displayName: g.displayName, members: [...members.values()], complete: true };
+    return { key: `${source}:${g.id}`, source, id: g.id, displayName: g.displayName, members, complete: true };
   });
   return { groups: out, unknown };
 }
