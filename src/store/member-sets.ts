@@ -91,7 +91,9 @@ export class MemberSets {
     const refs = this.cache();
     let ref = refs.get(id);
     if (ref === undefined) {
-      ref = this.statement(`INSERT INTO user_ids (user_id) VALUES (?) RETURNING ref`).pluck().get(id) as number;
+      // numbered by another writer since the cache was read (the lease changed hands), or new
+      ref = (this.statement(`SELECT ref FROM user_ids WHERE user_id = ?`).pluck().get(id) ??
+        this.statement(`INSERT INTO user_ids (user_id) VALUES (?) RETURNING ref`).pluck().get(id)) as number;
       refs.set(id, ref);
     }
     return ref;

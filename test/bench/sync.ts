@@ -14,11 +14,12 @@ const seconds = (ms: number) => Math.round(ms) / 1000;
 /**
  * Whole runs (`runOnce`, as `convsync sync` does) on a generated directory (file source) against
  * the Wire sandbox on loopback with no added latency and no rate limit: the initial full sync, a
- * run with nothing changed, and a run after `changeShare` of the memberships changed (half removed,
- * half added, seeded). The file source is timed apart, since its read is the directory's size
- * whatever changed.
+ * run with nothing changed, and runs after each of `changeShares` of the memberships changed (half
+ * removed, half added, seeded; one after the other). The file source is timed apart, since its read
+ * is the directory's size whatever changed; what a change costs beyond a run with nothing to do is
+ * reported with the writes it took, to show it grows with the change.
  */
-export async function syncBench(w: Workload, changeShare = 0.01) {
+export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-sync-${w.name}-`));
   const wire = await WireSandbox.start({});
   try {
@@ -63,25 +64,32 @@ export async function syncBench(w: Workload, changeShare = 0.01) {
       const full = await run();
       const noop = await run();
 
-      // change a share of the memberships: as many removed as added, in random groups
+      // change a share of the memberships: as many removed as added, in random groups; then run
       const random = seededRandom(21);
-      const changes = Math.round(w.memberships * changeShare);
-      for (let i = 0; i < changes / 2; i++) {
-        const g = groups[Math.floor(random() * groups.length)]!;
-        g.members.splice(Math.floor(random() * g.members.length), 1);
-        let added: string;
-        do added = `u${Math.floor(random() * w.users)}`;
-        while (g.members.includes(added));
-        g.members.push(added);
-      }
-      writeFileSync(file, JSON.stringify({ users, groups }));
-      const incremental = await run();
+      const changed = async (share: number) => {
+        const changes = Math.round(w.memberships * share);
+        for (let i = 0; i < changes / 2; i++) {
+          const g = groups[Math.floor(random() * groups.length)]!;
+          g.members.splice(Math.floor(random() * g.members.length), 1);
+          let added: string;
+          do added = `u${Math.floor(random() * w.users)}`;
+          while (g.members.includes(added));
+          g.members.push(added);
+        }
+        writeFileSync(file, JSON.stringify({ users, groups }));
+        const r = await run();
+        // what the change cost beyond a run with nothing to do (the same read and plan of the whole directory)
+        const beyondNoopSeconds = seconds((r.seconds - noop.seconds) * 1000);
+        return { share, membershipsChanged: changes, ...r, beyondNoopSeconds, msPerWrite: Math.round((beyondNoopSeconds * 1e6) / Math.max(1, r.writes)) / 1000, ratioToFull: Math.round((r.seconds / full.seconds) * 1000) / 1000 };
+      };
+      const incremental = [];
+      for (const share of changeShares) incremental.push(await changed(share));
       const storeBytes = statSync(join(dir, 'db.sqlite')).size + (statSync(join(dir, 'db.sqlite-wal'), { throwIfNoEntry: false })?.size ?? 0);
       return {
         workload: w,
         full,
         noop,
-        incremental: { ...incremental, membershipsChanged: changes, ratioToFull: Math.round((incremental.seconds / full.seconds) * 1000) / 1000 },
+        incremental,
         storeMiB: Math.round(storeBytes / 2 ** 20),
         violations: wire.violations.length,
       };

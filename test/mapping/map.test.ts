@@ -27,6 +27,18 @@ describe('mapping', () => {
     expect(renderTemplate('{missing}', {})).toBe('{missing}');
   });
 
+  it('resolves each user once per call, and afresh in the next call (another identity, another numbering)', () => {
+    const people = [user(1), user(2), user(3)];
+    const groups = [group('g1', 'team-a', [people[0]!, people[1]!]), group('g2', 'team-b', [people[1]!, people[2]!, people[1]!])];
+    const mappings = [rule({ match: { displayName: '^team-(.+)$' }, name: '{1}' })];
+    const asked: string[] = [];
+    const first = mapGroups(groups, mappings, (u) => (asked.push(u.id), u.externalId));
+    expect(asked).toEqual(['u1', 'u2', 'u3']);
+    expect(first.conversations.map((c) => c.members.ids)).toEqual([[UUID(1), UUID(2)], [UUID(2), UUID(3)]]);
+    const second = mapGroups(groups, mappings, (u) => (u.id === 'u2' ? undefined : u.userName));
+    expect(second.conversations.map((c) => c.members.ids)).toEqual([['user1'], ['user3']]);
+  });
+
   it('first matching rule wins; unmatched groups are counted, not mapped', () => {
     const mappings = [rule({ match: { displayName: '^team-(eng)$' }, name: 'Engineering', remove: 'authoritative' }), rule({ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' })];
     const out = mapGroups([group('g1', 'team-eng', [user(1)]), group('g2', 'team-ops', [user(2)]), group('g3', 'all-staff', [user(3)])], mappings, (u) => u.externalId);

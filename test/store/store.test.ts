@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations.js';
 import { Store } from '../../src/store/store.js';
@@ -61,11 +61,10 @@ describe('store', () => {
 
   it('moves the members of a store from before numbered members (schema 6) into member sets', () => {
     const path = dbPath();
-    Store.open(path).close();
-    // rebuild the file as schema 6 left it, with members as one row each
+    mkdirSync(dirname(path), { recursive: true });
+    // the file as schema 6 left it, with members as one row each
     const db = new Database(path);
-    db.exec(`DROP TABLE member_sets; DROP TABLE member_origins; DROP TABLE user_ids;
-      CREATE TABLE members (conversation_id TEXT NOT NULL, user_id TEXT NOT NULL, origin TEXT NOT NULL CHECK (origin IN ('convsync', 'external')), added_at TEXT NOT NULL, PRIMARY KEY (conversation_id, user_id)) WITHOUT ROWID;`);
+    for (const migration of MIGRATIONS.slice(0, 6)) db.exec(migration);
     const t = new Date().toISOString();
     const bind = db.prepare(`INSERT INTO bindings (key, conversation_id, owner_id, backend, name, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?)`);
     bind.run('a', 'c-a', 'A', t, t);
@@ -100,6 +99,22 @@ describe('store', () => {
     add(['newbie']);
     expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', other: 'convsync', newbie: 'convsync' });
     store.close();
+  });
+
+  it('takes the number another writer gave an id since its own cache was read', () => {
+    const path = dbPath();
+    const [a, b] = [Store.open(path), Store.open(path)];
+    const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    const create = (s: Store, key: string, conversationId: string, members: string[]) =>
+      s.journalDone(s.journalPending(s.startRun('sync'), { ...op, key }), { kind: 'created', key, conversationId, name: 'n', ownerId: 'o', backend: 'wire', members, groups: ['s:g'], onGroupRemoved: 'keep' });
+    create(a, 'k1', 'c1', ['u1']);
+    create(b, 'k2', 'c2', ['u2']);
+    create(a, 'k3', 'c3', ['u2', 'u3']);
+    const snapshot = a.loadSnapshot();
+    expect(snapshot.conversations.map((c) => c.members.ids)).toEqual([['u1'], ['u2'], ['u2', 'u3']]);
+    expect(snapshot.users!.size).toBe(4);
+    a.close();
+    b.close();
   });
 
   it('records group sizes for the empty-group guard', () => {
