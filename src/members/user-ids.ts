@@ -19,12 +19,10 @@ export class UserIds {
     return new UserIds([undefined, ...ids]);
   }
 
-  /** the store's table as it is */
+  /** the store's table as it is (a gap in the numbers is a number without an id) */
   static fromRows(rows: Iterable<readonly [number, string]>): UserIds {
     const names: (string | undefined)[] = [undefined];
     for (const [ref, id] of rows) names[ref] = id;
-    // a gap in the numbers would leave holes: fill them so the array stays dense
-    for (let i = 0; i < names.length; i++) names[i] ??= undefined;
     return new UserIds(names);
   }
 
