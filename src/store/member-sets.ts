@@ -45,12 +45,12 @@ export class MemberSets {
     if (!change.add?.length && !change.remove?.length) return [];
     const row = this.statement(`SELECT refs FROM member_sets WHERE conversation_id = ?`).pluck().get(conversationId) as string | undefined;
     const current = new Set(row === undefined ? [] : parseRefs(row));
-    const size = current.size;
     let changed = false;
     for (const id of change.add ?? []) {
       const ref = this.refOf(id);
       if (current.has(ref)) continue;
       current.add(ref);
+      changed = true;
       if (change.origin === 'external') this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(conversationId, ref);
     }
     const ours: string[] = [];
@@ -61,7 +61,7 @@ export class MemberSets {
       const external = this.statement(`DELETE FROM member_origins WHERE conversation_id = ? AND user_ref = ?`).run(conversationId, ref).changes > 0;
       if (!external) ours.push(id);
     }
-    if (!changed && current.size === size) return ours;
+    if (!changed) return ours;
     if (current.size === 0) this.clear(conversationId);
     else {
       this.statement(`INSERT INTO member_sets (conversation_id, refs) VALUES (?, ?) ON CONFLICT (conversation_id) DO UPDATE SET refs = excluded.refs`).run(

@@ -91,4 +91,16 @@ describe('identity', () => {
       '1 user(s) have an unusable externalId (not a backend user id), left out: user2 ("not-a-uuid")',
     ]);
   });
+
+  it('counts a user asked about twice (mapping, then explain) once', () => {
+    const resolver = createIdentityResolver('externalId', wireIds);
+    const odd = user(2, { externalId: 'not-a-uuid' });
+    const bare = user(3);
+    delete (bare as { externalId?: string }).externalId;
+    for (let i = 0; i < 2; i++) for (const u of [odd, bare]) expect(resolver.resolve(u)).toBeUndefined();
+    expect(resolver.warnings()).toEqual([
+      '1 user(s) have no externalId, left out: user3',
+      '1 user(s) have an unusable externalId (not a backend user id), left out: user2 ("not-a-uuid")',
+    ]);
+  });
 });
