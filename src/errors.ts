@@ -44,10 +44,21 @@ export class TransientError extends SyncError {
   readonly kind = 'transient' as const;
   /** throttling answers (420/429) also slow the rate limiter down */
   readonly throttled: boolean;
-  constructor(message: string, details: ErrorDetails & { throttled?: boolean }) {
+  /**
+   * The request may have been applied even though no answer came back (a reset or timeout after
+   * it was sent, a 5xx from a gateway): a non-idempotent call must be looked for, not sent again.
+   */
+  readonly ambiguous: boolean;
+  constructor(message: string, details: ErrorDetails & { throttled?: boolean; ambiguous?: boolean }) {
     super(message, details);
     this.throttled = details.throttled ?? false;
+    this.ambiguous = details.ambiguous ?? false;
   }
+}
+
+/** a failure after which the change may or may not have been made */
+export function isAmbiguous(e: unknown): boolean {
+  return e instanceof TransientError && e.ambiguous;
 }
 
 /** credentials refused even after one renewal: the run cannot continue against this backend */

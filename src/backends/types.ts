@@ -12,6 +12,14 @@ export interface BackendCapabilities {
   removeBatch: number;
   /** what happens by default to a conversation whose groups are gone (mappings may say otherwise) */
   removedGroup: 'keep' | 'archive' | 'delete';
+  /**
+   * Conversations say who created them: a create whose answer was lost adopts only one made by
+   * the daemon's own user. Without it (Protocol: the API token is the account) adoption rests on
+   * the name, the creation time and no binding ever made to it.
+   */
+  reportsCreator?: boolean;
+  /** error labels by which the backend refuses one user of a batch (Wire: `not-connected`, …) */
+  refusedUserLabels?: readonly string[];
 }
 
 /** A conversation as the backend reports it. `members` never includes the daemon itself. */
@@ -21,6 +29,15 @@ export interface BackendConversation {
   members: string[];
   /** the backend user id of whoever created it, when the backend says */
   creator?: string;
+  /** when it was created (ms since the epoch), when the backend says */
+  createdAt?: number;
+}
+
+/** what a backend needs to make a missing user (a Protocol contact) */
+export interface NewUser {
+  handle: string;
+  phone: string;
+  displayName?: string;
 }
 
 export interface Whoami {
@@ -62,15 +79,15 @@ export interface Backend {
    * separate rename/add/remove calls.
    */
   updateConversation?(conversationId: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void>;
+  /** handles → backend user ids (null: no such user); batched as the backend allows; a read */
+  lookupHandles?(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>>;
   /**
-   * handles → backend user ids (null: no such user); batched as the backend allows. `details` lets
-   * a backend that may create missing users (Protocol contacts) fill in what it needs.
+   * For a handle no user has: what this backend would make for it (Protocol, with
+   * `contacts.create` and a phone number), or undefined when it makes no users.
    */
-  lookupHandles?(
-    handles: string[],
-    signal?: AbortSignal,
-    details?: ReadonlyMap<string, { phone?: string; displayName?: string }>,
-  ): Promise<Map<string, string | null>>;
+  newUser?(handle: string, details: { phone?: string; displayName?: string }): NewUser | undefined;
+  /** makes a user and returns its id: a planned op, never reached in a dry run */
+  createUser?(user: NewUser, signal?: AbortSignal): Promise<string>;
   close?(): Promise<void>;
 }
 

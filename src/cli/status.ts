@@ -7,11 +7,12 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   const pending = store.pendingJournal();
   const failures = store.recentFailures(20);
   const drift = store.recentDrift(20);
+  const refused = [...store.refusedUsers(new Date(Date.now() - 30 * 86_400_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
   const members = snapshot.conversations.reduce((n, c) => n + c.members.size, 0);
   if (format === 'json') {
-    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift }, null, 2)}\n`;
+    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift, refused }, null, 2)}\n`;
   }
   const lines = [`${bound} conversation(s) bound, ${members} member(s) known`, '', 'Last runs:'];
   if (runs.length === 0) lines.push('  none yet');
@@ -34,6 +35,10 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     for (const f of failures) {
       lines.push(`  run #${f.runId} ${f.op.op} ${f.op.key}: ${f.errorKind}${f.errorLabel ? ` [${f.errorLabel}]` : ''} ${f.errorMessage ?? ''}`);
     }
+  }
+  if (refused.length > 0) {
+    lines.push('', 'Users the backend refused (not offered again for identity.cacheTtlHours):');
+    for (const r of refused) lines.push(`  ${r.userId} ${r.refusedAt}${r.label ? ` [${r.label}]` : ''} ${r.message}`);
   }
   if (drift.length > 0) {
     lines.push('', 'Recent drift (found by refreshes):');

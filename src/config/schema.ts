@@ -31,6 +31,17 @@ function secretPair<K extends string>(key: K, required: boolean) {
   };
 }
 
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+const duration = z.string().regex(DURATION, 'must be a duration such as 90s, 15m, 1h or 2d');
+
+/** a validated duration (`15m`, `1h`) in milliseconds */
+export function durationMs(value: string): number {
+  const m = DURATION.exec(value);
+  if (!m) throw new Error(`not a duration: ${value}`);
+  return Number(m[1]) * DURATION_MS[m[2] as keyof typeof DURATION_MS];
+}
+
 const secret = (what: string) => nonEmpty.optional().describe(`${what} (prefer the *File key or \${VAR})`);
 const secretFile = (what: string) => nonEmpty.optional().describe(`file holding ${what}, read at each use`);
 
@@ -328,7 +339,9 @@ export const ConfigSchema = z.strictObject({
       maxRemovalsPerRun: z.int().min(0).default(100).describe('more member removals in one run trip the guard'),
       maxRemovalRatio: z.number().min(0).max(1).default(0.2).describe('a conversation losing a larger share of its members trips the guard'),
       removalRatioMinMembers: z.int().min(0).default(10).describe('smaller conversations are exempt from the ratio'),
-      maxDeletesPerRun: z.int().min(0).default(5).describe('more conversation deletes in one run trip the guard'),
+      maxDeletesPerRun: z.int().min(0).default(5).describe('more conversation deletes or archives in one run trip the guard'),
+      maxUnbindsPerRun: z.int().min(0).default(5).describe('more conversations let go (unbound, kept on the backend) in one run trip the guard'),
+      window: duration.default('1h').describe('removals, deletes, archives and unbinds of runs scoped to a push or a SAML login count together over this window'),
       maxSourceShrink: z.number().min(0).max(1).default(0.5).describe('a source listing this share fewer groups or memberships than at its last good read trips the guard'),
       protect: z.array(nonEmpty).default([]).describe('backend user ids never removed (convsync itself never is)'),
     })
@@ -343,6 +356,7 @@ export const ConfigSchema = z.strictObject({
       maxAttempts: z.int().min(1).max(20).default(8).describe('attempts per call on transient failures'),
       baseDelayMs: z.int().min(1).default(250).describe('first backoff ceiling (exponential, full jitter, never below Retry-After)'),
       maxDelayMs: z.int().min(1).default(30_000).describe('largest backoff'),
+      maxRetryAfterMs: z.int().min(0).default(300_000).describe("longest wait a server's Retry-After can impose; it pauses every call to the backend"),
     })
     .prefault({})
     .describe('how the plan is applied'),

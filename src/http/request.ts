@@ -18,6 +18,9 @@ export interface HttpResponse {
   text: string;
 }
 
+/** failures that happen before a request can reach the server: nothing was applied */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
 /**
  * One HTTP exchange. Network failures and timeouts become TransientError tagged with `origin`;
  * any status is returned for the caller to judge, because only the adapter knows its API's labels.
@@ -47,7 +50,7 @@ export async function httpRequest(origin: string, req: HttpRequest): Promise<Htt
     if (req.signal?.aborted) throw e;
     const err = e as NodeJS.ErrnoException;
     const what = err.name === 'TimeoutError' || err.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : (err.code ?? err.message);
-    throw new TransientError(`${req.method} ${pathOf(req.url)}: ${what}`, { origin, cause: e });
+    throw new TransientError(`${req.method} ${pathOf(req.url)}: ${what}`, { origin, cause: e, ambiguous: !NOT_SENT.has(err.code ?? '') });
   }
 }
 
@@ -77,7 +80,8 @@ export function retryAfterMs(headers: HttpResponse['headers']): number | undefin
 export function errorForStatus(origin: string, res: HttpResponse, label: string | undefined, message: string): SyncError {
   const details = { origin, status: res.status, label, retryAfterMs: retryAfterMs(res.headers) };
   if (res.status === 420 || res.status === 429) return new TransientError(message || 'throttled', { ...details, throttled: true });
-  if (res.status === 408 || res.status >= 500) return new TransientError(message || `server error ${res.status}`, details);
+  // a gateway's 502/504 (or any 5xx) may come after the change was made
+  if (res.status === 408 || res.status >= 500) return new TransientError(message || `server error ${res.status}`, { ...details, ambiguous: res.status >= 500 });
   return new PermanentError(message || `HTTP ${res.status}`, details);
 }
 

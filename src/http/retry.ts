@@ -5,6 +5,8 @@ export interface RetryPolicy {
   maxAttempts: number;
   baseDelayMs: number;
   maxDelayMs: number;
+  /** a server's Retry-After is honoured up to this (a misconfigured edge may ask for hours) */
+  maxRetryAfterMs?: number;
 }
 
 export interface RetryHooks {
@@ -12,11 +14,13 @@ export interface RetryHooks {
   /** called before each wait, e.g. to slow the rate limiter on throttling */
   onRetry?: (error: TransientError, attempt: number, delayMs: number) => void;
   random?: () => number;
+  /** false stops the retries for this error (a create whose answer was lost is looked for instead) */
+  retryable?: (error: TransientError) => boolean;
 }
 
 /**
  * Exponential backoff with full jitter (a random wait between 0 and base·2ⁿ, capped), never shorter
- * than the server's Retry-After. Only transient errors are retried; the last one is rethrown.
+ * than the server's Retry-After (itself capped by `maxRetryAfterMs`). Only transient errors are retried; the last one is rethrown.
  */
 export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: RetryPolicy, hooks: RetryHooks = {}): Promise<T> {
   const random = hooks.random ?? Math.random;
@@ -24,11 +28,16 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
     try {
       return await fn(attempt);
     } catch (e) {
-      if (!(e instanceof TransientError) || attempt >= policy.maxAttempts) throw e;
+      if (!(e instanceof TransientError) || attempt >= policy.maxAttempts || hooks.retryable?.(e) === false) throw e;
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
-      const delay = Math.max(e.retryAfterMs ?? 0, Math.floor(random() * ceiling));
+      const delay = Math.max(cappedRetryAfter(e, policy), Math.floor(random() * ceiling));
       hooks.onRetry?.(e, attempt, delay);
       await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : undefined);
     }
   }
+}
+
+/** the server's Retry-After, capped by the policy */
+export function cappedRetryAfter(e: TransientError, policy: Pick<RetryPolicy, 'maxRetryAfterMs'>): number {
+  return Math.min(e.retryAfterMs ?? 0, policy.maxRetryAfterMs ?? Infinity);
 }

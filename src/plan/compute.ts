@@ -13,13 +13,17 @@ import type {
   SnapshotConversation,
 } from './types.js';
 
-const OP_ORDER: Record<OpType, number> = { create: 0, rename: 1, remove: 2, add: 3, unbind: 4, archive: 5, delete: 6 };
+const OP_ORDER: Record<OpType, number> = { contact: 0, create: 1, rebind: 2, rename: 3, remove: 4, add: 5, unbind: 6, archive: 7, delete: 8 };
 
+// binding a conversation again is what creating it would be, without a second conversation
 const POLICY_ALLOWS: Record<PlanInput['policy'], ReadonlySet<OpType>> = {
-  sync: new Set(['create', 'rename', 'remove', 'add', 'unbind', 'archive', 'delete']),
-  'upsert-only': new Set(['create', 'rename', 'add', 'unbind']),
-  'create-only': new Set(['create']),
+  sync: new Set(['contact', 'create', 'rebind', 'rename', 'remove', 'add', 'unbind', 'archive', 'delete']),
+  'upsert-only': new Set(['contact', 'create', 'rebind', 'rename', 'add', 'unbind']),
+  'create-only': new Set(['contact', 'create', 'rebind']),
 };
+
+/** ops a tripped guard holds back until approved */
+const HELD_BY_GUARD: ReadonlySet<OpType> = new Set(['delete', 'archive', 'unbind']);
 
 interface RemovalCandidate {
   op: RemoveOp;
@@ -40,6 +44,8 @@ export function computePlan(input: PlanInput): Plan {
   const warnings = [...input.warnings];
   const never = new Set([selfId, ...guards.protect]);
   const snapshotByKey = new Map(input.snapshot.conversations.map((c) => [c.key, c]));
+  const unboundByKey = new Map((input.snapshot.unbound ?? []).filter((c) => c.ownerId === ownerId).map((c) => [c.key, c]));
+  ops.push(...(input.newUsers ?? []));
   const desired = [...input.desired].sort((a, b) => cmp(a.key, b.key));
   const desiredKeys = new Set(desired.map((d) => d.key));
 
@@ -54,8 +60,24 @@ export function computePlan(input: PlanInput): Plan {
   const removals: RemovalCandidate[] = [];
 
   const gone = new Set(input.snapshot.gone ?? []);
+  const refused = input.refused ?? new Map<string, string>();
+  const refusedNow = new Set<string>();
+  /** a user the backend refused lately is not offered again (one bad user blocks nobody) */
+  const withoutRefused = (list: string[]): string[] => {
+    if (refused.size === 0) return list;
+    return list.filter((m) => {
+      if (!refused.has(m)) return true;
+      refusedNow.add(m);
+      return false;
+    });
+  };
   for (const d of desired) {
-    const snap = snapshotByKey.get(d.key);
+    let snap = snapshotByKey.get(d.key);
+    const letGo = snap ? undefined : unboundByKey.get(d.key);
+    if (letGo) {
+      ops.push({ op: 'rebind', key: d.key, name: letGo.name, conversationId: letGo.conversationId, reason: `${reasonOf(d)}; the group is back` });
+      snap = letGo;
+    }
     if (!snap) {
       const wanted = namesOf(d.members.users, withoutSelf(d.members));
       if (gone.has(d.key) && !d.recreateDeleted) {
@@ -63,7 +85,7 @@ export function computePlan(input: PlanInput): Plan {
         block('drift', 'the conversation was deleted by hand; not created again (recreateDeleted: false)', op);
         continue;
       }
-      planCreate(d, wanted);
+      planCreate(d, withoutRefused(wanted));
       continue;
     }
     if (snap.ownerId !== ownerId) {
@@ -110,7 +132,7 @@ export function computePlan(input: PlanInput): Plan {
     }
 
     const leavers = new Set(d.readdLeavers ? [] : (snap.leavers ?? []));
-    const adds = leavers.size === 0 ? missing : missing.filter((m) => !leavers.has(m));
+    const adds = withoutRefused(leavers.size === 0 ? missing : missing.filter((m) => !leavers.has(m)));
     const held = leavers.size === 0 ? [] : missing.filter((m) => leavers.has(m));
     if (adds.length > 0) pendingAdds.push({ d, snap, adds });
     if (held.length > 0) {
@@ -145,6 +167,10 @@ export function computePlan(input: PlanInput): Plan {
     else block('policy', `policy ${policy} does not ${op.op}`, op);
   }
 
+  if (refusedNow.size > 0) {
+    const named = [...refusedNow].sort(cmp).map((m) => `${m} (${refused.get(m)})`);
+    warnings.push(`${refusedNow.size} user(s) refused by the backend lately, not added: ${named.slice(0, 10).join(', ')}${named.length > 10 ? ', …' : ''}`);
+  }
   const quarantine = [...(input.tripped ?? []), ...evaluateGuards(input, removals, ops)];
   if (quarantine.length > 0 && !input.allowRemovals) {
     const why = `held back by guards: ${quarantine.join('; ')}`;
@@ -152,7 +178,7 @@ export function computePlan(input: PlanInput): Plan {
     for (const r of removals) block('guard', why, r.op);
     for (let i = ops.length - 1; i >= 0; i--) {
       const op = ops[i]!;
-      if (op.op === 'delete' || op.op === 'archive') {
+      if (HELD_BY_GUARD.has(op.op)) {
         ops.splice(i, 1);
         block('guard', why, op);
       }
@@ -227,11 +253,20 @@ export function computePlan(input: PlanInput): Plan {
   }
 }
 
+/**
+ * The per-run limits. A scoped run (a push, a SAML login) adds what the scoped runs of the window
+ * already did, so a change that drips in one push at a time trips the same guard as one big run.
+ */
 function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: PlanOp[]): string[] {
-  const { guards } = input;
+  const { guards, window: w } = input;
   const reasons: string[] = [];
+  const over = (now: number, before: number, max: number, what: string, limit: string) => {
+    if (now === 0 || now + before <= max) return;
+    const earlier = before > 0 ? ` (and ${before} more by runs after pushes or logins in the last ${w!.span})` : '';
+    reasons.push(`${now} ${what}${earlier} exceed ${limit} ${max}`);
+  };
   const total = removals.reduce((n, r) => n + r.op.members.length, 0);
-  if (total > guards.maxRemovalsPerRun) reasons.push(`${total} removals exceed maxRemovalsPerRun ${guards.maxRemovalsPerRun}`);
+  over(total, w?.removals ?? 0, guards.maxRemovalsPerRun, 'removals', 'maxRemovalsPerRun');
   for (const r of removals) {
     if (r.size < guards.removalRatioMinMembers || r.size === 0) continue;
     const ratio = r.op.members.length / r.size;
@@ -242,13 +277,17 @@ function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: Pla
     }
   }
   const deletes = ops.filter((o) => o.op === 'delete' || o.op === 'archive').length;
-  if (deletes > guards.maxDeletesPerRun) reasons.push(`${deletes} deletes or archives exceed maxDeletesPerRun ${guards.maxDeletesPerRun}`);
+  over(deletes, w?.deletes ?? 0, guards.maxDeletesPerRun, 'deletes or archives', 'maxDeletesPerRun');
+  const unbinds = ops.filter((o) => o.op === 'unbind').length;
+  over(unbinds, w?.unbinds ?? 0, guards.maxUnbindsPerRun, 'conversations let go (unbind)', 'maxUnbindsPerRun');
   return reasons;
 }
 
 function summarize(ops: PlanOp[], blocked: BlockedOp[]): PlanSummary {
   const s: PlanSummary = {
+    contact: 0,
     create: 0,
+    rebind: 0,
     add: 0,
     remove: 0,
     rename: 0,

@@ -4,6 +4,8 @@ import type { Plan } from './types.js';
 const members = z.array(z.string());
 const base = { key: z.string().min(1), name: z.string(), reason: z.string() };
 const Op = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('contact'), ...base, handle: z.string().min(1), phone: z.string().min(1), displayName: z.string().optional() }),
+  z.object({ op: z.literal('rebind'), ...base, conversationId: z.string().min(1) }),
   z.object({
     op: z.literal('create'),
     ...base,

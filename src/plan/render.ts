@@ -1,13 +1,18 @@
 import type { BlockedOp, Plan, PlanOp } from './types.js';
 
-const SIGN: Record<PlanOp['op'], string> = { create: '+', add: '+', rename: '~', remove: '-', unbind: '·', archive: '-', delete: '-' };
+const SIGN: Record<PlanOp['op'], string> = { contact: '+', create: '+', rebind: '~', add: '+', rename: '~', remove: '-', unbind: '·', archive: '-', delete: '-' };
 
 function target(op: PlanOp): string {
+  if (op.op === 'contact') return `contact "${op.handle}"`;
   return op.op === 'create' ? `"${op.name}"` : `"${op.name}" (${op.conversationId})`;
 }
 
 function detail(op: PlanOp): string {
   switch (op.op) {
+    case 'contact':
+      return 'made on the backend before it can be a member';
+    case 'rebind':
+      return 'the conversation it had before, bound again';
     case 'create':
     case 'add':
     case 'remove':
@@ -45,7 +50,7 @@ export function renderPlan(plan: Plan): string {
   }
   lines.push(
     '',
-    `Summary: ${s.create} to create, ${s.add} add (${s.membersAdded} members in all), ${s.remove} remove (${s.membersRemoved} members), ` +
+    `Summary: ${s.create} to create, ${s.rebind ? `${s.rebind} to bind again, ` : ''}${s.contact ? `${s.contact} contact(s) to make, ` : ''}${s.add} add (${s.membersAdded} members in all), ${s.remove} remove (${s.membersRemoved} members), ` +
       `${s.rename} rename, ${s.unbind} unbind, ${s.archive} archive, ${s.delete} delete; ${s.blocked} held back` +
       (s.quarantined ? ' — QUARANTINED: removals wait for approval (`convsync approve <run>` or `convsync sync --allow-removals`)' : ''),
   );

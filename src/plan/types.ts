@@ -29,6 +29,8 @@ export interface Snapshot {
   users?: UserIds;
   /** binding keys whose conversation was deleted by hand */
   gone?: string[];
+  /** owned conversations let go (unbound) with the members they had: a group that comes back is bound to its old one again */
+  unbound?: SnapshotConversation[];
 }
 
 /** One conversation as the directory and the mapping rules want it. */
@@ -59,6 +61,7 @@ export interface Guards {
   maxRemovalRatio: number;
   removalRatioMinMembers: number;
   maxDeletesPerRun: number;
+  maxUnbindsPerRun: number;
   protect: string[];
   maxSourceShrink?: number;
 }
@@ -81,6 +84,12 @@ export interface PlanInput {
   allowRemovals: boolean;
   /** guards that tripped before the plan (a source that shrank): the run is quarantined */
   tripped?: string[];
+  /** a scoped run (push, SAML login): what the scoped runs of the guard window already did, counted with this run */
+  window?: { removals: number; deletes: number; unbinds: number; span: string };
+  /** users the backend refused lately, with why: not offered again until that expires */
+  refused?: ReadonlyMap<string, string>;
+  /** users the backend would have to create before they can be members (Protocol contacts): planned first */
+  newUsers?: ContactOp[];
   /** warnings gathered before the plan (sources, identity) */
   warnings: string[];
 }
@@ -129,7 +138,20 @@ export interface ArchiveOp extends OpBase {
   op: 'archive';
   conversationId: string;
 }
-export type PlanOp = CreateOp | AddOp | RemoveOp | RenameOp | UnbindOp | ArchiveOp | DeleteOp;
+/** bound again to the conversation a group had before it was let go (never a second one) */
+export interface RebindOp extends OpBase {
+  op: 'rebind';
+  conversationId: string;
+}
+/** a user the backend must make before they can be added (a Protocol contact, `contacts.create`) */
+export interface ContactOp extends OpBase {
+  op: 'contact';
+  /** the handle looked up and not found */
+  handle: string;
+  phone: string;
+  displayName?: string;
+}
+export type PlanOp = ContactOp | CreateOp | RebindOp | AddOp | RemoveOp | RenameOp | UnbindOp | ArchiveOp | DeleteOp;
 export type OpType = PlanOp['op'];
 
 /**
@@ -145,7 +167,9 @@ export interface BlockedOp {
 }
 
 export interface PlanSummary {
+  contact: number;
   create: number;
+  rebind: number;
   add: number;
   remove: number;
   rename: number;

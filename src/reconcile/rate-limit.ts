@@ -9,6 +9,8 @@ export class TokenBucket {
   private tokens: number;
   private rate: number;
   private last = Date.now();
+  /** no token is handed out before this time (a server's Retry-After holds every caller) */
+  private pausedUntil = 0;
   /** callers queue so that tokens are handed out in order */
   private queue: Promise<void> = Promise.resolve();
 
@@ -30,6 +32,11 @@ export class TokenBucket {
     return turn;
   }
 
+  /** every caller waits: a Retry-After is about the client, not about one request */
+  pause(ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, Date.now() + ms);
+  }
+
   slowDown(): void {
     this.rate = Math.max(this.maxRate / 32, this.rate / 2);
     this.tokens = Math.min(this.tokens, 0);
@@ -38,6 +45,10 @@ export class TokenBucket {
   private async waitForToken(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const now = Date.now();
+      if (now < this.pausedUntil) {
+        await sleep(this.pausedUntil - now, undefined, signal ? { signal } : undefined);
+        continue;
+      }
       this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
       this.last = now;
       if (this.tokens >= 1) {

@@ -1,12 +1,18 @@
 import type { Logger } from 'pino';
-import type { Backend, BackendConversation } from '../backends/types.js';
-import { AuthError, CapacityError, describeError, isSyncError, PermanentError, TransientError } from '../errors.js';
-import type { Plan, PlanOp, Snapshot } from '../plan/types.js';
+import type { Backend } from '../backends/types.js';
+import { AuthError, CapacityError, describeError, isAmbiguous, isSyncError, PermanentError, TransientError } from '../errors.js';
+import type { ContactOp, CreateOp, Plan, PlanOp, Snapshot } from '../plan/types.js';
 import type { Drift, OpEffect, Store } from '../store/store.js';
 import { runPool } from '../pool.js';
+import type { RetryPolicy } from '../http/retry.js';
+import { BackendCaller } from './caller.js';
+import { createdEffect, describeOp, effectOf } from './effects.js';
+import { findCreated, findUser } from './find-created.js';
 import { Progress } from './progress.js';
-import { TokenBucket } from './rate-limit.js';
-import { withRetry, type RetryPolicy } from '../http/retry.js';
+import { recoverPending } from './recover.js';
+import { refreshConversations } from './refresh.js';
+
+export { describeOp } from './effects.js';
 
 export interface ReconcilerOptions {
   dryRun: boolean;
@@ -41,29 +47,41 @@ export interface ApplyResult {
   circuitOpen: boolean;
   /** credentials refused: the run stopped */
   authFailed?: string;
+  /** users the backend refused (each isolated from its batch; the others were applied) */
+  refused?: RefusedUser[];
 }
 
-const MUTATORS = new Set(['create', 'addMembers', 'removeMembers', 'rename', 'delete', 'archive', 'updateConversation']);
-// prepareCreate only derives identifiers; knownUsers and the reads stay reachable in dry-run
+export interface RefusedUser {
+  userId: string;
+  key: string;
+  label?: string;
+  message: string;
+}
+
+type Outcome = 'done' | FailedOp;
 
 /**
  * Executes a plan against a backend, journal first: each backend call is written `pending`
  * before it is made and `done` (with its snapshot change, in one transaction) or `failed` after.
- * Dry-run is decided here and only here: the backend is wrapped so no mutating method is reachable.
+ * A call that must not be repeated (a create) whose answer is lost stays pending until what it
+ * may have made has been looked for. Dry-run is decided here and only here (`BackendCaller`).
  */
 export class Reconciler {
-  private readonly backend: Backend;
-  private readonly bucket: TokenBucket;
+  private readonly caller: BackendCaller;
   private readonly log: Logger;
+  private readonly refused: RefusedUser[] = [];
 
   constructor(
     private readonly store: Store,
     backend: Backend,
     private readonly opts: ReconcilerOptions,
   ) {
-    this.backend = opts.dryRun ? readOnly(backend) : backend;
-    this.bucket = new TokenBucket(opts.ratePerSecond, opts.burst);
+    this.caller = new BackendCaller(backend, opts);
     this.log = opts.logger;
+  }
+
+  private get backend(): Backend {
+    return this.caller.backend;
   }
 
   async apply(plan: Plan, runId: number): Promise<ApplyResult> {
@@ -84,171 +102,66 @@ export class Reconciler {
     let transientInARow = 0;
     const stopped = () => result.circuitOpen || result.authFailed !== undefined || this.opts.signal?.aborted === true;
 
-    await runPool(
-      [...byKey.values()],
-      this.opts.concurrency,
-      async (ops) => {
-        // a conversation's ops run in order: create before add, remove before add (room for the new)
-        for (const batch of this.combine(ops)) {
-          if (stopped()) {
-            result.skipped += batch.length;
-            continue;
-          }
-          const outcomes = batch.length === 1 ? [await this.execute(batch[0]!, runId)] : await this.executeTogether(batch, runId);
-          progress.tick();
-          outcomes.forEach((outcome, i) => {
-            const op = batch[i]!;
-            if (outcome === 'done') {
-              result.done++;
-              result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
-              transientInARow = 0;
-              return;
-            }
-            result.failed.push(outcome);
-            if (outcome.kind === 'auth') result.authFailed = outcome.error;
-            if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
-              result.circuitOpen = true;
-              this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
-            }
-          });
+    await runPool([...byKey.values()], this.opts.concurrency, async (ops) => {
+      // a conversation's ops run in order: create before add, remove before add (room for the new)
+      for (const batch of this.combine(ops)) {
+        if (stopped()) {
+          result.skipped += batch.length;
+          continue;
         }
-      },
-    );
+        const outcomes = batch.length === 1 ? [await this.execute(batch[0]!, runId)] : await this.executeTogether(batch, runId);
+        progress.tick();
+        outcomes.forEach((outcome, i) => {
+          const op = batch[i]!;
+          if (outcome === 'done') {
+            result.done++;
+            result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
+            transientInARow = 0;
+            return;
+          }
+          result.failed.push(outcome);
+          if (outcome.kind === 'auth') result.authFailed = outcome.error;
+          if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
+            result.circuitOpen = true;
+            this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
+          }
+        });
+      }
+    });
     progress.finish();
+    if (this.refused.length > 0) result.refused = [...this.refused];
     return result;
   }
 
   /** the daemon's own backend identity, with the same retries as every other call */
   whoami() {
-    return this.attempt(() => this.backend.whoami());
+    return this.caller.whoami();
   }
 
   /** which ids the backend knows, each call retried like any other */
   knownUsers(ids: string[]): Promise<Set<string>> {
     const known = this.backend.knownUsers?.bind(this.backend);
     if (!known) return Promise.resolve(new Set(ids));
-    return this.attempt(() => known(ids));
+    return this.caller.attempt(() => known(ids));
   }
 
-  /** handle lookups, batched by the backend, each batch retried like any call */
-  async lookupHandles(handles: string[], details?: ReadonlyMap<string, { phone?: string; displayName?: string }>): Promise<Map<string, string | null>> {
+  /** handle lookups (reads), batched by the backend, each batch retried like any call */
+  async lookupHandles(handles: string[]): Promise<Map<string, string | null>> {
     const lookup = this.backend.lookupHandles?.bind(this.backend);
     if (!lookup) throw new PermanentError(`${this.backend.id} cannot look users up by handle`, { origin: this.backend.id });
     const out = new Map<string, string | null>();
     for (let i = 0; i < handles.length; i += 100) {
-      for (const [k, v] of await this.attempt(() => lookup(handles.slice(i, i + 100), undefined, details))) out.set(k, v);
+      for (const [k, v] of await this.caller.attempt(() => lookup(handles.slice(i, i + 100)))) out.set(k, v);
     }
     return out;
   }
 
-  /**
-   * Drift: every owned conversation re-read from the backend and compared with the snapshot. A
-   * conversation that cannot be read now (transient) is skipped; one that is gone for convsync (404,
-   * or 403 because it was removed from it) is reported as deleted.
-   */
-  async refresh(snapshot: Snapshot): Promise<{ drift: Drift[]; unreadable: number }> {
-    const drift: Drift[] = [];
-    let unreadable = 0;
-    const owned = snapshot.conversations.filter((c) => c.ownerId === this.opts.ownerId);
-    await runPool(owned, this.opts.concurrency, async (c) => {
-      let conv: BackendConversation | undefined;
-      try {
-        conv = await this.attempt(() => this.backend.get(c.conversationId));
-      } catch (e) {
-        if (e instanceof AuthError) throw e;
-        if (!(e instanceof PermanentError && e.status === 403)) {
-          unreadable++;
-          this.log.warn({ key: c.key, err: describeError(e) }, 'refresh: conversation unreadable, skipped');
-          return;
-        }
-        drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: `convsync can no longer read it (${describeError(e)})` });
-        return;
-      }
-      if (!conv) {
-        drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: 'deleted on the backend' });
-        return;
-      }
-      const now = new Set(conv.members);
-      const added = conv.members.filter((m) => !c.members.has(m)).sort();
-      const left = c.members.ids.filter((m) => !now.has(m));
-      const renamed = conv.name !== c.name ? { renamedTo: conv.name } : {};
-      if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed) drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed });
-    });
-    drift.sort((a, b) => (a.key < b.key ? -1 : 1));
-    return { drift, unreadable };
+  refresh(snapshot: Snapshot): Promise<{ drift: Drift[]; unreadable: number }> {
+    return refreshConversations(this.caller, snapshot, { ownerId: this.opts.ownerId, concurrency: this.opts.concurrency, logger: this.log });
   }
 
-  /**
-   * Resolves ops left pending by an interrupted run against the backend: a conversation that was
-   * created but not recorded is adopted (never created twice); members and names are re-read.
-   */
-  async recover(): Promise<{ resolved: number; adopted: number }> {
-    const pending = this.store.pendingJournal();
-    if (pending.length === 0) return { resolved: 0, adopted: 0 };
-    this.log.warn({ pending: pending.length }, 'resolving ops left pending by an interrupted run');
-    let adopted = 0;
-    let listed: BackendConversation[] | undefined;
-    for (const row of pending) {
-      const op = row.op;
-      try {
-        if (op.op === 'create' && op.prepared?.conversationId) {
-          // its identifiers were journaled: read it back, and if it was not made, make it with the same ones
-          const prepared = op.prepared;
-          const conv =
-            (await this.attempt(() => this.backend.get(prepared.conversationId!))) ??
-            (await this.attempt(() => this.backend.create({ name: op.name, members: op.members, prepared })));
-          this.store.journalDone(row.id, createdEffect(op, conv, this.opts.ownerId, this.backend.id, new Set(op.members)), 'adopted after interruption');
-          adopted++;
-          continue;
-        }
-        if (op.op === 'create') {
-          const list = this.backend.list?.bind(this.backend);
-          listed ??= list ? await this.attempt(() => list()) : [];
-          const found = listed
-            .filter((c) => c.name === op.name && this.store.bindingByConversation(c.id) === undefined)
-            .sort((a, b) => (a.id < b.id ? -1 : 1))[0];
-          if (found) {
-            const wanted = new Set(op.members);
-            this.store.journalDone(row.id, createdEffect(op, found, this.opts.ownerId, this.backend.id, wanted), 'adopted after interruption');
-            adopted++;
-          } else {
-            this.store.journalFailed(row.id, { kind: 'interrupted', message: 'not created before the interruption; planned again' });
-          }
-          continue;
-        }
-        if (op.op === 'unbind') {
-          this.store.journalDone(row.id, { kind: 'unbound', key: op.key }, 'resolved after interruption');
-          continue;
-        }
-        const conv = await this.attempt(() => this.backend.get(op.conversationId));
-        if (!conv) {
-          if (op.op === 'delete') this.store.journalDone(row.id, { kind: 'deleted', key: op.key }, 'resolved after interruption');
-          else this.store.journalFailed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
-          continue;
-        }
-        const present = new Set(conv.members);
-        const effect: OpEffect =
-          op.op === 'add'
-            ? { kind: 'added', conversationId: op.conversationId, members: op.members.filter((m) => present.has(m)) }
-            : op.op === 'remove'
-              ? { kind: 'removed', conversationId: op.conversationId, members: op.members.filter((m) => !present.has(m)) }
-              : op.op === 'rename'
-                ? { kind: 'renamed', conversationId: op.conversationId, name: conv.name }
-                : { kind: 'none' };
-        this.store.journalDone(row.id, effect, 'resolved after interruption');
-      } catch (e) {
-        if (e instanceof AuthError) throw e;
-        this.log.warn({ journal: row.id, err: describeError(e) }, 'could not resolve a pending op yet; will try again next run');
-      }
-    }
-    const unresolved = this.store.pendingJournal().filter((r) => r.op.op === 'create').length;
-    if (unresolved > 0) {
-      // planning now could create those conversations a second time
-      throw new TransientError(`${unresolved} interrupted create(s) could not be checked against the backend; nothing else is done until they are`, {
-        origin: this.backend.id,
-      });
-    }
-    return { resolved: pending.length, adopted };
+  recover(): Promise<{ resolved: number; adopted: number }> {
+    return recoverPending(this.caller, this.store, { ownerId: this.opts.ownerId, logger: this.log });
   }
 
   /**
@@ -258,40 +171,40 @@ export class Reconciler {
   private combine(ops: PlanOp[]): PlanOp[][] {
     if (!this.backend.updateConversation) return ops.map((op) => [op]);
     const out: PlanOp[][] = [];
+    const joinable = (o: PlanOp) => o.op === 'rename' || o.op === 'add' || o.op === 'remove';
     for (const op of ops) {
       const last = out.at(-1);
-      const joinable = (o: PlanOp) => o.op === 'rename' || o.op === 'add' || o.op === 'remove';
-      if (last && joinable(op) && joinable(last[0]!) && 'conversationId' in op && op.conversationId === (last[0] as { conversationId: string }).conversationId) {
+      const first = last?.[0];
+      if (last && first && joinable(op) && joinable(first) && 'conversationId' in op && 'conversationId' in first && op.conversationId === first.conversationId) {
         last.push(op);
       } else out.push([op]);
     }
     return out;
   }
 
-  private async executeTogether(ops: PlanOp[], runId: number): Promise<('done' | FailedOp)[]> {
+  private async executeTogether(ops: PlanOp[], runId: number): Promise<Outcome[]> {
     for (const op of ops) {
       const ownership = this.checkOwnership(op);
       if (ownership) return ops.map((o) => ({ op: o, kind: 'permanent', error: ownership }));
     }
     const conversationId = (ops[0] as { conversationId: string }).conversationId;
+    const rename = ops.find((o) => o.op === 'rename');
     const change = {
       add: ops.flatMap((o) => (o.op === 'add' ? o.members : [])),
       remove: ops.flatMap((o) => (o.op === 'remove' ? o.members : [])),
-      ...(ops.some((o) => o.op === 'rename') ? { name: (ops.find((o) => o.op === 'rename') as PlanOp & { op: 'rename' }).to } : {}),
+      ...(rename ? { name: rename.to } : {}),
     };
     const ids = ops.map((op) => this.store.journalPending(runId, op));
     const update = this.backend.updateConversation!.bind(this.backend);
     try {
-      await this.attempt(() => update(conversationId, change));
+      await this.caller.attempt(() => update(conversationId, change));
       ops.forEach((op, i) => this.store.journalDone(ids[i]!, effectOf(op)));
       return ops.map(() => 'done' as const);
     } catch (e) {
-      const kind = e instanceof TransientError ? 'transient' : isSyncError(e) ? e.kind : 'permanent';
-      const label = isSyncError(e) ? e.label : undefined;
-      const message = describeError(e);
-      for (const id of ids) this.store.journalFailed(id, { kind, label, message });
-      this.log.error({ key: ops[0]!.key, kind, label, err: message }, `could not update "${ops[0]!.name}"`);
-      return ops.map((op) => ({ op, kind, error: message, ...(label ? { label } : {}) }));
+      const failure = classify(e);
+      for (const id of ids) this.store.journalFailed(id, failure);
+      this.log.error({ key: ops[0]!.key, kind: failure.kind, label: failure.label, err: failure.message }, `could not update "${ops[0]!.name}"`);
+      return ops.map((op) => failedOp(op, failure));
     }
   }
 
@@ -313,35 +226,148 @@ export class Reconciler {
     return [op];
   }
 
-  private async execute(op: PlanOp, runId: number): Promise<'done' | FailedOp> {
-    if (op.op !== 'create' && op.op !== 'unbind' && 'conversationId' in op && op.conversationId === '') {
+  private async execute(op: PlanOp, runId: number): Promise<Outcome> {
+    if (op.op === 'create') return this.executeCreate(op, runId);
+    if (op.op === 'contact') return this.executeContact(op, runId);
+    if (op.op !== 'unbind' && op.op !== 'rebind' && op.conversationId === '') {
       const bound = this.store.bindingOf(op.key);
       if (!bound) return { op, kind: 'permanent', error: 'the conversation was not created' };
       op = { ...op, conversationId: bound.conversationId };
     }
     const ownership = this.checkOwnership(op);
     if (ownership) return { op, kind: 'permanent', error: ownership };
-    // identifiers a retried or recovered create must reuse are journaled before the call
-    if (op.op === 'create' && this.backend.prepareCreate && !op.prepared) op = { ...op, prepared: this.backend.prepareCreate({ name: op.name, members: op.members }) };
     const journalId = this.store.journalPending(runId, op);
     try {
       const effect = await this.call(op);
       this.store.journalDone(journalId, effect);
       return 'done';
     } catch (e) {
-      const kind = e instanceof TransientError ? 'transient' : isSyncError(e) ? e.kind : 'permanent';
-      const label = isSyncError(e) ? e.label : undefined;
-      const message = describeError(e);
-      this.store.journalFailed(journalId, { kind, label, message });
-      const level = e instanceof CapacityError ? 'warn' : 'error';
-      this.log[level]({ op: op.op, key: op.key, kind, label, err: message }, `could not ${describeOp(op)}`);
-      return { op, kind, error: message, ...(label ? { label } : {}) };
+      if (op.op === 'add' && this.refusesUser(e)) return this.isolate(journalId, op, e, runId);
+      return this.failed(journalId, op, e);
     }
+  }
+
+  /** the backend refused someone in this batch: halves are tried until each refused user stands alone */
+  private async isolate(journalId: number, op: PlanOp & { op: 'add' }, e: unknown, runId: number): Promise<Outcome> {
+    const failure = classify(e);
+    if (op.members.length === 1) {
+      const refused = { userId: op.members[0]!, key: op.key, ...(failure.label ? { label: failure.label } : {}), message: failure.message };
+      this.store.journalFailed(journalId, { ...failure, kind: 'refused' });
+      this.store.recordRefused([refused]);
+      this.refused.push(refused);
+      this.log.warn({ key: op.key, user: refused.userId, label: failure.label }, `the backend refused a user of "${op.name}"; the others are added`);
+      return failedOp(op, { ...failure, kind: 'refused' });
+    }
+    this.store.journalFailed(journalId, { ...failure, message: `${failure.message}; the batch is split to find who` });
+    const half = Math.ceil(op.members.length / 2);
+    const outcomes = [
+      await this.execute({ ...op, members: op.members.slice(0, half) }, runId),
+      await this.execute({ ...op, members: op.members.slice(half) }, runId),
+    ];
+    // refused users are reported on their own; anything else is this op's failure
+    return outcomes.find((o) => o !== 'done' && o.kind !== 'refused') ?? outcomes.find((o) => o === 'done') ?? outcomes[0]!;
+  }
+
+  private refusesUser(e: unknown): boolean {
+    const labels = this.backend.capabilities.refusedUserLabels;
+    return labels !== undefined && e instanceof PermanentError && e.label !== undefined && labels.includes(e.label);
+  }
+
+  private async executeCreate(op: CreateOp, runId: number): Promise<Outcome> {
+    const b = this.backend;
+    // identifiers a retried or recovered create must reuse are journaled before the call
+    const prepared = op.prepared ?? b.prepareCreate?.({ name: op.name, members: op.members });
+    const create: CreateOp = prepared ? { ...op, prepared } : op;
+    let refusedSomeone = false;
+    const outcome = await this.sendOnce(create, runId, {
+      send: async () => {
+        try {
+          return await b.create({ name: create.name, members: create.members, ...(prepared ? { prepared } : {}) });
+        } catch (e) {
+          if (!this.refusesUser(e) || create.members.length === 0 || prepared) throw e;
+          // one refused user must not keep the conversation from existing: made empty, then filled in batches
+          refusedSomeone = true;
+          this.log.warn({ key: op.key, label: (e as PermanentError).label }, `a member of "${op.name}" was refused: made without members, who are added next`);
+          return b.create({ name: create.name, members: [] });
+        }
+      },
+      look: (since) => findCreated(this.caller, this.store, create, since),
+      effect: (conv) => createdEffect(create, conv, this.opts.ownerId, b.id),
+    });
+    const bound = refusedSomeone && outcome === 'done' ? this.store.bindingOf(op.key) : undefined;
+    if (!bound) return outcome;
+    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: create.members, reason: op.reason }, runId);
+  }
+
+  private executeContact(op: ContactOp, runId: number): Promise<Outcome> {
+    const make = this.backend.createUser?.bind(this.backend);
+    const lookup = `handle:${op.handle.trim().toLowerCase()}`;
+    return this.sendOnce(op, runId, {
+      send: () => {
+        if (!make) throw new PermanentError(`${this.backend.id} cannot make users`, { origin: this.backend.id });
+        return make({ handle: op.handle, phone: op.phone, ...(op.displayName ? { displayName: op.displayName } : {}) });
+      },
+      look: () => findUser(this.caller, op),
+      effect: (userId) => ({ kind: 'identified', lookup, userId }),
+    });
+  }
+
+  /**
+   * A call that must not be sent twice: journaled durably first; when its answer is lost, what
+   * it may have made is looked for before any new attempt. If the look itself fails, the op stays
+   * pending — unknown, resolved like a crash at the next run — never failed.
+   */
+  private async sendOnce<T>(
+    op: PlanOp,
+    runId: number,
+    how: { send: () => Promise<T>; look: (since: string) => Promise<T | undefined>; effect: (made: T) => OpEffect },
+  ): Promise<Outcome> {
+    const since = new Date().toISOString();
+    const journalId = this.store.journalPending(runId, op, { durable: true });
+    for (let attempt = 1; ; attempt++) {
+      let lost: unknown;
+      try {
+        const made = await this.caller.attempt(how.send, { resend: false });
+        this.store.journalDone(journalId, how.effect(made));
+        return 'done';
+      } catch (e) {
+        if (!isAmbiguous(e)) return this.failed(journalId, op, e);
+        lost = e;
+      }
+      this.log.warn({ op: op.op, key: op.key, err: describeError(lost) }, `the answer was lost: looking for what "${op.name}" may have made before trying again`);
+      let found: T | undefined;
+      try {
+        found = await how.look(since);
+      } catch (e) {
+        if (e instanceof AuthError) return this.failed(journalId, op, e);
+        return this.unknown(op, lost, e);
+      }
+      if (found !== undefined) {
+        this.store.journalDone(journalId, how.effect(found), 'found after its answer was lost');
+        return 'done';
+      }
+      if (attempt >= this.caller.retry.maxAttempts) return this.unknown(op, lost);
+    }
+  }
+
+  /** the op stays pending in the journal: the next run looks again before planning */
+  private unknown(op: PlanOp, lost: unknown, look?: unknown): FailedOp {
+    const error = `answer lost (${describeError(lost)})${look ? ` and the look for what it made failed (${describeError(look)})` : ''}; left pending, checked again before the next plan`;
+    this.log.error({ op: op.op, key: op.key }, `could not ${describeOp(op)}: ${error}`);
+    return { op, kind: 'transient', error };
+  }
+
+  private failed(journalId: number, op: PlanOp, e: unknown): FailedOp {
+    const failure = classify(e);
+    this.store.journalFailed(journalId, failure);
+    const level = e instanceof CapacityError ? 'warn' : 'error';
+    this.log[level]({ op: op.op, key: op.key, kind: failure.kind, label: failure.label, err: failure.message }, `could not ${describeOp(op)}`);
+    return failedOp(op, failure);
   }
 
   /** ownership is checked in the plan and again here, right before the call */
   private checkOwnership(op: PlanOp): string | undefined {
-    if (op.op === 'create') return undefined;
+    if (op.op === 'create' || op.op === 'contact' || op.op === 'rebind') return undefined;
     const bound = this.store.bindingOf(op.key);
     if (!bound) return `no binding for ${op.key} any more`;
     if (bound.ownerId !== this.opts.ownerId) return `${op.key} is owned by "${bound.ownerId}", not "${this.opts.ownerId}"`;
@@ -349,118 +375,60 @@ export class Reconciler {
     return undefined;
   }
 
-  private async call(op: PlanOp): Promise<OpEffect> {
+  private async call(op: Exclude<PlanOp, CreateOp | ContactOp>): Promise<OpEffect> {
     const b = this.backend;
+    const attempt = <T>(fn: () => Promise<T>) => this.caller.attempt(fn);
     switch (op.op) {
-      case 'create': {
-        const conv = await this.attempt(() => b.create({ name: op.name, members: op.members, ...(op.prepared ? { prepared: op.prepared } : {}) }));
-        return createdEffect(op, conv, this.opts.ownerId, b.id, new Set(op.members));
+      case 'rebind': {
+        const conv = await attempt(() => b.get(op.conversationId));
+        if (!conv) {
+          this.log.warn({ key: op.key, conversation: op.conversationId }, 'the conversation to bind again is gone; a new one is made at the next run');
+          return { kind: 'deleted', key: op.key };
+        }
+        return { kind: 'rebound', key: op.key, conversationId: op.conversationId, members: conv.members };
       }
       case 'add':
-        await this.attempt(() => b.addMembers(op.conversationId, op.members));
+        await attempt(() => b.addMembers(op.conversationId, op.members));
         // already-present members are now members too: recording them stops endless re-adds
         return effectOf(op);
       case 'remove':
-        await this.attempt(() => b.removeMembers(op.conversationId, op.members));
+        await attempt(() => b.removeMembers(op.conversationId, op.members));
         return effectOf(op);
       case 'rename':
-        await this.attempt(() => b.rename(op.conversationId, op.to));
+        await attempt(() => b.rename(op.conversationId, op.to));
         return effectOf(op);
       case 'unbind':
         return { kind: 'unbound', key: op.key };
       case 'delete': {
         const del = b.delete?.bind(b);
         if (!del) throw new PermanentError(`${b.id} cannot delete conversations`, { origin: b.id });
-        await this.attempt(() => del(op.conversationId));
+        await attempt(() => del(op.conversationId));
         return { kind: 'deleted', key: op.key };
       }
       case 'archive': {
         const archive = b.archive?.bind(b);
         if (!archive) throw new PermanentError(`${b.id} cannot archive conversations`, { origin: b.id });
-        await this.attempt(() => archive(op.conversationId));
-        return { kind: 'unbound', key: op.key };
+        await attempt(() => archive(op.conversationId));
+        // archived is read-only: a group that comes back gets a new conversation
+        return { kind: 'deleted', key: op.key };
       }
     }
   }
-
-  /** one backend call under the rate limit, retried on transient errors */
-  private attempt<T>(fn: () => Promise<T>): Promise<T> {
-    return withRetry(
-      async () => {
-        await this.bucket.take(this.opts.signal);
-        return fn();
-      },
-      this.opts.retry,
-      {
-        ...(this.opts.signal ? { signal: this.opts.signal } : {}),
-        onRetry: (e, attempt, delayMs) => {
-          if (e.throttled) this.bucket.slowDown();
-          this.log.debug({ err: e.describe(), attempt, delayMs }, 'transient failure: retrying');
-        },
-      },
-    );
-  }
 }
 
-/** the snapshot change of a rename, add or remove that the backend applied */
-function effectOf(op: PlanOp): OpEffect {
-  if (op.op === 'add') return { kind: 'added', conversationId: op.conversationId, members: op.members };
-  if (op.op === 'remove') return { kind: 'removed', conversationId: op.conversationId, members: op.members };
-  if (op.op === 'rename') return { kind: 'renamed', conversationId: op.conversationId, name: op.to };
-  return { kind: 'none' };
+interface Failure {
+  kind: string;
+  label?: string;
+  message: string;
 }
 
-function createdEffect(
-  op: PlanOp & { op: 'create' },
-  conv: BackendConversation,
-  ownerId: string,
-  backend: string,
-  wanted: Set<string>,
-): OpEffect {
-  return {
-    kind: 'created',
-    key: op.key,
-    conversationId: conv.id,
-    name: conv.name || op.name,
-    ownerId,
-    backend,
-    members: conv.members.filter((m) => wanted.has(m)),
-    external: conv.members.filter((m) => !wanted.has(m)),
-    groups: op.groups,
-    onGroupRemoved: op.onGroupRemoved,
-  };
+/** the one reading of a failure: its kind, the backend's own label, and what to show */
+function classify(e: unknown): Failure {
+  const kind = e instanceof TransientError ? 'transient' : isSyncError(e) ? e.kind : 'permanent';
+  const label = isSyncError(e) ? e.label : undefined;
+  return { kind, ...(label ? { label } : {}), message: describeError(e) };
 }
 
-export function describeOp(op: PlanOp): string {
-  switch (op.op) {
-    case 'create':
-      return `create "${op.name}" with ${op.members.length} member(s)`;
-    case 'add':
-      return `add ${op.members.length} member(s) to "${op.name}"`;
-    case 'remove':
-      return `remove ${op.members.length} member(s) from "${op.name}"`;
-    case 'rename':
-      return `rename ${op.conversationId} "${op.from}" → "${op.to}"`;
-    case 'unbind':
-      return `unbind ${op.conversationId} (${op.key}); the conversation is kept`;
-    case 'archive':
-      return `archive ${op.conversationId} (${op.key})`;
-    case 'delete':
-      return `delete ${op.conversationId} (${op.key})`;
-  }
-}
-
-/** the backend as dry-run sees it: reads work, every mutating method throws */
-function readOnly(backend: Backend): Backend {
-  return new Proxy(backend, {
-    get(target, prop, receiver) {
-      if (typeof prop === 'string' && MUTATORS.has(prop)) {
-        return () => {
-          throw new Error(`dry-run: ${prop} must not be called`);
-        };
-      }
-      const v = Reflect.get(target, prop, receiver) as unknown;
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+function failedOp(op: PlanOp, f: Failure): FailedOp {
+  return { op, kind: f.kind, error: f.message, ...(f.label ? { label: f.label } : {}) };
 }

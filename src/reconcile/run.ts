@@ -1,19 +1,21 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
+import { durationMs } from '../config/schema.js';
 import { AuthError, describeError } from '../errors.js';
-import { resolveHandles } from '../identity/lookup.js';
-import { createIdentityResolver, identityValue, type IdentityResolver } from '../identity/resolve.js';
-import { mapGroups, matchGroup } from '../mapping/map.js';
-import { computePlan, hasChanges, sourceOfGroup } from '../plan/compute.js';
+import type { IdentityResolver } from '../identity/resolve.js';
+import { mapGroups } from '../mapping/map.js';
+import { computePlan, sourceOfGroup } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
 import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup, Source } from '../sources/types.js';
 import type { RunMode, Store } from '../store/store.js';
+import { identityFor } from './identity-for.js';
+import { EXIT, exitCodeOf, mergeResults, resultLabel, summarizeResult } from './outcome.js';
 import { Reconciler, type ApplyResult } from './reconciler.js';
 
-export const EXIT = { ok: 0, error: 1, changes: 2, quarantined: 3, config: 78 } as const;
+export { EXIT, summarizeResult } from './outcome.js';
 
 export interface RunDeps {
   config: Config;
@@ -66,7 +68,7 @@ export interface RunOutcome {
  */
 export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
   const { config, store, logger } = deps;
-  const runId = store.startRun(opts.mode);
+  const runId = store.startRun(opts.mode, { scoped: opts.scope !== undefined });
   const signal = deps.signal ?? new AbortController().signal;
   try {
     const reconciler = reconcilerFor(deps, opts.mode !== 'sync');
@@ -81,15 +83,23 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.runsSinceRefresh() >= every))) {
       drift = await refreshDrift(store, reconciler, runId, logger);
     }
-    const { plan, readErrors, groups, desired, goodSizes } = await planRun(deps, reconciler, self.userId, opts.allowRemovals ?? false, signal, opts.scope);
-
+    const allowRemovals = opts.allowRemovals ?? false;
+    let planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope);
     let result: ApplyResult | undefined;
+    if (opts.mode === 'sync' && planned.plan.summary.contact > 0) {
+      // users are made first, then planned again so they join their conversations in this run
+      result = await reconciler.apply({ ...planned.plan, ops: planned.plan.ops.filter((o) => o.op === 'contact') }, runId);
+      planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope, { newUsers: false });
+    }
+    const { plan, readErrors, groups, desired, goodSizes } = planned;
     if (opts.mode === 'sync') {
-      result = await reconciler.apply(plan, runId);
+      result = mergeResults(result, await reconciler.apply(plan, runId));
+      for (const r of result.refused ?? []) plan.warnings.push(`${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`);
       store.updateBindingGroups(desired);
       // only after a complete read: a group read short must not free its leavers
       if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
-      recordGoodReads(store, groups, goodSizes);
+      // the guards' baselines move on a full read only: a scoped run reads a part
+      if (!opts.scope) recordGoodReads(store, groups, goodSizes);
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
     store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
@@ -108,6 +118,7 @@ export async function planRun(
   allowRemovals: boolean,
   signal: AbortSignal,
   scope?: ReadonlySet<string>,
+  opts: { newUsers?: boolean } = {},
 ): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize>; identity: IdentityResolver }> {
   const { config, store, backend, logger } = deps;
   const warnings: string[] = [];
@@ -158,17 +169,19 @@ export async function planRun(
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
 
-  const identity = await identityFor(deps, groups, reconciler);
+  const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   let snapshot = store.loadSnapshot();
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
   warnings.push(...mapped.warnings, ...identity.warnings());
+  if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
   let desired = mapped.conversations;
   if (scope) {
     const touches = (gs: string[]) => gs.some((g) => scope.has(g));
     desired = desired.filter((d) => touches(d.groups));
     const keys = new Set(desired.map((d) => d.key));
-    snapshot = { ...snapshot, conversations: snapshot.conversations.filter((c) => keys.has(c.key) || touches(c.groups)) };
+    const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);
+    snapshot = { ...snapshot, conversations: snapshot.conversations.filter(inScope), ...(snapshot.unbound ? { unbound: snapshot.unbound.filter(inScope) } : {}) };
   }
   const plan = computePlan({
     desired,
@@ -176,7 +189,11 @@ export async function planRun(
     policy: config.policy,
     ownerId: config.ownerId,
     selfId,
-    guards: config.guards,
+    // one id form: what the operator wrote is compared as the backend writes it
+    guards: { ...config.guards, protect: config.guards.protect.map((p) => backend.parseUserId(p) ?? p) },
+    ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
+    ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers } : {}),
+    refused: refusedLately(store, config.identity.cacheTtlHours),
     // the plan counts the daemon among the members; a backend where it is not one has one more seat
     ...(backend.capabilities.maxMembers !== undefined
       ? { maxMembers: backend.capabilities.maxMembers + (backend.capabilities.selfIsMember === false ? 1 : 0) }
@@ -203,6 +220,9 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
       throw new StalePlanError(`the plan was made for owner "${plan.ownerId}", this configuration is owner "${config.ownerId}"`);
     }
     const reconciler = reconcilerFor(deps, false);
+    // the backend's id form needs its domain, known once it answered
+    await reconciler.whoami();
+    plan = { ...plan, ops: plan.ops.map((op) => canonicalMembers(op, deps.backend)) };
     const recovered = await reconciler.recover();
     const digest = snapshotDigest(store.loadSnapshot());
     if (digest !== plan.snapshotDigest) {
@@ -221,9 +241,10 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
 }
 
 /**
- * `convsync approve RUN`: the removals and deletes that guards held back in RUN, and only those,
- * applied now — each checked against a fresh plan, so someone who is back in their group since
- * is not removed.
+ * `convsync approve RUN`: the removals, deletes, archives and unbinds that guards held back in
+ * RUN, and only those, applied now — each checked against a fresh plan, so someone who is back in
+ * their group since is not removed. The guards' baselines do not move: approving one run's ops
+ * says nothing about what the sources read now.
  */
 export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutcome & { released: number; stale: number }> {
   const { store } = deps;
@@ -235,7 +256,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const reconciler = reconcilerFor(deps, false);
     await reconciler.recover();
     const self = await reconciler.whoami();
-    const { plan: fresh, groups, goodSizes } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
+    const { plan: fresh } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
     const ops: PlanOp[] = [];
     let wanted = 0;
     for (const h of held) {
@@ -244,16 +265,14 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
         const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.key === h.key && o.conversationId === h.conversationId);
         const still = h.members.filter((m) => now?.members.includes(m));
         if (still.length > 0) ops.push({ ...h, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
-      } else if (h.op === 'delete') {
+      } else if (h.op === 'delete' || h.op === 'archive' || h.op === 'unbind') {
         wanted++;
-        if (fresh.ops.some((o) => o.op === 'delete' && o.key === h.key && o.conversationId === h.conversationId)) ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
+        if (fresh.ops.some((o) => o.op === h.op && o.key === h.key && o.conversationId === h.conversationId)) ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
       }
     }
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
     const plan: Plan = { ...fresh, ops, blocked: [], summary: { ...fresh.summary, quarantined: false } };
     const result = await reconciler.apply(plan, runId);
-    // what was approved is the new baseline of the guards
-    recordGoodReads(store, groups, goodSizes);
     const exitCode = exitCodeOf(plan, result, [], false);
     store.finishRun(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
@@ -309,55 +328,6 @@ function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void
   if (stale.length > 0) store.forgetGone(stale);
 }
 
-/** identity by attribute, or by handle looked up on the backend (cached in the store) */
-async function identityFor(deps: RunDeps, groups: DesiredGroup[], reconciler: Reconciler): Promise<IdentityResolver> {
-  const { config, backend, store } = deps;
-  const { from, lookup, cacheTtlHours } = config.identity;
-  const knownUsers = backend.knownUsers?.bind(backend);
-  if (lookup === 'none' && knownUsers && config.backend.type === 'mixin' && config.backend.verifyUsers) {
-    // the backend drops unknown ids silently: check them (cached) and report them instead
-    const ids = new Set<string>();
-    for (const g of groups) {
-      if (!matchGroup(g, config.mappings)) continue;
-      for (const u of g.members) {
-        const v = u.active ? identityValue(u, from) : undefined;
-        const id = v === undefined ? undefined : backend.parseUserId(v);
-        if (id) ids.add(id);
-      }
-    }
-    const verified = await resolveHandles(
-      ids,
-      store,
-      async (batch) => {
-        const known = await reconciler.knownUsers(batch);
-        return new Map(batch.map((id) => [id, known.has(id) ? id : null]));
-      },
-      cacheTtlHours,
-      'known',
-    );
-    return createIdentityResolver(from, (v) => {
-      const id = backend.parseUserId(v);
-      return id && verified.get(id) ? id : undefined;
-    }, `not a user ${backend.id} knows`);
-  }
-  if (lookup === 'none') return createIdentityResolver(from, (v) => backend.parseUserId(v));
-  const handles = new Set<string>();
-  // what a backend that creates missing users needs to know about them
-  const details = new Map<string, { phone?: string; displayName?: string }>();
-  for (const g of groups) {
-    if (!matchGroup(g, config.mappings)) continue;
-    for (const u of g.members) {
-      const v = u.active ? identityValue(u, from) : undefined;
-      if (v === undefined) continue;
-      handles.add(v);
-      const phone = config.identity.phoneFrom ? identityValue(u, config.identity.phoneFrom) : undefined;
-      details.set(v.trim().toLowerCase(), { ...(phone ? { phone } : {}), ...(u.displayName ? { displayName: u.displayName } : {}) });
-    }
-  }
-  const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h, details), cacheTtlHours);
-  return createIdentityResolver(from, (v) => ids.get(v.trim().toLowerCase()) ?? undefined, `no ${backend.id} user has this handle`);
-}
-
 function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
   const r = deps.config.reconcile;
   return new Reconciler(deps.store, deps.backend, {
@@ -366,28 +336,25 @@ function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
     concurrency: r.concurrency,
     ratePerSecond: r.ratePerSecond,
     burst: r.burst,
-    retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs },
+    retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs, maxRetryAfterMs: r.maxRetryAfterMs },
     logger: deps.logger,
     ...(deps.tty ? { tty: deps.tty } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
   });
 }
 
-/** any failure → 1; else guards held removals back → 3; else (with --detailed-exitcode) changes → 2 */
-function exitCodeOf(plan: Plan, result: ApplyResult | undefined, readErrors: string[], detailed: boolean): number {
-  if (readErrors.length > 0) return EXIT.error;
-  if (result && (result.failed.some((f) => f.kind !== 'capacity') || result.circuitOpen || result.skipped > 0)) return EXIT.error;
-  if (plan.summary.quarantined) return EXIT.quarantined;
-  if (detailed && hasChanges(plan)) return EXIT.changes;
-  return EXIT.ok;
+/** a saved plan's member ids in the backend's one form (a plan may be edited by hand before it is applied) */
+function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
+  return 'members' in op ? { ...op, members: op.members.map((m) => backend.parseUserId(m) ?? m) } : op;
 }
 
-function resultLabel(exitCode: number, result: ApplyResult | undefined): string {
-  if (result?.circuitOpen) return 'circuit-open';
-  if (result?.authFailed) return 'auth-failed';
-  return { 0: 'ok', 1: 'failed', 2: 'changes', 3: 'quarantined' }[exitCode] ?? 'failed';
+/** users the backend refused within the identity cache's lifetime, with why */
+function refusedLately(store: Store, ttlHours: number): Map<string, string> {
+  const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
+  return new Map([...store.refusedUsers(since)].map(([id, r]) => [id, r.label ?? r.message]));
 }
 
-export function summarizeResult(r: ApplyResult) {
-  return { done: r.done, failed: r.failed.length, skipped: r.skipped, circuitOpen: r.circuitOpen, dryRun: r.dryRun };
+/** what runs scoped to a push or a login already did within the guard window */
+function guardWindow(store: Store, span: string): NonNullable<Parameters<typeof computePlan>[0]['window']> {
+  return { ...store.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
 }

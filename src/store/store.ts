@@ -27,7 +27,12 @@ export type OpEffect =
   | { kind: 'removed'; conversationId: string; members: string[] }
   | { kind: 'renamed'; conversationId: string; name: string }
   | { kind: 'unbound'; key: string }
+  /** bound again to the conversation it had, whose members are now these */
+  | { kind: 'rebound'; key: string; conversationId: string; members: string[] }
+  /** deleted or archived on the backend: never managed again */
   | { kind: 'deleted'; key: string }
+  /** a user made on the backend (a Protocol contact), remembered like a lookup */
+  | { kind: 'identified'; lookup: string; userId: string }
   | { kind: 'none' };
 
 /** What a refresh found in one owned conversation, compared with the snapshot. */
@@ -137,12 +142,12 @@ export class Store {
   loadSnapshot(): Snapshot {
     const rows = this.db
       .prepare(
-        `SELECT key, conversation_id, owner_id, name, groups, on_group_removed FROM bindings WHERE state = 'bound' ORDER BY key`,
+        `SELECT key, conversation_id, owner_id, name, groups, on_group_removed, state FROM bindings WHERE state IN ('bound', 'unbound') ORDER BY key`,
       )
-      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction }[];
+      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction; state: string }[];
     const { users, members } = this.members.load();
     const byConversation = new Map<string, SnapshotConversation>();
-    const conversations = rows.map((r) => {
+    const all = rows.map((r) => {
       const c: SnapshotConversation = {
         key: r.key,
         conversationId: r.conversation_id,
@@ -152,16 +157,19 @@ export class Store {
         groups: JSON.parse(r.groups) as string[],
         onGroupRemoved: r.on_group_removed,
       };
-      byConversation.set(r.conversation_id, c);
+      if (r.state === 'bound') byConversation.set(r.conversation_id, c);
       return c;
     });
+    const conversations = all.filter((_, i) => rows[i]!.state === 'bound');
+    // a conversation let go keeps its row and members: if its group comes back, it is bound again
+    const unbound = all.filter((c, i) => rows[i]!.state === 'unbound' && !byConversation.has(c.conversationId));
     const leavers = this.db.prepare(`SELECT conversation_id, user_id FROM leavers ORDER BY user_id`).raw().all() as [string, string][];
     for (const [conversationId, userId] of leavers) {
       const c = byConversation.get(conversationId);
       if (c) (c.leavers ??= []).push(userId);
     }
     const gone = this.db.prepare(`SELECT binding_key FROM gone ORDER BY binding_key`).pluck().all() as string[];
-    return { conversations, users, ...(gone.length > 0 ? { gone } : {}) };
+    return { conversations, users, ...(gone.length > 0 ? { gone } : {}), ...(unbound.length > 0 ? { unbound } : {}) };
   }
 
   // ---- drift ----------------------------------------------------------------------------------
@@ -184,7 +192,7 @@ export class Store {
           log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
         }
         if (d.deleted !== undefined) {
-          this.applyEffect({ kind: 'unbound', key: d.key });
+          this.applyEffect({ kind: 'deleted', key: d.key });
           this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
           this.db
             .prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`)
@@ -233,6 +241,7 @@ export class Store {
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id };
   }
 
+  /** any binding, in any state, ever made to this conversation */
   bindingByConversation(conversationId: string): { key: string; state: string } | undefined {
     return this.db
       .prepare(`SELECT key, state FROM bindings WHERE conversation_id = ? ORDER BY state = 'bound' DESC LIMIT 1`)
@@ -304,16 +313,33 @@ export class Store {
           .run(effect.name, t, effect.conversationId);
         break;
       case 'unbound':
+        // members kept: a rebind starts from them
+        this.db.prepare(`UPDATE bindings SET state = 'unbound', updated_at = ? WHERE key = ? AND state = 'bound'`).run(t, effect.key);
+        break;
+      case 'rebound': {
+        this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
+        const now = new Set(effect.members);
+        const kept = this.members.load().members.get(effect.conversationId)?.ids ?? [];
+        // who joined while it was let go was not added by convsync
+        this.members.edit(effect.conversationId, { add: effect.members, origin: 'external', remove: kept.filter((m) => !now.has(m)) });
+        break;
+      }
       case 'deleted': {
         const row = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as
           | { conversation_id: string }
           | undefined;
-        this.db
-          .prepare(`UPDATE bindings SET state = ?, updated_at = ? WHERE key = ?`)
-          .run(effect.kind === 'unbound' ? 'unbound' : 'deleted', t, effect.key);
+        this.db.prepare(`UPDATE bindings SET state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
         if (row) this.members.clear(row.conversation_id);
         break;
       }
+      case 'identified':
+        this.db
+          .prepare(
+            `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
+             ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
+          )
+          .run(effect.lookup, effect.userId, t);
+        break;
       case 'none':
         break;
     }
@@ -367,8 +393,27 @@ export class Store {
 
   // ---- runs -----------------------------------------------------------------------------------
 
-  startRun(mode: RunMode): number {
-    return Number(this.db.prepare(`INSERT INTO runs (mode, started_at) VALUES (?, ?)`).run(mode, now()).lastInsertRowid);
+  /** `scoped`: a run of the groups a push or a SAML login changed, guarded together over a window */
+  startRun(mode: RunMode, opts: { scoped?: boolean } = {}): number {
+    return Number(this.db.prepare(`INSERT INTO runs (mode, started_at, scoped) VALUES (?, ?, ?)`).run(mode, now(), opts.scoped ? 1 : 0).lastInsertRowid);
+  }
+
+  /** what scoped runs removed, deleted, archived and unbound since `since` (ISO time) */
+  scopedChangesSince(since: string): { removals: number; deletes: number; unbinds: number } {
+    const rows = this.db
+      .prepare(
+        `SELECT j.op, j.payload FROM journal j JOIN runs r ON r.id = j.run_id
+         WHERE r.scoped = 1 AND j.status = 'done' AND j.started_at >= ? AND j.op IN ('remove', 'delete', 'archive', 'unbind')`,
+      )
+      .raw()
+      .all(since) as [string, string][];
+    const out = { removals: 0, deletes: 0, unbinds: 0 };
+    for (const [op, payload] of rows) {
+      if (op === 'remove') out.removals += (JSON.parse(payload) as { members: string[] }).members.length;
+      else if (op === 'unbind') out.unbinds++;
+      else out.deletes++;
+    }
+    return out;
   }
 
   finishRun(id: number, result: string, exitCode: number, summary: unknown, plan?: unknown, error?: string): void {
@@ -410,17 +455,31 @@ export class Store {
 
   // ---- journal --------------------------------------------------------------------------------
 
-  /** written before the backend call: a crash after this point is resolved at the next start */
-  journalPending(runId: number, op: PlanOp): number {
+  /**
+   * Written before the backend call: a crash after this point is resolved at the next start.
+   * `durable`: synced to disk before returning (before a call that must not be repeated blindly),
+   * not only safe from a crash of the process.
+   */
+  journalPending(runId: number, op: PlanOp, opts: { durable?: boolean } = {}): number {
     const conversationId = 'conversationId' in op ? op.conversationId : null;
-    return Number(
-      this.db
-        .prepare(
-          `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
-           VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
-        )
-        .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, now()).lastInsertRowid,
-    );
+    const startedAt = now();
+    const insert = () =>
+      Number(
+        this.db
+          .prepare(
+            `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+          )
+          .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, startedAt).lastInsertRowid,
+      );
+    if (!opts.durable) return insert();
+    // in WAL mode, FULL syncs the log at this commit; NORMAL only at checkpoints
+    this.db.pragma('synchronous = FULL');
+    try {
+      return insert();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
   }
 
   /** the op's result and its snapshot change land together or not at all */
@@ -516,6 +575,30 @@ export class Store {
          ON CONFLICT (source) DO UPDATE SET groups = excluded.groups, memberships = excluded.memberships, updated_at = excluded.updated_at`,
       )
       .run(source, size.groups, size.memberships, now());
+  }
+
+  // ---- refused users ---------------------------------------------------------------------------
+
+  recordRefused(users: readonly { userId: string; label?: string | undefined; message: string }[]): void {
+    const up = this.db.prepare(
+      `INSERT INTO refused_users (user_id, label, message, refused_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, message = excluded.message, refused_at = excluded.refused_at`,
+    );
+    const t = now();
+    this.db.transaction(() => {
+      for (const u of users) up.run(u.userId, u.label ?? null, u.message, t);
+    })();
+  }
+
+  /** users refused at or after `since` (ISO time), with why */
+  refusedUsers(since: string): Map<string, { label: string | null; message: string; refusedAt: string }> {
+    const rows = this.db.prepare(`SELECT user_id, label, message, refused_at FROM refused_users WHERE refused_at >= ? ORDER BY user_id`).all(since) as {
+      user_id: string;
+      label: string | null;
+      message: string;
+      refused_at: string;
+    }[];
+    return new Map(rows.map((r) => [r.user_id, { label: r.label, message: r.message, refusedAt: r.refused_at }]));
   }
 
   // ---- identity cache -------------------------------------------------------------------------

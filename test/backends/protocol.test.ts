@@ -43,7 +43,7 @@ describe('Protocol backend against the Protocol sandbox', () => {
     expect(await backend.list()).toEqual([]);
   });
 
-  it('finds contacts by username across pages, and creates a missing one only when allowed', async () => {
+  it('finds contacts by username across pages (a read), and makes a missing one only when allowed and asked', async () => {
     sandbox = await ProtocolSandbox.start({ token: 'tok' });
     for (let i = 0; i < 150; i++) sandbox.addContact({ username: `user${i}` });
     const strict = protocolBackend.create(config(sandbox.baseUrl), { logger });
@@ -51,10 +51,17 @@ describe('Protocol backend against the Protocol sandbox', () => {
     expect(found.get('user0')).toMatch(/^[A-Za-z0-9]{16}$/);
     expect(found.get('USER149')).toBe([...sandbox.contacts.values()].find((c) => c.username === 'user149')!.id);
     expect(found.get('nobody')).toBeNull();
+    expect(strict.newUser!('nobody', { phone: '+49301234' })).toBeUndefined();
     const creating = protocolBackend.create(config(sandbox.baseUrl, { contacts: { matchOn: 'username', create: true } }), { logger });
-    const made = await creating.lookupHandles!(['nobody', 'nophone'], undefined, new Map([['nobody', { phone: '+49301234' }]]));
-    expect(sandbox.contacts.get(made.get('nobody')!)).toMatchObject({ username: 'nobody', phone_number: '+49301234' });
-    expect(made.get('nophone')).toBeNull();
+    const writes = sandbox.writeCalls().length;
+    expect((await creating.lookupHandles!(['nobody', 'nophone'])).get('nobody')).toBeNull();
+    // looking up never makes anyone: that is a planned op
+    expect(sandbox.writeCalls().length).toBe(writes);
+    expect(creating.newUser!('nophone', {})).toBeUndefined();
+    const wanted = creating.newUser!('nobody', { phone: '+49301234' })!;
+    expect(wanted).toEqual({ handle: 'nobody', phone: '+49301234' });
+    const id = await creating.createUser!(wanted);
+    expect(sandbox.contacts.get(id)).toMatchObject({ username: 'nobody', phone_number: '+49301234' });
   });
 
   it('rejects what the documented API rejects: unknown contacts, bad limits, missing token', async () => {

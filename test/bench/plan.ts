@@ -92,7 +92,7 @@ export async function planBench(w: Workload) {
       policy: 'sync',
       ownerId: 'convsync',
       selfId: 'self',
-      guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 10, maxDeletesPerRun: 5, protect: [] },
+      guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 10, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: [] },
       maxMembers: 500,
       incompleteSources: [],
       allowRemovals: false,

@@ -10,9 +10,9 @@ import { desiredState, startHarness, type Harness, type HarnessOptions } from '.
  * are the same.
  */
 const BACKENDS: { name: 'wire' | 'protocol' | 'mixin'; faults: (on: boolean) => HarnessOptions }[] = [
-  { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} } }) },
-  { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0 } : {} }) },
-  { name: 'mixin', faults: (on) => ({ mixinFaults: on ? { throttleEvery: 3, errorRatio: 0.2 } : {} }) },
+  { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }) },
+  { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} }) },
+  { name: 'mixin', faults: (on) => ({ mixinFaults: on ? { throttleEvery: 3, errorRatio: 0.2, lostResponseRatio: 0.2 } : {} }) },
 ];
 
 for (const backend of BACKENDS) {
@@ -89,7 +89,7 @@ for (const backend of BACKENDS) {
       expect(h.chatViolations()).toEqual([]);
     });
 
-    it('converges through throttling storms (Retry-After) and 5xx bursts', async () => {
+    it('converges through throttling storms (Retry-After), 5xx bursts and lost answers, with nothing made twice', async () => {
       h = await start({ groups: 20, membersPerGroup: 5, users: 60, ...backend.faults(true) });
       const res = await h.cli(['sync']);
       expect(res.code, res.stderr).toBe(0);
@@ -97,6 +97,10 @@ for (const backend of BACKENDS) {
       const calls: { status: number; code?: number }[] = backend.name === 'wire' ? h.wire.calls : backend.name === 'mixin' ? h.mixin!.calls : h.protocol!.calls;
       expect(calls.filter((c) => c.status === 420 || c.status === 429 || c.code === 429).length).toBeGreaterThan(5);
       expect(calls.filter((c) => c.status >= 500).length).toBeGreaterThan(0);
+      const sandbox = backend.name === 'wire' ? h.wire : backend.name === 'mixin' ? h.mixin! : h.protocol!;
+      expect(sandbox.lost.length).toBeGreaterThan(0);
+      const made = backend.name === 'wire' ? h.wire.conversations.size : backend.name === 'mixin' ? h.mixin!.conversations.size : h.protocol!.groups.size;
+      expect(made).toBe(20);
     });
 
     it('a crash between "create sent" and "create recorded" leaves no duplicate', async () => {
@@ -142,7 +146,7 @@ for (const backend of BACKENDS) {
           avatar_url: null,
           conversation_id: null,
           contacts: [h.chatId(h.directory.users[0]!.id)],
-          created_at: 0,
+          created_at: Math.floor(Date.now() / 1000),
           archived_at: null,
         });
       }

@@ -130,7 +130,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ...backendConfig,
       mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
       policy: 'sync',
-      guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, protect: [] },
+      guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, maxUnbindsPerRun: 1000, protect: [] },
       reconcile: { baseDelayMs: 20, maxDelayMs: 2000, ratePerSecond: 1000, burst: 50 },
       log: { level: 'warn' },
       ...opts.config,

@@ -37,7 +37,7 @@ function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Parti
     policy: 'sync',
     ownerId: 'convsync',
     selfId: SELF,
-    guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.5, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: [] },
+    guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 0.5, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: [] },
     incompleteSources: [],
     allowRemovals: false,
     warnings: [],
@@ -69,7 +69,7 @@ describe('computePlan', () => {
     {
       name: 'authoritative removes anyone not in the group, never the daemon or protected users',
       input: input([desired('a', ['u1'], { remove: 'authoritative' })], [snap('a', { u1: 'convsync', hand: 'external', boss: 'external', [SELF]: 'external' })], {
-        guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: ['boss'] },
+        guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: ['boss'] },
       }),
       ops: ['remove a hand'],
     },
@@ -123,7 +123,7 @@ describe('computePlan', () => {
   });
 
   it('quarantines every removal when one conversation would lose too large a share', () => {
-    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 4, maxDeletesPerRun: 5, protect: [] };
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, removalRatioMinMembers: 4, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: [] };
     const i = input(
       [desired('big', ['u1', 'u2', 'u3', 'u4', 'u5', 'u6']), desired('small', ['s1', 'new'])],
       [snap('big', managed('u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9', 'u10')), snap('small', managed('s1', 's2'))],
@@ -142,7 +142,7 @@ describe('computePlan', () => {
   });
 
   it('quarantines past maxRemovalsPerRun and maxDeletesPerRun', () => {
-    const guards = { maxRemovalsPerRun: 1, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 0, protect: [] };
+    const guards = { maxRemovalsPerRun: 1, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 0, maxUnbindsPerRun: 5, protect: [] };
     const plan = computePlan(input([desired('a', [])], [snap('a', managed('u1', 'u2')), snap('b', {}, { onGroupRemoved: 'delete' })], { guards }));
     expect(plan.ops).toEqual([]);
     expect(plan.blocked.map((b) => b.op.op)).toEqual(['remove', 'delete']);
@@ -171,7 +171,7 @@ describe('computePlan', () => {
   it('is deterministic: same input in any order, same plan', () => {
     const d = [desired('b', ['u2', 'u1']), desired('a', ['u3'])];
     const s = [snap('c', managed('x')), snap('b', managed('u9'))];
-    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: [] };
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: [] };
     const one = computePlan(input(d, s, { guards }));
     const two = computePlan(input([...d].reverse(), [...s].reverse(), { guards }));
     expect(two).toEqual(one);
@@ -209,7 +209,7 @@ describe('computePlan', () => {
   });
 
   it('empties a gone group\'s conversation of the members convsync added, then unbinds it', () => {
-    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, protect: ['boss'] };
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: ['boss'] };
     const full = snap('a', { u1: 'convsync', u2: 'convsync', hand: 'external', boss: 'convsync' }, { onGroupRemoved: 'empty' });
     expect(opsOf(input([], [full], { guards }))).toEqual(['remove a u1,u2']);
     const emptied = snap('a', { hand: 'external', boss: 'convsync' }, { onGroupRemoved: 'empty' });
@@ -241,5 +241,40 @@ describe('snapshotDigest', () => {
     expect(a.members.refs).toEqual(b.members.refs);
     expect(snapshotDigest({ conversations: [a] })).not.toBe(snapshotDigest({ conversations: [b] }));
     expect(snapshotDigest({ conversations: [a] })).toBe(snapshotDigest({ conversations: [snap('a', {}, { members: MemberList.of(['u1'], [], one) })] }));
+  });
+
+  it('holds unbinds past maxUnbindsPerRun with the removals, and counts the window of scoped runs', () => {
+    const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 2, maxUnbindsPerRun: 1, protect: [] };
+    const two = computePlan(input([], [snap('a', {}), snap('b', {})], { guards }));
+    expect(two.ops).toEqual([]);
+    expect(two.blocked.map((b) => `${b.kind} ${b.op.op}`)).toEqual(['guard unbind', 'guard unbind']);
+    expect(two.summary.quarantined).toBe(true);
+    expect(computePlan(input([], [snap('a', {})], { guards })).ops.map((o) => o.op)).toEqual(['unbind']);
+
+    // one delete now, two already by pushes in the window: three in the window, more than 2
+    const del = [snap('a', {}, { onGroupRemoved: 'delete' })];
+    expect(computePlan(input([], del, { guards })).ops.map((o) => o.op)).toEqual(['delete']);
+    const windowed = computePlan(input([], del, { guards, window: { removals: 0, deletes: 2, unbinds: 0, span: '1h' } }));
+    expect(windowed.ops).toEqual([]);
+    expect(windowed.blocked[0]!.why).toMatch(/1 deletes or archives \(and 2 more by runs after pushes or logins in the last 1h\) exceed maxDeletesPerRun 2/);
+    // what the window did alone trips nothing in a run that removes nothing of that kind
+    expect(computePlan(input([desired('b', ['u1'])], [], { guards, window: { removals: 500, deletes: 9, unbinds: 9, span: '1h' } })).summary.quarantined).toBe(false);
+  });
+
+  it('binds a conversation let go again instead of creating a second one, and brings it up to date', () => {
+    const letGo = snap('a', managed('u1', 'u2'), { name: 'Team old' });
+    const plan = computePlan({ ...input([desired('a', ['u1', 'u3'])], []), snapshot: { conversations: [], unbound: [letGo] } });
+    expect(plan.ops.map((o) => `${o.op}${'members' in o ? ` ${o.members.join(',')}` : ''}`)).toEqual(['rebind', 'rename', 'remove u2', 'add u3']);
+    expect(plan.ops.every((o) => o.op === 'create' || ('conversationId' in o && o.conversationId === 'c-a'))).toBe(true);
+    // someone else's conversation is never bound again
+    const theirs = computePlan({ ...input([desired('a', ['u1'])], []), snapshot: { conversations: [], unbound: [{ ...letGo, ownerId: 'other' }] } });
+    expect(theirs.ops.map((o) => o.op)).toEqual(['create']);
+  });
+
+  it('leaves users the backend refused lately out of creates and adds, with one warning', () => {
+    const refused = new Map([['u2', 'not-connected']]);
+    const plan = computePlan(input([desired('a', ['u1', 'u2']), desired('b', ['u1', 'u2', 'u3'])], [snap('b', managed('u1'))], { refused }));
+    expect(plan.ops).toMatchObject([{ op: 'create', key: 'a', members: ['u1'] }, { op: 'add', key: 'b', members: ['u3'] }]);
+    expect(plan.warnings).toEqual(['1 user(s) refused by the backend lately, not added: u2 (not-connected)']);
   });
 });

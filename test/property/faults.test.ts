@@ -16,7 +16,7 @@ type Change =
   | { kind: 'join' | 'leave'; group: number; user: number }
   | { kind: 'rename' | 'delete' | 'recreate'; group: number }
   | { kind: 'deactivate' | 'reactivate'; user: number };
-type Fault = 'none' | 'wire-5xx' | 'wire-throttle' | 'token-expiry' | 'scim-page' | 'scim-group' | 'scim-timeout';
+type Fault = 'none' | 'wire-5xx' | 'wire-lost' | 'wire-throttle' | 'token-expiry' | 'scim-page' | 'scim-group' | 'scim-timeout';
 interface Step {
   changes: Change[];
   fault: Fault;
@@ -32,14 +32,14 @@ const change: fc.Arbitrary<Change> = fc.oneof(
 );
 const step: fc.Arbitrary<Step> = fc.record({
   changes: fc.array(change, { minLength: 1, maxLength: 4 }),
-  fault: fc.constantFrom<Fault>('none', 'wire-5xx', 'wire-throttle', 'token-expiry', 'scim-page', 'scim-group', 'scim-timeout'),
+  fault: fc.constantFrom<Fault>('none', 'wire-5xx', 'wire-lost', 'wire-throttle', 'token-expiry', 'scim-page', 'scim-group', 'scim-timeout'),
 });
 const scenario = fc.record({
   memberships: fc.array(fc.array(fc.boolean(), { minLength: USERS, maxLength: USERS }), { minLength: GROUPS, maxLength: GROUPS }),
   steps: fc.array(step, { minLength: 2, maxLength: 6 }),
 });
 
-const stats = { runs: 0, syncs: 0, faults: {} as Record<string, number>, removals: 0, wire5xx: 0, throttled: 0, renewals: 0 };
+const stats = { runs: 0, syncs: 0, faults: {} as Record<string, number>, removals: 0, wire5xx: 0, lostAnswers: 0, throttled: 0, renewals: 0 };
 
 /**
  * One scenario against both sandboxes, in process: random directory, random changes with random
@@ -121,6 +121,8 @@ async function check(s: { memberships: boolean[][]; steps: Step[] }): Promise<vo
       stats.faults[st.fault] = (stats.faults[st.fault] ?? 0) + 1;
       const gid = [...scim.groups.keys()][0];
       if (st.fault === 'wire-5xx') wire.faults.errorRatio = 0.3;
+      // the change is made, then its answer is lost (502, 504 or a dropped connection)
+      if (st.fault === 'wire-lost') wire.faults.lostResponseRatio = 0.4;
       if (st.fault === 'wire-throttle') wire.faults.throttleEvery = 3;
       if (st.fault === 'token-expiry') {
         wire.faults.tokenLifetimeSeconds = 1;
@@ -130,12 +132,13 @@ async function check(s: { memberships: boolean[][]; steps: Step[] }): Promise<vo
       if (st.fault === 'scim-group' && gid) scim.faults.push({ path: `/Groups/${gid}`, status: 503 });
       if (st.fault === 'scim-timeout' && gid) scim.faults.push({ path: `/Groups/${gid}`, delayMs: 400 });
       await sync();
-      Object.assign(wire.faults, { errorRatio: 0, throttleEvery: 0, tokenLifetimeSeconds: 900 });
+      Object.assign(wire.faults, { errorRatio: 0, lostResponseRatio: 0, throttleEvery: 0, tokenLifetimeSeconds: 900 });
       scim.faults.length = 0;
     }
     // the faults have stopped: one more sync (guards approved, the changes are real) converges
     await sync(true);
     stats.wire5xx += wire.calls.filter((c) => c.status === 503).length;
+    stats.lostAnswers += wire.lost.length;
     stats.throttled += wire.calls.filter((c) => c.status === 420).length;
     stats.renewals += wire.calls.filter((c) => c.path === '/access').length;
     const snapshot = app.store.loadSnapshot();
@@ -166,5 +169,6 @@ describe('property: faults never cause a wrong removal, and the end state is exa
     await fc.assert(fc.asyncProperty(scenario, check), { numRuns: 30, seed: 20261122, endOnFailure: true });
     console.log(`property test: ${JSON.stringify(stats)}`);
     expect(stats.runs).toBe(30);
+    expect(stats.lostAnswers).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -29,7 +29,7 @@ function plan(ops: PlanOp[]): Plan {
     ops,
     blocked: [],
     warnings: [],
-    summary: { create: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
+    summary: { contact: 0, create: 0, rebind: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
   };
 }
 
@@ -193,5 +193,36 @@ describe('retry and rate limit', () => {
     expect(bucket.currentRate).toBe(50);
     for (let i = 0; i < 5; i++) await bucket.take();
     expect(bucket.currentRate).toBe(60);
+  });
+
+  it('caps Retry-After at maxRetryAfterMs, and a pause holds every caller of the bucket', async () => {
+    const delays: number[] = [];
+    let n = 0;
+    await withRetry(
+      async () => {
+        if (++n === 1) throw new TransientError('come back in an hour', { origin: 't', retryAfterMs: 3_600_000, throttled: true });
+        return 'ok';
+      },
+      { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2, maxRetryAfterMs: 30 },
+      { onRetry: (_e, _a, d) => delays.push(d), random: () => 0 },
+    );
+    expect(delays).toEqual([30]);
+
+    const bucket = new TokenBucket(1000, 10);
+    bucket.pause(80);
+    const started = Date.now();
+    await Promise.all([bucket.take(), bucket.take()]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+  });
+
+  it('a call that must not be repeated is not retried after an ambiguous failure, but is after one that never reached the server', async () => {
+    let n = 0;
+    const ambiguous = () => withRetry(async () => { n++; throw new TransientError('502', { origin: 't', status: 502, ambiguous: true }); }, { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 }, { retryable: (e) => !e.ambiguous });
+    await expect(ambiguous()).rejects.toThrow('502');
+    expect(n).toBe(1);
+    n = 0;
+    const refused = () => withRetry(async () => { n++; throw new TransientError('ECONNREFUSED', { origin: 't' }); }, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, { retryable: (e) => !e.ambiguous });
+    await expect(refused()).rejects.toThrow('ECONNREFUSED');
+    expect(n).toBe(3);
   });
 });

@@ -17,7 +17,7 @@ describe('store', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
+    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
     db.close();
   });
 

@@ -15,6 +15,7 @@ const Conversation = z.looseObject({
   category: z.string(),
   name: z.string().nullish(),
   creator_id: z.string().nullish(),
+  created_at: z.string().nullish(),
   participants: z.array(z.looseObject({ user_id: z.string(), role: z.string().nullish() })),
 });
 type Conversation = z.infer<typeof Conversation>;
@@ -50,6 +51,7 @@ class MixinBackend implements Backend {
       addBatch: config.maxMembers,
       removeBatch: config.maxMembers,
       removedGroup: 'keep' as const,
+      reportsCreator: true,
     };
   }
 
@@ -159,7 +161,7 @@ class MixinBackend implements Backend {
       ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     this.ctx.onResponse?.(res.status);
-    if (res.status >= 500) throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status });
+    if (res.status >= 500) throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
     const echoed = res.headers['x-request-id'];
     if (typeof echoed === 'string' && echoed !== requestId) {
       throw new PermanentError(`${method} ${uri}: the answer is for request ${echoed}, not ${requestId}`, { origin: 'mixin', label: 'contract' });
@@ -175,7 +177,7 @@ class MixinBackend implements Backend {
     const message = `${what}: ${description || `error ${code}`}`;
     if (code === 401) return new AuthError(message, details);
     if (code === 429) return new TransientError(message, { ...details, throttled: true, retryAfterMs: retryAfterMs(res.headers) ?? 1000 });
-    if (code === 500 || code === 7000 || code === 7001) return new TransientError(message, details);
+    if (code === 500 || code === 7000 || code === 7001) return new TransientError(message, { ...details, ambiguous: true });
     if (code === 20116) return new CapacityError(message, details);
     if (code === 911) return new AuthError(`${message} (check the clock: Mixin says the time is inaccurate)`, details);
     return new PermanentError(message, details);
@@ -200,6 +202,7 @@ class MixinBackend implements Backend {
       name: c.name ?? '',
       members: c.participants.map((p) => p.user_id).filter((u) => u !== self),
       ...(c.creator_id ? { creator: c.creator_id } : {}),
+      ...(c.created_at && !Number.isNaN(Date.parse(c.created_at)) ? { createdAt: Date.parse(c.created_at) } : {}),
     };
   }
 }

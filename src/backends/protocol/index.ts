@@ -1,10 +1,10 @@
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { ProtocolBackendConfig } from '../../config/schema.js';
-import { AuthError, PermanentError, type SyncError } from '../../errors.js';
+import { AuthError, isAmbiguous, PermanentError, type SyncError } from '../../errors.js';
 import { HttpAuthorizer } from '../../http/auth.js';
 import { errorForStatus, httpRequest, parseJson, type HttpResponse } from '../../http/request.js';
-import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
+import type { Backend, BackendAdapter, BackendContext, BackendConversation, NewUser } from '../types.js';
 
 /** Protocol ids: 16 alphanumeric characters, case-sensitive */
 const ID = /^[A-Za-z0-9]{16}$/;
@@ -17,6 +17,7 @@ const Group = z.looseObject({
   conversation_id: z.string().nullish(),
   contacts: z.array(z.union([Contact, z.looseObject({ id: z.string() })])),
   archived_at: z.number().nullish(),
+  created_at: z.number().nullish(),
 });
 type Group = z.infer<typeof Group>;
 const List = <T extends z.ZodType>(item: T) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
@@ -66,8 +67,21 @@ class ProtocolBackend implements Backend {
     const res = await this.call('POST', '/groups', { name: input.name, description: 'managed by convsync', contacts: input.members.map((id) => ({ id })) }, signal);
     const group = this.parse(Group, res, 'POST /groups');
     // the group brings its conversation; make one only if it did not
-    if (!group.conversation_id) await this.call('POST', '/conversations', { group_id: group.id }, signal);
+    if (!group.conversation_id) await this.ensureConversation(group.id, signal);
     return this.toConversation(group);
+  }
+
+  /** POST /conversations for a group, and after a lost answer a look at the group before any new POST */
+  private async ensureConversation(groupId: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.call('POST', '/conversations', { group_id: groupId }, signal);
+        return;
+      } catch (e) {
+        if (!isAmbiguous(e) || attempt >= 3) throw e;
+        if ((await this.group(groupId, signal))?.conversation_id) return;
+      }
+    }
   }
 
   async get(id: string, signal?: AbortSignal): Promise<BackendConversation | undefined> {
@@ -134,15 +148,13 @@ class ProtocolBackend implements Backend {
     if (group.conversation_id) await this.call('PUT', `/conversations/${encodeURIComponent(group.conversation_id)}`, { archived_at: at }, signal);
   }
 
+  /** already gone (a repeat after a lost answer) is done too */
   async delete(id: string, signal?: AbortSignal): Promise<void> {
-    await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal);
+    await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
   }
 
-  /**
-   * Usernames (or phone numbers, `contacts.matchOn`) → contact ids, from the full contact list. A
-   * missing contact is created only with `contacts.create` and a known phone number.
-   */
-  async lookupHandles(handles: string[], signal?: AbortSignal, details?: ReadonlyMap<string, { phone?: string; displayName?: string }>) {
+  /** usernames (or phone numbers, `contacts.matchOn`) → contact ids, from the full contact list */
+  async lookupHandles(handles: string[], signal?: AbortSignal) {
     const field = this.config.contacts.matchOn;
     const known = new Map<string, string>();
     let after: string | undefined;
@@ -156,21 +168,20 @@ class ProtocolBackend implements Backend {
       if (!page.has_more || page.data.length === 0) break;
       after = page.data.at(-1)!.id;
     }
-    const out = new Map<string, string | null>();
-    for (const h of handles) {
-      const id = known.get(h.toLowerCase());
-      const phone = details?.get(h)?.phone;
-      if (id || !this.config.contacts.create || field !== 'username' || !phone) {
-        out.set(h, id ?? null);
-        continue;
-      }
-      const displayName = details?.get(h)?.displayName;
-      const res = await this.call('POST', '/contacts', { username: h, phone_number: phone, ...(displayName ? { display_name: displayName } : {}) }, signal);
-      const created = this.parse(Contact, res, 'POST /contacts');
-      this.ctx.logger.info({ backend: 'protocol', contact: created.id }, 'created a missing contact');
-      out.set(h, created.id);
-    }
-    return out;
+    return new Map(handles.map((h) => [h, known.get(h.toLowerCase()) ?? null]));
+  }
+
+  /** a missing contact is made only with `contacts.create`, matched by username, with a known phone number */
+  newUser(handle: string, details: { phone?: string; displayName?: string }): NewUser | undefined {
+    if (!this.config.contacts.create || this.config.contacts.matchOn !== 'username' || !details.phone) return undefined;
+    return { handle, phone: details.phone, ...(details.displayName ? { displayName: details.displayName } : {}) };
+  }
+
+  async createUser(user: NewUser, signal?: AbortSignal): Promise<string> {
+    const res = await this.call('POST', '/contacts', { username: user.handle, phone_number: user.phone, ...(user.displayName ? { display_name: user.displayName } : {}) }, signal);
+    const created = this.parse(Contact, res, 'POST /contacts');
+    this.ctx.logger.info({ backend: 'protocol', contact: created.id }, 'created a missing contact');
+    return created.id;
   }
 
   private async group(id: string, signal?: AbortSignal): Promise<Group | undefined> {
@@ -220,7 +231,7 @@ class ProtocolBackend implements Backend {
   }
 
   private toConversation(g: Group): BackendConversation {
-    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id) };
+    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id), ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}) };
   }
 }
 

@@ -45,13 +45,17 @@ class WireBackend implements Backend {
       // v6–v9 remove one member per call
       removeBatch: 1,
       removedGroup: 'keep' as const,
+      reportsCreator: true,
+      // a user outside the team, not connected, not activated, without legal-hold consent or on a domain not federated
+      refusedUserLabels: ['access-denied', 'not-connected', 'no-team-member', 'missing-legalhold-consent', 'federation-not-enabled', 'federation-denied', 'unreachable-backends', 'non-federating-backends'],
     };
   }
 
+  /** one form for every id: lower case, the backend's own domain left off, another domain kept */
   parseUserId(value: string): string | undefined {
     const [id, domain, ...rest] = value.trim().toLowerCase().split('@');
     if (rest.length > 0 || id === undefined || !UUID.test(id)) return undefined;
-    if (domain === undefined) return id;
+    if (domain === undefined || domain === this.session.domain) return id;
     return /^[a-z0-9.-]+$/.test(domain) ? `${id}@${domain}` : undefined;
   }
 
@@ -171,6 +175,8 @@ class WireBackend implements Backend {
     const team = await this.team(signal);
     const q = this.qualify(conversationId);
     const res = await this.session.call('DELETE', `/teams/${team}/conversations/${q.id}`, undefined, signal);
+    // already gone: a repeat after a lost answer
+    if (res.status === 404) return;
     if (res.status !== 200) throw wireError(res, 'DELETE /teams/{team}/conversations/{id}');
   }
 
@@ -209,7 +215,8 @@ class WireBackend implements Backend {
   }
 
   private toUserId(q: Qualified): string {
-    return q.domain === this.session.domain ? q.id : `${q.id}@${q.domain}`;
+    const id = q.id.toLowerCase();
+    return q.domain.toLowerCase() === this.session.domain ? id : `${id}@${q.domain.toLowerCase()}`;
   }
 
   private toConversation(c: Conversation): BackendConversation {

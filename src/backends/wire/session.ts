@@ -112,7 +112,7 @@ export class WireSession {
       );
     }
     this.version = Math.max(...usable);
-    this.domain = info.domain;
+    this.domain = info.domain.toLowerCase();
     this.logger.debug({ version: this.version, domain: this.domain }, 'wire API version chosen');
   }
 

@@ -2,6 +2,7 @@ import { createHash, createPublicKey, generateKeyPairSync, verify, type KeyObjec
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOST_RESPONSE_DEFAULTS, LostResponses, type LoseRule, type LostAnswer, type LostAs, type LostResponse, type LostResponseFaults } from '../lost-responses.js';
 import { randomUuid, seededRandom } from '../random.js';
 
 /**
@@ -9,8 +10,8 @@ import { randomUuid, seededRandom } from '../random.js';
  * every bot JWT (EdDSA signature with the session's key, `sig` over the exact method, path, query
  * and body, `jti` equal to X-Request-Id and never reused, `exp`), derives GROUP ids itself and
  * refuses a mismatch or a missing `random_id`, enforces owner/admin rules and the 256 cap, and
- * answers errors as Mixin does: HTTP 202 with `{error: {status, code, description}}`. It shares
- * no code with the Mixin adapter.
+ * answers errors as Mixin does: HTTP 202 with `{error: {status, code, description}}`. It can
+ * lose the answer to a write it applied. It shares no code with the Mixin adapter.
  */
 
 export interface MixinConversation {
@@ -24,7 +25,7 @@ export interface MixinConversation {
   created_at: string;
 }
 
-export interface MixinFaults {
+export interface MixinFaults extends LostResponseFaults {
   /** share of requests answered HTTP 500 with a non-JSON body */
   errorRatio: number;
   /** every Nth request is answered with error code 429 */
@@ -40,6 +41,8 @@ export interface MixinCall {
   code: number;
   write: boolean;
   at: number;
+  /** the write was applied but its answer was lost this way */
+  lost?: LostAs;
 }
 
 class Reply {
@@ -73,22 +76,26 @@ export class MixinSandbox {
   private readonly sessions = new Map<string, { appId: string; key: KeyObject }>();
   private readonly seenJti = new Set<string>();
   private readonly random: () => number;
+  private readonly losses: LostResponses;
   private counted = 0;
   private server: Server | undefined;
   url = '';
 
   private constructor(private readonly maxMembers: number, faults: Partial<MixinFaults>, seed: number) {
     this.random = seededRandom(seed);
-    this.faults = { errorRatio: 0, throttleEvery: 0, latencyMs: 0, ...faults };
+    this.faults = { errorRatio: 0, throttleEvery: 0, latencyMs: 0, ...LOST_RESPONSE_DEFAULTS, ...faults };
+    this.losses = new LostResponses(this.faults, this.random);
   }
 
   static async start(opts: { maxMembers?: number; faults?: Partial<MixinFaults>; seed?: number } = {}): Promise<MixinSandbox> {
     const s = new MixinSandbox(opts.maxMembers ?? 256, opts.faults ?? {}, opts.seed ?? 5);
     s.server = createServer((req, res) => {
-      void s.handle(req).then(({ reply, requestId }) => {
+      void s.handle(req).then(({ reply, requestId, lost }) => {
         const headers: Record<string, string> = requestId ? { 'x-request-id': requestId } : {};
-        if (typeof reply.body === 'string') res.writeHead(reply.status, { ...headers, 'content-type': 'text/html' }).end(reply.body);
-        else res.writeHead(reply.status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+        s.losses.deliver(res, lost, () => {
+          if (typeof reply.body === 'string') res.writeHead(reply.status, { ...headers, 'content-type': 'text/html' }).end(reply.body);
+          else res.writeHead(reply.status, { ...headers, 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+        });
       });
     });
     await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', () => r()));
@@ -97,6 +104,7 @@ export class MixinSandbox {
   }
 
   async stop(): Promise<void> {
+    this.losses.release();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();
   }
@@ -124,7 +132,17 @@ export class MixinSandbox {
     return this.calls.filter((c) => c.write && c.code === 0 && c.status === 200);
   }
 
-  private async handle(req: IncomingMessage): Promise<{ reply: Reply; requestId: string | undefined }> {
+  /** the next `times` successful writes matching `rule` are applied but lose their answer */
+  loseResponses(rule: LoseRule): void {
+    this.losses.queue(rule);
+  }
+
+  /** every answer lost so far */
+  get lost(): LostResponse[] {
+    return this.losses.lost;
+  }
+
+  private async handle(req: IncomingMessage): Promise<{ reply: Reply; requestId: string | undefined; lost: LostAnswer | undefined }> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -140,8 +158,9 @@ export class MixinSandbox {
     }
     const code = (reply.body as { error?: { code?: number } })?.error?.code ?? 0;
     const write = method === 'POST' && url.pathname !== '/users/fetch';
-    this.calls.push({ method, path: url.pathname, status: reply.status, code, write, at: Date.now() });
-    return { reply, requestId };
+    const lost = write && reply.status < 400 && code === 0 ? this.losses.take(method, url.pathname) : undefined;
+    this.calls.push({ method, path: url.pathname, status: reply.status, code, write, at: Date.now(), ...(lost ? { lost: lost.as } : {}) });
+    return { reply, requestId, lost };
   }
 
   private route(req: IncomingMessage, method: string, url: URL, raw: string, requestId: string | undefined): Reply {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LOST_RESPONSE_DEFAULTS, LostResponses, type LoseRule, type LostAs, type LostAnswer, type LostResponse, type LostResponseFaults } from '../lost-responses.js';
 import { seededRandom } from '../random.js';
 
 /**
@@ -8,7 +9,7 @@ import { seededRandom } from '../random.js';
  * as `{has_more, data}` with `limit` ≤ 100 and `starting_after`/`ending_before` cursors, errors as
  * `{type, message, documentation_url}`, groups that carry their conversation, and membership set
  * only by `contacts` on a group (a PUT replaces the list; items are `{id}` or bare ids). It records
- * calls and injects faults. It shares no code with the Protocol adapter.
+ * calls and injects faults, lost answers among them. It shares no code with the Protocol adapter.
  */
 
 export interface ProtocolContact {
@@ -46,7 +47,7 @@ interface ProtocolConversation {
   archived_at: number | null;
 }
 
-export interface ProtocolFaults {
+export interface ProtocolFaults extends LostResponseFaults {
   /** share of requests answered 500 api_error before they are processed */
   errorRatio: number;
   /** every Nth request is answered 429 with Retry-After; 0 = never */
@@ -72,6 +73,8 @@ export interface ProtocolCall {
   status: number;
   write: boolean;
   at: number;
+  /** the write was applied but its answer was lost this way */
+  lost?: LostAs;
 }
 
 class Reply {
@@ -94,6 +97,7 @@ export class ProtocolSandbox {
   readonly violations: string[] = [];
   readonly faults: ProtocolFaults;
   private readonly random: () => number;
+  private readonly losses: LostResponses;
   private counted = 0;
   private server: Server | undefined;
   url = '';
@@ -103,15 +107,18 @@ export class ProtocolSandbox {
 
   private constructor(private readonly opts: ProtocolSandboxOptions) {
     this.random = seededRandom(opts.seed ?? 11);
-    this.faults = { errorRatio: 0, throttleEvery: 0, retryAfterSeconds: 1, latencyMs: 0, ...opts.faults };
+    this.faults = { errorRatio: 0, throttleEvery: 0, retryAfterSeconds: 1, latencyMs: 0, ...LOST_RESPONSE_DEFAULTS, ...opts.faults };
+    this.losses = new LostResponses(this.faults, this.random);
   }
 
   static async start(opts: ProtocolSandboxOptions): Promise<ProtocolSandbox> {
     const s = new ProtocolSandbox(opts);
     s.server = createServer((req, res) => {
-      void s.handle(req).then((reply) => {
-        res.writeHead(reply.status, { ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }), ...reply.headers });
-        res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+      void s.handle(req).then(({ reply, lost }) => {
+        s.losses.deliver(res, lost, () => {
+          res.writeHead(reply.status, { ...(reply.body === undefined ? {} : { 'content-type': 'application/json' }), ...reply.headers });
+          res.end(reply.body === undefined ? '' : JSON.stringify(reply.body));
+        });
       });
     });
     await new Promise<void>((r) => s.server!.listen(0, '127.0.0.1', () => r()));
@@ -124,6 +131,7 @@ export class ProtocolSandbox {
   }
 
   async stop(): Promise<void> {
+    this.losses.release();
     await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
     this.server?.closeAllConnections();
   }
@@ -147,6 +155,16 @@ export class ProtocolSandbox {
     return this.calls.filter((c) => c.write);
   }
 
+  /** the next `times` successful writes matching `rule` are applied but lose their answer */
+  loseResponses(rule: LoseRule): void {
+    this.losses.queue(rule);
+  }
+
+  /** every answer lost so far */
+  get lost(): LostResponse[] {
+    return this.losses.lost;
+  }
+
   private newId(): string {
     const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
     return Array.from({ length: 16 }, () => abc[Math.floor(this.random() * abc.length)]).join('');
@@ -156,7 +174,7 @@ export class ProtocolSandbox {
     return Math.floor(Date.now() / 1000);
   }
 
-  private async handle(req: IncomingMessage): Promise<Reply> {
+  private async handle(req: IncomingMessage): Promise<{ reply: Reply; lost: LostAnswer | undefined }> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
@@ -170,9 +188,10 @@ export class ProtocolSandbox {
     } catch (e) {
       reply = error(500, 'api_error', (e as Error).message);
     }
-    this.calls.push({ method, path: url.pathname, status: reply.status, write, at: Date.now() });
+    const lost = write && reply.status < 400 ? this.losses.take(method, url.pathname) : undefined;
+    this.calls.push({ method, path: url.pathname, status: reply.status, write, at: Date.now(), ...(lost ? { lost: lost.as } : {}) });
     if (reply.status === 400) this.violations.push(`${method} ${url.pathname}: ${JSON.stringify(reply.body)}`);
-    return reply;
+    return { reply, lost };
   }
 
   private route(req: IncomingMessage, method: string, url: URL, raw: string): Reply {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { LostResponses, type LoseRule, type LostAs, type LostResponse } from '../lost-responses.js';
 import { randomUuid, seededRandom } from '../random.js';
 import {
   DEFAULT_FAULTS,
@@ -26,6 +27,8 @@ export interface RecordedCall {
   /** the conversation and users a member call was about */
   conversation?: string;
   users?: string[];
+  /** the write was applied but its answer was lost this way */
+  lost?: LostAs;
 }
 
 export interface WireSandboxOptions {
@@ -60,7 +63,8 @@ const IMPLEMENTED = new Set([6, 7, 8, 9]);
  * A fake Wire backend that serves the v6–v9 contract of `reference/wire-api.md` over real HTTP:
  * it answers with Wire's status codes, labels and 204-means-no-change, enforces roles, the
  * conversation size rule and token lifetimes, records every call, and injects faults (503s, 420
- * throttling with Retry-After, short tokens, latency). It shares no code with the Wire adapter.
+ * throttling with Retry-After, short tokens, latency, lost answers). It shares no code with the
+ * Wire adapter.
  */
 export class WireSandbox {
   readonly domain: string;
@@ -77,6 +81,7 @@ export class WireSandbox {
   private readonly cookies = new Map<string, FakeCookie>();
   private readonly tokens = new Map<string, FakeToken>();
   private readonly random: () => number;
+  private readonly losses: LostResponses;
   private counted = 0;
   private server: Server | undefined;
   private readonly supported: number[];
@@ -91,6 +96,7 @@ export class WireSandbox {
     this.supported = opts.supported ?? Array.from({ length: 16 }, (_, i) => i);
     this.development = opts.development ?? [16];
     this.faults = { ...DEFAULT_FAULTS, ...opts.faults };
+    this.losses = new LostResponses(this.faults, this.random);
   }
 
   static async start(opts: WireSandboxOptions = {}): Promise<WireSandbox> {
@@ -102,6 +108,7 @@ export class WireSandbox {
   }
 
   async stop(): Promise<void> {
+    this.losses.release();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server?.closeAllConnections();
   }
@@ -138,6 +145,16 @@ export class WireSandbox {
     return this.calls.filter((c) => c.write);
   }
 
+  /** the next `times` successful writes matching `rule` are applied but lose their answer */
+  loseResponses(rule: LoseRule): void {
+    this.losses.queue(rule);
+  }
+
+  /** every answer lost so far */
+  get lost(): LostResponse[] {
+    return this.losses.lost;
+  }
+
   // ---- HTTP -----------------------------------------------------------------------------------
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -155,7 +172,9 @@ export class WireSandbox {
     } catch (e) {
       reply = fail(500, 'server-error', (e as Error).message);
     }
-    this.calls.push({ method: req.method ?? 'GET', path: url.pathname, status: reply.status, write, at: Date.now(), ...subjectOf(req.method, url.pathname, raw) });
+    const method = req.method ?? 'GET';
+    const lost = write && reply.status < 400 ? this.losses.take(method, url.pathname) : undefined;
+    this.calls.push({ method, path: url.pathname, status: reply.status, write, at: Date.now(), ...subjectOf(method, url.pathname, raw), ...(lost ? { lost: lost.as } : {}) });
     if (reply.status === 400) this.violations.push(`${req.method} ${url.pathname}: ${JSON.stringify(reply.body)}`);
     const headers: Record<string, string | string[]> = { ...reply.headers };
     let body = '';
@@ -163,8 +182,7 @@ export class WireSandbox {
       body = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
       headers['content-type'] ??= typeof reply.body === 'string' ? 'text/html' : 'application/json';
     }
-    res.writeHead(reply.status, headers);
-    res.end(body);
+    this.losses.deliver(res, lost, () => res.writeHead(reply.status, headers).end(body));
   }
 
   private route(req: IncomingMessage, url: URL, raw: string): { reply: Reply; write: boolean } {

@@ -1,5 +1,7 @@
 /** The Wire fake's data: users, one team, conversations, cookies and tokens. */
 
+import { LOST_RESPONSE_DEFAULTS, type LostResponseFaults } from '../lost-responses.js';
+
 export type TeamRole = 'owner' | 'admin' | 'member' | 'partner';
 export type ConversationRole = 'wire_admin' | 'wire_member';
 
@@ -42,7 +44,7 @@ export interface FakeToken {
   expiresAt: number;
 }
 
-export interface WireFaults {
+export interface WireFaults extends LostResponseFaults {
   /** share of requests answered 503 before they are processed (seeded, reproducible) */
   errorRatio: number;
   /** every Nth request (of all but /api-version) is answered 420 with Retry-After; 0 = never */
@@ -67,6 +69,7 @@ export const DEFAULT_FAULTS: WireFaults = {
   latencyMs: 0,
   renewCookieOnAccess: false,
   throttleStatus: 420,
+  ...LOST_RESPONSE_DEFAULTS,
 };
 
 /** team permissions by role ([WS-tm] rolePerms), reduced to what the fake checks */

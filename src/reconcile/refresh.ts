@@ -1,0 +1,48 @@
+import type { Logger } from 'pino';
+import type { BackendConversation } from '../backends/types.js';
+import { AuthError, describeError, PermanentError } from '../errors.js';
+import type { Snapshot } from '../plan/types.js';
+import { runPool } from '../pool.js';
+import type { Drift } from '../store/store.js';
+import type { BackendCaller } from './caller.js';
+
+/**
+ * Drift: every owned conversation re-read from the backend and compared with the snapshot. A
+ * conversation that cannot be read now (transient) is skipped; one that is gone for convsync (404,
+ * or 403 because it was removed from it) is reported as deleted.
+ */
+export async function refreshConversations(
+  caller: BackendCaller,
+  snapshot: Snapshot,
+  opts: { ownerId: string; concurrency: number; logger: Logger },
+): Promise<{ drift: Drift[]; unreadable: number }> {
+  const drift: Drift[] = [];
+  let unreadable = 0;
+  const owned = snapshot.conversations.filter((c) => c.ownerId === opts.ownerId);
+  await runPool(owned, opts.concurrency, async (c) => {
+    let conv: BackendConversation | undefined;
+    try {
+      conv = await caller.attempt(() => caller.backend.get(c.conversationId));
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      if (!(e instanceof PermanentError && e.status === 403)) {
+        unreadable++;
+        opts.logger.warn({ key: c.key, err: describeError(e) }, 'refresh: conversation unreadable, skipped');
+        return;
+      }
+      drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: `convsync can no longer read it (${describeError(e)})` });
+      return;
+    }
+    if (!conv) {
+      drift.push({ key: c.key, conversationId: c.conversationId, added: [], left: [], deleted: 'deleted on the backend' });
+      return;
+    }
+    const now = new Set(conv.members);
+    const added = conv.members.filter((m) => !c.members.has(m)).sort();
+    const left = c.members.ids.filter((m) => !now.has(m));
+    const renamed = conv.name !== c.name ? { renamedTo: conv.name } : {};
+    if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed) drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed });
+  });
+  drift.sort((a, b) => (a.key < b.key ? -1 : 1));
+  return { drift, unreadable };
+}
