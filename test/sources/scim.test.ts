@@ -103,6 +103,107 @@ describe('SCIM pull source', () => {
     expect(res.warnings.join('\n')).toMatch(/page at startIndex 3 failed/);
   });
 
+  it('takes a listing that a group deleted mid-crawl shifted as incomplete (totalResults changed), and leaves the vanished group out', async () => {
+    const s = await start({ maxResults: 2 });
+    // g-00002 goes once page 1 is sent: page 2 (startIndex 3) then starts at g-00004, and g-00003 is never listed
+    s.deleteGroupDuringCrawl('g-00002', 1);
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00004', 'g-00005']);
+    expect(res.groups.every((g) => g.complete)).toBe(true);
+    const said = res.warnings.join('\n');
+    expect(said).toMatch(/source corp: \/Groups totalResults changed from 5 to 4 at the page at startIndex 3/);
+    expect(said).toMatch(/group g-00002 \("team-ops"\) was listed, then answered 404 when its members were read/);
+    expect(said).toMatch(/the group listing was incomplete \(4 distinct group\(s\) received, totalResults 4\)/);
+  });
+
+  it('counts a group repeated on a later page once: distinct groups short of an unchanged totalResults is incomplete', async () => {
+    const s = await start({ maxResults: 2 });
+    // g-00001 moves to the end after page 1: pages shift by one, g-00003 is skipped, g-00001 comes again
+    s.onPage((p) => {
+      if (p.resource !== 'Groups' || p.startIndex !== 1) return;
+      const g = s.groups.get('g-00001')!;
+      s.groups.delete(g.id);
+      s.groups.set(g.id, g);
+    });
+    const res = await fetchOnce(config(s.baseUrl));
+    const listings = s.requests.filter((r) => r.path === '/scim/v2/Groups');
+    expect(listings.map((r) => new URLSearchParams(r.query).get('startIndex'))).toEqual(['1', '3', '5']);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00002', 'g-00004', 'g-00005']);
+    expect(res.listingComplete).toBe(false);
+    expect(res.warnings.join('\n')).toMatch(/\/Groups listing received 4 distinct resource\(s\) of totalResults 5/);
+  });
+
+  it('takes an early empty page as a failed read, not as fewer groups, and stops there', async () => {
+    const s = await start({ maxResults: 2 });
+    s.faults.push({ path: '/Groups', query: { startIndex: '3' }, emptyPage: true });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00002']);
+    expect(res.warnings.join('\n')).toMatch(/\/Groups page at startIndex 3 came back empty with totalResults 5 \(2 received so far\): a failed read/);
+    const listings = s.requests.filter((r) => r.path === '/scim/v2/Groups');
+    expect(listings.map((r) => new URLSearchParams(r.query).get('startIndex'))).toEqual(['1', '3']);
+  });
+
+  it('takes a totalResults larger than what the pages hold as incomplete', async () => {
+    const s = await start({ maxResults: 2 });
+    s.faults.push({ path: '/Groups', totalResults: 6 });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups).toHaveLength(5);
+    const said = res.warnings.join('\n');
+    expect(said).toMatch(/page at startIndex 6 came back empty with totalResults 6 \(5 received so far\)/);
+    expect(said).toMatch(/listing received 5 distinct resource\(s\) of totalResults 6/);
+  });
+
+  it('takes a totalResults that changes between pages as incomplete, even when every group came', async () => {
+    const s = await start({ maxResults: 2 });
+    s.faults.push({ path: '/Groups', query: { startIndex: '3' }, totalResults: 6 });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.groups).toHaveLength(5);
+    expect(res.listingComplete).toBe(false);
+    const said = res.warnings.join('\n');
+    expect(said).toMatch(/totalResults changed from 5 to 6 at the page at startIndex 3/);
+    expect(said).toMatch(/totalResults changed from 6 to 5 at the page at startIndex 5/);
+  });
+
+  it('advances by what a page held when the provider returns fewer than asked, also when its page size varies', async () => {
+    const s = await start({ maxPageSize: 1 });
+    // one group on the first page, then three a page: a parser that pages again what it receives drops one
+    s.onPage((p) => {
+      if (p.resource === 'Groups') s.maxPageSize = 3;
+    });
+    const res = await fetchOnce(config(s.baseUrl, { groups: { pageSize: 4 } }));
+    expect(res.listingComplete).toBe(true);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00002', 'g-00003', 'g-00004', 'g-00005']);
+    const listings = s.requests.filter((r) => r.path === '/scim/v2/Groups');
+    expect(listings.map((r) => new URLSearchParams(r.query).get('startIndex'))).toEqual(['1', '2', '5']);
+    expect(listings.every((r) => new URLSearchParams(r.query).get('count') === '4')).toBe(true);
+  });
+
+  it('reads a whole directory from a provider that returns one item per page', async () => {
+    const s = await start({ maxPageSize: 1 });
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(true);
+    expect(res.groups).toHaveLength(5);
+    expect(res.groups.every((g) => g.complete && g.members.length === 3)).toBe(true);
+    expect(s.requests.filter((r) => r.path === '/scim/v2/Groups')).toHaveLength(5);
+  });
+
+  it('never takes a group that vanished after the listing as gone: the listing is incomplete, a group nesting it unknown', async () => {
+    const s = await start({ maxResults: 2 });
+    s.addMember('g-00001', 'g-00002', 'Group');
+    s.deleteGroupDuringCrawl('g-00002', 5);
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00003', 'g-00004', 'g-00005']);
+    const parent = res.groups.find((g) => g.id === 'g-00001')!;
+    expect(parent.complete).toBe(false);
+    expect(parent.unknownReason).toBe('nested group g-00002 was listed, then vanished during the read');
+    expect(res.groups.filter((g) => g.complete)).toHaveLength(3);
+    expect(res.warnings.join('\n')).toMatch(/group g-00002 \("team-ops"\) was listed, then answered 404/);
+  });
+
   it('authenticates with basic and OAuth2 client credentials, and fails clearly on bad credentials', async () => {
     const basic = await start({ auth: { type: 'basic', username: 'sync', password: 'pw' } });
     expect((await fetchOnce(config(basic.baseUrl, { auth: { type: 'basic', username: 'sync', password: 'pw' } }))).groups).toHaveLength(5);

@@ -5,7 +5,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import SCIMMYRouters, { SCIMMY } from 'scimmy-routers';
 import type { SampleDirectory, SampleGroup, SampleUser } from '../directory.js';
 
-/** A fault: requests matching `path` (and the query values given) get `status` or a delay. */
+/**
+ * A fault: requests matching `path` (and the query values given) get `status` or a delay; on a
+ * listing (GET /Users, /Groups) also an empty page or a false totalResults.
+ */
 export interface ScimFault {
   method?: string;
   /** exact path under /scim/v2, or a RegExp */
@@ -15,6 +18,18 @@ export interface ScimFault {
   delayMs?: number;
   /** how many matching requests it hits (default: all) */
   times?: number;
+  /** a listing page answered with no Resources, its totalResults still the true one */
+  emptyPage?: boolean;
+  /** a listing page answered with this totalResults instead of the true one */
+  totalResults?: number;
+}
+
+/** a listing page as it was sent, given to the `onPage` hooks */
+export interface ServedPage {
+  resource: 'Users' | 'Groups';
+  startIndex: number;
+  ids: string[];
+  totalResults: number;
 }
 
 export interface ScimSandboxOptions {
@@ -22,6 +37,8 @@ export interface ScimSandboxOptions {
   auth?: { type: 'bearer'; token: string } | { type: 'basic'; username: string; password: string } | { type: 'oauth2'; clientId: string; clientSecret: string };
   /** ServiceProviderConfig filter.maxResults: larger `count`s are capped */
   maxResults?: number;
+  /** at most this many resources per page whatever `count` asks, not advertised (as some providers do) */
+  maxPageSize?: number;
 }
 
 interface Ctx {
@@ -39,6 +56,9 @@ export class ScimSandbox {
   readonly groups = new Map<string, SampleGroup & { lastModified: string }>();
   readonly faults: ScimFault[] = [];
   readonly requests: { method: string; path: string; query: string; status: number }[] = [];
+  /** changeable while it runs, like the directory */
+  maxPageSize: number | undefined;
+  private readonly pageHooks = new Set<(page: ServedPage) => void>();
   private server: Server | undefined;
   private readonly tokens = new Set<string>();
   url = '';
@@ -46,6 +66,7 @@ export class ScimSandbox {
   private constructor(private readonly opts: ScimSandboxOptions) {
     for (const u of opts.directory.users) this.users.set(u.id, { ...u, lastModified: now() });
     for (const g of opts.directory.groups) this.groups.set(g.id, { ...g, members: [...g.members], lastModified: now() });
+    this.maxPageSize = opts.maxPageSize;
   }
 
   static async start(opts: ScimSandboxOptions): Promise<ScimSandbox> {
@@ -89,6 +110,27 @@ export class ScimSandbox {
   removeMember(groupId: string, value: string): void {
     const g = this.touchGroup(groupId);
     g.members = g.members.filter((m) => m.value !== value);
+  }
+
+  /**
+   * `hook` runs once each listing page has been sent, before the next request is served: a test
+   * changes the directory between pages there, as a provider's admin would mid-crawl. Returns its remover.
+   */
+  onPage(hook: (page: ServedPage) => void): () => void {
+    this.pageHooks.add(hook);
+    return () => this.pageHooks.delete(hook);
+  }
+
+  /**
+   * Deletes group `id` once the /Groups page at `afterStartIndex` has been sent (once). When `id` was
+   * on a page already sent, the later pages shift by one and a group is never listed.
+   */
+  deleteGroupDuringCrawl(id: string, afterStartIndex = 1): void {
+    const off = this.onPage((p) => {
+      if (p.resource !== 'Groups' || p.startIndex !== afterStartIndex) return;
+      off();
+      this.deleteGroup(id);
+    });
   }
 
   private touchGroup(id: string) {
@@ -149,6 +191,8 @@ export class ScimSandbox {
       res.status(fault.status).type('text/plain').send(`injected fault ${fault.status}`);
       return;
     }
+    // shapes the page listPage makes
+    if (fault.emptyPage || fault.totalResults !== undefined) res.locals.listingFault = fault;
     next();
   }
 
@@ -180,7 +224,8 @@ export class ScimSandbox {
       // without a filter, only the page is made into resources
       const matched = resource.filter ? resource.filter.match(source.map(toResource)) : source;
       startIndex = Math.max(1, Number.parseInt(String(q.startIndex ?? '1'), 10) || 1);
-      const count = Math.max(0, Number.parseInt(String(q.count ?? this.opts.maxResults ?? 200), 10) || 0);
+      const asked = Math.max(0, Number.parseInt(String(q.count ?? this.opts.maxResults ?? 200), 10) || 0);
+      const count = Math.min(asked, this.maxPageSize ?? Infinity);
       const Schema = users ? SCIMMY.Schemas.User : SCIMMY.Schemas.Group;
       page = matched
         .slice(startIndex - 1, startIndex - 1 + count)
@@ -190,7 +235,12 @@ export class ScimSandbox {
       // an unauthenticated or malformed request: scimmy answers it as it would
       return next();
     }
+    const fault = res.locals.listingFault as ScimFault | undefined;
+    if (fault?.emptyPage) page = [];
+    if (fault?.totalResults !== undefined) total = fault.totalResults;
     res.type('application/scim+json').send(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: total, Resources: page, startIndex, itemsPerPage: page.length }));
+    const served: ServedPage = { resource: users ? 'Users' : 'Groups', startIndex, ids: page.map((r) => String((r as { id?: unknown }).id)), totalResults: total };
+    for (const hook of [...this.pageHooks]) hook(served);
   }
 
   /** One group as scimmy makes it, with its members attached as they are: scimmy coerces members one by one, slowly */

@@ -1,0 +1,103 @@
+import { AuthError } from '../../errors.js';
+import type { DesiredGroup, SourceUser } from '../types.js';
+import type { ScimClient } from './client.js';
+import { parseGroup, parseUser, type ScimGroup, type ScimMember } from './parse.js';
+
+/** GET /Groups/{id} with its members; undefined when the provider answers 404 */
+export async function readGroup(client: ScimClient, source: string, id: string, signal: AbortSignal, warnings: string[]): Promise<ScimGroup | undefined> {
+  const raw = await client.get(`/Groups/${encodeURIComponent(id)}`, {}, signal);
+  if (raw === undefined) return undefined;
+  const g = parseGroup(source, raw as Record<string, unknown>, warnings);
+  if (!g) throw new Error(`group ${id} is not a valid SCIM Group`);
+  return g;
+}
+
+export interface MemberContext {
+  source: string;
+  client: ScimClient;
+  expandNested: boolean;
+  /** the listed groups whose members were read */
+  groups: ReadonlyMap<string, ScimGroup>;
+  /** listed in this run, then 404 when read: unknown, not gone */
+  vanished: ReadonlySet<string>;
+  /** the users listed so far; users read one by one are added */
+  users: Map<string, SourceUser>;
+  warnings: string[];
+  signal: AbortSignal;
+}
+
+/**
+ * A listed group's members as users: nested groups expanded (cycle-safe), members the user listing
+ * missed read one by one. Whatever could not be read makes the group unknown (`complete: false`).
+ */
+export class MemberResolver {
+  private readonly nested = new Map<string, ScimGroup | undefined>();
+
+  constructor(private readonly ctx: MemberContext) {}
+
+  async desiredGroup(g: ScimGroup): Promise<DesiredGroup> {
+    const { source, groups, vanished, users, expandNested } = this.ctx;
+    const group: DesiredGroup = { key: `${source}:${g.id}`, source, id: g.id, displayName: g.displayName, members: [], complete: true };
+    const members = new Map<string, SourceUser>();
+    const visited = new Set<string>([g.id]);
+    const queue: ScimMember[] = [...(g.members ?? [])];
+    const dangling: string[] = [];
+    const unknown = (why: string) => {
+      group.complete = false;
+      group.unknownReason = why;
+    };
+    for (let i = 0; i < queue.length; i++) {
+      const m = queue[i]!;
+      const isGroup = m.type === 'Group' || (m.type === undefined && (groups.has(m.value) || vanished.has(m.value)) && !users.has(m.value));
+      if (isGroup) {
+        if (!expandNested || visited.has(m.value)) continue;
+        visited.add(m.value);
+        const inner = await this.nestedGroup(m.value);
+        if (inner === 'failed') unknown(`nested group ${m.value} could not be read`);
+        else if (inner === 'vanished') unknown(`nested group ${m.value} was listed, then vanished during the read`);
+        else if (inner) queue.push(...(inner.members ?? []));
+        else dangling.push(`group ${m.value}`);
+        continue;
+      }
+      const user = await this.resolveUser(m.value);
+      if (user === 'failed') unknown(`member ${m.value} could not be resolved through /Users`);
+      else if (user === 'missing') dangling.push(m.value);
+      else members.set(user.id, user);
+    }
+    if (dangling.length > 0) {
+      this.ctx.warnings.push(`${group.key} ("${g.displayName}") lists ${dangling.length} member(s) that the provider does not know (${dangling.slice(0, 5).join(', ')}): left out`);
+    }
+    group.members = [...members.values()];
+    return group;
+  }
+
+  private async nestedGroup(id: string): Promise<ScimGroup | undefined | 'failed' | 'vanished'> {
+    if (this.ctx.vanished.has(id)) return 'vanished';
+    const known = this.ctx.groups.get(id);
+    if (known?.members) return known;
+    if (this.nested.has(id)) return this.nested.get(id);
+    try {
+      const g = await readGroup(this.ctx.client, this.ctx.source, id, this.ctx.signal, this.ctx.warnings);
+      this.nested.set(id, g);
+      return g;
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      return 'failed';
+    }
+  }
+
+  private async resolveUser(id: string): Promise<SourceUser | 'missing' | 'failed'> {
+    const known = this.ctx.users.get(id);
+    if (known) return known;
+    try {
+      const raw = await this.ctx.client.get(`/Users/${encodeURIComponent(id)}`, {}, this.ctx.signal);
+      const u = raw === undefined ? undefined : parseUser(this.ctx.source, raw as Record<string, unknown>, this.ctx.warnings);
+      if (!u) return 'missing';
+      this.ctx.users.set(u.id, u);
+      return u;
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      return 'failed';
+    }
+  }
+}
