@@ -13,6 +13,7 @@ import { applySavedPlan, approveRun, EXIT, planForExplain, runOnce, StalePlanErr
 import { runDaemon } from './daemon/run.js';
 import { runSandboxDemo } from './sandbox/demo.js';
 import { renderStatus } from './cli/status.js';
+import { migrateConversations } from './reconcile/migrate.js';
 import { Store } from './store/store.js';
 
 const USAGE = `convsync — keeps chat conversations in sync with identity-provider groups
@@ -24,7 +25,8 @@ Usage:
   convsync approve   RUN [--config F]   (apply the removals that guards held back in run RUN)
   convsync daemon    [--config F]   (schedule + HTTP: /healthz /readyz /metrics POST /sync)
   convsync explain   [--config F] (--user U | --group G)   (one user or group: source → mapping → identity → plan)
-  convsync validate  [--config F] [--skip-secrets]
+  convsync validate  [--config F] [--skip-secrets] [--check-backend]   (--check-backend: log in and check the backend's mode too)
+  convsync migrate-to-channels [--config F] [--dry-run] [--allow-removals] [--old keep|rename]   (Wire: bound groups made again as channels)
   convsync status    [--config F] [--output text|json]
   convsync sandbox   [--backend wire|protocol|mixin]   (fake chat backend + fake SCIM directory, synced; no accounts needed)
 
@@ -47,6 +49,8 @@ const OPTIONS = {
   user: { type: 'string' },
   group: { type: 'string' },
   backend: { type: 'string' },
+  old: { type: 'string' },
+  'check-backend': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -84,6 +88,8 @@ async function main(argv: string[]): Promise<number> {
       return status(flags);
     case 'explain':
       return explain(flags);
+    case 'migrate-to-channels':
+      return migrate(flags);
     case 'daemon':
       return runDaemon(load(flags));
     case 'sandbox': {
@@ -95,7 +101,7 @@ async function main(argv: string[]): Promise<number> {
       return runSandboxDemo({ out: process.stdout, backend });
     }
     default:
-      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox\n\n${USAGE}\n`);
+      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox, migrate-to-channels\n\n${USAGE}\n`);
       return EXIT.error;
   }
 }
@@ -108,13 +114,38 @@ function load(flags: Flags, checkSecretFiles = true): Config {
   return loadConfig({ file: configPath(flags), set: flags.set ?? [], checkSecretFiles });
 }
 
-function validate(flags: Flags): number {
+async function validate(flags: Flags): Promise<number> {
   const config = load(flags, !flags['skip-secrets']);
   process.stdout.write(
     `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
       `${config.mappings.length} mapping(s), policy ${config.policy}\n`,
   );
-  return EXIT.ok;
+  if (!flags['check-backend']) return EXIT.ok;
+  const app = createApp(config, { logger: createLogger(config.log.level) });
+  try {
+    const self = await app.backend.whoami();
+    await app.backend.preflight?.();
+    process.stdout.write(`backend ${config.backend.type}: signed in as ${self.userId}; it may do what the configuration asks\n`);
+    return EXIT.ok;
+  } catch (e) {
+    process.stderr.write(`backend ${config.backend.type}: ${describeError(e)}\n`);
+    return EXIT.error;
+  } finally {
+    await app.close();
+  }
+}
+
+function migrate(flags: Flags): Promise<number> {
+  const old = flags.old ?? 'keep';
+  if (old !== 'keep' && old !== 'rename') {
+    process.stderr.write('--old must be one of: keep, rename\n');
+    return Promise.resolve(EXIT.error);
+  }
+  return withWriter(flags, 'migrate-to-channels', async (app) => {
+    const outcome = await migrateConversations(app, { dryRun: flags['dry-run'] ?? false, allowRemovals: flags['allow-removals'] ?? false, old });
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  });
 }
 
 /**

@@ -71,6 +71,20 @@ export class PermanentError extends SyncError {
   readonly kind = 'permanent' as const;
 }
 
+/**
+ * The backend refuses this conversation's member changes for good (a Wire group migrated to MLS):
+ * reported with the remedy, never retried.
+ */
+export class UnmanageableError extends PermanentError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    details: ErrorDetails,
+  ) {
+    super(message, details);
+  }
+}
+
 /** the conversation would exceed what the backend allows: blocked with a warning */
 export class CapacityError extends SyncError {
   readonly kind = 'capacity' as const;

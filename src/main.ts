@@ -39,16 +39,17 @@ export function createApp(
   const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only' };
   let renew: NodeJS.Timeout | undefined;
   try {
-    if (opts.writer) store.acquireLease(holder, LEASE_TTL_MS, isAlive);
+    if (opts.writer) store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
     if (opts.writer) renew = setInterval(() => {
       try {
-        store.renewLease(holder);
+        store.lease.renew(holder);
       } catch (e) {
         logger.error({ err: (e as Error).message }, 'lost the writer lease');
       }
     }, LEASE_TTL_MS / 3).unref();
     const sources = config.sources.map((s) => createSource(s, { ...ctx, store }));
-    const backend = createBackend(config.backend, backendCtx);
+    const credentials = { get: (name: string) => store.users.credential(name), put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin) };
+    const backend = createBackend(config.backend, { ...backendCtx, credentials });
     return {
       config,
       store,
@@ -60,7 +61,7 @@ export function createApp(
       async close() {
         clearInterval(renew);
         await backend.close?.().catch(() => undefined);
-        if (opts.writer) store.releaseLease(holder);
+        if (opts.writer) store.lease.release(holder);
         store.close();
       },
     };

@@ -23,6 +23,7 @@ export function createMetrics() {
     consecutiveFailures: new Gauge({ name: 'convsync_consecutive_failures', help: 'Runs in a row that failed', registers: [registry] }),
     quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while the last run held removals back (guards)', registers: [registry] }),
     heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
+    unmanageable: new Gauge({ name: 'convsync_conversations_unmanageable', help: 'Owned conversations whose members the backend no longer lets convsync change (a Wire group migrated to MLS)', registers: [registry] }),
     refusedUsers: new Gauge({ name: 'convsync_refused_users', help: 'Users the backend refused lately (not offered again until it expires)', registers: [registry] }),
     driftMembers: new Gauge({ name: 'convsync_drift_members', help: 'Members added by hand or who left by themselves, found by the last refresh', registers: [registry] }),
     pushRequests: new Counter({ name: 'convsync_scim_push_requests_total', help: 'SCIM push requests by method and status', labelNames: ['method', 'status'], registers: [registry] }),

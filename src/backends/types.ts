@@ -18,6 +18,8 @@ export interface BackendCapabilities {
    * the name, the creation time and no binding ever made to it.
    */
   reportsCreator?: boolean;
+  /** the kind of conversation `create` makes, when the backend has several (Wire: `channel` in channel mode) */
+  createsKind?: string;
   /** error labels by which the backend refuses one user of a batch (Wire: `not-connected`, …) */
   refusedUserLabels?: readonly string[];
 }
@@ -31,6 +33,19 @@ export interface BackendConversation {
   creator?: string;
   /** when it was created (ms since the epoch), when the backend says */
   createdAt?: number;
+  /** the identifier a prepared create left on it (Protocol: in its description) */
+  marker?: string;
+  /** the backend's kind of conversation, when it has several (Wire: `group_conversation`, `channel`) */
+  kind?: string;
+  /** why convsync cannot change its members any more (a Wire group migrated to MLS), with the remedy */
+  unmanageable?: string;
+}
+
+/** secrets a backend renews and must not lose (Wire's login cookie), kept in the store */
+export interface CredentialStore {
+  get(name: string): { value: string; origin: string } | undefined;
+  /** one atomic write: a crash leaves the old value or the new one */
+  put(name: string, value: string, origin: string): void;
 }
 
 /** what a backend needs to make a missing user (a Protocol contact) */
@@ -54,6 +69,8 @@ export interface Backend {
   readonly capabilities: BackendCapabilities;
   /** the backend's user id syntax: a normalised id, or undefined when the value cannot be one */
   parseUserId(value: string): string | undefined;
+  /** names the id form parseUserId writes once the backend answered (Wire: with its domain): ids stored in another form are rewritten */
+  idForm?(): string;
   whoami(signal?: AbortSignal): Promise<Whoami>;
   /**
    * For backends whose create must be repeated with the same identifiers after a crash (Mixin's
@@ -88,6 +105,8 @@ export interface Backend {
   newUser?(handle: string, details: { phone?: string; displayName?: string }): NewUser | undefined;
   /** makes a user and returns its id: a planned op, never reached in a dry run */
   createUser?(user: NewUser, signal?: AbortSignal): Promise<string>;
+  /** checks that the identity may do what the configured mode needs, with what to change otherwise */
+  preflight?(signal?: AbortSignal): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -96,6 +115,7 @@ export interface BackendContext {
   logger: Logger;
   /** counts each HTTP answer, for metrics */
   onResponse?: (status: number) => void;
+  credentials?: CredentialStore;
 }
 
 /** What each backend folder exports: a config type name and a factory. */

@@ -7,12 +7,13 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   const pending = store.pendingJournal();
   const failures = store.recentFailures(20);
   const drift = store.recentDrift(20);
-  const refused = [...store.refusedUsers(new Date(Date.now() - 30 * 86_400_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
+  const refused = [...store.users.refusedUsers(new Date(Date.now() - 30 * 86_400_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
   const members = snapshot.conversations.reduce((n, c) => n + c.members.size, 0);
+  const unmanageable = snapshot.conversations.filter((c) => c.unmanageable).map((c) => ({ key: c.key, conversationId: c.conversationId, name: c.name, why: c.unmanageable! }));
   if (format === 'json') {
-    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift, refused }, null, 2)}\n`;
+    return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift, refused, unmanageable }, null, 2)}\n`;
   }
   const lines = [`${bound} conversation(s) bound, ${members} member(s) known`, '', 'Last runs:'];
   if (runs.length === 0) lines.push('  none yet');
@@ -35,6 +36,10 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     for (const f of failures) {
       lines.push(`  run #${f.runId} ${f.op.op} ${f.op.key}: ${f.errorKind}${f.errorLabel ? ` [${f.errorLabel}]` : ''} ${f.errorMessage ?? ''}`);
     }
+  }
+  if (unmanageable.length > 0) {
+    lines.push('', `Conversations convsync cannot keep in line (${unmanageable.length}):`);
+    for (const u of unmanageable) lines.push(`  ${u.key} "${u.name}" (${u.conversationId}): ${u.why}`);
   }
   if (refused.length > 0) {
     lines.push('', 'Users the backend refused (not offered again for identity.cacheTtlHours):');

@@ -194,25 +194,35 @@ export type SamlSourceConfig = z.infer<typeof SamlSource>;
 
 const WireBackendConfig = z
   .strictObject({
-    type: z.literal('wire').describe('Wire, API v6–v9'),
+    type: z.literal('wire').describe('Wire, API v6–v15'),
     baseUrl: url.describe('e.g. https://prod-nginz-https.wire.com'),
+    conversationType: z
+      .enum(['group', 'channel'], { error: () => 'must be one of: group, channel' })
+      .default('group')
+      .describe('group: proteus team groups (Wire without MLS); channel: MLS team channels, managed by a team admin (Wire cloud, MLS teams)'),
+    cookieFile: nonEmpty.optional().describe("a team app's cookie (or a user's zuid cookie), instead of email/handle and password: convsync never logs in, it renews through /access"),
     email: z.email({ error: 'must be an e-mail address' }).optional().describe('the team member convsync logs in as (or handle)'),
     handle: nonEmpty.optional().describe('its handle, instead of email'),
     password: secret('its password'),
     passwordFile: secretFile('its password'),
     teamId: z.uuid({ error: 'must be a UUID' }).optional().describe('the team conversations are created in (default: the team of the logged-in user)'),
     label: nonEmpty.default('convsync').describe('cookie label; a new login revokes older cookies with the same label'),
-    maxConversationSize: z.int().min(2).default(500).describe("the backend's maxConvSize, convsync included"),
+    maxConversationSize: z.int().min(2).default(500).describe("the backend's maxConvSize, convsync included (proteus groups; MLS channels have no such limit)"),
     apiVersions: z
       .strictObject({
         min: z.int().min(6).default(6).describe('lowest API version accepted'),
-        max: z.int().max(9).default(9).describe('highest API version used'),
+        max: z.int().max(16).default(15).describe('highest API version used (a development version only when set to one)'),
       })
       .prefault({})
       .describe('the API version range negotiated through /api-version'),
   })
   .superRefine((v, ctx) => {
-    if (!v.email && !v.handle) ctx.addIssue({ code: 'custom', path: ['email'], message: 'email or handle is required' });
+    const login = v.email !== undefined || v.handle !== undefined || v.password !== undefined || v.passwordFile !== undefined;
+    if (v.cookieFile !== undefined) {
+      if (login) ctx.addIssue({ code: 'custom', path: ['cookieFile'], message: 'give either cookieFile or email/handle and password, not both' });
+      return;
+    }
+    if (!v.email && !v.handle) ctx.addIssue({ code: 'custom', path: ['email'], message: 'email or handle is required (or cookieFile)' });
     secretPair('password', true)(v, ctx);
   });
 export type WireBackendConfig = z.infer<typeof WireBackendConfig>;
@@ -356,6 +366,7 @@ export const ConfigSchema = z.strictObject({
       maxAttempts: z.int().min(1).max(20).default(8).describe('attempts per call on transient failures'),
       baseDelayMs: z.int().min(1).default(250).describe('first backoff ceiling (exponential, full jitter, never below Retry-After)'),
       maxDelayMs: z.int().min(1).default(30_000).describe('largest backoff'),
+      lostAnswerSettleMs: z.int().min(0).default(120_000).describe('a create whose answer was lost and that is not found is taken as not made only this long after it was sent (a slow backend may still make it)'),
       maxRetryAfterMs: z.int().min(0).default(300_000).describe("longest wait a server's Retry-After can impose; it pauses every call to the backend"),
     })
     .prefault({})

@@ -144,7 +144,8 @@ export class Daemon {
     this.metrics.quarantined.set(o.plan.summary.quarantined ? 1 : 0);
     if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
     this.metrics.heldRemovals.set(held);
-    this.metrics.refusedUsers.set(this.app.store.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size);
+    this.metrics.unmanageable.set(o.plan.summary.unmanageable ?? 0);
+    this.metrics.refusedUsers.set(this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size);
     if (result === 'failed') this.metrics.consecutiveFailures.inc();
     else {
       this.metrics.consecutiveFailures.set(0);

@@ -15,7 +15,7 @@ export async function resolveHandles(
 ): Promise<Map<string, string | null>> {
   const wanted = [...new Set([...handles].map((h) => h.trim().toLowerCase()))].sort();
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
-  const cached = store.cachedIdentities(wanted.map((h) => `${kind}:${h}`), since);
+  const cached = store.users.cachedIdentities(wanted.map((h) => `${kind}:${h}`), since);
   const out = new Map<string, string | null>();
   const missing: string[] = [];
   for (const h of wanted) {
@@ -31,7 +31,7 @@ export async function resolveHandles(
       out.set(h, id);
       toCache.set(`${kind}:${h}`, id);
     }
-    store.cacheIdentities(toCache);
+    store.users.cacheIdentities(toCache);
   }
   return out;
 }

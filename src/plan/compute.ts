@@ -60,6 +60,21 @@ export function computePlan(input: PlanInput): Plan {
   const removals: RemovalCandidate[] = [];
 
   const gone = new Set(input.snapshot.gone ?? []);
+  let unmanageable = 0;
+  // owned conversations no group wants any more, by name: a desired one of the same name takes them over
+  const leaving = new Map<string, SnapshotConversation[]>();
+  for (const c of input.snapshot.conversations) {
+    if (c.ownerId !== ownerId || desiredKeys.has(c.key) || c.groups.some((g) => input.incompleteSources.includes(sourceOfGroup(g)))) continue;
+    leaving.set(c.name, [...(leaving.get(c.name) ?? []), c]);
+  }
+  const claimed = new Set<string>();
+  /** the one conversation leaving under this name, if there is exactly one */
+  const claimLeaving = (name: string): SnapshotConversation | undefined => {
+    const candidates = (leaving.get(name) ?? []).filter((c) => !claimed.has(c.key));
+    if (candidates.length !== 1) return undefined;
+    claimed.add(candidates[0]!.key);
+    return candidates[0];
+  };
   const refused = input.refused ?? new Map<string, string>();
   const refusedNow = new Set<string>();
   /** a user the backend refused lately is not offered again (one bad user blocks nobody) */
@@ -78,8 +93,19 @@ export function computePlan(input: PlanInput): Plan {
       ops.push({ op: 'rebind', key: d.key, name: letGo.name, conversationId: letGo.conversationId, reason: `${reasonOf(d)}; the group is back` });
       snap = letGo;
     }
+    const renamedKey = snap || gone.has(d.key) ? undefined : claimLeaving(d.name);
+    if (renamedKey) {
+      // the same conversation under a new key (a source renamed, a mapping changed): moved, not made again
+      ops.push({ op: 'rebind', key: d.key, fromKey: renamedKey.key, name: renamedKey.name, conversationId: renamedKey.conversationId, reason: `${reasonOf(d)}; was ${renamedKey.key}` });
+      snap = renamedKey;
+    }
     if (!snap) {
       const wanted = namesOf(d.members.users, withoutSelf(d.members));
+      if (input.inFlight?.has(d.key)) {
+        const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };
+        block('pending', 'an earlier create lost its answer and is still looked for: not made a second time', op);
+        continue;
+      }
       if (gone.has(d.key) && !d.recreateDeleted) {
         const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };
         block('drift', 'the conversation was deleted by hand; not created again (recreateDeleted: false)', op);
@@ -112,6 +138,15 @@ export function computePlan(input: PlanInput): Plan {
     }
     // a group that fed this conversation last time and is missing now because its source was read
     // incompletely: its members are unknown, not gone
+    if (snap.unmanageable) {
+      // nothing is sent that the backend refuses for good; its members are not taken as gone either
+      unmanageable++;
+      warnings.push(`${d.key} ("${snap.name}", ${snap.conversationId}) cannot be kept in line: ${snap.unmanageable}`);
+      const held = { key: d.key, name: snap.name, conversationId: snap.conversationId, reason: reasonOf(d) };
+      if (toRemove.length > 0) block('unmanageable', snap.unmanageable, { op: 'remove', ...held, members: toRemove.sort(cmp) });
+      if (missing.length > 0) block('unmanageable', snap.unmanageable, { op: 'add', ...held, members: missing });
+      continue;
+    }
     const unlisted = snap.groups.filter((g) => !d.groups.includes(g) && input.incompleteSources.includes(sourceOfGroup(g)));
     const unknownReasons = [...d.unknownReasons, ...unlisted.map((g) => `${g} not listed by an incompletely read source`)];
     if (toRemove.length > 0) {
@@ -142,7 +177,7 @@ export function computePlan(input: PlanInput): Plan {
   }
 
   for (const snap of [...input.snapshot.conversations].sort((a, b) => cmp(a.key, b.key))) {
-    if (snap.ownerId !== ownerId || desiredKeys.has(snap.key)) continue;
+    if (snap.ownerId !== ownerId || desiredKeys.has(snap.key) || claimed.has(snap.key)) continue;
     const unknownSource = snap.groups.map(sourceOfGroup).find((s) => input.incompleteSources.includes(s));
     if (unknownSource !== undefined) {
       warnings.push(`groups of ${snap.key} not listed, but source "${unknownSource}" was read incompletely: kept as is`);
@@ -185,7 +220,21 @@ export function computePlan(input: PlanInput): Plan {
     }
   } else {
     if (quarantine.length > 0) warnings.push(`guards tripped but removals approved for this run: ${quarantine.join('; ')}`);
-    for (const r of removals) ops.push(r.op);
+    // what an earlier run held back stays held until approved, whichever run meets it next
+    const heldIn = (op: PlanOp) => (input.allowRemovals ? undefined : input.held?.get(`${op.op} ${op.key}`));
+    const heldWhy = (run: number) => `held back by guards since run ${run}: approve it (convsync approve ${run}) or sync --allow-removals`;
+    for (const r of removals) {
+      const run = heldIn(r.op);
+      if (run === undefined) ops.push(r.op);
+      else block('guard', heldWhy(run), r.op);
+    }
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const op = ops[i]!;
+      const run = HELD_BY_GUARD.has(op.op) ? heldIn(op) : undefined;
+      if (run === undefined) continue;
+      ops.splice(i, 1);
+      block('guard', heldWhy(run), op);
+    }
   }
   const removalsGo = new Set(ops.filter((o): o is RemoveOp => o.op === 'remove').map((o) => o.key));
 
@@ -212,7 +261,11 @@ export function computePlan(input: PlanInput): Plan {
     ops,
     blocked,
     warnings,
-    summary: { ...summarize(ops, blocked), quarantined: blocked.some((b) => b.kind === 'guard') || (quarantine.length > 0 && !input.allowRemovals) },
+    summary: {
+      ...summarize(ops, blocked),
+      quarantined: blocked.some((b) => b.kind === 'guard') || (quarantine.length > 0 && !input.allowRemovals),
+      ...(unmanageable > 0 ? { unmanageable } : {}),
+    },
   };
 
   function planCreate(d: DesiredConversation, wanted: string[]) {
@@ -268,12 +321,14 @@ function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: Pla
   const total = removals.reduce((n, r) => n + r.op.members.length, 0);
   over(total, w?.removals ?? 0, guards.maxRemovalsPerRun, 'removals', 'maxRemovalsPerRun');
   for (const r of removals) {
-    if (r.size < guards.removalRatioMinMembers || r.size === 0) continue;
-    const ratio = r.op.members.length / r.size;
+    // removals of the window's earlier scoped runs count too, against the size before them
+    const earlier = w?.removalsByKey?.get(r.op.key) ?? 0;
+    const size = r.size + earlier;
+    if (size < guards.removalRatioMinMembers || size === 0) continue;
+    const ratio = (r.op.members.length + earlier) / size;
     if (ratio > guards.maxRemovalRatio) {
-      reasons.push(
-        `${r.op.key} would lose ${r.op.members.length} of ${r.size} members (${pct(ratio)} > maxRemovalRatio ${pct(guards.maxRemovalRatio)})`,
-      );
+      const also = earlier > 0 ? ` (with ${earlier} removed by runs after pushes or logins in the last ${w!.span})` : '';
+      reasons.push(`${r.op.key} would lose ${r.op.members.length + earlier} of ${size} members${also} (${pct(ratio)} > maxRemovalRatio ${pct(guards.maxRemovalRatio)})`);
     }
   }
   const deletes = ops.filter((o) => o.op === 'delete' || o.op === 'archive').length;
@@ -283,7 +338,7 @@ function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: Pla
   return reasons;
 }
 
-function summarize(ops: PlanOp[], blocked: BlockedOp[]): PlanSummary {
+export function summarize(ops: PlanOp[], blocked: BlockedOp[]): PlanSummary {
   const s: PlanSummary = {
     contact: 0,
     create: 0,

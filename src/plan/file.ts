@@ -5,14 +5,16 @@ const members = z.array(z.string());
 const base = { key: z.string().min(1), name: z.string(), reason: z.string() };
 const Op = z.discriminatedUnion('op', [
   z.object({ op: z.literal('contact'), ...base, handle: z.string().min(1), phone: z.string().min(1), displayName: z.string().optional() }),
-  z.object({ op: z.literal('rebind'), ...base, conversationId: z.string().min(1) }),
+  z.object({ op: z.literal('rebind'), ...base, conversationId: z.string().min(1), fromKey: z.string().min(1).optional() }),
   z.object({
     op: z.literal('create'),
     ...base,
     members,
+    external: members.optional(),
     groups: z.array(z.string()),
     onGroupRemoved: z.enum(['keep', 'empty', 'archive', 'delete']),
-    prepared: z.record(z.string(), z.string()).optional(),
+    // identifiers of a create are made when it is sent and journaled; a plan file never carries them
+    prepared: z.undefined({ error: 'a plan file cannot carry prepared identifiers; make a new plan with `convsync plan --out FILE`' }).optional(),
   }),
   z.object({ op: z.literal('add'), ...base, conversationId: z.string().min(1), members: members.min(1) }),
   z.object({ op: z.literal('remove'), ...base, conversationId: z.string().min(1), members: members.min(1) }),

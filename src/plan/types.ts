@@ -21,6 +21,8 @@ export interface SnapshotConversation {
   onGroupRemoved: RemovedGroupAction;
   /** members who left on their own (found by a refresh), sorted */
   leavers?: string[];
+  /** the backend no longer lets convsync change its members, and why (with the remedy) */
+  unmanageable?: string;
 }
 
 export interface Snapshot {
@@ -85,7 +87,11 @@ export interface PlanInput {
   /** guards that tripped before the plan (a source that shrank): the run is quarantined */
   tripped?: string[];
   /** a scoped run (push, SAML login): what the scoped runs of the guard window already did, counted with this run */
-  window?: { removals: number; deletes: number; unbinds: number; span: string };
+  window?: { removals: number; deletes: number; unbinds: number; span: string; removalsByKey?: ReadonlyMap<string, number> };
+  /** removals, deletes, archives and unbinds an earlier run held back ("op key" → that run): held until approved */
+  held?: ReadonlyMap<string, number>;
+  /** keys of creates whose answer was lost and that are still looked for: not planned again */
+  inFlight?: ReadonlySet<string>;
   /** users the backend refused lately, with why: not offered again until that expires */
   refused?: ReadonlyMap<string, string>;
   /** users the backend would have to create before they can be members (Protocol contacts): planned first */
@@ -105,6 +111,8 @@ export interface CreateOp extends OpBase {
   /** identifiers the backend derived before the call, journaled with it (Mixin) */
   prepared?: Record<string, string>;
   members: string[];
+  /** members brought along who were added by hand (a conversation moved to a channel keeps them as such) */
+  external?: string[];
   groups: string[];
   onGroupRemoved: RemovedGroupAction;
 }
@@ -142,6 +150,8 @@ export interface ArchiveOp extends OpBase {
 export interface RebindOp extends OpBase {
   op: 'rebind';
   conversationId: string;
+  /** the key it was bound under, when the group's key changed (a source renamed, a mapping changed) */
+  fromKey?: string;
 }
 /** a user the backend must make before they can be added (a Protocol contact, `contacts.create`) */
 export interface ContactOp extends OpBase {
@@ -158,7 +168,7 @@ export type OpType = PlanOp['op'];
  * Why an op is not in the plan. Only `guard` holds a run in quarantine (exit 3); the others are
  * the plan doing its job and are listed so `explain` and the text plan can say why.
  */
-export type BlockKind = 'guard' | 'frozen' | 'policy' | 'capacity' | 'ownership' | 'drift';
+export type BlockKind = 'guard' | 'frozen' | 'policy' | 'capacity' | 'ownership' | 'drift' | 'unmanageable' | 'pending';
 
 export interface BlockedOp {
   kind: BlockKind;
@@ -180,6 +190,8 @@ export interface PlanSummary {
   membersAdded: number;
   membersRemoved: number;
   blocked: number;
+  /** owned conversations whose members the backend no longer lets convsync change */
+  unmanageable?: number;
   /** true when a guard tripped: removals and deletes held back until approved */
   quarantined: boolean;
 }

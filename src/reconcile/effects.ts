@@ -1,5 +1,5 @@
 import type { BackendConversation } from '../backends/types.js';
-import type { CreateOp, PlanOp } from '../plan/types.js';
+import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { OpEffect } from '../store/store.js';
 
 /** the snapshot change of a rename, add or remove that the backend applied */
@@ -12,7 +12,8 @@ export function effectOf(op: PlanOp): OpEffect {
 
 /** a conversation made (or found after a lost answer) for a create: who was there besides the wanted members is external */
 export function createdEffect(op: CreateOp, conv: BackendConversation, ownerId: string, backend: string): OpEffect {
-  const wanted = new Set(op.members);
+  const byHand = new Set(op.external);
+  const wanted = new Set(op.members.filter((m) => !byHand.has(m)));
   return {
     kind: 'created',
     key: op.key,
@@ -25,6 +26,11 @@ export function createdEffect(op: CreateOp, conv: BackendConversation, ownerId: 
     groups: op.groups,
     onGroupRemoved: op.onGroupRemoved,
   };
+}
+
+/** a user made (or found after a lost answer), remembered like a handle lookup */
+export function identifiedEffect(op: ContactOp, userId: string): OpEffect {
+  return { kind: 'identified', lookup: `handle:${op.handle.trim().toLowerCase()}`, userId };
 }
 
 export function describeOp(op: PlanOp): string {

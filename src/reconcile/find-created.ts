@@ -7,12 +7,18 @@ import type { BackendCaller } from './caller.js';
 /** clocks of the daemon and the backend may differ this much */
 const CLOCK_SKEW_MS = 60_000;
 
+/** more than one conversation could be the one a lost create made: none is adopted */
+export class UnclearAdoption extends Error {
+  override name = 'UnclearAdoption';
+}
+
 /**
  * What a create whose answer was lost (or whose run was killed) may have made, looked for before
- * any new attempt. Narrow on purpose: by its journaled id when the backend derives one (Mixin);
- * otherwise a conversation with the op's name that no binding ever referred to, made by the
- * daemon's own user where the backend says who made it, and not before the op was journaled
- * where it says when. A conversation a person made is never adopted.
+ * any new attempt. Exact where the create carried an identifier journaled with it (Mixin's derived
+ * id, Protocol's marker); otherwise narrow: a conversation with the op's name that no binding ever
+ * referred to, made by the daemon's own user (where the backend says who made it), not before the
+ * op was journaled (where it says when), and holding nobody the create did not ask for. A
+ * conversation a person made is never adopted; two that fit are a question for the operator.
  */
 export async function findCreated(
   caller: BackendCaller,
@@ -22,23 +28,32 @@ export async function findCreated(
   listed?: { conversations?: BackendConversation[] },
 ): Promise<BackendConversation | undefined> {
   const b = caller.backend;
-  const prepared = op.prepared?.conversationId;
-  if (prepared) return caller.attempt(() => b.get(prepared));
+  const id = op.prepared?.conversationId;
+  if (id) return caller.attempt(() => b.get(id));
   const list = b.list?.bind(b);
   if (!list) throw new PermanentError(`${b.id} cannot list its conversations, so a create whose answer was lost cannot be checked`, { origin: b.id });
   const conversations = listed?.conversations ?? (await caller.attempt(() => list()));
   if (listed) listed.conversations = conversations;
+  const marker = op.prepared?.marker;
   const self = b.capabilities.reportsCreator ? (await caller.whoami()).userId : undefined;
   const after = Date.parse(since) - CLOCK_SKEW_MS;
-  return conversations
-    .filter(
-      (c) =>
-        c.name === op.name &&
-        (self === undefined || (c.creator !== undefined && b.parseUserId(c.creator) === self)) &&
-        (c.createdAt === undefined || c.createdAt >= after) &&
-        store.bindingByConversation(c.id) === undefined,
-    )
-    .sort((x, y) => (x.id < y.id ? -1 : 1))[0];
+  const asked = new Set([...op.members, ...(op.external ?? [])]);
+  const fits = conversations.filter(
+    (c) =>
+      c.name === op.name &&
+      (marker === undefined || c.marker === marker) &&
+      (self === undefined || (c.creator !== undefined && b.parseUserId(c.creator) === self)) &&
+      (c.createdAt === undefined || c.createdAt >= after) &&
+      c.members.every((m) => asked.has(m)) &&
+      store.bindingByConversation(c.id) === undefined,
+  );
+  if (fits.length > 1) {
+    throw new UnclearAdoption(
+      `${fits.length} conversations named "${op.name}" could be the one a lost create made (${fits.map((c) => c.id).join(', ')}); none is adopted: ` +
+        'delete the ones that are not wanted on the backend, and the next run adopts the one left',
+    );
+  }
+  return fits[0];
 }
 
 /** a user a lost `createUser` may have made: the same handle, looked up again */

@@ -7,6 +7,9 @@ export const EXIT = { ok: 0, error: 1, changes: 2, quarantined: 3, config: 78 } 
 /** any failure → 1; else guards held removals back → 3; else (with --detailed-exitcode) changes → 2 */
 export function exitCodeOf(plan: Plan, result: ApplyResult | undefined, readErrors: string[], detailed: boolean): number {
   if (readErrors.length > 0) return EXIT.error;
+  // a conversation the backend no longer lets convsync manage needs the operator; a create still
+  // looked for after a lost answer leaves the run unfinished
+  if ((plan.summary.unmanageable ?? 0) > 0 || plan.blocked.some((b) => b.kind === 'pending')) return EXIT.error;
   // a capacity block or a refused user is reported as a warning; the rest of the run went through
   if (result && (result.failed.some((f) => f.kind !== 'capacity' && f.kind !== 'refused') || result.circuitOpen || result.skipped > 0)) return EXIT.error;
   if (plan.summary.quarantined) return EXIT.quarantined;

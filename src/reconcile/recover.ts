@@ -1,88 +1,70 @@
 import type { Logger } from 'pino';
 import type { BackendConversation } from '../backends/types.js';
-import { AuthError, describeError, isAmbiguous, TransientError } from '../errors.js';
-import type { PlanOp } from '../plan/types.js';
+import { AuthError, describeError, isAmbiguous } from '../errors.js';
+import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { JournalRow, OpEffect, Store } from '../store/store.js';
 import type { BackendCaller } from './caller.js';
-import { createdEffect } from './effects.js';
+import { createdEffect, identifiedEffect } from './effects.js';
 import { findCreated, findUser } from './find-created.js';
 
-const NOT_MADE = { kind: 'interrupted', message: 'not made before the interruption; planned again' };
+const NOT_MADE = { kind: 'interrupted', message: 'not made before the interruption (looked for once its answer could no longer come); planned again' };
+
+export interface Recovered {
+  resolved: number;
+  adopted: number;
+  /** creates still unknown (looked for too early, or the look failed): their conversations are not planned */
+  inFlight: number;
+}
 
 /**
- * Resolves ops left pending by an interrupted run, or by a lost answer that could not be checked
- * at the time, against the backend — before anything is planned: a conversation that was made but
- * not recorded is adopted (never made twice); members and names are re-read.
+ * Resolves ops left pending by an interrupted run, or by a lost answer, against the backend before
+ * anything is planned: what a create made is adopted (never made twice); members and names are
+ * re-read. A create not found is taken as not made only once its answer can no longer arrive
+ * (`settleMs` after it was sent); until then, and while the look fails, it stays pending and its
+ * conversation is left out of the plan.
  */
-export async function recoverPending(
-  caller: BackendCaller,
-  store: Store,
-  opts: { ownerId: string; logger: Logger },
-): Promise<{ resolved: number; adopted: number }> {
+export async function recoverPending(caller: BackendCaller, store: Store, opts: { ownerId: string; logger: Logger; settleMs: number }): Promise<Recovered> {
   const pending = store.pendingJournal();
-  if (pending.length === 0) return { resolved: 0, adopted: 0 };
+  const out: Recovered = { resolved: 0, adopted: 0, inFlight: 0 };
+  if (pending.length === 0) return out;
   opts.logger.warn({ pending: pending.length }, 'resolving ops left pending by an interrupted run or a lost answer');
-  let adopted = 0;
   const listed: { conversations?: BackendConversation[] } = {};
   for (const row of pending) {
     try {
-      const outcome = await resolve(caller, store, row, opts.ownerId, listed);
-      if (outcome === 'adopted') adopted++;
+      const outcome = await resolve(caller, store, row, opts, listed);
+      if (outcome === 'in-flight') out.inFlight++;
+      else {
+        out.resolved++;
+        if (outcome === 'adopted') out.adopted++;
+      }
     } catch (e) {
       if (e instanceof AuthError) throw e;
-      opts.logger.warn({ journal: row.id, err: describeError(e) }, 'could not resolve a pending op yet; will try again next run');
+      if (row.op.op === 'create' || row.op.op === 'contact') out.inFlight++;
+      opts.logger.warn({ journal: row.id, key: row.op.key, err: describeError(e) }, 'could not resolve a pending op yet; looked for again next run');
     }
   }
-  const unresolved = store.pendingJournal().filter((r) => r.op.op === 'create' || r.op.op === 'contact').length;
-  if (unresolved > 0) {
-    // planning now could make those a second time
-    throw new TransientError(`${unresolved} interrupted create(s) could not be checked against the backend; nothing else is done until they are`, {
-      origin: caller.backend.id,
-    });
-  }
-  return { resolved: pending.length, adopted };
+  return out;
 }
+
+type Resolution = 'adopted' | 'resolved' | 'in-flight';
 
 async function resolve(
   caller: BackendCaller,
   store: Store,
   row: JournalRow,
-  ownerId: string,
+  opts: { ownerId: string; settleMs: number },
   listed: { conversations?: BackendConversation[] },
-): Promise<'adopted' | 'resolved'> {
+): Promise<Resolution> {
   const op: PlanOp = row.op;
-  const b = caller.backend;
+  const settled = Date.now() - Date.parse(row.startedAt) >= opts.settleMs;
+  if (op.op === 'contact') return resolveContact(caller, store, row, op, settled);
+  if (op.op === 'create') return resolveCreate(caller, store, row, op, { ...opts, settled, listed });
   const note = 'resolved after interruption';
-  switch (op.op) {
-    case 'contact': {
-      const id = await findUser(caller, op);
-      if (id === undefined) store.journalFailed(row.id, NOT_MADE);
-      else store.journalDone(row.id, { kind: 'identified', lookup: `handle:${op.handle.trim().toLowerCase()}`, userId: id }, 'adopted after interruption');
-      return id === undefined ? 'resolved' : 'adopted';
-    }
-    case 'create': {
-      let found = await findCreated(caller, store, op, row.startedAt, listed);
-      const prepared = op.prepared;
-      if (!found && prepared?.conversationId) {
-        // not made: made now with the journaled identifiers, so a late first POST cannot make a second
-        found = await caller.attempt(() => b.create({ name: op.name, members: op.members, prepared }), { resend: false }).catch(async (e: unknown) => {
-          if (isAmbiguous(e)) return caller.attempt(() => b.get(prepared.conversationId!));
-          throw e;
-        });
-      }
-      if (!found) {
-        store.journalFailed(row.id, NOT_MADE);
-        return 'resolved';
-      }
-      store.journalDone(row.id, createdEffect(op, found, ownerId, b.id), 'adopted after interruption');
-      return 'adopted';
-    }
-    case 'unbind':
-      store.journalDone(row.id, { kind: 'unbound', key: op.key }, note);
-      return 'resolved';
-    default:
+  if (op.op === 'unbind') {
+    store.journalDone(row.id, { kind: 'unbound', key: op.key }, note);
+    return 'resolved';
   }
-  const conv = await caller.attempt(() => b.get(op.conversationId));
+  const conv = await caller.attempt(() => caller.backend.get(op.conversationId));
   if (!conv) {
     if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journalDone(row.id, { kind: 'deleted', key: op.key }, note);
     else store.journalFailed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
@@ -97,8 +79,47 @@ async function resolve(
         : op.op === 'rename'
           ? { kind: 'renamed', conversationId: op.conversationId, name: conv.name }
           : op.op === 'rebind'
-            ? { kind: 'rebound', key: op.key, conversationId: op.conversationId, members: conv.members }
+            ? { kind: 'rebound', key: op.key, ...(op.fromKey ? { fromKey: op.fromKey } : {}), conversationId: op.conversationId, members: conv.members }
             : { kind: 'none' };
   store.journalDone(row.id, effect, note);
   return 'resolved';
+}
+
+async function resolveContact(caller: BackendCaller, store: Store, row: JournalRow, op: ContactOp, settled: boolean): Promise<Resolution> {
+  const id = await findUser(caller, op);
+  if (id !== undefined) {
+    store.journalDone(row.id, identifiedEffect(op, id), 'adopted after interruption');
+    return 'adopted';
+  }
+  if (!settled) return 'in-flight';
+  store.journalFailed(row.id, NOT_MADE);
+  return 'resolved';
+}
+
+async function resolveCreate(
+  caller: BackendCaller,
+  store: Store,
+  row: JournalRow,
+  op: CreateOp,
+  ctx: { ownerId: string; settled: boolean; listed: { conversations?: BackendConversation[] } },
+): Promise<Resolution> {
+  const b = caller.backend;
+  let found = await findCreated(caller, store, op, row.startedAt, ctx.listed);
+  if (!found && !ctx.settled) return 'in-flight';
+  const id = op.prepared?.conversationId;
+  if (!found && id) {
+    // not made: sent again with the journaled identifiers, so a late first POST cannot make a second
+    const prepared = op.prepared!;
+    found = await caller.attempt(() => b.create({ name: op.name, members: op.members, prepared }), { resend: false }).catch(async (e: unknown) => {
+      if (isAmbiguous(e)) return caller.attempt(() => b.get(id));
+      throw e;
+    });
+    if (!found) return 'in-flight';
+  }
+  if (!found) {
+    store.journalFailed(row.id, NOT_MADE);
+    return 'resolved';
+  }
+  store.journalDone(row.id, createdEffect(op, found, ctx.ownerId, b.id), 'adopted after interruption');
+  return 'adopted';
 }

@@ -41,7 +41,11 @@ export async function refreshConversations(
     const added = conv.members.filter((m) => !c.members.has(m)).sort();
     const left = c.members.ids.filter((m) => !now.has(m));
     const renamed = conv.name !== c.name ? { renamedTo: conv.name } : {};
-    if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed) drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed });
+    // the protocol of every owned conversation is known from this read
+    const managed = (conv.unmanageable ?? null) !== (c.unmanageable ?? null) ? { unmanageable: conv.unmanageable ?? null } : {};
+    if (added.length > 0 || left.length > 0 || 'renamedTo' in renamed || 'unmanageable' in managed) {
+      drift.push({ key: c.key, conversationId: c.conversationId, added, left, ...renamed, ...managed });
+    }
   });
   drift.sort((a, b) => (a.key < b.key ? -1 : 1));
   return { drift, unreadable };

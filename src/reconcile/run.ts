@@ -78,6 +78,8 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
     const self = await reconciler.whoami();
+    await reconciler.preflight();
+    if (opts.mode === 'sync') canonicalIds(deps, logger);
     let drift: DriftSummary | undefined;
     const every = config.drift.refreshEveryRuns;
     if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.runsSinceRefresh() >= every))) {
@@ -100,6 +102,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
       // the guards' baselines move on a full read only: a scoped run reads a part
       if (!opts.scope) recordGoodReads(store, groups, goodSizes);
+      rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
     store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
@@ -130,7 +133,7 @@ export async function planRun(
   if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
   const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal)));
   const tripped: string[] = [];
-  const sizesBefore = store.sourceSizes();
+  const sizesBefore = store.guards.sourceSizes();
   const goodSizes = new Map<string, SourceSize>();
   results.forEach((r, i) => {
     const source = toRead[i]!;
@@ -165,11 +168,13 @@ export async function planRun(
     else readErrors.push(why);
   }
 
-  const distrusted = distrustVanishedGroups(groups, store.groupSizes(), allowRemovals);
+  const distrusted = distrustVanishedGroups(groups, store.guards.groupSizes(), allowRemovals);
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
 
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
+  // creates whose answer was lost and that are not found yet: never planned a second time
+  const inFlight = new Set(store.pendingJournal().filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
   let snapshot = store.loadSnapshot();
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
   warnings.push(...mapped.warnings, ...identity.warnings());
@@ -192,8 +197,10 @@ export async function planRun(
     // one id form: what the operator wrote is compared as the backend writes it
     guards: { ...config.guards, protect: config.guards.protect.map((p) => backend.parseUserId(p) ?? p) },
     ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
-    ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers } : {}),
+    ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers: newUsers.filter((u) => !inFlight.has(u.key)) } : {}),
+    ...(inFlight.size > 0 ? { inFlight } : {}),
     refused: refusedLately(store, config.identity.cacheTtlHours),
+    held: store.guards.heldOps(),
     // the plan counts the daemon among the members; a backend where it is not one has one more seat
     ...(backend.capabilities.maxMembers !== undefined
       ? { maxMembers: backend.capabilities.maxMembers + (backend.capabilities.selfIsMember === false ? 1 : 0) }
@@ -273,6 +280,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
     const plan: Plan = { ...fresh, ops, blocked: [], summary: { ...fresh.summary, quarantined: false } };
     const result = await reconciler.apply(plan, runId);
+    store.guards.releaseHeld({ runId: heldIn });
     const exitCode = exitCodeOf(plan, result, [], false);
     store.finishRun(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
@@ -296,8 +304,8 @@ export class StalePlanError extends Error {
 
 /** the baselines of the source and empty-group guards: only reads that were complete */
 function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSizes: Map<string, SourceSize>): void {
-  for (const [source, size] of sourceSizes) store.recordSourceSize(source, size);
-  store.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+  for (const [source, size] of sourceSizes) store.guards.recordSourceSize(source, size);
+  store.guards.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
 }
 
 async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {
@@ -328,7 +336,7 @@ function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void
   if (stale.length > 0) store.forgetGone(stale);
 }
 
-function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
+export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
   const r = deps.config.reconcile;
   return new Reconciler(deps.store, deps.backend, {
     dryRun,
@@ -337,6 +345,7 @@ function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
     ratePerSecond: r.ratePerSecond,
     burst: r.burst,
     retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs, maxRetryAfterMs: r.maxRetryAfterMs },
+    settleMs: r.lostAnswerSettleMs,
     logger: deps.logger,
     ...(deps.tty ? { tty: deps.tty } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
@@ -348,13 +357,32 @@ function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
   return 'members' in op ? { ...op, members: op.members.map((m) => backend.parseUserId(m) ?? m) } : op;
 }
 
+/**
+ * A scoped run's held-back ops are remembered, so the next run (a push or the schedule) holds them
+ * too until they are approved; `--allow-removals` approves them all; a complete full read forgets
+ * those no plan wants any more.
+ */
+function rememberHeld(store: Store, runId: number, plan: Plan, run: { scoped: boolean; allowRemovals: boolean; complete: boolean }): void {
+  const held = plan.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
+  if (run.scoped) store.guards.recordHeld(runId, held);
+  else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
+  else if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
+}
+
+/** ids stored by an earlier version in another form (`uuid@own-domain`) are rewritten once the backend says its form */
+function canonicalIds(deps: RunDeps, logger: Logger): void {
+  const { backend, store } = deps;
+  const changed = store.users.canonicalizeUserIds(backend.idForm?.() ?? backend.id, (id) => backend.parseUserId(id) ?? id);
+  if (changed > 0) logger.warn({ changed }, 'user ids in the store rewritten into the backend\'s one form');
+}
+
 /** users the backend refused within the identity cache's lifetime, with why */
 function refusedLately(store: Store, ttlHours: number): Map<string, string> {
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
-  return new Map([...store.refusedUsers(since)].map(([id, r]) => [id, r.label ?? r.message]));
+  return new Map([...store.users.refusedUsers(since)].map(([id, r]) => [id, r.label ?? r.message]));
 }
 
 /** what runs scoped to a push or a login already did within the guard window */
 function guardWindow(store: Store, span: string): NonNullable<Parameters<typeof computePlan>[0]['window']> {
-  return { ...store.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
+  return { ...store.guards.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
 }

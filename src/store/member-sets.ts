@@ -72,6 +72,53 @@ export class MemberSets {
     return ours;
   }
 
+  /**
+   * Every stored user id rewritten into the backend's one form (ids stored before it existed, such
+   * as `uuid@own-domain`); ids that become one are merged. Returns how many ids changed.
+   */
+  canonicalize(canonical: (id: string) => string): number {
+    const rows = this.db.prepare(`SELECT ref, user_id FROM user_ids ORDER BY ref`).raw().all() as [number, string][];
+    const keeperOf = new Map<string, number>();
+    const merged = new Map<number, number>();
+    const renamed: [number, string][] = [];
+    for (const [ref, id] of rows) {
+      const c = canonical(id);
+      const keeper = keeperOf.get(c);
+      if (keeper !== undefined) merged.set(ref, keeper);
+      else {
+        keeperOf.set(c, ref);
+        if (c !== id) renamed.push([ref, c]);
+      }
+    }
+    if (merged.size === 0 && renamed.length === 0) return 0;
+    if (merged.size > 0) this.merge(merged);
+    for (const [ref, id] of renamed) this.db.prepare(`UPDATE user_ids SET user_id = ? WHERE ref = ?`).run(id, ref);
+    this.refs = undefined;
+    return merged.size + renamed.length;
+  }
+
+  /** refs that are one person folded into one: in every member set, and in who added them */
+  private merge(merged: ReadonlyMap<number, number>): void {
+    const sets = this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][];
+    const isExternal = this.db.prepare(`SELECT 1 FROM member_origins WHERE conversation_id = ? AND user_ref = ?`).pluck();
+    const dropOrigin = this.db.prepare(`DELETE FROM member_origins WHERE conversation_id = ? AND user_ref = ?`);
+    for (const [conversationId, text] of sets) {
+      const refs = parseRefs(text);
+      if (!refs.some((r) => merged.has(r))) continue;
+      for (const old of refs) {
+        const keeper = merged.get(old);
+        // added by convsync under either form: added by convsync (managed removal still applies)
+        if (keeper !== undefined && isExternal.get(conversationId, old) === undefined) dropOrigin.run(conversationId, keeper);
+      }
+      const next = Int32Array.from(new Set(Array.from(refs, (r) => merged.get(r) ?? r))).sort();
+      this.statement(`UPDATE member_sets SET refs = ? WHERE conversation_id = ?`).run(next.join(','), conversationId);
+    }
+    for (const old of merged.keys()) {
+      this.db.prepare(`DELETE FROM member_origins WHERE user_ref = ?`).run(old);
+      this.db.prepare(`DELETE FROM user_ids WHERE ref = ?`).run(old);
+    }
+  }
+
   clear(conversationId: string): void {
     this.statement(`DELETE FROM member_sets WHERE conversation_id = ?`).run(conversationId);
     this.statement(`DELETE FROM member_origins WHERE conversation_id = ?`).run(conversationId);

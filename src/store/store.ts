@@ -7,6 +7,9 @@ import { MemberSets } from './member-sets.js';
 import { MIGRATIONS } from './migrations.js';
 import { PushStore } from './push.js';
 import { SamlStore } from './saml.js';
+import { GuardStore } from './guards.js';
+import { Lease } from './lease.js';
+import { UserStore } from './users.js';
 
 /** What a completed op changed, applied to the snapshot in the same transaction as its journal row. */
 export type OpEffect =
@@ -27,8 +30,8 @@ export type OpEffect =
   | { kind: 'removed'; conversationId: string; members: string[] }
   | { kind: 'renamed'; conversationId: string; name: string }
   | { kind: 'unbound'; key: string }
-  /** bound again to the conversation it had, whose members are now these */
-  | { kind: 'rebound'; key: string; conversationId: string; members: string[] }
+  /** bound again to the conversation it had (under `fromKey` when the key changed), whose members are now these */
+  | { kind: 'rebound'; key: string; fromKey?: string; conversationId: string; members: string[] }
   /** deleted or archived on the backend: never managed again */
   | { kind: 'deleted'; key: string }
   /** a user made on the backend (a Protocol contact), remembered like a lookup */
@@ -46,6 +49,8 @@ export interface Drift {
   renamedTo?: string;
   /** the conversation is gone for convsync, and why */
   deleted?: string;
+  /** whether its members can still be changed: why not, or null when they can again */
+  unmanageable?: string | null;
 }
 
 export type JournalStatus = 'pending' | 'done' | 'failed';
@@ -63,7 +68,7 @@ export interface JournalRow {
   finishedAt: string | null;
 }
 
-export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply' | 'approve';
+export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply' | 'approve' | 'migrate';
 
 export interface RunRow {
   id: number;
@@ -78,15 +83,7 @@ export interface RunRow {
 
 const now = () => new Date().toISOString();
 
-export interface LeaseHolder {
-  host: string;
-  pid: number;
-  command: string;
-}
-
-export class LeaseError extends Error {
-  override name = 'LeaseError';
-}
+export { LeaseError, type LeaseHolder } from './lease.js';
 
 /** The only module that writes SQL. One writer: convsync opens one database per deployment. */
 export class Store {
@@ -94,12 +91,21 @@ export class Store {
   readonly push: PushStore;
   /** what SAML logins showed */
   readonly saml: SamlStore;
+  /** the guards' baselines, window and held ops */
+  readonly guards: GuardStore;
+  /** looked-up and refused users, the one id form, renewed credentials */
+  readonly users: UserStore;
+  /** the single-writer lease */
+  readonly lease: Lease;
   private readonly members: MemberSets;
 
   private constructor(private readonly db: Database.Database) {
     this.push = new PushStore(db);
     this.saml = new SamlStore(db);
     this.members = new MemberSets(db);
+    this.guards = new GuardStore(db);
+    this.users = new UserStore(db, this.members);
+    this.lease = new Lease(db);
   }
 
   static open(path: string): Store {
@@ -142,9 +148,9 @@ export class Store {
   loadSnapshot(): Snapshot {
     const rows = this.db
       .prepare(
-        `SELECT key, conversation_id, owner_id, name, groups, on_group_removed, state FROM bindings WHERE state IN ('bound', 'unbound') ORDER BY key`,
+        `SELECT key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable FROM bindings WHERE state IN ('bound', 'unbound') ORDER BY key`,
       )
-      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction; state: string }[];
+      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction; state: string; unmanageable: string | null }[];
     const { users, members } = this.members.load();
     const byConversation = new Map<string, SnapshotConversation>();
     const all = rows.map((r) => {
@@ -156,6 +162,7 @@ export class Store {
         members: members.get(r.conversation_id) ?? MemberList.empty,
         groups: JSON.parse(r.groups) as string[],
         onGroupRemoved: r.on_group_removed,
+        ...(r.unmanageable !== null ? { unmanageable: r.unmanageable } : {}),
       };
       if (r.state === 'bound') byConversation.set(r.conversation_id, c);
       return c;
@@ -187,6 +194,7 @@ export class Store {
         for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
         for (const u of ours) leaver.run(d.conversationId, u, t);
         for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
+        if (d.unmanageable !== undefined) this.markUnmanageable(d.conversationId, d.unmanageable);
         if (d.renamedTo !== undefined) {
           this.applyEffect({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
           log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
@@ -241,6 +249,14 @@ export class Store {
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id };
   }
 
+  /** the binding row under a key, in any state */
+  bindingRow(key: string): { conversationId: string; ownerId: string; state: string } | undefined {
+    const row = this.db.prepare(`SELECT conversation_id, owner_id, state FROM bindings WHERE key = ?`).get(key) as
+      | { conversation_id: string; owner_id: string; state: string }
+      | undefined;
+    return row && { conversationId: row.conversation_id, ownerId: row.owner_id, state: row.state };
+  }
+
   /** any binding, in any state, ever made to this conversation */
   bindingByConversation(conversationId: string): { key: string; state: string } | undefined {
     return this.db
@@ -283,6 +299,13 @@ export class Store {
     const t = now();
     switch (effect.kind) {
       case 'created': {
+        // the key's earlier conversation (moved to a channel, or deleted and made again) keeps a row of
+        // its own: no later look for a lost create takes it for one convsync just made
+        const replaced = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ? AND conversation_id <> ?`).pluck().get(effect.key, effect.conversationId) as string | undefined;
+        if (replaced !== undefined) {
+          this.db.prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
+          this.members.clear(replaced);
+        }
         this.db
           .prepare(
             `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, on_group_removed, state, created_at, updated_at)
@@ -317,6 +340,10 @@ export class Store {
         this.db.prepare(`UPDATE bindings SET state = 'unbound', updated_at = ? WHERE key = ? AND state = 'bound'`).run(t, effect.key);
         break;
       case 'rebound': {
+        if (effect.fromKey !== undefined && effect.fromKey !== effect.key) {
+          this.db.prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
+          this.db.prepare(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`).run(effect.key, t, effect.fromKey, effect.conversationId);
+        }
         this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
         const now = new Set(effect.members);
         const kept = this.members.load().members.get(effect.conversationId)?.ids ?? [];
@@ -345,47 +372,6 @@ export class Store {
     }
   }
 
-  // ---- single writer ---------------------------------------------------------------------------
-
-  /**
-   * Takes the writer lease, or throws with who holds it. A lease whose holder stopped renewing it
-   * for `ttlMs` is free, and so is one held by a dead process on this host.
-   */
-  acquireLease(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
-    this.db.transaction(() => {
-      const current = this.lease();
-      const mine = current && current.host === holder.host && current.pid === holder.pid;
-      if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
-        const dead = current.host === holder.host && !alive(current.pid);
-        if (!dead) {
-          throw new LeaseError(
-            `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
-              `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
-          );
-        }
-      }
-      const t = now();
-      const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
-      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
-    }).immediate();
-  }
-
-  renewLease(holder: LeaseHolder): void {
-    const current = this.lease();
-    if (!current || current.pid !== holder.pid || current.host !== holder.host) throw new LeaseError('the writer lease was taken over by another convsync');
-    this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
-  }
-
-  releaseLease(holder: LeaseHolder): void {
-    const current = this.lease();
-    if (current && current.pid === holder.pid && current.host === holder.host) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();
-  }
-
-  private lease(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {
-    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).get() as { value: string } | undefined;
-    return row ? (JSON.parse(row.value) as LeaseHolder & { since: string; renewedAt: string }) : undefined;
-  }
-
   /** a trivial read, for readiness */
   ping(): boolean {
     return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;
@@ -396,24 +382,6 @@ export class Store {
   /** `scoped`: a run of the groups a push or a SAML login changed, guarded together over a window */
   startRun(mode: RunMode, opts: { scoped?: boolean } = {}): number {
     return Number(this.db.prepare(`INSERT INTO runs (mode, started_at, scoped) VALUES (?, ?, ?)`).run(mode, now(), opts.scoped ? 1 : 0).lastInsertRowid);
-  }
-
-  /** what scoped runs removed, deleted, archived and unbound since `since` (ISO time) */
-  scopedChangesSince(since: string): { removals: number; deletes: number; unbinds: number } {
-    const rows = this.db
-      .prepare(
-        `SELECT j.op, j.payload FROM journal j JOIN runs r ON r.id = j.run_id
-         WHERE r.scoped = 1 AND j.status = 'done' AND j.started_at >= ? AND j.op IN ('remove', 'delete', 'archive', 'unbind')`,
-      )
-      .raw()
-      .all(since) as [string, string][];
-    const out = { removals: 0, deletes: 0, unbinds: 0 };
-    for (const [op, payload] of rows) {
-      if (op === 'remove') out.removals += (JSON.parse(payload) as { members: string[] }).members.length;
-      else if (op === 'unbind') out.unbinds++;
-      else out.deletes++;
-    }
-    return out;
   }
 
   finishRun(id: number, result: string, exitCode: number, summary: unknown, plan?: unknown, error?: string): void {
@@ -543,85 +511,11 @@ export class Store {
     }));
   }
 
-  // ---- groups ---------------------------------------------------------------------------------
+  // ---- unmanageable conversations ---------------------------------------------------------------
 
-  groupSizes(): Map<string, number> {
-    const rows = this.db.prepare(`SELECT group_key, member_count FROM group_state`).raw().all() as [string, number][];
-    return new Map(rows);
+  /** what a read or a refused change says about whether the conversation can still be managed (null: it can) */
+  markUnmanageable(conversationId: string, reason: string | null): void {
+    this.db.prepare(`UPDATE bindings SET unmanageable = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`).run(reason, now(), conversationId);
   }
 
-  /** only groups read completely are recorded: an unknown read must not become the new baseline */
-  recordGroupSizes(groups: { key: string; displayName: string; size: number }[]): void {
-    const t = now();
-    const up = this.db.prepare(
-      `INSERT INTO group_state (group_key, display_name, member_count, updated_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (group_key) DO UPDATE SET display_name = excluded.display_name, member_count = excluded.member_count,
-         updated_at = excluded.updated_at`,
-    );
-    this.db.transaction(() => {
-      for (const g of groups) up.run(g.key, g.displayName, g.size, t);
-    })();
-  }
-
-  sourceSizes(): Map<string, { groups: number; memberships: number }> {
-    const rows = this.db.prepare(`SELECT source, groups, memberships FROM source_state`).all() as { source: string; groups: number; memberships: number }[];
-    return new Map(rows.map((r) => [r.source, { groups: r.groups, memberships: r.memberships }]));
-  }
-
-  recordSourceSize(source: string, size: { groups: number; memberships: number }): void {
-    this.db
-      .prepare(
-        `INSERT INTO source_state (source, groups, memberships, updated_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (source) DO UPDATE SET groups = excluded.groups, memberships = excluded.memberships, updated_at = excluded.updated_at`,
-      )
-      .run(source, size.groups, size.memberships, now());
-  }
-
-  // ---- refused users ---------------------------------------------------------------------------
-
-  recordRefused(users: readonly { userId: string; label?: string | undefined; message: string }[]): void {
-    const up = this.db.prepare(
-      `INSERT INTO refused_users (user_id, label, message, refused_at) VALUES (?, ?, ?, ?)
-       ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, message = excluded.message, refused_at = excluded.refused_at`,
-    );
-    const t = now();
-    this.db.transaction(() => {
-      for (const u of users) up.run(u.userId, u.label ?? null, u.message, t);
-    })();
-  }
-
-  /** users refused at or after `since` (ISO time), with why */
-  refusedUsers(since: string): Map<string, { label: string | null; message: string; refusedAt: string }> {
-    const rows = this.db.prepare(`SELECT user_id, label, message, refused_at FROM refused_users WHERE refused_at >= ? ORDER BY user_id`).all(since) as {
-      user_id: string;
-      label: string | null;
-      message: string;
-      refused_at: string;
-    }[];
-    return new Map(rows.map((r) => [r.user_id, { label: r.label, message: r.message, refusedAt: r.refused_at }]));
-  }
-
-  // ---- identity cache -------------------------------------------------------------------------
-
-  /** cached lookups resolved at or after `since` (ISO time); null means "the backend has no such user" */
-  cachedIdentities(lookups: string[], since: string): Map<string, string | null> {
-    const get = this.db.prepare(`SELECT backend_user_id FROM identity_cache WHERE lookup = ? AND resolved_at >= ?`);
-    const out = new Map<string, string | null>();
-    for (const l of lookups) {
-      const row = get.get(l, since) as { backend_user_id: string | null } | undefined;
-      if (row) out.set(l, row.backend_user_id);
-    }
-    return out;
-  }
-
-  cacheIdentities(results: Map<string, string | null>): void {
-    const up = this.db.prepare(
-      `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
-       ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
-    );
-    const t = now();
-    this.db.transaction(() => {
-      for (const [l, id] of results) up.run(l, id, t);
-    })();
-  }
 }

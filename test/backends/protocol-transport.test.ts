@@ -55,12 +55,17 @@ describe('Protocol transport edge cases (nock)', () => {
 
   it('a create whose answer was lost is looked for and adopted, never POSTed again', async () => {
     const store = Store.open(':memory:');
+    let sent: { description?: string } = {};
     nock(BASE)
-      .post('/groups')
+      .post('/groups', (body: { description?: string }) => ((sent = body), true))
       .replyWithError({ code: 'ECONNRESET', message: 'socket hang up' })
       .get('/groups')
       .query(true)
-      .reply(200, { has_more: false, data: [group(), group({ id: 'OldGroupAAAAAAA1', created_at: 1_000_000 })] });
+      // the one it made carries the marker it sent; an older one and a person's of the same name do not
+      .reply(200, () => ({
+        has_more: false,
+        data: [group({ description: sent.description }), group({ id: 'OldGroupAAAAAAA1', created_at: 1_000_000 }), group({ id: 'PersonsGroupAAA1', description: 'managed by convsync' })],
+      }));
     const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: ['ContactAAAAAAAA1'], groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
     const result = await reconciler(store).apply(plan([op]), store.startRun('sync'));
     expect(result).toMatchObject({ done: 1, failed: [] });
@@ -72,8 +77,9 @@ describe('Protocol transport edge cases (nock)', () => {
 
   it('when the look fails too, the create stays pending (unknown), and the next run adopts before planning', async () => {
     const store = Store.open(':memory:');
+    let sent: { description?: string } = {};
     nock(BASE)
-      .post('/groups')
+      .post('/groups', (body: { description?: string }) => ((sent = body), true))
       .reply(502, '<html>502 Bad Gateway</html>')
       .get('/groups')
       .query(true)
@@ -85,8 +91,8 @@ describe('Protocol transport edge cases (nock)', () => {
     expect(result.failed[0]!.error).toMatch(/answer lost .* left pending/);
     expect(store.pendingJournal()).toHaveLength(1);
     expect(store.bindingOf('group:corp:x')).toBeUndefined();
-    nock(BASE).get('/groups').query(true).reply(200, { has_more: false, data: [group()] });
-    expect(await reconciler(store).recover()).toEqual({ resolved: 1, adopted: 1 });
+    nock(BASE).get('/groups').query(true).reply(200, () => ({ has_more: false, data: [group({ description: sent.description })] }));
+    expect(await reconciler(store).recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });
     expect(store.bindingOf('group:corp:x')).toMatchObject({ conversationId: 'GroupAAAAAAAAAA1' });
     expect(nock.isDone()).toBe(true);
   });

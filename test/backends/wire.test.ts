@@ -17,6 +17,7 @@ afterEach(async () => {
 function config(baseUrl: string, extra: Partial<WireBackendConfig> = {}): WireBackendConfig {
   return {
     type: 'wire',
+    conversationType: 'group',
     baseUrl,
     email: 'bot@example.com',
     password: 'bot-password',
@@ -27,11 +28,11 @@ function config(baseUrl: string, extra: Partial<WireBackendConfig> = {}): WireBa
   };
 }
 
-async function setup(opts: WireSandboxOptions = {}) {
+async function setup(opts: WireSandboxOptions = {}, extra: Partial<WireBackendConfig> = {}) {
   wire = await WireSandbox.start(opts);
   const bot = wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
   const people = Array.from({ length: 6 }, (_, i) => wire!.addUser({ name: `p${i}` }).id);
-  const backend = wireBackend.create(config(wire.url), { logger });
+  const backend = wireBackend.create(config(wire.url, extra), { logger });
   return { wire, bot, people, backend };
 }
 
@@ -157,6 +158,23 @@ describe('Wire backend against the Wire sandbox', () => {
     const refused = await wrong.whoami().catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(AuthError);
     expect(refused).toMatchObject({ label: 'invalid-credentials' });
+  });
+
+  it('v6–v15 by default: the highest both serve, a development version only when max names it', async () => {
+    const wide = (extra: Partial<WireBackendConfig> = {}) => ({ apiVersions: { min: 6, max: 15 }, ...extra });
+    const { wire: w, backend } = await setup({}, wide());
+    await backend.whoami();
+    expect(w.calls.find((c) => c.path.endsWith('/self'))!.path).toBe('/v15/self');
+    // v10+: a create answered 201 only, conversations without an unqualified id
+    const conv = await backend.create({ name: 'Team v15', members: [] });
+    expect(conv.id).toMatch(/^[0-9a-f-]{36}$/);
+    await w.stop();
+    const { wire: w2, backend: dev } = await setup({ development: [16] }, wide({ apiVersions: { min: 6, max: 16 } }));
+    await dev.whoami();
+    expect(w2.calls.find((c) => c.path.endsWith('/self'))!.path).toBe('/v16/self');
+    await w2.stop();
+    const { backend: none } = await setup({ supported: [3, 4, 5], development: [] }, wide());
+    await expect(none.whoami()).rejects.toThrow(/supports API versions \[3, 4, 5\], none within v6–v15/);
   });
 
   it('parses user ids as Wire UUIDs, optionally qualified', async () => {

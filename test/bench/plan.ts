@@ -100,7 +100,7 @@ export async function planBench(w: Workload) {
     });
     const t4 = t();
     store.updateBindingGroups(mapped.conversations);
-    store.recordGroupSizes(read.groups.map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+    store.guards.recordGroupSizes(read.groups.map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
     const t5 = t();
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);

@@ -48,14 +48,15 @@ for (const backend of BACKENDS) {
       const before = h.chatWrites().length;
       const res = await h.cli(['sync']);
       expect(res.code, res.stderr).toBe(0);
-      const writes = h.chatWrites().slice(before).map((c) => `${c.method} ${c.path.replace(/[0-9a-zA-Z-]{16,}/g, 'ID')}`);
+      const version = backend.name === 'wire' ? /^\/v\d+\// : /^$/;
+      const writes = h.chatWrites().slice(before).map((c) => `${c.method} ${c.path.replace(version, '/vN/').replace(/[0-9a-zA-Z-]{16,}/g, 'ID')}`);
       const state = h.chatState();
       expect(state.get('Team eng')).toEqual(desired().get('Team eng'));
       expect(state.get('Team platform')).toEqual(desired().get('Team platform'));
       if (backend.name === 'wire') {
         // Wire: one add per conversation, one DELETE per removed member, the rename, nothing for an unbind
         expect(writes.sort()).toEqual(
-          ['DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /v9/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'POST /v9/conversations/sandbox.wire.test/ID/members', 'PUT /v9/conversations/sandbox.wire.test/ID/name'].sort(),
+          ['DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/name'].sort(),
         );
         expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
       } else if (backend.name === 'mixin') {
@@ -91,14 +92,18 @@ for (const backend of BACKENDS) {
 
     it('converges through throttling storms (Retry-After), 5xx bursts and lost answers, with nothing made twice', async () => {
       h = await start({ groups: 20, membersPerGroup: 5, users: 60, ...backend.faults(true) });
-      const res = await h.cli(['sync']);
-      expect(res.code, res.stderr).toBe(0);
+      // besides one answer in five lost at random, the first create's for sure
+      const lossy = backend.name === 'wire' ? h.wire : backend.name === 'mixin' ? h.mixin! : h.protocol!;
+      lossy.loseResponses({ method: 'POST', path: backend.name === 'wire' ? /^\/v\d+\/conversations$/ : backend.name === 'mixin' ? '/conversations' : '/v1/groups', as: 502 });
+      // a 5xx on a create may come after it was made: what is not found stays pending for the next run
+      let res = await h.cli(['sync']);
+      for (let run = 1; run < 8 && res.code !== 0; run++) res = await h.cli(['sync']);
+      expect(res.code, res.stderr + res.stdout).toBe(0);
       expect(h.chatState()).toEqual(desired());
       const calls: { status: number; code?: number }[] = backend.name === 'wire' ? h.wire.calls : backend.name === 'mixin' ? h.mixin!.calls : h.protocol!.calls;
       expect(calls.filter((c) => c.status === 420 || c.status === 429 || c.code === 429).length).toBeGreaterThan(5);
       expect(calls.filter((c) => c.status >= 500).length).toBeGreaterThan(0);
-      const sandbox = backend.name === 'wire' ? h.wire : backend.name === 'mixin' ? h.mixin! : h.protocol!;
-      expect(sandbox.lost.length).toBeGreaterThan(0);
+      expect(lossy.lost.length).toBeGreaterThan(0);
       const made = backend.name === 'wire' ? h.wire.conversations.size : backend.name === 'mixin' ? h.mixin!.conversations.size : h.protocol!.groups.size;
       expect(made).toBe(20);
     });

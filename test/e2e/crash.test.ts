@@ -20,7 +20,7 @@ describe('crash safety', () => {
   it('survives 20 SIGKILLs at random points of a 518-call apply: exact state, no duplicate, nothing pending', async () => {
     // besides the kills, one write in ten is made and then loses its answer (502, 504, dropped connection)
     h = await startHarness({ groups: 150, membersPerGroup: 4, users: 600, wire: { faults: { latencyMs: 40, lostResponseRatio: 0.1 } } });
-    h.writeConfig({ reconcile: { concurrency: 2, ratePerSecond: 1000, burst: 50, baseDelayMs: 10, maxDelayMs: 200 } });
+    h.writeConfig({ reconcile: { concurrency: 2, ratePerSecond: 1000, burst: 50, baseDelayMs: 10, maxDelayMs: 200, lostAnswerSettleMs: 0 } });
     expect((await h.cli(['sync'])).code).toBe(0);
 
     // a directory change worth 518 calls: 140 removes, 140 adds, 28 renames, 10 unbinds, 200 creates

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
-import { GROUP, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
+import { GROUP, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
 import { desiredState, startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 
 const MAPPING = { match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' };
@@ -66,6 +66,18 @@ describe('unbind is guarded and reversible (the real CLI against the Wire sandbo
     expect(json(again.stdout).plan.ops).toEqual([]);
   });
 
+  it('a source renamed: each conversation moves to its group\'s new key, none made twice', async () => {
+    h = await startHarness({ groups: 3, membersPerGroup: 2 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const ids = [...h.wire.conversations.keys()].sort();
+    h.writeConfig({ sources: [{ name: 'okta', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' } }] });
+    const moved = await h.cli(['sync', '--output', 'json']);
+    expect(moved.code, moved.stderr).toBe(0);
+    expect(json(moved.stdout).plan.ops.map((o) => `${o.op} ${o.key}`)).toEqual(h.directory.groups.map((g) => `rebind group:okta:${g.id}`).sort());
+    expect([...h.wire.conversations.keys()].sort()).toEqual(ids);
+    expect(json((await h.cli(['sync', '--output', 'json'])).stdout).plan.ops).toEqual([]);
+  });
+
   it('a group that leaves and comes back between runs keeps its conversation', async () => {
     h = await startHarness({ groups: 2, membersPerGroup: 2 });
     expect((await h.cli(['sync'])).code).toBe(0);
@@ -89,6 +101,56 @@ describe('guards hold across pushes (the real daemon)', () => {
     d = undefined;
     await h?.close();
   });
+  const lastRun = () => {
+    const s = Store.open(join(h.dir, 'convsync.db'));
+    try {
+      return s.recentRuns(1)[0]!;
+    } finally {
+      s.close();
+    }
+  };
+  /** a push, then the daemon's run after it */
+  const pushed = async (send: () => Promise<unknown>) => {
+    const before = lastRun().id;
+    await send();
+    await until(() => lastRun().id > before && lastRun().finishedAt !== null, 'the run after a push');
+    await sleep(20);
+  };
+
+  it('a delete a push run held stays held in the next scheduled full run until approved', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1, users: 4 });
+    d = await startDaemon(h, { mappings: [{ ...MAPPING, onGroupRemoved: 'delete' }], guards: { ...GUARDS, maxRemovalRatio: 1, maxDeletesPerRun: 2, window: '1h' } });
+    const user = h.directory.users[0]!;
+    const uid = (await scim(d, 'POST', '/Users', { schemas: [USER], userName: user.email, externalId: user.externalId, active: true })).json.id as string;
+    const groups: string[] = [];
+    for (let i = 0; i < 3; i++) groups.push((await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: `team-p${i}`, members: [{ value: uid }] })).json.id as string);
+    await until(() => wireState(h.wire, h.botId).size === 3, 'three conversations');
+    for (const id of groups) await pushed(() => scim(d!, 'DELETE', `/Groups/${id}`));
+    expect(wireState(h.wire, h.botId).size).toBe(1);
+    const held = lastRun().id;
+    expect(await d.stop()).toBe(0);
+    d = undefined;
+    // the scheduled full run alone has one delete, under the limit: still held, as run `held` said
+    const full = await h.cli(['sync']);
+    expect(full.code, full.stdout).toBe(3);
+    expect(full.stdout).toContain(`held back by guards since run ${held}`);
+    expect(wireState(h.wire, h.botId).size).toBe(1);
+    expect((await h.cli(['approve', String(held)])).code).toBe(0);
+    expect(wireState(h.wire, h.botId).size).toBe(0);
+    expect((await h.cli(['sync'])).code).toBe(0);
+  }, 60_000);
+
+  it('the removal ratio counts the removals of the window: a conversation is not emptied one push at a time', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1, users: 12 });
+    d = await startDaemon(h, { mappings: [MAPPING], guards: { ...GUARDS, maxRemovalRatio: 0.2, removalRatioMinMembers: 10, window: '1h' } });
+    const ids: string[] = [];
+    for (const u of h.directory.users.slice(0, 10)) ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id as string);
+    const gid = (await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: 'team-x', members: ids.map((value) => ({ value })) })).json.id as string;
+    await until(() => (wireState(h.wire, h.botId).get('Team x')?.length ?? 0) === 10, 'ten members');
+    for (const id of ids.slice(0, 5)) await pushed(() => scim(d!, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] }));
+    // two of ten (20 %) may go; the third would make 30 %
+    expect(wireState(h.wire, h.botId).get('Team x')).toHaveLength(8);
+  }, 60_000);
 
   it('ten groups deleted one push at a time with maxDeletesPerRun 2: two deleted, the rest held until approved', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1, users: 4 });
@@ -105,20 +167,7 @@ describe('guards hold across pushes (the real daemon)', () => {
     }
     await until(() => wireState(h.wire, h.botId).size === 10, 'ten conversations');
     const store = () => Store.open(join(h.dir, 'convsync.db'));
-    const lastRun = () => {
-      const s = store();
-      try {
-        return s.recentRuns(1)[0]!;
-      } finally {
-        s.close();
-      }
-    };
-    for (const id of groups) {
-      const before = lastRun().id;
-      expect((await scim(d, 'DELETE', `/Groups/${id}`)).status).toBe(204);
-      await until(() => lastRun().id > before && lastRun().finishedAt !== null, `the run after deleting ${id}`);
-      await sleep(20);
-    }
+    for (const id of groups) await pushed(async () => expect((await scim(d!, 'DELETE', `/Groups/${id}`)).status).toBe(204));
     expect(h.wire.conversations.size).toBe(8);
     expect(await d.stop()).toBe(0);
     d = undefined;

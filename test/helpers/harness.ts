@@ -131,7 +131,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' }],
       policy: 'sync',
       guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 0.5, removalRatioMinMembers: 10, maxUnbindsPerRun: 1000, protect: [] },
-      reconcile: { baseDelayMs: 20, maxDelayMs: 2000, ratePerSecond: 1000, burst: 50 },
+      // the sandboxes make a change before they answer: a lost create not found is not made
+      reconcile: { baseDelayMs: 20, maxDelayMs: 2000, ratePerSecond: 1000, burst: 50, lostAnswerSettleMs: 0 },
       log: { level: 'warn' },
       ...opts.config,
       ...overrides,

@@ -277,4 +277,13 @@ describe('snapshotDigest', () => {
     expect(plan.ops).toMatchObject([{ op: 'create', key: 'a', members: ['u1'] }, { op: 'add', key: 'b', members: ['u3'] }]);
     expect(plan.warnings).toEqual(['1 user(s) refused by the backend lately, not added: u2 (not-connected)']);
   });
+
+  it('moves a conversation to the new key of its group (a source renamed) instead of making a second one', () => {
+    const old = snap('corp-a', managed('u1', 'u2'), { name: 'Team a', groups: ['corp:a'] });
+    const plan = computePlan(input([desired('okta-a', ['u1', 'u3'], { name: 'Team a', groups: ['okta:a'] })], [old]));
+    expect(plan.ops.map((o) => `${o.op} ${o.key}${o.op === 'rebind' ? ` from ${o.fromKey}` : ''}`)).toEqual(['rebind okta-a from corp-a', 'remove okta-a', 'add okta-a']);
+    // two leaving under one name: which is meant is unclear, so nothing is moved
+    const two = computePlan(input([desired('okta-a', ['u1'], { name: 'Team a' })], [old, snap('corp-b', managed('u1'), { name: 'Team a' })]));
+    expect(two.ops.map((o) => o.op)).toEqual(['unbind', 'unbind', 'create']);
+  });
 });

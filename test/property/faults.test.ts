@@ -62,7 +62,7 @@ async function check(s: { memberships: boolean[][]; steps: Step[] }): Promise<vo
     mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'authoritative' }],
     guards: { maxRemovalsPerRun: 1000, maxRemovalRatio: 1, removalRatioMinMembers: 0 },
     drift: { refreshEveryRuns: 0 },
-    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 12, ratePerSecond: 5000, burst: 100 },
+    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 12, ratePerSecond: 5000, burst: 100, lostAnswerSettleMs: 0 },
   });
   const app = createApp(config, { logger: pino({ level: 'silent' }), writer: 'property-test' });
   const byExternal = new Map(directory.users.map((u) => [u.externalId, u.id]));

@@ -17,7 +17,7 @@ describe('store', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
+    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'held_ops', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
     db.close();
   });
 
@@ -117,11 +117,32 @@ describe('store', () => {
     b.close();
   });
 
+  it('rewrites stored ids into the one form once: merged members keep who added them, leavers and lookups follow', () => {
+    const store = Store.open(dbPath());
+    const run = store.startRun('sync');
+    const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    // an earlier version kept one person twice: as `uuid@own` (added by convsync) and as `uuid` (found by hand)
+    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['AA@own', 'bb'], external: ['aa', 'CC@other'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.applyDrift(run, [{ key: 'k', conversationId: 'c', added: [], left: ['bb'] }]);
+    store.users.cacheIdentities(new Map([['handle:x', 'DD@own']]));
+    const canonical = (id: string) => {
+      const [u, d] = id.toLowerCase().split('@');
+      return d === undefined || d === 'own' ? u! : `${u}@${d}`;
+    };
+    expect(store.users.canonicalizeUserIds('wire:own', canonical)).toBeGreaterThan(0);
+    const conv = store.loadSnapshot().conversations[0]!;
+    expect(conv.members.toRecord()).toEqual({ aa: 'convsync', 'cc@other': 'external' });
+    expect(conv.leavers).toEqual(['bb']);
+    expect(store.users.cachedIdentities(['handle:x'], '1970-01-01T00:00:00Z').get('handle:x')).toBe('dd');
+    // once per form
+    expect(store.users.canonicalizeUserIds('wire:own', () => 'x')).toBe(0);
+  });
+
   it('records group sizes for the empty-group guard', () => {
     const store = Store.open(dbPath());
-    store.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 300 }]);
-    store.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 299 }]);
-    expect(store.groupSizes()).toEqual(new Map([['corp:g1', 299]]));
+    store.guards.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 300 }]);
+    store.guards.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 299 }]);
+    expect(store.guards.groupSizes()).toEqual(new Map([['corp:g1', 299]]));
     store.close();
   });
 });

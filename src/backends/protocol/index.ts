@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { ProtocolBackendConfig } from '../../config/schema.js';
@@ -16,9 +17,13 @@ const Group = z.looseObject({
   name: z.string(),
   conversation_id: z.string().nullish(),
   contacts: z.array(z.union([Contact, z.looseObject({ id: z.string() })])),
+  description: z.string().nullish(),
   archived_at: z.number().nullish(),
   created_at: z.number().nullish(),
 });
+/** what convsync writes in the description of its groups; the marker makes a lost create findable */
+const DESCRIPTION = 'managed by convsync';
+const MARKED = /^managed by convsync \(([0-9a-f-]{36})\)$/;
 type Group = z.infer<typeof Group>;
 const List = <T extends z.ZodType>(item: T) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
 
@@ -63,11 +68,22 @@ class ProtocolBackend implements Backend {
     return { userId: 'protocol:api-token' };
   }
 
-  async create(input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
-    const res = await this.call('POST', '/groups', { name: input.name, description: 'managed by convsync', contacts: input.members.map((id) => ({ id })) }, signal);
+  /** a marker journaled with the create and written into the group: a lost answer is found exactly */
+  prepareCreate(): Record<string, string> {
+    return { marker: randomUUID() };
+  }
+
+  async create(input: { name: string; members: string[]; prepared?: Record<string, string> }, signal?: AbortSignal): Promise<BackendConversation> {
+    const description = input.prepared?.marker ? `${DESCRIPTION} (${input.prepared.marker})` : DESCRIPTION;
+    const res = await this.call('POST', '/groups', { name: input.name, description, contacts: input.members.map((id) => ({ id })) }, signal);
     const group = this.parse(Group, res, 'POST /groups');
-    // the group brings its conversation; make one only if it did not
-    if (!group.conversation_id) await this.ensureConversation(group.id, signal);
+    // the group brings its conversation; if it did not and making one fails, the group exists all the
+    // same: its conversation is made at its next change
+    if (!group.conversation_id) {
+      await this.ensureConversation(group.id, signal).catch((e: unknown) => {
+        this.ctx.logger.warn({ backend: 'protocol', group: group.id, err: (e as Error).message }, 'group made, its conversation not yet');
+      });
+    }
     return this.toConversation(group);
   }
 
@@ -127,6 +143,7 @@ class ProtocolBackend implements Backend {
   private async setGroup(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<Set<string>> {
     const group = await this.group(id, signal);
     if (!group) throw new PermanentError(`group ${id} does not exist`, { origin: 'protocol', status: 404, label: 'invalid_request' });
+    if (!group.conversation_id) await this.ensureConversation(group.id, signal);
     const before = new Set(group.contacts.map((c) => c.id));
     const gone = new Set(change.remove);
     const wanted = [...new Set([...before, ...change.add])].filter((m) => !gone.has(m));
@@ -231,7 +248,8 @@ class ProtocolBackend implements Backend {
   }
 
   private toConversation(g: Group): BackendConversation {
-    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id), ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}) };
+    const marker = MARKED.exec(g.description ?? '')?.[1];
+    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id), ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}), ...(marker ? { marker } : {}) };
   }
 }
 

@@ -3,8 +3,8 @@ import { AuthError, CapacityError, PermanentError, type SyncError } from '../../
 import { errorForStatus, parseJson, type HttpResponse } from '../../http/request.js';
 
 /**
- * The shapes of Wire's answers that the adapter relies on (API v6–v9, tolerant of the v10+ shape:
- * no unqualified `id`, optional `members.self`). Anything else is an answer outside the contract.
+ * The shapes of Wire's answers that the adapter relies on (API v6–v15: v10+ has no unqualified
+ * `id` and an optional `members.self`). Anything else is an answer outside the contract.
  */
 const QualifiedId = z.looseObject({ id: z.string(), domain: z.string() });
 
@@ -30,6 +30,8 @@ export const SelfProfile = z.looseObject({
 export const Conversation = z.looseObject({
   qualified_id: QualifiedId,
   type: z.int(),
+  protocol: z.enum(['proteus', 'mixed', 'mls']).optional(),
+  group_conv_type: z.string().nullish(),
   name: z.string().nullish(),
   team: z.string().nullish(),
   creator: z.string().nullish(),
@@ -49,6 +51,17 @@ export const ConversationsFound = z.looseObject({
   found: z.array(Conversation),
   not_found: z.array(QualifiedId).optional(),
   failed: z.array(QualifiedId).optional(),
+});
+
+/** `GET /teams/{tid}/features/{name}`: only what convsync reads */
+export const Feature = z.looseObject({
+  status: z.enum(['enabled', 'disabled']),
+  config: z.looseObject({}).optional(),
+});
+
+export const TeamMember = z.looseObject({
+  user: z.string(),
+  permissions: z.looseObject({ self: z.int(), copy: z.int() }).nullish(),
 });
 
 export const UsersFound = z.looseObject({

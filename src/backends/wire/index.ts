@@ -1,5 +1,5 @@
 import type { WireBackendConfig } from '../../config/schema.js';
-import { PermanentError } from '../../errors.js';
+import { isSyncError, PermanentError, UnmanageableError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
 import {
   Conversation,
@@ -11,6 +11,7 @@ import {
   UsersFound,
   wireError,
 } from './contract.js';
+import { checkChannelMode, MLS_GROUP_REMEDY } from './channels.js';
 import { WireSession } from './session.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -25,30 +26,47 @@ interface Qualified {
 }
 
 /**
- * Wire (API v6–v9). User ids are Wire user UUIDs, written `uuid` for the backend's own domain or
- * `uuid@domain` for another one. The daemon logs in as an ordinary team member, creates team group
- * conversations (proteus, invitees as `wire_member`) and stays their `wire_admin`.
+ * Wire (API v6–v15). User ids are Wire user UUIDs, written `uuid` for the backend's own domain or
+ * `uuid@domain` for another one. In group mode the daemon is an ordinary team member that creates
+ * proteus team groups (invitees as `wire_member`) and stays their `wire_admin`; a group a member's
+ * client migrated to MLS is reported as unmanageable. In channel mode it is a team admin that
+ * creates MLS channels and stays a member of them (Wire lets only a member delete one).
  */
 class WireBackend implements Backend {
   readonly id = 'wire';
   readonly capabilities;
   private readonly session: WireSession;
+  private readonly log: BackendContext['logger'];
   private teamId: string | undefined;
 
+  private readonly channels: boolean;
+  private checked: Promise<void> | undefined;
+  /** channel mode: one call for a conversation's changes where it saves calls (PUT …/members, v13+) */
+  readonly updateConversation?: (id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal) => Promise<void>;
+
   constructor(config: WireBackendConfig, ctx: BackendContext) {
-    this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse);
+    this.channels = config.conversationType === 'channel';
+    this.log = ctx.logger.child({ backend: 'wire' });
+    if (this.channels) this.updateConversation = (id, change, signal) => this.updateChannel(id, change, signal);
+    this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
     this.teamId = config.teamId;
     this.capabilities = {
-      maxMembers: config.maxConversationSize,
+      // maxConvSize binds proteus groups only; MLS channels have no such cap
+      maxMembers: this.channels ? undefined : config.maxConversationSize,
       // no per-call cap besides the conversation size, so one call per conversation
-      addBatch: config.maxConversationSize,
+      addBatch: this.channels ? 2000 : config.maxConversationSize,
       // v6–v9 remove one member per call
       removeBatch: 1,
       removedGroup: 'keep' as const,
       reportsCreator: true,
+      createsKind: this.channels ? 'channel' : 'group_conversation',
       // a user outside the team, not connected, not activated, without legal-hold consent or on a domain not federated
       refusedUserLabels: ['access-denied', 'not-connected', 'no-team-member', 'missing-legalhold-consent', 'federation-not-enabled', 'federation-denied', 'unreachable-backends', 'non-federating-backends'],
     };
+  }
+
+  idForm(): string {
+    return `wire:${this.session.domain ?? '?'}`;
   }
 
   /** one form for every id: lower case, the backend's own domain left off, another domain kept */
@@ -75,8 +93,19 @@ class WireBackend implements Backend {
     return { userId: this.toUserId(self.qualified_id), ...(self.name ? { displayName: self.name } : {}) };
   }
 
+  /** channel mode's checks, once while they pass (a failure is checked again next time) */
+  preflight(signal?: AbortSignal): Promise<void> {
+    if (!this.channels) return Promise.resolve();
+    this.checked ??= this.team(signal).then((team) => checkChannelMode(this.session, team, this.session.userId!, signal));
+    return this.checked.catch((e: unknown) => {
+      this.checked = undefined;
+      throw e;
+    });
+  }
+
   async create(input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
     const team = await this.team(signal);
+    if (this.channels) return this.createChannel(team, input, signal);
     const res = await this.session.call(
       'POST',
       '/conversations',
@@ -89,7 +118,37 @@ class WireBackend implements Backend {
       },
       signal,
     );
-    if (res.status !== 201 && res.status !== 200) throw wireError(res, 'POST /conversations');
+    return this.created(res);
+  }
+
+  /**
+   * An MLS channel is made empty (MLS takes no invitees at creation) and filled by an add, which
+   * Wire turns into an external add. If the add fails, the channel is returned as it is: the
+   * members missing are planned again.
+   */
+  private async createChannel(team: string, input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
+    await this.preflight(signal);
+    const res = await this.session.call(
+      'POST',
+      '/conversations',
+      { qualified_users: [], name: input.name, team: { teamid: team, managed: false }, protocol: 'mls', group_conv_type: 'channel', add_permission: 'admins' },
+      signal,
+    );
+    const conv = this.created(res);
+    if (input.members.length === 0) return conv;
+    try {
+      const { added } = await this.addMembers(conv.id, input.members, signal);
+      return { ...conv, members: [...conv.members, ...added] };
+    } catch (e) {
+      this.log.warn({ conversation: conv.id, err: isSyncError(e) ? e.describe() : String(e) }, 'channel made, its members not added yet: they are added at the next run');
+      return conv;
+    }
+  }
+
+  /** v6–v9 answer 200 for a conversation that existed; v10+ only 201 */
+  private created(res: Awaited<ReturnType<WireSession['call']>>): BackendConversation {
+    const ok = res.status === 201 || (res.status === 200 && (this.session.version ?? 0) < 10);
+    if (!ok) throw wireError(res, 'POST /conversations');
     return this.toConversation(parseAnswer(Conversation, res, 'POST /conversations'));
   }
 
@@ -145,7 +204,7 @@ class WireBackend implements Backend {
     );
     // 204: everyone was already a member
     if (res.status === 204) return { added: [] };
-    if (res.status !== 200) throw wireError(res, 'POST /conversations/{domain}/{id}/members');
+    if (res.status !== 200) throw await this.memberError(conversationId, wireError(res, 'POST /conversations/{domain}/{id}/members'), signal);
     const event = parseAnswer(MemberJoinEvent, res, 'POST /conversations/{domain}/{id}/members');
     return { added: event.data.users.map((u) => this.toUserId(u.qualified_id)) };
   }
@@ -157,11 +216,42 @@ class WireBackend implements Backend {
     for (const m of members) {
       const u = this.qualify(m);
       const res = await this.session.call('DELETE', `/conversations/${q.domain}/${q.id}/members/${u.domain}/${u.id}`, undefined, signal);
-      // 204: not a member (any more)
+      // 204: not a member (any more); a channel answers 204 to every removal
       if (res.status === 200) removed.push(m);
-      else if (res.status !== 204) throw wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}');
+      else if (res.status !== 204) throw await this.memberError(conversationId, wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}'), signal);
     }
     return { removed };
+  }
+
+  /**
+   * A channel's changes: with v13+ and more than two calls' worth of them, one read and one
+   * `PUT …/members` with the whole list (convsync itself, whoever is there and stays, the new);
+   * otherwise the single calls. The PUT keeps people added by hand: only those named go.
+   */
+  private async updateChannel(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void> {
+    const calls = change.remove.length + (change.add.length > 0 ? 1 : 0);
+    if ((this.session.version ?? 0) >= 13 && calls > 2) {
+      const conv = await this.get(id, signal);
+      if (!conv) throw new PermanentError(`conversation ${id} is gone`, { origin: 'wire', status: 404, label: 'no-conversation' });
+      const gone = new Set(change.remove);
+      const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
+      const q = this.qualify(id);
+      const users = [this.session.userId!, ...wanted].map((m) => this.qualify(m));
+      const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, { qualified_users: users, conversation_role: 'wire_member' }, signal);
+      if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
+    } else {
+      if (change.remove.length > 0) await this.removeMembers(id, change.remove, signal);
+      if (change.add.length > 0) await this.addMembers(id, change.add, signal);
+    }
+    if (change.name !== undefined) await this.rename(id, change.name, signal);
+  }
+
+  /** 403 invalid-op on a member change: if the conversation is now an MLS group, it is unmanageable for good */
+  private async memberError(conversationId: string, e: Error & { label?: string | undefined }, signal?: AbortSignal): Promise<Error> {
+    if (e.label !== 'invalid-op') return e;
+    const conv = await this.get(conversationId, signal).catch(() => undefined);
+    if (!conv?.unmanageable) return e;
+    return new UnmanageableError(e.message, conv.unmanageable, { origin: 'wire', status: 403, label: 'invalid-op' });
   }
 
   async rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void> {
@@ -220,11 +310,15 @@ class WireBackend implements Backend {
   }
 
   private toConversation(c: Conversation): BackendConversation {
+    // a channel is MLS and managed over REST; any other MLS conversation is not
+    const unmanageable = c.protocol === 'mls' && c.group_conv_type !== 'channel';
     return {
       id: this.toUserId(c.qualified_id),
       name: c.name ?? '',
       members: c.members.others.map((m) => this.toUserId(m.qualified_id)),
       ...(c.creator ? { creator: c.creator } : {}),
+      kind: c.group_conv_type ?? 'group_conversation',
+      ...(unmanageable ? { unmanageable: MLS_GROUP_REMEDY } : {}),
     };
   }
 }

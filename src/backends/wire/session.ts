@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Dispatcher } from 'undici';
 import type { Logger } from 'pino';
 import type { WireBackendConfig } from '../../config/schema.js';
 import { readSecret } from '../../config/secrets.js';
 import { AuthError, PermanentError } from '../../errors.js';
+import type { CredentialStore } from '../types.js';
 import { headerValue, httpRequest, type HttpResponse } from '../../http/request.js';
 import { AccessToken, parseAnswer, VersionInfo, wireError } from './contract.js';
 
@@ -13,10 +16,15 @@ interface Token {
   user: string;
 }
 
+/** where the renewed cookie is kept: the cookie file may be a read-only secret mount */
+const COOKIE = 'wire-cookie';
+
 /**
  * A Wire login: API version negotiation, persistent login (the `zuid` cookie), access-token renewal
  * through `/access` before expiry and once on a 401, and a fresh login only when the cookie itself
- * is refused. Concurrent callers share one renewal.
+ * is refused. With `cookieFile` (a team app's cookie) there is no login at all: only `/access`, and
+ * every cookie Wire sends back is kept in the store, the newest used. Concurrent callers share one
+ * renewal.
  */
 export class WireSession {
   version: number | undefined;
@@ -24,6 +32,8 @@ export class WireSession {
   userId: string | undefined;
   private token: Token | undefined;
   private cookie: string | undefined;
+  /** which cookie file the app cookie came from (its digest), kept with every renewed cookie */
+  private cookieOrigin: string | undefined;
   private renewing: Promise<void> | undefined;
   private readonly base: string;
 
@@ -32,8 +42,25 @@ export class WireSession {
     private readonly dispatcher: Dispatcher | undefined,
     private readonly logger: Logger,
     private readonly onResponse?: (status: number) => void,
+    private readonly credentials?: CredentialStore,
   ) {
     this.base = config.baseUrl.replace(/\/+$/, '');
+  }
+
+  /** a team app's cookie from `cookieFile`, unless the store holds a newer one renewed from that same file */
+  private appCookie(): { value: string; origin: string } {
+    let text: string;
+    try {
+      text = readFileSync(this.config.cookieFile!, 'utf8').trim();
+    } catch (e) {
+      throw new AuthError(`cannot read backend.cookieFile: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { origin: 'wire' });
+    }
+    const value = /(?:^|;\s*)zuid=([^;\s]+)/.exec(text)?.[1] ?? text;
+    if (!value) throw new AuthError('backend.cookieFile is empty: put the cookie Wire gave when the app was created in it', { origin: 'wire' });
+    const origin = createHash('sha256').update(value).digest('hex').slice(0, 16);
+    const kept = this.credentials?.get(COOKIE);
+    // a different file means the operator issued a new cookie: it wins over what was renewed before
+    return kept && kept.origin === origin ? kept : { value, origin };
   }
 
   /** a versioned API call (`/vN` + path) with the access token; renews once on 401 */
@@ -56,8 +83,9 @@ export class WireSession {
     await this.ensureToken(signal);
   }
 
+  /** a password login's cookie is given back; an app's cookie is kept (a logout would revoke it) */
   async logout(signal?: AbortSignal): Promise<void> {
-    if (!this.cookie || !this.token) return;
+    if (!this.cookie || !this.token || this.config.cookieFile !== undefined) return;
     const res = await this.send('POST', '/access/logout', undefined, signal, true, true);
     if (res.status !== 200) this.logger.warn({ status: res.status }, 'wire logout was refused');
     this.cookie = undefined;
@@ -104,7 +132,8 @@ export class WireSession {
     const info = parseAnswer(VersionInfo, res, 'GET /api-version');
     const development = new Set(info.development ?? []);
     const { min, max } = this.config.apiVersions;
-    const usable = info.supported.filter((v) => !development.has(v) && v >= min && v <= max);
+    // a development version changes without notice: used only when the operator names it as max
+    const usable = [...info.supported.filter((v) => !development.has(v)), ...[...development].filter((v) => v === max)].filter((v) => v >= min && v <= max);
     if (usable.length === 0) {
       throw new PermanentError(
         `the Wire backend supports API versions [${info.supported.join(', ')}], none within v${min}–v${max}`,
@@ -119,6 +148,7 @@ export class WireSession {
   private renew(signal: AbortSignal | undefined): Promise<void> {
     this.renewing ??= (async () => {
       try {
+        if (this.config.cookieFile !== undefined) return await this.renewAppCookie(signal);
         if (this.cookie && (await this.access(signal))) return;
         await this.login(signal);
       } finally {
@@ -126,6 +156,21 @@ export class WireSession {
       }
     })();
     return this.renewing;
+  }
+
+  /** an app never logs in: a refused cookie needs a new one from a team admin */
+  private async renewAppCookie(signal: AbortSignal | undefined): Promise<void> {
+    if (!this.cookie) {
+      const app = this.appCookie();
+      this.cookie = app.value;
+      this.cookieOrigin = app.origin;
+    }
+    if (await this.access(signal)) return;
+    throw new AuthError(
+      'Wire refused the cookie in backend.cookieFile (revoked, expired, or replaced by a newer one): a team admin issues a new one ' +
+        '(POST /teams/{team}/apps/{app}/cookies, or the team settings) and puts it in backend.cookieFile',
+      { origin: 'wire', status: 403, label: 'invalid-credentials' },
+    );
   }
 
   /** POST /access (unversioned): true when renewed, false when the cookie was refused */
@@ -156,7 +201,7 @@ export class WireSession {
       signal,
       false,
     );
-    if (res.status !== 200) throw wireError(res, 'POST /login');
+    if (res.status !== 200) throw loginError(res, this.config.cookieFile === undefined);
     this.takeToken(res, 'POST /login');
     if (!this.cookie) {
       throw new PermanentError('POST /login: no zuid cookie in the answer (outside the Wire contract)', {
@@ -176,7 +221,30 @@ export class WireSession {
     // /access sends a new cookie only when it renewed it; the new one replaces the old
     for (const line of headerValue(res.headers, 'set-cookie')) {
       const m = /(?:^|;\s*)zuid=([^;]+)/.exec(line);
-      if (m) this.cookie = m[1];
+      if (!m || m[1] === this.cookie) continue;
+      this.cookie = m[1];
+      // a renewed app cookie replaces the old one, which Wire may revoke: kept before it is relied on
+      if (this.cookieOrigin !== undefined) this.credentials?.put(COOKIE, m[1]!, this.cookieOrigin);
     }
   }
+}
+
+/** what a refused password login means for the operator */
+function loginError(res: HttpResponse, byPassword: boolean): Error {
+  const err = wireError(res, 'POST /login');
+  const label = (err as { label?: string }).label;
+  if (!byPassword) return err;
+  if (label === 'code-authentication-required' || label === 'code-authentication-failed') {
+    return new AuthError(
+      "POST /login: the team requires a second factor (2FA) for password logins, which a daemon cannot give: use a team app's cookie (backend.cookieFile) instead",
+      { origin: 'wire', status: res.status, label },
+    );
+  }
+  if (label === 'invalid-credentials') {
+    return new AuthError(
+      'POST /login: invalid credentials. Check backend.email/handle and the password; an account that signs in through SSO has no password: use a team app (backend.cookieFile) instead',
+      { origin: 'wire', status: res.status, label },
+    );
+  }
+  return err;
 }

@@ -1,27 +1,33 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LostResponses, type LoseRule, type LostAs, type LostResponse } from '../lost-responses.js';
 import { randomUuid, seededRandom } from '../random.js';
+import { Auth } from './auth.js';
+import { Conversations } from './conversations.js';
+import { fail, noEndpoint, parseBody, Reply } from './http.js';
 import {
   DEFAULT_FAULTS,
-  PERMISSION_BITS,
-  TEAM_PERMS,
-  type ConversationRole,
+  DEFAULT_FEATURES,
+  type BaseProtocol,
   type FakeConversation,
   type FakeCookie,
   type FakeToken,
   type FakeUser,
   type TeamRole,
   type WireFaults,
+  type WireFeatures,
+  type WireWorld,
 } from './state.js';
+import { Teams } from './teams.js';
+
+export type { WireFaults, WireFeatures } from './state.js';
 
 export interface RecordedCall {
   method: string;
   path: string;
   status: number;
-  /** the call changed (or tried to change) conversations */
+  /** the call changed (or tried to change) conversations or credentials (apps and their cookies) */
   write: boolean;
   at: number;
   /** the conversation and users a member call was about */
@@ -33,38 +39,47 @@ export interface RecordedCall {
 
 export interface WireSandboxOptions {
   domain?: string;
-  /** enabled stable versions (default 0–15) */
+  /** enabled stable versions (default 0–15); the fake implements v6–v15 */
   supported?: number[];
-  /** development versions, announced separately (default [16]) */
+  /** development versions, announced separately (default [16]); an announced one is served like v15 */
   development?: number[];
   maxConvSize?: number;
   seed?: number;
   faults?: Partial<WireFaults>;
+  /** the team's features and the backend's MLS (default: channels and MLS off, as Wire's chart) */
+  features?: Partial<WireFeatures>;
 }
 
-class Reply {
-  constructor(
-    readonly status: number,
-    readonly body?: unknown,
-    readonly headers: Record<string, string | string[]> = {},
-  ) {}
+/** the API versions the fake serves: v6–v15, and v16 (served as v15) when announced */
+const MIN_VERSION = 6;
+const MAX_VERSION = 16;
+
+interface RouteContext {
+  caller: FakeUser;
+  p: string[];
+  url: URL;
+  version: number;
+  body: () => unknown;
 }
 
-/** Wire's error body */
-function fail(status: number, label: string, message: string, headers: Record<string, string> = {}): Reply {
-  return new Reply(status, { code: status, label, message }, headers);
+interface Route {
+  method: string;
+  path: RegExp;
+  /** the first version with this route */
+  from?: number;
+  write: boolean;
+  run: (x: RouteContext) => Reply;
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ROLES: ConversationRole[] = ['wire_admin', 'wire_member'];
-const IMPLEMENTED = new Set([6, 7, 8, 9]);
 
 /**
- * A fake Wire backend that serves the v6–v9 contract of `reference/wire-api.md` over real HTTP:
- * it answers with Wire's status codes, labels and 204-means-no-change, enforces roles, the
- * conversation size rule and token lifetimes, records every call, and injects faults (503s, 420
- * throttling with Retry-After, short tokens, latency, lost answers). It shares no code with the
- * Wire adapter.
+ * A fake Wire backend that serves the v6–v15 contract of `reference/wire-api.md` and
+ * `reference/wire-api-2026.md` over real HTTP: it answers with Wire's status codes, labels and
+ * 204-means-no-change, the v10+ conversation shapes, conversation protocols (proteus, mixed, mls)
+ * with `403 invalid-op` on REST membership of MLS groups, team channels run by team admins, team
+ * features, team apps and their cookies, SSO and 2FA logins; it enforces roles, the conversation
+ * size rule and token lifetimes, records every call, and injects faults (503s, 420 throttling with
+ * Retry-After, short tokens, latency, lost answers, the password rate limit). It shares no code
+ * with the Wire adapter.
  */
 export class WireSandbox {
   readonly domain: string;
@@ -76,12 +91,17 @@ export class WireSandbox {
   /** requests the real server would reject as malformed (400s): a faithful client causes none */
   readonly violations: string[] = [];
   readonly faults: WireFaults;
+  /** the team's features; change them while the sandbox runs as an admin would */
+  readonly features: WireFeatures;
   /** logins made, by persist flag */
   readonly logins: { persist: boolean; label: string | null }[] = [];
-  private readonly cookies = new Map<string, FakeCookie>();
-  private readonly tokens = new Map<string, FakeToken>();
   private readonly random: () => number;
   private readonly losses: LostResponses;
+  private readonly world: WireWorld;
+  private readonly auth: Auth;
+  private readonly convs: Conversations;
+  private readonly teams: Teams;
+  private readonly routes: Route[];
   private counted = 0;
   private server: Server | undefined;
   private readonly supported: number[];
@@ -96,7 +116,26 @@ export class WireSandbox {
     this.supported = opts.supported ?? Array.from({ length: 16 }, (_, i) => i);
     this.development = opts.development ?? [16];
     this.faults = { ...DEFAULT_FAULTS, ...opts.faults };
+    this.features = { ...DEFAULT_FEATURES, ...opts.features };
     this.losses = new LostResponses(this.faults, this.random);
+    const world: WireWorld = {
+      domain: this.domain,
+      teamId: this.teamId,
+      maxConvSize: this.maxConvSize,
+      users: this.users,
+      conversations: this.conversations,
+      faults: this.faults,
+      features: this.features,
+      random: this.random,
+      cookies: new Map<string, FakeCookie>(),
+      tokens: new Map<string, FakeToken>(),
+      logins: this.logins,
+    };
+    this.world = world;
+    this.teams = new Teams(world);
+    this.auth = new Auth(world, (u) => this.teams.profile(u));
+    this.convs = new Conversations(world);
+    this.routes = this.routeTable();
   }
 
   static async start(opts: WireSandboxOptions = {}): Promise<WireSandbox> {
@@ -113,8 +152,24 @@ export class WireSandbox {
     this.server?.closeAllConnections();
   }
 
-  /** a team member (or, with `team: false`, a user outside the team) */
-  addUser(u: { id?: string; name?: string; email?: string; handle?: string; password?: string; role?: TeamRole; team?: boolean; searchable?: boolean }): FakeUser {
+  // ---- test hooks -----------------------------------------------------------------------------
+
+  /**
+   * A team member (or, with `team: false`, a user outside the team). `sso: true` is a user
+   * provisioned by SAML/SCIM: no password unless given, and exempt from the 2FA challenge.
+   */
+  addUser(u: {
+    id?: string;
+    name?: string;
+    email?: string;
+    handle?: string;
+    password?: string;
+    role?: TeamRole;
+    team?: boolean;
+    searchable?: boolean;
+    sso?: boolean;
+    supportedProtocols?: BaseProtocol[];
+  }): FakeUser {
     const user: FakeUser = {
       id: u.id ?? randomUuid(this.random),
       name: u.name ?? u.email ?? 'user',
@@ -124,21 +179,44 @@ export class WireSandbox {
       ...(u.email ? { email: u.email } : {}),
       ...(u.handle ? { handle: u.handle } : {}),
       ...(u.password ? { password: u.password } : {}),
+      ...(u.sso ? { sso: true } : {}),
+      ...(u.supportedProtocols ? { supportedProtocols: u.supportedProtocols } : {}),
     };
     this.users.set(user.id, user);
     return user;
   }
 
+  /** a team app, as an admin's `POST /teams/{tid}/apps` makes it: the app user and its persistent cookie */
+  addApp(a: { name: string; category?: string; description?: string }): { user: FakeUser; cookie: string } {
+    return this.auth.makeApp(a.name, a.category ?? 'other', a.description ?? '', this.teamId);
+  }
+
+  /** a new cookie for an app (`POST /teams/{tid}/apps/{uid}/cookies`): every earlier one is revoked */
+  refreshAppCookie(userId: string): string {
+    if (this.users.get(userId)?.type !== 'app') throw new Error(`${userId} is not an app`);
+    return this.auth.renewAppCookie(userId);
+  }
+
+  /** what a member's client does (`PUT …/protocol`), without the migration criteria: proteus → mixed → mls */
+  migrateConversation(id: string, to: 'mixed' | 'mls'): void {
+    this.convs.migrate(id, to);
+  }
+
+  /** the 2FA code the user would get by email for its next login */
+  verificationCode(userId: string): string {
+    return this.auth.verificationCode(userId);
+  }
+
   /** every access token expires now (the next call gets a 401) */
   expireTokens(): void {
-    for (const t of this.tokens.values()) t.expiresAt = 0;
+    for (const t of this.world.tokens.values()) t.expiresAt = 0;
   }
 
   /** revoke login cookies: all of them, or all but each user's newest (a superseded cookie dies) */
   revokeCookies(opts: { keepNewest?: boolean } = {}): void {
     const newest = new Map<string, FakeCookie>();
-    for (const c of this.cookies.values()) newest.set(c.user, c);
-    for (const c of this.cookies.values()) if (!opts.keepNewest || newest.get(c.user) !== c) c.revoked = true;
+    for (const c of this.world.cookies.values()) newest.set(c.user, c);
+    for (const c of this.world.cookies.values()) if (!opts.keepNewest || newest.get(c.user) !== c) c.revoked = true;
   }
 
   writeCalls(): RecordedCall[] {
@@ -199,40 +277,64 @@ export class WireSandbox {
     if (fault) return { reply: fault, write: false };
 
     // /access*: unversioned on purpose (nginz also takes /vN/access)
-    if (path === '/access' && method === 'POST') return { reply: this.access(req), write: false };
-    if (path === '/access/logout' && method === 'POST') return { reply: this.logout(req), write: false };
+    if (path === '/access' && method === 'POST') return { reply: this.auth.access(req), write: false };
+    if (path === '/access/logout' && method === 'POST') return { reply: this.auth.logout(req), write: false };
 
-    if (m && !this.supported.includes(version)) return { reply: fail(404, 'unsupported-version', `Version v${version} is not supported`), write: false };
-    if (!IMPLEMENTED.has(version)) return { reply: fail(404, 'no-endpoint', 'The requested endpoint does not exist'), write: false };
+    // a version is served only if announced (supported, or development): disabled ones do not exist
+    if (m && !this.supported.includes(version) && !this.development.includes(version)) {
+      return { reply: fail(404, 'unsupported-version', `Version v${version} is not supported`), write: false };
+    }
+    if (version < MIN_VERSION || version > MAX_VERSION) return { reply: noEndpoint(), write: false };
 
-    if (path === '/login' && method === 'POST') return { reply: this.login(url, raw), write: false };
+    if (path === '/login' && method === 'POST') return { reply: this.auth.login(url, raw), write: false };
 
-    const caller = this.authenticate(req);
+    const caller = this.auth.authenticate(req);
     if (!caller) return { reply: new Reply(401, '<html><body><h1>401 Authorization Required</h1></body></html>'), write: false };
 
-    const body = (): unknown => parseBody(raw);
-    let r: RegExpExecArray | null;
-    if (path === '/self' && method === 'GET') return { reply: this.self(caller), write: false };
-    if (path === '/conversations' && method === 'POST') return { reply: this.create(caller, body()), write: true };
-    if (path === '/conversations/list-ids' && method === 'POST') return { reply: this.listIds(caller, body()), write: false };
-    if (path === '/conversations/list' && method === 'POST') return { reply: this.list(caller, body()), write: false };
-    if ((r = /^\/conversations\/([^/]+)\/([^/]+)$/.exec(path)) && method === 'GET') return { reply: this.get(caller, r[1]!, r[2]!), write: false };
-    if ((r = /^\/conversations\/([^/]+)\/([^/]+)\/members$/.exec(path)) && method === 'POST') {
-      return { reply: this.addMembers(caller, r[1]!, r[2]!, body()), write: true };
+    for (const r of this.routes) {
+      if (r.method !== method) continue;
+      const match = r.path.exec(path);
+      if (!match) continue;
+      // a route that does not exist in this version (galley: "no-endpoint")
+      if (r.from !== undefined && version < r.from) return { reply: noEndpoint(), write: false };
+      return { reply: r.run({ caller, p: match.slice(1), url, version, body: () => parseBody(raw) }), write: r.write };
     }
-    if ((r = /^\/conversations\/([^/]+)\/([^/]+)\/members\/([^/]+)\/([^/]+)$/.exec(path)) && method === 'DELETE') {
-      return { reply: this.removeMember(caller, r[1]!, r[2]!, r[3]!, r[4]!), write: true };
-    }
-    if ((r = /^\/conversations\/([^/]+)\/([^/]+)\/name$/.exec(path)) && method === 'PUT') {
-      return { reply: this.rename(caller, r[1]!, r[2]!, body()), write: true };
-    }
-    if ((r = /^\/teams\/([^/]+)\/conversations\/([^/]+)$/.exec(path)) && method === 'DELETE') {
-      return { reply: this.deleteConversation(caller, r[2]!), write: true };
-    }
-    if ((r = /^\/teams\/([^/]+)\/conversations$/.exec(path)) && method === 'GET') return { reply: this.teamConversations(caller, r[1]!), write: false };
-    if ((r = /^\/teams\/([^/]+)\/members$/.exec(path)) && method === 'GET') return { reply: this.teamMembers(caller, r[1]!, url), write: false };
-    if (path === '/list-users' && method === 'POST') return { reply: this.listUsers(body()), write: false };
-    return { reply: fail(404, 'no-endpoint', 'The requested endpoint does not exist'), write: false };
+    return { reply: noEndpoint(), write: false };
+  }
+
+  private routeTable(): Route[] {
+    const c = this.convs;
+    const t = this.teams;
+    const seg = '([^/]+)';
+    const route = (method: string, pattern: string, write: boolean, run: Route['run'], from?: number): Route => ({
+      method,
+      path: new RegExp(`^${pattern}$`),
+      write,
+      run,
+      ...(from === undefined ? {} : { from }),
+    });
+    return [
+      route('GET', '/self', false, (x) => t.self(x.caller)),
+      route('POST', '/conversations', true, (x) => c.create(x.caller, x.body(), x.version)),
+      route('POST', '/conversations/list-ids', false, (x) => c.listIds(x.caller, x.body())),
+      route('POST', '/conversations/list', false, (x) => c.list(x.caller, x.body())),
+      route('GET', `/conversations/${seg}/${seg}`, false, (x) => c.get(x.caller, x.p[0]!, x.p[1]!, x.version)),
+      route('POST', `/conversations/${seg}/${seg}/members`, true, (x) => c.addMembers(x.caller, x.p[0]!, x.p[1]!, x.body())),
+      route('PUT', `/conversations/${seg}/${seg}/members`, true, (x) => c.replaceMembers(x.caller, x.p[0]!, x.p[1]!, x.body()), 13),
+      route('DELETE', `/conversations/${seg}/${seg}/members/${seg}/${seg}`, true, (x) => c.removeMember(x.caller, x.p[0]!, x.p[1]!, x.p[2]!, x.p[3]!)),
+      route('PUT', `/conversations/${seg}/${seg}/name`, true, (x) => c.rename(x.caller, x.p[0]!, x.p[1]!, x.body())),
+      route('PUT', `/conversations/${seg}/${seg}/protocol`, true, (x) => c.updateProtocol(x.caller, x.p[0]!, x.p[1]!, x.body())),
+      // the {tid} path segment is ignored, as the real handler does
+      route('DELETE', `/teams/${seg}/conversations/${seg}`, true, (x) => c.deleteConversation(x.caller, x.p[1]!)),
+      route('GET', `/teams/${seg}/conversations`, false, (x) => t.teamConversations(x.caller, x.p[0]!)),
+      route('GET', `/teams/${seg}/members`, false, (x) => t.teamMembers(x.caller, x.p[0]!, x.url)),
+      route('GET', `/teams/${seg}/members/${seg}`, false, (x) => t.teamMemberOne(x.caller, x.p[0]!, x.p[1]!)),
+      route('GET', `/teams/${seg}/features/${seg}`, false, (x) => t.feature(x.caller, x.p[0]!, x.p[1]!)),
+      route('GET', '/feature-configs', false, (x) => t.featureConfigs(x.caller)),
+      route('POST', '/list-users', false, (x) => t.listUsers(x.body())),
+      route('POST', `/teams/${seg}/apps`, true, (x) => this.auth.createApp(x.caller, x.p[0]!, x.body()), 12),
+      route('POST', `/teams/${seg}/apps/${seg}/cookies`, true, (x) => this.auth.refreshAppCookie(x.caller, x.p[0]!, x.p[1]!, x.body()), 12),
+    ];
   }
 
   private injectedFault(): Reply | undefined {
@@ -245,440 +347,15 @@ export class WireSandbox {
     if (f.errorRatio > 0 && this.random() < f.errorRatio) return new Reply(503, '<html><body>503 Service Unavailable</body></html>');
     return undefined;
   }
-
-  // ---- auth -----------------------------------------------------------------------------------
-
-  private authenticate(req: IncomingMessage): FakeUser | undefined {
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    const token = m ? this.tokens.get(m[1]!) : undefined;
-    if (!token || token.expiresAt <= Date.now()) return undefined;
-    return this.users.get(token.user);
-  }
-
-  private issueToken(user: string): { user: string; access_token: string; token_type: 'Bearer'; expires_in: number } {
-    const value = randomBytes(24).toString('base64url');
-    this.tokens.set(value, { value, user, expiresAt: Date.now() + this.faults.tokenLifetimeSeconds * 1000 });
-    return { user, access_token: value, token_type: 'Bearer', expires_in: this.faults.tokenLifetimeSeconds };
-  }
-
-  private issueCookie(user: string, label: string | null, persistent: boolean): string {
-    const value = randomBytes(24).toString('base64url');
-    const ttl = persistent ? 4_838_400 : 86_400;
-    this.cookies.set(value, { value, user, label, persistent, expiresAt: Date.now() + ttl * 1000, revoked: false });
-    const expires = persistent ? `; Expires=${new Date(Date.now() + ttl * 1000).toUTCString()}` : '';
-    return `zuid=${value}; Path=/access${expires}; HttpOnly; Secure`;
-  }
-
-  private login(url: URL, raw: string): Reply {
-    const b = parseBody(raw);
-    if (!isObject(b)) return fail(400, 'bad-request', 'Error in $: expected Object');
-    if (typeof b.password !== 'string' || b.password.length < 6) return fail(400, 'bad-request', "Error in $.password: expected PlainTextPassword6");
-    if (typeof b.email !== 'string' && typeof b.handle !== 'string') return fail(400, 'bad-request', "Error in $: 'email' or 'handle' required");
-    const label = typeof b.label === 'string' ? b.label : null;
-    const user = [...this.users.values()].find(
-      (u) => u.password !== undefined && (typeof b.email === 'string' ? u.email === b.email : u.handle === b.handle),
-    );
-    if (!user || user.password !== b.password) return fail(403, 'invalid-credentials', 'Authentication failed');
-    const persist = url.searchParams.get('persist') === 'true';
-    this.logins.push({ persist, label });
-    // a new login revokes the user's older cookies with the same label
-    for (const c of this.cookies.values()) if (c.user === user.id && c.label === label) c.revoked = true;
-    return new Reply(200, this.issueToken(user.id), { 'set-cookie': this.issueCookie(user.id, label, persist) });
-  }
-
-  private cookieOf(req: IncomingMessage): FakeCookie | 'missing' | 'invalid' | 'expired' {
-    const values = [...(req.headers.cookie ?? '').matchAll(/(?:^|;\s*)zuid=([^;]+)/g)].map((x) => x[1]!);
-    if (values.length === 0) return 'missing';
-    const valid = values.map((v) => this.cookies.get(v)).filter((c): c is FakeCookie => c !== undefined && !c.revoked);
-    if (valid.length === 0) return 'invalid';
-    const fresh = valid.find((c) => c.expiresAt > Date.now());
-    return fresh ?? 'expired';
-  }
-
-  private access(req: IncomingMessage): Reply {
-    const cookie = this.cookieOf(req);
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    if (cookie === 'missing') return fail(403, 'invalid-credentials', bearer ? 'Missing cookie' : 'Missing cookie and token');
-    if (cookie === 'invalid') return fail(403, 'invalid-credentials', 'Invalid zauth token');
-    if (cookie === 'expired') return fail(403, 'invalid-credentials', 'Zauth token expired');
-    if (bearer) {
-      // the old token may be expired, but it must be one we issued, for the same user
-      const old = this.tokens.get(bearer[1]!);
-      if (!old || old.user !== cookie.user) return fail(403, 'invalid-credentials', 'Invalid zauth token');
-    }
-    const headers: Record<string, string> = {};
-    if (this.faults.renewCookieOnAccess && cookie.persistent) headers['set-cookie'] = this.issueCookie(cookie.user, cookie.label, true);
-    return new Reply(200, this.issueToken(cookie.user), headers);
-  }
-
-  private logout(req: IncomingMessage): Reply {
-    const cookie = this.cookieOf(req);
-    if (!/^Bearer /.test(req.headers.authorization ?? '')) return fail(403, 'invalid-credentials', 'Missing token');
-    if (typeof cookie === 'string') return fail(403, 'invalid-credentials', 'Invalid zauth token');
-    cookie.revoked = true;
-    return new Reply(200);
-  }
-
-  // ---- users and teams ------------------------------------------------------------------------
-
-  private profile(u: FakeUser) {
-    return {
-      qualified_id: { id: u.id, domain: this.domain },
-      id: u.id,
-      name: u.name,
-      ...(u.handle ? { handle: u.handle } : {}),
-      team: u.team ?? null,
-      accent_id: 0,
-      supported_protocols: ['proteus'],
-    };
-  }
-
-  private self(caller: FakeUser): Reply {
-    return new Reply(200, {
-      ...this.profile(caller),
-      ...(caller.email ? { email: caller.email } : {}),
-      locale: 'en',
-      managed_by: 'wire',
-      searchable: caller.searchable,
-    });
-  }
-
-  private teamMembers(caller: FakeUser, tid: string, url: URL): Reply {
-    if (caller.team !== tid) return fail(403, 'no-team-member', 'Requesting user is not a team member');
-    const max = url.searchParams.has('maxResults') ? Number(url.searchParams.get('maxResults')) : 2000;
-    if (!Number.isInteger(max) || max < 1 || max > 2000) return fail(400, 'bad-request', 'Error in $: maxResults out of range 1..2000');
-    const offset = Number(url.searchParams.get('pagingState') ? Buffer.from(url.searchParams.get('pagingState')!, 'base64url').toString() : 0);
-    const visible = [...this.users.values()]
-      .filter((u) => u.team === tid && (u.searchable || u.id === caller.id))
-      .sort((a, b) => (a.id < b.id ? -1 : 1));
-    const page = visible.slice(offset, offset + max);
-    const hasMore = offset + max < visible.length;
-    return new Reply(200, {
-      members: page.map((u) => ({
-        user: u.id,
-        permissions: { self: PERMISSION_BITS[u.role], copy: PERMISSION_BITS[u.role] },
-        created_by: null,
-        created_at: null,
-        legalhold_status: 'disabled',
-      })),
-      hasMore,
-      pagingState: Buffer.from(String(offset + page.length)).toString('base64url'),
-    });
-  }
-
-  private listUsers(b: unknown): Reply {
-    if (!isObject(b)) return fail(400, 'bad-request', 'Error in $: expected Object');
-    const byIds = Array.isArray(b.qualified_ids);
-    const byHandles = Array.isArray(b.qualified_handles);
-    if (byIds === byHandles) return fail(400, 'bad-request', 'exactly one of qualified_ids or qualified_handles must be provided.');
-    if (byHandles) {
-      const handles = b.qualified_handles as unknown[];
-      if (handles.length < 1 || handles.length > 4) return fail(400, 'bad-request', 'Error in $.qualified_handles: expected 1..4 handles');
-      const found = handles.flatMap((h) =>
-        isObject(h) && h.domain === this.domain ? [...this.users.values()].filter((u) => u.handle === h.handle).map((u) => this.profile(u)) : [],
-      );
-      return new Reply(200, { found });
-    }
-    const ids = b.qualified_ids as unknown[];
-    if (!ids.every(isQualified)) return fail(400, 'bad-request', 'Error in $.qualified_ids: expected qualified ids');
-    const found: unknown[] = [];
-    const failed: unknown[] = [];
-    for (const q of ids as { id: string; domain: string }[]) {
-      const u = q.domain === this.domain ? this.users.get(q.id) : undefined;
-      if (u) found.push(this.profile(u));
-      else if (q.domain !== this.domain) failed.push(q);
-    }
-    return new Reply(200, { found, ...(failed.length ? { failed } : {}) });
-  }
-
-  // ---- conversations --------------------------------------------------------------------------
-
-  private view(c: FakeConversation, viewer: FakeUser) {
-    const member = (id: string, role: ConversationRole) => ({
-      qualified_id: { id, domain: this.domain },
-      id,
-      service: null,
-      status: 0,
-      conversation_role: role,
-    });
-    return {
-      qualified_id: { id: c.id, domain: this.domain },
-      id: c.id,
-      type: c.type,
-      creator: c.creator,
-      access: c.access,
-      access_role: c.accessRole,
-      name: c.name,
-      last_event: '0.0',
-      last_event_time: '1970-01-01T00:00:00.000Z',
-      team: c.team,
-      message_timer: null,
-      receipt_mode: null,
-      group_conv_type: 'group_conversation',
-      cells_state: 'disabled',
-      members: {
-        self: {
-          ...member(viewer.id, c.members.get(viewer.id) ?? 'wire_member'),
-          status_ref: '0.0',
-          status_time: '1970-01-01T00:00:00.000Z',
-          otr_muted_status: null,
-          otr_muted_ref: null,
-          otr_archived: false,
-          otr_archived_ref: null,
-          hidden: false,
-          hidden_ref: null,
-        },
-        others: [...c.members].filter(([id]) => id !== viewer.id).map(([id, role]) => member(id, role)),
-      },
-      protocol: c.protocol,
-    };
-  }
-
-  private event(type: string, c: FakeConversation, from: FakeUser, data: unknown) {
-    return {
-      type,
-      conversation: c.id,
-      qualified_conversation: { id: c.id, domain: this.domain },
-      from: from.id,
-      qualified_from: { id: from.id, domain: this.domain },
-      time: new Date().toISOString(),
-      team: c.team,
-      via: 'user',
-      data,
-    };
-  }
-
-  /** the checks every invitee goes through ([WS-cutil] ensureAccessRole, connections) */
-  private checkInvitee(q: { id: string; domain: string }, team: string | null): Reply | undefined {
-    if (q.domain !== this.domain) return fail(422, 'federation-not-enabled', 'No federator configured');
-    const u = this.users.get(q.id);
-    if (!u) return fail(403, 'access-denied', 'Conversation access denied');
-    if (team !== null && u.team !== team) return fail(403, 'not-connected', 'Users are not connected');
-    return undefined;
-  }
-
-  private create(caller: FakeUser, b: unknown): Reply {
-    if (!isObject(b)) return fail(400, 'bad-request', 'Error in $: expected Object');
-    if (b.qualified_users !== undefined && !(Array.isArray(b.qualified_users) && b.qualified_users.every(isQualified))) {
-      return fail(400, 'bad-request', 'Error in $.qualified_users: expected an array of qualified ids');
-    }
-    if (b.users !== undefined && !(Array.isArray(b.users) && b.users.every((u) => typeof u === 'string' && UUID.test(u)))) {
-      return fail(400, 'bad-request', 'Error in $.users: expected an array of UUIDs');
-    }
-    if (b.name !== undefined && b.name !== null && (typeof b.name !== 'string' || b.name.length < 1 || b.name.length > 256)) {
-      return fail(400, 'bad-request', 'Error in $.name: expected a string of 1..256 characters');
-    }
-    if (b.team !== undefined && b.team !== null) {
-      if (!isObject(b.team) || typeof b.team.teamid !== 'string' || !UUID.test(b.team.teamid)) {
-        return fail(400, 'bad-request', 'Error in $.team.teamid: expected a UUID');
-      }
-      if (!('managed' in b.team)) return fail(400, 'bad-request', 'Error in $.team: key "managed" not found');
-    }
-    const role = b.conversation_role ?? 'wire_admin';
-    if (!ROLES.includes(role as ConversationRole)) return fail(400, 'bad-request', 'Error in $.conversation_role: unknown role');
-    const protocol = b.protocol ?? 'proteus';
-    if (protocol !== 'proteus' && protocol !== 'mls') return fail(400, 'bad-request', 'Error in $.protocol: expected proteus or mls');
-    if (b.access_role !== undefined && Array.isArray(b.access_role) && b.access_role.length === 0) {
-      return fail(403, 'access-denied', 'Conversation access denied');
-    }
-
-    const invitees = dedupe([
-      ...((b.qualified_users as { id: string; domain: string }[] | undefined) ?? []),
-      ...((b.users as string[] | undefined) ?? []).map((id) => ({ id, domain: this.domain })),
-    ]).filter((q) => !(q.id === caller.id && q.domain === this.domain));
-    if (invitees.length > this.maxConvSize - 1) return fail(400, 'client-error', `Invalid range: ${invitees.length} users, at most ${this.maxConvSize - 1}`);
-    if (protocol === 'mls') {
-      return invitees.length > 0
-        ? fail(400, 'non-empty-member-list', 'Attempting to add group members outside MLS')
-        : fail(400, 'mls-not-enabled', 'MLS is not configured on this backend. See docs.wire.com for instructions on how to enable it');
-    }
-    const team = isObject(b.team) ? (b.team.teamid as string) : null;
-    if (team !== null) {
-      if (caller.team !== team) return fail(403, 'no-team-member', 'Requesting user is not a team member');
-      const perms = TEAM_PERMS[caller.role];
-      if (!perms.has('CreateConversation') || (invitees.length > 1 && !perms.has('AddRemoveConvMember'))) {
-        return fail(403, 'operation-denied', 'Insufficient permissions');
-      }
-    }
-    for (const q of invitees) {
-      const problem = this.checkInvitee(q, team);
-      if (problem) return problem;
-    }
-    const c: FakeConversation = {
-      id: randomUuid(this.random),
-      name: typeof b.name === 'string' ? b.name : null,
-      creator: caller.id,
-      team,
-      type: 0,
-      access: Array.isArray(b.access) && b.access.length > 0 ? (b.access as string[]) : ['invite'],
-      accessRole: ['non_team_member', 'service', 'team_member'],
-      protocol: 'proteus',
-      members: new Map([[caller.id, 'wire_admin']]),
-    };
-    for (const q of invitees) c.members.set(q.id, role as ConversationRole);
-    this.conversations.set(c.id, c);
-    return new Reply(201, { ...this.view(c, caller), failed_to_add: [] }, { location: c.id });
-  }
-
-  /** the conversation if the caller is in it; Wire's answers otherwise */
-  private memberConversation(caller: FakeUser, domain: string, id: string): FakeConversation | Reply {
-    const c = domain === this.domain ? this.conversations.get(id) : undefined;
-    if (!c || !c.members.has(caller.id)) return fail(404, 'no-conversation', 'Conversation not found');
-    return c;
-  }
-
-  private get(caller: FakeUser, domain: string, id: string): Reply {
-    const c = domain === this.domain ? this.conversations.get(id) : undefined;
-    if (!c) return fail(404, 'no-conversation', 'Conversation not found');
-    if (!c.members.has(caller.id)) return fail(403, 'access-denied', 'Conversation access denied');
-    return new Reply(200, this.view(c, caller));
-  }
-
-  private listIds(caller: FakeUser, b: unknown): Reply {
-    if (!isObject(b)) return fail(400, 'bad-request', 'Error in $: expected Object');
-    const size = b.size ?? 1000;
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 1 || size > 1000) return fail(400, 'bad-request', 'Error in $.size: expected 1..1000');
-    if (b.paging_state !== undefined && b.paging_state !== null && typeof b.paging_state !== 'string') {
-      return fail(400, 'bad-request', 'Error in $.paging_state: expected a string');
-    }
-    const offset = typeof b.paging_state === 'string' ? Number(Buffer.from(b.paging_state, 'base64url').toString()) || 0 : 0;
-    const mine = [...this.conversations.values()].filter((c) => c.members.has(caller.id)).sort((a, b2) => (a.id < b2.id ? -1 : 1));
-    const page = mine.slice(offset, offset + size);
-    return new Reply(200, {
-      qualified_conversations: page.map((c) => ({ id: c.id, domain: this.domain })),
-      has_more: offset + size < mine.length,
-      paging_state: Buffer.from(String(offset + page.length)).toString('base64url'),
-    });
-  }
-
-  private list(caller: FakeUser, b: unknown): Reply {
-    if (!isObject(b) || !Array.isArray(b.qualified_ids) || !b.qualified_ids.every(isQualified)) {
-      return fail(400, 'bad-request', 'Error in $.qualified_ids: expected an array of qualified ids');
-    }
-    if (b.qualified_ids.length < 1 || b.qualified_ids.length > 1000) return fail(400, 'bad-request', 'Error in $.qualified_ids: expected 1..1000 ids');
-    const found: unknown[] = [];
-    const notFound: unknown[] = [];
-    for (const q of b.qualified_ids as { id: string; domain: string }[]) {
-      const c = q.domain === this.domain ? this.conversations.get(q.id) : undefined;
-      if (c && c.members.has(caller.id)) found.push(this.view(c, caller));
-      else notFound.push(q);
-    }
-    return new Reply(200, { found, not_found: notFound, failed: [] });
-  }
-
-  private addMembers(caller: FakeUser, domain: string, id: string, b: unknown): Reply {
-    const c = this.memberConversation(caller, domain, id);
-    if (c instanceof Reply) return c;
-    if (!isObject(b) || !Array.isArray(b.qualified_users) || !b.qualified_users.every(isQualified)) {
-      return fail(400, 'bad-request', 'Error in $.qualified_users: expected an array of qualified ids');
-    }
-    if (b.qualified_users.length === 0) return fail(400, 'bad-request', 'Error in $.qualified_users: parsing NonEmpty failed, unexpected empty list');
-    const role = b.conversation_role ?? 'wire_admin';
-    if (!ROLES.includes(role as ConversationRole)) return fail(400, 'bad-request', 'Error in $.conversation_role: unknown role');
-    const callerRole = c.members.get(caller.id)!;
-    if (callerRole !== 'wire_admin') return fail(403, 'action-denied', 'Insufficient authorization (missing add_conversation_member)');
-    if (c.team !== null && caller.team === c.team && !TEAM_PERMS[caller.role].has('AddRemoveConvMember')) return fail(403, 'invalid-op', 'Invalid operation');
-    if (!c.access.includes('invite')) return fail(403, 'access-denied', 'Conversation access denied');
-    const invitees = dedupe(b.qualified_users as { id: string; domain: string }[]);
-    for (const q of invitees) {
-      const problem = this.checkInvitee(q, c.team);
-      if (problem) return problem;
-    }
-    const fresh = invitees.filter((q) => !c.members.has(q.id));
-    if (fresh.length === 0) return new Reply(204);
-    if (c.members.size + fresh.length > this.maxConvSize) return fail(403, 'too-many-members', 'Maximum number of members per conversation reached');
-    for (const q of fresh) c.members.set(q.id, role as ConversationRole);
-    return new Reply(
-      200,
-      this.event('conversation.member-join', c, caller, {
-        users: fresh.map((q) => ({ qualified_id: q, id: q.id, conversation_role: role })),
-        user_ids: fresh.map((q) => q.id),
-        add_type: 'internal_add',
-      }),
-    );
-  }
-
-  private removeMember(caller: FakeUser, domain: string, id: string, userDomain: string, userId: string): Reply {
-    const c = this.memberConversation(caller, domain, id);
-    if (c instanceof Reply) return c;
-    const self = userId === caller.id && userDomain === this.domain;
-    if (!self && c.members.get(caller.id) !== 'wire_admin') return fail(403, 'action-denied', 'Insufficient authorization (missing remove_conversation_member)');
-    if (userDomain !== this.domain || !c.members.has(userId)) return new Reply(204);
-    c.members.delete(userId);
-    return new Reply(
-      200,
-      this.event('conversation.member-leave', c, caller, {
-        reason: self ? 'left' : 'removed',
-        qualified_user_ids: [{ id: userId, domain: this.domain }],
-        user_ids: [userId],
-      }),
-    );
-  }
-
-  private rename(caller: FakeUser, domain: string, id: string, b: unknown): Reply {
-    const c = this.memberConversation(caller, domain, id);
-    if (c instanceof Reply) return c;
-    if (!isObject(b) || typeof b.name !== 'string') return fail(400, 'bad-request', 'Error in $.name: expected String');
-    if (b.name.length < 1 || b.name.length > 256) return fail(400, 'client-error', 'The name must have between 1 and 256 characters');
-    if (c.members.get(caller.id) !== 'wire_admin') return fail(403, 'action-denied', 'Insufficient authorization (missing modify_conversation_name)');
-    if (c.team !== null && caller.team === c.team && !TEAM_PERMS[caller.role].has('ModifyConvName')) return fail(403, 'invalid-op', 'Invalid operation');
-    c.name = b.name;
-    return new Reply(200, this.event('conversation.rename', c, caller, { name: b.name }));
-  }
-
-  private deleteConversation(caller: FakeUser, id: string): Reply {
-    // the {tid} path segment is ignored, as the real handler does
-    const c = this.memberConversation(caller, this.domain, id);
-    if (c instanceof Reply) return c;
-    if (c.members.get(caller.id) !== 'wire_admin') return fail(403, 'action-denied', 'Insufficient authorization (missing delete_conversation)');
-    if (c.team === null || caller.team !== c.team) return fail(403, 'no-team-member', 'Requesting user is not a team member');
-    this.conversations.delete(c.id);
-    return new Reply(200);
-  }
-
-  private teamConversations(caller: FakeUser, tid: string): Reply {
-    if (caller.team !== tid) return fail(403, 'no-team-member', 'Requesting user is not a team member');
-    if (!TEAM_PERMS[caller.role].has('GetTeamConversations')) return fail(403, 'operation-denied', 'Insufficient permissions');
-    return new Reply(200, {
-      conversations: [...this.conversations.values()].filter((c) => c.team === tid).map((c) => ({ conversation: c.id, managed: false })),
-    });
-  }
-}
-
-function parseBody(raw: string): unknown {
-  if (raw === '') return undefined;
-  try {
-    return JSON.parse(raw) as unknown;
-  } catch {
-    return Symbol('invalid');
-  }
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isQualified(v: unknown): v is { id: string; domain: string } {
-  return isObject(v) && typeof v.id === 'string' && UUID.test(v.id) && typeof v.domain === 'string' && v.domain.length > 0;
-}
-
-function dedupe(list: { id: string; domain: string }[]): { id: string; domain: string }[] {
-  const seen = new Set<string>();
-  return list.filter((q) => {
-    const k = `${q.id}@${q.domain}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }
 
 /** which conversation and users a member call names, for the call log */
 function subjectOf(method: string | undefined, path: string, raw: string): { conversation?: string; users?: string[] } {
-  const add = /^\/v\d+\/conversations\/[^/]+\/([^/]+)\/members$/.exec(path);
-  if (add && method === 'POST') {
+  const members = /^\/v\d+\/conversations\/[^/]+\/([^/]+)\/members$/.exec(path);
+  if (members && (method === 'POST' || method === 'PUT')) {
     const b = parseBody(raw) as { qualified_users?: { id?: unknown }[] } | undefined;
     const users = Array.isArray(b?.qualified_users) ? b.qualified_users.map((q) => String(q?.id)) : [];
-    return { conversation: add[1]!, users };
+    return { conversation: members[1]!, users };
   }
   const remove = /^\/v\d+\/conversations\/[^/]+\/([^/]+)\/members\/[^/]+\/([^/]+)$/.exec(path);
   if (remove && method === 'DELETE') return { conversation: remove[1]!, users: [remove[2]!] };

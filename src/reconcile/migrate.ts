@@ -1,0 +1,67 @@
+import { describeError } from '../errors.js';
+import { summarize } from '../plan/compute.js';
+import { snapshotDigest } from '../plan/digest.js';
+import type { BlockedOp, Plan, PlanOp } from '../plan/types.js';
+import { EXIT, exitCodeOf, resultLabel, summarizeResult } from './outcome.js';
+import type { ApplyResult } from './reconciler.js';
+import { reconcilerFor, type RunDeps, type RunOutcome } from './run.js';
+
+export interface MigrateOptions {
+  dryRun: boolean;
+  /** past guards.maxUnbindsPerRun conversations moved in one run */
+  allowRemovals: boolean;
+  /** what becomes of the old conversation: kept as it is, or renamed so its members see where it went */
+  old: 'keep' | 'rename';
+}
+
+/**
+ * `convsync migrate-to-channels`: every bound conversation of another kind than the backend now
+ * makes (a Wire group, in channel mode) is made again in that kind, with the same name and
+ * members, and its binding moves to it. Journaled like any create: a crash or a lost answer never
+ * makes a channel twice, and a second run moves only what is left. Guarded like unbinds.
+ */
+export async function migrateConversations(deps: RunDeps, opts: MigrateOptions): Promise<RunOutcome> {
+  const { store, backend, config, logger } = deps;
+  const target = backend.capabilities.createsKind;
+  if (target === undefined) throw new Error(`backend ${backend.id} has one kind of conversation: there is nothing to migrate`);
+  const runId = store.startRun(opts.dryRun ? 'dry-run' : 'migrate');
+  try {
+    const reconciler = reconcilerFor(deps, opts.dryRun);
+    if (!opts.dryRun) await reconciler.recover();
+    await reconciler.whoami();
+    await reconciler.preflight();
+    const snapshot = store.loadSnapshot();
+    const ops: PlanOp[] = [];
+    const warnings: string[] = [];
+    for (const c of snapshot.conversations.filter((x) => x.ownerId === config.ownerId)) {
+      const conv = await reconciler.read(c.conversationId);
+      if (!conv) {
+        warnings.push(`${c.key}: ${c.conversationId} cannot be read any more; not migrated (a sync notices it is gone)`);
+        continue;
+      }
+      if (conv.kind === target) continue;
+      const byHand = new Set(c.members.others().map(([m]) => m));
+      const external = conv.members.filter((m) => byHand.has(m) || !c.members.has(m));
+      const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
+      if (opts.old === 'rename') ops.push({ op: 'rename', key: c.key, name: c.name, conversationId: c.conversationId, from: c.name, to: `${c.name} (moved)`, reason });
+      ops.push({ op: 'create', key: c.key, name: c.name, members: conv.members, ...(external.length > 0 ? { external } : {}), groups: c.groups, onGroupRemoved: c.onGroupRemoved, reason });
+    }
+    const moves = ops.filter((o) => o.op === 'create').length;
+    const blocked: BlockedOp[] = [];
+    if (moves > config.guards.maxUnbindsPerRun && !opts.allowRemovals) {
+      const why = `held back by guards: ${moves} conversations to move exceed maxUnbindsPerRun ${config.guards.maxUnbindsPerRun} (run again with --allow-removals)`;
+      warnings.push(why);
+      for (const op of ops.splice(0)) blocked.push({ kind: 'guard', why, op });
+    }
+    const plan: Plan = { version: 1, ownerId: config.ownerId, policy: config.policy, snapshotDigest: snapshotDigest(snapshot), ops, blocked, warnings, summary: summarize(ops, blocked) };
+    logger.info({ moves, held: blocked.length }, 'migration planned');
+    let result: ApplyResult | undefined;
+    if (!opts.dryRun) result = await reconciler.apply(plan, runId);
+    const exitCode = exitCodeOf(plan, result, [], false);
+    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
+    return { runId, mode: opts.dryRun ? 'dry-run' : 'migrate', plan, ...(result ? { result } : {}), readErrors: [], exitCode };
+  } catch (e) {
+    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    throw e;
+  }
+}

@@ -1,0 +1,57 @@
+import type Database from 'better-sqlite3';
+
+const now = () => new Date().toISOString();
+
+export interface LeaseHolder {
+  host: string;
+  pid: number;
+  command: string;
+}
+
+export class LeaseError extends Error {
+  override name = 'LeaseError';
+}
+
+/** The single-writer lease: one convsync writes to a database at a time. */
+export class Lease {
+  constructor(private readonly db: Database.Database) {}
+
+  /**
+   * Takes the writer lease, or throws with who holds it. A lease whose holder stopped renewing it
+   * for `ttlMs` is free, and so is one held by a dead process on this host.
+   */
+  acquire(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
+    this.db.transaction(() => {
+      const current = this.current();
+      const mine = current && current.host === holder.host && current.pid === holder.pid;
+      if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
+        const dead = current.host === holder.host && !alive(current.pid);
+        if (!dead) {
+          throw new LeaseError(
+            `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
+              `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
+          );
+        }
+      }
+      const t = now();
+      const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
+    }).immediate();
+  }
+
+  renew(holder: LeaseHolder): void {
+    const current = this.current();
+    if (!current || current.pid !== holder.pid || current.host !== holder.host) throw new LeaseError('the writer lease was taken over by another convsync');
+    this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+  }
+
+  release(holder: LeaseHolder): void {
+    const current = this.current();
+    if (current && current.pid === holder.pid && current.host === holder.host) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();
+  }
+
+  private current(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {
+    const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).get() as { value: string } | undefined;
+    return row ? (JSON.parse(row.value) as LeaseHolder & { since: string; renewedAt: string }) : undefined;
+  }
+}
