@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Backend } from '../backends/types.js';
+import type { Backend, BackendConversation } from '../backends/types.js';
 import { AuthError, CapacityError, describeError, isAmbiguous, isSyncError, PermanentError, TransientError, UnmanageableError } from '../errors.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { OpEffect, Store } from '../store/store.js';
@@ -130,7 +130,7 @@ export class OpRunner {
     // identifiers a retried or recovered create must reuse are journaled before the call
     const prepared = op.prepared ?? b.prepareCreate?.({ name: op.name, members: op.members });
     const create: CreateOp = prepared ? { ...op, prepared } : op;
-    let refusedSomeone = false;
+    let made: BackendConversation | undefined;
     const outcome = await this.sendOnce(create, runId, {
       send: async () => {
         try {
@@ -138,17 +138,21 @@ export class OpRunner {
         } catch (e) {
           if (!this.refusesUser(e) || create.members.length === 0 || prepared) throw e;
           // one refused user must not keep the conversation from existing: made empty, then filled in batches
-          refusedSomeone = true;
           this.log.warn({ key: op.key, label: (e as PermanentError).label }, `a member of "${op.name}" was refused: made without members, who are added next`);
           return b.create({ name: create.name, members: [] });
         }
       },
       look: (since) => findCreated(this.caller, this.store, create, since),
-      effect: (conv) => createdEffect(create, conv, this.opts.ownerId, b.id),
+      effect: (conv) => {
+        made = conv;
+        return createdEffect(create, conv, this.opts.ownerId, b.id);
+      },
     });
-    const bound = refusedSomeone && outcome === 'done' ? this.store.bindingOf(op.key) : undefined;
+    // whoever the create could not bring in (a channel is made empty, a refused member) is added now
+    const missing = made ? create.members.filter((m) => !made!.members.includes(m)) : [];
+    const bound = outcome === 'done' && missing.length > 0 ? this.store.bindingOf(op.key) : undefined;
     if (!bound) return outcome;
-    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: create.members, reason: op.reason }, runId);
+    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: missing, reason: op.reason }, runId);
   }
 
   private executeContact(op: ContactOp, runId: number): Promise<Outcome> {

@@ -1,17 +1,18 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
-import { durationMs } from '../config/schema.js';
-import { AuthError, describeError } from '../errors.js';
+import { describeError } from '../errors.js';
 import type { IdentityResolver } from '../identity/resolve.js';
 import { mapGroups } from '../mapping/map.js';
-import { computePlan, sourceOfGroup } from '../plan/compute.js';
+import { computePlan } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
-import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
+import type { SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup, Source } from '../sources/types.js';
 import type { RunMode, Store } from '../store/store.js';
 import { identityFor } from './identity-for.js';
+import { readSources } from './read-sources.js';
+import { canonicalIds, canonicalMembers, forgetResolvedDrift, guardWindow, recordGoodReads, refreshDrift, refusedLately, rememberHeld } from './bookkeeping.js';
 import { EXIT, exitCodeOf, mergeResults, resultLabel, summarizeResult } from './outcome.js';
 import { Reconciler, type ApplyResult } from './reconciler.js';
 
@@ -124,54 +125,7 @@ export async function planRun(
   opts: { newUsers?: boolean } = {},
 ): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize>; identity: IdentityResolver }> {
   const { config, store, backend, logger } = deps;
-  const warnings: string[] = [];
-  const readErrors: string[] = [];
-  const incompleteSources: string[] = [];
-  let groups: DesiredGroup[] = [];
-  const scopedSources = scope && new Set([...scope].map(sourceOfGroup));
-  const toRead = scopedSources ? deps.sources.filter((s) => scopedSources.has(s.id)) : deps.sources;
-  if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
-  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal)));
-  const tripped: string[] = [];
-  const sizesBefore = store.guards.sourceSizes();
-  const goodSizes = new Map<string, SourceSize>();
-  results.forEach((r, i) => {
-    const source = toRead[i]!;
-    if (r.status === 'rejected') {
-      if (r.reason instanceof AuthError) throw r.reason;
-      const msg = `source ${source.id} could not be read: ${describeError(r.reason)}`;
-      logger.error({ source: source.id, err: describeError(r.reason) }, 'source failed; its groups are treated as unknown');
-      readErrors.push(msg);
-      warnings.push(msg);
-      incompleteSources.push(source.id);
-      return;
-    }
-    groups.push(...r.value.groups);
-    warnings.push(...r.value.warnings);
-    if (!r.value.listingComplete) {
-      incompleteSources.push(source.id);
-      readErrors.push(`source ${source.id}: the group listing was incomplete`);
-      return;
-    }
-    const size = sizeOf(r.value.groups);
-    const shrunk = sourceShrink(source.id, size, sizesBefore.get(source.id), config.guards.maxSourceShrink);
-    if (shrunk && !allowRemovals) {
-      // distrusted as a whole: its absent groups are not gone, and the run is quarantined
-      tripped.push(shrunk);
-      incompleteSources.push(source.id);
-    } else if (r.value.groups.every((g) => g.complete)) goodSizes.set(source.id, size);
-  });
-  for (const g of groups) {
-    if (g.complete) continue;
-    const why = `${g.key}: ${g.unknownReason ?? 'membership unknown'}`;
-    if (g.unknownIsReadError === false) warnings.push(`${why}; its removals are frozen`);
-    else readErrors.push(why);
-  }
-
-  const distrusted = distrustVanishedGroups(groups, store.guards.groupSizes(), allowRemovals);
-  groups = distrusted.groups;
-  warnings.push(...distrusted.warnings);
-
+  const { groups, warnings, readErrors, incompleteSources, tripped, goodSizes } = await readSources(deps, { allowRemovals, signal, ...(scope ? { scope } : {}) });
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
   const inFlight = new Set(store.pendingJournal().filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
@@ -302,40 +256,6 @@ export class StalePlanError extends Error {
   override name = 'StalePlanError';
 }
 
-/** the baselines of the source and empty-group guards: only reads that were complete */
-function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSizes: Map<string, SourceSize>): void {
-  for (const [source, size] of sourceSizes) store.guards.recordSourceSize(source, size);
-  store.guards.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
-}
-
-async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {
-  const { drift, unreadable } = await reconciler.refresh(store.loadSnapshot());
-  store.applyDrift(runId, drift);
-  const summary: DriftSummary = {
-    added: drift.reduce((n, d) => n + d.added.length, 0),
-    left: drift.reduce((n, d) => n + d.left.length, 0),
-    renamed: drift.filter((d) => d.renamedTo !== undefined).length,
-    deleted: drift.filter((d) => d.deleted !== undefined).length,
-    unreadable,
-  };
-  for (const d of drift.filter((x) => x.deleted !== undefined)) logger.warn({ key: d.key, conversation: d.conversationId, why: d.deleted }, 'conversation gone: unbound');
-  logger.info(summary, 'refreshed the owned conversations from the backend');
-  return summary;
-}
-
-/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
-function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
-  const byKey = new Map(desired.map((d) => [d.key, d]));
-  const { leavers, gone } = store.driftMemory();
-  for (const [key, { conversationId, users }] of leavers) {
-    const wanted = byKey.get(key)?.members;
-    const out = users.filter((u) => !wanted?.has(u));
-    if (out.length > 0) store.forgetLeavers(conversationId, out);
-  }
-  const stale = gone.filter((k) => !byKey.has(k));
-  if (stale.length > 0) store.forgetGone(stale);
-}
-
 export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
   const r = deps.config.reconcile;
   return new Reconciler(deps.store, deps.backend, {
@@ -352,37 +272,3 @@ export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
   });
 }
 
-/** a saved plan's member ids in the backend's one form (a plan may be edited by hand before it is applied) */
-function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
-  return 'members' in op ? { ...op, members: op.members.map((m) => backend.parseUserId(m) ?? m) } : op;
-}
-
-/**
- * A scoped run's held-back ops are remembered, so the next run (a push or the schedule) holds them
- * too until they are approved; `--allow-removals` approves them all; a complete full read forgets
- * those no plan wants any more.
- */
-function rememberHeld(store: Store, runId: number, plan: Plan, run: { scoped: boolean; allowRemovals: boolean; complete: boolean }): void {
-  const held = plan.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
-  if (run.scoped) store.guards.recordHeld(runId, held);
-  else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
-  else if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
-}
-
-/** ids stored by an earlier version in another form (`uuid@own-domain`) are rewritten once the backend says its form */
-function canonicalIds(deps: RunDeps, logger: Logger): void {
-  const { backend, store } = deps;
-  const changed = store.users.canonicalizeUserIds(backend.idForm?.() ?? backend.id, (id) => backend.parseUserId(id) ?? id);
-  if (changed > 0) logger.warn({ changed }, 'user ids in the store rewritten into the backend\'s one form');
-}
-
-/** users the backend refused within the identity cache's lifetime, with why */
-function refusedLately(store: Store, ttlHours: number): Map<string, string> {
-  const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
-  return new Map([...store.users.refusedUsers(since)].map(([id, r]) => [id, r.label ?? r.message]));
-}
-
-/** what runs scoped to a push or a login already did within the guard window */
-function guardWindow(store: Store, span: string): NonNullable<Parameters<typeof computePlan>[0]['window']> {
-  return { ...store.guards.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
-}

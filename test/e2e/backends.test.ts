@@ -9,19 +9,21 @@ import { desiredState, startHarness, type Harness, type HarnessOptions } from '.
  * The backends differ only in their adapters: the plan, the reconciler and these expectations
  * are the same.
  */
-const BACKENDS: { name: 'wire' | 'protocol' | 'mixin'; faults: (on: boolean) => HarnessOptions }[] = [
+const BACKENDS: { name: 'wire' | 'protocol' | 'mixin'; label?: string; extra?: HarnessOptions; faults: (on: boolean) => HarnessOptions }[] = [
   { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }) },
+  // Wire channels: MLS channels run by a team admin
+  { name: 'wire', label: 'wire channels', extra: { wireChannels: true }, faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }) },
   { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} }) },
   { name: 'mixin', faults: (on) => ({ mixinFaults: on ? { throttleEvery: 3, errorRatio: 0.2, lostResponseRatio: 0.2 } : {} }) },
 ];
 
 for (const backend of BACKENDS) {
-  describe(`scenarios on ${backend.name}`, () => {
+  describe(`scenarios on ${backend.label ?? backend.name}`, () => {
     let h: Harness;
     afterEach(async () => {
       await h?.close();
     });
-    const start = (o: HarnessOptions) => startHarness({ backend: backend.name, ...o });
+    const start = (o: HarnessOptions) => startHarness({ backend: backend.name, ...backend.extra, ...o });
     const desired = () => desiredState(h.scim, h.chatId);
 
     it('initial sync; a second sync with no change writes nothing', async () => {
@@ -53,7 +55,11 @@ for (const backend of BACKENDS) {
       const state = h.chatState();
       expect(state.get('Team eng')).toEqual(desired().get('Team eng'));
       expect(state.get('Team platform')).toEqual(desired().get('Team platform'));
-      if (backend.name === 'wire') {
+      if (backend.label === 'wire channels') {
+        // Wire channels (v13+): the two removals and the add of one channel in one PUT …/members, the other add, the rename
+        expect(writes.sort()).toEqual(['POST /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/name'].sort());
+        expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
+      } else if (backend.name === 'wire') {
         // Wire: one add per conversation, one DELETE per removed member, the rename, nothing for an unbind
         expect(writes.sort()).toEqual(
           ['DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/name'].sort(),

@@ -63,6 +63,8 @@ export interface HarnessOptions {
   wire?: WireSandboxOptions;
   scimMaxResults?: number;
   config?: Record<string, unknown>;
+  /** Wire in channel mode: the team's channels and MLS on, the bot a team admin */
+  wireChannels?: boolean;
 }
 
 /** Both sandboxes on loopback, the directory's users in the Wire team, and a config file pointing at them. */
@@ -74,8 +76,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ...(opts.users !== undefined ? { users: opts.users } : {}),
     seed: 11,
   });
-  const wire = await WireSandbox.start(opts.wire ?? {});
-  const bot = wire.addUser({ email: BOT_EMAIL, password: BOT_PASSWORD, name: 'bot' });
+  const wireOpts = opts.wireChannels ? { ...opts.wire, features: { channels: true, mls: true, ...opts.wire?.features } } : (opts.wire ?? {});
+  const wire = await WireSandbox.start(wireOpts);
+  const bot = wire.addUser({ email: BOT_EMAIL, password: BOT_PASSWORD, name: 'bot', ...(opts.wireChannels ? { role: 'admin' as const } : {}) });
   for (const u of directory.users) wire.addUser({ id: u.externalId, name: u.displayName, handle: u.userName });
   const scim = await ScimSandbox.start({
     directory,
@@ -109,7 +112,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   }
   const backendConfig =
     backend === 'wire'
-      ? { backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId }, identity: { from: 'externalId' } }
+      ? {
+          backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId, ...(opts.wireChannels ? { conversationType: 'channel' } : {}) },
+          identity: { from: 'externalId' },
+        }
       : backend === 'mixin'
         ? { backend: { type: 'mixin', baseUrl: mixin!.url, keystoreFile: './mixin-keystore.json' }, identity: { from: 'externalId' } }
         : {

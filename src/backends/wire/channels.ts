@@ -15,8 +15,10 @@ export const MLS_GROUP_REMEDY =
  * and `mls` features on, and convsync's user a team admin (hidden permission ManageChannels). Each
  * failure says what to enable.
  */
-export async function checkChannelMode(session: WireSession, team: string, userId: string, signal?: AbortSignal): Promise<void> {
+export async function checkChannelMode(session: WireSession, team: string, userId: string, passed: Set<string>, signal?: AbortSignal): Promise<void> {
+  // each check passed is not asked again when the whole is retried after a transient failure
   for (const name of ['channels', 'mls'] as const) {
+    if (passed.has(name)) continue;
     const res = await session.call('GET', `/teams/${team}/features/${name}`, undefined, signal);
     if (res.status !== 200) throw wireError(res, `GET /teams/{team}/features/${name}`);
     const feature = parseAnswer(Feature, res, `GET /teams/{team}/features/${name}`);
@@ -28,6 +30,7 @@ export async function checkChannelMode(session: WireSession, team: string, userI
         { origin: 'wire', label: `${name}-disabled` },
       );
     }
+    passed.add(name);
   }
   const res = await session.call('GET', `/teams/${team}/members/${userId}`, undefined, signal);
   if (res.status !== 200) throw wireError(res, 'GET /teams/{team}/members/{user}');

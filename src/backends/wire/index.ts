@@ -1,5 +1,5 @@
 import type { WireBackendConfig } from '../../config/schema.js';
-import { isSyncError, PermanentError, UnmanageableError } from '../../errors.js';
+import { PermanentError, UnmanageableError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
 import {
   Conversation,
@@ -30,23 +30,23 @@ interface Qualified {
  * `uuid@domain` for another one. In group mode the daemon is an ordinary team member that creates
  * proteus team groups (invitees as `wire_member`) and stays their `wire_admin`; a group a member's
  * client migrated to MLS is reported as unmanageable. In channel mode it is a team admin that
- * creates MLS channels and stays a member of them (Wire lets only a member delete one).
+ * creates MLS channels (empty: their members are added next) and stays a member of them (Wire lets
+ * only a member delete one).
  */
 class WireBackend implements Backend {
   readonly id = 'wire';
   readonly capabilities;
   private readonly session: WireSession;
-  private readonly log: BackendContext['logger'];
   private teamId: string | undefined;
 
   private readonly channels: boolean;
   private checked: Promise<void> | undefined;
+  private readonly passed = new Set<string>();
   /** channel mode: one call for a conversation's changes where it saves calls (PUT …/members, v13+) */
   readonly updateConversation?: (id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal) => Promise<void>;
 
   constructor(config: WireBackendConfig, ctx: BackendContext) {
     this.channels = config.conversationType === 'channel';
-    this.log = ctx.logger.child({ backend: 'wire' });
     if (this.channels) this.updateConversation = (id, change, signal) => this.updateChannel(id, change, signal);
     this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
     this.teamId = config.teamId;
@@ -96,7 +96,7 @@ class WireBackend implements Backend {
   /** channel mode's checks, once while they pass (a failure is checked again next time) */
   preflight(signal?: AbortSignal): Promise<void> {
     if (!this.channels) return Promise.resolve();
-    this.checked ??= this.team(signal).then((team) => checkChannelMode(this.session, team, this.session.userId!, signal));
+    this.checked ??= this.team(signal).then((team) => checkChannelMode(this.session, team, this.session.userId!, this.passed, signal));
     return this.checked.catch((e: unknown) => {
       this.checked = undefined;
       throw e;
@@ -121,12 +121,8 @@ class WireBackend implements Backend {
     return this.created(res);
   }
 
-  /**
-   * An MLS channel is made empty (MLS takes no invitees at creation) and filled by an add, which
-   * Wire turns into an external add. If the add fails, the channel is returned as it is: the
-   * members missing are planned again.
-   */
-  private async createChannel(team: string, input: { name: string; members: string[] }, signal?: AbortSignal): Promise<BackendConversation> {
+  /** an MLS channel is made empty (MLS takes no invitees at creation); the reconciler adds its members next */
+  private async createChannel(team: string, input: { name: string }, signal?: AbortSignal): Promise<BackendConversation> {
     await this.preflight(signal);
     const res = await this.session.call(
       'POST',
@@ -134,15 +130,7 @@ class WireBackend implements Backend {
       { qualified_users: [], name: input.name, team: { teamid: team, managed: false }, protocol: 'mls', group_conv_type: 'channel', add_permission: 'admins' },
       signal,
     );
-    const conv = this.created(res);
-    if (input.members.length === 0) return conv;
-    try {
-      const { added } = await this.addMembers(conv.id, input.members, signal);
-      return { ...conv, members: [...conv.members, ...added] };
-    } catch (e) {
-      this.log.warn({ conversation: conv.id, err: isSyncError(e) ? e.describe() : String(e) }, 'channel made, its members not added yet: they are added at the next run');
-      return conv;
-    }
+    return this.created(res);
   }
 
   /** v6–v9 answer 200 for a conversation that existed; v10+ only 201 */

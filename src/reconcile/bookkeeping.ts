@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import type { Backend } from '../backends/types.js';
+import { durationMs } from '../config/schema.js';
+import type { computePlan } from '../plan/compute.js';
+import type { SourceSize } from '../plan/source-guard.js';
+import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
+import type { DesiredGroup } from '../sources/types.js';
+import type { Store } from '../store/store.js';
+import type { Reconciler } from './reconciler.js';
+import type { DriftSummary, RunDeps } from './run.js';
+
+// what a run leaves for the next ones: the guards' baselines and held ops, drift, the id form
+
+/** the baselines of the source and empty-group guards: only reads that were complete */
+export function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSizes: Map<string, SourceSize>): void {
+  for (const [source, size] of sourceSizes) store.guards.recordSourceSize(source, size);
+  store.guards.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+}
+
+export async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {
+  const { drift, unreadable } = await reconciler.refresh(store.loadSnapshot());
+  store.applyDrift(runId, drift);
+  const summary: DriftSummary = {
+    added: drift.reduce((n, d) => n + d.added.length, 0),
+    left: drift.reduce((n, d) => n + d.left.length, 0),
+    renamed: drift.filter((d) => d.renamedTo !== undefined).length,
+    deleted: drift.filter((d) => d.deleted !== undefined).length,
+    unreadable,
+  };
+  for (const d of drift.filter((x) => x.deleted !== undefined)) logger.warn({ key: d.key, conversation: d.conversationId, why: d.deleted }, 'conversation gone: unbound');
+  logger.info(summary, 'refreshed the owned conversations from the backend');
+  return summary;
+}
+
+/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
+export function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
+  const byKey = new Map(desired.map((d) => [d.key, d]));
+  const { leavers, gone } = store.driftMemory();
+  for (const [key, { conversationId, users }] of leavers) {
+    const wanted = byKey.get(key)?.members;
+    const out = users.filter((u) => !wanted?.has(u));
+    if (out.length > 0) store.forgetLeavers(conversationId, out);
+  }
+  const stale = gone.filter((k) => !byKey.has(k));
+  if (stale.length > 0) store.forgetGone(stale);
+}
+
+/** a saved plan's member ids in the backend's one form (a plan may be edited by hand before it is applied) */
+export function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
+  return 'members' in op ? { ...op, members: op.members.map((m) => backend.parseUserId(m) ?? m) } : op;
+}
+
+/**
+ * A scoped run's held-back ops are remembered, so the next run (a push or the schedule) holds them
+ * too until they are approved; `--allow-removals` approves them all; a complete full read forgets
+ * those no plan wants any more.
+ */
+export function rememberHeld(store: Store, runId: number, plan: Plan, run: { scoped: boolean; allowRemovals: boolean; complete: boolean }): void {
+  const held = plan.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
+  if (run.scoped) store.guards.recordHeld(runId, held);
+  else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
+  else if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
+}
+
+/** ids stored by an earlier version in another form (`uuid@own-domain`) are rewritten once the backend says its form */
+export function canonicalIds(deps: RunDeps, logger: Logger): void {
+  const { backend, store } = deps;
+  const changed = store.users.canonicalizeUserIds(backend.idForm?.() ?? backend.id, (id) => backend.parseUserId(id) ?? id);
+  if (changed > 0) logger.warn({ changed }, 'user ids in the store rewritten into the backend\'s one form');
+}
+
+/** users the backend refused within the identity cache's lifetime, with why */
+export function refusedLately(store: Store, ttlHours: number): Map<string, string> {
+  const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
+  return new Map([...store.users.refusedUsers(since)].map(([id, r]) => [id, r.label ?? r.message]));
+}
+
+/** what runs scoped to a push or a login already did within the guard window */
+export function guardWindow(store: Store, span: string): NonNullable<Parameters<typeof computePlan>[0]['window']> {
+  return { ...store.guards.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
+}
