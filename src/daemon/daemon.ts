@@ -144,7 +144,8 @@ export class Daemon {
     this.metrics.quarantined.set(o.plan.summary.quarantined ? 1 : 0);
     if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
     this.metrics.heldRemovals.set(held);
-    this.metrics.unmanageable.set(o.plan.summary.unmanageable ?? 0);
+    // from the store: a run after a push plans only the conversations it touches
+    this.metrics.unmanageable.set(this.app.store.countUnmanageable());
     this.metrics.refusedUsers.set(this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size);
     if (result === 'failed') this.metrics.consecutiveFailures.inc();
     else {

@@ -184,7 +184,11 @@ export function computePlan(input: PlanInput): Plan {
       continue;
     }
     const reason = `groups gone from the directory: ${snap.groups.join(', ') || '(none)'}`;
-    if (snap.onGroupRemoved === 'empty') {
+    if (snap.onGroupRemoved === 'empty' && snap.unmanageable) {
+      // the backend refuses its member changes: the binding goes, nothing is sent that it refuses
+      unmanageable++;
+      warnings.push(`${snap.key} ("${snap.name}", ${snap.conversationId}) cannot be emptied: ${snap.unmanageable}`);
+    } else if (snap.onGroupRemoved === 'empty') {
       // the members convsync added go first (guarded like any removal); the binding goes once they have
       const byHand = new Set(snap.members.others().map(([m]) => m));
       const managed = snap.members.ids.filter((m) => !byHand.has(m) && !never.has(m));

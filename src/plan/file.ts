@@ -16,7 +16,7 @@ const Op = z.discriminatedUnion('op', [
     // identifiers of a create are made when it is sent and journaled; a plan file never carries them
     prepared: z.undefined({ error: 'a plan file cannot carry prepared identifiers; make a new plan with `convsync plan --out FILE`' }).optional(),
   }),
-  z.object({ op: z.literal('add'), ...base, conversationId: z.string().min(1), members: members.min(1) }),
+  z.object({ op: z.literal('add'), ...base, conversationId: z.string().min(1), members: members.min(1), external: members.optional() }),
   z.object({ op: z.literal('remove'), ...base, conversationId: z.string().min(1), members: members.min(1) }),
   z.object({ op: z.literal('rename'), ...base, conversationId: z.string().min(1), from: z.string(), to: z.string().min(1) }),
   z.object({ op: z.literal('unbind'), ...base, conversationId: z.string().min(1) }),

@@ -120,6 +120,8 @@ export interface AddOp extends OpBase {
   op: 'add';
   conversationId: string;
   members: string[];
+  /** of `members`, those brought along who were added by hand (a conversation moved to a channel) */
+  external?: string[];
 }
 export interface RemoveOp extends OpBase {
   op: 'remove';

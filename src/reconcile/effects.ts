@@ -4,7 +4,11 @@ import type { OpEffect } from '../store/store.js';
 
 /** the snapshot change of a rename, add or remove that the backend applied */
 export function effectOf(op: PlanOp): OpEffect {
-  if (op.op === 'add') return { kind: 'added', conversationId: op.conversationId, members: op.members };
+  if (op.op === 'add') {
+    if (!op.external?.length) return { kind: 'added', conversationId: op.conversationId, members: op.members };
+    const byHand = new Set(op.external);
+    return { kind: 'added', conversationId: op.conversationId, members: op.members.filter((m) => !byHand.has(m)), external: op.members.filter((m) => byHand.has(m)) };
+  }
   if (op.op === 'remove') return { kind: 'removed', conversationId: op.conversationId, members: op.members };
   if (op.op === 'rename') return { kind: 'renamed', conversationId: op.conversationId, name: op.to };
   return { kind: 'none' };

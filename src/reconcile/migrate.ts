@@ -2,9 +2,13 @@ import { describeError } from '../errors.js';
 import { summarize } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
 import type { BlockedOp, Plan, PlanOp } from '../plan/types.js';
+import { canonicalIds } from './bookkeeping.js';
 import { EXIT, exitCodeOf, resultLabel, summarizeResult } from './outcome.js';
 import type { ApplyResult } from './reconciler.js';
 import { reconcilerFor, type RunDeps, type RunOutcome } from './run.js';
+
+/** what `--old rename` adds to the old conversation's name */
+const MOVED = ' (moved)';
 
 export interface MigrateOptions {
   dryRun: boolean;
@@ -30,6 +34,7 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
     if (!opts.dryRun) await reconciler.recover();
     await reconciler.whoami();
     await reconciler.preflight();
+    if (!opts.dryRun) canonicalIds(deps, logger);
     const snapshot = store.loadSnapshot();
     const ops: PlanOp[] = [];
     const warnings: string[] = [];
@@ -43,8 +48,10 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       const byHand = new Set(c.members.others().map(([m]) => m));
       const external = conv.members.filter((m) => byHand.has(m) || !c.members.has(m));
       const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
-      if (opts.old === 'rename') ops.push({ op: 'rename', key: c.key, name: c.name, conversationId: c.conversationId, from: c.name, to: `${c.name} (moved)`, reason });
-      ops.push({ op: 'create', key: c.key, name: c.name, members: conv.members, ...(external.length > 0 ? { external } : {}), groups: c.groups, onGroupRemoved: c.onGroupRemoved, reason });
+      // a second run after an interrupted one finds the old one renamed already
+      const name = c.name.endsWith(MOVED) ? c.name.slice(0, -MOVED.length) : c.name;
+      if (opts.old === 'rename' && conv.name !== `${name}${MOVED}`) ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to: `${name}${MOVED}`, reason });
+      ops.push({ op: 'create', key: c.key, name, members: conv.members, ...(external.length > 0 ? { external } : {}), groups: c.groups, onGroupRemoved: c.onGroupRemoved, reason });
     }
     const moves = ops.filter((o) => o.op === 'create').length;
     const blocked: BlockedOp[] = [];

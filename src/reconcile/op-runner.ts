@@ -152,7 +152,9 @@ export class OpRunner {
     const missing = made ? create.members.filter((m) => !made!.members.includes(m)) : [];
     const bound = outcome === 'done' && missing.length > 0 ? this.store.bindingOf(op.key) : undefined;
     if (!bound) return outcome;
-    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: missing, reason: op.reason }, runId);
+    const byHand = new Set(create.external);
+    const external = missing.filter((m) => byHand.has(m));
+    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: missing, ...(external.length > 0 ? { external } : {}), reason: op.reason }, runId);
   }
 
   private executeContact(op: ContactOp, runId: number): Promise<Outcome> {

@@ -183,6 +183,7 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     const reconciler = reconcilerFor(deps, false);
     // the backend's id form needs its domain, known once it answered
     await reconciler.whoami();
+    canonicalIds(deps, deps.logger);
     plan = { ...plan, ops: plan.ops.map((op) => canonicalMembers(op, deps.backend)) };
     const recovered = await reconciler.recover();
     const digest = snapshotDigest(store.loadSnapshot());
@@ -217,6 +218,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const reconciler = reconcilerFor(deps, false);
     await reconciler.recover();
     const self = await reconciler.whoami();
+    canonicalIds(deps, deps.logger);
     const { plan: fresh } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
     const ops: PlanOp[] = [];
     let wanted = 0;

@@ -105,10 +105,18 @@ export class MemberSets {
     for (const [conversationId, text] of sets) {
       const refs = parseRefs(text);
       if (!refs.some((r) => merged.has(r))) continue;
+      const present = new Set(refs);
       for (const old of refs) {
         const keeper = merged.get(old);
-        // added by convsync under either form: added by convsync (managed removal still applies)
-        if (keeper !== undefined && isExternal.get(conversationId, old) === undefined) dropOrigin.run(conversationId, keeper);
+        if (keeper === undefined) continue;
+        const oldExternal = isExternal.get(conversationId, old) !== undefined;
+        if (!present.has(keeper)) {
+          // the keeper takes the place of the old form here, and who added them with it
+          if (oldExternal) this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(conversationId, keeper);
+        } else if (!oldExternal) {
+          // both forms here: added by convsync under either means added by convsync (managed removal applies)
+          dropOrigin.run(conversationId, keeper);
+        }
       }
       const next = Int32Array.from(new Set(Array.from(refs, (r) => merged.get(r) ?? r))).sort();
       this.statement(`UPDATE member_sets SET refs = ? WHERE conversation_id = ?`).run(next.join(','), conversationId);

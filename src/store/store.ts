@@ -26,7 +26,7 @@ export type OpEffect =
       groups: string[];
       onGroupRemoved: RemovedGroupAction;
     }
-  | { kind: 'added'; conversationId: string; members: string[] }
+  | { kind: 'added'; conversationId: string; members: string[]; external?: string[] }
   | { kind: 'removed'; conversationId: string; members: string[] }
   | { kind: 'renamed'; conversationId: string; name: string }
   | { kind: 'unbound'; key: string }
@@ -305,6 +305,9 @@ export class Store {
         if (replaced !== undefined) {
           this.db.prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
           this.members.clear(replaced);
+          // who left the old one on their own is not added to the new one either
+          this.db.prepare(`UPDATE OR IGNORE leavers SET conversation_id = ? WHERE conversation_id = ?`).run(effect.conversationId, replaced);
+          this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(replaced);
         }
         this.db
           .prepare(
@@ -323,6 +326,7 @@ export class Store {
       }
       case 'added': {
         this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
+        if (effect.external?.length) this.members.edit(effect.conversationId, { add: effect.external, origin: 'external' });
         const del = this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
         for (const m of effect.members) del.run(effect.conversationId, m);
         break;
@@ -512,6 +516,11 @@ export class Store {
   }
 
   // ---- unmanageable conversations ---------------------------------------------------------------
+
+  /** bound conversations the backend no longer lets convsync manage */
+  countUnmanageable(): number {
+    return this.db.prepare(`SELECT count(*) FROM bindings WHERE state = 'bound' AND unmanageable IS NOT NULL`).pluck().get() as number;
+  }
 
   /** what a read or a refused change says about whether the conversation can still be managed (null: it can) */
   markUnmanageable(conversationId: string, reason: string | null): void {

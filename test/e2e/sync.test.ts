@@ -266,7 +266,7 @@ describe('convsync sync (end to end)', () => {
 
   it('resumes after SIGKILL in the middle of an apply: no duplicate, nothing lost, nothing pending', async () => {
     h = await startHarness({ groups: 40, membersPerGroup: 3, wire: { faults: { latencyMs: 15 } } });
-    h.writeConfig({ reconcile: { concurrency: 4, ratePerSecond: 1000, burst: 50 } });
+    h.writeConfig({ reconcile: { concurrency: 4, ratePerSecond: 1000, burst: 50, lostAnswerSettleMs: 0 } });
     const run = startCli(['sync', '--config', h.configFile]);
     while (h.wire.writeCalls().length < 12) await sleep(5);
     run.child.kill('SIGKILL');

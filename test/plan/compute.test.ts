@@ -286,4 +286,11 @@ describe('snapshotDigest', () => {
     const two = computePlan(input([desired('okta-a', ['u1'], { name: 'Team a' })], [old, snap('corp-b', managed('u1'), { name: 'Team a' })]));
     expect(two.ops.map((o) => o.op)).toEqual(['unbind', 'unbind', 'create']);
   });
+
+  it('sends no removal to a conversation the backend no longer lets convsync manage, whose group is gone', () => {
+    const mls = snap('a', managed('u1', 'u2'), { onGroupRemoved: 'empty', unmanageable: 'an MLS group conversation' });
+    const plan = computePlan(input([], [mls]));
+    expect(plan.ops.map((o) => o.op)).toEqual(['unbind']);
+    expect(plan.summary.unmanageable).toBe(1);
+  });
 });

@@ -138,6 +138,30 @@ describe('store', () => {
     expect(store.users.canonicalizeUserIds('wire:own', () => 'x')).toBe(0);
   });
 
+  it('a person added by hand under the old id form stays added by hand when the forms merge', () => {
+    const store = Store.open(dbPath());
+    const run = store.startRun('sync');
+    const created = (key: string, conversationId: string, members: string[], external: string[]) =>
+      store.journalDone(store.journalPending(run, { op: 'create', key, name: key, members, groups: ['s:g'], onGroupRemoved: 'keep', reason: 'r' }), { kind: 'created', key, conversationId, name: key, ownerId: 'o', backend: 'wire', members, external, groups: ['s:g'], onGroupRemoved: 'keep' });
+    created('k1', 'c1', ['AA@own'], []);
+    created('k2', 'c2', [], ['aa']);
+    store.users.canonicalizeUserIds('wire:own', (id) => id.toLowerCase().replace(/@own$/, ''));
+    const byKey = new Map(store.loadSnapshot().conversations.map((c) => [c.key, c.members.toRecord()]));
+    expect(byKey.get('k1')).toEqual({ aa: 'convsync' });
+    expect(byKey.get('k2')).toEqual({ aa: 'external' });
+  });
+
+  it('a conversation made again for a key keeps its leavers, and the old one its own row', () => {
+    const store = Store.open(dbPath());
+    const run = store.startRun('sync');
+    const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'old', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1', 'u2'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.applyDrift(run, [{ key: 'k', conversationId: 'old', added: [], left: ['u2'] }]);
+    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'new', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    expect(store.loadSnapshot().conversations.map((c) => [c.conversationId, c.leavers])).toEqual([['new', ['u2']]]);
+    expect(store.bindingByConversation('old')).toMatchObject({ key: 'replaced:k:old', state: 'deleted' });
+  });
+
   it('records group sizes for the empty-group guard', () => {
     const store = Store.open(dbPath());
     store.guards.recordGroupSizes([{ key: 'corp:g1', displayName: 'a', size: 300 }]);

@@ -177,7 +177,7 @@ export class WireSession {
   private async access(signal?: AbortSignal): Promise<boolean> {
     const res = await this.send('POST', '/access', undefined, signal, true, true);
     if (res.status === 403) {
-      this.logger.info('wire refused the login cookie: logging in again');
+      this.logger.info(this.config.cookieFile === undefined ? 'wire refused the login cookie: logging in again' : 'wire refused the app cookie');
       this.cookie = undefined;
       return false;
     }
