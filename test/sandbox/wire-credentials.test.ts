@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request } from 'undici';
+import { rawCall, type Method } from '../helpers/raw-http.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
 
@@ -10,22 +10,7 @@ import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/ser
 let wire: WireSandbox;
 afterEach(async () => wire?.stop());
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-async function call(method: Method, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) {
-  const res = await request(wire.url + path, {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.body.text();
-  let json: any;
-  try {
-    json = text ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status: res.statusCode, json, text, headers: res.headers };
-}
+const call = (method: Method, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) => rawCall(wire.url, method, path, body, token, headers);
 
 const login = (body: Record<string, unknown>, v = 9) => call('POST', `/v${v}/login?persist=true`, body, null);
 const access = (cookie: string) => call('POST', '/access', undefined, null, { cookie: `zuid=${cookie}` });

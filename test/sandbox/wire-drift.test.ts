@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { rawCall, type Method } from '../helpers/raw-http.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { LostAs } from '../../src/sandbox/lost-responses.js';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
@@ -10,26 +11,7 @@ import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/ser
 let wire: WireSandbox;
 afterEach(async () => wire?.stop());
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-async function call(method: Method, path: string, body?: unknown, token?: string | null) {
-  try {
-    const res = await request(wire.url + path, {
-      method,
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await res.body.text();
-    let json: any;
-    try {
-      json = text ? JSON.parse(text) : undefined;
-    } catch {
-      json = undefined;
-    }
-    return { status: res.statusCode, json, text };
-  } catch (e) {
-    return { status: 0, json: undefined, text: String(e) };
-  }
-}
+const call = (method: Method, path: string, body?: unknown, token?: string | null) => rawCall(wire.url, method, path, body, token);
 
 async function start(opts: WireSandboxOptions = {}) {
   wire = await WireSandbox.start(opts);
