@@ -124,7 +124,7 @@ export class OpRunner {
 
   private async executeCreate(op: CreateOp, runId: number): Promise<Outcome> {
     const b = this.backend;
-    if (this.store.pendingJournal().some((r) => r.op.op === 'create' && r.op.key === op.key)) {
+    if (this.store.createPending(op.key)) {
       return { op, kind: 'pending', error: 'an earlier create of this conversation lost its answer and is still being looked for; not made twice' };
     }
     // identifiers a retried or recovered create must reuse are journaled before the call

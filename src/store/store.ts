@@ -472,6 +472,11 @@ export class Store {
       .run(now(), error.kind, error.label ?? null, error.message, id);
   }
 
+  /** whether a create for this key is still pending (its answer lost, not found yet) */
+  createPending(key: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;
+  }
+
   pendingJournal(): JournalRow[] {
     return this.journalRows(`WHERE status = 'pending' ORDER BY id`);
   }
