@@ -1,5 +1,8 @@
 import type { Store } from '../store/store.js';
 
+/** every handle is compared, cached and journaled in one form */
+export const handleKey = (h: string) => h.trim().toLowerCase();
+
 /**
  * Handles → backend user ids through the store's identity cache: only handles not looked up within
  * the TTL go to the backend, and "not found" is cached too, so an unknown handle costs one lookup
@@ -13,7 +16,7 @@ export async function resolveHandles(
   /** what kind of lookup the cache rows are (`handle`, `known`) */
   kind = 'handle',
 ): Promise<Map<string, string | null>> {
-  const wanted = [...new Set([...handles].map((h) => h.trim().toLowerCase()))].sort();
+  const wanted = [...new Set([...handles].map(handleKey))].sort();
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
   const cached = store.users.cachedIdentities(wanted.map((h) => `${kind}:${h}`), since);
   const out = new Map<string, string | null>();

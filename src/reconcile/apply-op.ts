@@ -14,7 +14,7 @@ const attempt = <T>(fn: () => Promise<T>) => caller.attempt(fn);
       const conv = await attempt(() => b.get(op.conversationId));
       if (!conv) {
         log.warn({ key: op.key, conversation: op.conversationId }, 'the conversation to bind again is gone; a new one is made at the next run');
-        return { kind: 'deleted', key: op.key };
+        return { kind: 'deleted', key: op.fromKey ?? op.key };
       }
       return { kind: 'rebound', key: op.key, ...(op.fromKey ? { fromKey: op.fromKey } : {}), conversationId: op.conversationId, members: conv.members };
     }

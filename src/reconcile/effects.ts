@@ -1,4 +1,5 @@
 import type { BackendConversation } from '../backends/types.js';
+import { handleKey } from '../identity/lookup.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { OpEffect } from '../store/store.js';
 
@@ -34,7 +35,7 @@ export function createdEffect(op: CreateOp, conv: BackendConversation, ownerId: 
 
 /** a user made (or found after a lost answer), remembered like a handle lookup */
 export function identifiedEffect(op: ContactOp, userId: string): OpEffect {
-  return { kind: 'identified', lookup: `handle:${op.handle.trim().toLowerCase()}`, userId };
+  return { kind: 'identified', lookup: `handle:${handleKey(op.handle)}`, userId };
 }
 
 export function describeOp(op: PlanOp): string {

@@ -1,6 +1,6 @@
 import type { Backend } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
-import { resolveHandles } from '../identity/lookup.js';
+import { handleKey, resolveHandles } from '../identity/lookup.js';
 import { createIdentityResolver, identityValue, type IdentityResolver } from '../identity/resolve.js';
 import { matchGroup } from '../mapping/map.js';
 import type { ContactOp } from '../plan/types.js';
@@ -14,8 +14,6 @@ export interface BackendIdentity {
   newUsers: ContactOp[];
 }
 
-/** every handle is compared in one form */
-export const handleKey = (h: string) => h.trim().toLowerCase();
 
 /** identity by attribute, or by handle looked up on the backend (cached in the store) */
 export async function identityFor(

@@ -66,7 +66,7 @@ async function resolve(
   }
   const conv = await caller.attempt(() => caller.backend.get(op.conversationId));
   if (!conv) {
-    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journalDone(row.id, { kind: 'deleted', key: op.key }, note);
+    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journalDone(row.id, { kind: 'deleted', key: op.op === 'rebind' ? (op.fromKey ?? op.key) : op.key }, note);
     else store.journalFailed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
     return 'resolved';
   }

@@ -127,6 +127,14 @@ export class MemberSets {
     }
   }
 
+  /** the member ids of one conversation */
+  idsOf(conversationId: string): string[] {
+    const row = this.statement(`SELECT refs FROM member_sets WHERE conversation_id = ?`).pluck().get(conversationId) as string | undefined;
+    if (row === undefined) return [];
+    const name = this.statement(`SELECT user_id FROM user_ids WHERE ref = ?`).pluck();
+    return Array.from(parseRefs(row), (ref) => name.get(ref) as string);
+  }
+
   clear(conversationId: string): void {
     this.statement(`DELETE FROM member_sets WHERE conversation_id = ?`).run(conversationId);
     this.statement(`DELETE FROM member_origins WHERE conversation_id = ?`).run(conversationId);

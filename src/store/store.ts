@@ -350,7 +350,7 @@ export class Store {
         }
         this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
         const now = new Set(effect.members);
-        const kept = this.members.load().members.get(effect.conversationId)?.ids ?? [];
+        const kept = this.members.idsOf(effect.conversationId);
         // who joined while it was let go was not added by convsync
         this.members.edit(effect.conversationId, { add: effect.members, origin: 'external', remove: kept.filter((m) => !now.has(m)) });
         break;

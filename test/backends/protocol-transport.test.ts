@@ -3,7 +3,8 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { protocolBackend } from '../../src/backends/protocol/index.js';
 import { isAmbiguous, TransientError } from '../../src/errors.js';
-import type { Plan, PlanOp } from '../../src/plan/types.js';
+import type { PlanOp } from '../../src/plan/types.js';
+import { planOf } from '../helpers/plan.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { Store } from '../../src/store/store.js';
 
@@ -20,16 +21,7 @@ const backend = () =>
     { logger },
   );
 const group = (over: Record<string, unknown> = {}) => ({ id: 'GroupAAAAAAAAAA1', name: 'Team x', contacts: [{ id: 'ContactAAAAAAAA1' }], conversation_id: 'ConvAAAAAAAAAAA1', archived_at: null, created_at: Math.floor(Date.now() / 1000), ...over });
-const plan = (ops: PlanOp[]): Plan => ({
-  version: 1,
-  ownerId: 'convsync',
-  policy: 'sync',
-  snapshotDigest: 'sha256:x',
-  ops,
-  blocked: [],
-  warnings: [],
-  summary: { contact: 0, create: 1, rebind: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 1, membersRemoved: 0, blocked: 0, quarantined: false },
-});
+const plan = planOf;
 const reconciler = (store: Store) =>
   new Reconciler(store, backend(), { dryRun: false, ownerId: 'convsync', concurrency: 1, ratePerSecond: 1000, burst: 10, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, logger });
 

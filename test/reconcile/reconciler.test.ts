@@ -7,7 +7,8 @@ import type { Backend } from '../../src/backends/types.js';
 import { wireBackend } from '../../src/backends/wire/index.js';
 import { TransientError } from '../../src/errors.js';
 import { withRetry } from '../../src/http/retry.js';
-import type { Plan, PlanOp } from '../../src/plan/types.js';
+import type { PlanOp } from '../../src/plan/types.js';
+import { planOf } from '../helpers/plan.js';
 import { TokenBucket } from '../../src/reconcile/rate-limit.js';
 import { Reconciler, type ReconcilerOptions } from '../../src/reconcile/reconciler.js';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
@@ -20,18 +21,7 @@ afterEach(async () => {
   wire = undefined;
 });
 
-function plan(ops: PlanOp[]): Plan {
-  return {
-    version: 1,
-    ownerId: 'convsync',
-    policy: 'sync',
-    snapshotDigest: 'sha256:x',
-    ops,
-    blocked: [],
-    warnings: [],
-    summary: { contact: 0, create: 0, rebind: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false },
-  };
-}
+const plan = planOf;
 
 const options = (extra: Partial<ReconcilerOptions> = {}): ReconcilerOptions => ({
   dryRun: false,
