@@ -99,3 +99,16 @@ export function describeError(e: unknown): string {
   if (e instanceof Error) return e.message;
   return String(e);
 }
+
+/** an operator's request that no longer fits the store: a saved plan or an approval gone stale */
+export class StalePlanError extends Error {
+  override name = 'StalePlanError';
+}
+
+/** work asked of a daemon that is shutting down */
+export class DaemonStoppingError extends Error {
+  override name = 'DaemonStoppingError';
+  constructor() {
+    super('the daemon is stopping');
+  }
+}

@@ -6,14 +6,15 @@ import type { Backend } from './backends/types.js';
 import type { Config } from './config/schema.js';
 import type { RunDeps } from './reconcile/run.js';
 import { createSource } from './sources/registry.js';
+import { LeaseKeeper } from './lease-keeper.js';
 import { Store } from './store/store.js';
 
 export interface App extends RunDeps {
   backend: Backend;
+  /** why this writer lost its lease (it then stopped taking ops), if it did */
+  leaseLost(): string | undefined;
   close(): Promise<void>;
 }
-
-const LEASE_TTL_MS = 30_000;
 
 /**
  * config → store → sources → backend: everything a run needs, closed together. `writer` names the
@@ -28,6 +29,8 @@ export function createApp(
     dispatcher?: Dispatcher;
     tty?: NodeJS.WriteStream;
     signal?: AbortSignal;
+    /** the writer lease could not be renewed: another convsync may write now, this one must stop */
+    onLeaseLost?: (reason: string) => void;
     /** each HTTP answer of the chat backend, for metrics */
     onBackendResponse?: (status: number) => void;
   },
@@ -35,18 +38,18 @@ export function createApp(
   const { logger } = opts;
   const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
   const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
-  const store = Store.open(config.store.path);
   const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only' };
-  let renew: NodeJS.Timeout | undefined;
+  const store = Store.open(config.store.path, opts.writer ? { writer: holder } : {});
+  // losing the lease stops the run like a signal does: the call in flight finishes and is journaled
+  const stop = new AbortController();
+  if (opts.signal) opts.signal.addEventListener('abort', () => stop.abort(), { once: true });
+  const lease = opts.writer
+    ? new LeaseKeeper(store, holder, logger, (reason) => {
+        stop.abort();
+        opts.onLeaseLost?.(reason);
+      })
+    : undefined;
   try {
-    if (opts.writer) store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
-    if (opts.writer) renew = setInterval(() => {
-      try {
-        store.lease.renew(holder);
-      } catch (e) {
-        logger.error({ err: (e as Error).message }, 'lost the writer lease');
-      }
-    }, LEASE_TTL_MS / 3).unref();
     const sources = config.sources.map((s) => createSource(s, { ...ctx, store }));
     const credentials = { get: (name: string) => store.users.credential(name), put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin) };
     const backend = createBackend(config.backend, { ...backendCtx, credentials });
@@ -57,26 +60,19 @@ export function createApp(
       backend,
       logger,
       ...(opts.tty ? { tty: opts.tty } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
+      signal: stop.signal,
+      leaseLost: () => lease?.lost,
       async close() {
-        clearInterval(renew);
+        lease?.stop();
         await backend.close?.().catch(() => undefined);
-        if (opts.writer) store.lease.release(holder);
+        if (opts.writer && !lease?.lost) store.lease.release(holder);
         store.close();
       },
     };
   } catch (e) {
-    clearInterval(renew);
+    lease?.stop();
+    if (opts.writer) store.lease.release(holder);
     store.close();
     throw e;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

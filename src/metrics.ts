@@ -22,6 +22,7 @@ export function createMetrics() {
     backendRequests: new Counter({ name: 'convsync_backend_requests_total', help: 'HTTP answers from the chat backend by status', labelNames: ['backend', 'status'], registers: [registry] }),
     consecutiveFailures: new Gauge({ name: 'convsync_consecutive_failures', help: 'Runs in a row that failed', registers: [registry] }),
     quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while the last run held removals back (guards)', registers: [registry] }),
+    storeBytes: new Gauge({ name: 'convsync_store_bytes', help: 'Size of the SQLite store file (pruned by retention after each run)', registers: [registry] }),
     heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
     unmanageable: new Gauge({ name: 'convsync_conversations_unmanageable', help: 'Owned conversations whose members the backend no longer lets convsync change (a Wire group migrated to MLS)', registers: [registry] }),
     refusedUsers: new Gauge({ name: 'convsync_refused_users', help: 'Users the backend refused lately (not offered again until it expires)', registers: [registry] }),

@@ -28,12 +28,12 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* the pod both modes run: one container, config, store, secrets, a writable /tmp */}}
 {{- define "convsync.podSpec" -}}
+securityContext:
+  {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
   {{- toYaml . | nindent 2 }}
 {{- end }}
-securityContext:
-  {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.nodeSelector }}
 nodeSelector:
   {{- toYaml . | nindent 2 }}

@@ -22,6 +22,11 @@ export interface BackendCapabilities {
   createsKind?: string;
   /** error labels by which the backend refuses one user of a batch (Wire: `not-connected`, …) */
   refusedUserLabels?: readonly string[];
+  /**
+   * ids are checked with `knownUsers` before they are sent, because the backend drops unknown
+   * ones silently (Mixin, unless `verifyUsers: false`): unknown ids are reported instead
+   */
+  verifyUserIds?: boolean;
 }
 
 /** A conversation as the backend reports it. `members` never includes the daemon itself. */

@@ -39,7 +39,8 @@ function describeMembership(snap: SnapshotConversation | undefined, id: string):
 export function explainUser(input: ExplainInput, query: string): string | undefined {
   const q = query.toLowerCase();
   const matches = (u: SourceUser) =>
-    [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails].some((v) => v?.toLowerCase() === q) || input.identity.resolve(u) === q;
+    [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined].some((v) => v?.toLowerCase() === q) ||
+    input.identity.resolve(u) === q;
   const found = new Map<string, { user: SourceUser; groups: DesiredGroup[] }>();
   for (const g of input.groups) {
     for (const u of g.members) {
@@ -55,6 +56,8 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
     const value = identityValue(user, input.identityFrom);
     const id = input.identity.resolve(user);
     out.push(`User ${user.userName ?? user.id} (source ${groups[0]!.source}, id ${user.id}${user.active ? '' : ', DEACTIVATED: leaves every conversation'})`);
+    // an LDAP source keeps where the user lives in the directory
+    if (typeof user.raw.dn === 'string') out.push(`  LDAP path: ${user.raw.dn}`);
     out.push(`  identity: ${input.identityFrom} = ${value === undefined ? '(missing)' : JSON.stringify(value)} → ${id ?? 'no backend user: left out of every conversation'}`);
     for (const g of groups) {
       const m = matchGroup(g, input.mappings);

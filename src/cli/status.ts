@@ -3,10 +3,10 @@ import type { Store } from '../store/store.js';
 
 /** `convsync status`: the last runs, ops still pending, and the latest failures with the backend's label. */
 export function renderStatus(store: Store, format: 'text' | 'json'): string {
-  const runs = store.recentRuns(10);
-  const pending = store.pendingJournal();
-  const failures = store.recentFailures(20);
-  const drift = store.recentDrift(20);
+  const runs = store.runs.recent(10);
+  const pending = store.journal.pendingRows();
+  const failures = store.journal.recentFailures(20);
+  const drift = store.drift.recent(20);
   const refused = [...store.users.refusedUsers(new Date(Date.now() - 30 * 86_400_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
@@ -23,7 +23,7 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     lines.push(`  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`);
   }
   const quarantined = runs.find((r) => (r.summary as { plan?: { quarantined?: boolean } } | null)?.plan !== undefined);
-  const plan = quarantined && (store.runPlan(quarantined.id) as Plan | undefined);
+  const plan = quarantined && (store.runs.plan(quarantined.id) as Plan | undefined);
   if (plan?.summary.quarantined) {
     const held = plan.blocked.filter((b) => b.kind === 'guard');
     const members = held.reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 1), 0);

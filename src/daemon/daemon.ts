@@ -1,9 +1,13 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
-import { AuthError, describeError } from '../errors.js';
+import { AuthError, DaemonStoppingError, describeError, StalePlanError, SyncError } from '../errors.js';
 import type { App } from '../main.js';
 import type { Metrics } from '../metrics.js';
-import { runOnce, type RunOutcome } from '../reconcile/run.js';
+import type { DaemonStatus } from '../server/http.js';
+import type { StatusPageControl } from '../server/ui/control.js';
+import { LiveTracker } from '../server/ui/live.js';
+import { explainGroup, explainUser } from '../cli/explain.js';
+import { approveRun, planForExplain, runOnce, type RunOutcome } from '../reconcile/run.js';
 
 export interface DaemonOptions {
   schedule: string;
@@ -13,22 +17,13 @@ export interface DaemonOptions {
 /** what a run is asked to cover: everything, or the conversations fed by some groups */
 type Scope = 'all' | Set<string>;
 
-export interface DaemonStatus {
-  running: boolean;
-  lastRunAt?: string;
-  lastResult?: string;
-  lastExitCode?: number;
-  /** false after the backend refused the daemon's credentials */
-  backendOk: boolean;
-  lastError?: string;
-}
 
 /**
  * The long-running mode: `runOnce()` on the cron schedule (a tick that finds a run still going is
  * skipped and counted), on demand (POST /sync), and shortly after pushed changes, for the groups
  * they touched only. One run at a time; requests that arrive meanwhile are merged into the next.
  */
-export class Daemon {
+export class Daemon implements StatusPageControl {
   readonly status: DaemonStatus = { running: false, backendOk: true };
   private task: ScheduledTask | undefined;
   private current: Promise<RunOutcome | undefined> | undefined;
@@ -36,6 +31,13 @@ export class Daemon {
   private debounce: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly log: Logger;
+  /** the run in flight, for the status page */
+  private readonly inFlight = new LiveTracker();
+  /** what asked for the pending run (merged requests name all of them) */
+  private readonly reasons = new Set<string>();
+  private explaining: Promise<unknown> = Promise.resolve();
+  /** the app, with the apply's progress going to the status page */
+  private readonly deps: App;
 
   constructor(
     private readonly app: App,
@@ -43,6 +45,7 @@ export class Daemon {
     private readonly opts: DaemonOptions,
   ) {
     this.log = app.logger.child({ component: 'daemon' });
+    this.deps = { ...app, onProgress: (f) => this.inFlight.progress(f) };
   }
 
   start(): void {
@@ -70,6 +73,7 @@ export class Daemon {
     if (this.stopping) return Promise.resolve(undefined);
     if (this.current) {
       this.pending = merge(this.pending, scope);
+      this.reasons.add(reason);
       return this.current.then(() => this.drain(reason));
     }
     return this.run(scope, reason);
@@ -80,9 +84,10 @@ export class Daemon {
    * window is not extended by later changes, so a steady stream of pushes still lands within about
    * `debounceMs` plus the run).
    */
-  changed(groups: Iterable<string>): void {
+  changed(groups: Iterable<string>, reason: 'push' | 'saml' = 'push'): void {
     if (this.stopping) return;
     this.pending = merge(this.pending, new Set(groups));
+    this.reasons.add(reason);
     this.debounce ??= setTimeout(() => {
       this.debounce = undefined;
       if (!this.current) void this.drain('push');
@@ -108,31 +113,121 @@ export class Daemon {
     const scope = this.pending;
     if (!scope || this.stopping || this.current) return this.current ?? Promise.resolve(undefined);
     this.pending = undefined;
-    return this.run(scope, reason);
+    const why = this.reasons.size > 0 ? [...this.reasons].sort().join('+') : reason;
+    this.reasons.clear();
+    return this.run(scope, why);
   }
 
   private run(scope: Scope, reason: string): Promise<RunOutcome | undefined> {
-    const started = process.hrtime.bigint();
-    this.status.running = true;
     const scoped = scope === 'all' ? undefined : scope;
     this.log.info({ reason, groups: scoped?.size }, 'run starting');
-    this.current = runOnce(this.app, { mode: 'sync', ...(scoped ? { scope: scoped } : {}) })
-      .then((outcome) => {
-        this.record(outcome);
-        return outcome;
+    const before = this.lastRunId();
+    const outcome = runOnce(this.deps, { mode: 'sync', ...(scoped ? { scope: scoped } : {}) });
+    this.track(outcome, reason, before);
+    return this.current!;
+  }
+
+  /** `convsync approve RUN` while the daemon holds the writer lease: the same semantics, run here */
+  approve(heldIn: number) {
+    return this.exclusive(`approve ${heldIn}`, 'approve', (app) => approveRun(app, heldIn));
+  }
+
+  /** `convsync sync --allow-removals` while the daemon holds the writer lease */
+  syncAllowingRemovals(): Promise<RunOutcome> {
+    return this.exclusive('sync --allow-removals', 'allow-removals', (app) => runOnce(app, { mode: 'sync', allowRemovals: true }));
+  }
+
+  /**
+   * An operator's run (`approve RUN`, a sync that may remove what guards held back): it waits for
+   * the run in flight, runs alone, and its failure reaches the caller.
+   */
+  private async exclusive<T extends RunOutcome>(reason: string, trigger: string, fn: (app: App) => Promise<T>): Promise<T> {
+    while (this.current && !this.stopping) await this.current;
+    if (this.stopping) throw new DaemonStoppingError();
+    this.log.info({ reason }, 'run starting');
+    const before = this.lastRunId();
+    const outcome = fn(this.deps);
+    this.track(outcome, trigger, before);
+    return outcome;
+  }
+
+  /** one run at a time: `current` is set until its outcome is recorded */
+  private track(outcome: Promise<RunOutcome>, trigger: string, before: number | undefined): void {
+    const started = process.hrtime.bigint();
+    this.status.running = true;
+    this.inFlight.begin(trigger, this.recordTrigger(before, trigger));
+    this.current = outcome
+      .then((o) => {
+        this.record(o);
+        return o;
       })
       .catch((e: unknown) => {
-        this.recordError(e);
+        if (!(e instanceof StalePlanError)) this.recordError(e);
         return undefined;
       })
       .finally(() => {
         this.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        this.recordTrigger(before, trigger);
+        this.inFlight.end();
         this.status.running = false;
         this.current = undefined;
         // what arrived meanwhile: pushed changes wait for their debounce, the rest runs now
         if (this.pending && !this.debounce) void this.drain('queued');
       });
-    return this.current;
+  }
+
+  /** the newest run before a call starts one; undefined when the store cannot say (nothing is recorded then) */
+  private lastRunId(): number | undefined {
+    try {
+      return this.app.store.views.lastRunId();
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** the runs a call started (those after `before`) say what asked for them; returns the newest */
+  private recordTrigger(before: number | undefined, trigger: string): number | undefined {
+    if (before === undefined) return undefined;
+    try {
+      this.app.store.runs.recordTrigger(before, trigger);
+      const last = this.app.store.views.lastRunId();
+      return last > before ? last : undefined;
+    } catch (e) {
+      // the store is closed once the lease is lost: the run's outcome stands without it
+      this.log.warn({ err: describeError(e) }, 'could not record what asked for the run');
+      return undefined;
+    }
+  }
+
+  live() {
+    return this.inFlight.get();
+  }
+
+  watch(listener: Parameters<LiveTracker['watch']>[0]) {
+    return this.inFlight.watch(listener);
+  }
+
+  nextRunAt(): Date | undefined {
+    return this.task?.getNextRun() ?? undefined;
+  }
+
+  backendId(): string {
+    return this.app.backend.idForm?.() ?? this.app.backend.id;
+  }
+
+  /**
+   * `convsync explain` for the status page: a dry run (nothing reaches the backend) beside any run
+   * in flight, as the CLI's explain already runs beside the daemon: its source reads store only
+   * what a run's own read would, and a run plans from what it read itself. One at a time.
+   */
+  explain(kind: 'user' | 'group', query: string): Promise<string | undefined> {
+    const next = this.explaining.catch(() => undefined).then(async () => {
+      const traced = await planForExplain(this.app);
+      const input = { ...traced, identityFrom: this.app.config.identity.from, mappings: this.app.config.mappings };
+      return kind === 'user' ? explainUser(input, query) : explainGroup(input, query);
+    });
+    this.explaining = next;
+    return next;
   }
 
   private record(o: RunOutcome): void {
@@ -146,6 +241,7 @@ export class Daemon {
     this.metrics.heldRemovals.set(held);
     // from the store: a run after a push plans only the conversations it touches
     this.metrics.unmanageable.set(this.app.store.countUnmanageable());
+    this.metrics.storeBytes.set(this.app.store.retention.bytes());
     this.metrics.refusedUsers.set(this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size);
     if (result === 'failed') this.metrics.consecutiveFailures.inc();
     else {
@@ -154,6 +250,7 @@ export class Daemon {
     }
     Object.assign(this.status, { lastRunAt: new Date().toISOString(), lastResult: result, lastExitCode: o.exitCode, backendOk: !o.result?.authFailed });
     delete this.status.lastError;
+    delete this.status.lastErrorLabel;
     this.log.info({ runId: o.runId, exitCode: o.exitCode, ...o.plan.summary }, 'run finished');
   }
 
@@ -161,6 +258,8 @@ export class Daemon {
     this.metrics.runs.inc({ result: 'error' });
     this.metrics.consecutiveFailures.inc();
     Object.assign(this.status, { lastRunAt: new Date().toISOString(), lastResult: 'error', lastExitCode: 1, lastError: describeError(e) });
+    if (e instanceof SyncError) this.status.lastErrorLabel = [e.origin, e.status, e.label].filter((p) => p !== undefined && p !== '').join(' ');
+    else delete this.status.lastErrorLabel;
     if (e instanceof AuthError) this.status.backendOk = false;
     this.log.error({ err: describeError(e) }, 'run failed');
   }
@@ -170,3 +269,4 @@ function merge(a: Scope | undefined, b: Scope): Scope {
   if (a === 'all' || b === 'all') return 'all';
   return new Set([...(a ?? []), ...b]);
 }
+

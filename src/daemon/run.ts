@@ -1,11 +1,15 @@
 import cron from 'node-cron';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger } from '../log.js';
-import { createApp } from '../main.js';
-import { createMetrics } from '../metrics.js';
+import { createApp, type App } from '../main.js';
+import { createMetrics, type Metrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
 import { mountSaml } from '../server/saml.js';
 import { mountScimPush } from '../server/scim-push.js';
+import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
 
 /**
@@ -16,51 +20,31 @@ import { Daemon } from './daemon.js';
 export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.log.level);
   const log = logger.child({ component: 'daemon' });
-  // node-cron prints its own plain-text lines otherwise
-  cron.setLogger({
-    info: (m) => log.debug({ from: 'node-cron' }, m),
-    warn: (m) => log.warn({ from: 'node-cron' }, m),
-    error: (m) => log.error({ from: 'node-cron' }, String(m)),
-    debug: (m) => log.debug({ from: 'node-cron' }, String(m)),
-  });
+  logCronThrough(log);
   const metrics = createMetrics();
   const controller = new AbortController();
+  let stop: (why: string, code: number) => Promise<void> = async () => undefined;
   const app = createApp(config, {
     logger,
     writer: 'daemon',
     signal: controller.signal,
+    // another convsync may write now: stop serving pushes and runs; the orchestrator restarts us
+    onLeaseLost: () => {
+      daemon.status.leaseLost = true;
+      void stop('lease lost', 1);
+    },
     onBackendResponse: (status) => metrics.backendRequests.inc({ backend: config.backend.type, status: String(status) }),
   });
   const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs });
   let server;
   try {
-    const pushSources = config.sources.filter((s): s is ScimPushSourceConfig => s.type === 'scim-push');
-    const http = createHttpApp({
+      const http = createHttpApp({
       config,
       store: app.store,
       daemon,
       metrics,
       logger,
-      mount: (express) => {
-        mountScimPush(express, {
-          sources: pushSources,
-          store: app.store,
-          logger,
-          maxBodyBytes: config.server.maxBodyBytes,
-          onChange: (groups) => daemon.changed(groups),
-          onRequest: (method, status) => metrics.pushRequests.inc({ method, status: String(status) }),
-        });
-        mountSaml(express, {
-          sources: config.sources.filter((s): s is SamlSourceConfig => s.type === 'saml'),
-          mappings: config.mappings,
-          identityFrom: config.identity.from,
-          store: app.store,
-          logger,
-          maxBodyBytes: config.server.maxBodyBytes,
-          onChange: (groups) => daemon.changed(groups),
-          onLogin: (result) => metrics.samlLogins.inc({ result }),
-        });
-      },
+      mount: (express) => mountSources(express, config, app, daemon, metrics),
     });
     server = await listen(http, config.server.host, config.server.port);
   } catch (e) {
@@ -68,11 +52,12 @@ export async function runDaemon(config: Config): Promise<number> {
     throw e;
   }
   log.info({ url: server.url, schedule: config.schedule }, 'convsync daemon listening');
+  keepServingOnStrayErrors(log);
   daemon.start();
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    const stop = async (signal: string) => {
+    stop = async (signal: string, code: number) => {
       if (stopping) {
         log.warn({ signal }, 'second signal: exiting now');
         process.exit(1);
@@ -86,9 +71,53 @@ export async function runDaemon(config: Config): Promise<number> {
       server.server.closeAllConnections();
       await app.close();
       log.info('stopped');
-      resolve(0);
+      resolve(code);
     };
-    process.on('SIGTERM', () => void stop('SIGTERM'));
-    process.on('SIGINT', () => void stop('SIGINT'));
+    process.on('SIGTERM', () => void stop('SIGTERM', 0));
+    process.on('SIGINT', () => void stop('SIGINT', 0));
+  });
+}
+
+/**
+ * A promise nobody awaited, or a throw in a callback, is logged and the daemon goes on serving:
+ * every write is journaled, so one failed request or run must not take SCIM push and SAML down.
+ */
+function keepServingOnStrayErrors(log: Logger): void {
+  process.on('unhandledRejection', (reason) => log.error({ err: describeError(reason) }, 'unhandled rejection (the daemon goes on)'));
+  process.on('uncaughtException', (e) => log.error({ err: describeError(e) }, 'uncaught exception (the daemon goes on)'));
+}
+
+/** the routes of the sources that receive their data (SCIM push, SAML) and the status page */
+function mountSources(express: Express, config: Config, app: App, daemon: Daemon, metrics: Metrics): void {
+  const { logger } = app;
+  const pushSources = config.sources.filter((s): s is ScimPushSourceConfig => s.type === 'scim-push');
+  mountScimPush(express, {
+    sources: pushSources,
+    store: app.store,
+    logger,
+    maxBodyBytes: config.server.maxBodyBytes,
+    onChange: (groups) => daemon.changed(groups),
+    onRequest: (method, status) => metrics.pushRequests.inc({ method, status: String(status) }),
+  });
+  mountSaml(express, {
+    sources: config.sources.filter((s): s is SamlSourceConfig => s.type === 'saml'),
+    mappings: config.mappings,
+    identityFrom: config.identity.from,
+    store: app.store,
+    logger,
+    maxBodyBytes: config.server.maxBodyBytes,
+    onChange: (groups) => daemon.changed(groups, 'saml'),
+    onLogin: (result) => metrics.samlLogins.inc({ result }),
+  });
+  mountUi(express, { config, store: app.store, daemon, logger });
+}
+
+/** node-cron prints its own plain-text lines otherwise */
+function logCronThrough(log: Logger): void {
+  cron.setLogger({
+    info: (m) => log.debug({ from: 'node-cron' }, m),
+    warn: (m) => log.warn({ from: 'node-cron' }, m),
+    error: (m) => log.error({ from: 'node-cron' }, String(m)),
+    debug: (m) => log.debug({ from: 'node-cron' }, String(m)),
   });
 }

@@ -1,3 +1,4 @@
+import { regexVars, renderTemplate } from '../template.js';
 import type { MappingConfig } from '../config/schema.js';
 import { MemberList } from '../members/member-list.js';
 import { UserIds } from '../members/user-ids.js';
@@ -44,17 +45,6 @@ function compiled(pattern: string): RegExp {
 }
 
 /** a regex match as template variables: {0}, {1}… and its named groups */
-export function regexVars(found: RegExpExecArray | string[]): Record<string, string> {
-  const vars: Record<string, string> = {};
-  found.forEach((g, n) => (vars[String(n)] = g ?? ''));
-  for (const [name, g] of Object.entries((found as RegExpExecArray).groups ?? {})) vars[name] = g ?? '';
-  return vars;
-}
-
-export function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template.replace(/\{([A-Za-z0-9_]+)\}/g, (whole, name: string) => vars[name] ?? whole).trim();
-}
-
 /**
  * Groups → the conversations they should become. Groups whose rule renders the same
  * `conversation` key are merged (their members united). Deactivated users are left out: they leave

@@ -1,9 +1,11 @@
+import type { z } from 'zod';
+import type { ContactOp, PlanOp as PlanOpSchema, RemovedGroupAction as RemovedGroupActionSchema } from './ops.js';
 import type { MemberList, MemberOrigin } from '../members/member-list.js';
 import type { UserIds } from '../members/user-ids.js';
 import type { Policy, RemoveMode } from '../config/schema.js';
 
 /** What happens to a conversation whose groups are gone. */
-export type RemovedGroupAction = 'keep' | 'empty' | 'archive' | 'delete';
+export type RemovedGroupAction = z.infer<typeof RemovedGroupActionSchema>;
 
 export type { MemberOrigin };
 
@@ -100,70 +102,9 @@ export interface PlanInput {
   warnings: string[];
 }
 
-interface OpBase {
-  key: string;
-  /** the conversation's name, for people reading the plan */
-  name: string;
-  reason: string;
-}
-export interface CreateOp extends OpBase {
-  op: 'create';
-  /** identifiers the backend derived before the call, journaled with it (Mixin) */
-  prepared?: Record<string, string>;
-  members: string[];
-  /** members brought along who were added by hand (a conversation moved to a channel keeps them as such) */
-  external?: string[];
-  groups: string[];
-  onGroupRemoved: RemovedGroupAction;
-}
-export interface AddOp extends OpBase {
-  op: 'add';
-  conversationId: string;
-  members: string[];
-  /** of `members`, those brought along who were added by hand (a conversation moved to a channel) */
-  external?: string[];
-}
-export interface RemoveOp extends OpBase {
-  op: 'remove';
-  conversationId: string;
-  members: string[];
-}
-export interface RenameOp extends OpBase {
-  op: 'rename';
-  conversationId: string;
-  from: string;
-  to: string;
-}
-/** forget the binding; the conversation stays as it is on the backend */
-export interface UnbindOp extends OpBase {
-  op: 'unbind';
-  conversationId: string;
-}
-export interface DeleteOp extends OpBase {
-  op: 'delete';
-  conversationId: string;
-}
-/** archived on the backend (kept, read-only) and no longer managed */
-export interface ArchiveOp extends OpBase {
-  op: 'archive';
-  conversationId: string;
-}
-/** bound again to the conversation a group had before it was let go (never a second one) */
-export interface RebindOp extends OpBase {
-  op: 'rebind';
-  conversationId: string;
-  /** the key it was bound under, when the group's key changed (a source renamed, a mapping changed) */
-  fromKey?: string;
-}
-/** a user the backend must make before they can be added (a Protocol contact, `contacts.create`) */
-export interface ContactOp extends OpBase {
-  op: 'contact';
-  /** the handle looked up and not found */
-  handle: string;
-  phone: string;
-  displayName?: string;
-}
-export type PlanOp = ContactOp | CreateOp | RebindOp | AddOp | RemoveOp | RenameOp | UnbindOp | ArchiveOp | DeleteOp;
+export type { AddOp, ArchiveOp, ContactOp, CreateOp, DeleteOp, RebindOp, RemoveOp, RenameOp, UnbindOp } from './ops.js';
+/** one op of a plan (the shape is the zod schema's in `ops.ts`) */
+export type PlanOp = z.infer<typeof PlanOpSchema>;
 export type OpType = PlanOp['op'];
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/types.js';
 import { durationMs } from '../config/schema.js';
+import { describeError } from '../errors.js';
 import type { computePlan } from '../plan/compute.js';
 import type { SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
@@ -19,7 +20,7 @@ export function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSize
 
 export async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {
   const { drift, unreadable } = await reconciler.refresh(store.loadSnapshot());
-  store.applyDrift(runId, drift);
+  store.drift.apply(runId, drift);
   const summary: DriftSummary = {
     added: drift.reduce((n, d) => n + d.added.length, 0),
     left: drift.reduce((n, d) => n + d.left.length, 0),
@@ -35,14 +36,14 @@ export async function refreshDrift(store: Store, reconciler: Reconciler, runId: 
 /** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
 export function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
   const byKey = new Map(desired.map((d) => [d.key, d]));
-  const { leavers, gone } = store.driftMemory();
+  const { leavers, gone } = store.drift.memory();
   for (const [key, { conversationId, users }] of leavers) {
     const wanted = byKey.get(key)?.members;
     const out = users.filter((u) => !wanted?.has(u));
-    if (out.length > 0) store.forgetLeavers(conversationId, out);
+    if (out.length > 0) store.drift.forgetLeavers(conversationId, out);
   }
   const stale = gone.filter((k) => !byKey.has(k));
-  if (stale.length > 0) store.forgetGone(stale);
+  if (stale.length > 0) store.drift.forgetGone(stale);
 }
 
 /** a saved plan's member ids in the backend's one form (a plan may be edited by hand before it is applied) */
@@ -78,4 +79,22 @@ export function refusedLately(store: Store, ttlHours: number): Map<string, strin
 /** what runs scoped to a push or a login already did within the guard window */
 export function guardWindow(store: Store, span: string): NonNullable<Parameters<typeof computePlan>[0]['window']> {
   return { ...store.guards.scopedChangesSince(new Date(Date.now() - durationMs(span)).toISOString()), span };
+}
+
+/** after a run: the store pruned to `retention` (a failure is logged; the run's outcome stands) */
+export function pruneStore(deps: RunDeps): void {
+  const { config, store, logger } = deps;
+  try {
+    const r = config.retention;
+    const report = store.retention.prune({
+      runsMaxAgeMs: durationMs(r.runs.maxAge),
+      runsMaxCount: r.runs.maxCount,
+      plansMaxCount: r.plans,
+      identityTtlMs: config.identity.cacheTtlHours * 3_600_000,
+      samlLoginsMaxAgeMs: durationMs(r.samlLogins),
+    });
+    if (report.runs + report.plans + report.identity + report.samlLogins > 0) logger.debug({ pruned: report }, 'store pruned');
+  } catch (e) {
+    logger.warn({ err: describeError(e) }, 'could not prune the store; it is tried again after the next run');
+  }
 }

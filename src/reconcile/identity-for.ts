@@ -23,7 +23,7 @@ export async function identityFor(
 ): Promise<BackendIdentity> {
   const { config, backend } = deps;
   const { from, lookup } = config.identity;
-  if (lookup === 'none' && backend.knownUsers && config.backend.type === 'mixin' && config.backend.verifyUsers) {
+  if (lookup === 'none' && backend.knownUsers && backend.capabilities.verifyUserIds) {
     return { resolver: await verifiedIds(deps, groups, reconciler), newUsers: [] };
   }
   if (lookup === 'none') return { resolver: createIdentityResolver(from, (v) => backend.parseUserId(v)), newUsers: [] };

@@ -28,7 +28,7 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
   const { store, backend, config, logger } = deps;
   const target = backend.capabilities.createsKind;
   if (target === undefined) throw new Error(`backend ${backend.id} has one kind of conversation: there is nothing to migrate`);
-  const runId = store.startRun(opts.dryRun ? 'dry-run' : 'migrate');
+  const runId = store.runs.start(opts.dryRun ? 'dry-run' : 'migrate');
   try {
     const reconciler = reconcilerFor(deps, opts.dryRun);
     if (!opts.dryRun) await reconciler.recover();
@@ -65,10 +65,10 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
     let result: ApplyResult | undefined;
     if (!opts.dryRun) result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
+    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
     return { runId, mode: opts.dryRun ? 'dry-run' : 'migrate', plan, ...(result ? { result } : {}), readErrors: [], exitCode };
   } catch (e) {
-    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
 }

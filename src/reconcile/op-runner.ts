@@ -46,23 +46,23 @@ export class OpRunner {
       remove: ops.flatMap((o) => (o.op === 'remove' ? o.members : [])),
       ...(rename ? { name: rename.to } : {}),
     };
-    const ids = ops.map((op) => this.store.journalPending(runId, op));
+    const ids = ops.map((op) => this.store.journal.pending(runId, op));
     const update = this.backend.updateConversation!.bind(this.backend);
     try {
       await this.caller.attempt(() => update(conversationId, change));
-      ops.forEach((op, i) => this.store.journalDone(ids[i]!, effectOf(op)));
+      ops.forEach((op, i) => this.store.journal.done(ids[i]!, effectOf(op)));
       return ops.map(() => 'done' as const);
     } catch (e) {
       // someone the backend refuses: op by op, so the batch is split until they stand alone
       if (this.refusesUser(e)) {
-        for (const id of ids) this.store.journalFailed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });
+        for (const id of ids) this.store.journal.failed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });
         const outcomes: Outcome[] = [];
         for (const op of ops) outcomes.push(await this.execute(op, runId));
         return outcomes;
       }
       const failure = classify(e);
       this.noteUnmanageable(ops[0]!, e);
-      for (const id of ids) this.store.journalFailed(id, failure);
+      for (const id of ids) this.store.journal.failed(id, failure);
       this.log.error({ key: ops[0]!.key, kind: failure.kind, label: failure.label, err: failure.message }, `could not update "${ops[0]!.name}"`);
       return ops.map((op) => failedOp(op, failure));
     }
@@ -78,10 +78,10 @@ export class OpRunner {
     }
     const ownership = this.checkOwnership(op);
     if (ownership) return { op, kind: 'permanent', error: ownership };
-    const journalId = this.store.journalPending(runId, op);
+    const journalId = this.store.journal.pending(runId, op);
     try {
       const effect = await applyOp(this.caller, op, this.log);
-      this.store.journalDone(journalId, effect);
+      this.store.journal.done(journalId, effect);
       return 'done';
     } catch (e) {
       if (op.op === 'add' && this.refusesUser(e)) return this.isolate(journalId, op, e, runId);
@@ -94,13 +94,13 @@ export class OpRunner {
     const failure = classify(e);
     if (op.members.length === 1) {
       const refused = { userId: op.members[0]!, key: op.key, ...(failure.label ? { label: failure.label } : {}), message: failure.message };
-      this.store.journalFailed(journalId, { ...failure, kind: 'refused' });
+      this.store.journal.failed(journalId, { ...failure, kind: 'refused' });
       this.store.users.recordRefused([refused]);
       this.refused.push(refused);
       this.log.warn({ key: op.key, user: refused.userId, label: failure.label }, `the backend refused a user of "${op.name}"; the others are added`);
       return failedOp(op, { ...failure, kind: 'refused' });
     }
-    this.store.journalFailed(journalId, { ...failure, message: `${failure.message}; the batch is split to find who` });
+    this.store.journal.failed(journalId, { ...failure, message: `${failure.message}; the batch is split to find who` });
     const half = Math.ceil(op.members.length / 2);
     const outcomes = [
       await this.execute({ ...op, members: op.members.slice(0, half) }, runId),
@@ -124,7 +124,7 @@ export class OpRunner {
 
   private async executeCreate(op: CreateOp, runId: number): Promise<Outcome> {
     const b = this.backend;
-    if (this.store.createPending(op.key)) {
+    if (this.store.journal.createPending(op.key)) {
       return { op, kind: 'pending', error: 'an earlier create of this conversation lost its answer and is still being looked for; not made twice' };
     }
     // identifiers a retried or recovered create must reuse are journaled before the call
@@ -182,11 +182,11 @@ export class OpRunner {
     how: { send: () => Promise<T>; look: (since: string) => Promise<T | undefined>; effect: (made: T) => OpEffect },
   ): Promise<Outcome> {
     const since = new Date().toISOString();
-    const journalId = this.store.journalPending(runId, op, { durable: true });
+    const journalId = this.store.journal.pending(runId, op, { durable: true });
     let lost: unknown;
     try {
       const made = await this.caller.attempt(how.send, { resend: false });
-      this.store.journalDone(journalId, how.effect(made));
+      this.store.journal.done(journalId, how.effect(made));
       return 'done';
     } catch (e) {
       if (!isAmbiguous(e) && !madeButUnread(e)) return this.failed(journalId, op, e);
@@ -201,7 +201,7 @@ export class OpRunner {
       return this.unknown(op, lost, e);
     }
     if (found === undefined) return this.unknown(op, lost);
-    this.store.journalDone(journalId, how.effect(found), 'found after its answer was lost');
+    this.store.journal.done(journalId, how.effect(found), 'found after its answer was lost');
     return 'done';
   }
 
@@ -215,7 +215,7 @@ export class OpRunner {
   private failed(journalId: number, op: PlanOp, e: unknown): FailedOp {
     const failure = classify(e);
     this.noteUnmanageable(op, e);
-    this.store.journalFailed(journalId, failure);
+    this.store.journal.failed(journalId, failure);
     const level = e instanceof CapacityError ? 'warn' : 'error';
     this.log[level]({ op: op.op, key: op.key, kind: failure.kind, label: failure.label, err: failure.message }, `could not ${describeOp(op)}`);
     return failedOp(op, failure);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { AuthError, describeError } from '../errors.js';
-import { sourceOfGroup } from '../plan/compute.js';
+import { sourceOfGroup } from '../group-key.js';
 import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredGroup, Source } from '../sources/types.js';
 import type { Store } from '../store/store.js';

@@ -8,7 +8,7 @@ import type { RetryPolicy } from '../http/retry.js';
 import { BackendCaller } from './caller.js';
 import { describeOp } from './effects.js';
 import { OpRunner } from './op-runner.js';
-import { Progress } from './progress.js';
+import { Progress, type ProgressFigures } from './progress.js';
 import { recoverPending, type Recovered } from './recover.js';
 import { refreshConversations } from './refresh.js';
 
@@ -28,6 +28,8 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** a terminal to draw progress on */
   tty?: NodeJS.WriteStream;
+  /** told of each step of an apply (the daemon's live progress) */
+  onProgress?: (figures: ProgressFigures) => void;
   signal?: AbortSignal;
 }
 
@@ -97,7 +99,7 @@ export class Reconciler {
       list.push(call);
       byKey.set(call.key, list);
     }
-    const progress = new Progress(calls.length, this.log, this.opts.tty);
+    const progress = new Progress(calls.length, this.log, this.opts.tty, undefined, this.opts.onProgress);
     const runner = new OpRunner(this.store, this.caller, { ownerId: this.opts.ownerId, logger: this.log });
     const threshold = this.opts.circuitThreshold ?? 5;
     let transientInARow = 0;

@@ -24,7 +24,7 @@ export interface Recovered {
  * conversation is left out of the plan.
  */
 export async function recoverPending(caller: BackendCaller, store: Store, opts: { ownerId: string; logger: Logger; settleMs: number }): Promise<Recovered> {
-  const pending = store.pendingJournal();
+  const pending = store.journal.pendingRows();
   const out: Recovered = { resolved: 0, adopted: 0, inFlight: 0 };
   if (pending.length === 0) return out;
   opts.logger.warn({ pending: pending.length }, 'resolving ops left pending by an interrupted run or a lost answer');
@@ -61,13 +61,13 @@ async function resolve(
   if (op.op === 'create') return resolveCreate(caller, store, row, op, { ...opts, settled, listed });
   const note = 'resolved after interruption';
   if (op.op === 'unbind') {
-    store.journalDone(row.id, { kind: 'unbound', key: op.key }, note);
+    store.journal.done(row.id, { kind: 'unbound', key: op.key }, note);
     return 'resolved';
   }
   const conv = await caller.attempt(() => caller.backend.get(op.conversationId));
   if (!conv) {
-    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journalDone(row.id, { kind: 'deleted', key: op.op === 'rebind' ? (op.fromKey ?? op.key) : op.key }, note);
-    else store.journalFailed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
+    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journal.done(row.id, { kind: 'deleted', key: op.op === 'rebind' ? (op.fromKey ?? op.key) : op.key }, note);
+    else store.journal.failed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
     return 'resolved';
   }
   const present = new Set(conv.members);
@@ -81,18 +81,18 @@ async function resolve(
           : op.op === 'rebind'
             ? { kind: 'rebound', key: op.key, ...(op.fromKey ? { fromKey: op.fromKey } : {}), conversationId: op.conversationId, members: conv.members }
             : { kind: 'none' };
-  store.journalDone(row.id, effect, note);
+  store.journal.done(row.id, effect, note);
   return 'resolved';
 }
 
 async function resolveContact(caller: BackendCaller, store: Store, row: JournalRow, op: ContactOp, settled: boolean): Promise<Resolution> {
   const id = await findUser(caller, op);
   if (id !== undefined) {
-    store.journalDone(row.id, identifiedEffect(op, id), 'adopted after interruption');
+    store.journal.done(row.id, identifiedEffect(op, id), 'adopted after interruption');
     return 'adopted';
   }
   if (!settled) return 'in-flight';
-  store.journalFailed(row.id, NOT_MADE);
+  store.journal.failed(row.id, NOT_MADE);
   return 'resolved';
 }
 
@@ -117,9 +117,9 @@ async function resolveCreate(
     if (!found) return 'in-flight';
   }
   if (!found) {
-    store.journalFailed(row.id, NOT_MADE);
+    store.journal.failed(row.id, NOT_MADE);
     return 'resolved';
   }
-  store.journalDone(row.id, createdEffect(op, found, ctx.ownerId, b.id), 'adopted after interruption');
+  store.journal.done(row.id, createdEffect(op, found, ctx.ownerId, b.id), 'adopted after interruption');
   return 'adopted';
 }

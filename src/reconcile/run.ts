@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../backends/types.js';
 import type { Config } from '../config/schema.js';
-import { describeError } from '../errors.js';
+import { describeError, StalePlanError } from '../errors.js';
 import type { IdentityResolver } from '../identity/resolve.js';
 import { mapGroups } from '../mapping/map.js';
 import { computePlan } from '../plan/compute.js';
@@ -12,9 +12,11 @@ import type { DesiredGroup, Source } from '../sources/types.js';
 import type { RunMode, Store } from '../store/store.js';
 import { identityFor } from './identity-for.js';
 import { readSources } from './read-sources.js';
-import { canonicalIds, canonicalMembers, forgetResolvedDrift, guardWindow, recordGoodReads, refreshDrift, refusedLately, rememberHeld } from './bookkeeping.js';
+import { skipIfUnchanged } from './skip-unchanged.js';
+import { canonicalIds, canonicalMembers, forgetResolvedDrift, guardWindow, pruneStore, recordGoodReads, refreshDrift, refusedLately, rememberHeld } from './bookkeeping.js';
 import { EXIT, exitCodeOf, mergeResults, resultLabel, summarizeResult } from './outcome.js';
 import { Reconciler, type ApplyResult } from './reconciler.js';
+import type { ProgressFigures } from './progress.js';
 
 export { EXIT, summarizeResult } from './outcome.js';
 
@@ -26,6 +28,8 @@ export interface RunDeps {
   logger: Logger;
   tty?: NodeJS.WriteStream;
   signal?: AbortSignal;
+  /** told of each step of an apply (the daemon streams it to its status page) */
+  onProgress?: (figures: ProgressFigures) => void;
 }
 
 export interface RunOptions {
@@ -69,12 +73,14 @@ export interface RunOutcome {
  */
 export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
   const { config, store, logger } = deps;
-  const runId = store.startRun(opts.mode, { scoped: opts.scope !== undefined });
+  const runId = store.runs.start(opts.mode, { scoped: opts.scope !== undefined });
   const signal = deps.signal ?? new AbortController().signal;
   try {
     const reconciler = reconcilerFor(deps, opts.mode !== 'sync');
+    const unchanged = await skipIfUnchanged(deps, opts, runId, reconciler);
+    if (unchanged.outcome) return unchanged.outcome;
     let recovered: RunOutcome['recovered'];
-    const pending = store.pendingJournal().length;
+    const pending = store.journal.pendingRows().length;
     if (opts.mode === 'sync') recovered = await reconciler.recover();
     else if (pending > 0) logger.warn({ pending }, 'ops from an interrupted run are pending; the next real sync resolves them first');
 
@@ -83,7 +89,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     if (opts.mode === 'sync') canonicalIds(deps, logger);
     let drift: DriftSummary | undefined;
     const every = config.drift.refreshEveryRuns;
-    if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.runsSinceRefresh() >= every))) {
+    if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.drift.runsSinceRefresh() >= every))) {
       drift = await refreshDrift(store, reconciler, runId, logger);
     }
     const allowRemovals = opts.allowRemovals ?? false;
@@ -106,10 +112,12 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
-    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
+    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
+    pruneStore(deps);
+    unchanged.planned({ plan, result, readErrors, exitCode });
     return { runId, mode: opts.mode, plan, ...(result ? { result } : {}), readErrors, exitCode, ...(recovered ? { recovered } : {}), ...(drift ? { drift } : {}) };
   } catch (e) {
-    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
 }
@@ -128,7 +136,7 @@ export async function planRun(
   const { groups, warnings, readErrors, incompleteSources, tripped, goodSizes } = await readSources(deps, { allowRemovals, signal, ...(scope ? { scope } : {}) });
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
-  const inFlight = new Set(store.pendingJournal().filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
+  const inFlight = new Set(store.journal.pendingRows().filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
   let snapshot = store.loadSnapshot();
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
   warnings.push(...mapped.warnings, ...identity.warnings());
@@ -175,7 +183,7 @@ export async function planRun(
 /** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */
 export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutcome> {
   const { store, config } = deps;
-  const runId = store.startRun('apply');
+  const runId = store.runs.start('apply');
   try {
     if (plan.ownerId !== config.ownerId) {
       throw new StalePlanError(`the plan was made for owner "${plan.ownerId}", this configuration is owner "${config.ownerId}"`);
@@ -194,10 +202,10 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     }
     const result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: summarizeResult(result) }, plan);
+    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: summarizeResult(result) }, plan);
     return { runId, mode: 'apply', plan, result, readErrors: [], exitCode, recovered };
   } catch (e) {
-    store.finishRun(runId, e instanceof StalePlanError ? 'refused' : 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, e instanceof StalePlanError ? 'refused' : 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
 }
@@ -210,10 +218,16 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
  */
 export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutcome & { released: number; stale: number }> {
   const { store } = deps;
-  const saved = store.runPlan(heldIn) as Plan | undefined;
-  if (!saved) throw new StalePlanError(`run ${heldIn} has no plan recorded (only sync, dry-run and plan runs do)`);
+  const saved = store.runs.plan(heldIn) as Plan | undefined;
+  if (!saved) {
+    throw new StalePlanError(
+      store.runs.exists(heldIn)
+        ? `run ${heldIn} has no plan recorded: it held nothing back, or its plan was pruned (retention.plans); see convsync status`
+        : `run ${heldIn} has no plan recorded: there is no such run, or it was pruned (retention.runs); see convsync status`,
+    );
+  }
   const held = saved.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
-  const runId = store.startRun('approve');
+  const runId = store.runs.start('approve');
   try {
     const reconciler = reconcilerFor(deps, false);
     await reconciler.recover();
@@ -238,10 +252,10 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const result = await reconciler.apply(plan, runId);
     store.guards.releaseHeld({ runId: heldIn });
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.finishRun(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
+    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
   } catch (e) {
-    store.finishRun(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
 }
@@ -254,9 +268,7 @@ export async function planForExplain(deps: RunDeps) {
   return { ...out, selfId: self.userId, snapshot: deps.store.loadSnapshot() };
 }
 
-export class StalePlanError extends Error {
-  override name = 'StalePlanError';
-}
+export { StalePlanError };
 
 export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
   const r = deps.config.reconcile;
@@ -271,6 +283,7 @@ export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
     logger: deps.logger,
     ...(deps.tty ? { tty: deps.tty } : {}),
     ...(deps.signal ? { signal: deps.signal } : {}),
+    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
   });
 }
 

@@ -1,9 +1,11 @@
+import { groupKey } from '../group-key.js';
 import express, { type Express, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { MappingConfig, SamlSourceConfig } from '../config/schema.js';
 import { identityValue } from '../identity/resolve.js';
-import { matchGroup, renderTemplate } from '../mapping/map.js';
+import { matchGroup } from '../mapping/map.js';
+import { renderTemplate } from '../template.js';
 import { SamlRejected } from '../sources/saml/checks.js';
 import { loginUser } from '../sources/saml/index.js';
 import { SamlServiceProvider, type AcceptedLogin } from '../sources/saml/sp.js';
@@ -43,7 +45,7 @@ function page(res: Response, status: number, title: string, body: string): void 
 function conversationsOf(source: string, groups: string[], mappings: readonly MappingConfig[]): string[] {
   const names = new Set<string>();
   for (const id of groups) {
-    const group = { key: `${source}:${id}`, source, id, displayName: id, members: [], complete: true };
+    const group = { key: groupKey(source, id), source, id, displayName: id, members: [], complete: true };
     const matched = matchGroup(group, mappings);
     if (matched) names.add(renderTemplate(mappings[matched.rule]!.name, matched.vars));
   }
@@ -90,7 +92,7 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
     router.post('/acs', express.urlencoded({ extended: false, limit: deps.maxBodyBytes }), async (req: Request, res: Response) => {
       try {
         const accepted = await sp.accept((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
-        const keys = [...new Set([...accepted.groups.keys, ...accepted.previousGroups])].map((g) => `${source.name}:${g}`);
+        const keys = [...new Set([...accepted.groups.keys, ...accepted.previousGroups])].map((g) => groupKey(source.name, g));
         log.info(
           { user: accepted.login.nameId, groups: accepted.groups.keys.length, groupsUnknown: accepted.groups.unknown, ignored: accepted.groups.ignored.length, assertion: accepted.login.assertionId },
           'SAML login recorded',
@@ -110,9 +112,15 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
         }
       }
     });
-    router.use((err: Error & { type?: string }, _req: Request, res: Response, _next: express.NextFunction) => {
-      log.warn({ err: err.message }, 'SAML request refused');
-      page(res, err.type === 'entity.too.large' ? 413 : 400, 'Sign-in rejected', '<p>The request could not be read.</p>');
+    router.use((err: Error & { type?: string; status?: number }, _req: Request, res: Response, _next: express.NextFunction) => {
+      // body-parser's refusals carry a 4xx status; anything else (an unreadable key file) is ours
+      if (typeof err.status === 'number' && err.status < 500) {
+        log.warn({ err: err.message }, 'SAML request refused');
+        page(res, err.type === 'entity.too.large' ? 413 : 400, 'Sign-in rejected', '<p>The request could not be read.</p>');
+        return;
+      }
+      log.error({ err: err.message }, 'SAML request failed');
+      page(res, 500, 'Sign-in unavailable', '<p>Something went wrong on our side. Please try again later; if this persists, tell your administrator.</p>');
     });
     app.use(source.path, router);
   }

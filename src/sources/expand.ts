@@ -1,3 +1,4 @@
+import { groupKey } from '../group-key.js';
 import type { DesiredGroup, SourceUser } from './types.js';
 
 export interface FlatGroup {
@@ -44,7 +45,7 @@ export function expandGroups(source: string, groups: readonly FlatGroup[], users
       if (queue === g.members) queue = [...queue];
       queue.push(...nested.members);
     }
-    return { key: `${source}:${g.id}`, source, id: g.id, displayName: g.displayName, members, complete: true };
+    return { key: groupKey(source, g.id), source, id: g.id, displayName: g.displayName, members, complete: true };
   });
   return { groups: out, unknown };
 }

@@ -1,5 +1,6 @@
 import type { SourceConfig } from '../config/schema.js';
 import { fileSource } from './file/index.js';
+import { ldapSource } from './ldap/index.js';
 import { scimSource } from './scim/index.js';
 import { samlSource } from './saml/index.js';
 import { scimPushSource } from './scim-push/index.js';
@@ -11,6 +12,7 @@ export const sources = new Map<SourceConfig['type'], SourceAdapter<never>>([
   ['file', fileSource],
   ['scim-push', scimPushSource],
   ['saml', samlSource],
+  ['ldap', ldapSource],
 ]);
 
 export function createSource(config: SourceConfig, ctx: SourceContext): Source {

@@ -49,6 +49,12 @@ export interface SourceResult {
 export interface Source {
   readonly id: string;
   fetch(signal: AbortSignal): Promise<SourceResult>;
+  /**
+   * Whether anything may have changed since its last good read, told without reading it (a file's
+   * fingerprint, a SCIM listing of what was modified since). true when it cannot tell. A source
+   * without it is read at every run.
+   */
+  changed?(signal: AbortSignal): Promise<boolean>;
 }
 
 export interface SourceContext {

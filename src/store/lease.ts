@@ -2,6 +2,9 @@ import type Database from 'better-sqlite3';
 
 const now = () => new Date().toISOString();
 
+/** a lease not renewed for this long is free; holders renew it every third of it */
+export const LEASE_TTL_MS = 30_000;
+
 export interface LeaseHolder {
   host: string;
   pid: number;
@@ -10,11 +13,21 @@ export interface LeaseHolder {
 
 export class LeaseError extends Error {
   override name = 'LeaseError';
+  constructor(
+    message: string,
+    /** who holds the lease, when another convsync does */
+    readonly holder?: LeaseHolder,
+  ) {
+    super(message);
+  }
 }
 
 /** The single-writer lease: one convsync writes to a database at a time. */
 export class Lease {
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    // the lease is taken before migrations run, so its table cannot wait for them
+    db.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+  }
 
   /**
    * Takes the writer lease, or throws with who holds it. A lease whose holder stopped renewing it
@@ -30,6 +43,7 @@ export class Lease {
           throw new LeaseError(
             `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
               `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
+            { host: current.host, pid: current.pid, command: current.command },
           );
         }
       }
@@ -39,6 +53,7 @@ export class Lease {
     }).immediate();
   }
 
+  /** extends the lease; throws when it is no longer this holder's (taken over after it lapsed) */
   renew(holder: LeaseHolder): void {
     const current = this.current();
     if (!current || current.pid !== holder.pid || current.host !== holder.host) throw new LeaseError('the writer lease was taken over by another convsync');
@@ -53,5 +68,15 @@ export class Lease {
   private current(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {
     const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).get() as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as LeaseHolder & { since: string; renewedAt: string }) : undefined;
+  }
+}
+
+/** whether a process of this host is alive (EPERM: alive, owned by another user) */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

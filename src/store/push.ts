@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { PushPages } from './push-pages.js';
 
 export interface PushUser {
   id: string;
@@ -17,6 +18,12 @@ export interface PushGroup {
   externalId?: string;
   created: string;
   lastModified: string;
+}
+
+/** a member of a group as SCIM shows it: a user, or a group nested in it */
+export interface PushMemberRef {
+  value: string;
+  type: 'User' | 'Group';
 }
 
 type UserRow = { id: string; user_name: string; external_id: string | null; active: number; resource: string; created_at: string; updated_at: string };
@@ -39,89 +46,211 @@ const toGroup = (r: GroupRow): PushGroup => ({
   lastModified: r.updated_at,
 });
 
+/** the `value` of each email of a SCIM user resource, as look-ups by email compare them */
+function emailValues(resource: Record<string, unknown>): string[] {
+  const emails = resource.emails;
+  if (!Array.isArray(emails)) return [];
+  const values = emails.map((e) => (typeof e === 'object' && e !== null ? (e as { value?: unknown }).value : undefined));
+  return [...new Set(values.filter((v): v is string => typeof v === 'string'))];
+}
+
 /**
  * What SCIM push sources sent, kept in the store so it survives restarts and is the desired state
  * of those groups. Membership changes are row inserts and deletes: their cost follows the change.
+ * Every look-up an IdP sends (by id, userName, externalId, email, displayName, member) is one
+ * indexed query, and so is each page of a listing read in turn (push-pages.ts): their cost does
+ * not grow with the directory.
  */
 export class PushStore {
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly pages = new PushPages((text) => this.sql(text));
+
   constructor(private readonly db: Database.Database) {}
+
+  /** statements are prepared once: look-ups run thousands of times per IdP cycle */
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.db.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
   }
 
+  // ---- users ----
+
   user(source: string, id: string): PushUser | undefined {
-    const r = this.db.prepare(`SELECT * FROM push_users WHERE source = ? AND id = ?`).get(source, id) as UserRow | undefined;
+    const r = this.sql(`SELECT * FROM push_users WHERE source = ? AND id = ?`).get(source, id) as UserRow | undefined;
     return r && toUser(r);
   }
 
+  /** userName is unique without regard to case (RFC 7643 §4.1.1: caseExact false) */
   userByName(source: string, userName: string): PushUser | undefined {
-    const r = this.db.prepare(`SELECT * FROM push_users WHERE source = ? AND user_name = ? COLLATE NOCASE`).get(source, userName) as UserRow | undefined;
+    const r = this.sql(`SELECT * FROM push_users WHERE source = ? AND user_name = ? COLLATE NOCASE`).get(source, userName) as UserRow | undefined;
     return r && toUser(r);
+  }
+
+  // Look-ups by value name their index and return their few rows in no particular order: without
+  // statistics SQLite takes the primary key's `source =` for as selective as the value's index, and
+  // an ORDER BY id makes it prefer the primary key; either way it walks every row of the source.
+
+  usersByExternalId(source: string, externalId: string): PushUser[] {
+    return (this.sql(`SELECT * FROM push_users INDEXED BY push_users_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as UserRow[]).map(toUser);
+  }
+
+  /** users with an email whose value is exactly `value` */
+  usersByEmail(source: string, value: string): PushUser[] {
+    const rows = this.sql(
+      `SELECT u.* FROM push_user_emails e JOIN push_users u ON u.source = e.source AND u.id = e.user_id
+       WHERE e.source = ? AND e.value = ?`,
+    ).all(source, value) as UserRow[];
+    return rows.map(toUser);
   }
 
   users(source: string): PushUser[] {
-    return (this.db.prepare(`SELECT * FROM push_users WHERE source = ? ORDER BY id`).all(source) as UserRow[]).map(toUser);
+    return (this.sql(`SELECT * FROM push_users WHERE source = ? ORDER BY id`).all(source) as UserRow[]).map(toUser);
+  }
+
+  userCount(source: string): number {
+    return this.pages.count('push_users', source);
+  }
+
+  /** one page of the users in id order (stable across pages, as Okta's import requires) */
+  userPage(source: string, offset: number, limit: number): PushUser[] {
+    return this.pages.page<UserRow>('push_users', source, offset, limit).map(toUser);
   }
 
   putUser(source: string, u: Omit<PushUser, 'created' | 'lastModified'>, now: string): PushUser {
-    this.db
-      .prepare(
+    this.transaction(() => {
+      this.sql(
         `INSERT INTO push_users (source, id, user_name, external_id, active, resource, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET user_name = excluded.user_name, external_id = excluded.external_id,
            active = excluded.active, resource = excluded.resource, updated_at = excluded.updated_at`,
-      )
-      .run(source, u.id, u.userName, u.externalId ?? null, u.active ? 1 : 0, JSON.stringify(u.resource), now, now);
+      ).run(source, u.id, u.userName, u.externalId ?? null, u.active ? 1 : 0, JSON.stringify(u.resource), now, now);
+      this.forgetRendered(source, 'User', u.id);
+      this.pages.written('push_users', source);
+      this.sql(`DELETE FROM push_user_emails WHERE source = ? AND user_id = ?`).run(source, u.id);
+      const add = this.sql(`INSERT INTO push_user_emails (source, value, user_id) VALUES (?, ?, ?)`);
+      for (const value of emailValues(u.resource)) add.run(source, value, u.id);
+    });
     return this.user(source, u.id)!;
   }
 
   deleteUser(source: string, id: string): boolean {
     return this.transaction(() => {
-      this.db.prepare(`DELETE FROM push_members WHERE source = ? AND member_id = ?`).run(source, id);
-      return this.db.prepare(`DELETE FROM push_users WHERE source = ? AND id = ?`).run(source, id).changes > 0;
+      this.sql(`DELETE FROM push_members WHERE source = ? AND member_id = ?`).run(source, id);
+      this.sql(`DELETE FROM push_user_emails WHERE source = ? AND user_id = ?`).run(source, id);
+      this.forgetRendered(source, 'User', id);
+      this.pages.written('push_users', source);
+      return this.sql(`DELETE FROM push_users WHERE source = ? AND id = ?`).run(source, id).changes > 0;
     });
   }
 
+  // ---- groups ----
+
   group(source: string, id: string): PushGroup | undefined {
-    const r = this.db.prepare(`SELECT * FROM push_groups WHERE source = ? AND id = ?`).get(source, id) as GroupRow | undefined;
+    const r = this.sql(`SELECT * FROM push_groups WHERE source = ? AND id = ?`).get(source, id) as GroupRow | undefined;
     return r && toGroup(r);
   }
 
+  /** groups named exactly `displayName` (the uniqueness rule of push groups is exact too) */
+  groupsByName(source: string, displayName: string): PushGroup[] {
+    return (this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_display_name WHERE source = ? AND display_name = ?`).all(source, displayName) as GroupRow[]).map(toGroup);
+  }
+
+  groupsByExternalId(source: string, externalId: string): PushGroup[] {
+    return (this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as GroupRow[]).map(toGroup);
+  }
+
+  /** the groups `memberId` (a user or a group) is a direct member of */
+  groupsWithMember(source: string, memberId: string): PushGroup[] {
+    const rows = this.sql(
+      `SELECT g.* FROM push_members m JOIN push_groups g ON g.source = m.source AND g.id = m.group_id
+       WHERE m.source = ? AND m.member_id = ?`,
+    ).all(source, memberId) as GroupRow[];
+    return rows.map(toGroup);
+  }
+
   groups(source: string): PushGroup[] {
-    return (this.db.prepare(`SELECT * FROM push_groups WHERE source = ? ORDER BY id`).all(source) as GroupRow[]).map(toGroup);
+    return (this.sql(`SELECT * FROM push_groups WHERE source = ? ORDER BY id`).all(source) as GroupRow[]).map(toGroup);
+  }
+
+  groupCount(source: string): number {
+    return this.pages.count('push_groups', source);
+  }
+
+  groupPage(source: string, offset: number, limit: number): PushGroup[] {
+    return this.pages.page<GroupRow>('push_groups', source, offset, limit).map(toGroup);
   }
 
   putGroup(source: string, g: { id: string; displayName: string; externalId?: string | undefined }, now: string): PushGroup {
-    this.db
-      .prepare(
+    this.transaction(() => {
+      this.sql(
         `INSERT INTO push_groups (source, id, display_name, external_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET display_name = excluded.display_name, external_id = excluded.external_id,
            updated_at = excluded.updated_at`,
-      )
-      .run(source, g.id, g.displayName, g.externalId ?? null, now, now);
+      ).run(source, g.id, g.displayName, g.externalId ?? null, now, now);
+      this.forgetRendered(source, 'Group', g.id);
+      this.pages.written('push_groups', source);
+    });
     return this.group(source, g.id)!;
   }
 
   touchGroup(source: string, id: string, now: string): void {
-    this.db.prepare(`UPDATE push_groups SET updated_at = ? WHERE source = ? AND id = ?`).run(now, source, id);
+    this.sql(`UPDATE push_groups SET updated_at = ? WHERE source = ? AND id = ?`).run(now, source, id);
+    this.forgetRendered(source, 'Group', id);
   }
 
   deleteGroup(source: string, id: string): boolean {
     return this.transaction(() => {
-      this.db.prepare(`DELETE FROM push_members WHERE source = ? AND (group_id = ? OR member_id = ?)`).run(source, id, id);
-      return this.db.prepare(`DELETE FROM push_groups WHERE source = ? AND id = ?`).run(source, id).changes > 0;
+      this.sql(`DELETE FROM push_members WHERE source = ? AND (group_id = ? OR member_id = ?)`).run(source, id, id);
+      this.forgetRendered(source, 'Group', id);
+      this.pages.written('push_groups', source);
+      return this.sql(`DELETE FROM push_groups WHERE source = ? AND id = ?`).run(source, id).changes > 0;
     });
   }
 
+  // ---- answers as rendered ----
+
+  /** a resource's SCIM answer as last rendered (without a group's members), if it was not written since */
+  rendered(source: string, kind: 'User' | 'Group', id: string): string | undefined {
+    return this.sql(`SELECT json FROM push_rendered WHERE source = ? AND kind = ? AND id = ?`).pluck().get(source, kind, id) as string | undefined;
+  }
+
+  saveRendered(source: string, kind: 'User' | 'Group', id: string, json: string): void {
+    this.sql(`INSERT OR REPLACE INTO push_rendered (source, kind, id, json) VALUES (?, ?, ?, ?)`).run(source, kind, id, json);
+  }
+
+  private forgetRendered(source: string, kind: 'User' | 'Group', id: string): void {
+    this.sql(`DELETE FROM push_rendered WHERE source = ? AND kind = ? AND id = ?`).run(source, kind, id);
+  }
+
+  // ---- memberships ----
+
   members(source: string, groupId: string): string[] {
-    return this.db.prepare(`SELECT member_id FROM push_members WHERE source = ? AND group_id = ? ORDER BY member_id`).pluck().all(source, groupId) as string[];
+    return this.sql(`SELECT member_id FROM push_members WHERE source = ? AND group_id = ? ORDER BY member_id`).pluck().all(source, groupId) as string[];
+  }
+
+  /** a group's members with their type, in one query */
+  memberRefs(source: string, groupId: string): PushMemberRef[] {
+    const rows = this.sql(
+      `SELECT m.member_id, g.id IS NOT NULL FROM push_members m LEFT JOIN push_groups g ON g.source = m.source AND g.id = m.member_id
+       WHERE m.source = ? AND m.group_id = ? ORDER BY m.member_id`,
+    )
+      .raw()
+      .all(source, groupId) as [string, number][];
+    return rows.map(([value, isGroup]) => ({ value, type: isGroup ? 'Group' : 'User' }));
   }
 
   /** every membership of a source, group id → member ids */
   allMembers(source: string): Map<string, string[]> {
     const out = new Map<string, string[]>();
-    const rows = this.db.prepare(`SELECT group_id, member_id FROM push_members WHERE source = ?`).raw().iterate(source) as IterableIterator<[string, string]>;
+    const rows = this.sql(`SELECT group_id, member_id FROM push_members WHERE source = ?`).raw().iterate(source) as IterableIterator<[string, string]>;
     for (const [g, m] of rows) {
       const list = out.get(g) ?? [];
       list.push(m);
@@ -131,25 +260,33 @@ export class PushStore {
   }
 
   hasMember(source: string, groupId: string, memberId: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM push_members WHERE source = ? AND group_id = ? AND member_id = ?`).get(source, groupId, memberId) !== undefined;
+    return this.sql(`SELECT 1 FROM push_members WHERE source = ? AND group_id = ? AND member_id = ?`).get(source, groupId, memberId) !== undefined;
+  }
+
+  /** the ids that are neither a user nor a group of the source, in the order given */
+  unknownIds(source: string, ids: string[]): string[] {
+    const known = this.sql(
+      `SELECT EXISTS (SELECT 1 FROM push_users WHERE source = ? AND id = ?) OR EXISTS (SELECT 1 FROM push_groups WHERE source = ? AND id = ?)`,
+    ).pluck();
+    return ids.filter((id) => known.get(source, id, source, id) === 0);
   }
 
   groupsOf(source: string, memberId: string): string[] {
-    return this.db.prepare(`SELECT group_id FROM push_members WHERE source = ? AND member_id = ?`).pluck().all(source, memberId) as string[];
+    return this.sql(`SELECT group_id FROM push_members WHERE source = ? AND member_id = ?`).pluck().all(source, memberId) as string[];
   }
 
   addMembers(source: string, groupId: string, ids: string[]): number {
-    const ins = this.db.prepare(`INSERT INTO push_members (source, group_id, member_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
+    const ins = this.sql(`INSERT INTO push_members (source, group_id, member_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
     return ids.reduce((n, id) => n + ins.run(source, groupId, id).changes, 0);
   }
 
   removeMembers(source: string, groupId: string, ids: string[]): number {
-    const del = this.db.prepare(`DELETE FROM push_members WHERE source = ? AND group_id = ? AND member_id = ?`);
+    const del = this.sql(`DELETE FROM push_members WHERE source = ? AND group_id = ? AND member_id = ?`);
     return ids.reduce((n, id) => n + del.run(source, groupId, id).changes, 0);
   }
 
   replaceMembers(source: string, groupId: string, ids: string[]): void {
-    this.db.prepare(`DELETE FROM push_members WHERE source = ? AND group_id = ?`).run(source, groupId);
+    this.sql(`DELETE FROM push_members WHERE source = ? AND group_id = ?`).run(source, groupId);
     this.addMembers(source, groupId, ids);
   }
 }

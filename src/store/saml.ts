@@ -13,6 +13,11 @@ export interface SamlLogin {
   assertionId: string;
   issueInstant: string;
   loggedInAt: string;
+  /**
+   * when an assertion last named the groups: the login's own time, or, after an overage login,
+   * the earlier login's — the memberships an overage carries over are not renewed by it
+   */
+  groupsSeenAt: string;
 }
 
 export type RecordOutcome = { ok: true; previousGroups: string[] } | { ok: false; reason: 'unknown-request' | 'replayed' };
@@ -26,6 +31,7 @@ type LoginRow = {
   assertion_id: string;
   issue_instant: string;
   logged_in_at: string;
+  groups_seen_at: string | null;
 };
 
 const toLogin = (r: LoginRow): SamlLogin => ({
@@ -37,6 +43,7 @@ const toLogin = (r: LoginRow): SamlLogin => ({
   assertionId: r.assertion_id,
   issueInstant: r.issue_instant,
   loggedInAt: r.logged_in_at,
+  groupsSeenAt: r.groups_seen_at ?? r.logged_in_at,
 });
 
 /** thrown inside the transaction so that nothing of a refused login is kept */
@@ -65,7 +72,7 @@ export class SamlStore {
    * Records a login, all or nothing: the request it answers is consumed (it must be outstanding),
    * the assertion id must be new, then the user's row and the groups seen are written.
    */
-  recordLogin(source: string, login: SamlLogin, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+  recordLogin(source: string, login: Omit<SamlLogin, 'groupsSeenAt'>, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
     try {
       return this.record(source, login, opts);
     } catch (e) {
@@ -74,7 +81,7 @@ export class SamlStore {
     }
   }
 
-  private record(source: string, login: SamlLogin, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+  private record(source: string, login: Omit<SamlLogin, 'groupsSeenAt'>, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
     return this.db.transaction((): RecordOutcome => {
       this.db.prepare(`DELETE FROM saml_requests WHERE expires_at <= ?`).run(opts.now);
       this.db.prepare(`DELETE FROM saml_assertions WHERE expires_at <= ?`).run(opts.now);
@@ -87,13 +94,14 @@ export class SamlStore {
       const before = this.login(source, login.nameId);
       const previousGroups = before?.groups ?? [];
       const groups = login.groupsUnknown ? previousGroups : login.groups;
+      const groupsSeenAt = login.groupsUnknown ? (before?.groupsSeenAt ?? login.loggedInAt) : login.loggedInAt;
       this.db
         .prepare(
-          `INSERT INTO saml_logins (source, name_id, name_id_format, attributes, groups, groups_unknown, assertion_id, issue_instant, logged_in_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO saml_logins (source, name_id, name_id_format, attributes, groups, groups_unknown, assertion_id, issue_instant, logged_in_at, groups_seen_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (source, name_id) DO UPDATE SET name_id_format = excluded.name_id_format, attributes = excluded.attributes,
              groups = excluded.groups, groups_unknown = excluded.groups_unknown, assertion_id = excluded.assertion_id,
-             issue_instant = excluded.issue_instant, logged_in_at = excluded.logged_in_at`,
+             issue_instant = excluded.issue_instant, logged_in_at = excluded.logged_in_at, groups_seen_at = excluded.groups_seen_at`,
         )
         .run(
           source,
@@ -105,12 +113,14 @@ export class SamlStore {
           login.assertionId,
           login.issueInstant,
           login.loggedInAt,
+          groupsSeenAt,
         );
       const seen = this.db.prepare(
         `INSERT INTO saml_groups (source, key, first_seen_at, last_seen_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (source, key) DO UPDATE SET last_seen_at = excluded.last_seen_at`,
       );
-      for (const g of groups) seen.run(source, g, login.loggedInAt, login.loggedInAt);
+      // an overage login saw no group: it renews none
+      if (!login.groupsUnknown) for (const g of groups) seen.run(source, g, login.loggedInAt, login.loggedInAt);
       return { ok: true, previousGroups };
     })();
   }

@@ -84,7 +84,7 @@ describe('Mixin backend against the Mixin sandbox', () => {
     const store = Store.open(':memory:');
     const prepared = backend.prepareCreate!({ name: 'Team z', members: [people[0]!] });
     const op: PlanOp = { op: 'create', key: 'group:corp:z', name: 'Team z', members: [people[0]!], groups: ['corp:z'], onGroupRemoved: 'keep', reason: 'test', prepared };
-    store.journalPending(store.startRun('sync'), op);
+    store.journal.pending(store.runs.start('sync'), op);
     const r = new Reconciler(store, backend, { dryRun: false, ownerId: 'convsync', concurrency: 1, ratePerSecond: 100, burst: 10, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }, settleMs: 0, logger });
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });
     expect([...sandbox!.conversations.keys()]).toEqual([prepared.conversationId]);

@@ -59,12 +59,12 @@ describe('Protocol transport edge cases (nock)', () => {
         data: [group({ description: sent.description }), group({ id: 'OldGroupAAAAAAA1', created_at: 1_000_000 }), group({ id: 'PersonsGroupAAA1', description: 'managed by convsync' })],
       }));
     const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: ['ContactAAAAAAAA1'], groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
-    const result = await reconciler(store).apply(plan([op]), store.startRun('sync'));
+    const result = await reconciler(store).apply(plan([op]), store.runs.start('sync'));
     expect(result).toMatchObject({ done: 1, failed: [] });
     expect(nock.isDone()).toBe(true);
     // the group made after the op, not the older one of the same name
     expect(store.bindingOf('group:corp:x')).toMatchObject({ conversationId: 'GroupAAAAAAAAAA1' });
-    expect(store.journalOfRun(1)[0]).toMatchObject({ status: 'done', note: 'found after its answer was lost' });
+    expect(store.journal.ofRun(1)[0]).toMatchObject({ status: 'done', note: 'found after its answer was lost' });
   });
 
   it('when the look fails too, the create stays pending (unknown), and the next run adopts before planning', async () => {
@@ -78,10 +78,10 @@ describe('Protocol transport edge cases (nock)', () => {
       .times(3)
       .reply(503, '<html>503</html>');
     const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: ['ContactAAAAAAAA1'], groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
-    const result = await reconciler(store).apply(plan([op]), store.startRun('sync'));
+    const result = await reconciler(store).apply(plan([op]), store.runs.start('sync'));
     expect(result.failed).toHaveLength(1);
     expect(result.failed[0]!.error).toMatch(/answer lost .* left pending/);
-    expect(store.pendingJournal()).toHaveLength(1);
+    expect(store.journal.pendingRows()).toHaveLength(1);
     expect(store.bindingOf('group:corp:x')).toBeUndefined();
     nock(BASE).get('/groups').query(true).reply(200, () => ({ has_more: false, data: [group({ description: sent.description })] }));
     expect(await reconciler(store).recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });

@@ -55,11 +55,11 @@ export async function planBench(w: Workload) {
     const store = Store.open(join(dir, 'db.sqlite'));
     const externalOf = new Map(users.map((u) => [u.id, u.externalId]));
     const setupStart = performance.now();
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     for (const g of groups) {
       const op = { op: 'create' as const, key: `group:dir:${g.id}`, name: `Team ${g.id.slice(1)}`, members: [], groups: [`dir:${g.id}`], onGroupRemoved: 'keep' as const, reason: 'bench' };
-      const id = store.journalPending(run, op);
-      store.journalDone(id, {
+      const id = store.journal.pending(run, op);
+      store.journal.done(id, {
         kind: 'created',
         key: op.key,
         conversationId: randomUuid(random),

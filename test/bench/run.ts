@@ -1,18 +1,20 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { applyEfficiency, type ApplyParams } from './apply.js';
+import { startLdapBench } from './ldap.js';
 import { planBench, WORKLOADS, type Workload } from './plan.js';
 import { pushLatency } from './push-latency.js';
+import { LOOKUP_PARAMS, lookupsLine, pushLookups, summarizeLookups } from './push-lookups.js';
 import { scimPull } from './scim-pull.js';
-import { syncBench } from './sync.js';
+import { cliSyncBench, syncBench } from './sync.js';
 
 /**
  * `npm run bench`: each benchmark several times, JSON to stdout and to test/bench/results/latest.json,
  * then a short table. Figures are for the machine it ran on (stated in the output), never a CI gate.
  */
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-/** which benchmarks: push, plan, sync, apply, pull (all by default) */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'push,plan,sync,apply,pull').split(','));
+/** which benchmarks: push (latency and look-ups; lookups alone: the look-ups), plan, sync, cli, apply, pull, ldap (all by default) */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'push,plan,sync,cli,apply,pull,ldap').split(','));
 const workload = (name: string): Workload => WORKLOADS.find((w) => w.name === name)!;
 
 async function repeat<T>(what: string, fn: () => Promise<T>): Promise<T[]> {
@@ -33,6 +35,7 @@ async function main() {
   const machine = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };
   const pushParams = { changes: 200, intervalMs: 50, groups: 10, wireLatencyMs: 20, debounceMs: 1000 };
   const push = ONLY.has('push') ? await repeat('push latency', () => pushLatency(pushParams)) : [];
+  const lookups = ONLY.has('push') || ONLY.has('lookups') ? await repeat('push look-ups', () => pushLookups(LOOKUP_PARAMS)) : [];
   const sizes = (process.env.BENCH_SIZES ?? 'S,L,XL').split(',');
   const plans: Record<string, Awaited<ReturnType<typeof planBench>>[]> = {};
   for (const w of ONLY.has('plan') ? WORKLOADS.filter((x) => sizes.includes(x.name)) : []) plans[w.name] = await repeat(`plan ${w.name}`, () => planBench(w));
@@ -40,8 +43,17 @@ async function main() {
   const applyParams: ApplyParams = { groups: 500, membersPerGroup: 100, users: 5000, latencyMs: 20, ratePerSecond: 50, concurrency: 4 };
   const applies: Record<string, Awaited<ReturnType<typeof applyEfficiency>>[]> = {};
   for (const backend of ONLY.has('apply') ? (['wire', 'protocol', 'mixin'] as const) : []) applies[backend] = await repeat(`apply S on ${backend}`, () => applyEfficiency(backend, applyParams));
-  const pullParams = { concurrency: 8, pageSize: 100 };
+  const cliTargets: Record<string, number> = { L: 0.5, XL: 0.8 };
+  const clis: Record<string, Awaited<ReturnType<typeof cliSyncBench>>> = {};
+  for (const name of ONLY.has('cli') ? ['L', 'XL'].filter((n) => sizes.includes(n)) : []) {
+    process.stderr.write(`bench: sync ${name} through the CLI, ${RUNS} runs of each\n`);
+    clis[name] = await cliSyncBench(workload(name), { runs: RUNS, changeShare: 0.001 });
+  }
+  const pullParams = { concurrency: 8, pageSize: 100, changedGroups: 10 };
   const pulls = ONLY.has('pull') ? await repeat('SCIM pull L', () => scimPull(workload('L'), pullParams)) : [];
+  const ldapParams = { pageSize: 1000 };
+  const ldapBench = ONLY.has('ldap') ? await startLdapBench(workload('L'), ldapParams) : undefined;
+  const ldapReads = ldapBench ? await repeat('LDAP read L', () => ldapBench.read()).finally(() => ldapBench.close()) : [];
   const planTargets: Record<string, number> = { L: 1, XL: 2.5 };
   const results = {
     when: new Date().toISOString(),
@@ -87,6 +99,25 @@ async function main() {
         }),
         storeMiB: syncs[0]!.storeMiB,
       },
+      syncCli: Object.keys(clis).length === 0 ? undefined : {
+        what: '`node dist/cli.js sync` as a process (file source, Wire sandbox on loopback) after the initial sync: runs with nothing changed (no read, no plan); the baseline, the same with a full plan forced (reconcile.fullPlanEvery=0s, every run before); `--help` as the floor of any run; one run after 0.1% of memberships changed, with its writes and their window on the Wire side',
+        sizes: Object.fromEntries(
+          Object.entries(clis).map(([name, r]) => [
+            name,
+            {
+              workload: r.workload,
+              targetNoopSeconds: cliTargets[name] ?? null,
+              noopSeconds: spread(r.noopSeconds),
+              baselineFullPlanSeconds: spread(r.fullPlanNoopSeconds),
+              ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
+              floorSeconds: spread(r.floorSeconds),
+              fullSyncSeconds: r.fullSyncSeconds,
+              change: { ...r.change, targetBeyondWritesSeconds: name === 'L' ? 0.5 : null },
+              fileMiB: r.fileMiB,
+            },
+          ]),
+        ),
+      },
       apply: Object.keys(applies).length === 0 ? undefined : {
         what: 'initial sync of S through the CLI; the sandbox answers each call after 20 ms; convsync limited to ratePerSecond (burst 1); apply window timed by the sandbox',
         params: applyParams,
@@ -113,6 +144,42 @@ async function main() {
         seconds: spread(pulls.map((r) => r.seconds)),
         groupsPerSecond: spread(pulls.map((r) => r.groupsPerSecond)),
         requests: pulls[0]!.requests,
+        noChange: {
+          target: { shareOfFullCrawl: 0.01 },
+          probeRequests: pulls.map((r) => r.noChange.probe.requests),
+          probeShareOfFullCrawl: pulls.map((r) => r.noChange.probe.shareOfFullCrawl),
+          probeSeconds: spread(pulls.map((r) => r.noChange.probe.seconds)),
+          incrementalReadRequests: pulls.map((r) => r.noChange.incrementalRead.requests),
+          incrementalReadShareOfFullCrawl: pulls.map((r) => r.noChange.incrementalRead.shareOfFullCrawl),
+          incrementalReadSeconds: spread(pulls.map((r) => r.noChange.incrementalRead.seconds)),
+        },
+        changed: {
+          groups: pullParams.changedGroups,
+          probeRequests: pulls.map((r) => r.changed.probe.requests),
+          incrementalReadRequests: pulls.map((r) => r.changed.incrementalRead.requests),
+          incrementalReadSeconds: spread(pulls.map((r) => r.changed.incrementalRead.seconds)),
+        },
+      },
+      ldap: ldapReads.length === 0 ? undefined : {
+        what: "the LDAP source's full read of L from Debian's slapd on loopback (groupOfNames with member DNs, paged): groups, users, nested expansion, stored with its cursor",
+        workload: workload('L'),
+        params: ldapParams,
+        setupSeconds: ldapBench!.setupSeconds,
+        seconds: spread(ldapReads.map((r) => r.seconds)),
+        requests: ldapReads[0]!.requests,
+        entries: ldapReads[0]!.entries,
+        memberships: ldapReads[0]!.memberships,
+        peakRssMiB: spread(ldapReads.map((r) => r.peakRssMiB)),
+        heapAfterMiB: spread(ldapReads.map((r) => r.heapAfterMiB)),
+        scheduledNoChange: {
+          what: 'a scheduled run after the full read, nothing changed (directory last modified a day before): what changed() asks (id-only listings, the queries for what changed since the modifyTimestamp cursor), and the incremental read a run makes when it reads anyway',
+          check: { requests: ldapReads[0]!.scheduled.check.requests, entries: ldapReads[0]!.scheduled.check.entries, seconds: spread(ldapReads.map((r) => r.scheduled.check.seconds)) },
+          incrementalRead: {
+            requests: ldapReads[0]!.scheduled.incrementalRead.requests,
+            entries: ldapReads[0]!.scheduled.incrementalRead.entries,
+            seconds: spread(ldapReads.map((r) => r.scheduled.incrementalRead.seconds)),
+          },
+        },
       },
       pushLatency: push.length === 0 ? undefined : {
         what: 'SCIM PATCH accepted → the Wire call carrying it (real daemon, default debounce, Wire sandbox)',
@@ -123,6 +190,7 @@ async function main() {
         maxMs: spread(push.map((r) => r.maxMs)),
         backendAddCalls: push.map((r) => r.backendAddCalls),
       },
+      pushLookups: lookups.length === 0 ? undefined : summarizeLookups(lookups),
     },
   };
   const json = JSON.stringify(results, null, 2);
@@ -143,6 +211,7 @@ async function main() {
         `p95 ${p.p95Ms.median} ms [${p.p95Ms.min}–${p.p95Ms.max}] (target ≤ 2000), max ${p.maxMs.median} ms\n`,
     );
   }
+  if (results.benchmarks.pushLookups) process.stdout.write(lookupsLine(results.benchmarks.pushLookups));
   const y = results.benchmarks.sync;
   if (y) {
     process.stdout.write(
@@ -162,7 +231,28 @@ async function main() {
     );
   }
   const q = results.benchmarks.scimPull;
-  if (q) process.stdout.write(`SCIM pull L: ${q.seconds.median} s [${q.seconds.min}–${q.seconds.max}], ${q.groupsPerSecond.median} groups/s, concurrency ${q.params.concurrency}, ${q.requests} requests\n`);
+  if (q) {
+    process.stdout.write(`SCIM pull L: ${q.seconds.median} s [${q.seconds.min}–${q.seconds.max}], ${q.groupsPerSecond.median} groups/s, concurrency ${q.params.concurrency}, ${q.requests} requests\n`);
+    process.stdout.write(
+      `SCIM pull L, nothing changed: ${q.noChange.probeRequests[0]} requests to tell (${q.noChange.probeShareOfFullCrawl[0]} of a full crawl, target ≤ 0.01), ` +
+        `an incremental read ${q.noChange.incrementalReadRequests[0]} requests in ${q.noChange.incrementalReadSeconds.median} s; ${q.changed.groups} groups changed: ${q.changed.incrementalReadRequests[0]} requests\n`,
+    );
+  }
+  for (const [name, c] of Object.entries(results.benchmarks.syncCli?.sizes ?? {})) {
+    process.stdout.write(
+      `convsync sync ${name} (CLI process), nothing changed: ${c.noopSeconds.median} s [${c.noopSeconds.min}–${c.noopSeconds.max}] (target ≤ ${c.targetNoopSeconds}), ` +
+        `baseline full plan ${c.baselineFullPlanSeconds.median} s (ratio ${c.ratioToBaseline}), process floor ${c.floorSeconds.median} s; ` +
+        `0.1% changed: ${c.change.seconds} s, ${c.change.writes} writes in ${c.change.writesWindowSeconds} s, ${c.change.beyondWritesSeconds} s beyond the writes\n`,
+    );
+  }
+  const l = results.benchmarks.ldap;
+  if (l) {
+    process.stdout.write(
+      `LDAP read L: ${l.seconds.median} s [${l.seconds.min}–${l.seconds.max}], ${l.requests} requests, ${l.entries} entries, ${l.memberships} memberships, peak RSS ${l.peakRssMiB.median} MiB (setup ${l.setupSeconds} s); ` +
+        `scheduled, nothing changed: changed() ${l.scheduledNoChange.check.seconds.median} s, ${l.scheduledNoChange.check.requests} requests, ${l.scheduledNoChange.check.entries} entries; ` +
+        `incremental read ${l.scheduledNoChange.incrementalRead.seconds.median} s, ${l.scheduledNoChange.incrementalRead.requests} requests, ${l.scheduledNoChange.incrementalRead.entries} entries\n`,
+    );
+  }
 }
 
 main().catch((e: unknown) => {

@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { createApp } from '../../src/main.js';
@@ -53,6 +55,8 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
         }
       };
       const run = async () => {
+        // a run that finds nothing changed reads no source
+        sourceMs = 0;
         const writesBefore = wire.writeCalls().length;
         const t = performance.now();
         const outcome = await runOnce(app, { mode: 'sync' });
@@ -78,7 +82,7 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
         }
         writeFileSync(file, JSON.stringify({ users, groups }));
         const r = await run();
-        // what the change cost beyond a run with nothing to do (the same read and plan of the whole directory)
+        // what the change cost beyond a run with nothing to do (which reads and plans nothing)
         const beyondNoopSeconds = seconds((r.seconds - noop.seconds) * 1000);
         return { share, membershipsChanged: changes, ...r, beyondNoopSeconds, msPerWrite: Math.round((beyondNoopSeconds * 1e6) / Math.max(1, r.writes)) / 1000, ratioToFull: Math.round((r.seconds / full.seconds) * 1000) / 1000 };
       };
@@ -96,6 +100,122 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
     } finally {
       await app.close();
     }
+  } finally {
+    await wire.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+
+/** `node dist/cli.js …` as a new process, timed from spawn to exit (what a CronJob pays) */
+async function cliRun(args: string[]): Promise<{ seconds: number; stdout: string; code: number | null; stderr: string }> {
+  const t = performance.now();
+  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  return { seconds: seconds3(performance.now() - t), stdout, code, stderr };
+}
+
+const seconds3 = (ms: number) => Math.round(ms) / 1000;
+
+/**
+ * `convsync sync` as a process (CLI, file source, Wire sandbox on loopback), after the initial full
+ * sync: `runs` runs with nothing changed (the source's fingerprint unchanged: no read, no plan),
+ * the same with a full plan forced (`reconcile.fullPlanEvery=0s`, what every run cost before) as
+ * the baseline, `node dist/cli.js --help` as the floor of any run (the process and its modules),
+ * and one run after `changeShare` of the memberships changed, with its writes and the window they
+ * took on the Wire side.
+ */
+export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number }) {
+  const dir = mkdtempSync(join(tmpdir(), `convsync-bench-cli-${w.name}-`));
+  const wire = await WireSandbox.start({});
+  try {
+    const { users, groups } = generateDirectory(w);
+    wire.addUser({ email: 'bot@example.com', password: 'bench-password' });
+    for (const u of users) wire.addUser({ id: u.externalId });
+    const file = join(dir, 'directory.json');
+    writeFileSync(file, JSON.stringify({ users, groups }));
+    writeFileSync(join(dir, 'pw'), 'bench-password');
+    const config = join(dir, 'convsync.yaml');
+    // JSON is YAML
+    writeFileSync(
+      config,
+      JSON.stringify({
+        store: { path: join(dir, 'db.sqlite') },
+        sources: [{ name: 'dir', type: 'file', path: file }],
+        backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', passwordFile: join(dir, 'pw'), teamId: wire.teamId },
+        mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' }],
+        guards: { maxRemovalsPerRun: 10_000_000, maxRemovalRatio: 1, maxSourceShrink: 1 },
+        // the sandbox makes a change before it answers: a lost create not found is not made
+        reconcile: { concurrency: 16, ratePerSecond: 1_000_000, burst: 1000, lostAnswerSettleMs: 0 },
+        drift: { refreshEveryRuns: 0 },
+        log: { level: 'error' },
+      }),
+    );
+    const sync = async (...extra: string[]) => {
+      const r = await cliRun(['sync', '--config', config, ...extra]);
+      if (r.code !== 0) throw new Error(`convsync sync exited ${r.code}: ${r.stderr.slice(0, 500)}`);
+      return r;
+    };
+    // the initial sync is set-up, not measured: a create whose answer the sandbox lost (an idle
+    // keep-alive socket after a long plan) is resolved by the next run
+    let full = await cliRun(['sync', '--config', config]);
+    for (let i = 0; i < 3 && full.code !== 0; i++) full = await cliRun(['sync', '--config', config]);
+    if (full.code !== 0) throw new Error(`the initial sync exited ${full.code}: ${full.stderr.slice(0, 500)}`);
+    const times = async (fn: () => Promise<{ seconds: number; stdout: string }>, check?: (stdout: string) => void) => {
+      const out: number[] = [];
+      for (let i = 0; i < opts.runs; i++) {
+        const r = await fn();
+        check?.(r.stdout);
+        out.push(r.seconds);
+      }
+      return out;
+    };
+    const skipped = (stdout: string) => {
+      if (!/unchanged since run/.test(stdout)) throw new Error(`a run with nothing changed planned: ${stdout.slice(0, 300)}`);
+    };
+    const floor = await times(() => cliRun(['--help']));
+    const noop = await times(() => sync(), skipped);
+    const writesBefore = wire.writeCalls().length;
+    const fullPlan = await times(() => sync('--set', 'reconcile.fullPlanEvery=0s'));
+    if (wire.writeCalls().length !== writesBefore) throw new Error('a full plan with nothing changed wrote to Wire');
+    // the stamp again under the configuration without the override
+    await sync();
+
+    const random = seededRandom(21);
+    const changes = Math.round(w.memberships * opts.changeShare);
+    for (let i = 0; i < changes / 2; i++) {
+      const g = groups[Math.floor(random() * groups.length)]!;
+      g.members.splice(Math.floor(random() * g.members.length), 1);
+      let added: string;
+      do added = `u${Math.floor(random() * w.users)}`;
+      while (g.members.includes(added));
+      g.members.push(added);
+    }
+    writeFileSync(file, JSON.stringify({ users, groups }));
+    const before = wire.writeCalls().length;
+    const changed = await sync();
+    const writes = wire.writeCalls().slice(before);
+    const windowSeconds = writes.length === 0 ? 0 : seconds3(Math.max(...writes.map((c) => c.at)) - Math.min(...writes.map((c) => c.at)));
+    const after = await sync();
+    skipped(after.stdout);
+    return {
+      workload: w,
+      fullSyncSeconds: full.seconds,
+      floorSeconds: floor,
+      noopSeconds: noop,
+      fullPlanNoopSeconds: fullPlan,
+      change: { share: opts.changeShare, membershipsChanged: changes, seconds: changed.seconds, writes: writes.length, writesWindowSeconds: windowSeconds, beyondWritesSeconds: seconds3((changed.seconds - windowSeconds) * 1000) },
+      fileMiB: Math.round(statSync(file).size / 2 ** 20),
+      violations: wire.violations.length,
+    };
   } finally {
     await wire.stop();
     rmSync(dir, { recursive: true, force: true });

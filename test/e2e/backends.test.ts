@@ -123,7 +123,7 @@ for (const backend of BACKENDS) {
       const randomId = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f';
       const prepared = backend.name === 'mixin' ? { randomId, conversationId: groupConversationId(h.mixinBot!, 'Team late', [member], randomId) } : undefined;
       const store = Store.open(join(h.dir, 'convsync.db'));
-      store.journalPending(store.startRun('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [member], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test', ...(prepared ? { prepared } : {}) });
+      store.journal.pending(store.runs.start('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [member], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test', ...(prepared ? { prepared } : {}) });
       store.close();
       if (backend.name === 'mixin') {
         h.mixin!.conversations.set(prepared!.conversationId, {

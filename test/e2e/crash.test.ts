@@ -60,7 +60,7 @@ describe('crash safety', () => {
       await run.done;
       if (alive) figures.kills++;
       const store = Store.open(join(h.dir, 'convsync.db'));
-      figures.pendingAtKill += store.pendingJournal().length;
+      figures.pendingAtKill += store.journal.pendingRows().length;
       store.close();
     }
     expect(figures.kills).toBe(20);

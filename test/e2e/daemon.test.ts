@@ -112,7 +112,7 @@ describe('convsync daemon', () => {
     expect(end.code).toBe(0);
     expect(h.wire.conversations.size).toBeLessThan(60);
     const store = Store.open(join(h.dir, 'convsync.db'));
-    expect(store.pendingJournal()).toEqual([]);
+    expect(store.journal.pendingRows()).toEqual([]);
     // every conversation on Wire is recorded: the calls in flight were journaled before exiting
     expect(store.loadSnapshot().conversations.length).toBe(h.wire.conversations.size);
     store.close();

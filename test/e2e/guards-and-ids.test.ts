@@ -104,7 +104,7 @@ describe('guards hold across pushes (the real daemon)', () => {
   const lastRun = () => {
     const s = Store.open(join(h.dir, 'convsync.db'));
     try {
-      return s.recentRuns(1)[0]!;
+      return s.runs.recent(1)[0]!;
     } finally {
       s.close();
     }
@@ -172,7 +172,7 @@ describe('guards hold across pushes (the real daemon)', () => {
     expect(await d.stop()).toBe(0);
     d = undefined;
     const s = store();
-    const quarantined = s.recentRuns(30).filter((r) => r.result === 'quarantined');
+    const quarantined = s.runs.recent(30).filter((r) => r.result === 'quarantined');
     s.close();
     expect(quarantined).toHaveLength(8);
 

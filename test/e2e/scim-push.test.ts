@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 import { GROUP, PATCH, scim, startDaemon, TOKEN, USER, type Daemon } from '../helpers/daemon.js';
@@ -166,6 +167,48 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
       expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:core:2.0:Group', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User']),
     );
     expect((await scim(d, 'GET', '/ResourceTypes')).json.Resources.map((r: { name: string }) => r.name).sort()).toEqual(['Group', 'User']);
+  });
+
+  it('parses filters for real, takes the bearer scheme in any case, refuses what no index answers, and names unknown members', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1, users: 3 });
+    d = await startDaemon(h);
+    const [a, b] = h.directory.users;
+    const lower = await request(`${d.url}/scim/v2/Users?count=1`, { headers: { authorization: `bearer ${TOKEN}` } });
+    expect(lower.statusCode).toBe(200);
+    await lower.body.dump();
+    const ids: string[] = [];
+    for (const u of [a!, b!]) ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id);
+    const board = await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: 'Board Members', members: [] });
+    const found = await scim(d, 'GET', `/Groups?excludedAttributes=members&filter=${encodeURIComponent('displayName eq "Board Members"')}`);
+    expect(found).toMatchObject({ status: 200, json: { totalResults: 1, Resources: [{ id: board.json.id, displayName: 'Board Members' }] } });
+    const unsupported = await scim(d, 'GET', `/Users?filter=${encodeURIComponent('active eq true')}`);
+    expect(unsupported).toMatchObject({ status: 400, json: { scimType: 'invalidFilter' } });
+
+    const g = await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: 'team-board', members: [{ value: ids[0] }] });
+    await until(() => members('Team board')?.length === 1, 'created with one member');
+    const partial = await scim(d, 'PATCH', `/Groups/${g.json.id}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[1] }, { value: 'not-a-user' }, { value: 'deleted-user' }] }],
+    });
+    expect(partial).toMatchObject({ status: 400, json: { scimType: 'invalidValue' } });
+    expect(partial.json.detail).toMatch(/: not-a-user, deleted-user$/);
+    await sleep(400);
+    expect(members('Team board')).toEqual([a!.externalId]);
+    expect((await scim(d, 'PATCH', `/Groups/${g.json.id}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[1] }] }] })).status).toBe(204);
+    await until(() => members('Team board')?.length === 2, 'the known member added once asked alone');
+  });
+
+  it('convsync validate refuses push and SAML paths that overlap, naming both', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1, users: 1 });
+    h.writeConfig({
+      sources: [
+        { name: 'entra', type: 'scim-push', path: '/scim', token: 'a' },
+        { name: 'okta', type: 'scim-push', path: '/scim/v2', token: 'b' },
+      ],
+    });
+    const res = await h.cli(['validate']);
+    expect(res.code).toBe(78);
+    expect(res.stdout + res.stderr).toMatch(/sources\[1\]\.path: \/scim\/v2 \(source "okta"\) overlaps \/scim \(source "entra"\)/);
   });
 
   it('keeps what was pushed across a restart: a one-shot sync reads it from the store', async () => {

@@ -11,6 +11,7 @@ import { ScimSandbox } from '../../src/sandbox/scim/server.js';
 import { MixinSandbox, type MixinFaults } from '../../src/sandbox/mixin/server.js';
 import { ProtocolSandbox, type ProtocolFaults } from '../../src/sandbox/protocol/server.js';
 import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/server.js';
+import { assertFreshDist } from './fresh-dist.js';
 
 export const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 export const BOT_EMAIL = 'sync-bot@example.com';
@@ -203,6 +204,7 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
 
 /** the CLI as a child process that a test may kill */
 export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  assertFreshDist();
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MappingConfig } from '../../src/config/schema.js';
 import { createIdentityResolver, identityValue } from '../../src/identity/resolve.js';
-import { mapGroups, renderTemplate } from '../../src/mapping/map.js';
+import { mapGroups } from '../../src/mapping/map.js';
+import { renderTemplate } from '../../src/template.js';
 import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
 
 const UUID = (n: number) => `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`;

@@ -49,9 +49,9 @@ describe('MemberList and the sorted diff', () => {
   it('loads ids that SQLite orders differently from JavaScript (UTF-8 vs UTF-16) and still finds each', () => {
     const store = Store.open(join(mkdtempSync(join(tmpdir(), 'convsync-members-')), 'db.sqlite'));
     const ids = ['\u{1F600}smile', '\uFFFFlast', 'ascii', 'é'];
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ids, external: ['hand'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ids, external: ['hand'], groups: ['s:g'], onGroupRemoved: 'keep' });
     const members = store.loadSnapshot().conversations[0]!.members;
     for (const id of [...ids, 'hand']) expect(members.has(id), id).toBe(true);
     expect(members.origin('hand')).toBe('external');

@@ -63,10 +63,10 @@ describe('Reconciler', () => {
     });
     const store = Store.open(':memory:');
     const r = new Reconciler(store, throwing, options({ dryRun: true }));
-    const res = await r.apply(plan([create('a', ['u1'])]), store.startRun('dry-run'));
+    const res = await r.apply(plan([create('a', ['u1'])]), store.runs.start('dry-run'));
     expect(res).toMatchObject({ dryRun: true, done: 0 });
     expect(calls).toEqual([]);
-    expect(store.journalOfRun(1)).toEqual([]);
+    expect(store.journal.ofRun(1)).toEqual([]);
     const inner = (r as unknown as { backend: Backend }).backend;
     expect(() => inner.create({ name: 'x', members: [] })).toThrow(/dry-run: create must not be called/);
   });
@@ -75,44 +75,44 @@ describe('Reconciler', () => {
     const { wire: w, people, backend, store } = await setup();
     const op = create('group:corp:g1', people.slice(0, 2)) as PlanOp & { op: 'create' };
     // the crash: the journal says pending, the backend has the conversation, the snapshot does not
-    store.journalPending(store.startRun('sync'), op);
+    store.journal.pending(store.runs.start('sync'), op);
     await backend.create({ name: op.name, members: op.members });
     const r = new Reconciler(store, backend, options({ settleMs: 0 }));
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });
-    expect(store.pendingJournal()).toEqual([]);
+    expect(store.journal.pendingRows()).toEqual([]);
     const [conv] = store.loadSnapshot().conversations;
     expect(conv!.key).toBe('group:corp:g1');
     expect(conv!.members.toRecord()).toEqual({ [people[0]!]: 'convsync', [people[1]!]: 'convsync' });
     expect(w.conversations.size).toBe(1);
 
     // a pending add whose call did land is recorded; one that did not is left for the next plan
-    const run = store.startRun('sync');
-    store.journalPending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[2]!], reason: 'r' });
+    const run = store.runs.start('sync');
+    store.journal.pending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[2]!], reason: 'r' });
     await backend.addMembers(conv!.conversationId, [people[2]!]);
-    store.journalPending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[3]!], reason: 'r' });
+    store.journal.pending(run, { op: 'add', key: 'group:corp:g1', name: 'x', conversationId: conv!.conversationId, members: [people[3]!], reason: 'r' });
     await r.recover();
     expect([...store.loadSnapshot().conversations[0]!.members.ids]).toEqual(people.slice(0, 3).sort());
 
     // a create not found while its answer could still come stays pending; once it cannot, it is
     // marked failed and planned again
-    store.journalPending(store.startRun('sync'), create('group:corp:g2', []));
+    store.journal.pending(store.runs.start('sync'), create('group:corp:g2', []));
     const early = new Reconciler(store, backend, options({ settleMs: 60_000 }));
     expect(await early.recover()).toEqual({ resolved: 0, adopted: 0, inFlight: 1 });
-    expect(store.pendingJournal()).toHaveLength(1);
+    expect(store.journal.pendingRows()).toHaveLength(1);
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 0, inFlight: 0 });
-    expect(store.recentFailures(1)[0]).toMatchObject({ errorKind: 'interrupted' });
+    expect(store.journal.recentFailures(1)[0]).toMatchObject({ errorKind: 'interrupted' });
 
     // the backend cannot be asked: the create stays pending (in flight), never taken as not made
-    store.journalPending(store.startRun('sync'), create('group:corp:g3', []));
+    store.journal.pending(store.runs.start('sync'), create('group:corp:g3', []));
     w.faults.errorRatio = 1;
     expect(await r.recover()).toEqual({ resolved: 0, adopted: 0, inFlight: 1 });
-    expect(store.pendingJournal()).toHaveLength(1);
+    expect(store.journal.pendingRows()).toHaveLength(1);
   });
 
   it('a permanent 403 on one conversation does not stop the others', async () => {
     const { wire: w, people, backend, store } = await setup();
     const r = new Reconciler(store, backend, options());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     await r.apply(plan([create('a', [people[0]!]), create('b', [people[0]!])]), run);
     const [a, b] = store.loadSnapshot().conversations;
     const bot = [...w.users.values()].find((u) => u.email === 'bot@example.com')!;
@@ -134,17 +134,17 @@ describe('Reconciler', () => {
     await backend.whoami();
     w.faults.errorRatio = 1;
     const r = new Reconciler(store, backend, options({ concurrency: 1, circuitThreshold: 3, settleMs: 0 }));
-    const res = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.startRun('sync'));
+    const res = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.runs.start('sync'));
     expect(res.circuitOpen).toBe(true);
     expect(res.failed).toHaveLength(3);
     expect(res.skipped).toBe(3);
     expect(w.conversations.size).toBe(0);
     // a 503 may come after the change was made: those creates are unknown, not failed
-    expect(store.pendingJournal().map((j) => j.op.key)).toEqual(['a', 'b', 'c']);
+    expect(store.journal.pendingRows().map((j) => j.op.key)).toEqual(['a', 'b', 'c']);
     // the backend recovers: the next run looks for them first, then does the work
     w.faults.errorRatio = 0;
     expect(await r.recover()).toEqual({ resolved: 3, adopted: 0, inFlight: 0 });
-    const next = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.startRun('sync'));
+    const next = await r.apply(plan(['a', 'b', 'c', 'd', 'e', 'f'].map((k) => create(k, [people[0]!]))), store.runs.start('sync'));
     expect(next).toMatchObject({ circuitOpen: false, done: 6, failed: [] });
     expect(w.conversations.size).toBe(6);
   });
@@ -152,7 +152,7 @@ describe('Reconciler', () => {
   it('refuses an op on a conversation it does not own (checked again before the call)', async () => {
     const { backend, store } = await setup();
     const r = new Reconciler(store, backend, options());
-    const res = await r.apply(plan([{ op: 'rename', key: 'nobody', name: 'n', conversationId: 'c', from: 'a', to: 'b', reason: 'r' }]), store.startRun('sync'));
+    const res = await r.apply(plan([{ op: 'rename', key: 'nobody', name: 'n', conversationId: 'c', from: 'a', to: 'b', reason: 'r' }]), store.runs.start('sync'));
     expect(res.failed[0]!.error).toMatch(/no binding for nobody/);
   });
 });

@@ -159,6 +159,21 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     expect(store.saml.counts('sso')).toEqual({ requests: 0, assertions: 1, logins: 1 });
   });
 
+  it('answers 5xx pages, and keeps serving, when the store fails under a login or a login request', async () => {
+    await start();
+    const xml = await signedResponse();
+    store.close();
+    const res = await post(xml);
+    expect(res.status).toBe(500);
+    expect(res.html).toContain('Something went wrong on our side');
+    expect(res.html).not.toMatch(/database|sqlite/i);
+    const login = await request(`${url}/saml/login`);
+    expect(login.statusCode).toBeGreaterThanOrEqual(500);
+    await login.body.text();
+    expect((await request(`${url}/saml/metadata`)).statusCode).toBe(200);
+    store = Store.open(join(dir, 'convsync.db'));
+  });
+
   it('tells a user whose sign-in lacks the identity attribute that they cannot be added yet', async () => {
     await start({}, undefined, 'externalId');
     const res = await post(await signedResponse());
@@ -216,6 +231,34 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
       expect(g.members.map((m) => m.id)).toEqual(['alice@corp.test']);
       expect(g.unknownReason).toContain('overage');
     }
+  });
+
+  it('an overage login does not renew the groups it carries over: they expire with the login that named them', async () => {
+    const config = await start({ membershipTtlHours: 1 });
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const login = (at: number, id: string, groups: string[] | undefined) =>
+      store.saml.recordLogin(
+        'sso',
+        { nameId: 'bob@corp.test', attributes: {}, groups: groups ?? [], groupsUnknown: groups === undefined, assertionId: id, issueInstant: new Date(at).toISOString(), loggedInAt: new Date(at).toISOString() },
+        { assertionExpiresAt: new Date(at + 300_000).toISOString(), now: new Date(at).toISOString() },
+      );
+    expect(login(t0, 'a1', ['team-eng']).ok).toBe(true);
+    // signing in again every half hour with only the overage link
+    for (let i = 1; i <= 3; i++) expect(login(t0 + i * 1_800_000, `a${i + 1}`, undefined).ok).toBe(true);
+    expect(store.saml.login('sso', 'bob@corp.test')).toMatchObject({ groups: ['team-eng'], groupsUnknown: true, groupsSeenAt: new Date(t0).toISOString() });
+    let now = t0 + 1_800_000;
+    const source = samlSource.create(config, { store, logger: pino({ level: 'silent' }), now: () => now });
+    const within = (await source.fetch()).groups.find((g) => g.id === 'team-eng')!;
+    expect([within.members.length, within.complete]).toEqual([1, false]);
+    now = t0 + 3_600_001;
+    const after = await source.fetch();
+    const eng = after.groups.find((g) => g.id === 'team-eng')!;
+    // expired with the login that named it: Bob is out, and the group is known again
+    expect([eng.members.length, eng.complete]).toEqual([0, true]);
+    expect(after.warnings.join()).toMatch(/1 user\(s\) had no login naming their groups within 1 h/);
+    // a login that names the groups again renews them
+    expect(login(now, 'a9', ['team-eng']).ok).toBe(true);
+    expect((await source.fetch()).groups.find((g) => g.id === 'team-eng')!.members).toHaveLength(1);
   });
 
   it('lets memberships expire after membershipTtlHours; the group stays listed, empty', async () => {

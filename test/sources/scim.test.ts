@@ -27,6 +27,9 @@ function config(baseUrl: string, extra: Partial<ScimSourceConfig> = {}): ScimSou
     concurrency: 4,
     timeoutMs: 2000,
     maxAttempts: 2,
+    // these tests are about the full crawl (test/sources/scim-incremental.test.ts reads incrementally)
+    fullReadEvery: '0s',
+    lastModifiedOverlap: '5m',
     ...extra,
   };
 }

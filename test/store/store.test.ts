@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MIGRATIONS } from '../../src/store/migrations.js';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { Store } from '../../src/store/store.js';
 
 const dbPath = () => join(mkdtempSync(join(tmpdir(), 'convsync-store-')), 'nested', 'convsync.db');
@@ -17,7 +17,7 @@ describe('store', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'held_ops', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_state', 'user_ids']);
+    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'held_ops', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_rendered', 'push_user_emails', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_read_groups', 'source_read_users', 'source_reads', 'source_state', 'source_versions', 'user_ids']);
     db.close();
   });
 
@@ -32,30 +32,30 @@ describe('store', () => {
 
   it('journals an op pending, then done together with its snapshot change', () => {
     const store = Store.open(dbPath());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'group:corp:g1', name: 'Team a', members: ['u1', 'u2'], groups: ['corp:g1'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    const id = store.journalPending(run, op);
-    expect(store.pendingJournal().map((r) => r.id)).toEqual([id]);
+    const id = store.journal.pending(run, op);
+    expect(store.journal.pendingRows().map((r) => r.id)).toEqual([id]);
     expect(store.loadSnapshot().conversations).toEqual([]);
-    store.journalDone(id, { kind: 'created', key: op.key, conversationId: 'c1', name: 'Team a', ownerId: 'convsync', backend: 'wire', members: ['u1', 'u2'], external: ['x'], groups: ['corp:g1'], onGroupRemoved: 'keep' });
-    expect(store.pendingJournal()).toEqual([]);
+    store.journal.done(id, { kind: 'created', key: op.key, conversationId: 'c1', name: 'Team a', ownerId: 'convsync', backend: 'wire', members: ['u1', 'u2'], external: ['x'], groups: ['corp:g1'], onGroupRemoved: 'keep' });
+    expect(store.journal.pendingRows()).toEqual([]);
     expect(store.loadSnapshot().conversations.map((c) => ({ ...c, members: c.members.toRecord() }))).toEqual([
       { key: 'group:corp:g1', conversationId: 'c1', ownerId: 'convsync', name: 'Team a', members: { u1: 'convsync', u2: 'convsync', x: 'external' }, groups: ['corp:g1'], onGroupRemoved: 'keep' },
     ]);
 
     // a member added by hand keeps its origin when convsync later "adds" it too
-    store.journalDone(store.journalPending(run, { ...op, op: 'add', conversationId: 'c1', members: ['x', 'u3'] } as never), { kind: 'added', conversationId: 'c1', members: ['x', 'u3'] });
+    store.journal.done(store.journal.pending(run, { ...op, op: 'add', conversationId: 'c1', members: ['x', 'u3'] } as never), { kind: 'added', conversationId: 'c1', members: ['x', 'u3'] });
     expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', u2: 'convsync', u3: 'convsync', x: 'external' });
 
-    const failed = store.journalPending(run, { op: 'rename', key: op.key, name: 'n', conversationId: 'c1', from: 'a', to: 'b', reason: 'r' });
-    store.journalFailed(failed, { kind: 'permanent', label: 'action-denied', message: 'no' });
-    expect(store.recentFailures(5)[0]).toMatchObject({ status: 'failed', errorLabel: 'action-denied' });
+    const failed = store.journal.pending(run, { op: 'rename', key: op.key, name: 'n', conversationId: 'c1', from: 'a', to: 'b', reason: 'r' });
+    store.journal.failed(failed, { kind: 'permanent', label: 'action-denied', message: 'no' });
+    expect(store.journal.recentFailures(5)[0]).toMatchObject({ status: 'failed', errorLabel: 'action-denied' });
 
-    store.journalDone(store.journalPending(run, { op: 'unbind', key: op.key, name: 'n', conversationId: 'c1', reason: 'gone' }), { kind: 'unbound', key: op.key });
+    store.journal.done(store.journal.pending(run, { op: 'unbind', key: op.key, name: 'n', conversationId: 'c1', reason: 'gone' }), { kind: 'unbound', key: op.key });
     expect(store.loadSnapshot().conversations).toEqual([]);
     expect(store.bindingByConversation('c1')).toEqual({ key: op.key, state: 'unbound' });
-    store.finishRun(run, 'ok', 0, { plan: {} });
-    expect(store.recentRuns(1)[0]).toMatchObject({ id: run, mode: 'sync', result: 'ok', exitCode: 0 });
+    store.runs.finish(run, 'ok', 0, { plan: {} });
+    expect(store.runs.recent(1)[0]).toMatchObject({ id: run, mode: 'sync', result: 'ok', exitCode: 0 });
     store.close();
   });
 
@@ -88,13 +88,13 @@ describe('store', () => {
 
   it('forgets the user numbers a failed write gave: a rolled-back number given again to someone else confuses no one', () => {
     const store = Store.open(dbPath());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
     // the drift log refers to a run that does not exist: the whole refresh is rolled back, "newbie"'s number with it
-    expect(() => store.applyDrift(999, [{ key: 'k', conversationId: 'c', added: ['newbie'], left: [] }])).toThrow(/FOREIGN KEY/);
+    expect(() => store.drift.apply(999, [{ key: 'k', conversationId: 'c', added: ['newbie'], left: [] }])).toThrow(/FOREIGN KEY/);
     const add = (members: string[]) =>
-      store.journalDone(store.journalPending(run, { op: 'add', key: 'k', name: 'n', conversationId: 'c', members, reason: 'r' }), { kind: 'added', conversationId: 'c', members });
+      store.journal.done(store.journal.pending(run, { op: 'add', key: 'k', name: 'n', conversationId: 'c', members, reason: 'r' }), { kind: 'added', conversationId: 'c', members });
     add(['other']);
     add(['newbie']);
     expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', other: 'convsync', newbie: 'convsync' });
@@ -106,7 +106,7 @@ describe('store', () => {
     const [a, b] = [Store.open(path), Store.open(path)];
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
     const create = (s: Store, key: string, conversationId: string, members: string[]) =>
-      s.journalDone(s.journalPending(s.startRun('sync'), { ...op, key }), { kind: 'created', key, conversationId, name: 'n', ownerId: 'o', backend: 'wire', members, groups: ['s:g'], onGroupRemoved: 'keep' });
+      s.journal.done(s.journal.pending(s.runs.start('sync'), { ...op, key }), { kind: 'created', key, conversationId, name: 'n', ownerId: 'o', backend: 'wire', members, groups: ['s:g'], onGroupRemoved: 'keep' });
     create(a, 'k1', 'c1', ['u1']);
     create(b, 'k2', 'c2', ['u2']);
     create(a, 'k3', 'c3', ['u2', 'u3']);
@@ -119,11 +119,11 @@ describe('store', () => {
 
   it('rewrites stored ids into the one form once: merged members keep who added them, leavers and lookups follow', () => {
     const store = Store.open(dbPath());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
     // an earlier version kept one person twice: as `uuid@own` (added by convsync) and as `uuid` (found by hand)
-    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['AA@own', 'bb'], external: ['aa', 'CC@other'], groups: ['s:g'], onGroupRemoved: 'keep' });
-    store.applyDrift(run, [{ key: 'k', conversationId: 'c', added: [], left: ['bb'] }]);
+    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['AA@own', 'bb'], external: ['aa', 'CC@other'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.drift.apply(run, [{ key: 'k', conversationId: 'c', added: [], left: ['bb'] }]);
     store.users.cacheIdentities(new Map([['handle:x', 'DD@own']]));
     const canonical = (id: string) => {
       const [u, d] = id.toLowerCase().split('@');
@@ -140,9 +140,9 @@ describe('store', () => {
 
   it('a person added by hand under the old id form stays added by hand when the forms merge', () => {
     const store = Store.open(dbPath());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const created = (key: string, conversationId: string, members: string[], external: string[]) =>
-      store.journalDone(store.journalPending(run, { op: 'create', key, name: key, members, groups: ['s:g'], onGroupRemoved: 'keep', reason: 'r' }), { kind: 'created', key, conversationId, name: key, ownerId: 'o', backend: 'wire', members, external, groups: ['s:g'], onGroupRemoved: 'keep' });
+      store.journal.done(store.journal.pending(run, { op: 'create', key, name: key, members, groups: ['s:g'], onGroupRemoved: 'keep', reason: 'r' }), { kind: 'created', key, conversationId, name: key, ownerId: 'o', backend: 'wire', members, external, groups: ['s:g'], onGroupRemoved: 'keep' });
     created('k1', 'c1', ['AA@own'], []);
     created('k2', 'c2', [], ['aa']);
     store.users.canonicalizeUserIds('wire:own', (id) => id.toLowerCase().replace(/@own$/, ''));
@@ -153,11 +153,11 @@ describe('store', () => {
 
   it('a conversation made again for a key keeps its leavers, and the old one its own row', () => {
     const store = Store.open(dbPath());
-    const run = store.startRun('sync');
+    const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'old', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1', 'u2'], groups: ['s:g'], onGroupRemoved: 'keep' });
-    store.applyDrift(run, [{ key: 'k', conversationId: 'old', added: [], left: ['u2'] }]);
-    store.journalDone(store.journalPending(run, op), { kind: 'created', key: 'k', conversationId: 'new', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'old', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1', 'u2'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.drift.apply(run, [{ key: 'k', conversationId: 'old', added: [], left: ['u2'] }]);
+    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'new', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
     expect(store.loadSnapshot().conversations.map((c) => [c.conversationId, c.leavers])).toEqual([['new', ['u2']]]);
     expect(store.bindingByConversation('old')).toMatchObject({ key: 'replaced:k:old', state: 'deleted' });
   });

@@ -48,6 +48,7 @@ class MixinBackend implements Backend {
       // 256 with the bot counted: 255 people
       maxMembers: config.maxMembers,
       selfIsMember: true,
+      verifyUserIds: config.verifyUsers,
       addBatch: config.maxMembers,
       removeBatch: config.maxMembers,
       removedGroup: 'keep' as const,

@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { parseSecretJson } from '../../config/secrets.js';
 
 const Keystore = z.looseObject({
   app_id: z.uuid(),
@@ -11,12 +12,13 @@ const Keystore = z.looseObject({
 export type Keystore = z.infer<typeof Keystore>;
 
 export function readKeystore(file: string): Keystore {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new Error(`cannot read the Mixin keystore ${file}: ${(e as Error).message}`);
+    throw new Error(`cannot read the Mixin keystore ${file}: ${(e as NodeJS.ErrnoException).code ?? 'unreadable'}`);
   }
+  const raw = parseSecretJson(text, `the Mixin keystore ${file}`);
   const parsed = Keystore.safeParse(raw);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;

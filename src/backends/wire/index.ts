@@ -11,19 +11,14 @@ import {
   UsersFound,
   wireError,
 } from './contract.js';
-import { checkChannelMode, MLS_GROUP_REMEDY } from './channels.js';
+import { checkChannelMode } from './channels.js';
+import { WireIds, type Qualified } from './ids.js';
 import { WireSession } from './session.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** list-users takes 1..4 handles per call */
 const HANDLES_PER_CALL = 4;
 /** conversations/list takes up to 1000 ids; the official client sends 500 */
 const LIST_CHUNK = 500;
-
-interface Qualified {
-  id: string;
-  domain: string;
-}
 
 /**
  * Wire (API v6–v15). User ids are Wire user UUIDs, written `uuid` for the backend's own domain or
@@ -37,6 +32,7 @@ class WireBackend implements Backend {
   readonly id = 'wire';
   readonly capabilities;
   private readonly session: WireSession;
+  private readonly ids: WireIds;
   private teamId: string | undefined;
 
   private readonly channels: boolean;
@@ -49,6 +45,7 @@ class WireBackend implements Backend {
     this.channels = config.conversationType === 'channel';
     if (this.channels) this.updateConversation = (id, change, signal) => this.updateChannel(id, change, signal);
     this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
+    this.ids = new WireIds(() => this.session.domain);
     this.teamId = config.teamId;
     this.capabilities = {
       // maxConvSize binds proteus groups only; MLS channels have no such cap
@@ -71,10 +68,7 @@ class WireBackend implements Backend {
 
   /** one form for every id: lower case, the backend's own domain left off, another domain kept */
   parseUserId(value: string): string | undefined {
-    const [id, domain, ...rest] = value.trim().toLowerCase().split('@');
-    if (rest.length > 0 || id === undefined || !UUID.test(id)) return undefined;
-    if (domain === undefined || domain === this.session.domain) return id;
-    return /^[a-z0-9.-]+$/.test(domain) ? `${id}@${domain}` : undefined;
+    return this.ids.parse(value);
   }
 
   async whoami(signal?: AbortSignal) {
@@ -90,7 +84,7 @@ class WireBackend implements Backend {
       }
       this.teamId = self.team;
     }
-    return { userId: this.toUserId(self.qualified_id), ...(self.name ? { displayName: self.name } : {}) };
+    return { userId: this.ids.fromQualified(self.qualified_id), ...(self.name ? { displayName: self.name } : {}) };
   }
 
   /** channel mode's checks, once while they pass (a failure is checked again next time) */
@@ -110,7 +104,7 @@ class WireBackend implements Backend {
       'POST',
       '/conversations',
       {
-        qualified_users: input.members.map((m) => this.qualify(m)),
+        qualified_users: input.members.map((m) => this.ids.qualify(m)),
         name: input.name,
         team: { teamid: team, managed: false },
         conversation_role: 'wire_member',
@@ -137,16 +131,16 @@ class WireBackend implements Backend {
   private created(res: Awaited<ReturnType<WireSession['call']>>): BackendConversation {
     const ok = res.status === 201 || (res.status === 200 && (this.session.version ?? 0) < 10);
     if (!ok) throw wireError(res, 'POST /conversations');
-    return this.toConversation(parseAnswer(Conversation, res, 'POST /conversations'));
+    return this.ids.conversation(parseAnswer(Conversation, res, 'POST /conversations'));
   }
 
   async get(conversationId: string, signal?: AbortSignal): Promise<BackendConversation | undefined> {
     await this.session.ready(signal);
-    const q = this.qualify(conversationId);
+    const q = this.ids.qualify(conversationId);
     const res = await this.session.call('GET', `/conversations/${q.domain}/${q.id}`, undefined, signal);
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw wireError(res, 'GET /conversations/{domain}/{id}');
-    return this.toConversation(parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}'));
+    return this.ids.conversation(parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}'));
   }
 
   async list(signal?: AbortSignal): Promise<BackendConversation[]> {
@@ -174,7 +168,7 @@ class WireBackend implements Backend {
       if (res.status !== 200) throw wireError(res, 'POST /conversations/list');
       const found = parseAnswer(ConversationsFound, res, 'POST /conversations/list').found;
       // only regular group conversations of our team (not self, 1:1 or connect conversations)
-      for (const c of found) if (c.type === 0 && c.team === team) out.push(this.toConversation(c));
+      for (const c of found) if (c.type === 0 && c.team === team) out.push(this.ids.conversation(c));
     }
     return out;
   }
@@ -182,27 +176,27 @@ class WireBackend implements Backend {
   async addMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ added: string[] }> {
     if (members.length === 0) return { added: [] };
     await this.session.ready(signal);
-    const q = this.qualify(conversationId);
+    const q = this.ids.qualify(conversationId);
     const path = `/conversations/${q.domain}/${q.id}/members`;
     const res = await this.session.call(
       'POST',
       path,
-      { qualified_users: members.map((m) => this.qualify(m)), conversation_role: 'wire_member' },
+      { qualified_users: members.map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' },
       signal,
     );
     // 204: everyone was already a member
     if (res.status === 204) return { added: [] };
     if (res.status !== 200) throw await this.memberError(conversationId, wireError(res, 'POST /conversations/{domain}/{id}/members'), signal);
     const event = parseAnswer(MemberJoinEvent, res, 'POST /conversations/{domain}/{id}/members');
-    return { added: event.data.users.map((u) => this.toUserId(u.qualified_id)) };
+    return { added: event.data.users.map((u) => this.ids.fromQualified(u.qualified_id)) };
   }
 
   async removeMembers(conversationId: string, members: string[], signal?: AbortSignal): Promise<{ removed: string[] }> {
     await this.session.ready(signal);
-    const q = this.qualify(conversationId);
+    const q = this.ids.qualify(conversationId);
     const removed: string[] = [];
     for (const m of members) {
-      const u = this.qualify(m);
+      const u = this.ids.qualify(m);
       const res = await this.session.call('DELETE', `/conversations/${q.domain}/${q.id}/members/${u.domain}/${u.id}`, undefined, signal);
       // 204: not a member (any more); a channel answers 204 to every removal
       if (res.status === 200) removed.push(m);
@@ -223,8 +217,8 @@ class WireBackend implements Backend {
       if (!conv) throw new PermanentError(`conversation ${id} is gone`, { origin: 'wire', status: 404, label: 'no-conversation' });
       const gone = new Set(change.remove);
       const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
-      const q = this.qualify(id);
-      const users = [this.session.userId!, ...wanted].map((m) => this.qualify(m));
+      const q = this.ids.qualify(id);
+      const users = [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m));
       const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, { qualified_users: users, conversation_role: 'wire_member' }, signal);
       if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
     } else {
@@ -244,14 +238,14 @@ class WireBackend implements Backend {
 
   async rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void> {
     await this.session.ready(signal);
-    const q = this.qualify(conversationId);
+    const q = this.ids.qualify(conversationId);
     const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/name`, { name }, signal);
     if (res.status !== 200 && res.status !== 204) throw wireError(res, 'PUT /conversations/{domain}/{id}/name');
   }
 
   async delete(conversationId: string, signal?: AbortSignal): Promise<void> {
     const team = await this.team(signal);
-    const q = this.qualify(conversationId);
+    const q = this.ids.qualify(conversationId);
     const res = await this.session.call('DELETE', `/teams/${team}/conversations/${q.id}`, undefined, signal);
     // already gone: a repeat after a lost answer
     if (res.status === 404) return;
@@ -272,7 +266,7 @@ class WireBackend implements Backend {
       if (res.status !== 200) throw wireError(res, 'POST /list-users');
       const found = parseAnswer(UsersFound, res, 'POST /list-users').found;
       for (const h of chunk) out.set(h, null);
-      for (const u of found) if (u.handle && out.has(u.handle)) out.set(u.handle, this.toUserId(u.qualified_id));
+      for (const u of found) if (u.handle && out.has(u.handle)) out.set(u.handle, this.ids.fromQualified(u.qualified_id));
     }
     return out;
   }
@@ -285,29 +279,6 @@ class WireBackend implements Backend {
     await this.session.ready(signal);
     if (!this.teamId) await this.whoami(signal);
     return this.teamId!;
-  }
-
-  private qualify(id: string): Qualified {
-    const [uuid, domain] = id.split('@');
-    return { id: uuid!, domain: domain ?? this.session.domain! };
-  }
-
-  private toUserId(q: Qualified): string {
-    const id = q.id.toLowerCase();
-    return q.domain.toLowerCase() === this.session.domain ? id : `${id}@${q.domain.toLowerCase()}`;
-  }
-
-  private toConversation(c: Conversation): BackendConversation {
-    // a channel is MLS and managed over REST; any other MLS conversation is not
-    const unmanageable = c.protocol === 'mls' && c.group_conv_type !== 'channel';
-    return {
-      id: this.toUserId(c.qualified_id),
-      name: c.name ?? '',
-      members: c.members.others.map((m) => this.toUserId(m.qualified_id)),
-      ...(c.creator ? { creator: c.creator } : {}),
-      kind: c.group_conv_type ?? 'group_conversation',
-      ...(unmanageable ? { unmanageable: MLS_GROUP_REMEDY } : {}),
-    };
   }
 }
 

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import SCIMMYRouters, { SCIMMY } from 'scimmy-routers';
 import type { SampleDirectory, SampleGroup, SampleUser } from '../directory.js';
+import { declareResources, groupResource, invalidFilter, userResource, type Ctx } from './resources.js';
 
 /**
  * A fault: requests matching `path` (and the query values given) get `status` or a delay; on a
@@ -39,13 +40,18 @@ export interface ScimSandboxOptions {
   maxResults?: number;
   /** at most this many resources per page whatever `count` asks, not advertised (as some providers do) */
   maxPageSize?: number;
+  /** how a filter on meta.lastModified is met (default: supported) */
+  lastModifiedFilter?: LastModifiedFilter;
+  /** the provider's clock, which stamps meta.lastModified (default: Date.now) */
+  clock?: () => number;
 }
 
-interface Ctx {
-  dir: ScimSandbox;
-}
-
-let declared = false;
+/**
+ * How the provider meets a filter on `meta.lastModified` (RFC 7644 §3.4.2.2): `supported`;
+ * `refused` with 400 invalidFilter, as providers that filter only with `eq` do; `ignored`, the
+ * whole filter dropped and everything listed, as a provider that does not check what it was asked.
+ */
+export type LastModifiedFilter = 'supported' | 'refused' | 'ignored';
 
 /**
  * A SCIM 2.0 service provider (scimmy + scimmy-routers on Express) serving a directory that a test
@@ -58,15 +64,17 @@ export class ScimSandbox {
   readonly requests: { method: string; path: string; query: string; status: number }[] = [];
   /** changeable while it runs, like the directory */
   maxPageSize: number | undefined;
+  lastModifiedFilter: LastModifiedFilter;
   private readonly pageHooks = new Set<(page: ServedPage) => void>();
   private server: Server | undefined;
   private readonly tokens = new Set<string>();
   url = '';
 
   private constructor(private readonly opts: ScimSandboxOptions) {
-    for (const u of opts.directory.users) this.users.set(u.id, { ...u, lastModified: now() });
-    for (const g of opts.directory.groups) this.groups.set(g.id, { ...g, members: [...g.members], lastModified: now() });
+    for (const u of opts.directory.users) this.users.set(u.id, { ...u, lastModified: this.now() });
+    for (const g of opts.directory.groups) this.groups.set(g.id, { ...g, members: [...g.members], lastModified: this.now() });
     this.maxPageSize = opts.maxPageSize;
+    this.lastModifiedFilter = opts.lastModifiedFilter ?? 'supported';
   }
 
   static async start(opts: ScimSandboxOptions): Promise<ScimSandbox> {
@@ -87,11 +95,37 @@ export class ScimSandbox {
   // ---- changes a test or the demo makes ----------------------------------------------------
 
   addUser(user: SampleUser): void {
-    this.users.set(user.id, { ...user, lastModified: now() });
+    this.users.set(user.id, { ...user, lastModified: this.now() });
+  }
+
+  updateUser(id: string, change: Partial<Omit<SampleUser, 'id'>>): void {
+    const u = this.users.get(id);
+    if (!u) throw new Error(`no user ${id}`);
+    Object.assign(u, change, { lastModified: this.now() });
+  }
+
+  /** a user deleted; like a provider, it leaves the groups that listed it, and they count as modified unless `touchGroups: false` */
+  deleteUser(id: string, opts: { touchGroups?: boolean } = {}): void {
+    this.users.delete(id);
+    for (const g of this.groups.values()) {
+      if (!g.members.some((m) => m.value === id)) continue;
+      g.members = g.members.filter((m) => m.value !== id);
+      if (opts.touchGroups !== false) g.lastModified = this.now();
+    }
+  }
+
+  /**
+   * A resource's meta.lastModified set back to `iso`: a change that a replica applied late, or a
+   * provider that stamps changes with the time they were made elsewhere. An incremental read misses it.
+   */
+  backdate(resource: 'Users' | 'Groups', id: string, iso: string): void {
+    const r = resource === 'Users' ? this.users.get(id) : this.groups.get(id);
+    if (!r) throw new Error(`no ${resource} ${id}`);
+    r.lastModified = iso;
   }
 
   addGroup(group: SampleGroup): void {
-    this.groups.set(group.id, { ...group, members: [...group.members], lastModified: now() });
+    this.groups.set(group.id, { ...group, members: [...group.members], lastModified: this.now() });
   }
 
   deleteGroup(id: string): void {
@@ -133,10 +167,14 @@ export class ScimSandbox {
     });
   }
 
+  private now(): string {
+    return new Date((this.opts.clock ?? Date.now)()).toISOString();
+  }
+
   private touchGroup(id: string) {
     const g = this.groups.get(id);
     if (!g) throw new Error(`no group ${id}`);
-    g.lastModified = now();
+    g.lastModified = this.now();
     return g;
   }
 
@@ -211,6 +249,13 @@ export class ScimSandbox {
       this.authenticate(req);
       const q = req.query as Record<string, unknown>;
       if (q.sortBy !== undefined) return next();
+      if (typeof q.filter === 'string' && /meta\.lastModified/i.test(q.filter) && this.lastModifiedFilter !== 'supported') {
+        if (this.lastModifiedFilter === 'ignored') delete q.filter;
+        else {
+          res.status(400).type('application/scim+json').send(JSON.stringify(invalidFilter(`filtering on meta.lastModified is not supported: ${q.filter}`)));
+          return;
+        }
+      }
       const params = Object.fromEntries(['filter', 'attributes', 'excludedAttributes'].filter((k) => typeof q[k] === 'string').map((k) => [k, q[k]]));
       const resource = new Resource(params as never) as unknown as { filter?: { match(list: unknown[]): unknown[] }; attributes?: unknown };
       const source: (SampleUser | SampleGroup)[] = users ? [...this.users.values()] : [...this.groups.values()];
@@ -291,67 +336,4 @@ export class ScimSandbox {
     this.tokens.add(token);
     res.json({ access_token: token, token_type: 'Bearer', expires_in: 3600 });
   }
-}
-
-function now(): string {
-  return new Date().toISOString();
-}
-
-function userResource(u: SampleUser & { lastModified: string }) {
-  return {
-    id: u.id,
-    userName: u.userName,
-    externalId: u.externalId,
-    displayName: u.displayName,
-    active: u.active,
-    emails: [{ value: u.email, type: 'work', primary: true }],
-    meta: { resourceType: 'User', lastModified: u.lastModified },
-  };
-}
-
-function groupResource(g: SampleGroup & { lastModified: string }) {
-  return {
-    id: g.id,
-    displayName: g.displayName,
-    members: g.members.map((m) => ({ value: m.value, type: m.type, $ref: `${m.type}s/${m.value}` })),
-    meta: { resourceType: 'Group', lastModified: g.lastModified },
-  };
-}
-
-interface EgressResource {
-  id?: string;
-  filter?: { match(list: unknown[]): unknown[] };
-}
-
-/** scimmy's resource handlers are process-wide: they find the sandbox through the request context */
-function declareResources(): void {
-  if (declared) return;
-  declared = true;
-  const readOnly = () => {
-    throw new SCIMMY.Types.Error(501, null as never, 'the sandbox directory is changed through its API, not through SCIM writes');
-  };
-  SCIMMY.Resources.declare(SCIMMY.Resources.User)
-    .egress(((resource: EgressResource, ctx: Ctx) => {
-      if (resource.id) {
-        const u = ctx.dir.users.get(resource.id);
-        if (!u) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
-        return userResource(u);
-      }
-      const all = [...ctx.dir.users.values()].map(userResource);
-      return resource.filter ? resource.filter.match(all) : all;
-    }) as never)
-    .ingress(readOnly as never)
-    .degress(readOnly as never);
-  SCIMMY.Resources.declare(SCIMMY.Resources.Group)
-    .egress(((resource: EgressResource, ctx: Ctx) => {
-      if (resource.id) {
-        const g = ctx.dir.groups.get(resource.id);
-        if (!g) throw new SCIMMY.Types.Error(404, null as never, `Resource ${resource.id} not found`);
-        return groupResource(g);
-      }
-      const all = [...ctx.dir.groups.values()].map(groupResource);
-      return resource.filter ? resource.filter.match(all) : all;
-    }) as never)
-    .ingress(readOnly as never)
-    .degress(readOnly as never);
 }

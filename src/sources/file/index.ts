@@ -1,12 +1,13 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { extname, join } from 'node:path';
+import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { formatPath } from '../../config/load.js';
 import { PermanentError } from '../../errors.js';
+import type { Store } from '../../store/store.js';
 import { expandGroups } from '../expand.js';
-import type { Source, SourceAdapter, SourceResult, SourceUser } from '../types.js';
+import type { Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
+import { filesOf, fingerprintOf, readStamped, sameFiles, type ReadFile } from './fingerprint.js';
 
 const FileUser = z.looseObject({
   id: z.string().min(1),
@@ -32,19 +33,38 @@ const FileDirectory = z.strictObject({
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
  * directory is read or nothing is: a file that does not parse fails the source with its path.
+ * What was read is remembered by its fingerprint (names, sizes, mtimes, hashes), so a run can tell
+ * that the files are unchanged without parsing them.
  */
 class FileSource implements Source {
   readonly id: string;
 
-  constructor(private readonly config: FileSourceConfig) {
+  constructor(
+    private readonly config: FileSourceConfig,
+    private readonly store: Store | undefined,
+    private readonly now: () => number,
+  ) {
     this.id = config.name;
+  }
+
+  async changed(): Promise<boolean> {
+    const fingerprint = this.store?.reads.state(this.id)?.fingerprint;
+    if (fingerprint === undefined || fingerprint === null) return true;
+    try {
+      return !sameFiles(this.config.path, fingerprint);
+    } catch {
+      // unreadable now: the read says why
+      return true;
+    }
   }
 
   async fetch(): Promise<SourceResult> {
     const users = new Map<string, SourceUser>();
     const groups = new Map<string, z.infer<typeof FileGroup>>();
-    for (const file of this.files()) {
-      const parsed = FileDirectory.safeParse(this.read(file));
+    const files = this.files();
+    for (const read of files) {
+      const { file } = read;
+      const parsed = FileDirectory.safeParse(this.parse(read));
       if (!parsed.success) {
         const problems = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
         throw new PermanentError(`${file}: ${problems}`, { origin: `file:${this.id}`, label: 'invalid-file' });
@@ -65,27 +85,29 @@ class FileSource implements Source {
     }
     const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
     const warnings = unknown.map(([g, m]) => `file source ${this.id}: group ${g} lists unknown member ${m}`);
+    this.remember(fingerprintOf(files));
     return { source: this.id, groups: out, listingComplete: true, warnings };
   }
 
-  private files(): string[] {
+  /** the fingerprint of what was read; new content is a new version of the source */
+  private remember(fingerprint: string): void {
+    if (!this.store) return;
+    const before = this.store.reads.state(this.id)?.fingerprint;
+    this.store.reads.mark(this.id, { at: new Date(this.now()).toISOString(), fingerprint }, { full: true, changed: before !== fingerprint });
+  }
+
+  private files(): ReadFile[] {
     const path = this.config.path;
-    let isDir: boolean;
     try {
-      isDir = statSync(path).isDirectory();
+      return filesOf(path).map(readStamped);
     } catch (e) {
       throw new PermanentError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { origin: `file:${this.id}` });
     }
-    if (!isDir) return [path];
-    return readdirSync(path)
-      .filter((f) => ['.yaml', '.yml', '.json'].includes(extname(f)))
-      .sort()
-      .map((f) => join(path, f));
   }
 
-  private read(file: string): unknown {
+  private parse({ file, bytes }: ReadFile): unknown {
     try {
-      const text = readFileSync(file, 'utf8');
+      const text = bytes.toString('utf8');
       // JSON is YAML too, but the YAML parser is many times slower on large directories
       return (extname(file) === '.json' ? (JSON.parse(text) as unknown) : parseYaml(text)) ?? {};
     } catch (e) {
@@ -96,5 +118,6 @@ class FileSource implements Source {
 
 export const fileSource = {
   type: 'file',
-  create: (config: FileSourceConfig) => new FileSource(config),
+  // without a store (a benchmark reading a file alone) nothing is remembered, and it always reads
+  create: (config: FileSourceConfig, ctx?: SourceContext) => new FileSource(config, ctx?.store, ctx?.now ?? Date.now),
 } satisfies SourceAdapter<FileSourceConfig>;

@@ -1,5 +1,5 @@
 import type { SamlSourceConfig } from '../../config/schema.js';
-import { regexVars, renderTemplate } from '../../mapping/map.js';
+import { regexVars, renderTemplate } from '../../template.js';
 
 /** samlify (like node-saml) gives a one-valued attribute as a string and a many-valued one as an array. */
 export function attributeValues(value: unknown): string[] {

@@ -1,3 +1,4 @@
+import { groupKey } from '../../group-key.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
@@ -6,7 +7,7 @@ import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, 
 const EMAIL = /^[^@\s]+@[^@\s]+$/;
 
 /** The user a login shows, in the shape identity reads (`identity.from: email`, `externalId`, an attribute name). */
-export function loginUser(login: SamlLogin, config: SamlSourceConfig['users']): SourceUser {
+export function loginUser(login: Omit<SamlLogin, 'groupsSeenAt'>, config: SamlSourceConfig['users']): SourceUser {
   const first = (name: string | undefined) => (name !== undefined ? login.attributes[name]?.[0] : undefined);
   const email = first(config.emailAttribute) ?? (EMAIL.test(login.nameId) ? login.nameId : undefined);
   const externalId = first(config.externalIdAttribute);
@@ -49,7 +50,7 @@ class SamlSource implements Source {
     const warnings: string[] = [];
     let expired = 0;
     for (const login of this.store.saml.logins(this.id)) {
-      if (Date.parse(login.loggedInAt) + ttlMs <= now) {
+      if (Date.parse(login.groupsSeenAt) + ttlMs <= now) {
         expired++;
         continue;
       }
@@ -68,11 +69,11 @@ class SamlSource implements Source {
         warnings.push(`saml source ${this.id}: the groups of ${login.nameId} are unknown (overage claim) and no earlier login showed any`);
       }
     }
-    if (expired > 0) warnings.push(`saml source ${this.id}: ${expired} user(s) have not logged in within ${this.config.membershipTtlHours} h; their memberships expired`);
+    if (expired > 0) warnings.push(`saml source ${this.id}: ${expired} user(s) had no login naming their groups within ${this.config.membershipTtlHours} h; their memberships expired`);
     const groups = this.store.saml.groups(this.id).map((id): DesiredGroup => {
       const unknown = unknownOf.get(id);
       return {
-        key: `${this.id}:${id}`,
+        key: groupKey(this.id, id),
         source: this.id,
         id,
         displayName: id,

@@ -47,7 +47,7 @@ function explain(e: unknown, idpEntity: string): SamlRejected {
 }
 
 export interface AcceptedLogin {
-  login: SamlLogin;
+  login: Omit<SamlLogin, 'groupsSeenAt'>;
   groups: AssertedGroups;
   /** the groups the user's previous login showed: the ones left need reconciling too */
   previousGroups: string[];
@@ -177,7 +177,7 @@ export class SamlServiceProvider {
     for (const name of [u.emailAttribute, u.externalIdAttribute, u.displayNameAttribute, ...u.attributes]) {
       if (name !== undefined && attributes[name] !== undefined) recorded[name] = attributeValues(attributes[name]);
     }
-    const login: SamlLogin = {
+    const login: Omit<SamlLogin, 'groupsSeenAt'> = {
       nameId: nameId.trim(),
       ...(facts.nameIdFormat !== undefined ? { nameIdFormat: facts.nameIdFormat } : {}),
       attributes: recorded,

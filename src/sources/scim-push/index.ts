@@ -4,9 +4,10 @@ import { expandGroups } from '../expand.js';
 import type { Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 
 /**
- * Groups pushed by an IdP (Entra ID, Okta) to the daemon's SCIM service provider. The daemon's HTTP
- * server writes what arrives into the store (src/server/scim-push.ts); this source reads it back,
- * so it survives restarts and is the desired state of those groups in every run.
+ * Groups pushed by an IdP (Entra ID, Okta) to the daemon's SCIM service provider. The provider
+ * (provider.ts, served on the daemon's routes in src/server/scim-push.ts) writes what arrives into
+ * the store; this source reads it back, so it survives restarts and is the desired state of those
+ * groups in every run.
  */
 class ScimPushSource implements Source {
   readonly id: string;

@@ -1,39 +1,37 @@
 import type { Logger } from 'pino';
-import type { Dispatcher } from 'undici';
-import type { ScimSourceConfig } from '../../config/schema.js';
+import { durationMs, type ScimSourceConfig } from '../../config/schema.js';
 import { AuthError, describeError } from '../../errors.js';
-import { runPool } from '../../pool.js';
-import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
+import type { SourceReads } from '../../store/source-reads.js';
+import type { Source, SourceAdapter, SourceContext, SourceResult } from '../types.js';
 import { ScimClient } from './client.js';
-import { listAll } from './listing.js';
-import { MemberResolver, readGroup } from './members.js';
-import { parseGroup, parseUser, type ScimGroup } from './parse.js';
-
-/** what reading each listed group's members found */
-interface MemberReads {
-  /** group id → why its members are unknown */
-  failures: Map<string, string>;
-  /** listed, then 404 when read */
-  vanished: Set<string>;
-}
+import { serviceProviderConfig, type ScimContext } from './context.js';
+import { crawl } from './crawl.js';
+import { readChanges } from './incremental.js';
+import { anythingChanged, probeLastModified, refused } from './probe.js';
+import { incrementalBase, scopeOf, type ScimCursor } from './read-state.js';
 
 /**
- * SCIM 2.0 pull, in stages: ServiceProviderConfig; groups listed without members (complete only
- * when what came matches totalResults); users listed; each group's members read on its own; users
- * resolved and nested groups expanded. Anything that could not be read makes what it touches
- * *unknown*, never gone.
+ * SCIM 2.0 pull. The first read, and one every `fullReadEvery`, is a full crawl (crawl.ts); it
+ * asks whether the provider filters on meta.lastModified (probe.ts). Where it does, the reads in
+ * between take only what changed since the last good read and merge it into the stored read
+ * (incremental.ts). Either way the result is the whole directory, and anything that could not be
+ * read makes what it touches *unknown*, never gone.
  */
 class ScimPullSource implements Source {
   readonly id: string;
   private readonly client: ScimClient;
   private readonly log: Logger;
+  private readonly reads: SourceReads;
+  private readonly now: () => number;
 
   constructor(
     private readonly config: ScimSourceConfig,
-    ctx: { dispatcher?: Dispatcher; logger: Logger },
+    ctx: SourceContext,
   ) {
     this.id = config.name;
     this.log = ctx.logger.child({ source: config.name });
+    this.reads = ctx.store.reads;
+    this.now = ctx.now ?? Date.now;
     this.client = new ScimClient({
       origin: `scim:${config.name}`,
       baseUrl: config.baseUrl,
@@ -45,97 +43,78 @@ class ScimPullSource implements Source {
   }
 
   async fetch(signal: AbortSignal): Promise<SourceResult> {
-    const warnings: string[] = [];
-    const maxResults = await this.maxResults(signal, warnings);
-    const listing = await this.listGroups(Math.min(this.config.groups.pageSize, maxResults), signal, warnings);
-    const users = await this.listUsers(Math.min(this.config.users.pageSize, maxResults), signal, warnings);
-    const { groups } = listing;
-    const reads = await this.readMembers(groups, signal, warnings);
-
-    // a group gone between the listing and its read may have shifted the pages: the listing can have
-    // skipped another group, so the vanished one is left out and the listing does not count as whole
-    for (const id of reads.vanished) {
-      warnings.push(
-        `source ${this.id}: group ${id} ("${groups.get(id)?.displayName}") was listed, then answered 404 when its members were read: ` +
-          'it vanished during the crawl, and index-based paging may have skipped another group, so the listing counts as incomplete',
-      );
-      groups.delete(id);
-    }
-    const resolver = new MemberResolver({ source: this.id, client: this.client, expandNested: this.config.expandNested, groups, vanished: reads.vanished, users, warnings, signal });
-    const out: DesiredGroup[] = [];
-    for (const g of [...groups.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
-      const failure = reads.failures.get(g.id);
-      if (failure) out.push({ key: `${this.id}:${g.id}`, source: this.id, id: g.id, displayName: g.displayName, members: [], complete: false, unknownReason: failure });
-      else out.push(await resolver.desiredGroup(g));
-    }
-
-    const listingComplete = listing.complete && reads.vanished.size === 0;
-    if (!listingComplete) {
-      const counts = listing.total === undefined ? 'no page could be read' : `${listing.received} distinct group(s) received, totalResults ${listing.total}`;
-      warnings.push(`source ${this.id}: the group listing was incomplete (${counts}); groups it did not list are unknown, not gone: none is unbound or emptied in this run`);
-      this.log.warn({ received: listing.received, totalResults: listing.total, vanished: [...reads.vanished] }, 'SCIM group listing incomplete');
-    }
-    return { source: this.id, groups: out, listingComplete, warnings };
+    const started = this.now();
+    const ctx = this.context(signal);
+    const spc = await serviceProviderConfig(ctx);
+    const base = incrementalBase(this.config, this.reads.state(this.id), started);
+    if ('cursor' in base) {
+      const cursor = await this.confirmed(ctx, base.cursor, spc.filtering);
+      if (cursor) {
+        const result = await this.readIncrementally(ctx, cursor, spc.maxResults, started);
+        if (result) return result;
+      }
+    } else this.log.info({ why: base.full }, 'SCIM full crawl');
+    return this.crawl(ctx, spc, started);
   }
 
-  private async maxResults(signal: AbortSignal, warnings: string[]): Promise<number> {
+  /** whether anything may have changed since the stored read (true when that cannot be told cheaply) */
+  async changed(signal: AbortSignal): Promise<boolean> {
+    const base = incrementalBase(this.config, this.reads.state(this.id), this.now());
+    if ('full' in base || base.cursor.lastModified !== 'supported') return true;
     try {
-      const spc = (await this.client.get('/ServiceProviderConfig', {}, signal)) as { filter?: { maxResults?: unknown } } | undefined;
-      const max = spc?.filter?.maxResults;
-      return typeof max === 'number' && max > 0 ? max : Infinity;
+      return await anythingChanged(this.context(signal), base.cursor, this.reads);
     } catch (e) {
       if (e instanceof AuthError) throw e;
-      warnings.push(`source ${this.id}: ServiceProviderConfig unreadable (${describeError(e)}); using the configured page sizes`);
-      return Infinity;
+      this.log.warn({ err: describeError(e) }, 'SCIM: could not ask what changed; reading');
+      return true;
     }
   }
 
-  private async listGroups(count: number, signal: AbortSignal, warnings: string[]) {
-    const query = { excludedAttributes: 'members', filter: this.config.groups.filter };
-    const listing = await listAll(this.client, { label: `source ${this.id}: /Groups`, path: '/Groups', count, query }, signal);
-    this.report(listing.problems, warnings);
-    const groups = new Map<string, ScimGroup>();
-    let complete = listing.complete;
-    for (const raw of listing.resources) {
-      const g = parseGroup(this.id, raw, warnings);
-      if (g) groups.set(g.id, g);
-      else complete = false;
+  private context(signal: AbortSignal): ScimContext {
+    return { source: this.id, client: this.client, config: this.config, log: this.log, signal, warnings: [] };
+  }
+
+  /** the cursor, once the provider's filtering on meta.lastModified is known; undefined: crawl */
+  private async confirmed(ctx: ScimContext, cursor: ScimCursor, filtering: boolean | undefined): Promise<ScimCursor | undefined> {
+    if (cursor.lastModified === 'supported') return cursor;
+    const lastModified = await probeLastModified(ctx, filtering, cursor);
+    return lastModified === 'supported' ? { ...cursor, lastModified } : undefined;
+  }
+
+  /** undefined when the provider refused the filter: the caller crawls instead */
+  private async readIncrementally(ctx: ScimContext, cursor: ScimCursor, maxResults: number, started: number): Promise<SourceResult | undefined> {
+    let read;
+    try {
+      read = await readChanges(ctx, cursor, { groups: this.reads.groups(this.id), users: this.reads.users(this.id) }, { maxResults, at: new Date(started).toISOString() });
+    } catch (e) {
+      if (!refused(e)) throw e;
+      ctx.warnings.push(`source ${this.id}: the provider refused a filter on meta.lastModified (${describeError(e)}); read in full instead`);
+      return undefined;
     }
-    return { groups, complete, received: listing.received, total: listing.total };
-  }
-
-  private async listUsers(count: number, signal: AbortSignal, warnings: string[]): Promise<Map<string, SourceUser>> {
-    const listing = await listAll(this.client, { label: `source ${this.id}: /Users`, path: '/Users', count, query: {} }, signal);
-    this.report(listing.problems, warnings);
-    const users = new Map<string, SourceUser>();
-    for (const raw of listing.resources) {
-      const u = parseUser(this.id, raw, warnings);
-      if (u) users.set(u.id, u);
+    const { changes, totals } = read;
+    if (changes) {
+      const next: ScimCursor = { ...cursor, since: new Date(started).toISOString(), groups: totals.groups, users: totals.users, nestedOnly: totals.nestedOnly };
+      this.reads.apply(this.id, changes, { at: next.since, cursor: JSON.stringify(next) });
     }
-    // members the listing missed are read one by one (MemberResolver), so groups stay exact
-    if (!listing.complete) warnings.push(`source ${this.id}: the user listing was incomplete; missing members are read one by one`);
-    return users;
+    this.log.info(
+      { groups: changes?.groups.length, deletedGroups: changes?.deletedGroups.length, users: changes?.users.length, deletedUsers: changes?.deletedUsers.length, stored: changes !== undefined },
+      'SCIM incremental read',
+    );
+    return read.result;
   }
 
-  /** members of every listed group, read one group at a time (the listing excluded them) */
-  private async readMembers(groups: Map<string, ScimGroup>, signal: AbortSignal, warnings: string[]): Promise<MemberReads> {
-    const reads: MemberReads = { failures: new Map(), vanished: new Set() };
-    await runPool([...groups.values()], this.config.concurrency, async (g) => {
-      try {
-        const full = await readGroup(this.client, this.id, g.id, signal, warnings);
-        if (full) g.members = full.members ?? [];
-        else reads.vanished.add(g.id);
-      } catch (e) {
-        if (e instanceof AuthError) throw e;
-        reads.failures.set(g.id, `its members could not be read (${describeError(e)})`);
-      }
-    });
-    return reads;
-  }
-
-  private report(problems: string[], warnings: string[]): void {
-    for (const p of problems) this.log.warn(p);
-    warnings.push(...problems);
+  private async crawl(ctx: ScimContext, spc: { maxResults: number; filtering: boolean | undefined }, started: number): Promise<SourceResult> {
+    const since = new Date(started).toISOString();
+    const read = await crawl(ctx, spc.maxResults, since);
+    if (read.whole) {
+      const { groups, users, totals, nestedOnly } = read.whole;
+      // with a full crawl every time there is nothing to ask
+      const lastModified = durationMs(this.config.fullReadEvery) === 0 ? 'unsupported' : await probeLastModified(ctx, spc.filtering, totals);
+      const cursor: ScimCursor = { v: 1, since, scope: scopeOf(this.config), lastModified, ...totals, nestedOnly };
+      this.reads.replace(this.id, { groups, users }, { at: cursor.since, cursor: JSON.stringify(cursor) });
+      this.log.info({ groups: totals.groups, users: totals.users, lastModified }, 'SCIM full crawl stored');
+    }
+    return read.result;
   }
 }
 

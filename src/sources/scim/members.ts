@@ -32,8 +32,18 @@ export interface MemberContext {
  */
 export class MemberResolver {
   private readonly nested = new Map<string, ScimGroup | undefined>();
+  /** nested groups read by id in this read (not listed, not known before) */
+  readonly readNested = new Map<string, ScimGroup>();
+  /** users read one by one in this read (the user listing missed them, or it was not read) */
+  readonly readUsers = new Map<string, SourceUser>();
 
-  constructor(private readonly ctx: MemberContext) {}
+  /** `known`: nested groups that are not listed, as an earlier read left them */
+  constructor(
+    private readonly ctx: MemberContext,
+    known?: ReadonlyMap<string, ScimGroup>,
+  ) {
+    for (const [id, g] of known ?? []) this.nested.set(id, g);
+  }
 
   async desiredGroup(g: ScimGroup): Promise<DesiredGroup> {
     const { source, groups, vanished, users, expandNested } = this.ctx;
@@ -79,6 +89,7 @@ export class MemberResolver {
     try {
       const g = await readGroup(this.ctx.client, this.ctx.source, id, this.ctx.signal, this.ctx.warnings);
       this.nested.set(id, g);
+      if (g) this.readNested.set(id, g);
       return g;
     } catch (e) {
       if (e instanceof AuthError) throw e;
@@ -94,6 +105,7 @@ export class MemberResolver {
       const u = raw === undefined ? undefined : parseUser(this.ctx.source, raw as Record<string, unknown>, this.ctx.warnings);
       if (!u) return 'missing';
       this.ctx.users.set(u.id, u);
+      this.readUsers.set(u.id, u);
       return u;
     } catch (e) {
       if (e instanceof AuthError) throw e;

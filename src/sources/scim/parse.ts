@@ -10,6 +10,8 @@ export interface ScimGroup {
   id: string;
   displayName: string;
   members?: ScimMember[];
+  /** meta.lastModified as the provider wrote it */
+  lastModified?: string;
 }
 
 /** a Group resource, or undefined with the reason in `warnings` */
@@ -21,11 +23,18 @@ export function parseGroup(source: string, raw: Record<string, unknown>, warning
     const g = new SCIMMY.Schemas.Group(rest, 'out') as unknown as { id?: string; displayName: string };
     if (typeof g.id !== 'string' || g.id === '') throw new Error('no id');
     const members = rawMembers === undefined ? undefined : parseMembers(rawMembers);
-    return { id: g.id, displayName: g.displayName, ...(members ? { members } : {}) };
+    const lastModified = lastModifiedOf(raw);
+    return { id: g.id, displayName: g.displayName, ...(members ? { members } : {}), ...(lastModified !== undefined ? { lastModified } : {}) };
   } catch (e) {
     warnings.push(`source ${source}: a group was rejected (${(e as Error).message}): ${JSON.stringify(raw).slice(0, 120)}`);
     return undefined;
   }
+}
+
+/** a resource's meta.lastModified, as written (compared as written, never reformatted) */
+export function lastModifiedOf(raw: Record<string, unknown>): string | undefined {
+  const meta = raw.meta as { lastModified?: unknown } | undefined;
+  return typeof meta?.lastModified === 'string' ? meta.lastModified : undefined;
 }
 
 /** a User resource, or undefined with the reason in `warnings` */

@@ -1,0 +1,153 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describeError } from '../errors.js';
+import { createLogger } from '../log.js';
+import { createApp } from '../main.js';
+import { parsePlanFile } from '../plan/file.js';
+import { migrateConversations } from '../reconcile/migrate.js';
+import { applySavedPlan, approveRun, EXIT, planForExplain, runOnce, type RunOutcome } from '../reconcile/run.js';
+import { Store, type LeaseHolder } from '../store/store.js';
+import type { Config } from '../config/schema.js';
+import { sendToDaemon } from './daemon-client.js';
+import { explainGroup, explainUser } from './explain.js';
+import { configPath, load, type Flags } from './flags.js';
+import { printOutcome } from './output.js';
+import { renderStatus } from './status.js';
+import { withWriter } from './writer.js';
+
+// one function per command of `convsync`
+
+export async function validate(flags: Flags): Promise<number> {
+  const config = load(flags, !flags['skip-secrets']);
+  process.stdout.write(
+    `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
+      `${config.mappings.length} mapping(s), policy ${config.policy}\n`,
+  );
+  if (!flags['check-backend']) return EXIT.ok;
+  const app = createApp(config, { logger: createLogger(config.log.level) });
+  try {
+    const self = await app.backend.whoami();
+    await app.backend.preflight?.();
+    process.stdout.write(`backend ${config.backend.type}: signed in as ${self.userId}; it may do what the configuration asks\n`);
+    return EXIT.ok;
+  } catch (e) {
+    process.stderr.write(`backend ${config.backend.type}: ${describeError(e)}\n`);
+    return EXIT.error;
+  } finally {
+    await app.close();
+  }
+}
+
+export function migrate(flags: Flags): Promise<number> {
+  const old = flags.old ?? 'keep';
+  if (old !== 'keep' && old !== 'rename') {
+    process.stderr.write('--old must be one of: keep, rename\n');
+    return Promise.resolve(EXIT.error);
+  }
+  return withWriter(flags, 'migrate-to-channels', async (app) => {
+    const outcome = await migrateConversations(app, { dryRun: flags['dry-run'] ?? false, allowRemovals: flags['allow-removals'] ?? false, old });
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  });
+}
+
+export function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
+  const mode = command === 'plan' ? 'plan' : flags['dry-run'] ? 'dry-run' : 'sync';
+  const viaDaemon = async (holder: LeaseHolder, config: Config) => {
+    process.stderr.write(`a daemon holds the writer lease: the run is made by it\n`);
+    const outcome = (await sendToDaemon(config, holder, '/sync?allowRemovals=true', flags.daemon)) as RunOutcome;
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  };
+  return withWriter(
+    flags,
+    command,
+    async (app) => {
+      const outcome = await runOnce(app, {
+        mode,
+        allowRemovals: flags['allow-removals'] ?? false,
+        detailedExitCode: flags['detailed-exitcode'] ?? false,
+        refresh: flags.refresh ?? false,
+      });
+      if (command === 'plan' && flags.out) {
+        writeFileSync(flags.out, `${JSON.stringify(outcome.plan, null, 2)}\n`);
+        app.logger.info({ file: flags.out }, 'plan saved');
+      }
+      printOutcome(outcome, flags);
+      return outcome.exitCode;
+    },
+    // only what a daemon cannot do on its own is sent to it: releasing what guards hold back
+    mode === 'sync' && flags['allow-removals'] && !flags.refresh && !flags['detailed-exitcode'] ? viaDaemon : undefined,
+  );
+}
+
+export async function apply(file: string | undefined, flags: Flags): Promise<number> {
+  if (!file) {
+    process.stderr.write('apply needs the plan file: convsync apply plan.json\n');
+    return EXIT.error;
+  }
+  const plan = parsePlanFile(readFileSync(file, 'utf8'));
+  return withWriter(flags, 'apply', async (app) => {
+    const outcome = await applySavedPlan(app, plan);
+    printOutcome(outcome, flags);
+    return outcome.exitCode;
+  });
+}
+
+export async function approve(run: string | undefined, flags: Flags): Promise<number> {
+  const runId = Number(run);
+  if (!run || !Number.isInteger(runId) || runId < 1) {
+    process.stderr.write('approve needs the number of the run whose removals were held back: convsync approve 42 (see convsync status)\n');
+    return EXIT.error;
+  }
+  const report = (o: { released: number; stale: number; result?: RunOutcome['result']; exitCode: number }) => {
+    process.stdout.write(
+      `Approved run ${runId}: ${o.released} held-back removal(s) released` +
+        (o.stale > 0 ? `, ${o.stale} no longer apply (back in their group, or already gone)` : '') +
+        `; ${o.result?.done ?? 0} call(s) done, ${o.result?.failed.length ?? 0} failed.\n`,
+    );
+    return o.exitCode;
+  };
+  return withWriter(
+    flags,
+    'approve',
+    async (app) => report(await approveRun(app, runId)),
+    async (holder, config) => {
+      process.stderr.write(`a daemon holds the writer lease: the approval is made by it\n`);
+      return report((await sendToDaemon(config, holder, `/approve/${runId}`, flags.daemon)) as Parameters<typeof report>[0]);
+    },
+  );
+}
+
+export async function explain(flags: Flags): Promise<number> {
+  if ((flags.user === undefined) === (flags.group === undefined)) {
+    process.stderr.write('explain needs exactly one of --user U or --group G\n');
+    return EXIT.error;
+  }
+  const config = load(flags);
+  const app = createApp(config, { logger: createLogger(config.log.level) });
+  try {
+    const traced = await planForExplain(app);
+    const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings };
+    const text = flags.user !== undefined ? explainUser(input, flags.user) : explainGroup(input, flags.group!);
+    if (text === undefined) {
+      process.stderr.write(`no ${flags.user !== undefined ? `user matches "${flags.user}"` : `group matches "${flags.group}"`} in the sources\n`);
+      return EXIT.error;
+    }
+    process.stdout.write(text);
+    return EXIT.ok;
+  } finally {
+    await app.close();
+  }
+}
+
+export function status(flags: Flags): number {
+  const config = load(flags, false);
+  const store = Store.open(config.store.path);
+  try {
+    process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text'));
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+

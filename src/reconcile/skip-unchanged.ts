@@ -1,0 +1,155 @@
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { durationMs, type Config, type SourceConfig } from '../config/schema.js';
+import { describeError, AuthError } from '../errors.js';
+import type { Plan, PlanSummary } from '../plan/types.js';
+import type { Source } from '../sources/types.js';
+import type { PlanStamp } from '../store/source-reads.js';
+import type { ApplyResult, Reconciler } from './reconciler.js';
+import type { RunDeps, RunOptions, RunOutcome } from './run.js';
+
+/**
+ * A run whose inputs are all as the last complete plan found them reads and plans nothing: every
+ * source says it is unchanged (a file's fingerprint, a SCIM listing of what was modified since,
+ * no write to the tables a push or a SAML login fills, no SAML membership expired since), the
+ * configuration and convsync are the same, and no run changed a conversation, refreshed drift,
+ * held an op back or failed since. A full plan still runs every `reconcile.fullPlanEvery`, on
+ * `--refresh`, `--allow-removals` and every drift refresh, and any doubt is a change: skipping can
+ * only delay what a plan would do, never do something else. The backend is still asked who
+ * convsync is: credentials that stopped working fail the run as they would have.
+ */
+export interface UnchangedCheck {
+  /** the run need not read or plan: what it returns */
+  outcome?: RunOutcome;
+  /** at the end of a run that planned: what it planned from, when it left nothing undone */
+  planned(run: { plan: Plan; result: ApplyResult | undefined; readErrors: string[]; exitCode: number }): void;
+}
+
+/** the types whose sources are filled through the store: their version is kept by its triggers */
+const FED_BY_STORE = new Set<SourceConfig['type']>(['scim-push', 'saml']);
+
+export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: number, reconciler: Reconciler): Promise<UnchangedCheck> {
+  const { store, config, logger } = deps;
+  // store-fed sources can change while the run reads them: their versions are taken before
+  const before = store.reads.versions();
+  const complete = opts.mode === 'sync' && !opts.scope;
+  const planned: UnchangedCheck['planned'] = (run) => {
+    // a dry run or a scoped run changes nothing a stamp names (a scoped run's ops are journaled)
+    if (!complete) return;
+    if (!leftNothingUndone(run)) {
+      store.reads.savePlanStamp(undefined);
+      return;
+    }
+    const after = store.reads.versions();
+    const sources = Object.fromEntries(config.sources.map((s) => [s.name, (FED_BY_STORE.has(s.type) ? before : after).get(s.name) ?? 0]));
+    // the plan's digest names the snapshot the run left only when it changed nothing; computing it
+    // again after changes costs a snapshot load (a third of a plan), for a field of a plan that is empty
+    const digest = run.plan.ops.length === 0 ? run.plan.snapshotDigest : '';
+    store.reads.savePlanStamp({ runId, at: new Date().toISOString(), config: configDigest(config), ...marks(deps), sources, snapshotDigest: digest });
+  };
+  if (!complete || opts.allowRemovals || opts.refresh) return { planned };
+  const stamp = store.reads.planStamp();
+  const why = stamp === undefined ? 'no complete plan yet' : whyPlan(deps, stamp, runId) ?? (await changedSource(deps, stamp));
+  if (why !== undefined) {
+    logger.debug({ why }, 'planning');
+    return { planned };
+  }
+  await reconciler.whoami();
+  await reconciler.preflight();
+  logger.info({ since: stamp!.runId }, 'nothing changed since the last complete plan: no source read, no plan');
+  return { outcome: unchangedOutcome(deps, runId, stamp!), planned };
+}
+
+/** a run that another plan from the same inputs would find as it is: nothing failed, held back or unread */
+function leftNothingUndone({ plan, result, readErrors, exitCode }: Parameters<UnchangedCheck['planned']>[0]): boolean {
+  if (exitCode !== 0 && exitCode !== 2) return false;
+  if (readErrors.length > 0 || plan.summary.quarantined || plan.blocked.some((b) => b.kind === 'guard' || b.kind === 'pending')) return false;
+  return result !== undefined && result.failed.length === 0 && result.skipped === 0 && !result.circuitOpen && result.authFailed === undefined && (result.refused ?? []).length === 0;
+}
+
+function marks(deps: RunDeps): { journalMax: number; refreshRun: number } {
+  const { journalMax, refreshRun } = deps.store.reads.storeMarks();
+  return { journalMax, refreshRun };
+}
+
+/** why the store or the configuration asks for a plan, if they do */
+function whyPlan(deps: RunDeps, stamp: PlanStamp, runId: number): string | undefined {
+  const { store, config } = deps;
+  const every = durationMs(config.reconcile.fullPlanEvery);
+  if (every === 0 || !(Date.now() - Date.parse(stamp.at) < every)) return `a full plan is due (reconcile.fullPlanEvery ${config.reconcile.fullPlanEvery})`;
+  if (stamp.config !== configDigest(config)) return 'the configuration or convsync changed';
+  const now = store.reads.storeMarks();
+  if (now.journalMax !== stamp.journalMax || store.journal.pendingRows().length > 0) return 'conversations changed since (ops were journaled)';
+  if (now.refreshRun !== stamp.refreshRun) return 'drift was refreshed since';
+  if (now.held > 0) return 'ops are held back';
+  const refreshEvery = config.drift.refreshEveryRuns;
+  if (refreshEvery > 0 && store.drift.runsSinceRefresh() >= refreshEvery) return 'a drift refresh is due';
+  if (store.reads.unfinishedRunsBetween(stamp.runId, runId) > 0) return 'a run since did not finish well';
+  const names = new Set(config.sources.map((s) => s.name));
+  if (Object.keys(stamp.sources).length !== names.size || Object.keys(stamp.sources).some((n) => !names.has(n))) return 'the sources changed';
+  return undefined;
+}
+
+/** the first source that changed (or cannot tell), asked all at once */
+async function changedSource(deps: RunDeps, stamp: PlanStamp): Promise<string | undefined> {
+  const { store, config } = deps;
+  const versions = store.reads.versions();
+  const signal = deps.signal ?? new AbortController().signal;
+  const answers = await Promise.all(
+    config.sources.map(async (c): Promise<string | undefined> => {
+      if ((versions.get(c.name) ?? 0) !== stamp.sources[c.name]) return `source ${c.name} was read or written since`;
+      if (FED_BY_STORE.has(c.type)) return storeFedChange(deps, c, stamp);
+      return askSource(deps.sources.find((s) => s.id === c.name), signal);
+    }),
+  );
+  return answers.find((a) => a !== undefined);
+}
+
+function storeFedChange(deps: RunDeps, c: SourceConfig, stamp: PlanStamp): string | undefined {
+  const { reads } = deps.store;
+  if (!reads.feedTriggersIntact()) return 'the store cannot tell whether pushes or logins changed (a trigger is missing)';
+  if (c.type === 'saml' && reads.samlExpiredBetween(c.name, stamp.at, new Date().toISOString(), c.membershipTtlHours * 3_600_000)) return `source ${c.name}: memberships expired since`;
+  return undefined;
+}
+
+async function askSource(source: Source | undefined, signal: AbortSignal): Promise<string | undefined> {
+  if (!source?.changed) return `source ${source?.id ?? '?'} cannot tell whether it changed`;
+  try {
+    return (await source.changed(signal)) ? `source ${source.id} changed` : undefined;
+  } catch (e) {
+    if (e instanceof AuthError) throw e;
+    return `source ${source.id} could not tell whether it changed (${describeError(e)})`;
+  }
+}
+
+function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOutcome {
+  const { config, store } = deps;
+  const next = new Date(Date.parse(stamp.at) + durationMs(config.reconcile.fullPlanEvery)).toISOString();
+  const plan: Plan = {
+    version: 1,
+    ownerId: config.ownerId,
+    policy: config.policy,
+    snapshotDigest: stamp.snapshotDigest,
+    ops: [],
+    blocked: [],
+    warnings: [`unchanged since run ${stamp.runId}: no source changed and no conversation moved, so nothing was read or planned (next full plan by ${next}, reconcile.fullPlanEvery)`],
+    summary: EMPTY,
+  };
+  store.runs.finish(runId, 'unchanged', 0, { plan: plan.summary, unchanged: { since: stamp.runId } }, plan);
+  return { runId, mode: 'sync', plan, readErrors: [], exitCode: 0 };
+}
+
+const EMPTY: PlanSummary = { contact: 0, create: 0, rebind: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false };
+
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+const SECRET_KEY = /token|password|secret|cookie/i;
+
+/** the configuration, secrets left out, and the convsync version: either changing may change a plan */
+export function configDigest(config: Config): string {
+  const strip = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(strip);
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRET_KEY.test(k)).map(([k, x]) => [k, strip(x)]));
+  };
+  return createHash('sha256').update(JSON.stringify([VERSION, strip(config)])).digest('hex');
+}

@@ -1,0 +1,19 @@
+import SCIMMY from 'scimmy';
+
+export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
+
+/** a SCIM error answer (RFC 7644 §3.12): what scimmy's routers and ours send back as is */
+export type ScimError = InstanceType<typeof SCIMMY.Types.Error>;
+
+export function scimError(status: number, scimType: string | null | undefined, detail: string): ScimError {
+  return new SCIMMY.Types.Error(status, (scimType ?? null) as never, detail);
+}
+
+export function isScimError(e: unknown): e is ScimError & { status: number; scimType?: string; message: string } {
+  return e instanceof SCIMMY.Types.Error;
+}
+
+/** the SCIM error body, for routes answered outside scimmy's routers */
+export function errorBody(status: number, detail: string, scimType?: string) {
+  return { schemas: [ERROR_SCHEMA], status: String(status), ...(scimType ? { scimType } : {}), detail };
+}

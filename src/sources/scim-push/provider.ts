@@ -1,0 +1,62 @@
+import type { Store } from '../../store/store.js';
+import type { PushContext } from './context.js';
+import { normalizeEntraBooleans } from './entra.js';
+import type { ResourceKind } from './format.js';
+import { listResources, searchResources, type ListParams } from './list.js';
+import { patchGroup } from './patch-group.js';
+import { declareResources, SERVICE_PROVIDER_CONFIG } from './resources.js';
+
+/** A SCIM answer the router sends as it is. */
+export interface ScimAnswer {
+  status: number;
+  body?: unknown;
+}
+
+/** The SCIM service provider of one `scim-push` source: what the daemon's router hands requests to. */
+export interface ScimSourceProvider {
+  /** scimmy's handlers get this as their context (users and groups by id, POST, PUT, user PATCH, DELETE) */
+  readonly context: PushContext;
+  /** `GET /Users`, `GET /Groups` */
+  list(kind: ResourceKind, query: ListParams): ScimAnswer;
+  /** `POST /.search` on one kind or on both */
+  search(kinds: ResourceKind[], body: unknown): ScimAnswer;
+  patchGroup(id: string, body: unknown): ScimAnswer;
+}
+
+export interface ScimPushProvider {
+  /** what /ServiceProviderConfig advertises */
+  readonly serviceProviderConfig: typeof SERVICE_PROVIDER_CONFIG;
+  /** Entra's string booleans made booleans, before scimmy or the provider reads the body */
+  normalizeBody(body: unknown): void;
+  /**
+   * The provider of the source named `source`, served at `path`; `onChange` gets the ids (at the
+   * source) of the groups a request changed.
+   */
+  open(store: Store, source: { name: string; path: string }, onChange: (groupIds: string[]) => void): ScimSourceProvider;
+}
+
+/** convsync as the SCIM 2.0 service provider Entra ID and Okta push users and groups to */
+export const scimPushProvider = {
+  serviceProviderConfig: SERVICE_PROVIDER_CONFIG,
+  normalizeBody: normalizeEntraBooleans,
+  open(store, source, onChange) {
+    declareResources();
+    const context: PushContext = {
+      store,
+      source: source.name,
+      path: source.path,
+      changed: (groupIds) => {
+        if (groupIds.length > 0) onChange([...new Set(groupIds)]);
+      },
+    };
+    return {
+      context,
+      list: (kind, query) => ({ status: 200, body: listResources(context, kind, query) }),
+      search: (kinds, body) => ({ status: 200, body: searchResources(context, kinds, body) }),
+      patchGroup: (id, body) => {
+        patchGroup(context, id, body);
+        return { status: 204 };
+      },
+    };
+  },
+} satisfies ScimPushProvider;

@@ -1,0 +1,126 @@
+import type Database from 'better-sqlite3';
+import type { PlanOp } from '../plan/types.js';
+import type { OpEffect, SnapshotWriter } from './effects.js';
+import type { MemberSets } from './member-sets.js';
+
+const now = () => new Date().toISOString();
+
+export type JournalStatus = 'pending' | 'done' | 'failed';
+
+export interface JournalRow {
+  id: number;
+  runId: number;
+  op: PlanOp;
+  status: JournalStatus;
+  errorKind: string | null;
+  errorLabel: string | null;
+  errorMessage: string | null;
+  note: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+}
+
+/**
+ * The journal: every op written pending before its backend call, and done (with its snapshot
+ * change, in one transaction) or failed after. Pending rows are what crash recovery resolves.
+ */
+export class JournalStore {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly members: MemberSets,
+    private readonly snapshot: SnapshotWriter,
+  ) {}
+
+  /**
+   * Written before the backend call: a crash after this point is resolved at the next start.
+   * `durable`: synced to disk before returning (before a call that must not be repeated blindly),
+   * not only safe from a crash of the process.
+   */
+  pending(runId: number, op: PlanOp, opts: { durable?: boolean } = {}): number {
+    const conversationId = 'conversationId' in op ? op.conversationId : null;
+    const startedAt = now();
+    const insert = () =>
+      Number(
+        this.db
+          .prepare(
+            `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+          )
+          .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, startedAt).lastInsertRowid,
+      );
+    if (!opts.durable) return insert();
+    // in WAL mode, FULL syncs the log at this commit; NORMAL only at checkpoints
+    this.db.pragma('synchronous = FULL');
+    try {
+      return insert();
+    } finally {
+      this.db.pragma('synchronous = NORMAL');
+    }
+  }
+
+  /** the op's result and its snapshot change land together or not at all */
+  done(id: number, effect: OpEffect, note?: string): void {
+    this.members.writing(() => this.db.transaction(() => {
+      this.snapshot.apply(effect);
+      this.db
+        .prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`)
+        .run(now(), note ?? null, id);
+    })());
+  }
+
+  failed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {
+    this.db
+      .prepare(
+        `UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`,
+      )
+      .run(now(), error.kind, error.label ?? null, error.message, id);
+  }
+
+  /** whether a create for this key is still pending (its answer lost, not found yet) */
+  createPending(key: string): boolean {
+    return this.db.prepare(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;
+  }
+
+  pendingRows(): JournalRow[] {
+    return this.rows(`WHERE status = 'pending' ORDER BY id`);
+  }
+
+  ofRun(runId: number): JournalRow[] {
+    return this.rows(`WHERE run_id = ? ORDER BY id`, runId);
+  }
+
+  recentFailures(limit: number): JournalRow[] {
+    return this.rows(`WHERE status = 'failed' ORDER BY id DESC LIMIT ?`, limit);
+  }
+
+  private rows(where: string, ...params: unknown[]): JournalRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`,
+      )
+      .all(...params) as {
+      id: number;
+      run_id: number;
+      payload: string;
+      status: JournalStatus;
+      error_kind: string | null;
+      error_label: string | null;
+      error_message: string | null;
+      note: string | null;
+      started_at: string;
+      finished_at: string | null;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      runId: r.run_id,
+      op: JSON.parse(r.payload) as PlanOp,
+      status: r.status,
+      errorKind: r.error_kind,
+      errorLabel: r.error_label,
+      errorMessage: r.error_message,
+      note: r.note,
+      startedAt: r.started_at,
+      finishedAt: r.finished_at,
+    }));
+  }
+}

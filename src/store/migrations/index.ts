@@ -1,0 +1,20 @@
+/**
+ * Versioned schema migrations, applied in order at open (PRAGMA user_version holds the version).
+ * Migrations only ever add: a newer convsync opens an older database, never the reverse.
+ */
+import m001 from './001.js';
+import m002 from './002.js';
+import m003 from './003.js';
+import m004 from './004.js';
+import m005 from './005.js';
+import m006 from './006.js';
+import m007 from './007.js';
+import m008 from './008.js';
+import m009 from './009.js';
+import m010 from './010.js';
+import m011 from './011.js';
+import m012 from './012.js';
+import m013 from './013.js';
+
+/** one file per version, numbered from 001; a new migration is a new file and a line here */
+export const MIGRATIONS: readonly string[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];

@@ -1,0 +1,63 @@
+import type Database from 'better-sqlite3';
+
+export type PagedTable = 'push_users' | 'push_groups';
+
+/** what listings learnt about one table of one source since it was last written */
+interface Memo {
+  count?: number;
+  /** offset → the id just before it: the next page of a sequential read starts after that id */
+  before: Map<number, string>;
+}
+
+/** how many page starts are remembered per source and table */
+const MAX_PAGE_STARTS = 10_000;
+
+/**
+ * Counts and pages of the SCIM push listings. COUNT(*) walks an index entry per row of the
+ * source and OFFSET steps over every row before the page, so both are remembered until the next
+ * write of the table: Okta's import reads its pages in turn, each starting after the last id of
+ * the page before, through the primary key.
+ */
+export class PushPages {
+  private readonly memos = new Map<string, Memo>();
+
+  constructor(private readonly sql: (text: string) => Database.Statement) {}
+
+  private memo(table: PagedTable, source: string): Memo {
+    let m = this.memos.get(`${table}:${source}`);
+    if (!m) {
+      m = { before: new Map() };
+      this.memos.set(`${table}:${source}`, m);
+    }
+    return m;
+  }
+
+  /** a row added or removed moves every position after it: what listings learnt is forgotten */
+  written(table: PagedTable, source: string): void {
+    this.memos.delete(`${table}:${source}`);
+  }
+
+  count(table: PagedTable, source: string): number {
+    const m = this.memo(table, source);
+    m.count ??= this.sql(`SELECT COUNT(*) FROM ${table} WHERE source = ?`).pluck().get(source) as number;
+    return m.count;
+  }
+
+  /** rows `offset` to `offset + limit` in id order */
+  page<R extends { id: string }>(table: PagedTable, source: string, offset: number, limit: number): R[] {
+    const m = this.memo(table, source);
+    const after = m.before.get(offset);
+    const rows = (
+      offset === 0
+        ? this.sql(`SELECT * FROM ${table} WHERE source = ? ORDER BY id LIMIT ?`).all(source, limit)
+        : after !== undefined
+          ? this.sql(`SELECT * FROM ${table} WHERE source = ? AND id > ? ORDER BY id LIMIT ?`).all(source, after, limit)
+          : this.sql(`SELECT * FROM ${table} WHERE source = ? ORDER BY id LIMIT ? OFFSET ?`).all(source, limit, offset)
+    ) as R[];
+    if (rows.length > 0) {
+      if (m.before.size >= MAX_PAGE_STARTS) m.before.clear();
+      m.before.set(offset + rows.length, rows.at(-1)!.id);
+    }
+    return rows;
+  }
+}

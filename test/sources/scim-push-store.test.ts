@@ -1,0 +1,68 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { Store } from '../../src/store/store.js';
+
+const dbPath = () => join(mkdtempSync(join(tmpdir(), 'convsync-push-store-')), 'store.sqlite');
+
+/** the SELECTs of the push store that compare more than the source: the look-ups */
+function lookupQueries(): string[] {
+  const text = readFileSync(new URL('../../src/store/push.ts', import.meta.url), 'utf8');
+  return [...text.matchAll(/this\.sql\(\s*`([^`]+)`/g)]
+    .map((m) => m[1]!.replace(/\s+/g, ' ').trim())
+    .filter((q) => /^SELECT/.test(q) && !q.includes('${') && /WHERE .*source = \? AND /.test(q));
+}
+
+describe('the SCIM push store', () => {
+  it('answers every look-up by searching an index on the value looked up, never by walking the source', () => {
+    const path = dbPath();
+    Store.open(path).close();
+    const db = new Database(path);
+    const queries = lookupQueries();
+    expect(queries.length).toBeGreaterThanOrEqual(10);
+    for (const q of queries) {
+      const plan = db
+        .prepare(`EXPLAIN QUERY PLAN ${q}`)
+        .all(...Array<string>((q.match(/\?/g) ?? []).length).fill('x'))
+        .map((r) => (r as { detail: string }).detail)
+        .filter((d) => !/^(SCAN CONSTANT ROW|SCALAR SUBQUERY)/.test(d));
+      for (const step of plan) {
+        // a search on (source=?) alone reads every row of the source
+        expect(step, q).toMatch(/^SEARCH .* \(source=\? AND [a-z_]+=\?/);
+      }
+    }
+    db.close();
+  });
+
+  it('gives the users a store held before the email index their emails, and answers for them on first read', () => {
+    const path = dbPath();
+    const version = MIGRATIONS.findIndex((m) => m.includes('CREATE TABLE push_user_emails'));
+    expect(version).toBeGreaterThan(0);
+    const db = new Database(path);
+    for (const m of MIGRATIONS.slice(0, version)) db.exec(m);
+    db.pragma(`user_version = ${version}`);
+    const insert = db.prepare(`INSERT INTO push_users (source, id, user_name, resource, created_at, updated_at) VALUES ('idp', ?, ?, ?, 't', 't')`);
+    insert.run('u1', 'a', JSON.stringify({ userName: 'a', emails: [{ type: 'work', value: 'a@corp.example' }, { value: 'shared@example.com' }] }));
+    insert.run('u2', 'b', JSON.stringify({ userName: 'b', emails: [{ value: 'shared@example.com' }, 'not an object', { value: 5 }] }));
+    insert.run('u3', 'c', JSON.stringify({ userName: 'c', emails: { value: 'not-a-list@example.com' } }));
+    insert.run('u4', 'd', JSON.stringify({ userName: 'd' }));
+    db.close();
+
+    const store = Store.open(path);
+    const ids = (value: string) => store.push.usersByEmail('idp', value).map((u) => u.id).sort();
+    expect(ids('a@corp.example')).toEqual(['u1']);
+    expect(ids('shared@example.com')).toEqual(['u1', 'u2']);
+    expect(ids('not-a-list@example.com')).toEqual([]);
+    expect(store.push.rendered('idp', 'User', 'u1')).toBeUndefined();
+    // written again: the old emails go, the new ones are found
+    store.push.putUser('idp', { id: 'u2', userName: 'b', active: true, resource: { userName: 'b', emails: [{ value: 'b@corp.example' }] } }, 't2');
+    expect(ids('shared@example.com')).toEqual(['u1']);
+    expect(ids('b@corp.example')).toEqual(['u2']);
+    store.push.deleteUser('idp', 'u1');
+    expect(ids('a@corp.example')).toEqual([]);
+    store.close();
+  });
+});

@@ -1,0 +1,93 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { LeaseKeeper } from '../../src/lease-keeper.js';
+import { LeaseError, Store } from '../../src/store/store.js';
+
+const me = { host: hostname(), pid: process.pid, command: 'sync' };
+/** another convsync on this host that is alive: the test runner's parent */
+const other = { host: hostname(), pid: process.ppid, command: 'daemon' };
+
+describe('the writer lease', () => {
+  const dirs: string[] = [];
+  const dbPath = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-lease-'));
+    dirs.push(dir);
+    return join(dir, 'convsync.db');
+  };
+  afterEach(() => {
+    vi.useRealTimers();
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('migrations wait for the lease: while another convsync writes, neither a writer nor a reader migrates an old database', () => {
+    const path = dbPath();
+    const db = new Database(path);
+    db.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+    const t = new Date().toISOString();
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?)`).run(JSON.stringify({ ...other, since: t, renewedAt: t }));
+    db.close();
+
+    expect(() => Store.open(path, { writer: me })).toThrow(LeaseError);
+    expect(() => Store.open(path)).toThrow(/another convsync \(pid \d+ on .+, daemon\) is writing/);
+    const version = new Database(path);
+    expect(version.pragma('user_version', { simple: true })).toBe(0);
+    version.close();
+
+    // the error names who holds it, so that a command can be sent to a daemon instead
+    try {
+      Store.open(path, { writer: me });
+    } catch (e) {
+      expect((e as LeaseError).holder).toEqual(other);
+    }
+  });
+
+  it('a reader migrates an old database under a lease it gives back at once', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    expect(store.schemaVersion).toBeGreaterThan(10);
+    store.close();
+    const writer = Store.open(path, { writer: other });
+    writer.close();
+  });
+
+  it('a keeper that finds its lease taken over stops: lost is set and the owner told once', () => {
+    vi.useFakeTimers();
+    const path = dbPath();
+    const store = Store.open(path, { writer: me });
+    const lost: string[] = [];
+    const keeper = new LeaseKeeper(store, me, pino({ level: 'silent' }), (why) => lost.push(why), 30_000);
+    vi.advanceTimersByTime(10_000);
+    expect(keeper.lost).toBeUndefined();
+
+    // another convsync took it after ours lapsed (it saw no renewal for the TTL)
+    const thief = Store.open(path);
+    vi.setSystemTime(Date.now() + 31_000);
+    thief.lease.acquire(other, 30_000, () => true);
+    thief.close();
+    vi.advanceTimersByTime(10_000);
+    expect(keeper.lost).toMatch(/taken over by another convsync/);
+    vi.advanceTimersByTime(60_000);
+    expect(lost).toHaveLength(1);
+    keeper.stop();
+    store.close();
+  });
+
+  it('a keeper that cannot write gives up only when the lease could have lapsed for others', () => {
+    vi.useFakeTimers();
+    const path = dbPath();
+    const store = Store.open(path, { writer: me });
+    const lost: string[] = [];
+    const keeper = new LeaseKeeper(store, me, pino({ level: 'silent' }), (why) => lost.push(why), 30_000);
+    store.close();
+    vi.advanceTimersByTime(10_000);
+    expect(keeper.lost).toBeUndefined();
+    vi.advanceTimersByTime(20_000);
+    expect(keeper.lost).toMatch(/could not be renewed for \d+ s/);
+    expect(lost).toHaveLength(1);
+    keeper.stop();
+  });
+});

@@ -1,0 +1,67 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Store } from '../../src/store/store.js';
+import { DAY, heldBackPlan, POLICY } from '../helpers/retention.js';
+
+describe('retention', () => {
+  const dirs: string[] = [];
+  const dbPath = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-retention-'));
+    dirs.push(dir);
+    return join(dir, 'convsync.db');
+  };
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('never prunes a pending op, a run awaiting approval or the newest quarantined run; prunes by age too, and the file gives space back', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    const held = store.runs.start('sync');
+    store.runs.finish(held, 'quarantined', 3, { plan: { quarantined: true } }, { ...heldBackPlan(1), summary: { quarantined: true } });
+    const heldScoped = store.runs.start('sync', { scoped: true });
+    store.runs.finish(heldScoped, 'quarantined', 3, { plan: {} }, heldBackPlan(2));
+    store.guards.recordHeld(heldScoped, [{ op: 'remove', key: 'idp:team-ops' }]);
+    // a later quarantined run: the newest, so its plan is kept too
+    const newestHeld = store.runs.start('sync');
+    store.runs.finish(newestHeld, 'quarantined', 3, { plan: {} }, heldBackPlan(3));
+    const crashed = store.runs.start('sync');
+    store.journal.pending(crashed, { op: 'add', key: 'k', name: 'K', conversationId: 'c', members: ['u'], reason: 'r' });
+    store.runs.finish(crashed, 'error', 1, null);
+    const ids: number[] = [];
+    for (let i = 0; i < 400; i++) {
+      const id = store.runs.start('sync');
+      store.runs.finish(id, 'ok', 0, { plan: {} }, { ...heldBackPlan(i), warnings: [`run ${i}`] });
+      ids.push(id);
+    }
+    store.users.cacheIdentities(new Map([['fresh', 'u-fresh']]));
+    store.close();
+
+    // age: the first 300 runs (and an identity look-up) are 100 days old
+    const db = new Database(path);
+    const old = new Date(Date.now() - 100 * DAY).toISOString();
+    db.prepare(`UPDATE runs SET started_at = ? WHERE id <= ?`).run(old, ids[299]!);
+    db.prepare(`INSERT OR REPLACE INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES ('stale', 'u', ?)`).run(old);
+    db.close();
+
+    const reopened = Store.open(path);
+    const before = reopened.retention.bytes();
+    const report = reopened.retention.prune({ ...POLICY, plansMaxCount: 50 });
+    // the first (quarantined, not the newest) run goes; the one awaiting approval, the crashed one and the newest quarantined stay
+    expect(report.runs).toBe(300 + 1);
+    expect(report.identity).toBe(1);
+    expect(reopened.runs.plan(held)).toBeUndefined();
+    expect(reopened.runs.plan(heldScoped)).toEqual(heldBackPlan(2));
+    expect(reopened.runs.plan(newestHeld)).toEqual(heldBackPlan(3));
+    expect(reopened.users.cachedIdentities(['fresh', 'stale'], new Date(0).toISOString())).toEqual(new Map([['fresh', 'u-fresh']]));
+    expect(reopened.journal.pendingRows()).toHaveLength(1);
+    expect(reopened.runs.plan(ids[399]!)).toBeDefined();
+    expect(reopened.runs.plan(ids[300]!)).toBeUndefined();
+    expect(report.freedBytes).toBeGreaterThan(0);
+    expect(reopened.retention.bytes()).toBeLessThan(before);
+    reopened.close();
+  });
+});
