@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -8,6 +9,9 @@ import type { RunDeps } from './reconcile/run.js';
 import { createSource } from './sources/registry.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Store } from './store/store.js';
+
+/** tells this process's lease from another's with the same host name and pid (containers) */
+const PROCESS_NONCE = randomUUID();
 
 export interface App extends RunDeps {
   backend: Backend;
@@ -38,7 +42,7 @@ export function createApp(
   const { logger } = opts;
   const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
   const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
-  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only' };
+  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only', nonce: PROCESS_NONCE };
   const store = Store.open(config.store.path, opts.writer ? { writer: holder } : {});
   // losing the lease stops the run like a signal does: the call in flight finishes and is journaled
   const stop = new AbortController();

@@ -16,7 +16,7 @@ export interface SchemaParts {
 const nonEmpty = z.string().min(1, 'must not be empty');
 const ldapUrl = z
   .string()
-  .regex(/^ldaps?:\/\/[^/?#\s]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port] (no base DN or query in the URL)');
+  .regex(/^ldaps?:\/\/[^/?#\s@]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port] (no base DN, query or credentials in the URL: the password goes in passwordFile)');
 const dn = z.string().regex(/^[^=,]+=.+/, 'must be a distinguished name such as ou=groups,dc=example,dc=com');
 
 /** balanced parentheses around the whole filter: a typo fails here, not at the first read */

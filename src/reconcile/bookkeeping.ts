@@ -92,6 +92,7 @@ export function pruneStore(deps: RunDeps): void {
       plansMaxCount: r.plans,
       identityTtlMs: config.identity.cacheTtlHours * 3_600_000,
       samlLoginsMaxAgeMs: durationMs(r.samlLogins),
+      guardWindowMs: durationMs(config.guards.window),
     });
     if (report.runs + report.plans + report.identity + report.samlLogins > 0) logger.debug({ pruned: report }, 'store pruned');
   } catch (e) {

@@ -9,7 +9,11 @@ export interface LeaseHolder {
   host: string;
   pid: number;
   command: string;
+  /** random per process: two containers with one host name and pid 1 each are still two holders */
+  nonce?: string;
 }
+
+const same = (a: LeaseHolder, b: LeaseHolder) => a.host === b.host && a.pid === b.pid && (a.nonce ?? '') === (b.nonce ?? '');
 
 export class LeaseError extends Error {
   override name = 'LeaseError';
@@ -36,7 +40,7 @@ export class Lease {
   acquire(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
     this.db.transaction(() => {
       const current = this.current();
-      const mine = current && current.host === holder.host && current.pid === holder.pid;
+      const mine = current && same(current, holder);
       if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
         const dead = current.host === holder.host && !alive(current.pid);
         if (!dead) {
@@ -55,14 +59,17 @@ export class Lease {
 
   /** extends the lease; throws when it is no longer this holder's (taken over after it lapsed) */
   renew(holder: LeaseHolder): void {
-    const current = this.current();
-    if (!current || current.pid !== holder.pid || current.host !== holder.host) throw new LeaseError('the writer lease was taken over by another convsync');
-    this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+    // read and write in one immediate transaction: a takeover between the two cannot be overwritten
+    this.db.transaction(() => {
+      const current = this.current();
+      if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync');
+      this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+    }).immediate();
   }
 
   release(holder: LeaseHolder): void {
     const current = this.current();
-    if (current && current.pid === holder.pid && current.host === holder.host) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();
+    if (current && same(current, holder)) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();
   }
 
   private current(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {

@@ -11,6 +11,8 @@ export interface RetentionPolicy {
   identityTtlMs: number;
   /** SAML logins (one row per user) not renewed for this long go */
   samlLoginsMaxAgeMs: number;
+  /** scoped runs this recent are kept whatever their count: the guards count their removals (`guards.window`) */
+  guardWindowMs: number;
 }
 
 export interface PruneReport {
@@ -27,7 +29,7 @@ export interface PruneReport {
 const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
- * Keeps the store bounded on a five-minute schedule. Never pruned: a run still going, a run with a
+ * Keeps the store bounded on a five-minute schedule. Never pruned: a scoped run of the guards' window, a run still going, a run with a
  * pending op (crash recovery needs it), a run whose held ops wait for approval, and the newest
  * quarantined run with its plan (`convsync approve` reads it). Deleted pages go back to the file
  * system (incremental vacuum).
@@ -41,7 +43,7 @@ export class Retention {
 
   prune(policy: RetentionPolicy, nowMs = Date.now()): PruneReport {
     const report = this.db.transaction(() => {
-      this.markProtected();
+      this.markProtected(iso(nowMs - policy.guardWindowMs));
       const plans = this.prunePlans(policy.plansMaxCount);
       const { runs, journal, drift } = this.pruneRuns(policy, nowMs);
       const identity =
@@ -62,9 +64,10 @@ export class Retention {
     return (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
   }
 
-  private markProtected(): void {
+  private markProtected(windowStart: string): void {
+    this.db.prepare(`CREATE TEMP TABLE prune_protected (id INTEGER PRIMARY KEY)`).run();
+    this.db.prepare(`INSERT OR IGNORE INTO prune_protected SELECT id FROM runs WHERE scoped = 1 AND started_at >= ?`).run(windowStart);
     this.db.exec(`
-      CREATE TEMP TABLE prune_protected (id INTEGER PRIMARY KEY);
       INSERT OR IGNORE INTO prune_protected SELECT id FROM runs WHERE finished_at IS NULL;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM held_ops;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM journal WHERE status = 'pending';

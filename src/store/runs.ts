@@ -47,13 +47,15 @@ export class RunStore {
     // the last plan stored is remembered, so a repeated plan costs one comparison, not a hash
     const same = stored !== undefined && this.last?.json === stored ? this.last : undefined;
     const digest = stored === undefined ? null : same ? same.digest : createHash('sha256').update(stored).digest('hex');
-    this.db.transaction(() => {
-      const holder = same?.holder ?? (digest === null ? undefined : this.holderOf(digest, id));
+    const holder = this.db.transaction(() => {
+      const h = same?.holder ?? (digest === null ? undefined : this.holderOf(digest, id));
       this.db
         .prepare(`UPDATE runs SET finished_at = ?, result = ?, exit_code = ?, summary = ?, plan = ?, plan_digest = ?, plan_of = ?, error = ? WHERE id = ?`)
-        .run(now(), result, exitCode, JSON.stringify(summary ?? null), holder === undefined ? (stored ?? null) : null, digest, holder ?? null, error ?? null, id);
-      if (stored !== undefined && digest !== null) this.last = { json: stored, digest, holder: holder ?? id };
+        .run(now(), result, exitCode, JSON.stringify(summary ?? null), h === undefined ? (stored ?? null) : null, digest, h ?? null, error ?? null, id);
+      return h;
     })();
+    // remembered only once committed: a failed commit must not leave a pointer to a plan never stored
+    if (stored !== undefined && digest !== null) this.last = { json: stored, digest, holder: holder ?? id };
   }
 
   /** the run holding the text of an earlier identical plan */

@@ -111,7 +111,7 @@ async function main() {
               baselineFullPlanSeconds: spread(r.fullPlanNoopSeconds),
               ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
               floorSeconds: spread(r.floorSeconds),
-              fullSyncSeconds: r.fullSyncSeconds,
+              initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
               change: { ...r.change, targetBeyondWritesSeconds: name === 'L' ? 0.5 : null },
               fileMiB: r.fileMiB,
             },

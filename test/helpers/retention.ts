@@ -2,7 +2,7 @@ import type { RetentionPolicy } from '../../src/store/retention.js';
 
 export const DAY = 86_400_000;
 /** the defaults of `retention` and `identity.cacheTtlHours` */
-export const POLICY: RetentionPolicy = { runsMaxAgeMs: 90 * DAY, runsMaxCount: 10_000, plansMaxCount: 500, identityTtlMs: DAY, samlLoginsMaxAgeMs: 400 * DAY };
+export const POLICY: RetentionPolicy = { runsMaxAgeMs: 90 * DAY, runsMaxCount: 10_000, plansMaxCount: 500, identityTtlMs: DAY, samlLoginsMaxAgeMs: 400 * DAY, guardWindowMs: 3_600_000 };
 
 /** a plan holding back one group over the backend's 500-member cap: about 58 KB of JSON */
 export function heldBackPlan(day: number) {

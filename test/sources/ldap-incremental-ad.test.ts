@@ -170,6 +170,18 @@ describe('LDAP source, incremental reads by uSNChanged (AD sandbox)', () => {
     expect(view(r)).toEqual(view(await fullRead()));
   });
 
+  it('a member renamed (AD modrdn: its groups keep their USN) makes the read a full one: nobody is dropped as gone', async () => {
+    const bob = users[5]!;
+    const renamed = `CN=${bob.name}-renamed,OU=Staff,${ad.baseDn}`;
+    ad.renameEntry(bob.dn, renamed);
+    const r = await t.fetch();
+    expect(r.report).toMatchObject({ mode: 'full' });
+    expect(members(r, 'eng')).toContain(bob.name);
+    expect(view(r)).toEqual(view(await fullRead()));
+    ad.renameEntry(renamed, bob.dn);
+    await t.fetch();
+  });
+
   it('sees a deleted group and a deleted user through the id listings (the groups that listed them keep their USN)', async () => {
     ad.deleteEntry(groups.all!.dn);
     ad.deleteEntry(users[3]!.dn);

@@ -64,4 +64,19 @@ describe('retention', () => {
     expect(reopened.retention.bytes()).toBeLessThan(before);
     reopened.close();
   });
+
+  it('keeps the scoped runs of the guard window however many there are: their removals still count', () => {
+    const store = Store.open(dbPath());
+    for (let i = 0; i < 150; i++) {
+      const id = store.runs.start('sync', { scoped: true });
+      const j = store.journal.pending(id, { op: 'remove', key: `k${i}`, name: 'K', conversationId: `c${i}`, members: ['u'], reason: 'r' });
+      store.journal.done(j, { kind: 'removed', conversationId: `c${i}`, members: ['u'] });
+      store.runs.finish(id, 'ok', 0, null);
+    }
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    expect(store.guards.scopedChangesSince(since).removals).toBe(150);
+    store.retention.prune({ ...POLICY, runsMaxCount: 100, plansMaxCount: 10 });
+    expect(store.guards.scopedChangesSince(since).removals).toBe(150);
+    store.close();
+  });
 });

@@ -66,6 +66,24 @@ export class AdDirectory {
   }
 
   /**
+   * Renames or moves an entry (modrdn; it keeps its objectGUID and takes the next USN). Links to it
+   * follow it, as AD's linked attributes do, without changing the groups' uSNChanged.
+   */
+  rename(dn: string, newDn: string): void {
+    const entry = this.get(dn);
+    if (!entry || this.entries.has(norm(newDn))) throw new Error(`cannot rename ${dn} to ${newDn}`);
+    this.entries.delete(norm(dn));
+    entry.dn = newDn;
+    this.entries.set(norm(newDn), entry);
+    this.usn++;
+    this.stamp(entry);
+    for (const e of this.entries.values()) {
+      const member = e.attrs.get('member');
+      if (member) member.values = member.values.map((v) => (norm(v.toString('utf8')) === norm(dn) ? Buffer.from(newDn) : v));
+    }
+  }
+
+  /**
    * Removes an entry (the deletion takes the next USN). Links to it go with it: no group lists it
    * any more, and those groups keep their uSNChanged, so only a listing shows the deletion.
    */

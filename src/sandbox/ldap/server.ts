@@ -146,6 +146,11 @@ export class AdSandbox {
     this.dir.delete(dn);
   }
 
+  /** renames or moves an entry; groups that list it follow it, their uSNChanged unchanged */
+  renameEntry(dn: string, newDn: string): void {
+    this.dir.rename(dn, newDn);
+  }
+
   setDisabled(userDn: string, disabled: boolean): void {
     this.dir.modify(userDn, (e) => this.dir.set(e, 'userAccountControl', [String(NORMAL_ACCOUNT | (disabled ? ACCOUNT_DISABLED : 0))]));
   }

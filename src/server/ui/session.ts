@@ -92,7 +92,9 @@ export class LoginLimiter {
     const mine = (this.failures.get(client) ?? []).filter((x) => x > cut);
     if (mine.length === 0) this.failures.delete(client);
     else this.failures.set(client, mine);
-    const blockedBy = mine.length >= this.opts.perClient ? mine : this.all.length >= this.opts.total ? this.all : undefined;
+    // the overall limit holds back only clients that failed themselves: others' failures never lock
+    // out an operator who has the token
+    const blockedBy = mine.length >= this.opts.perClient ? mine : mine.length > 0 && this.all.length >= this.opts.total ? this.all : undefined;
     return blockedBy ? Math.max(1, Math.ceil((blockedBy[0]! + this.opts.windowMs - t) / 1000)) : 0;
   }
 

@@ -2,6 +2,7 @@ import type { LdapSourceConfig } from '../../config/ldap-schema.js';
 import type { ReadChanges, ReadGroup as StoredGroup } from '../../store/source-reads.js';
 import type { SourceUser } from '../types.js';
 import type { LdapConnection } from './connection.js';
+import { dnKey } from './entry.js';
 import { changedFilter, nothingCommittedSince, stampAttributeOf, type LdapCursor } from './cursor.js';
 import { readGroups, type ReadGroups } from './groups.js';
 import { listIds, type IdListing } from './id-listing.js';
@@ -72,6 +73,12 @@ export async function mergeChanges(ctx: SearchContext, config: LdapSourceConfig,
   if (unexplained) return { fallback: unexplainedWhy(unexplained) };
 
   read.directory.outside = await outsideOf(ctx, config, read.directory, stored.outside);
+  // a member DN that no longer resolves, and is no entry seen deleted, was renamed or moved: groups
+  // not changed since still list its old DN (Active Directory's member is a linked attribute, a
+  // rename does not touch the group), so only a full read can say who is in them
+  const gone = deletedDnKeys(stored, deleted);
+  const vanished = [...read.directory.outside].find(([key, o]) => o.kind === 'missing' && stored.outside.get(key)?.kind !== 'missing' && !gone.has(key));
+  if (vanished) return { fallback: `member ${vanished[0]} no longer resolves (renamed or moved?)` };
   const highest = highestStampOf(asked);
   if (highest !== undefined) read.highestStamp = highest;
   const changes: ReadChanges = {
@@ -81,6 +88,20 @@ export async function mergeChanges(ctx: SearchContext, config: LdapSourceConfig,
     deletedUsers: deleted.users,
   };
   return { read, changes, listed: { groups: changedGroups.groups.length, users: changed.users.size } };
+}
+
+/** the DNs (as compared) of the users and groups the id listings showed deleted */
+function deletedDnKeys(stored: DirectoryRead, deleted: { groups: string[]; users: string[] }): Set<string> {
+  const keys = new Set<string>();
+  for (const id of deleted.users) {
+    const dn = stored.users.get(id)?.raw.dn;
+    if (typeof dn === 'string') keys.add(dnKey(dn));
+  }
+  for (const id of deleted.groups) {
+    const g = stored.groups.get(id);
+    if (g) keys.add(g.dnKey);
+  }
+  return keys;
 }
 
 export function unexplainedWhy(dn: string): string {
