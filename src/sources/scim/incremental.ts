@@ -100,13 +100,13 @@ function mergeStored(ctx: ScimContext, stored: { groups: ReadGroup[]; users: Map
     const { group, nestedOnly: unlisted } = fromReadGroup(r);
     (unlisted ? nestedOnly : listed).set(r.id, group);
   }
-  const users = fromReadUsers(ctx.source, stored.users, ctx.warnings);
+  const users = fromReadUsers(stored.users);
   const merge: Merge = { listed, nestedOnly, users, toRead: new Map(), deletedGroups: [], deletedUsers: [], changedUsers: [], newUsers: 0, staleNested: [] };
   for (const raw of changedGroups) {
     const g = parseGroup(ctx.source, raw, ctx.warnings);
     if (!g) fail(ctx, 'a changed group was not a valid SCIM Group');
     const kept = storedGroups.get(g.id);
-    if (listed.has(g.id) && kept?.displayName === g.displayName && unchangedSince(kept.data, 'group', g.lastModified, overlapMs)) continue;
+    if (listed.has(g.id) && kept?.displayName === g.displayName && unchangedSince(kept.data, g.lastModified, overlapMs)) continue;
     listed.set(g.id, g);
     nestedOnly.delete(g.id);
     merge.toRead.set(g.id, g);
@@ -172,7 +172,7 @@ async function refreshNestedOnly(ctx: ScimContext, merge: Merge, stored: Map<str
   if (!listing.complete) fail(ctx, 'the listing of changed nested groups could not be read whole');
   const overlapMs = durationMs(ctx.config.lastModifiedOverlap);
   merge.staleNested = listing.resources
-    .filter((r) => typeof r.id === 'string' && merge.nestedOnly.has(r.id) && !unchangedSince(stored.get(r.id)?.data, 'group', lastModifiedOf(r), overlapMs))
+    .filter((r) => typeof r.id === 'string' && merge.nestedOnly.has(r.id) && !unchangedSince(stored.get(r.id)?.data, lastModifiedOf(r), overlapMs))
     .map((r) => r.id as string);
   // dropped from what is known: the resolver reads each again, by id, when a group names it
   for (const id of merge.staleNested) merge.nestedOnly.delete(id);

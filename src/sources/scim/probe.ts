@@ -84,7 +84,7 @@ async function groupsDiffer(ctx: ScimContext, listed: Record<string, unknown>[],
     if (relevant && !relevant(kept?.data)) continue;
     if (!kept) return true;
     const lastModified = lastModifiedOf(raw);
-    if (kept.displayName === raw.displayName && unchangedSince(kept.data, 'group', lastModified, overlapMs)) continue;
+    if (kept.displayName === raw.displayName && unchangedSince(kept.data, lastModified, overlapMs)) continue;
     // modified since it was stored: a change (a touch that changed nothing costs one plan)
     if (lastModified === undefined || lastModified !== storedLastModified(kept.data)) return true;
     // listed again only by the overlap: compared

@@ -1,7 +1,7 @@
 import { durationMs, type ScimSourceConfig } from '../../config/schema.js';
 import type { ReadGroup, ReadState, ReadUser } from '../../store/source-reads.js';
 import type { SourceUser } from '../types.js';
-import { parseUser, type ScimGroup } from './parse.js';
+import type { ScimGroup } from './parse.js';
 
 /** whether the provider filters on meta.lastModified, as the last probe found ('unknown': ask again) */
 export type LastModifiedSupport = 'supported' | 'unsupported' | 'unknown';
@@ -94,36 +94,61 @@ export function fromReadGroup(r: ReadGroup): { group: ScimGroup; nestedOnly: boo
   return { group: { id: r.id, displayName: r.displayName, members, ...(kept?.lm !== undefined ? { lastModified: kept.lm } : {}) }, nestedOnly: kept?.nestedOnly === true };
 }
 
-/** a user as stored: the resource as the provider sent it, and when it was read */
-export function toReadUser(u: SourceUser, at: string): ReadUser {
-  return { id: u.id, data: JSON.stringify({ at, r: u.raw }) };
+/** what a stored user's first line holds: the fields a run reads, checked when the user was read */
+interface UserHead {
+  at: string;
+  userName?: string;
+  externalId?: string;
+  displayName?: string;
+  emails: string[];
+  active: boolean;
 }
 
-export function fromReadUsers(source: string, stored: Map<string, string>, warnings: string[]): Map<string, SourceUser> {
+/**
+ * A user as stored: the fields a run reads on a first line, the resource as the provider sent it
+ * on a second, parsed only when asked for (an identity path into it). Parsing a hundred thousand
+ * whole resources cost more than the rest of an incremental read.
+ */
+export function toReadUser(u: SourceUser, at: string): ReadUser {
+  const head: UserHead = { at, userName: u.userName, externalId: u.externalId, displayName: u.displayName, emails: u.emails, active: u.active };
+  return { id: u.id, data: `${JSON.stringify(head)}\n${JSON.stringify(u.raw)}` };
+}
+
+export function fromReadUsers(stored: Map<string, string>): Map<string, SourceUser> {
   const users = new Map<string, SourceUser>();
-  for (const data of stored.values()) {
-    const u = parseUser(source, (JSON.parse(data) as { r: Record<string, unknown> }).r, warnings);
-    if (u) users.set(u.id, u);
+  for (const [id, data] of stored) {
+    const cut = data.indexOf('\n');
+    const { userName, externalId, displayName, emails, active } = JSON.parse(data.slice(0, cut)) as UserHead;
+    let raw: Record<string, unknown> | undefined;
+    users.set(id, {
+      id,
+      ...(userName !== undefined ? { userName } : {}),
+      ...(externalId !== undefined ? { externalId } : {}),
+      ...(displayName !== undefined ? { displayName } : {}),
+      emails,
+      active,
+      get raw() {
+        return (raw ??= JSON.parse(data.slice(cut + 1)) as Record<string, unknown>);
+      },
+    });
   }
   return users;
 }
 
+function storedResource(data: string): Record<string, unknown> {
+  return JSON.parse(data.slice(data.indexOf('\n') + 1)) as Record<string, unknown>;
+}
+
 /**
- * Whether a resource listed as modified since the cursor is the one stored: the same
+ * Whether a group listed as modified since the cursor is the one stored: the same
  * meta.lastModified, which was already older than its read by more than the overlap (a second
  * change within the provider's timestamp resolution, during that read, would carry the same one).
  * The overlap re-lists what changed shortly before the last read; this keeps it from being taken
  * as a change again.
  */
-export function unchangedSince(stored: string | undefined, kind: 'group' | 'user', lastModified: string | undefined, overlapMs: number): boolean {
+export function unchangedSince(stored: string | undefined, lastModified: string | undefined, overlapMs: number): boolean {
   if (stored === undefined || lastModified === undefined) return false;
-  let kept: { lm?: string; at: string } | undefined;
-  if (kind === 'group') kept = keptOf(stored);
-  else {
-    const { at, r } = JSON.parse(stored) as { at: string; r: Record<string, unknown> };
-    const meta = r.meta as { lastModified?: unknown } | undefined;
-    kept = { at, ...(typeof meta?.lastModified === 'string' ? { lm: meta.lastModified } : {}) };
-  }
+  const kept = keptOf(stored);
   if (kept?.lm !== lastModified) return false;
   return Date.parse(kept.lm) < Date.parse(kept.at) - overlapMs;
 }
@@ -137,7 +162,7 @@ export function sameGroup(stored: ReadGroup, g: ScimGroup): boolean {
 
 /** whether a user read now is the stored one, meta aside (a touch that changed nothing else is no change) */
 export function sameUser(stored: string, raw: Record<string, unknown>): boolean {
-  const { meta: _a, ...before } = (JSON.parse(stored) as { r: Record<string, unknown> }).r;
+  const { meta: _a, ...before } = storedResource(stored);
   const { meta: _b, ...now } = raw;
   return canonical(before) === canonical(now);
 }
