@@ -1,20 +1,11 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { statSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
 import { heldBackPlan, POLICY } from '../helpers/retention.js';
 
 describe('retention over a year', () => {
-  const dirs: string[] = [];
-  const dbPath = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'convsync-retention-'));
-    dirs.push(dir);
-    return join(dir, 'convsync.db');
-  };
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const dbPath = tempDbPaths('convsync-retention-');
 
   // about 105,000 runs written through the store: the slowest unit test (30–80 s on two cores)
   it('a year of five-minute runs with a held-back group stays bounded (runs by count, one copy of a repeated plan)', { timeout: 300_000 }, () => {

@@ -1,21 +1,11 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
 import { DAY, heldBackPlan, POLICY } from '../helpers/retention.js';
 
 describe('retention', () => {
-  const dirs: string[] = [];
-  const dbPath = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'convsync-retention-'));
-    dirs.push(dir);
-    return join(dir, 'convsync.db');
-  };
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  const dbPath = tempDbPaths('convsync-retention-');
 
   it('never prunes a pending op, a run awaiting approval or the newest quarantined run; prunes by age too, and the file gives space back', () => {
     const path = dbPath();
