@@ -76,7 +76,9 @@ async function main(argv: string[]): Promise<number> {
       return runSandboxDemo({ out: process.stdout, backend });
     }
     default:
-      process.stderr.write(`unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox, migrate-to-channels\n\n${USAGE}\n`);
+      process.stderr.write(
+        `unknown command "${command}": must be one of sync, plan, apply, approve, daemon, explain, validate, status, sandbox, migrate-to-channels\n\n${USAGE}\n`,
+      );
       return EXIT.error;
   }
 }

@@ -33,7 +33,9 @@ export class LeaseKeeper {
         this.logger.warn({ err: (e as Error).message }, 'could not renew the writer lease; trying again');
         return;
       }
-      this.lost = taken ? (e as Error).message : `the writer lease could not be renewed for ${Math.round((Date.now() - this.lastRenewed) / 1000)} s: ${(e as Error).message}`;
+      this.lost = taken
+        ? (e as Error).message
+        : `the writer lease could not be renewed for ${Math.round((Date.now() - this.lastRenewed) / 1000)} s: ${(e as Error).message}`;
       this.logger.error({ err: this.lost }, 'lost the writer lease: stopping all writes');
       clearInterval(this.timer);
       this.onLost?.(this.lost);

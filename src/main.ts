@@ -55,7 +55,10 @@ export function createApp(
     : undefined;
   try {
     const sources = config.sources.map((s) => createSource(s, { ...ctx, store }));
-    const credentials = { get: (name: string) => store.users.credential(name), put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin) };
+    const credentials = {
+      get: (name: string) => store.users.credential(name),
+      put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin),
+    };
     const backend = createBackend(config.backend, { ...backendCtx, credentials });
     return {
       config,

@@ -8,5 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // vitest's default leaves one of two cores idle here; most files wait on loopback servers and child processes
+    maxWorkers: 2,
   },
 });

@@ -150,4 +150,3 @@ export function status(flags: Flags): number {
     store.close();
   }
 }
-

@@ -17,7 +17,9 @@ export async function sendToDaemon(config: Config, holder: LeaseHolder, path: st
   const base = (urlFlag ?? localUrl(config)).replace(/\/+$/, '');
   const who = `the daemon (pid ${holder.pid} on ${holder.host})`;
   if (config.server.syncToken === undefined && config.server.syncTokenFile === undefined) {
-    throw new Error(`${who} holds the writer lease; to send this command to it, configure server.syncToken or server.syncTokenFile (the token of its POST /sync and /approve routes)`);
+    throw new Error(
+      `${who} holds the writer lease; to send this command to it, configure server.syncToken or server.syncTokenFile (the token of its POST /sync and /approve routes)`,
+    );
   }
   const res = await httpRequest('daemon', {
     method: 'POST',

@@ -17,7 +17,9 @@ export interface ExplainInput {
 /** what the plan says about one conversation, or one member of it */
 function planFor(input: ExplainInput, key: string, member?: string): string[] {
   const hit = (op: PlanOp) => op.key === key && (member === undefined || !('members' in op) || op.members.includes(member));
-  const lines = input.plan.ops.filter(hit).map((op) => `plan: ${op.op}${'members' in op && member === undefined ? ` ${op.members.length} member(s)` : ''} — why: ${op.reason}`);
+  const lines = input.plan.ops
+    .filter(hit)
+    .map((op) => `plan: ${op.op}${'members' in op && member === undefined ? ` ${op.members.length} member(s)` : ''} — why: ${op.reason}`);
   lines.push(...input.plan.blocked.filter((b: BlockedOp) => hit(b.op)).map((b) => `held back (${b.kind}): ${b.op.op} — why: ${b.why}`));
   return lines.length > 0 ? lines : ['plan: nothing to do'];
 }
@@ -39,8 +41,9 @@ function describeMembership(snap: SnapshotConversation | undefined, id: string):
 export function explainUser(input: ExplainInput, query: string): string | undefined {
   const q = query.toLowerCase();
   const matches = (u: SourceUser) =>
-    [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined].some((v) => v?.toLowerCase() === q) ||
-    input.identity.resolve(u) === q;
+    [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined].some(
+      (v) => v?.toLowerCase() === q,
+    ) || input.identity.resolve(u) === q;
   const found = new Map<string, { user: SourceUser; groups: DesiredGroup[] }>();
   for (const g of input.groups) {
     for (const u of g.members) {
@@ -58,7 +61,9 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
     out.push(`User ${user.userName ?? user.id} (source ${groups[0]!.source}, id ${user.id}${user.active ? '' : ', DEACTIVATED: leaves every conversation'})`);
     // an LDAP source keeps where the user lives in the directory
     if (typeof user.raw.dn === 'string') out.push(`  LDAP path: ${user.raw.dn}`);
-    out.push(`  identity: ${input.identityFrom} = ${value === undefined ? '(missing)' : JSON.stringify(value)} → ${id ?? 'no backend user: left out of every conversation'}`);
+    out.push(
+      `  identity: ${input.identityFrom} = ${value === undefined ? '(missing)' : JSON.stringify(value)} → ${id ?? 'no backend user: left out of every conversation'}`,
+    );
     for (const g of groups) {
       const m = matchGroup(g, input.mappings);
       out.push(`  group ${g.key} "${g.displayName}"${g.complete ? '' : ` (membership unknown: ${g.unknownReason})`}`);
@@ -94,7 +99,9 @@ export function explainGroup(input: ExplainInput, query: string): string | undef
   for (const g of groups) {
     const resolved = g.members.filter((u) => u.active && input.identity.resolve(u) !== undefined).length;
     const inactive = g.members.filter((u) => !u.active).length;
-    out.push(`Group ${g.key} "${g.displayName}" (source ${g.source}): ${g.members.length} member(s)${g.complete ? '' : `, membership UNKNOWN (removals frozen): ${g.unknownReason}`}`);
+    out.push(
+      `Group ${g.key} "${g.displayName}" (source ${g.source}): ${g.members.length} member(s)${g.complete ? '' : `, membership UNKNOWN (removals frozen): ${g.unknownReason}`}`,
+    );
     out.push(`  identity: ${resolved} resolved to backend users, ${inactive} deactivated, ${g.members.length - resolved - inactive} without a backend user`);
     const m = matchGroup(g, input.mappings);
     if (!m) {

@@ -30,4 +30,3 @@ export function configPath(flags: Flags): string {
 export function load(flags: Flags, checkSecretFiles = true): Config {
   return loadConfig({ file: configPath(flags), set: flags.set ?? [], checkSecretFiles });
 }
-

@@ -12,14 +12,18 @@ export function printOutcome(o: RunOutcome, flags: Flags): void {
   const lines = [renderPlan(o.plan)];
   if (o.drift) {
     const d = o.drift;
-    lines.push(`Refreshed from the backend: ${d.added} member(s) added by hand, ${d.left} left, ${d.renamed} renamed, ${d.deleted} conversation(s) gone${d.unreadable ? `, ${d.unreadable} unreadable` : ''}.`);
+    lines.push(
+      `Refreshed from the backend: ${d.added} member(s) added by hand, ${d.left} left, ${d.renamed} renamed, ${d.deleted} conversation(s) gone${d.unreadable ? `, ${d.unreadable} unreadable` : ''}.`,
+    );
   }
   if (o.recovered && o.recovered.resolved > 0) {
     lines.push(`Recovered ${o.recovered.resolved} op(s) left pending by an interrupted run (${o.recovered.adopted} conversation(s) adopted).`);
   }
   if (o.result && !o.result.dryRun) {
     const r = summarizeResult(o.result);
-    lines.push(`Applied (run ${o.runId}): ${r.done} call(s) done, ${r.failed} failed, ${r.skipped} skipped${r.circuitOpen ? ' — circuit open, retry next run' : ''}`);
+    lines.push(
+      `Applied (run ${o.runId}): ${r.done} call(s) done, ${r.failed} failed, ${r.skipped} skipped${r.circuitOpen ? ' — circuit open, retry next run' : ''}`,
+    );
     for (const f of o.result.failed.slice(0, 20)) lines.push(`  ✗ ${f.op.op} ${f.op.key}: ${f.error}`);
     if (o.result.failed.length > 20) lines.push(`  … ${o.result.failed.length - 20} more (convsync status)`);
   } else if (o.mode !== 'sync' && o.mode !== 'apply') {
@@ -27,4 +31,3 @@ export function printOutcome(o: RunOutcome, flags: Flags): void {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
-

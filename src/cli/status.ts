@@ -11,7 +11,9 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
   const members = snapshot.conversations.reduce((n, c) => n + c.members.size, 0);
-  const unmanageable = snapshot.conversations.filter((c) => c.unmanageable).map((c) => ({ key: c.key, conversationId: c.conversationId, name: c.name, why: c.unmanageable! }));
+  const unmanageable = snapshot.conversations
+    .filter((c) => c.unmanageable)
+    .map((c) => ({ key: c.key, conversationId: c.conversationId, name: c.name, why: c.unmanageable! }));
   if (format === 'json') {
     return `${JSON.stringify({ conversations: bound, members, runs, pending, failures, drift, refused, unmanageable }, null, 2)}\n`;
   }
@@ -20,14 +22,19 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
   for (const r of runs) {
     const s = r.summary as { plan?: { create: number; add: number; remove: number; rename: number; blocked: number } } | null;
     const plan = s?.plan ? ` create ${s.plan.create}, add ${s.plan.add}, remove ${s.plan.remove}, rename ${s.plan.rename}, held back ${s.plan.blocked}` : '';
-    lines.push(`  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`);
+    lines.push(
+      `  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`,
+    );
   }
   const quarantined = runs.find((r) => (r.summary as { plan?: { quarantined?: boolean } } | null)?.plan !== undefined);
   const plan = quarantined && (store.runs.plan(quarantined.id) as Plan | undefined);
   if (plan?.summary.quarantined) {
     const held = plan.blocked.filter((b) => b.kind === 'guard');
     const members = held.reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 1), 0);
-    lines.push('', `Held back in run #${quarantined!.id}: ${members} removal(s)/delete(s) in ${held.length} conversation(s) — ${held[0]?.why ?? plan.warnings.find((w) => w.startsWith('guards tripped')) ?? ''}`);
+    lines.push(
+      '',
+      `Held back in run #${quarantined!.id}: ${members} removal(s)/delete(s) in ${held.length} conversation(s) — ${held[0]?.why ?? plan.warnings.find((w) => w.startsWith('guards tripped')) ?? ''}`,
+    );
     lines.push(`  release them with: convsync approve ${quarantined!.id}`);
   }
   lines.push('', `Pending ops: ${pending.length}${pending.length > 0 ? ' (resolved at the start of the next sync)' : ''}`);

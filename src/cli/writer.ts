@@ -10,7 +10,12 @@ import { load, type Flags } from './flags.js';
  * A command that writes: the app with the writer lease, progress on a terminal, the first signal
  * stopping after the call in flight; a stale plan or approval is refused with exit 1.
  */
-export async function withWriter(flags: Flags, writer: string, fn: (app: App) => Promise<number>, viaDaemon?: (holder: LeaseHolder, config: Config) => Promise<number>): Promise<number> {
+export async function withWriter(
+  flags: Flags,
+  writer: string,
+  fn: (app: App) => Promise<number>,
+  viaDaemon?: (holder: LeaseHolder, config: Config) => Promise<number>,
+): Promise<number> {
   const config = load(flags);
   let app: App;
   try {
@@ -54,4 +59,3 @@ function stopSignal(): AbortSignal {
   process.once('SIGTERM', stop);
   return controller.signal;
 }
-

@@ -12,7 +12,9 @@ const WireBackendConfig = z
       .enum(['group', 'channel'], { error: () => 'must be one of: group, channel' })
       .default('group')
       .describe('group: proteus team groups (Wire without MLS); channel: MLS team channels, managed by a team admin (Wire cloud, MLS teams)'),
-    cookieFile: nonEmpty.optional().describe("a team app's cookie (or a user's zuid cookie), instead of email/handle and password: convsync never logs in, it renews through /access"),
+    cookieFile: nonEmpty
+      .optional()
+      .describe("a team app's cookie (or a user's zuid cookie), instead of email/handle and password: convsync never logs in, it renews through /access"),
     email: z.email({ error: 'must be an e-mail address' }).optional().describe('the team member convsync logs in as (or handle)'),
     handle: nonEmpty.optional().describe('its handle, instead of email'),
     password: secret('its password'),

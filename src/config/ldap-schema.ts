@@ -16,7 +16,10 @@ export interface SchemaParts {
 const nonEmpty = z.string().min(1, 'must not be empty');
 const ldapUrl = z
   .string()
-  .regex(/^ldaps?:\/\/[^/?#\s@]+\/?$/i, 'must be ldap://host[:port] or ldaps://host[:port] (no base DN, query or credentials in the URL: the password goes in passwordFile)');
+  .regex(
+    /^ldaps?:\/\/[^/?#\s@]+\/?$/i,
+    'must be ldap://host[:port] or ldaps://host[:port] (no base DN, query or credentials in the URL: the password goes in passwordFile)',
+  );
 const dn = z.string().regex(/^[^=,]+=.+/, 'must be a distinguished name such as ou=groups,dc=example,dc=com');
 
 /** balanced parentheses around the whole filter: a typo fails here, not at the first read */
@@ -35,6 +38,36 @@ const filter = z.string().superRefine((value, ctx) => {
   }
 });
 
+const groupSearch = z
+  .strictObject({
+    baseDn: dn.describe('where groups are searched (subtree)'),
+    filter: filter.default('(objectClass=groupOfNames)').describe('which entries are groups; Active Directory: (objectClass=group)'),
+    idAttribute: nonEmpty.default('entryUUID').describe('stable id of a group (part of its key); Active Directory: objectGUID'),
+    nameAttribute: nonEmpty.default('cn').describe("the group's name, matched by mappings"),
+    memberAttribute: z
+      .enum(['member', 'uniqueMember', 'memberUid'], { error: () => 'must be one of: member, uniqueMember, memberUid' })
+      .default('member')
+      .describe('member or uniqueMember (values are DNs, groups may nest), memberUid (values are uids)'),
+  })
+  .describe('the group search');
+
+const userSearch = z
+  .strictObject({
+    baseDn: dn.describe('where users are searched (subtree)'),
+    filter: filter.default('(objectClass=inetOrgPerson)').describe('which entries are users; Active Directory: (&(objectCategory=person)(objectClass=user))'),
+    idAttribute: nonEmpty.default('entryUUID').describe('stable id of a user; Active Directory: objectGUID'),
+    attributes: z
+      .array(nonEmpty)
+      .default([])
+      .describe('further attributes read for each user; identity.from may name any of them (mail, uid and displayName are always read)'),
+    disabledFilter: filter
+      .optional()
+      .describe(
+        'users matching it are disabled and leave every conversation, e.g. (pwdAccountLockedTime=*) (Active Directory without it: userAccountControl bit 2)',
+      ),
+  })
+  .describe('the user search');
+
 export function ldapSourceSchema(parts: SchemaParts) {
   return z
     .strictObject({
@@ -46,7 +79,9 @@ export function ldapSourceSchema(parts: SchemaParts) {
       startTls: z.boolean().default(false).describe('upgrade an ldap:// connection with StartTLS before binding'),
       tls: z
         .strictObject({
-          caFile: nonEmpty.optional().describe("PEM file of the CA that signed the directory's certificate (default: the system's CAs); the certificate is always verified"),
+          caFile: nonEmpty
+            .optional()
+            .describe("PEM file of the CA that signed the directory's certificate (default: the system's CAs); the certificate is always verified"),
         })
         .prefault({})
         .describe('TLS of ldaps:// and StartTLS'),
@@ -56,29 +91,8 @@ export function ldapSourceSchema(parts: SchemaParts) {
       pageSize: z.int().min(1).max(10_000).default(500).describe('entries per page (RFC 2696 paged results); Active Directory serves at most 1000'),
       timeoutMs: z.int().min(100).default(30_000).describe('per LDAP operation: a longer wait fails the read'),
       concurrency: z.int().min(1).max(32).default(4).describe('reads of single entries in flight at once (range retrieval, members outside the listings)'),
-      groups: z
-        .strictObject({
-          baseDn: dn.describe('where groups are searched (subtree)'),
-          filter: filter.default('(objectClass=groupOfNames)').describe('which entries are groups; Active Directory: (objectClass=group)'),
-          idAttribute: nonEmpty.default('entryUUID').describe('stable id of a group (part of its key); Active Directory: objectGUID'),
-          nameAttribute: nonEmpty.default('cn').describe("the group's name, matched by mappings"),
-          memberAttribute: z
-            .enum(['member', 'uniqueMember', 'memberUid'], { error: () => 'must be one of: member, uniqueMember, memberUid' })
-            .default('member')
-            .describe('member or uniqueMember (values are DNs, groups may nest), memberUid (values are uids)'),
-        })
-        .describe('the group search'),
-      users: z
-        .strictObject({
-          baseDn: dn.describe('where users are searched (subtree)'),
-          filter: filter.default('(objectClass=inetOrgPerson)').describe('which entries are users; Active Directory: (&(objectCategory=person)(objectClass=user))'),
-          idAttribute: nonEmpty.default('entryUUID').describe('stable id of a user; Active Directory: objectGUID'),
-          attributes: z.array(nonEmpty).default([]).describe('further attributes read for each user; identity.from may name any of them (mail, uid and displayName are always read)'),
-          disabledFilter: filter
-            .optional()
-            .describe('users matching it are disabled and leave every conversation, e.g. (pwdAccountLockedTime=*) (Active Directory without it: userAccountControl bit 2)'),
-        })
-        .describe('the user search'),
+      groups: groupSearch,
+      users: userSearch,
       expandNested: z.boolean().default(true).describe('members that are groups give their own members (cycle-safe), also groups outside groups.filter'),
       fullReadEvery: parts.duration
         .default('24h')
@@ -95,15 +109,19 @@ export function ldapSourceSchema(parts: SchemaParts) {
         .min(1)
         .max(100_000)
         .default(10_000)
-        .describe("entries per page of the id-only listings an incremental read makes to see deletions; a server that refuses so large a page (OpenLDAP's size.pr) is asked again at pageSize"),
+        .describe(
+          "entries per page of the id-only listings an incremental read makes to see deletions; a server that refuses so large a page (OpenLDAP's size.pr) is asked again at pageSize",
+        ),
     })
     .superRefine(parts.secretPair('password', false))
     .superRefine((v, ctx) => {
       const urls = Array.isArray(v.url) ? v.url : [v.url];
       const secret = v.password !== undefined || v.passwordFile !== undefined;
       if (v.bindDn === undefined && secret) ctx.addIssue({ code: 'custom', path: ['bindDn'], message: 'a password needs a bindDn' });
-      if (v.bindDn !== undefined && !secret) ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'password or passwordFile is required with bindDn' });
-      if (v.startTls && urls.some((u) => /^ldaps:/i.test(u))) ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'startTls is for ldap:// URLs; ldaps:// is TLS from the start' });
+      if (v.bindDn !== undefined && !secret)
+        ctx.addIssue({ code: 'custom', path: ['passwordFile'], message: 'password or passwordFile is required with bindDn' });
+      if (v.startTls && urls.some((u) => /^ldaps:/i.test(u)))
+        ctx.addIssue({ code: 'custom', path: ['startTls'], message: 'startTls is for ldap:// URLs; ldaps:// is TLS from the start' });
     });
 }
 

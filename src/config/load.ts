@@ -92,9 +92,7 @@ export function loadConfig(opts: LoadOptions): Config {
 
 /** `BACKEND__BASE_URL` → ["backend", "baseUrl"]; `SOURCES__0__NAME` → ["sources", "0", "name"] */
 export function envNameToPath(name: string): string[] {
-  return name
-    .split('__')
-    .map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+  return name.split('__').map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
 }
 
 function parseScalar(value: string): unknown {

@@ -50,6 +50,7 @@ export const urlPath = z.string().regex(/^\/[A-Za-z0-9/_-]*[A-Za-z0-9_-]$/, 'mus
 /** `{ aFile?, bFile? }` given together or not at all */
 export function filePair(a: string, b: string) {
   return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
-    if ((value[a] === undefined) !== (value[b] === undefined)) ctx.addIssue({ code: 'custom', path: [value[a] === undefined ? a : b], message: `${a} and ${b} go together` });
+    if ((value[a] === undefined) !== (value[b] === undefined))
+      ctx.addIssue({ code: 'custom', path: [value[a] === undefined ? a : b], message: `${a} and ${b} go together` });
   };
 }

@@ -73,12 +73,18 @@ export const ConfigSchema = z.strictObject({
         })
         .prefault({})
         .describe('runs kept'),
-      plans: z.int().min(10).default(500).describe('the newest this many runs keep their whole plan; older runs keep their summary (a run awaiting approval keeps its plan)'),
+      plans: z
+        .int()
+        .min(10)
+        .default(500)
+        .describe('the newest this many runs keep their whole plan; older runs keep their summary (a run awaiting approval keeps its plan)'),
       samlLogins: duration.default('400d').describe('a SAML login (one per user) not renewed for this long is forgotten'),
     })
     .refine((r) => r.plans <= r.runs.maxCount, { message: 'plans cannot exceed runs.maxCount', path: ['plans'] })
     .prefault({})
-    .describe('what the store keeps; pruned after each run, and the file gives the space back. Pending ops, runs awaiting approval and the newest quarantined run are never pruned'),
+    .describe(
+      'what the store keeps; pruned after each run, and the file gives the space back. Pending ops, runs awaiting approval and the newest quarantined run are never pruned',
+    ),
   ownerId: nonEmpty.default('convsync').describe('written on every binding; conversations of another owner are left alone'),
   sources: z
     .array(SourceConfig)
@@ -126,8 +132,15 @@ export const ConfigSchema = z.strictObject({
       removalRatioMinMembers: z.int().min(0).default(10).describe('smaller conversations are exempt from the ratio'),
       maxDeletesPerRun: z.int().min(0).default(5).describe('more conversation deletes or archives in one run trip the guard'),
       maxUnbindsPerRun: z.int().min(0).default(5).describe('more conversations let go (unbound, kept on the backend) in one run trip the guard'),
-      window: duration.default('1h').describe('removals, deletes, archives and unbinds of runs scoped to a push or a SAML login count together over this window'),
-      maxSourceShrink: z.number().min(0).max(1).default(0.5).describe('a source listing this share fewer groups or memberships than at its last good read trips the guard'),
+      window: duration
+        .default('1h')
+        .describe('removals, deletes, archives and unbinds of runs scoped to a push or a SAML login count together over this window'),
+      maxSourceShrink: z
+        .number()
+        .min(0)
+        .max(1)
+        .default(0.5)
+        .describe('a source listing this share fewer groups or memberships than at its last good read trips the guard'),
       protect: z.array(nonEmpty).default([]).describe('backend user ids never removed (convsync itself never is)'),
     })
     .prefault({})
@@ -141,11 +154,19 @@ export const ConfigSchema = z.strictObject({
       maxAttempts: z.int().min(1).max(20).default(8).describe('attempts per call on transient failures'),
       baseDelayMs: z.int().min(1).default(250).describe('first backoff ceiling (exponential, full jitter, never below Retry-After)'),
       maxDelayMs: z.int().min(1).default(30_000).describe('largest backoff'),
-      lostAnswerSettleMs: z.int().min(0).default(120_000).describe('a create whose answer was lost and that is not found is taken as not made only this long after it was sent (a slow backend may still make it)'),
+      lostAnswerSettleMs: z
+        .int()
+        .min(0)
+        .default(120_000)
+        .describe(
+          'a create whose answer was lost and that is not found is taken as not made only this long after it was sent (a slow backend may still make it)',
+        ),
       maxRetryAfterMs: z.int().min(0).default(300_000).describe("longest wait a server's Retry-After can impose; it pauses every call to the backend"),
       fullPlanEvery: duration
         .default('1h')
-        .describe('a run whose sources and conversations are unchanged since the last plan reads and plans nothing, except once this often (0s: every run plans)'),
+        .describe(
+          'a run whose sources and conversations are unchanged since the last plan reads and plans nothing, except once this often (0s: every run plans)',
+        ),
     })
     .prefault({})
     .describe('how the plan is applied'),
@@ -158,9 +179,16 @@ export const ConfigSchema = z.strictObject({
   server: z
     .strictObject({
       host: nonEmpty.default('0.0.0.0').describe('address the daemon listens on'),
-      port: z.int().min(0).max(65535).default(8080).describe('port of /healthz, /readyz, /metrics, POST /sync, POST /approve/{run}, SCIM push, SAML and the status page /ui'),
+      port: z
+        .int()
+        .min(0)
+        .max(65535)
+        .default(8080)
+        .describe('port of /healthz, /readyz, /metrics, POST /sync, POST /approve/{run}, SCIM push, SAML and the status page /ui'),
       syncToken: secret('the bearer token of POST /sync and POST /approve/{run}'),
-      syncTokenFile: secretFile('the bearer token of POST /sync and POST /approve/{run} (without a token these routes are disabled, and approve/sync cannot reach a running daemon)'),
+      syncTokenFile: secretFile(
+        'the bearer token of POST /sync and POST /approve/{run} (without a token these routes are disabled, and approve/sync cannot reach a running daemon)',
+      ),
       maxBodyBytes: z.int().min(1024).default(1_048_576).describe('largest request body accepted'),
       uiToken: secret('the token that signs in to the status page /ui'),
       uiTokenFile: secretFile('the token that signs in to the status page /ui (without one, the sync token does; without either, /ui is disabled)'),

@@ -60,7 +60,9 @@ const ScimSource = z.strictObject({
   maxAttempts: z.int().min(1).max(10).default(3).describe('attempts per request on transient failures before the read counts as failed'),
   fullReadEvery: duration
     .default('24h')
-    .describe('a full crawl this often (and on the first read); between them, where the provider filters on meta.lastModified, only what changed is read (0s: always a full crawl)'),
+    .describe(
+      'a full crawl this often (and on the first read); between them, where the provider filters on meta.lastModified, only what changed is read (0s: always a full crawl)',
+    ),
   lastModifiedOverlap: duration
     .default('5m')
     .describe('an incremental read asks for what changed since the last good read minus this much (clock skew between convsync and the provider)'),
@@ -76,9 +78,7 @@ const ScimPushSource = z
   .strictObject({
     name: sourceName,
     type: z.literal('scim-push').describe('the daemon is the SCIM service provider Entra ID or Okta pushes to'),
-    path: urlPath
-      .default('/scim/v2')
-      .describe('where the daemon serves it (the Tenant URL given to the IdP ends with this path)'),
+    path: urlPath.default('/scim/v2').describe('where the daemon serves it (the Tenant URL given to the IdP ends with this path)'),
     token: secret('the bearer token the IdP sends'),
     tokenFile: secretFile('the bearer token the IdP sends'),
   })
@@ -111,10 +111,16 @@ const SamlSource = z.strictObject({
   allowIdpInitiated: z.boolean().default(false).describe('accept responses that answer no login request of ours (IdP-initiated)'),
   requestTtlSeconds: z.int().min(30).max(3600).default(600).describe('how long a login request may be answered, and how old a response may be'),
   clockSkewSeconds: z.int().min(0).max(300).default(60).describe("tolerated difference between the IdP's clock and ours"),
-  membershipTtlHours: z.number().positive().default(720).describe('a membership learnt at a login expires this long after it unless a new login confirms it (SAML never says "removed")'),
+  membershipTtlHours: z
+    .number()
+    .positive()
+    .default(720)
+    .describe('a membership learnt at a login expires this long after it unless a new login confirms it (SAML never says "removed")'),
   groups: z
     .strictObject({
-      attribute: nonEmpty.default('groups').describe('the attribute carrying the groups: groups, memberOf, http://schemas.microsoft.com/ws/2008/06/identity/claims/groups, …'),
+      attribute: nonEmpty
+        .default('groups')
+        .describe('the attribute carrying the groups: groups, memberOf, http://schemas.microsoft.com/ws/2008/06/identity/claims/groups, …'),
       match: regexString('groups.match').optional().describe('values that do not match this regex are ignored'),
       key: nonEmpty.default('{0}').describe('the group id made of a value: {0} the whole value, {1}… and {name} the groups of match'),
       overageAttribute: nonEmpty

@@ -17,7 +17,6 @@ export interface DaemonOptions {
 /** what a run is asked to cover: everything, or the conversations fed by some groups */
 type Scope = 'all' | Set<string>;
 
-
 /**
  * The long-running mode: `runOnce()` on the cron schedule (a tick that finds a run still going is
  * skipped and counted), on demand (POST /sync), and shortly after pushed changes, for the groups
@@ -221,11 +220,13 @@ export class Daemon implements StatusPageControl {
    * what a run's own read would, and a run plans from what it read itself. One at a time.
    */
   explain(kind: 'user' | 'group', query: string): Promise<string | undefined> {
-    const next = this.explaining.catch(() => undefined).then(async () => {
-      const traced = await planForExplain(this.app);
-      const input = { ...traced, identityFrom: this.app.config.identity.from, mappings: this.app.config.mappings };
-      return kind === 'user' ? explainUser(input, query) : explainGroup(input, query);
-    });
+    const next = this.explaining
+      .catch(() => undefined)
+      .then(async () => {
+        const traced = await planForExplain(this.app);
+        const input = { ...traced, identityFrom: this.app.config.identity.from, mappings: this.app.config.mappings };
+        return kind === 'user' ? explainUser(input, query) : explainGroup(input, query);
+      });
     this.explaining = next;
     return next;
   }
@@ -235,14 +236,18 @@ export class Daemon implements StatusPageControl {
     this.metrics.runs.inc({ result });
     for (const [op, n] of Object.entries(o.result?.doneByOp ?? {})) this.metrics.ops.inc({ op, result: 'done' }, n);
     for (const f of o.result?.failed ?? []) this.metrics.ops.inc({ op: f.op.op, result: 'failed' });
-    const held = o.plan.blocked.filter((b) => b.kind === 'guard' && b.op.op === 'remove').reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 0), 0);
+    const held = o.plan.blocked
+      .filter((b) => b.kind === 'guard' && b.op.op === 'remove')
+      .reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 0), 0);
     this.metrics.quarantined.set(o.plan.summary.quarantined ? 1 : 0);
     if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
     this.metrics.heldRemovals.set(held);
     // from the store: a run after a push plans only the conversations it touches
     this.metrics.unmanageable.set(this.app.store.countUnmanageable());
     this.metrics.storeBytes.set(this.app.store.retention.bytes());
-    this.metrics.refusedUsers.set(this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size);
+    this.metrics.refusedUsers.set(
+      this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size,
+    );
     if (result === 'failed') this.metrics.consecutiveFailures.inc();
     else {
       this.metrics.consecutiveFailures.set(0);
@@ -269,4 +274,3 @@ function merge(a: Scope | undefined, b: Scope): Scope {
   if (a === 'all' || b === 'all') return 'all';
   return new Set([...(a ?? []), ...b]);
 }
-

@@ -38,7 +38,7 @@ export async function runDaemon(config: Config): Promise<number> {
   const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs });
   let server;
   try {
-      const http = createHttpApp({
+    const http = createHttpApp({
       config,
       store: app.store,
       daemon,

@@ -18,7 +18,10 @@ export async function resolveHandles(
 ): Promise<Map<string, string | null>> {
   const wanted = [...new Set([...handles].map(handleKey))].sort();
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
-  const cached = store.users.cachedIdentities(wanted.map((h) => `${kind}:${h}`), since);
+  const cached = store.users.cachedIdentities(
+    wanted.map((h) => `${kind}:${h}`),
+    since,
+  );
   const out = new Map<string, string | null>();
   const missing: string[] = [];
   for (const h of wanted) {

@@ -65,7 +65,10 @@ export function createIdentityResolver(
     warnings() {
       const out: string[] = [];
       if (missing.size > 0) out.push(`${missing.size} user(s) have no ${from}, left out: ${sample([...missing].map(label))}`);
-      if (invalid.size > 0) out.push(`${invalid.size} user(s) have an unusable ${from} (${rejected}), left out: ${sample([...invalid].map(([u, v]) => `${label(u)} (${JSON.stringify(v)})`))}`);
+      if (invalid.size > 0)
+        out.push(
+          `${invalid.size} user(s) have an unusable ${from} (${rejected}), left out: ${sample([...invalid].map(([u, v]) => `${label(u)} (${JSON.stringify(v)})`))}`,
+        );
       return out;
     },
   };

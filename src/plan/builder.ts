@@ -23,7 +23,6 @@ export interface PendingAdd {
   adds: string[];
 }
 
-
 export function reasonOf(d: DesiredConversation): string {
   return `${d.groups.join(', ')} → mapping #${d.rule}`;
 }
@@ -110,7 +109,9 @@ export class PlanBuilder {
   warnRefused(): void {
     if (this.refusedNow.size === 0) return;
     const named = [...this.refusedNow].sort(cmp).map((m) => `${m} (${this.input.refused!.get(m)})`);
-    this.warnings.push(`${this.refusedNow.size} user(s) refused by the backend lately, not added: ${named.slice(0, 10).join(', ')}${named.length > 10 ? ', …' : ''}`);
+    this.warnings.push(
+      `${this.refusedNow.size} user(s) refused by the backend lately, not added: ${named.slice(0, 10).join(', ')}${named.length > 10 ? ', …' : ''}`,
+    );
   }
 
   /** a create, cut to what the backend allows; the rest is blocked for capacity */
@@ -133,7 +134,9 @@ export class PlanBuilder {
     const fit = Math.max(0, room);
     if (fit > 0 || op.op === 'create') this.ops.push({ ...op, members: op.members.slice(0, fit) });
     const rest = op.members.slice(fit);
-    this.warnings.push(`${d.key} ("${d.name}") wants ${wanted} members but the backend allows ${this.input.maxMembers} including convsync: ${rest.length} not added`);
+    this.warnings.push(
+      `${d.key} ("${d.name}") wants ${wanted} members but the backend allows ${this.input.maxMembers} including convsync: ${rest.length} not added`,
+    );
     this.block('capacity', `over the backend's limit of ${this.input.maxMembers} members`, { ...op, members: rest });
   }
 }

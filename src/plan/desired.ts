@@ -32,7 +32,14 @@ function bindingOf(b: PlanBuilder, d: DesiredConversation): SnapshotConversation
   const renamed = b.gone.has(d.key) ? undefined : b.claimLeaving(d.name);
   if (renamed) {
     // the same conversation under a new key (a source renamed, a mapping changed): moved, not made again
-    b.ops.push({ op: 'rebind', key: d.key, fromKey: renamed.key, name: renamed.name, conversationId: renamed.conversationId, reason: `${reasonOf(d)}; was ${renamed.key}` });
+    b.ops.push({
+      op: 'rebind',
+      key: d.key,
+      fromKey: renamed.key,
+      name: renamed.name,
+      conversationId: renamed.conversationId,
+      reason: `${reasonOf(d)}; was ${renamed.key}`,
+    });
   }
   return renamed;
 }
@@ -87,7 +94,14 @@ function planRemoval(b: PlanBuilder, d: DesiredConversation, snap: SnapshotConve
   const unlisted = snap.groups.filter((g) => !d.groups.includes(g) && b.input.incompleteSources.includes(sourceOfGroup(g)));
   const unknownReasons = [...d.unknownReasons, ...unlisted.map((g) => `${g} not listed by an incompletely read source`)];
   const why = d.remove === 'managed' ? 'added by convsync, no longer in' : 'not in';
-  const op: RemoveOp = { op: 'remove', key: d.key, name: snap.name, conversationId: snap.conversationId, members, reason: `${why} ${d.groups.join(', ')} (mapping #${d.rule}, remove: ${d.remove})` };
+  const op: RemoveOp = {
+    op: 'remove',
+    key: d.key,
+    name: snap.name,
+    conversationId: snap.conversationId,
+    members,
+    reason: `${why} ${d.groups.join(', ')} (mapping #${d.rule}, remove: ${d.remove})`,
+  };
   if (d.suspect) b.block('guard', `held back by guards: ${unknownReasons.join('; ')}`, op);
   else if (unknownReasons.length > 0) b.block('frozen', `membership unknown, removals frozen: ${unknownReasons.join('; ')}`, op);
   else if (!b.allowed.has('remove')) b.block('policy', `policy ${b.input.policy} does not remove`, op);

@@ -66,7 +66,9 @@ function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: Pla
     const ratio = (r.op.members.length + earlier) / size;
     if (ratio > guards.maxRemovalRatio) {
       const also = earlier > 0 ? ` (with ${earlier} removed by runs after pushes or logins in the last ${w!.span})` : '';
-      reasons.push(`${r.op.key} would lose ${r.op.members.length + earlier} of ${size} members${also} (${pct(ratio)} > maxRemovalRatio ${pct(guards.maxRemovalRatio)})`);
+      reasons.push(
+        `${r.op.key} would lose ${r.op.members.length + earlier} of ${size} members${also} (${pct(ratio)} > maxRemovalRatio ${pct(guards.maxRemovalRatio)})`,
+      );
     }
   }
   const deletes = ops.filter((o) => o.op === 'delete' || o.op === 'archive').length;

@@ -37,7 +37,14 @@ function emptyFirst(b: PlanBuilder, snap: SnapshotConversation): boolean {
   const byHand = new Set(snap.members.others().map(([m]) => m));
   const managed = snap.members.ids.filter((m) => !byHand.has(m) && !b.never.has(m));
   if (managed.length === 0) return false;
-  const op: RemoveOp = { op: 'remove', key: snap.key, name: snap.name, conversationId: snap.conversationId, members: managed, reason: `${goneReason(snap)} (onGroupRemoved: empty)` };
+  const op: RemoveOp = {
+    op: 'remove',
+    key: snap.key,
+    name: snap.name,
+    conversationId: snap.conversationId,
+    members: managed,
+    reason: `${goneReason(snap)} (onGroupRemoved: empty)`,
+  };
   if (b.allowed.has('remove')) b.removals.push({ op, size: snap.members.size });
   else b.block('policy', `policy ${b.input.policy} does not remove`, op);
   return true;

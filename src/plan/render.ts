@@ -1,6 +1,16 @@
 import type { BlockedOp, Plan, PlanOp } from './types.js';
 
-const SIGN: Record<PlanOp['op'], string> = { contact: '+', create: '+', rebind: '~', add: '+', rename: '~', remove: '-', unbind: '·', archive: '-', delete: '-' };
+const SIGN: Record<PlanOp['op'], string> = {
+  contact: '+',
+  create: '+',
+  rebind: '~',
+  add: '+',
+  rename: '~',
+  remove: '-',
+  unbind: '·',
+  archive: '-',
+  delete: '-',
+};
 
 function target(op: PlanOp): string {
   if (op.op === 'contact') return `contact "${op.handle}"`;
@@ -30,7 +40,14 @@ function detail(op: PlanOp): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => r[i]!.length))) ?? [];
-  return rows.map((r) => '  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  return rows.map(
+    (r) =>
+      '  ' +
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 /** The plan as a person reads it: one line per op, then what is held back and why, then warnings. */

@@ -7,8 +7,8 @@ import { effectOf } from './effects.js';
 
 /** the backend call of one op that may be repeated safely, and the snapshot change it makes */
 export async function applyOp(caller: BackendCaller, op: Exclude<PlanOp, CreateOp | ContactOp>, log: Logger): Promise<OpEffect> {
-const b = caller.backend;
-const attempt = <T>(fn: () => Promise<T>) => caller.attempt(fn);
+  const b = caller.backend;
+  const attempt = <T>(fn: () => Promise<T>) => caller.attempt(fn);
   switch (op.op) {
     case 'rebind': {
       const conv = await attempt(() => b.get(op.conversationId));

@@ -28,7 +28,8 @@ export async function refreshDrift(store: Store, reconciler: Reconciler, runId: 
     deleted: drift.filter((d) => d.deleted !== undefined).length,
     unreadable,
   };
-  for (const d of drift.filter((x) => x.deleted !== undefined)) logger.warn({ key: d.key, conversation: d.conversationId, why: d.deleted }, 'conversation gone: unbound');
+  for (const d of drift.filter((x) => x.deleted !== undefined))
+    logger.warn({ key: d.key, conversation: d.conversationId, why: d.deleted }, 'conversation gone: unbound');
   logger.info(summary, 'refreshed the owned conversations from the backend');
   return summary;
 }
@@ -67,7 +68,7 @@ export function rememberHeld(store: Store, runId: number, plan: Plan, run: { sco
 export function canonicalIds(deps: RunDeps, logger: Logger): void {
   const { backend, store } = deps;
   const changed = store.users.canonicalizeUserIds(backend.idForm?.() ?? backend.id, (id) => backend.parseUserId(id) ?? id);
-  if (changed > 0) logger.warn({ changed }, 'user ids in the store rewritten into the backend\'s one form');
+  if (changed > 0) logger.warn({ changed }, "user ids in the store rewritten into the backend's one form");
 }
 
 /** users the backend refused within the identity cache's lifetime, with why */

@@ -8,7 +8,12 @@ export function effectOf(op: PlanOp): OpEffect {
   if (op.op === 'add') {
     if (!op.external?.length) return { kind: 'added', conversationId: op.conversationId, members: op.members };
     const byHand = new Set(op.external);
-    return { kind: 'added', conversationId: op.conversationId, members: op.members.filter((m) => !byHand.has(m)), external: op.members.filter((m) => byHand.has(m)) };
+    return {
+      kind: 'added',
+      conversationId: op.conversationId,
+      members: op.members.filter((m) => !byHand.has(m)),
+      external: op.members.filter((m) => byHand.has(m)),
+    };
   }
   if (op.op === 'remove') return { kind: 'removed', conversationId: op.conversationId, members: op.members };
   if (op.op === 'rename') return { kind: 'renamed', conversationId: op.conversationId, name: op.to };

@@ -14,7 +14,6 @@ export interface BackendIdentity {
   newUsers: ContactOp[];
 }
 
-
 /** identity by attribute, or by handle looked up on the backend (cached in the store) */
 export async function identityFor(
   deps: { config: Config; backend: Backend; store: Store },
@@ -42,7 +41,11 @@ function* mappedUsers(config: Config, groups: DesiredGroup[]) {
 }
 
 /** a backend that drops unknown ids silently: they are checked (cached) and reported instead */
-async function verifiedIds(deps: { config: Config; backend: Backend; store: Store }, groups: DesiredGroup[], reconciler: Reconciler): Promise<IdentityResolver> {
+async function verifiedIds(
+  deps: { config: Config; backend: Backend; store: Store },
+  groups: DesiredGroup[],
+  reconciler: Reconciler,
+): Promise<IdentityResolver> {
   const { config, backend, store } = deps;
   const ids = new Set<string>();
   for (const { value } of mappedUsers(config, groups)) {

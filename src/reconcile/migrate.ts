@@ -50,8 +50,18 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
       // a second run after an interrupted one finds the old one renamed already
       const name = c.name.endsWith(MOVED) ? c.name.slice(0, -MOVED.length) : c.name;
-      if (opts.old === 'rename' && conv.name !== `${name}${MOVED}`) ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to: `${name}${MOVED}`, reason });
-      ops.push({ op: 'create', key: c.key, name, members: conv.members, ...(external.length > 0 ? { external } : {}), groups: c.groups, onGroupRemoved: c.onGroupRemoved, reason });
+      if (opts.old === 'rename' && conv.name !== `${name}${MOVED}`)
+        ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to: `${name}${MOVED}`, reason });
+      ops.push({
+        op: 'create',
+        key: c.key,
+        name,
+        members: conv.members,
+        ...(external.length > 0 ? { external } : {}),
+        groups: c.groups,
+        onGroupRemoved: c.onGroupRemoved,
+        reason,
+      });
     }
     const moves = ops.filter((o) => o.op === 'create').length;
     const blocked: BlockedOp[] = [];
@@ -60,7 +70,16 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       warnings.push(why);
       for (const op of ops.splice(0)) blocked.push({ kind: 'guard', why, op });
     }
-    const plan: Plan = { version: 1, ownerId: config.ownerId, policy: config.policy, snapshotDigest: snapshotDigest(snapshot), ops, blocked, warnings, summary: summarize(ops, blocked) };
+    const plan: Plan = {
+      version: 1,
+      ownerId: config.ownerId,
+      policy: config.policy,
+      snapshotDigest: snapshotDigest(snapshot),
+      ops,
+      blocked,
+      warnings,
+      summary: summarize(ops, blocked),
+    };
     logger.info({ moves, held: blocked.length }, 'migration planned');
     let result: ApplyResult | undefined;
     if (!opts.dryRun) result = await reconciler.apply(plan, runId);

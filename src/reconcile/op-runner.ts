@@ -154,7 +154,18 @@ export class OpRunner {
     if (!bound) return outcome;
     const byHand = new Set(create.external);
     const external = missing.filter((m) => byHand.has(m));
-    return this.execute({ op: 'add', key: op.key, name: op.name, conversationId: bound.conversationId, members: missing, ...(external.length > 0 ? { external } : {}), reason: op.reason }, runId);
+    return this.execute(
+      {
+        op: 'add',
+        key: op.key,
+        name: op.name,
+        conversationId: bound.conversationId,
+        members: missing,
+        ...(external.length > 0 ? { external } : {}),
+        reason: op.reason,
+      },
+      runId,
+    );
   }
 
   private executeContact(op: ContactOp, runId: number): Promise<Outcome> {
@@ -227,7 +238,11 @@ export class OpRunner {
     if (op.op === 'rebind') {
       // bound again only to a conversation convsync made and let go (or that moves to a new key)
       const row = this.store.bindingRow(op.fromKey ?? op.key);
-      const ok = row && row.ownerId === this.opts.ownerId && row.conversationId === op.conversationId && (row.state === 'unbound' || (op.fromKey !== undefined && row.state === 'bound'));
+      const ok =
+        row &&
+        row.ownerId === this.opts.ownerId &&
+        row.conversationId === op.conversationId &&
+        (row.state === 'unbound' || (op.fromKey !== undefined && row.state === 'bound'));
       return ok ? undefined : `${op.fromKey ?? op.key} is not a conversation of "${this.opts.ownerId}" to bind again`;
     }
     const bound = this.store.bindingOf(op.key);

@@ -24,7 +24,14 @@ export function resultLabel(exitCode: number, result: ApplyResult | undefined): 
 }
 
 export function summarizeResult(r: ApplyResult) {
-  return { done: r.done, failed: r.failed.length, skipped: r.skipped, circuitOpen: r.circuitOpen, dryRun: r.dryRun, ...(r.refused ? { refused: r.refused.length } : {}) };
+  return {
+    done: r.done,
+    failed: r.failed.length,
+    skipped: r.skipped,
+    circuitOpen: r.circuitOpen,
+    dryRun: r.dryRun,
+    ...(r.refused ? { refused: r.refused.length } : {}),
+  };
 }
 
 /** two applies of one run (the users made first, then the rest) as one result */

@@ -78,5 +78,4 @@ export async function readSources(
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
   return { groups, warnings, readErrors, incompleteSources, tripped, goodSizes };
-
 }

@@ -62,7 +62,6 @@ export interface RefusedUser {
   message: string;
 }
 
-
 /**
  * Executes a plan against a backend, journal first: each backend call is written `pending`
  * before it is made and `done` (with its snapshot change, in one transaction) or `failed` after.
@@ -189,7 +188,15 @@ export class Reconciler {
     for (const op of ops) {
       const last = out.at(-1);
       const first = last?.[0];
-      if (last && first && joinable(op) && joinable(first) && 'conversationId' in op && 'conversationId' in first && op.conversationId === first.conversationId) {
+      if (
+        last &&
+        first &&
+        joinable(op) &&
+        joinable(first) &&
+        'conversationId' in op &&
+        'conversationId' in first &&
+        op.conversationId === first.conversationId
+      ) {
         last.push(op);
       } else out.push([op]);
     }
@@ -209,7 +216,10 @@ export class Reconciler {
     if (op.op === 'create' && op.members.length > caps.addBatch) {
       const [first = [], ...rest] = chunk(op.members, caps.addBatch);
       // the conversation id is known only after the create: the adds find it in the store
-      return [{ ...op, members: first }, ...rest.map((members) => ({ op: 'add' as const, key: op.key, name: op.name, conversationId: '', members, reason: op.reason }))];
+      return [
+        { ...op, members: first },
+        ...rest.map((members) => ({ op: 'add' as const, key: op.key, name: op.name, conversationId: '', members, reason: op.reason })),
+      ];
     }
     return [op];
   }

@@ -66,7 +66,8 @@ async function resolve(
   }
   const conv = await caller.attempt(() => caller.backend.get(op.conversationId));
   if (!conv) {
-    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind') store.journal.done(row.id, { kind: 'deleted', key: op.op === 'rebind' ? (op.fromKey ?? op.key) : op.key }, note);
+    if (op.op === 'delete' || op.op === 'archive' || op.op === 'rebind')
+      store.journal.done(row.id, { kind: 'deleted', key: op.op === 'rebind' ? (op.fromKey ?? op.key) : op.key }, note);
     else store.journal.failed(row.id, { kind: 'interrupted', message: 'conversation no longer reachable' });
     return 'resolved';
   }
@@ -110,10 +111,12 @@ async function resolveCreate(
   if (!found && id) {
     // not made: sent again with the journaled identifiers, so a late first POST cannot make a second
     const prepared = op.prepared!;
-    found = await caller.attempt(() => b.create({ name: op.name, members: op.members, prepared }), { resend: false }).catch(async (e: unknown) => {
-      if (isAmbiguous(e)) return caller.attempt(() => b.get(id));
-      throw e;
-    });
+    found = await caller
+      .attempt(() => b.create({ name: op.name, members: op.members, prepared }), { resend: false })
+      .catch(async (e: unknown) => {
+        if (isAmbiguous(e)) return caller.attempt(() => b.get(id));
+        throw e;
+      });
     if (!found) return 'in-flight';
   }
   if (!found) {

@@ -1,36 +1,15 @@
-import type { Logger } from 'pino';
-import type { Backend } from '../backends/types.js';
-import type { Config } from '../config/schema.js';
 import { describeError, StalePlanError } from '../errors.js';
-import type { IdentityResolver } from '../identity/resolve.js';
-import { mapGroups } from '../mapping/map.js';
-import { computePlan } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
-import type { SourceSize } from '../plan/source-guard.js';
-import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
-import type { DesiredGroup, Source } from '../sources/types.js';
-import type { RunMode, Store } from '../store/store.js';
-import { identityFor } from './identity-for.js';
-import { readSources } from './read-sources.js';
+import type { Plan, PlanOp } from '../plan/types.js';
+import type { RunMode } from '../store/store.js';
+import { reconcilerFor, type RunDeps } from './deps.js';
+import { planRun } from './plan-run.js';
 import { skipIfUnchanged } from './skip-unchanged.js';
-import { canonicalIds, canonicalMembers, forgetResolvedDrift, guardWindow, pruneStore, recordGoodReads, refreshDrift, refusedLately, rememberHeld } from './bookkeeping.js';
+import { canonicalIds, canonicalMembers, forgetResolvedDrift, pruneStore, recordGoodReads, refreshDrift, rememberHeld } from './bookkeeping.js';
 import { EXIT, exitCodeOf, mergeResults, resultLabel, summarizeResult } from './outcome.js';
-import { Reconciler, type ApplyResult } from './reconciler.js';
-import type { ProgressFigures } from './progress.js';
+import type { ApplyResult } from './reconciler.js';
 
 export { EXIT, summarizeResult } from './outcome.js';
-
-export interface RunDeps {
-  config: Config;
-  store: Store;
-  sources: Source[];
-  backend: Backend;
-  logger: Logger;
-  tty?: NodeJS.WriteStream;
-  signal?: AbortSignal;
-  /** told of each step of an apply (the daemon streams it to its status page) */
-  onProgress?: (figures: ProgressFigures) => void;
-}
 
 export interface RunOptions {
   /** sync applies; dry-run and plan only compute */
@@ -103,7 +82,10 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     const { plan, readErrors, groups, desired, goodSizes } = planned;
     if (opts.mode === 'sync') {
       result = mergeResults(result, await reconciler.apply(plan, runId));
-      for (const r of result.refused ?? []) plan.warnings.push(`${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`);
+      for (const r of result.refused ?? [])
+        plan.warnings.push(
+          `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,
+        );
       store.updateBindingGroups(desired);
       // only after a complete read: a group read short must not free its leavers
       if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
@@ -115,69 +97,20 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
     pruneStore(deps);
     unchanged.planned({ plan, result, readErrors, exitCode });
-    return { runId, mode: opts.mode, plan, ...(result ? { result } : {}), readErrors, exitCode, ...(recovered ? { recovered } : {}), ...(drift ? { drift } : {}) };
+    return {
+      runId,
+      mode: opts.mode,
+      plan,
+      ...(result ? { result } : {}),
+      readErrors,
+      exitCode,
+      ...(recovered ? { recovered } : {}),
+      ...(drift ? { drift } : {}),
+    };
   } catch (e) {
     store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
     throw e;
   }
-}
-
-/** sources → desired conversations → plan, with nothing written to the backend */
-export async function planRun(
-  deps: RunDeps,
-  reconciler: Reconciler,
-  selfId: string,
-  allowRemovals: boolean,
-  signal: AbortSignal,
-  scope?: ReadonlySet<string>,
-  opts: { newUsers?: boolean } = {},
-): Promise<{ plan: Plan; readErrors: string[]; groups: DesiredGroup[]; desired: DesiredConversation[]; goodSizes: Map<string, SourceSize>; identity: IdentityResolver }> {
-  const { config, store, backend, logger } = deps;
-  const { groups, warnings, readErrors, incompleteSources, tripped, goodSizes } = await readSources(deps, { allowRemovals, signal, ...(scope ? { scope } : {}) });
-  const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
-  // creates whose answer was lost and that are not found yet: never planned a second time
-  const inFlight = new Set(store.journal.pendingRows().filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
-  let snapshot = store.loadSnapshot();
-  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
-  warnings.push(...mapped.warnings, ...identity.warnings());
-  if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
-
-  let desired = mapped.conversations;
-  if (scope) {
-    const touches = (gs: string[]) => gs.some((g) => scope.has(g));
-    desired = desired.filter((d) => touches(d.groups));
-    const keys = new Set(desired.map((d) => d.key));
-    const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);
-    snapshot = { ...snapshot, conversations: snapshot.conversations.filter(inScope), ...(snapshot.unbound ? { unbound: snapshot.unbound.filter(inScope) } : {}) };
-  }
-  const plan = computePlan({
-    desired,
-    snapshot,
-    policy: config.policy,
-    ownerId: config.ownerId,
-    selfId,
-    // one id form: what the operator wrote is compared as the backend writes it
-    guards: { ...config.guards, protect: config.guards.protect.map((p) => backend.parseUserId(p) ?? p) },
-    ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
-    ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers: newUsers.filter((u) => !inFlight.has(u.key)) } : {}),
-    ...(inFlight.size > 0 ? { inFlight } : {}),
-    refused: refusedLately(store, config.identity.cacheTtlHours),
-    held: store.guards.heldOps(),
-    // the plan counts the daemon among the members; a backend where it is not one has one more seat
-    ...(backend.capabilities.maxMembers !== undefined
-      ? { maxMembers: backend.capabilities.maxMembers + (backend.capabilities.selfIsMember === false ? 1 : 0) }
-      : {}),
-    can: { archive: backend.archive !== undefined, delete: backend.delete !== undefined },
-    incompleteSources,
-    allowRemovals,
-    tripped,
-    warnings,
-  });
-  logger.info(
-    { groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary },
-    'plan computed',
-  );
-  return { plan, readErrors, groups, desired, goodSizes, identity };
 }
 
 /** `convsync apply plan.json`: a reviewed plan, applied as-is if the snapshot has not moved */
@@ -196,9 +129,7 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     const recovered = await reconciler.recover();
     const digest = snapshotDigest(store.loadSnapshot());
     if (digest !== plan.snapshotDigest) {
-      throw new StalePlanError(
-        'the conversations changed since this plan was made (snapshot digest differs); make a new plan with `convsync plan --out FILE`',
-      );
+      throw new StalePlanError('the conversations changed since this plan was made (snapshot digest differs); make a new plan with `convsync plan --out FILE`');
     }
     const result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);
@@ -244,7 +175,8 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
         if (still.length > 0) ops.push({ ...h, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
       } else if (h.op === 'delete' || h.op === 'archive' || h.op === 'unbind') {
         wanted++;
-        if (fresh.ops.some((o) => o.op === h.op && o.key === h.key && o.conversationId === h.conversationId)) ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
+        if (fresh.ops.some((o) => o.op === h.op && o.key === h.key && o.conversationId === h.conversationId))
+          ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
       }
     }
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
@@ -252,7 +184,13 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const result = await reconciler.apply(plan, runId);
     store.guards.releaseHeld({ runId: heldIn });
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) }, plan);
+    store.runs.finish(
+      runId,
+      resultLabel(exitCode, result),
+      exitCode,
+      { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) },
+      plan,
+    );
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
   } catch (e) {
     store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
@@ -260,30 +198,6 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
   }
 }
 
-/** everything `convsync explain` traces, computed like a dry run (nothing written to the backend) */
-export async function planForExplain(deps: RunDeps) {
-  const reconciler = reconcilerFor(deps, true);
-  const self = await reconciler.whoami();
-  const out = await planRun(deps, reconciler, self.userId, false, deps.signal ?? new AbortController().signal);
-  return { ...out, selfId: self.userId, snapshot: deps.store.loadSnapshot() };
-}
-
 export { StalePlanError };
-
-export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
-  const r = deps.config.reconcile;
-  return new Reconciler(deps.store, deps.backend, {
-    dryRun,
-    ownerId: deps.config.ownerId,
-    concurrency: r.concurrency,
-    ratePerSecond: r.ratePerSecond,
-    burst: r.burst,
-    retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs, maxRetryAfterMs: r.maxRetryAfterMs },
-    settleMs: r.lostAnswerSettleMs,
-    logger: deps.logger,
-    ...(deps.tty ? { tty: deps.tty } : {}),
-    ...(deps.signal ? { signal: deps.signal } : {}),
-    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
-  });
-}
-
+export { reconcilerFor, type RunDeps } from './deps.js';
+export { planForExplain, planRun } from './plan-run.js';

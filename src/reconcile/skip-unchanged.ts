@@ -49,7 +49,7 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   };
   if (!complete || opts.allowRemovals || opts.refresh) return { planned };
   const stamp = store.reads.planStamp();
-  const why = stamp === undefined ? 'no complete plan yet' : whyPlan(deps, stamp, runId) ?? (await changedSource(deps, stamp));
+  const why = stamp === undefined ? 'no complete plan yet' : (whyPlan(deps, stamp, runId) ?? (await changedSource(deps, stamp)));
   if (why !== undefined) {
     logger.debug({ why }, 'planning');
     return { planned };
@@ -64,7 +64,14 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
 function leftNothingUndone({ plan, result, readErrors, exitCode }: Parameters<UnchangedCheck['planned']>[0]): boolean {
   if (exitCode !== 0 && exitCode !== 2) return false;
   if (readErrors.length > 0 || plan.summary.quarantined || plan.blocked.some((b) => b.kind === 'guard' || b.kind === 'pending')) return false;
-  return result !== undefined && result.failed.length === 0 && result.skipped === 0 && !result.circuitOpen && result.authFailed === undefined && (result.refused ?? []).length === 0;
+  return (
+    result !== undefined &&
+    result.failed.length === 0 &&
+    result.skipped === 0 &&
+    !result.circuitOpen &&
+    result.authFailed === undefined &&
+    (result.refused ?? []).length === 0
+  );
 }
 
 function marks(deps: RunDeps): { journalMax: number; refreshRun: number } {
@@ -99,7 +106,10 @@ async function changedSource(deps: RunDeps, stamp: PlanStamp): Promise<string | 
     config.sources.map(async (c): Promise<string | undefined> => {
       if ((versions.get(c.name) ?? 0) !== stamp.sources[c.name]) return `source ${c.name} was read or written since`;
       if (FED_BY_STORE.has(c.type)) return storeFedChange(deps, c, stamp);
-      return askSource(deps.sources.find((s) => s.id === c.name), signal);
+      return askSource(
+        deps.sources.find((s) => s.id === c.name),
+        signal,
+      );
     }),
   );
   return answers.find((a) => a !== undefined);
@@ -108,7 +118,8 @@ async function changedSource(deps: RunDeps, stamp: PlanStamp): Promise<string | 
 function storeFedChange(deps: RunDeps, c: SourceConfig, stamp: PlanStamp): string | undefined {
   const { reads } = deps.store;
   if (!reads.feedTriggersIntact()) return 'the store cannot tell whether pushes or logins changed (a trigger is missing)';
-  if (c.type === 'saml' && reads.samlExpiredBetween(c.name, stamp.at, new Date().toISOString(), c.membershipTtlHours * 3_600_000)) return `source ${c.name}: memberships expired since`;
+  if (c.type === 'saml' && reads.samlExpiredBetween(c.name, stamp.at, new Date().toISOString(), c.membershipTtlHours * 3_600_000))
+    return `source ${c.name}: memberships expired since`;
   return undefined;
 }
 
@@ -132,14 +143,30 @@ function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOu
     snapshotDigest: stamp.snapshotDigest,
     ops: [],
     blocked: [],
-    warnings: [`unchanged since run ${stamp.runId}: no source changed and no conversation moved, so nothing was read or planned (next full plan by ${next}, reconcile.fullPlanEvery)`],
+    warnings: [
+      `unchanged since run ${stamp.runId}: no source changed and no conversation moved, so nothing was read or planned (next full plan by ${next}, reconcile.fullPlanEvery)`,
+    ],
     summary: EMPTY,
   };
   store.runs.finish(runId, 'unchanged', 0, { plan: plan.summary, unchanged: { since: stamp.runId } }, plan);
   return { runId, mode: 'sync', plan, readErrors: [], exitCode: 0 };
 }
 
-const EMPTY: PlanSummary = { contact: 0, create: 0, rebind: 0, add: 0, remove: 0, rename: 0, unbind: 0, archive: 0, delete: 0, membersAdded: 0, membersRemoved: 0, blocked: 0, quarantined: false };
+const EMPTY: PlanSummary = {
+  contact: 0,
+  create: 0,
+  rebind: 0,
+  add: 0,
+  remove: 0,
+  rename: 0,
+  unbind: 0,
+  archive: 0,
+  delete: 0,
+  membersAdded: 0,
+  membersRemoved: 0,
+  blocked: 0,
+  quarantined: false,
+};
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 const SECRET_KEY = /token|password|secret|cookie/i;
@@ -149,7 +176,13 @@ export function configDigest(config: Config): string {
   const strip = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(strip);
     if (typeof v !== 'object' || v === null) return v;
-    return Object.fromEntries(Object.entries(v).filter(([k]) => !SECRET_KEY.test(k)).map(([k, x]) => [k, strip(x)]));
+    return Object.fromEntries(
+      Object.entries(v)
+        .filter(([k]) => !SECRET_KEY.test(k))
+        .map(([k, x]) => [k, strip(x)]),
+    );
   };
-  return createHash('sha256').update(JSON.stringify([VERSION, strip(config)])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([VERSION, strip(config)]))
+    .digest('hex');
 }

@@ -51,7 +51,9 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend
     }
   };
   try {
-    say(`convsync sandbox — a fake ${{ wire: 'Wire backend', protocol: 'Protocol chat API', mixin: 'Mixin Messenger API' }[kind]} and a fake SCIM directory, both on loopback`);
+    say(
+      `convsync sandbox — a fake ${{ wire: 'Wire backend', protocol: 'Protocol chat API', mixin: 'Mixin Messenger API' }[kind]} and a fake SCIM directory, both on loopback`,
+    );
     say(`  ${chat.describe}`);
     say(`  SCIM:  ${scim.baseUrl} — ${directory.groups.length} groups, ${directory.users.length} users`);
     say(`  store: ${config.store.path}`);
@@ -141,7 +143,8 @@ async function startChat(kind: 'wire' | 'protocol' | 'mixin', directory: SampleD
         identity: { from: 'userName', lookup: 'handle' },
       },
       describe: `Protocol: ${p.baseUrl} (${directory.users.length} contacts)`,
-      conversations: () => new Map([...p.groups.values()].filter((g) => g.archived_at === null).map((g) => [g.name, g.contacts.map((id) => names.get(id) ?? id).sort()])),
+      conversations: () =>
+        new Map([...p.groups.values()].filter((g) => g.archived_at === null).map((g) => [g.name, g.contacts.map((id) => names.get(id) ?? id).sort()])),
       writes: () => p.writeCalls().length,
       violations: () => p.violations.length,
       stop: () => p.stop(),

@@ -24,7 +24,28 @@ export interface SampleDirectory {
 }
 
 const TEAMS = ['eng', 'ops', 'sales', 'design', 'support', 'finance', 'legal', 'data', 'security', 'people'];
-const FIRST = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'rupert', 'sybil', 'trent', 'victor', 'walter', 'yves'];
+const FIRST = [
+  'alice',
+  'bob',
+  'carol',
+  'dave',
+  'erin',
+  'frank',
+  'grace',
+  'heidi',
+  'ivan',
+  'judy',
+  'mallory',
+  'niaj',
+  'olivia',
+  'peggy',
+  'rupert',
+  'sybil',
+  'trent',
+  'victor',
+  'walter',
+  'yves',
+];
 
 /**
  * A reproducible directory: `groups` groups named `team-<name>`, each with `membersPerGroup` of

@@ -45,7 +45,8 @@ export function createHttpApp(deps: HttpDeps): Express {
       storeOk = false;
     }
     if (!storeOk) problems.push('the store is not open');
-    if (!daemon.status.backendOk) problems.push(`the backend refused the credentials${daemon.status.lastErrorLabel ? `: ${daemon.status.lastErrorLabel}` : ''}`);
+    if (!daemon.status.backendOk)
+      problems.push(`the backend refused the credentials${daemon.status.lastErrorLabel ? `: ${daemon.status.lastErrorLabel}` : ''}`);
     if (daemon.status.leaseLost) problems.push('the writer lease was lost');
     if (daemon.status.lastResult === 'error' || daemon.status.lastResult === 'failed') problems.push(`the last run ${daemon.status.lastResult}`);
     // error texts can name hosts, files and accounts: only a caller with the token sees them
@@ -76,7 +77,9 @@ export function createHttpApp(deps: HttpDeps): Express {
       return;
     }
     deps.logger.error({ err: describeError(err), path: req.path }, 'request failed');
-    res.status(err instanceof DaemonStoppingError ? 503 : 500).json({ error: err instanceof DaemonStoppingError ? err.message : 'internal error (see the daemon log)' });
+    res
+      .status(err instanceof DaemonStoppingError ? 503 : 500)
+      .json({ error: err instanceof DaemonStoppingError ? err.message : 'internal error (see the daemon log)' });
   });
   return app;
 }

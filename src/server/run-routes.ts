@@ -44,10 +44,8 @@ export function mountRunRoutes(app: Express, daemon: DaemonControl, requireToken
       }
     }),
   );
-
 }
 
 export function outcomeBody(o: RunOutcome) {
   return { runId: o.runId, mode: o.mode, exitCode: o.exitCode, summary: o.plan.summary, plan: o.plan, result: o.result, readErrors: o.readErrors };
 }
-

@@ -55,15 +55,28 @@ function conversationsOf(source: string, groups: string[], mappings: readonly Ma
 function welcome(res: Response, source: SamlSourceConfig, accepted: AcceptedLogin, deps: SamlDeps): void {
   const who = `<p>Signed in as <strong>${escape(accepted.login.nameId)}</strong>.</p>`;
   if (identityValue(loginUser(accepted.login, source.users), deps.identityFrom) === undefined) {
-    page(res, 200, 'Signed in', `${who}<p>Your sign-in carries no ${escape(deps.identityFrom)}, which is needed to find you in the chat: you cannot be added to conversations yet. Please tell your administrator.</p>`);
+    page(
+      res,
+      200,
+      'Signed in',
+      `${who}<p>Your sign-in carries no ${escape(deps.identityFrom)}, which is needed to find you in the chat: you cannot be added to conversations yet. Please tell your administrator.</p>`,
+    );
     return;
   }
   if (accepted.groups.unknown) {
-    page(res, 200, 'Signed in', `${who}<p>Your identity provider did not list your groups (there are too many to send). Your conversations stay as they are.</p>`);
+    page(
+      res,
+      200,
+      'Signed in',
+      `${who}<p>Your identity provider did not list your groups (there are too many to send). Your conversations stay as they are.</p>`,
+    );
     return;
   }
   const names = conversationsOf(source.name, accepted.groups.keys, deps.mappings);
-  const list = names.length > 0 ? `<p>You will be in these conversations:</p><ul>${names.map((n) => `<li>${escape(n)}</li>`).join('')}</ul>` : '<p>None of your groups leads to a conversation.</p>';
+  const list =
+    names.length > 0
+      ? `<p>You will be in these conversations:</p><ul>${names.map((n) => `<li>${escape(n)}</li>`).join('')}</ul>`
+      : '<p>None of your groups leads to a conversation.</p>';
   page(res, 200, 'Signed in', `${who}${list}<p>Changes reach the chat within a few minutes. You can close this page.</p>`);
 }
 
@@ -75,7 +88,10 @@ function welcome(res: Response, source: SamlSourceConfig, accepted: AcceptedLogi
 export function mountSaml(app: Express, deps: SamlDeps): void {
   for (const source of deps.sources) {
     const log = deps.logger.child({ component: 'saml', source: source.name });
-    const sp = new SamlServiceProvider(source, deps.store, { ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}), ...(deps.now ? { now: deps.now } : {}) });
+    const sp = new SamlServiceProvider(source, deps.store, {
+      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
+      ...(deps.now ? { now: deps.now } : {}),
+    });
     const router = express.Router();
     router.get('/metadata', (_req, res) => {
       res.type('application/samlmetadata+xml').send(sp.metadata());
@@ -94,7 +110,13 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
         const accepted = await sp.accept((req.body as Record<string, unknown> | undefined)?.SAMLResponse);
         const keys = [...new Set([...accepted.groups.keys, ...accepted.previousGroups])].map((g) => groupKey(source.name, g));
         log.info(
-          { user: accepted.login.nameId, groups: accepted.groups.keys.length, groupsUnknown: accepted.groups.unknown, ignored: accepted.groups.ignored.length, assertion: accepted.login.assertionId },
+          {
+            user: accepted.login.nameId,
+            groups: accepted.groups.keys.length,
+            groupsUnknown: accepted.groups.unknown,
+            ignored: accepted.groups.ignored.length,
+            assertion: accepted.login.assertionId,
+          },
           'SAML login recorded',
         );
         deps.onLogin?.('accepted');
@@ -104,7 +126,12 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
         if (e instanceof SamlRejected) {
           log.warn({ reason: e.reason }, 'SAML response rejected');
           deps.onLogin?.('rejected');
-          page(res, 400, 'Sign-in rejected', `<p>Your sign-in could not be accepted: ${escape(e.reason)}.</p><p>Please start again from your identity provider; if this persists, tell your administrator.</p>`);
+          page(
+            res,
+            400,
+            'Sign-in rejected',
+            `<p>Your sign-in could not be accepted: ${escape(e.reason)}.</p><p>Please start again from your identity provider; if this persists, tell your administrator.</p>`,
+          );
         } else {
           log.error({ err: (e as Error).message }, 'SAML response could not be handled');
           deps.onLogin?.('error');

@@ -19,7 +19,10 @@ export interface ScimPushDeps {
 }
 
 function sendError(res: Response, status: number, detail: string, scimType?: string): void {
-  res.status(status).type('application/scim+json').send(errorBody(status, detail, scimType));
+  res
+    .status(status)
+    .type('application/scim+json')
+    .send(errorBody(status, detail, scimType));
 }
 
 /** answers a request the provider handles; its SCIM errors become SCIM error answers */

@@ -12,7 +12,11 @@ export interface FlatGroup {
  * Groups whose members are user or group ids → groups of users, nested groups expanded without
  * looping on a cycle. Member ids that are neither are reported once per group that lists them.
  */
-export function expandGroups(source: string, groups: readonly FlatGroup[], users: ReadonlyMap<string, SourceUser>): { groups: DesiredGroup[]; unknown: [string, string][] } {
+export function expandGroups(
+  source: string,
+  groups: readonly FlatGroup[],
+  users: ReadonlyMap<string, SourceUser>,
+): { groups: DesiredGroup[]; unknown: [string, string][] } {
   const byId = new Map(groups.map((g) => [g.id, g]));
   // which group last took each user: a user listed twice, or reached through two nested groups,
   // counts once, without a set per group (a million memberships made that a second per read)

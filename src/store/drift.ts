@@ -30,32 +30,36 @@ export class DriftStore {
   /** what a refresh found, applied to the snapshot and logged, in one transaction */
   apply(runId: number, drift: Drift[]): void {
     const t = now();
-    const log = this.db.prepare(
-      `INSERT INTO drift (run_id, binding_key, conversation_id, kind, user_id, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    );
+    const log = this.db.prepare(`INSERT INTO drift (run_id, binding_key, conversation_id, kind, user_id, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     const leaver = this.db.prepare(`INSERT INTO leavers (conversation_id, user_id, left_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
-    this.members.writing(() => this.db.transaction(() => {
-      for (const d of drift) {
-        const ours = this.members.edit(d.conversationId, { add: d.added, origin: 'external', remove: d.left });
-        for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
-        for (const u of ours) leaver.run(d.conversationId, u, t);
-        for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
-        if (d.unmanageable !== undefined) this.snapshot.markUnmanageable(d.conversationId, d.unmanageable);
-        if (d.renamedTo !== undefined) {
-          this.snapshot.apply({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
-          log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
+    this.members.writing(() =>
+      this.db.transaction(() => {
+        for (const d of drift) {
+          const ours = this.members.edit(d.conversationId, { add: d.added, origin: 'external', remove: d.left });
+          for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
+          for (const u of ours) leaver.run(d.conversationId, u, t);
+          for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
+          if (d.unmanageable !== undefined) this.snapshot.markUnmanageable(d.conversationId, d.unmanageable);
+          if (d.renamedTo !== undefined) {
+            this.snapshot.apply({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
+            log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
+          }
+          if (d.deleted !== undefined) {
+            this.snapshot.apply({ kind: 'deleted', key: d.key });
+            this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
+            this.db
+              .prepare(
+                `INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`,
+              )
+              .run(d.key, d.conversationId, t);
+            log.run(runId, d.key, d.conversationId, 'deleted', null, d.deleted, t);
+          }
         }
-        if (d.deleted !== undefined) {
-          this.snapshot.apply({ kind: 'deleted', key: d.key });
-          this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
-          this.db
-            .prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`)
-            .run(d.key, d.conversationId, t);
-          log.run(runId, d.key, d.conversationId, 'deleted', null, d.deleted, t);
-        }
-      }
-      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(runId));
-    })());
+        this.db
+          .prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+          .run(String(runId));
+      })(),
+    );
   }
 
   /** sync runs since the last refresh (all of them when there was none) */
@@ -80,19 +84,37 @@ export class DriftStore {
     })();
   }
 
-  recent(limit: number): { runId: number; key: string; conversationId: string; kind: string; userId: string | null; detail: string | null; detectedAt: string }[] {
+  recent(
+    limit: number,
+  ): { runId: number; key: string; conversationId: string; kind: string; userId: string | null; detail: string | null; detectedAt: string }[] {
     return (
-      this.db
-        .prepare(`SELECT run_id, binding_key, conversation_id, kind, user_id, detail, detected_at FROM drift ORDER BY id DESC LIMIT ?`)
-        .all(limit) as { run_id: number; binding_key: string; conversation_id: string; kind: string; user_id: string | null; detail: string | null; detected_at: string }[]
-    ).map((r) => ({ runId: r.run_id, key: r.binding_key, conversationId: r.conversation_id, kind: r.kind, userId: r.user_id, detail: r.detail, detectedAt: r.detected_at }));
+      this.db.prepare(`SELECT run_id, binding_key, conversation_id, kind, user_id, detail, detected_at FROM drift ORDER BY id DESC LIMIT ?`).all(limit) as {
+        run_id: number;
+        binding_key: string;
+        conversation_id: string;
+        kind: string;
+        user_id: string | null;
+        detail: string | null;
+        detected_at: string;
+      }[]
+    ).map((r) => ({
+      runId: r.run_id,
+      key: r.binding_key,
+      conversationId: r.conversation_id,
+      kind: r.kind,
+      userId: r.user_id,
+      detail: r.detail,
+      detectedAt: r.detected_at,
+    }));
   }
 
   /** what drift left to remember: leavers by binding key, and the keys of conversations deleted by hand */
   memory(): { leavers: Map<string, { conversationId: string; users: string[] }>; gone: string[] } {
     const leavers = new Map<string, { conversationId: string; users: string[] }>();
     const rows = this.db
-      .prepare(`SELECT b.key, l.conversation_id, l.user_id FROM leavers l JOIN bindings b ON b.conversation_id = l.conversation_id AND b.state = 'bound' ORDER BY l.user_id`)
+      .prepare(
+        `SELECT b.key, l.conversation_id, l.user_id FROM leavers l JOIN bindings b ON b.conversation_id = l.conversation_id AND b.state = 'bound' ORDER BY l.user_id`,
+      )
       .raw()
       .all() as [string, string, string][];
     for (const [key, conversationId, user] of rows) {

@@ -41,32 +41,9 @@ export class SnapshotWriter {
   apply(effect: OpEffect): void {
     const t = now();
     switch (effect.kind) {
-      case 'created': {
-        // the key's earlier conversation (moved to a channel, or deleted and made again) keeps a row of
-        // its own: no later look for a lost create takes it for one convsync just made
-        const replaced = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ? AND conversation_id <> ?`).pluck().get(effect.key, effect.conversationId) as string | undefined;
-        if (replaced !== undefined) {
-          this.db.prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
-          this.members.clear(replaced);
-          // who left the old one on their own is not added to the new one either
-          this.db.prepare(`UPDATE OR IGNORE leavers SET conversation_id = ? WHERE conversation_id = ?`).run(effect.conversationId, replaced);
-          this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(replaced);
-        }
-        this.db
-          .prepare(
-            `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, on_group_removed, state, created_at, updated_at)
-             VALUES (@key, @conversationId, @ownerId, @backend, @name, @groups, @onGroupRemoved, 'bound', @t, @t)
-             ON CONFLICT (key) DO UPDATE SET conversation_id = excluded.conversation_id, owner_id = excluded.owner_id,
-               backend = excluded.backend, name = excluded.name, groups = excluded.groups,
-               on_group_removed = excluded.on_group_removed, state = 'bound', updated_at = excluded.updated_at`,
-          )
-          .run({ ...effect, groups: JSON.stringify(effect.groups), t });
-        this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
-        this.members.clear(effect.conversationId);
-        this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
-        this.members.edit(effect.conversationId, { add: effect.external ?? [], origin: 'external' });
+      case 'created':
+        this.created(effect, t);
         break;
-      }
       case 'added': {
         this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
         if (effect.external?.length) this.members.edit(effect.conversationId, { add: effect.external, origin: 'external' });
@@ -86,22 +63,11 @@ export class SnapshotWriter {
         // members kept: a rebind starts from them
         this.db.prepare(`UPDATE bindings SET state = 'unbound', updated_at = ? WHERE key = ? AND state = 'bound'`).run(t, effect.key);
         break;
-      case 'rebound': {
-        if (effect.fromKey !== undefined && effect.fromKey !== effect.key) {
-          this.db.prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
-          this.db.prepare(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`).run(effect.key, t, effect.fromKey, effect.conversationId);
-        }
-        this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
-        const now = new Set(effect.members);
-        const kept = this.members.idsOf(effect.conversationId);
-        // who joined while it was let go was not added by convsync
-        this.members.edit(effect.conversationId, { add: effect.members, origin: 'external', remove: kept.filter((m) => !now.has(m)) });
+      case 'rebound':
+        this.rebound(effect, t);
         break;
-      }
       case 'deleted': {
-        const row = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as
-          | { conversation_id: string }
-          | undefined;
+        const row = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as { conversation_id: string } | undefined;
         this.db.prepare(`UPDATE bindings SET state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
         if (row) this.members.clear(row.conversation_id);
         break;
@@ -117,6 +83,53 @@ export class SnapshotWriter {
       case 'none':
         break;
     }
+  }
+
+  private created(effect: Extract<OpEffect, { kind: 'created' }>, t: string): void {
+    // the key's earlier conversation (moved to a channel, or deleted and made again) keeps a row of
+    // its own: no later look for a lost create takes it for one convsync just made
+    const replaced = this.db
+      .prepare(`SELECT conversation_id FROM bindings WHERE key = ? AND conversation_id <> ?`)
+      .pluck()
+      .get(effect.key, effect.conversationId) as string | undefined;
+    if (replaced !== undefined) {
+      this.db
+        .prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
+        .run(t, effect.key);
+      this.members.clear(replaced);
+      // who left the old one on their own is not added to the new one either
+      this.db.prepare(`UPDATE OR IGNORE leavers SET conversation_id = ? WHERE conversation_id = ?`).run(effect.conversationId, replaced);
+      this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(replaced);
+    }
+    this.db
+      .prepare(
+        `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, on_group_removed, state, created_at, updated_at)
+         VALUES (@key, @conversationId, @ownerId, @backend, @name, @groups, @onGroupRemoved, 'bound', @t, @t)
+         ON CONFLICT (key) DO UPDATE SET conversation_id = excluded.conversation_id, owner_id = excluded.owner_id,
+           backend = excluded.backend, name = excluded.name, groups = excluded.groups,
+           on_group_removed = excluded.on_group_removed, state = 'bound', updated_at = excluded.updated_at`,
+      )
+      .run({ ...effect, groups: JSON.stringify(effect.groups), t });
+    this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
+    this.members.clear(effect.conversationId);
+    this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
+    this.members.edit(effect.conversationId, { add: effect.external ?? [], origin: 'external' });
+  }
+
+  private rebound(effect: Extract<OpEffect, { kind: 'rebound' }>, t: string): void {
+    if (effect.fromKey !== undefined && effect.fromKey !== effect.key) {
+      this.db
+        .prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
+        .run(t, effect.key);
+      this.db
+        .prepare(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`)
+        .run(effect.key, t, effect.fromKey, effect.conversationId);
+    }
+    this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
+    const now = new Set(effect.members);
+    const kept = this.members.idsOf(effect.conversationId);
+    // who joined while it was let go was not added by convsync
+    this.members.edit(effect.conversationId, { add: effect.members, origin: 'external', remove: kept.filter((m) => !now.has(m)) });
   }
 
   /** what a read or a refused change says about whether the conversation can still be managed (null: it can) */

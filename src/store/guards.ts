@@ -24,8 +24,7 @@ export class GuardStore {
         const { key, members } = JSON.parse(payload) as { key: string; members: string[] };
         out.removals += members.length;
         out.removalsByKey.set(key, (out.removalsByKey.get(key) ?? 0) + members.length);
-      }
-      else if (op === 'unbind') out.unbinds++;
+      } else if (op === 'unbind') out.unbinds++;
       else out.deletes++;
     }
     return out;

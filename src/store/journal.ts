@@ -60,19 +60,17 @@ export class JournalStore {
 
   /** the op's result and its snapshot change land together or not at all */
   done(id: number, effect: OpEffect, note?: string): void {
-    this.members.writing(() => this.db.transaction(() => {
-      this.snapshot.apply(effect);
-      this.db
-        .prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`)
-        .run(now(), note ?? null, id);
-    })());
+    this.members.writing(() =>
+      this.db.transaction(() => {
+        this.snapshot.apply(effect);
+        this.db.prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
+      })(),
+    );
   }
 
   failed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {
     this.db
-      .prepare(
-        `UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`,
-      )
+      .prepare(`UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`)
       .run(now(), error.kind, error.label ?? null, error.message, id);
   }
 
@@ -95,9 +93,7 @@ export class JournalStore {
 
   private rows(where: string, ...params: unknown[]): JournalRow[] {
     const rows = this.db
-      .prepare(
-        `SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`,
-      )
+      .prepare(`SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`)
       .all(...params) as {
       id: number;
       run_id: number;

@@ -38,33 +38,37 @@ export class Lease {
    * for `ttlMs` is free, and so is one held by a dead process on this host.
    */
   acquire(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
-    this.db.transaction(() => {
-      const current = this.current();
-      const mine = current && same(current, holder);
-      if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
-        const dead = current.host === holder.host && !alive(current.pid);
-        if (!dead) {
-          throw new LeaseError(
-            `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
-              `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
-            { host: current.host, pid: current.pid, command: current.command },
-          );
+    this.db
+      .transaction(() => {
+        const current = this.current();
+        const mine = current && same(current, holder);
+        if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
+          const dead = current.host === holder.host && !alive(current.pid);
+          if (!dead) {
+            throw new LeaseError(
+              `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
+                `since ${current.since}; only one writer is allowed. Stop it first, or wait ${Math.ceil(ttlMs / 1000)} s if it died on another host.`,
+              { host: current.host, pid: current.pid, command: current.command },
+            );
+          }
         }
-      }
-      const t = now();
-      const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
-      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
-    }).immediate();
+        const t = now();
+        const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
+        this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
+      })
+      .immediate();
   }
 
   /** extends the lease; throws when it is no longer this holder's (taken over after it lapsed) */
   renew(holder: LeaseHolder): void {
     // read and write in one immediate transaction: a takeover between the two cannot be overwritten
-    this.db.transaction(() => {
-      const current = this.current();
-      if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync');
-      this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
-    }).immediate();
+    this.db
+      .transaction(() => {
+        const current = this.current();
+        if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync');
+        this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+      })
+      .immediate();
   }
 
   release(holder: LeaseHolder): void {

@@ -51,7 +51,11 @@ export class MemberSets {
       if (current.has(ref)) continue;
       current.add(ref);
       changed = true;
-      if (change.origin === 'external') this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(conversationId, ref);
+      if (change.origin === 'external')
+        this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(
+          conversationId,
+          ref,
+        );
     }
     const ours: string[] = [];
     for (const id of change.remove ?? []) {
@@ -112,7 +116,11 @@ export class MemberSets {
         const oldExternal = isExternal.get(conversationId, old) !== undefined;
         if (!present.has(keeper)) {
           // the keeper takes the place of the old form here, and who added them with it
-          if (oldExternal) this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(conversationId, keeper);
+          if (oldExternal)
+            this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(
+              conversationId,
+              keeper,
+            );
         } else if (!oldExternal) {
           // both forms here: added by convsync under either means added by convsync (managed removal applies)
           dropOrigin.run(conversationId, keeper);

@@ -99,7 +99,9 @@ export class PushStore {
   // an ORDER BY id makes it prefer the primary key; either way it walks every row of the source.
 
   usersByExternalId(source: string, externalId: string): PushUser[] {
-    return (this.sql(`SELECT * FROM push_users INDEXED BY push_users_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as UserRow[]).map(toUser);
+    return (
+      this.sql(`SELECT * FROM push_users INDEXED BY push_users_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as UserRow[]
+    ).map(toUser);
   }
 
   /** users with an email whose value is exactly `value` */
@@ -160,11 +162,15 @@ export class PushStore {
 
   /** groups named exactly `displayName` (the uniqueness rule of push groups is exact too) */
   groupsByName(source: string, displayName: string): PushGroup[] {
-    return (this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_display_name WHERE source = ? AND display_name = ?`).all(source, displayName) as GroupRow[]).map(toGroup);
+    return (
+      this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_display_name WHERE source = ? AND display_name = ?`).all(source, displayName) as GroupRow[]
+    ).map(toGroup);
   }
 
   groupsByExternalId(source: string, externalId: string): PushGroup[] {
-    return (this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as GroupRow[]).map(toGroup);
+    return (
+      this.sql(`SELECT * FROM push_groups INDEXED BY push_groups_external_id WHERE source = ? AND external_id = ?`).all(source, externalId) as GroupRow[]
+    ).map(toGroup);
   }
 
   /** the groups `memberId` (a user or a group) is a direct member of */

@@ -42,18 +42,22 @@ export class Retention {
   ) {}
 
   prune(policy: RetentionPolicy, nowMs = Date.now()): PruneReport {
-    const report = this.db.transaction(() => {
-      this.markProtected(iso(nowMs - policy.guardWindowMs));
-      const plans = this.prunePlans(policy.plansMaxCount);
-      const { runs, journal, drift } = this.pruneRuns(policy, nowMs);
-      const identity =
-        this.db.prepare(`DELETE FROM identity_cache WHERE resolved_at < ?`).run(iso(nowMs - policy.identityTtlMs)).changes +
-        this.db.prepare(`DELETE FROM refused_users WHERE refused_at < ?`).run(iso(nowMs - policy.identityTtlMs)).changes;
-      const cut = iso(nowMs - policy.samlLoginsMaxAgeMs);
-      const samlLogins = this.db.prepare(`DELETE FROM saml_logins WHERE logged_in_at < ? AND coalesce(groups_seen_at, logged_in_at) < ?`).run(cut, cut).changes;
-      this.db.exec(`DROP TABLE temp.prune_protected`);
-      return { runs, plans, journal, drift, identity, samlLogins, freedBytes: 0 };
-    }).immediate();
+    const report = this.db
+      .transaction(() => {
+        this.markProtected(iso(nowMs - policy.guardWindowMs));
+        const plans = this.prunePlans(policy.plansMaxCount);
+        const { runs, journal, drift } = this.pruneRuns(policy, nowMs);
+        const identity =
+          this.db.prepare(`DELETE FROM identity_cache WHERE resolved_at < ?`).run(iso(nowMs - policy.identityTtlMs)).changes +
+          this.db.prepare(`DELETE FROM refused_users WHERE refused_at < ?`).run(iso(nowMs - policy.identityTtlMs)).changes;
+        const cut = iso(nowMs - policy.samlLoginsMaxAgeMs);
+        const samlLogins = this.db
+          .prepare(`DELETE FROM saml_logins WHERE logged_in_at < ? AND coalesce(groups_seen_at, logged_in_at) < ?`)
+          .run(cut, cut).changes;
+        this.db.exec(`DROP TABLE temp.prune_protected`);
+        return { runs, plans, journal, drift, identity, samlLogins, freedBytes: 0 };
+      })
+      .immediate();
     this.plansMoved();
     report.freedBytes = this.giveBack();
     return report;
@@ -82,7 +86,9 @@ export class Retention {
     this.db.prepare(`CREATE TEMP TABLE prune_leaving AS SELECT id FROM runs WHERE id < ? AND id NOT IN (SELECT id FROM temp.prune_protected)`).run(cut);
     this.handOverPlans();
     const n = this.db
-      .prepare(`UPDATE runs SET plan = NULL, plan_of = NULL, plan_digest = NULL WHERE id IN (SELECT id FROM temp.prune_leaving) AND (plan IS NOT NULL OR plan_of IS NOT NULL)`)
+      .prepare(
+        `UPDATE runs SET plan = NULL, plan_of = NULL, plan_digest = NULL WHERE id IN (SELECT id FROM temp.prune_leaving) AND (plan IS NOT NULL OR plan_of IS NOT NULL)`,
+      )
       .run().changes;
     this.db.exec(`DROP TABLE temp.prune_leaving`);
     return n;
@@ -124,7 +130,10 @@ export class Retention {
 
   /** the id of the n-th newest run, or undefined when there are fewer */
   private nthNewestRun(n: number): number | undefined {
-    return this.db.prepare(`SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?`).pluck().get(n - 1) as number | undefined;
+    return this.db
+      .prepare(`SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?`)
+      .pluck()
+      .get(n - 1) as number | undefined;
   }
 
   /**

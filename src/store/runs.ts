@@ -60,13 +60,15 @@ export class RunStore {
 
   /** the run holding the text of an earlier identical plan */
   private holderOf(digest: string, before: number): number | undefined {
-    const row = this.db.prepare(`SELECT id, plan_of FROM runs WHERE plan_digest = ? AND id < ? ORDER BY id DESC LIMIT 1`).get(digest, before) as { id: number; plan_of: number | null } | undefined;
+    const row = this.db.prepare(`SELECT id, plan_of FROM runs WHERE plan_digest = ? AND id < ? ORDER BY id DESC LIMIT 1`).get(digest, before) as
+      { id: number; plan_of: number | null } | undefined;
     return row ? (row.plan_of ?? row.id) : undefined;
   }
 
   /** the plan a run computed; undefined when it planned nothing or its plan was pruned */
   plan(id: number): unknown {
-    const row = this.db.prepare(`SELECT coalesce(r.plan, o.plan) AS plan FROM runs r LEFT JOIN runs o ON o.id = r.plan_of WHERE r.id = ?`).get(id) as { plan: string | null } | undefined;
+    const row = this.db.prepare(`SELECT coalesce(r.plan, o.plan) AS plan FROM runs r LEFT JOIN runs o ON o.id = r.plan_of WHERE r.id = ?`).get(id) as
+      { plan: string | null } | undefined;
     return row?.plan ? (JSON.parse(row.plan) as unknown) : undefined;
   }
 

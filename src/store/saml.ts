@@ -89,7 +89,9 @@ export class SamlStore {
         const taken = this.db.prepare(`DELETE FROM saml_requests WHERE source = ? AND id = ?`).run(source, opts.requestId);
         if (taken.changes === 0) throw new Refused('unknown-request');
       }
-      const fresh = this.db.prepare(`INSERT OR IGNORE INTO saml_assertions (source, id, expires_at) VALUES (?, ?, ?)`).run(source, login.assertionId, opts.assertionExpiresAt);
+      const fresh = this.db
+        .prepare(`INSERT OR IGNORE INTO saml_assertions (source, id, expires_at) VALUES (?, ?, ?)`)
+        .run(source, login.assertionId, opts.assertionExpiresAt);
       if (fresh.changes === 0) throw new Refused('replayed');
       const before = this.login(source, login.nameId);
       const previousGroups = before?.groups ?? [];
@@ -136,7 +138,7 @@ export class SamlStore {
 
   /** every group a login of this source ever named: SAML cannot say a group is gone */
   groups(source: string): string[] {
-    return (this.db.prepare(`SELECT key FROM saml_groups WHERE source = ? ORDER BY key`).pluck().all(source) as string[]);
+    return this.db.prepare(`SELECT key FROM saml_groups WHERE source = ? ORDER BY key`).pluck().all(source) as string[];
   }
 
   /** how many requests, assertion ids and logins a source holds (tests check that a refused response stored nothing) */

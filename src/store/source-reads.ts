@@ -85,7 +85,9 @@ export interface PlanStamp {
 }
 
 /** the triggers that keep the versions of store-fed sources (migration 11) */
-export const FEED_TRIGGERS = ['push_users', 'push_groups', 'push_members', 'saml_logins', 'saml_groups'].flatMap((t) => ['ins', 'upd', 'del'].map((k) => `${t}_${k}_version`));
+export const FEED_TRIGGERS = ['push_users', 'push_groups', 'push_members', 'saml_logins', 'saml_groups'].flatMap((t) =>
+  ['ins', 'upd', 'del'].map((k) => `${t}_${k}_version`),
+);
 
 export class SourceReads {
   private readonly statements = new Map<string, Database.Statement>();
@@ -94,14 +96,15 @@ export class SourceReads {
 
   state(source: string): ReadState | undefined {
     const row = this.statement(`SELECT cursor, fingerprint, full_read_at, read_at FROM source_reads WHERE source = ?`).get(source) as
-      | { cursor: string | null; fingerprint: string | null; full_read_at: string | null; read_at: string }
-      | undefined;
+      { cursor: string | null; fingerprint: string | null; full_read_at: string | null; read_at: string } | undefined;
     return row && { cursor: row.cursor, fingerprint: row.fingerprint, fullReadAt: row.full_read_at, readAt: row.read_at };
   }
 
   /** the groups as last read, in id order */
   groups(source: string): ReadGroup[] {
-    const rows = this.statement(`SELECT id, display_name, members, nested, data FROM source_read_groups WHERE source = ? ORDER BY id`).raw().all(source) as GroupRow[];
+    const rows = this.statement(`SELECT id, display_name, members, nested, data FROM source_read_groups WHERE source = ? ORDER BY id`)
+      .raw()
+      .all(source) as GroupRow[];
     return rows.map(toGroup);
   }
 
@@ -176,7 +179,10 @@ export class SourceReads {
 
   /** whether every trigger that keeps the versions of store-fed sources is there (a rebuilt table loses its own) */
   feedTriggersIntact(): boolean {
-    const found = this.db.prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (${FEED_TRIGGERS.map(() => '?').join(', ')})`).pluck().get(...FEED_TRIGGERS);
+    const found = this.db
+      .prepare(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN (${FEED_TRIGGERS.map(() => '?').join(', ')})`)
+      .pluck()
+      .get(...FEED_TRIGGERS);
     return found === FEED_TRIGGERS.length;
   }
 
@@ -187,11 +193,9 @@ export class SourceReads {
   samlExpiredBetween(source: string, fromIso: string, toIso: string, ttlMs: number): boolean {
     const shift = (iso: string) => new Date(Date.parse(iso) - ttlMs).toISOString();
     return (
-      this.statement(`SELECT 1 FROM saml_logins WHERE source = ? AND coalesce(groups_seen_at, logged_in_at) > ? AND coalesce(groups_seen_at, logged_in_at) <= ? LIMIT 1`).get(
-        source,
-        shift(fromIso),
-        shift(toIso),
-      ) !== undefined
+      this.statement(
+        `SELECT 1 FROM saml_logins WHERE source = ? AND coalesce(groups_seen_at, logged_in_at) > ? AND coalesce(groups_seen_at, logged_in_at) <= ? LIMIT 1`,
+      ).get(source, shift(fromIso), shift(toIso)) !== undefined
     );
   }
 
@@ -204,7 +208,10 @@ export class SourceReads {
 
   savePlanStamp(stamp: PlanStamp | undefined): void {
     if (stamp === undefined) this.statement(`DELETE FROM meta WHERE key = 'plan_stamp'`).run();
-    else this.statement(`INSERT INTO meta (key, value) VALUES ('plan_stamp', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(stamp));
+    else
+      this.statement(`INSERT INTO meta (key, value) VALUES ('plan_stamp', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(
+        JSON.stringify(stamp),
+      );
   }
 
   /** what a stamp compares: the last journal row, the last drift refresh, and whether ops are held back */
@@ -232,7 +239,9 @@ export class SourceReads {
       `INSERT INTO source_read_groups (source, id, display_name, members, nested, data) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (source, id) DO UPDATE SET display_name = excluded.display_name, members = excluded.members, nested = excluded.nested, data = excluded.data`,
     );
-    const putUser = this.statement(`INSERT INTO source_read_users (source, id, data) VALUES (?, ?, ?) ON CONFLICT (source, id) DO UPDATE SET data = excluded.data`);
+    const putUser = this.statement(
+      `INSERT INTO source_read_users (source, id, data) VALUES (?, ?, ?) ON CONFLICT (source, id) DO UPDATE SET data = excluded.data`,
+    );
     const delGroup = this.statement(`DELETE FROM source_read_groups WHERE source = ? AND id = ?`);
     const delUser = this.statement(`DELETE FROM source_read_users WHERE source = ? AND id = ?`);
     for (const g of changes.groups) putGroup.run(source, g.id, g.displayName, encodeIds(g.members), g.nested ? encodeIds(g.nested) : null, g.data ?? null);

@@ -110,9 +110,7 @@ export class Store {
   private migrate(): void {
     const current = this.schemaVersion;
     if (current > MIGRATIONS.length) {
-      throw new Error(
-        `the database is at schema version ${current}, newer than this convsync understands (${MIGRATIONS.length}); upgrade convsync`,
-      );
+      throw new Error(`the database is at schema version ${current}, newer than this convsync understands (${MIGRATIONS.length}); upgrade convsync`);
     }
     for (let v = current; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
@@ -129,7 +127,16 @@ export class Store {
       .prepare(
         `SELECT key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable FROM bindings WHERE state IN ('bound', 'unbound') ORDER BY key`,
       )
-      .all() as { key: string; conversation_id: string; owner_id: string; name: string; groups: string; on_group_removed: RemovedGroupAction; state: string; unmanageable: string | null }[];
+      .all() as {
+      key: string;
+      conversation_id: string;
+      owner_id: string;
+      name: string;
+      groups: string;
+      on_group_removed: RemovedGroupAction;
+      state: string;
+      unmanageable: string | null;
+    }[];
     const { users, members } = this.members.load();
     const byConversation = new Map<string, SnapshotConversation>();
     const all = rows.map((r) => {
@@ -160,24 +167,21 @@ export class Store {
 
   bindingOf(key: string): { conversationId: string; ownerId: string } | undefined {
     const row = this.db.prepare(`SELECT conversation_id, owner_id FROM bindings WHERE key = ? AND state = 'bound'`).get(key) as
-      | { conversation_id: string; owner_id: string }
-      | undefined;
+      { conversation_id: string; owner_id: string } | undefined;
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id };
   }
 
   /** the binding row under a key, in any state */
   bindingRow(key: string): { conversationId: string; ownerId: string; state: string } | undefined {
     const row = this.db.prepare(`SELECT conversation_id, owner_id, state FROM bindings WHERE key = ?`).get(key) as
-      | { conversation_id: string; owner_id: string; state: string }
-      | undefined;
+      { conversation_id: string; owner_id: string; state: string } | undefined;
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id, state: row.state };
   }
 
   /** any binding, in any state, ever made to this conversation */
   bindingByConversation(conversationId: string): { key: string; state: string } | undefined {
-    return this.db
-      .prepare(`SELECT key, state FROM bindings WHERE conversation_id = ? ORDER BY state = 'bound' DESC LIMIT 1`)
-      .get(conversationId) as { key: string; state: string } | undefined;
+    return this.db.prepare(`SELECT key, state FROM bindings WHERE conversation_id = ? ORDER BY state = 'bound' DESC LIMIT 1`).get(conversationId) as
+      { key: string; state: string } | undefined;
   }
 
   /** groups feeding bound conversations change without any backend call (a union gains a group); one transaction */
@@ -211,5 +215,4 @@ export class Store {
   markUnmanageable(conversationId: string, reason: string | null): void {
     this.snapshot.markUnmanageable(conversationId, reason);
   }
-
 }

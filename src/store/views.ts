@@ -39,7 +39,9 @@ export class StatusViews {
   heldRuns(): HeldRun[] {
     const ids = this.heldRunIds();
     if (ids.length === 0) return [];
-    const rows = this.db.prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id DESC`).all(JSON.stringify(ids)) as RunRow[];
+    const rows = this.db
+      .prepare(`SELECT ${RUN_COLUMNS} FROM runs WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id DESC`)
+      .all(JSON.stringify(ids)) as RunRow[];
     const plan = this.db.prepare(`SELECT coalesce(r.plan, o.plan) FROM runs r LEFT JOIN runs o ON o.id = r.plan_of WHERE r.id = ?`).pluck();
     return this.withOps(rows)
       .map((run) => ({ run, plan: json((plan.get(run.id) as string | null | undefined) ?? null) }))
@@ -100,16 +102,24 @@ export class StatusViews {
     const where = `WHERE b.key NOT LIKE 'replaced:%' AND (@q IS NULL OR instr(lower(b.key || ' ' || b.name || ' ' || b.groups || ' ' || b.conversation_id), lower(@q)) > 0)`;
     const q = opts.search?.trim() ? opts.search.trim() : null;
     const total = this.db.prepare(`SELECT count(*) FROM bindings b ${where}`).pluck().get({ q }) as number;
-    const rows = this.db.prepare(`${BINDINGS} ${where} ORDER BY b.state = 'bound' DESC, b.name, b.key LIMIT @limit`).all({ q, limit: opts.limit }) as BindingRow[];
+    const rows = this.db
+      .prepare(`${BINDINGS} ${where} ORDER BY b.state = 'bound' DESC, b.name, b.key LIMIT @limit`)
+      .all({ q, limit: opts.limit }) as BindingRow[];
     const failures = this.failuresSince(opts.failuresSince);
     return { rows: rows.map((r) => toConversation(r, failures.get(r.key) ?? [])), total };
   }
 
-  conversation(key: string, historyLimit: number, failuresSince: string): { conversation: ConversationView; history: JournalView[]; drift: DriftView[] } | undefined {
+  conversation(
+    key: string,
+    historyLimit: number,
+    failuresSince: string,
+  ): { conversation: ConversationView; history: JournalView[]; drift: DriftView[] } | undefined {
     const row = this.db.prepare(`${BINDINGS} WHERE b.key = ?`).get(key) as BindingRow | undefined;
     if (!row) return undefined;
     const rows = this.db
-      .prepare(`SELECT id, run_id, op, status, payload, reason, error_kind, error_label, started_at, finished_at FROM journal WHERE binding_key = ? ORDER BY id DESC LIMIT ?`)
+      .prepare(
+        `SELECT id, run_id, op, status, payload, reason, error_kind, error_label, started_at, finished_at FROM journal WHERE binding_key = ? ORDER BY id DESC LIMIT ?`,
+      )
       .all(key, historyLimit) as JournalRow[];
     const history = rows.map(toJournal);
     const failures = this.failuresSince(failuresSince, key);
@@ -123,8 +133,26 @@ export class StatusViews {
         `SELECT d.run_id, d.binding_key, b.name, d.conversation_id, d.kind, d.user_id, d.detail, d.detected_at FROM drift d LEFT JOIN bindings b ON b.key = d.binding_key
          WHERE (@key IS NULL OR d.binding_key = @key) AND (@kind IS NULL OR d.kind = @kind) ORDER BY d.id DESC LIMIT @limit`,
       )
-      .all({ key: opts.key ?? null, kind: opts.kind ?? null, limit: opts.limit }) as { run_id: number; binding_key: string; name: string | null; conversation_id: string; kind: string; user_id: string | null; detail: string | null; detected_at: string }[];
-    return rows.map((r) => ({ runId: r.run_id, key: r.binding_key, name: r.name, conversationId: r.conversation_id, kind: r.kind, userId: r.user_id, detail: r.detail, detectedAt: r.detected_at }));
+      .all({ key: opts.key ?? null, kind: opts.kind ?? null, limit: opts.limit }) as {
+      run_id: number;
+      binding_key: string;
+      name: string | null;
+      conversation_id: string;
+      kind: string;
+      user_id: string | null;
+      detail: string | null;
+      detected_at: string;
+    }[];
+    return rows.map((r) => ({
+      runId: r.run_id,
+      key: r.binding_key,
+      name: r.name,
+      conversationId: r.conversation_id,
+      kind: r.kind,
+      userId: r.user_id,
+      detail: r.detail,
+      detectedAt: r.detected_at,
+    }));
   }
 
   /** per conversation: calls that failed since `since` and after its last successful call, newest first */
@@ -210,7 +238,18 @@ function toConversation(r: BindingRow, failures: ConversationView['failures']): 
   };
 }
 
-type JournalRow = { id: number; run_id: number; op: string; status: string; payload: string; reason: string; error_kind: string | null; error_label: string | null; started_at: string; finished_at: string | null };
+type JournalRow = {
+  id: number;
+  run_id: number;
+  op: string;
+  status: string;
+  payload: string;
+  reason: string;
+  error_kind: string | null;
+  error_label: string | null;
+  started_at: string;
+  finished_at: string | null;
+};
 
 function toJournal(j: JournalRow): JournalView {
   const members = (JSON.parse(j.payload) as { members?: string[] }).members ?? [];

@@ -40,15 +40,29 @@ describe('Mixin ids', () => {
   it('sort byte-wise in UTF-8, set the version-3 and variant bits, and ignore participant order', () => {
     // U+FF21 sorts after an astral character in UTF-16 but before it in UTF-8
     const [a, b] = ['\uFF21', '\u{1F600}'];
-    const digest = createHash('md5').update(Buffer.concat([Buffer.from(a), Buffer.from(b)])).digest();
+    const digest = createHash('md5')
+      .update(Buffer.concat([Buffer.from(a), Buffer.from(b)]))
+      .digest();
     digest[6] = (digest[6]! & 0x0f) | 0x30;
     digest[8] = (digest[8]! & 0x3f) | 0x80;
     const hex = digest.toString('hex');
     expect(uniqueConversationId(b, a)).toBe(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`);
     expect(uniqueConversationId(a, b)).toBe(uniqueConversationId(b, a));
-    const id = groupConversationId('11111111-1111-4111-8111-111111111111', 'Team ä', ['b0000000-0000-4000-8000-000000000000', 'a0000000-0000-4000-8000-000000000000'], 'F0000000-0000-4000-8000-00000000000F');
+    const id = groupConversationId(
+      '11111111-1111-4111-8111-111111111111',
+      'Team ä',
+      ['b0000000-0000-4000-8000-000000000000', 'a0000000-0000-4000-8000-000000000000'],
+      'F0000000-0000-4000-8000-00000000000F',
+    );
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-3[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(groupConversationId('11111111-1111-4111-8111-111111111111', 'Team ä', ['a0000000-0000-4000-8000-000000000000', 'b0000000-0000-4000-8000-000000000000'], 'f0000000-0000-4000-8000-00000000000f')).toBe(id);
+    expect(
+      groupConversationId(
+        '11111111-1111-4111-8111-111111111111',
+        'Team ä',
+        ['a0000000-0000-4000-8000-000000000000', 'b0000000-0000-4000-8000-000000000000'],
+        'f0000000-0000-4000-8000-00000000000f',
+      ),
+    ).toBe(id);
   });
 });
 
@@ -83,9 +97,27 @@ describe('Mixin backend against the Mixin sandbox', () => {
     const backend = mixinBackend.create(config(sandbox!.url, file), { logger });
     const store = Store.open(':memory:');
     const prepared = backend.prepareCreate!({ name: 'Team z', members: [people[0]!] });
-    const op: PlanOp = { op: 'create', key: 'group:corp:z', name: 'Team z', members: [people[0]!], groups: ['corp:z'], onGroupRemoved: 'keep', reason: 'test', prepared };
+    const op: PlanOp = {
+      op: 'create',
+      key: 'group:corp:z',
+      name: 'Team z',
+      members: [people[0]!],
+      groups: ['corp:z'],
+      onGroupRemoved: 'keep',
+      reason: 'test',
+      prepared,
+    };
     store.journal.pending(store.runs.start('sync'), op);
-    const r = new Reconciler(store, backend, { dryRun: false, ownerId: 'convsync', concurrency: 1, ratePerSecond: 100, burst: 10, retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 }, settleMs: 0, logger });
+    const r = new Reconciler(store, backend, {
+      dryRun: false,
+      ownerId: 'convsync',
+      concurrency: 1,
+      ratePerSecond: 100,
+      burst: 10,
+      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
+      settleMs: 0,
+      logger,
+    });
     expect(await r.recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });
     expect([...sandbox!.conversations.keys()]).toEqual([prepared.conversationId]);
     expect(store.loadSnapshot().conversations[0]).toMatchObject({ conversationId: prepared.conversationId });

@@ -20,10 +20,26 @@ const backend = () =>
     { type: 'protocol', baseUrl: BASE, auth: { type: 'bearer', token: 'tok' }, contacts: { matchOn: 'username', create: false }, timeoutMs: 2000 },
     { logger },
   );
-const group = (over: Record<string, unknown> = {}) => ({ id: 'GroupAAAAAAAAAA1', name: 'Team x', contacts: [{ id: 'ContactAAAAAAAA1' }], conversation_id: 'ConvAAAAAAAAAAA1', archived_at: null, created_at: Math.floor(Date.now() / 1000), ...over });
+const group = (over: Record<string, unknown> = {}) => ({
+  id: 'GroupAAAAAAAAAA1',
+  name: 'Team x',
+  contacts: [{ id: 'ContactAAAAAAAA1' }],
+  conversation_id: 'ConvAAAAAAAAAAA1',
+  archived_at: null,
+  created_at: Math.floor(Date.now() / 1000),
+  ...over,
+});
 const plan = planOf;
 const reconciler = (store: Store) =>
-  new Reconciler(store, backend(), { dryRun: false, ownerId: 'convsync', concurrency: 1, ratePerSecond: 1000, burst: 10, retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 }, logger });
+  new Reconciler(store, backend(), {
+    dryRun: false,
+    ownerId: 'convsync',
+    concurrency: 1,
+    ratePerSecond: 1000,
+    burst: 10,
+    retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+    logger,
+  });
 
 beforeEach(() => {
   nock.disableNetConnect();
@@ -36,11 +52,15 @@ afterEach(() => {
 describe('Protocol transport edge cases (nock)', () => {
   it('a socket hung up after the body was sent is ambiguous; a refused connection is not', async () => {
     nock(BASE).post('/groups').replyWithError({ code: 'ECONNRESET', message: 'socket hang up' });
-    const hung = await backend().create({ name: 'Team x', members: [] }).catch((e: unknown) => e);
+    const hung = await backend()
+      .create({ name: 'Team x', members: [] })
+      .catch((e: unknown) => e);
     expect(hung).toBeInstanceOf(TransientError);
     expect(isAmbiguous(hung)).toBe(true);
     nock(BASE).post('/groups').replyWithError({ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' });
-    const refused = await backend().create({ name: 'Team x', members: [] }).catch((e: unknown) => e);
+    const refused = await backend()
+      .create({ name: 'Team x', members: [] })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(TransientError);
     expect(isAmbiguous(refused)).toBe(false);
   });
@@ -56,9 +76,21 @@ describe('Protocol transport edge cases (nock)', () => {
       // the one it made carries the marker it sent; an older one and a person's of the same name do not
       .reply(200, () => ({
         has_more: false,
-        data: [group({ description: sent.description }), group({ id: 'OldGroupAAAAAAA1', created_at: 1_000_000 }), group({ id: 'PersonsGroupAAA1', description: 'managed by convsync' })],
+        data: [
+          group({ description: sent.description }),
+          group({ id: 'OldGroupAAAAAAA1', created_at: 1_000_000 }),
+          group({ id: 'PersonsGroupAAA1', description: 'managed by convsync' }),
+        ],
       }));
-    const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: ['ContactAAAAAAAA1'], groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
+    const op: PlanOp = {
+      op: 'create',
+      key: 'group:corp:x',
+      name: 'Team x',
+      members: ['ContactAAAAAAAA1'],
+      groups: ['corp:x'],
+      onGroupRemoved: 'keep',
+      reason: 'test',
+    };
     const result = await reconciler(store).apply(plan([op]), store.runs.start('sync'));
     expect(result).toMatchObject({ done: 1, failed: [] });
     expect(nock.isDone()).toBe(true);
@@ -77,13 +109,24 @@ describe('Protocol transport edge cases (nock)', () => {
       .query(true)
       .times(3)
       .reply(503, '<html>503</html>');
-    const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: ['ContactAAAAAAAA1'], groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
+    const op: PlanOp = {
+      op: 'create',
+      key: 'group:corp:x',
+      name: 'Team x',
+      members: ['ContactAAAAAAAA1'],
+      groups: ['corp:x'],
+      onGroupRemoved: 'keep',
+      reason: 'test',
+    };
     const result = await reconciler(store).apply(plan([op]), store.runs.start('sync'));
     expect(result.failed).toHaveLength(1);
     expect(result.failed[0]!.error).toMatch(/answer lost .* left pending/);
     expect(store.journal.pendingRows()).toHaveLength(1);
     expect(store.bindingOf('group:corp:x')).toBeUndefined();
-    nock(BASE).get('/groups').query(true).reply(200, () => ({ has_more: false, data: [group({ description: sent.description })] }));
+    nock(BASE)
+      .get('/groups')
+      .query(true)
+      .reply(200, () => ({ has_more: false, data: [group({ description: sent.description })] }));
     expect(await reconciler(store).recover()).toEqual({ resolved: 1, adopted: 1, inFlight: 0 });
     expect(store.bindingOf('group:corp:x')).toMatchObject({ conversationId: 'GroupAAAAAAAAAA1' });
     expect(nock.isDone()).toBe(true);

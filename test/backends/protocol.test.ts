@@ -88,7 +88,13 @@ describe('Protocol backend edge cases (MockAgent)', () => {
     pool.intercept({ path: '/v1/groups?limit=1' }).reply(500, 'oops');
     expect(await backend.whoami().catch((e: unknown) => e)).toBeInstanceOf(TransientError);
 
-    const group = { id: 'G000000000000001', name: 'g', conversation_id: 'C000000000000001', contacts: [{ id: 'A000000000000001', username: 'a' }], archived_at: null };
+    const group = {
+      id: 'G000000000000001',
+      name: 'g',
+      conversation_id: 'C000000000000001',
+      contacts: [{ id: 'A000000000000001', username: 'a' }],
+      archived_at: null,
+    };
     pool.intercept({ path: '/v1/groups/G000000000000001' }).reply(200, group);
     pool.intercept({ path: '/v1/groups/G000000000000001', method: 'PUT' }).reply(200, group);
     // a server that merged instead of replacing: the read-back still shows the removed contact

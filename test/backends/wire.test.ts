@@ -152,7 +152,9 @@ describe('Wire backend against the Wire sandbox', () => {
     w.conversations.get(conv.id)!.members.set(w.users.values().next().value!.id, 'wire_member');
     const denied = await backend.rename(conv.id, 'x').catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(PermanentError);
-    expect((denied as PermanentError).describe()).toBe('wire 403 action-denied: PUT /conversations/{domain}/{id}/name: Insufficient authorization (missing modify_conversation_name)');
+    expect((denied as PermanentError).describe()).toBe(
+      'wire 403 action-denied: PUT /conversations/{domain}/{id}/name: Insufficient authorization (missing modify_conversation_name)',
+    );
 
     const wrong = wireBackend.create(config(w.url, { password: 'not-the-password' }), { logger });
     const refused = await wrong.whoami().catch((e: unknown) => e);

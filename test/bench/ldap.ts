@@ -64,7 +64,19 @@ export async function startLdapBench(w: Workload, opts: { pageSize: number }): P
   const setupSeconds = (performance.now() - t) / 1000;
   const config = ConfigSchema.parse({
     store: { path: ':memory:' },
-    sources: [{ name: 'corp', type: 'ldap', url: slapd.url, bindDn: BIND_DN, password: BIND_PASSWORD, pageSize: opts.pageSize, timeoutMs: 120_000, groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE, attributes: ['employeeNumber'] } }],
+    sources: [
+      {
+        name: 'corp',
+        type: 'ldap',
+        url: slapd.url,
+        bindDn: BIND_DN,
+        password: BIND_PASSWORD,
+        pageSize: opts.pageSize,
+        timeoutMs: 120_000,
+        groups: { baseDn: GROUPS },
+        users: { baseDn: PEOPLE, attributes: ['employeeNumber'] },
+      },
+    ],
     backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
     mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
   }).sources[0] as LdapSourceConfig;
@@ -106,7 +118,8 @@ export async function startLdapBench(w: Workload, opts: { pageSize: number }): P
         const incremental = await timed(async () => {
           const again = await source.fetch(signal);
           if (whole(again, 'incremental read') !== memberships) throw new Error('an incremental read with nothing changed gave other memberships');
-          if (reports.lastRead.mode !== 'incremental') throw new Error(`a scheduled read with nothing changed was not incremental: ${JSON.stringify(reports.lastRead)}`);
+          if (reports.lastRead.mode !== 'incremental')
+            throw new Error(`a scheduled read with nothing changed was not incremental: ${JSON.stringify(reports.lastRead)}`);
           return reports.lastRead;
         });
         return {

@@ -57,7 +57,15 @@ export async function planBench(w: Workload) {
     const setupStart = performance.now();
     const run = store.runs.start('sync');
     for (const g of groups) {
-      const op = { op: 'create' as const, key: `group:dir:${g.id}`, name: `Team ${g.id.slice(1)}`, members: [], groups: [`dir:${g.id}`], onGroupRemoved: 'keep' as const, reason: 'bench' };
+      const op = {
+        op: 'create' as const,
+        key: `group:dir:${g.id}`,
+        name: `Team ${g.id.slice(1)}`,
+        members: [],
+        groups: [`dir:${g.id}`],
+        onGroupRemoved: 'keep' as const,
+        reason: 'bench',
+      };
       const id = store.journal.pending(run, op);
       store.journal.done(id, {
         kind: 'created',

@@ -34,21 +34,31 @@ export async function pushLatency(opts: { changes: number; intervalMs: number; g
       log: { level: 'info' },
     }),
   );
-  const child = spawn(process.execPath, [CLI, 'daemon', '--config', join(dir, 'convsync.yaml')], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: process.env.PATH ?? '' } });
+  const child = spawn(process.execPath, [CLI, 'daemon', '--config', join(dir, 'convsync.yaml')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '' },
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   try {
     for (let i = 0; i < 500 && !/"url":"([^"]+)"/.test(stderr); i++) await sleep(10);
     const base = `${/"url":"([^"]+)"/.exec(stderr)![1]}/scim/v2`;
     const scim = async (method: 'POST' | 'PATCH', path: string, body: unknown) => {
-      const res = await request(base + path, { method, headers: { authorization: 'Bearer bench-token', 'content-type': 'application/scim+json' }, body: JSON.stringify(body) });
+      const res = await request(base + path, {
+        method,
+        headers: { authorization: 'Bearer bench-token', 'content-type': 'application/scim+json' },
+        body: JSON.stringify(body),
+      });
       const text = await res.body.text();
       if (res.statusCode >= 300) throw new Error(`${method} ${path}: ${res.statusCode} ${text}`);
       return text ? (JSON.parse(text) as { id: string }) : undefined;
     };
     const scimIds: string[] = [];
     for (const u of directory.users) {
-      scimIds.push((await scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: u.email, externalId: u.externalId, active: true }))!.id);
+      scimIds.push(
+        (await scim('POST', '/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: u.email, externalId: u.externalId, active: true }))!
+          .id,
+      );
     }
     const groupIds: string[] = [];
     for (let g = 0; g < opts.groups; g++) {

@@ -13,7 +13,6 @@ import { mountScimPush } from '../../src/server/scim-push.js';
 import { groupOut, storeAnswer, userOut } from '../../src/sources/scim-push/format.js';
 import { Store } from '../../src/store/store.js';
 
-
 export interface LookupParams {
   /** users made by the Entra-style first cycle (a look-up, then a POST, per user) */
   users: number;
@@ -116,7 +115,8 @@ function lookupRequests(p: Provider, params: LookupParams, userIds: string[], gr
   const at = (i: number, n: number) => (i * 2_654_435_761) % n;
   const group = (i: number) => groups[at(i, groups.length)]!;
   // half of the checks ask about a member, half about someone else (read here, not kept: a million ids would slow every GC)
-  const member = (i: number) => (i % 2 === 0 ? p.store.push.memberRefs('idp', group(i))[i % params.membersPerGroup]!.value : userIds[at(i + 1, userIds.length)]!);
+  const member = (i: number) =>
+    i % 2 === 0 ? p.store.push.memberRefs('idp', group(i))[i % params.membersPerGroup]!.value : userIds[at(i + 1, userIds.length)]!;
   return {
     userNameHit: (i) => `/Users?${f(`userName eq "${userName(at(i, params.users))}"`)}&startIndex=1&count=100`,
     userNameMiss: (i) => `/Users?${f(`userName eq "${i}-0000-4000-8000-000000000000"`)}`,
@@ -202,13 +202,22 @@ export async function pushLookups(params: LookupParams) {
   const p = await startProvider(dir);
   try {
     const loadBefore = loadavg()[0]!;
-    const cycle = await watched((c) => c.requests, () => firstCycle(p, params));
+    const cycle = await watched(
+      (c) => c.requests,
+      () => firstCycle(p, params),
+    );
     const seedStarted = performance.now();
     const groups = seedGroups(p, params);
     const seedSeconds = round((performance.now() - seedStarted) / 1000);
     const userIds = p.store.push.userPage('idp', 0, params.users).map((u) => u.id);
-    const timed = await watched((t) => t.requests, () => timeLookups(p, lookupRequests(p, params, userIds, groups), params.samples));
-    const outOfTurn = await watched((t) => t.requests, () => timeLookups(p, randomPages(params), Math.min(params.samples, 100)));
+    const timed = await watched(
+      (t) => t.requests,
+      () => timeLookups(p, lookupRequests(p, params, userIds, groups), params.samples),
+    );
+    const outOfTurn = await watched(
+      (t) => t.requests,
+      () => timeLookups(p, randomPages(params), Math.min(params.samples, 100)),
+    );
     const baseline = {
       userNameFullBuildMs: [1, 2].map((i) => fullBuildMs(p, 'User', `userName eq "${userName(i * 7)}"`)),
       displayNameFullBuildMs: [1, 2].map((i) => fullBuildMs(p, 'Group', `displayName eq "team-${i * 7}"`)),
@@ -270,9 +279,14 @@ export function summarizeLookups(runs: LookupRun[], params = LOOKUP_PARAMS) {
     eventLoopDelayMaxMs: over(runs.map((r) => r.eventLoopDelay.maxMs)),
     eventLoopDelayP99Ms: over(runs.map((r) => r.eventLoopDelay.p99Ms)),
     gcPauseMaxMs: over(runs.map((r) => r.gcPauseMaxMs)),
-    byKind: Object.fromEntries(Object.keys(runs[0]!.lookups).map((k) => [k, { p50Ms: over(runs.map((r) => r.lookups[k]!.p50Ms)), p99Ms: over(runs.map((r) => r.lookups[k]!.p99Ms)) }])),
+    byKind: Object.fromEntries(
+      Object.keys(runs[0]!.lookups).map((k) => [k, { p50Ms: over(runs.map((r) => r.lookups[k]!.p50Ms)), p99Ms: over(runs.map((r) => r.lookups[k]!.p99Ms)) }]),
+    ),
     pagesOutOfTurnP99Ms: over(runs.map((r) => r.pagesOutOfTurn.p99Ms)),
-    baselineFullBuildMs: { userName: over(runs.flatMap((r) => r.baseline.userNameFullBuildMs)), displayName: over(runs.flatMap((r) => r.baseline.displayNameFullBuildMs)) },
+    baselineFullBuildMs: {
+      userName: over(runs.flatMap((r) => r.baseline.userNameFullBuildMs)),
+      displayName: over(runs.flatMap((r) => r.baseline.displayNameFullBuildMs)),
+    },
     ratioToBaseline: { userName: over(runs.map((r) => r.ratioToBaseline.userName)), displayName: over(runs.map((r) => r.ratioToBaseline.displayName)) },
     storeMiB: runs[0]!.storeMiB,
   };

@@ -42,7 +42,8 @@ async function main() {
   const syncs = ONLY.has('sync') ? await repeat('sync L', () => syncBench(workload('L'))) : [];
   const applyParams: ApplyParams = { groups: 500, membersPerGroup: 100, users: 5000, latencyMs: 20, ratePerSecond: 50, concurrency: 4 };
   const applies: Record<string, Awaited<ReturnType<typeof applyEfficiency>>[]> = {};
-  for (const backend of ONLY.has('apply') ? (['wire', 'protocol', 'mixin'] as const) : []) applies[backend] = await repeat(`apply S on ${backend}`, () => applyEfficiency(backend, applyParams));
+  for (const backend of ONLY.has('apply') ? (['wire', 'protocol', 'mixin'] as const) : [])
+    applies[backend] = await repeat(`apply S on ${backend}`, () => applyEfficiency(backend, applyParams));
   const cliTargets: Record<string, number> = { L: 0.5, XL: 0.8 };
   const clis: Record<string, Awaited<ReturnType<typeof cliSyncBench>>> = {};
   for (const name of ONLY.has('cli') ? ['L', 'XL'].filter((n) => sizes.includes(n)) : []) {
@@ -67,129 +68,153 @@ async function main() {
             workload: runs[0]!.workload,
             targetPlanSeconds: planTargets[name] ?? null,
             planSeconds: spread(runs.map((r) => r.planSeconds)),
-            phasesSeconds: Object.fromEntries(Object.keys(runs[0]!.phasesSeconds).map((k) => [k, spread(runs.map((r) => r.phasesSeconds[k as keyof typeof r.phasesSeconds]))])),
+            phasesSeconds: Object.fromEntries(
+              Object.keys(runs[0]!.phasesSeconds).map((k) => [k, spread(runs.map((r) => r.phasesSeconds[k as keyof typeof r.phasesSeconds]))]),
+            ),
             peakRssMiB: spread(runs.map((r) => r.peakRssMiB)),
             storeMiB: Math.round(runs[0]!.storeBytes / 2 ** 20),
             opsPlanned: runs.map((r) => r.opsPlanned),
           },
         ]),
       ),
-      sync: syncs.length === 0 ? undefined : {
-        what: 'whole runs (runOnce) on L from a file source against the Wire sandbox (no latency, no rate limit): initial full sync, a run with nothing changed, then runs after 0.1% and after a further 1% of memberships changed',
-        workload: syncs[0]!.workload,
-        target: { noopSecondsPlusSourceRead: 1.5, noopWrites: 0 },
-        fullSeconds: spread(syncs.map((r) => r.full.seconds)),
-        fullWrites: syncs.map((r) => r.full.writes),
-        noopSeconds: spread(syncs.map((r) => r.noop.seconds)),
-        noopSourceReadSeconds: spread(syncs.map((r) => r.noop.sourceReadSeconds)),
-        noopRestSeconds: spread(syncs.map((r) => r.noop.restSeconds)),
-        noopWrites: syncs.map((r) => r.noop.writes),
-        incremental: syncs[0]!.incremental.map((first, i) => {
-          const runs = syncs.map((r) => r.incremental[i]!);
-          return {
-            share: first.share,
-            membershipsChanged: first.membershipsChanged,
-            seconds: spread(runs.map((r) => r.seconds)),
-            restSeconds: spread(runs.map((r) => r.restSeconds)),
-            beyondNoopSeconds: spread(runs.map((r) => r.beyondNoopSeconds)),
-            writes: runs.map((r) => r.writes),
-            msPerWrite: spread(runs.map((r) => r.msPerWrite)),
-            ratioToFull: spread(runs.map((r) => r.ratioToFull)),
-          };
-        }),
-        storeMiB: syncs[0]!.storeMiB,
-      },
-      syncCli: Object.keys(clis).length === 0 ? undefined : {
-        what: '`node dist/cli.js sync` as a process (file source, Wire sandbox on loopback) after the initial sync: runs with nothing changed (no read, no plan); the baseline, the same with a full plan forced (reconcile.fullPlanEvery=0s, every run before); `--help` as the floor of any run; one run after 0.1% of memberships changed, with its writes and their window on the Wire side',
-        sizes: Object.fromEntries(
-          Object.entries(clis).map(([name, r]) => [
-            name,
-            {
-              workload: r.workload,
-              targetNoopSeconds: cliTargets[name] ?? null,
-              noopSeconds: spread(r.noopSeconds),
-              baselineFullPlanSeconds: spread(r.fullPlanNoopSeconds),
-              ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
-              floorSeconds: spread(r.floorSeconds),
-              initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
-              change: { ...r.change, targetBeyondWritesSeconds: name === 'L' ? 0.5 : null },
-              fileMiB: r.fileMiB,
+      sync:
+        syncs.length === 0
+          ? undefined
+          : {
+              what: 'whole runs (runOnce) on L from a file source against the Wire sandbox (no latency, no rate limit): initial full sync, a run with nothing changed, then runs after 0.1% and after a further 1% of memberships changed',
+              workload: syncs[0]!.workload,
+              target: { noopSecondsPlusSourceRead: 1.5, noopWrites: 0 },
+              fullSeconds: spread(syncs.map((r) => r.full.seconds)),
+              fullWrites: syncs.map((r) => r.full.writes),
+              noopSeconds: spread(syncs.map((r) => r.noop.seconds)),
+              noopSourceReadSeconds: spread(syncs.map((r) => r.noop.sourceReadSeconds)),
+              noopRestSeconds: spread(syncs.map((r) => r.noop.restSeconds)),
+              noopWrites: syncs.map((r) => r.noop.writes),
+              incremental: syncs[0]!.incremental.map((first, i) => {
+                const runs = syncs.map((r) => r.incremental[i]!);
+                return {
+                  share: first.share,
+                  membershipsChanged: first.membershipsChanged,
+                  seconds: spread(runs.map((r) => r.seconds)),
+                  restSeconds: spread(runs.map((r) => r.restSeconds)),
+                  beyondNoopSeconds: spread(runs.map((r) => r.beyondNoopSeconds)),
+                  writes: runs.map((r) => r.writes),
+                  msPerWrite: spread(runs.map((r) => r.msPerWrite)),
+                  ratioToFull: spread(runs.map((r) => r.ratioToFull)),
+                };
+              }),
+              storeMiB: syncs[0]!.storeMiB,
             },
-          ]),
-        ),
-      },
-      apply: Object.keys(applies).length === 0 ? undefined : {
-        what: 'initial sync of S through the CLI; the sandbox answers each call after 20 ms; convsync limited to ratePerSecond (burst 1); apply window timed by the sandbox',
-        params: applyParams,
-        target: { overLowerBound: 0.1, callRatio: 1 },
-        backends: Object.fromEntries(
-          Object.entries(applies).map(([b, runs]) => [
-            b,
-            {
-              writes: runs.map((r) => r.writes),
-              minimumWrites: runs[0]!.minimumWrites,
-              callRatio: runs.map((r) => r.callRatio),
-              applySeconds: spread(runs.map((r) => r.applySeconds)),
-              lowerBoundSeconds: runs[0]!.lowerBoundSeconds,
-              overLowerBound: spread(runs.map((r) => r.overLowerBound)),
-              cliWallSeconds: spread(runs.map((r) => r.cliWallSeconds)),
+      syncCli:
+        Object.keys(clis).length === 0
+          ? undefined
+          : {
+              what: '`node dist/cli.js sync` as a process (file source, Wire sandbox on loopback) after the initial sync: runs with nothing changed (no read, no plan); the baseline, the same with a full plan forced (reconcile.fullPlanEvery=0s, every run before); `--help` as the floor of any run; one run after 0.1% of memberships changed, with its writes and their window on the Wire side',
+              sizes: Object.fromEntries(
+                Object.entries(clis).map(([name, r]) => [
+                  name,
+                  {
+                    workload: r.workload,
+                    targetNoopSeconds: cliTargets[name] ?? null,
+                    noopSeconds: spread(r.noopSeconds),
+                    baselineFullPlanSeconds: spread(r.fullPlanNoopSeconds),
+                    ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
+                    floorSeconds: spread(r.floorSeconds),
+                    initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
+                    change: { ...r.change, targetBeyondWritesSeconds: name === 'L' ? 0.5 : null },
+                    fileMiB: r.fileMiB,
+                  },
+                ]),
+              ),
             },
-          ]),
-        ),
-      },
-      scimPull: pulls.length === 0 ? undefined : {
-        what: 'the SCIM source reading L from the SCIM sandbox (scimmy, in a child process): groups paged without members, each group read, users paged',
-        workload: workload('L'),
-        params: pullParams,
-        seconds: spread(pulls.map((r) => r.seconds)),
-        groupsPerSecond: spread(pulls.map((r) => r.groupsPerSecond)),
-        requests: pulls[0]!.requests,
-        noChange: {
-          target: { shareOfFullCrawl: 0.01 },
-          probeRequests: pulls.map((r) => r.noChange.probe.requests),
-          probeShareOfFullCrawl: pulls.map((r) => r.noChange.probe.shareOfFullCrawl),
-          probeSeconds: spread(pulls.map((r) => r.noChange.probe.seconds)),
-          incrementalReadRequests: pulls.map((r) => r.noChange.incrementalRead.requests),
-          incrementalReadShareOfFullCrawl: pulls.map((r) => r.noChange.incrementalRead.shareOfFullCrawl),
-          incrementalReadSeconds: spread(pulls.map((r) => r.noChange.incrementalRead.seconds)),
-        },
-        changed: {
-          groups: pullParams.changedGroups,
-          probeRequests: pulls.map((r) => r.changed.probe.requests),
-          incrementalReadRequests: pulls.map((r) => r.changed.incrementalRead.requests),
-          incrementalReadSeconds: spread(pulls.map((r) => r.changed.incrementalRead.seconds)),
-        },
-      },
-      ldap: ldapReads.length === 0 ? undefined : {
-        what: "the LDAP source's full read of L from Debian's slapd on loopback (groupOfNames with member DNs, paged): groups, users, nested expansion, stored with its cursor",
-        workload: workload('L'),
-        params: ldapParams,
-        setupSeconds: ldapBench!.setupSeconds,
-        seconds: spread(ldapReads.map((r) => r.seconds)),
-        requests: ldapReads[0]!.requests,
-        entries: ldapReads[0]!.entries,
-        memberships: ldapReads[0]!.memberships,
-        peakRssMiB: spread(ldapReads.map((r) => r.peakRssMiB)),
-        heapAfterMiB: spread(ldapReads.map((r) => r.heapAfterMiB)),
-        scheduledNoChange: {
-          what: 'a scheduled run after the full read, nothing changed (directory last modified a day before): what changed() asks (id-only listings, the queries for what changed since the modifyTimestamp cursor), and the incremental read a run makes when it reads anyway',
-          check: { requests: ldapReads[0]!.scheduled.check.requests, entries: ldapReads[0]!.scheduled.check.entries, seconds: spread(ldapReads.map((r) => r.scheduled.check.seconds)) },
-          incrementalRead: {
-            requests: ldapReads[0]!.scheduled.incrementalRead.requests,
-            entries: ldapReads[0]!.scheduled.incrementalRead.entries,
-            seconds: spread(ldapReads.map((r) => r.scheduled.incrementalRead.seconds)),
-          },
-        },
-      },
-      pushLatency: push.length === 0 ? undefined : {
-        what: 'SCIM PATCH accepted → the Wire call carrying it (real daemon, default debounce, Wire sandbox)',
-        params: pushParams,
-        target: { p95Ms: 2000 },
-        p50Ms: spread(push.map((r) => r.p50Ms)),
-        p95Ms: spread(push.map((r) => r.p95Ms)),
-        maxMs: spread(push.map((r) => r.maxMs)),
-        backendAddCalls: push.map((r) => r.backendAddCalls),
-      },
+      apply:
+        Object.keys(applies).length === 0
+          ? undefined
+          : {
+              what: 'initial sync of S through the CLI; the sandbox answers each call after 20 ms; convsync limited to ratePerSecond (burst 1); apply window timed by the sandbox',
+              params: applyParams,
+              target: { overLowerBound: 0.1, callRatio: 1 },
+              backends: Object.fromEntries(
+                Object.entries(applies).map(([b, runs]) => [
+                  b,
+                  {
+                    writes: runs.map((r) => r.writes),
+                    minimumWrites: runs[0]!.minimumWrites,
+                    callRatio: runs.map((r) => r.callRatio),
+                    applySeconds: spread(runs.map((r) => r.applySeconds)),
+                    lowerBoundSeconds: runs[0]!.lowerBoundSeconds,
+                    overLowerBound: spread(runs.map((r) => r.overLowerBound)),
+                    cliWallSeconds: spread(runs.map((r) => r.cliWallSeconds)),
+                  },
+                ]),
+              ),
+            },
+      scimPull:
+        pulls.length === 0
+          ? undefined
+          : {
+              what: 'the SCIM source reading L from the SCIM sandbox (scimmy, in a child process): groups paged without members, each group read, users paged',
+              workload: workload('L'),
+              params: pullParams,
+              seconds: spread(pulls.map((r) => r.seconds)),
+              groupsPerSecond: spread(pulls.map((r) => r.groupsPerSecond)),
+              requests: pulls[0]!.requests,
+              noChange: {
+                target: { shareOfFullCrawl: 0.01 },
+                probeRequests: pulls.map((r) => r.noChange.probe.requests),
+                probeShareOfFullCrawl: pulls.map((r) => r.noChange.probe.shareOfFullCrawl),
+                probeSeconds: spread(pulls.map((r) => r.noChange.probe.seconds)),
+                incrementalReadRequests: pulls.map((r) => r.noChange.incrementalRead.requests),
+                incrementalReadShareOfFullCrawl: pulls.map((r) => r.noChange.incrementalRead.shareOfFullCrawl),
+                incrementalReadSeconds: spread(pulls.map((r) => r.noChange.incrementalRead.seconds)),
+              },
+              changed: {
+                groups: pullParams.changedGroups,
+                probeRequests: pulls.map((r) => r.changed.probe.requests),
+                incrementalReadRequests: pulls.map((r) => r.changed.incrementalRead.requests),
+                incrementalReadSeconds: spread(pulls.map((r) => r.changed.incrementalRead.seconds)),
+              },
+            },
+      ldap:
+        ldapReads.length === 0
+          ? undefined
+          : {
+              what: "the LDAP source's full read of L from Debian's slapd on loopback (groupOfNames with member DNs, paged): groups, users, nested expansion, stored with its cursor",
+              workload: workload('L'),
+              params: ldapParams,
+              setupSeconds: ldapBench!.setupSeconds,
+              seconds: spread(ldapReads.map((r) => r.seconds)),
+              requests: ldapReads[0]!.requests,
+              entries: ldapReads[0]!.entries,
+              memberships: ldapReads[0]!.memberships,
+              peakRssMiB: spread(ldapReads.map((r) => r.peakRssMiB)),
+              heapAfterMiB: spread(ldapReads.map((r) => r.heapAfterMiB)),
+              scheduledNoChange: {
+                what: 'a scheduled run after the full read, nothing changed (directory last modified a day before): what changed() asks (id-only listings, the queries for what changed since the modifyTimestamp cursor), and the incremental read a run makes when it reads anyway',
+                check: {
+                  requests: ldapReads[0]!.scheduled.check.requests,
+                  entries: ldapReads[0]!.scheduled.check.entries,
+                  seconds: spread(ldapReads.map((r) => r.scheduled.check.seconds)),
+                },
+                incrementalRead: {
+                  requests: ldapReads[0]!.scheduled.incrementalRead.requests,
+                  entries: ldapReads[0]!.scheduled.incrementalRead.entries,
+                  seconds: spread(ldapReads.map((r) => r.scheduled.incrementalRead.seconds)),
+                },
+              },
+            },
+      pushLatency:
+        push.length === 0
+          ? undefined
+          : {
+              what: 'SCIM PATCH accepted → the Wire call carrying it (real daemon, default debounce, Wire sandbox)',
+              params: pushParams,
+              target: { p95Ms: 2000 },
+              p50Ms: spread(push.map((r) => r.p50Ms)),
+              p95Ms: spread(push.map((r) => r.p95Ms)),
+              maxMs: spread(push.map((r) => r.maxMs)),
+              backendAddCalls: push.map((r) => r.backendAddCalls),
+            },
       pushLookups: lookups.length === 0 ? undefined : summarizeLookups(lookups),
     },
   };
@@ -232,7 +257,9 @@ async function main() {
   }
   const q = results.benchmarks.scimPull;
   if (q) {
-    process.stdout.write(`SCIM pull L: ${q.seconds.median} s [${q.seconds.min}–${q.seconds.max}], ${q.groupsPerSecond.median} groups/s, concurrency ${q.params.concurrency}, ${q.requests} requests\n`);
+    process.stdout.write(
+      `SCIM pull L: ${q.seconds.median} s [${q.seconds.min}–${q.seconds.max}], ${q.groupsPerSecond.median} groups/s, concurrency ${q.params.concurrency}, ${q.requests} requests\n`,
+    );
     process.stdout.write(
       `SCIM pull L, nothing changed: ${q.noChange.probeRequests[0]} requests to tell (${q.noChange.probeShareOfFullCrawl[0]} of a full crawl, target ≤ 0.01), ` +
         `an incremental read ${q.noChange.incrementalReadRequests[0]} requests in ${q.noChange.incrementalReadSeconds.median} s; ${q.changed.groups} groups changed: ${q.changed.incrementalReadRequests[0]} requests\n`,

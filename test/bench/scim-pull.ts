@@ -33,9 +33,21 @@ const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** di
  */
 export async function scimPull(w: Workload, opts: { concurrency: number; pageSize: number; changedGroups: number }) {
   const perGroup = Math.round(w.memberships / w.groups);
-  const server = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./scim-server.ts', import.meta.url)), String(w.groups), String(perGroup), String(w.users), String(opts.pageSize)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const server = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(new URL('./scim-server.ts', import.meta.url)),
+      String(w.groups),
+      String(perGroup),
+      String(w.users),
+      String(opts.pageSize),
+    ],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  );
   const lines = createInterface({ input: server.stdout! });
   const waiting: ((line: string) => void)[] = [];
   lines.on('line', (line) => waiting.shift()?.(line));
@@ -44,10 +56,23 @@ export async function scimPull(w: Workload, opts: { concurrency: number; pageSiz
   const store = Store.open(join(dir, 'db.sqlite'));
   const agent = new CountingAgent();
   try {
-    const baseUrl = await Promise.race([next(), new Promise<never>((_, reject) => server.once('exit', (code) => reject(new Error(`the SCIM sandbox exited ${code}`))))]);
+    const baseUrl = await Promise.race([
+      next(),
+      new Promise<never>((_, reject) => server.once('exit', (code) => reject(new Error(`the SCIM sandbox exited ${code}`)))),
+    ]);
     const config = ConfigSchema.parse({
       store: { path: ':memory:' },
-      sources: [{ name: 'corp', type: 'scim', baseUrl, auth: { type: 'bearer', token: 'bench-token' }, concurrency: opts.concurrency, groups: { pageSize: opts.pageSize }, users: { pageSize: opts.pageSize } }],
+      sources: [
+        {
+          name: 'corp',
+          type: 'scim',
+          baseUrl,
+          auth: { type: 'bearer', token: 'bench-token' },
+          concurrency: opts.concurrency,
+          groups: { pageSize: opts.pageSize },
+          users: { pageSize: opts.pageSize },
+        },
+      ],
       backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
       mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
     });
@@ -59,7 +84,8 @@ export async function scimPull(w: Workload, opts: { concurrency: number; pageSiz
       return { value, seconds: round((performance.now() - t) / 1000), requests: agent.requests - before };
     };
     const whole = (r: SourceResult, what: string) => {
-      if (r.groups.length !== w.groups || !r.listingComplete || r.groups.some((g) => !g.complete)) throw new Error(`${what}: incomplete read, ${r.groups.length} groups, ${r.warnings.slice(0, 3).join('; ')}`);
+      if (r.groups.length !== w.groups || !r.listingComplete || r.groups.some((g) => !g.complete))
+        throw new Error(`${what}: incomplete read, ${r.groups.length} groups, ${r.warnings.slice(0, 3).join('; ')}`);
       return r.groups.reduce((n, g) => n + g.members.length, 0);
     };
 
@@ -71,7 +97,7 @@ export async function scimPull(w: Workload, opts: { concurrency: number; pageSiz
     if (whole(quiet.value, 'incremental read') !== memberships) throw new Error('an incremental read with nothing changed gave other memberships');
 
     for (let g = 0; g < opts.changedGroups; g++) {
-      server.stdin!.write(`add g-${String(g + 1).padStart(5, '0')} u-${String(((g + 1) * perGroup) % w.users + 1).padStart(6, '0')}\n`);
+      server.stdin!.write(`add g-${String(g + 1).padStart(5, '0')} u-${String((((g + 1) * perGroup) % w.users) + 1).padStart(6, '0')}\n`);
       await next();
     }
     const probeChanged = await measure(() => source.changed!(signal));

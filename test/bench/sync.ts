@@ -63,7 +63,13 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
         const outcome = await runOnce(app, { mode: 'sync' });
         const ms = performance.now() - t;
         if (outcome.exitCode !== 0) throw new Error(`run ${outcome.runId} exited ${outcome.exitCode}: ${outcome.readErrors.join('; ')}`);
-        return { seconds: seconds(ms), sourceReadSeconds: seconds(sourceMs), restSeconds: seconds(ms - sourceMs), writes: wire.writeCalls().length - writesBefore, ops: outcome.plan.ops.length };
+        return {
+          seconds: seconds(ms),
+          sourceReadSeconds: seconds(sourceMs),
+          restSeconds: seconds(ms - sourceMs),
+          writes: wire.writeCalls().length - writesBefore,
+          ops: outcome.plan.ops.length,
+        };
       };
 
       const full = await run();
@@ -85,7 +91,14 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
         const r = await run();
         // what the change cost beyond a run with nothing to do (which reads and plans nothing)
         const beyondNoopSeconds = seconds((r.seconds - noop.seconds) * 1000);
-        return { share, membershipsChanged: changes, ...r, beyondNoopSeconds, msPerWrite: Math.round((beyondNoopSeconds * 1e6) / Math.max(1, r.writes)) / 1000, ratioToFull: Math.round((r.seconds / full.seconds) * 1000) / 1000 };
+        return {
+          share,
+          membershipsChanged: changes,
+          ...r,
+          beyondNoopSeconds,
+          msPerWrite: Math.round((beyondNoopSeconds * 1e6) / Math.max(1, r.writes)) / 1000,
+          ratioToFull: Math.round((r.seconds / full.seconds) * 1000) / 1000,
+        };
       };
       const incremental = [];
       for (const share of changeShares) incremental.push(await changed(share));
@@ -112,7 +125,10 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 /** `node dist/cli.js …` as a new process, timed from spawn to exit (what a CronJob pays) */
 async function cliRun(args: string[]): Promise<{ seconds: number; stdout: string; code: number | null; stderr: string }> {
   const t = performance.now();
-  const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, ...args], {
+    env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -173,7 +189,11 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
     try {
       const first = await runOnce(app, { mode: 'sync' });
       if (first.exitCode !== 0) {
-        const why = [...first.readErrors, ...(first.result?.failed ?? []).slice(0, 3).map((f) => `${f.op.op} ${f.op.key}: ${f.error}`), ...first.plan.blocked.slice(0, 3).map((b) => `${b.kind}: ${b.why}`)];
+        const why = [
+          ...first.readErrors,
+          ...(first.result?.failed ?? []).slice(0, 3).map((f) => `${f.op.op} ${f.op.key}: ${f.error}`),
+          ...first.plan.blocked.slice(0, 3).map((b) => `${b.kind}: ${b.why}`),
+        ];
         throw new Error(`the initial sync exited ${first.exitCode}: ${why.join('; ')}`);
       }
     } finally {
@@ -225,7 +245,14 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
       floorSeconds: floor,
       noopSeconds: noop,
       fullPlanNoopSeconds: fullPlan,
-      change: { share: opts.changeShare, membershipsChanged: changes, seconds: changed.seconds, writes: writes.length, writesWindowSeconds: windowSeconds, beyondWritesSeconds: seconds3((changed.seconds - windowSeconds) * 1000) },
+      change: {
+        share: opts.changeShare,
+        membershipsChanged: changes,
+        seconds: changed.seconds,
+        writes: writes.length,
+        writesWindowSeconds: windowSeconds,
+        beyondWritesSeconds: seconds3((changed.seconds - windowSeconds) * 1000),
+      },
       fileMiB: Math.round(statSync(file).size / 2 ** 20),
       violations: wire.violations.length,
     };

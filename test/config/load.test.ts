@@ -67,7 +67,12 @@ describe('configuration', () => {
     const text = EXAMPLE.replace('email: sync-bot@example.com', 'email: ${BOT_EMAIL}');
     const config = loadConfig({
       file: file('layers.yaml', text),
-      env: { BOT_EMAIL: 'bot@corp.example', CONVSYNC_POLICY: 'upsert-only', CONVSYNC_GUARDS__MAX_REMOVALS_PER_RUN: '7', CONVSYNC_SOURCES__0__BASE_URL: 'https://other/scim/v2' },
+      env: {
+        BOT_EMAIL: 'bot@corp.example',
+        CONVSYNC_POLICY: 'upsert-only',
+        CONVSYNC_GUARDS__MAX_REMOVALS_PER_RUN: '7',
+        CONVSYNC_SOURCES__0__BASE_URL: 'https://other/scim/v2',
+      },
       set: ['policy=create-only'],
       checkSecretFiles: false,
     });

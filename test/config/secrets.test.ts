@@ -18,7 +18,11 @@ function fragmentsOf(secret: string): string[] {
 
 describe('errors about secret files', () => {
   const broken: [string, string, RegExp][] = [
-    ['a quote missing before the seed', `{\n  "app_id": "a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",\n  "session_private_key": ${SEED}"\n}`, /not valid JSON at line 3, column 27/],
+    [
+      'a quote missing before the seed',
+      `{\n  "app_id": "a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d",\n  "session_private_key": ${SEED}"\n}`,
+      /not valid JSON at line 3, column 27/,
+    ],
     ['single quotes', `{'session_private_key': '${SEED}'}`, /not valid JSON at line 1, column 2/],
     ['a trailing comma', `{"session_private_key": "${SEED}",}`, /not valid JSON at line 1, column \d+/],
     ['cut short', `{"session_private_key": "${SEED.slice(0, 20)}`, /empty or ends too early/],
@@ -42,7 +46,10 @@ describe('errors about secret files', () => {
 
   it('a keystore that is JSON but not a bot keystore names the field, not its value', () => {
     const file = join(dir, 'keystore-rsa.json');
-    writeFileSync(file, JSON.stringify({ app_id: 'a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d', session_id: 'a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4e', session_private_key: `${SEED}zz` }));
+    writeFileSync(
+      file,
+      JSON.stringify({ app_id: 'a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d', session_id: 'a0c1b2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4e', session_private_key: `${SEED}zz` }),
+    );
     expect(() => readKeystore(file)).toThrow(/session_private_key: must be the hex of a 32-byte Ed25519 seed/);
     try {
       readKeystore(file);

@@ -12,7 +12,12 @@ import { desiredState, startHarness, type Harness, type HarnessOptions } from '.
 const BACKENDS: { name: 'wire' | 'protocol' | 'mixin'; label?: string; extra?: HarnessOptions; faults: (on: boolean) => HarnessOptions }[] = [
   { name: 'wire', faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }) },
   // Wire channels: MLS channels run by a team admin
-  { name: 'wire', label: 'wire channels', extra: { wireChannels: true }, faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }) },
+  {
+    name: 'wire',
+    label: 'wire channels',
+    extra: { wireChannels: true },
+    faults: (on) => ({ wire: { faults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} } }),
+  },
   { name: 'protocol', faults: (on) => ({ protocolFaults: on ? { throttleEvery: 3, errorRatio: 0.2, retryAfterSeconds: 0, lostResponseRatio: 0.2 } : {} }) },
   { name: 'mixin', faults: (on) => ({ mixinFaults: on ? { throttleEvery: 3, errorRatio: 0.2, lostResponseRatio: 0.2 } : {} }) },
 ];
@@ -51,23 +56,45 @@ for (const backend of BACKENDS) {
       const res = await h.cli(['sync']);
       expect(res.code, res.stderr).toBe(0);
       const version = backend.name === 'wire' ? /^\/v\d+\// : /^$/;
-      const writes = h.chatWrites().slice(before).map((c) => `${c.method} ${c.path.replace(version, '/vN/').replace(/[0-9a-zA-Z-]{16,}/g, 'ID')}`);
+      const writes = h
+        .chatWrites()
+        .slice(before)
+        .map((c) => `${c.method} ${c.path.replace(version, '/vN/').replace(/[0-9a-zA-Z-]{16,}/g, 'ID')}`);
       const state = h.chatState();
       expect(state.get('Team eng')).toEqual(desired().get('Team eng'));
       expect(state.get('Team platform')).toEqual(desired().get('Team platform'));
       if (backend.label === 'wire channels') {
         // Wire channels (v13+): the two removals and the add of one channel in one PUT …/members, the other add, the rename
-        expect(writes.sort()).toEqual(['POST /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/name'].sort());
+        expect(writes.sort()).toEqual(
+          [
+            'POST /vN/conversations/sandbox.wire.test/ID/members',
+            'PUT /vN/conversations/sandbox.wire.test/ID/members',
+            'PUT /vN/conversations/sandbox.wire.test/ID/name',
+          ].sort(),
+        );
         expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
       } else if (backend.name === 'wire') {
         // Wire: one add per conversation, one DELETE per removed member, the rename, nothing for an unbind
         expect(writes.sort()).toEqual(
-          ['DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'POST /vN/conversations/sandbox.wire.test/ID/members', 'PUT /vN/conversations/sandbox.wire.test/ID/name'].sort(),
+          [
+            'DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID',
+            'DELETE /vN/conversations/sandbox.wire.test/ID/members/sandbox.wire.test/ID',
+            'POST /vN/conversations/sandbox.wire.test/ID/members',
+            'POST /vN/conversations/sandbox.wire.test/ID/members',
+            'PUT /vN/conversations/sandbox.wire.test/ID/name',
+          ].sort(),
         );
         expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
       } else if (backend.name === 'mixin') {
         // Mixin: one REMOVE and one ADD per conversation (one batch), the rename; a conversation cannot be deleted
-        expect(writes.sort()).toEqual(['POST /conversations/ID', 'POST /conversations/ID/participants/ADD', 'POST /conversations/ID/participants/ADD', 'POST /conversations/ID/participants/REMOVE'].sort());
+        expect(writes.sort()).toEqual(
+          [
+            'POST /conversations/ID',
+            'POST /conversations/ID/participants/ADD',
+            'POST /conversations/ID/participants/ADD',
+            'POST /conversations/ID/participants/REMOVE',
+          ].sort(),
+        );
         expect(state.get('Team sales')).toHaveLength(4); // kept, unbound
       } else {
         // Protocol: one PUT per changed group (members and name together), the removed group archived
@@ -80,11 +107,18 @@ for (const backend of BACKENDS) {
 
     it('renews (or signs afresh) under a 2-second credential lifetime while applying', async () => {
       const short: HarnessOptions =
-        backend.name === 'wire' ? { wire: { faults: { tokenLifetimeSeconds: 2, latencyMs: 40 } } } : backend.name === 'protocol' ? { protocolOAuthSeconds: 2, protocolFaults: { latencyMs: 40 } } : { mixinFaults: { latencyMs: 40 } };
+        backend.name === 'wire'
+          ? { wire: { faults: { tokenLifetimeSeconds: 2, latencyMs: 40 } } }
+          : backend.name === 'protocol'
+            ? { protocolOAuthSeconds: 2, protocolFaults: { latencyMs: 40 } }
+            : { mixinFaults: { latencyMs: 40 } };
       h = await start({ groups: 60, membersPerGroup: 3, users: 60, ...short });
       if (backend.name === 'mixin') {
         const c = h.writeConfig;
-        c({ backend: { type: 'mixin', baseUrl: h.mixin!.url, keystoreFile: './mixin-keystore.json', tokenLifetimeSeconds: 2 }, reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });
+        c({
+          backend: { type: 'mixin', baseUrl: h.mixin!.url, keystoreFile: './mixin-keystore.json', tokenLifetimeSeconds: 2 },
+          reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 },
+        });
       } else h.writeConfig({ reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });
       const res = await h.cli(['sync']);
       expect(res.code, res.stderr).toBe(0);
@@ -100,7 +134,11 @@ for (const backend of BACKENDS) {
       h = await start({ groups: 20, membersPerGroup: 5, users: 60, ...backend.faults(true) });
       // besides one answer in five lost at random, the first create's for sure
       const lossy = backend.name === 'wire' ? h.wire : backend.name === 'mixin' ? h.mixin! : h.protocol!;
-      lossy.loseResponses({ method: 'POST', path: backend.name === 'wire' ? /^\/v\d+\/conversations$/ : backend.name === 'mixin' ? '/conversations' : '/v1/groups', as: 502 });
+      lossy.loseResponses({
+        method: 'POST',
+        path: backend.name === 'wire' ? /^\/v\d+\/conversations$/ : backend.name === 'mixin' ? '/conversations' : '/v1/groups',
+        as: 502,
+      });
       // a 5xx on a create may come after it was made: what is not found stays pending for the next run
       let res = await h.cli(['sync']);
       for (let run = 1; run < 8 && res.code !== 0; run++) res = await h.cli(['sync']);
@@ -123,7 +161,16 @@ for (const backend of BACKENDS) {
       const randomId = '0b1c2d3e-4f50-4617-8829-3a4b5c6d7e8f';
       const prepared = backend.name === 'mixin' ? { randomId, conversationId: groupConversationId(h.mixinBot!, 'Team late', [member], randomId) } : undefined;
       const store = Store.open(join(h.dir, 'convsync.db'));
-      store.journal.pending(store.runs.start('sync'), { op: 'create', key: 'group:corp:g-late', name: 'Team late', members: [member], groups: ['corp:g-late'], onGroupRemoved: 'keep', reason: 'test', ...(prepared ? { prepared } : {}) });
+      store.journal.pending(store.runs.start('sync'), {
+        op: 'create',
+        key: 'group:corp:g-late',
+        name: 'Team late',
+        members: [member],
+        groups: ['corp:g-late'],
+        onGroupRemoved: 'keep',
+        reason: 'test',
+        ...(prepared ? { prepared } : {}),
+      });
       store.close();
       if (backend.name === 'mixin') {
         h.mixin!.conversations.set(prepared!.conversationId, {
@@ -133,7 +180,10 @@ for (const backend of BACKENDS) {
           name: 'Team late',
           announcement: '',
           random_id: randomId,
-          participants: new Map([[h.mixinBot!, 'OWNER'], [member, '']]),
+          participants: new Map([
+            [h.mixinBot!, 'OWNER'],
+            [member, ''],
+          ]),
           created_at: new Date().toISOString(),
         });
       } else if (backend.name === 'wire') {
@@ -147,7 +197,10 @@ for (const backend of BACKENDS) {
           access: ['invite'],
           accessRole: ['team_member'],
           protocol: 'proteus',
-          members: new Map([[bot.id, 'wire_admin'], [h.chatId(h.directory.users[0]!.id), 'wire_member']]),
+          members: new Map([
+            [bot.id, 'wire_admin'],
+            [h.chatId(h.directory.users[0]!.id), 'wire_member'],
+          ]),
         });
       } else {
         h.protocol!.groups.set('LateGroup0000001', {

@@ -31,7 +31,11 @@ describe('crash safety', () => {
     });
     for (const g of h.directory.groups.slice(140)) h.scim.deleteGroup(g.id);
     for (let i = 0; i < 200; i++) {
-      h.scim.addGroup({ id: `n-${i}`, displayName: `team-new-${i}`, members: [0, 1].map((k) => ({ value: h.directory.users[(i * 2 + k) % 600]!.id, type: 'User' as const })) });
+      h.scim.addGroup({
+        id: `n-${i}`,
+        displayName: `team-new-${i}`,
+        members: [0, 1].map((k) => ({ value: h.directory.users[(i * 2 + k) % 600]!.id, type: 'User' as const })),
+      });
     }
     const plan = await h.cli(['plan', '--output', 'json']);
     const ops = (JSON.parse(plan.stdout) as { plan: { ops: { op: string; members?: string[] }[] } }).plan.ops;

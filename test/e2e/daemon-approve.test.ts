@@ -89,7 +89,9 @@ describe('approve while the daemon runs', () => {
     const d = await startDaemon(h, {});
     const approved = await h.cli(['approve', '1']);
     expect(approved.code).toBe(1);
-    expect(approved.stderr).toMatch(/the daemon \(pid \d+ on .+\) holds the writer lease; to send this command to it, configure server.syncToken or server.syncTokenFile/);
+    expect(approved.stderr).toMatch(
+      /the daemon \(pid \d+ on .+\) holds the writer lease; to send this command to it, configure server.syncToken or server.syncTokenFile/,
+    );
     expect((await post(`${d.url}/approve/1`, 'anything')).status).toBe(404);
     d.child.kill('SIGTERM');
     expect((await d.done).code).toBe(0);

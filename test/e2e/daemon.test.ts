@@ -51,7 +51,14 @@ describe('convsync daemon', () => {
     const ready = await get(`${d.url}/readyz`);
     expect(ready.status).toBe(200);
     const metrics = (await get(`${d.url}/metrics`)).text;
-    for (const name of ['convsync_run_duration_seconds_count 1', 'convsync_ops_total{op="create",result="done"} 3', 'convsync_last_success_timestamp_seconds', 'convsync_consecutive_failures 0', 'convsync_quarantined 0', 'convsync_drift_members 0']) {
+    for (const name of [
+      'convsync_run_duration_seconds_count 1',
+      'convsync_ops_total{op="create",result="done"} 3',
+      'convsync_last_success_timestamp_seconds',
+      'convsync_consecutive_failures 0',
+      'convsync_quarantined 0',
+      'convsync_drift_members 0',
+    ]) {
       expect(metrics).toContain(name);
     }
     expect(metrics).toMatch(/convsync_backend_requests_total\{backend="wire",status="201"\} 3/);

@@ -18,7 +18,9 @@ describe('gateway faults', () => {
     stop = undefined;
     await h?.close();
   });
-  const protocolVia = (url: string, extra: Record<string, unknown> = {}) => ({ backend: { type: 'protocol', baseUrl: `${url}/v1`, auth: { type: 'bearer', tokenFile: './protocol-token' }, ...extra } });
+  const protocolVia = (url: string, extra: Record<string, unknown> = {}) => ({
+    backend: { type: 'protocol', baseUrl: `${url}/v1`, auth: { type: 'bearer', tokenFile: './protocol-token' }, ...extra },
+  });
 
   it('protocol: a create the backend commits after the client gave up is never sent twice; the next run after it landed adopts it', async () => {
     h = await startHarness({ backend: 'protocol', groups: 1, membersPerGroup: 2 });
@@ -44,9 +46,12 @@ describe('gateway faults', () => {
       const target = backend === 'wire' ? h.wire.url : backend === 'mixin' ? h.mixin!.url : h.protocol!.url;
       const create = backend === 'wire' ? /^\/v\d+\/conversations$/ : backend === 'mixin' ? /^\/conversations$/ : /^\/v1\/groups$/;
       let n = 0;
-      const proxy = await startProxy(target, (m, p) => (m === 'POST' && create.test(p) && n++ === 0 ? { kind: 'mangle', body: () => '{"data":{"garbled":1},"qualified_id":{"id":"x"}}' } : { kind: 'pass' }));
+      const proxy = await startProxy(target, (m, p) =>
+        m === 'POST' && create.test(p) && n++ === 0 ? { kind: 'mangle', body: () => '{"data":{"garbled":1},"qualified_id":{"id":"x"}}' } : { kind: 'pass' },
+      );
       stop = proxy.stop;
-      if (backend === 'wire') h.writeConfig({ backend: { type: 'wire', baseUrl: proxy.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId } });
+      if (backend === 'wire')
+        h.writeConfig({ backend: { type: 'wire', baseUrl: proxy.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId } });
       else if (backend === 'mixin') h.writeConfig({ backend: { type: 'mixin', baseUrl: proxy.url, keystoreFile: './mixin-keystore.json' } });
       else h.writeConfig(protocolVia(proxy.url));
       const first = await h.cli(['sync']);
@@ -83,7 +88,9 @@ describe('gateway faults', () => {
     const personal = ((await made.body.json()) as { id: string }).id;
     let n = 0;
     // the gateway fails before reaching the API: convsync made nothing
-    const proxy = await startProxy(h.protocol!.url, (m, p) => (m === 'POST' && p === '/v1/groups' && n++ === 0 ? { kind: 'fail', status: 502 } : { kind: 'pass' }));
+    const proxy = await startProxy(h.protocol!.url, (m, p) =>
+      m === 'POST' && p === '/v1/groups' && n++ === 0 ? { kind: 'fail', status: 502 } : { kind: 'pass' },
+    );
     stop = proxy.stop;
     h.writeConfig(protocolVia(proxy.url));
     expect((await h.cli(['sync'])).code).toBe(1);
@@ -97,7 +104,9 @@ describe('gateway faults', () => {
     const users = h.directory.users;
     h.scim.addGroup({ id: 'g-twin', displayName: 'team-eng', members: users.slice(5, 8).map((u) => ({ value: u.id, type: 'User' as const })) });
     let n = 0;
-    const proxy = await startProxy(h.wire.url, (m, p) => (m === 'POST' && /^\/v\d+\/conversations$/.test(p) && n++ === 0 ? { kind: 'fail', status: 502 } : { kind: 'pass' }));
+    const proxy = await startProxy(h.wire.url, (m, p) =>
+      m === 'POST' && /^\/v\d+\/conversations$/.test(p) && n++ === 0 ? { kind: 'fail', status: 502 } : { kind: 'pass' },
+    );
     stop = proxy.stop;
     h.wire.loseResponses({ method: 'POST', path: /^\/v\d+\/conversations$/, as: 'slow', delayMs: 1500 });
     h.writeConfig({ backend: { type: 'wire', baseUrl: proxy.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId } });

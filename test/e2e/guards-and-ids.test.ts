@@ -58,7 +58,10 @@ describe('unbind is guarded and reversible (the real CLI against the Wire sandbo
     expect([...h.wire.conversations.keys()].sort()).toEqual(ids);
     const state = wireState(h.wire, h.botId);
     for (const [name, members] of desiredState(h.scim, h.wireId)) {
-      expect(state.get(name)!.filter((m) => m !== newcomer), name).toEqual(members);
+      expect(
+        state.get(name)!.filter((m) => m !== newcomer),
+        name,
+      ).toEqual(members);
     }
     // the newcomer was not added by convsync: with remove: managed they stay
     expect([...h.wire.conversations.get(ids[0]!)!.members.keys()]).toContain(newcomer);
@@ -66,7 +69,7 @@ describe('unbind is guarded and reversible (the real CLI against the Wire sandbo
     expect(json(again.stdout).plan.ops).toEqual([]);
   });
 
-  it('a source renamed: each conversation moves to its group\'s new key, none made twice', async () => {
+  it("a source renamed: each conversation moves to its group's new key, none made twice", async () => {
     h = await startHarness({ groups: 3, membersPerGroup: 2 });
     expect((await h.cli(['sync'])).code).toBe(0);
     const ids = [...h.wire.conversations.keys()].sort();
@@ -119,11 +122,15 @@ describe('guards hold across pushes (the real daemon)', () => {
 
   it('a delete a push run held stays held in the next scheduled full run until approved', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1, users: 4 });
-    d = await startDaemon(h, { mappings: [{ ...MAPPING, onGroupRemoved: 'delete' }], guards: { ...GUARDS, maxRemovalRatio: 1, maxDeletesPerRun: 2, window: '1h' } });
+    d = await startDaemon(h, {
+      mappings: [{ ...MAPPING, onGroupRemoved: 'delete' }],
+      guards: { ...GUARDS, maxRemovalRatio: 1, maxDeletesPerRun: 2, window: '1h' },
+    });
     const user = h.directory.users[0]!;
     const uid = (await scim(d, 'POST', '/Users', { schemas: [USER], userName: user.email, externalId: user.externalId, active: true })).json.id as string;
     const groups: string[] = [];
-    for (let i = 0; i < 3; i++) groups.push((await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: `team-p${i}`, members: [{ value: uid }] })).json.id as string);
+    for (let i = 0; i < 3; i++)
+      groups.push((await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: `team-p${i}`, members: [{ value: uid }] })).json.id as string);
     await until(() => wireState(h.wire, h.botId).size === 3, 'three conversations');
     for (const id of groups) await pushed(() => scim(d!, 'DELETE', `/Groups/${id}`));
     expect(wireState(h.wire, h.botId).size).toBe(1);
@@ -144,10 +151,12 @@ describe('guards hold across pushes (the real daemon)', () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1, users: 12 });
     d = await startDaemon(h, { mappings: [MAPPING], guards: { ...GUARDS, maxRemovalRatio: 0.2, removalRatioMinMembers: 10, window: '1h' } });
     const ids: string[] = [];
-    for (const u of h.directory.users.slice(0, 10)) ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id as string);
+    for (const u of h.directory.users.slice(0, 10))
+      ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id as string);
     const gid = (await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: 'team-x', members: ids.map((value) => ({ value })) })).json.id as string;
     await until(() => (wireState(h.wire, h.botId).get('Team x')?.length ?? 0) === 10, 'ten members');
-    for (const id of ids.slice(0, 5)) await pushed(() => scim(d!, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] }));
+    for (const id of ids.slice(0, 5))
+      await pushed(() => scim(d!, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${id}"]` }] }));
     // two of ten (20 %) may go; the third would make 30 %
     expect(wireState(h.wire, h.botId).get('Team x')).toHaveLength(8);
   }, 60_000);
@@ -237,7 +246,9 @@ describe('one id form, and one bad user never blocks the others', () => {
     const second = await h.cli(['sync', '--output', 'json']);
     expect(second.code, second.stderr).toBe(0);
     expect(json(second.stdout).plan.ops).toEqual([]);
-    expect(json(second.stdout).plan.warnings.join('\n')).toMatch(new RegExp(`1 user\\(s\\) refused by the backend lately, not added: ${stranger} \\(access-denied\\)`));
+    expect(json(second.stdout).plan.warnings.join('\n')).toMatch(
+      new RegExp(`1 user\\(s\\) refused by the backend lately, not added: ${stranger} \\(access-denied\\)`),
+    );
     expect(h.wire.writeCalls().length).toBe(writes);
     const status = await h.cli(['status']);
     expect(status.stdout).toContain(stranger);
@@ -253,7 +264,15 @@ describe('a dry run makes no mutating call, on any backend', () => {
     it(`${backend}: sync --dry-run, plan and explain write nothing; apply of the saved plan does`, async () => {
       h = await startHarness({ backend, groups: 3, membersPerGroup: 3, users: 12 });
       if (backend === 'protocol') {
-        h.writeConfig({ identity: { from: 'userName', lookup: 'handle', phoneFrom: 'externalId' }, backend: { type: 'protocol', baseUrl: h.protocol!.baseUrl, auth: { type: 'bearer', tokenFile: './protocol-token' }, contacts: { matchOn: 'username', create: true } } });
+        h.writeConfig({
+          identity: { from: 'userName', lookup: 'handle', phoneFrom: 'externalId' },
+          backend: {
+            type: 'protocol',
+            baseUrl: h.protocol!.baseUrl,
+            auth: { type: 'bearer', tokenFile: './protocol-token' },
+            contacts: { matchOn: 'username', create: true },
+          },
+        });
       }
       expect((await h.cli(['sync'])).code).toBe(0);
       const [eng, ops] = h.directory.groups;
@@ -270,7 +289,9 @@ describe('a dry run makes no mutating call, on any backend', () => {
       const before = all().length;
       const dry = await h.cli(['sync', '--dry-run', '--output', 'json']);
       expect(dry.code, dry.stderr).toBe(0);
-      const planned = json(dry.stdout).plan.ops.map((o) => o.op).sort();
+      const planned = json(dry.stdout)
+        .plan.ops.map((o) => o.op)
+        .sort();
       expect(planned).toEqual(expect.arrayContaining(['add', 'create', 'remove', 'rename']));
       if (backend === 'protocol') expect(planned).toContain('contact');
       const file = join(h.dir, 'plan.json');
@@ -283,7 +304,9 @@ describe('a dry run makes no mutating call, on any backend', () => {
       if (backend === 'protocol') expect([...h.protocol!.contacts.values()].filter((c) => c.username === 'fresh')).toHaveLength(1);
       // what the saved plan could not hold (the new contact's membership) follows at the next sync
       expect((await h.cli(['sync'])).code).toBe(0);
-      expect(h.chatState()).toEqual(desiredState(h.scim, (id) => (id === 'u-fresh' ? [...h.protocol!.contacts.values()].find((c) => c.username === 'fresh')!.id : h.chatId(id))));
+      expect(h.chatState()).toEqual(
+        desiredState(h.scim, (id) => (id === 'u-fresh' ? [...h.protocol!.contacts.values()].find((c) => c.username === 'fresh')!.id : h.chatId(id))),
+      );
     });
   }
 });

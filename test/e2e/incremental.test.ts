@@ -28,7 +28,9 @@ describe('convsync sync reads what changed, and nothing when nothing did (end to
     const value = await fn();
     return { value, requests: h.scim.requests.slice(before) };
   };
-  const scimSource = (extra: Record<string, unknown>) => ({ sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, ...extra }] });
+  const scimSource = (extra: Record<string, unknown>) => ({
+    sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, ...extra }],
+  });
 
   it('SCIM: no change → four short questions, no read, no plan, no Wire call but signing in; changes and a deletion are read by meta.lastModified; a change stamped in the past waits for the full crawl', async () => {
     h = await startHarness({ groups: 4, membersPerGroup: 3, users: 12, scimMaxResults: 3 });
@@ -51,7 +53,10 @@ describe('convsync sync reads what changed, and nothing when nothing did (end to
     h.scim.deleteGroup(ops!.id);
     const changed = await scimDuring(sync);
     expect(unchanged(changed.value)).toBe(false);
-    expect(changed.value.plan.ops.map((o) => [o.op, o.name]).sort()).toEqual([['add', 'Team eng'], ['unbind', 'Team ops']]);
+    expect(changed.value.plan.ops.map((o) => [o.op, o.name]).sort()).toEqual([
+      ['add', 'Team eng'],
+      ['unbind', 'Team ops'],
+    ]);
     // one group read whole, not four: the rest came from the stored read
     expect(changed.requests.filter((r) => /^\/scim\/v2\/Groups\/g-/.test(r.path)).map((r) => r.path)).toEqual([`/scim/v2/Groups/${eng!.id}`]);
     expect(wireState(h.wire, h.botId).get('Team eng')).toContain(h.wireId(h.directory.users[11]!.id));
@@ -83,7 +88,11 @@ describe('convsync sync reads what changed, and nothing when nothing did (end to
         file,
         JSON.stringify({
           users: h.directory.users.map((u) => ({ id: u.id, userName: u.userName, externalId: u.externalId })),
-          groups: h.directory.groups.map((g, i) => ({ id: g.id, displayName: g.displayName, members: [...g.members.map((m) => m.value), ...(i === 0 ? extra : [])] })),
+          groups: h.directory.groups.map((g, i) => ({
+            id: g.id,
+            displayName: g.displayName,
+            members: [...g.members.map((m) => m.value), ...(i === 0 ? extra : [])],
+          })),
         }),
       );
     write([]);

@@ -71,7 +71,9 @@ describe('every mutating route loses answers', () => {
   for (const backend of ['wire', 'protocol', 'mixin'] as const) {
     it(`${backend}: creates, adds, removes, renames and removals of groups converge exactly, nothing twice`, async () => {
       h = await startHarness({ backend, groups: 12, membersPerGroup: 4, users: 40, ...RATIO[backend] });
-      h.writeConfig({ mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed', onGroupRemoved: backend === 'mixin' ? 'keep' : 'delete' }] });
+      h.writeConfig({
+        mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed', onGroupRemoved: backend === 'mixin' ? 'keep' : 'delete' }],
+      });
       const first = await h.cli(['sync']);
       expect(first.code, first.stderr).toBe(0);
       expect(h.chatState()).toEqual(desiredState(h.scim, h.chatId));

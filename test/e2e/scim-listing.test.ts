@@ -31,7 +31,9 @@ describe('convsync sync: a SCIM listing is complete only when it is (end to end)
     // two groups a page: deleting team-ops once page 1 is sent shifts page 2 past team-sales
     h = await startHarness({ groups: 5, membersPerGroup: 3, scimMaxResults: 2 });
     // the full crawl, every run: a read by meta.lastModified sees the deletion whole (test/e2e/incremental.test.ts)
-    h.writeConfig({ sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, fullReadEvery: '0s' }] });
+    h.writeConfig({
+      sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, fullReadEvery: '0s' }],
+    });
     const first = await h.cli(['sync']);
     expect(first.code, first.stderr).toBe(0);
     expect(wireState(h.wire, h.botId)).toEqual(desiredState(h.scim, h.wireId));

@@ -44,7 +44,10 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(group.status).toBe(201);
     const gid = group.json.id as string;
 
-    const add = await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: ids.map((value) => ({ value })) }] });
+    const add = await scim(d, 'PATCH', `/Groups/${gid}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'Add', path: 'members', value: ids.map((value) => ({ value })) }],
+    });
     expect(add.status).toBe(204);
     await until(() => members('Team eng')?.length === 3, 'three members added');
 
@@ -53,18 +56,25 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(check.json).toMatchObject({ totalResults: 1, Resources: [{ id: gid }] });
 
     // without ?aadOptscim062020: path "members" with a value array removes only those members
-    expect((await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'Remove', path: 'members', value: [{ value: ids[0] }] }] })).status).toBe(204);
+    expect(
+      (await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'Remove', path: 'members', value: [{ value: ids[0] }] }] })).status,
+    ).toBe(204);
     await until(() => members('Team eng')?.length === 2, 'one member removed (value array form)');
     expect(members('Team eng')).toEqual([b!.externalId, c!.externalId].sort());
 
     // with ?aadOptscim062020 on the Tenant URL: lower-case ops and a filtered path
-    expect((await scim(d, 'PATCH', `/Groups/${gid}?aadOptscim062020`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[1]}"]` }] })).status).toBe(204);
+    expect(
+      (await scim(d, 'PATCH', `/Groups/${gid}?aadOptscim062020`, { schemas: [PATCH], Operations: [{ op: 'remove', path: `members[value eq "${ids[1]}"]` }] }))
+        .status,
+    ).toBe(204);
     const flagged = await scim(d, 'GET', `/Users?aadOptscim062020&filter=${encodeURIComponent(`userName eq "${c!.email}"`)}`);
     expect(flagged.json).toMatchObject({ totalResults: 1, Resources: [{ id: ids[2] }] });
     await until(() => members('Team eng')?.length === 1, 'one member removed (filter form)');
 
     // rename
-    expect((await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'Replace', path: 'displayName', value: 'team-platform' }] })).status).toBe(204);
+    expect(
+      (await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'Replace', path: 'displayName', value: 'team-platform' }] })).status,
+    ).toBe(204);
     await until(() => members('Team platform')?.length === 1, 'renamed');
 
     // deactivation, the pre-flag way: "False" as a string
@@ -76,7 +86,9 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     // the flag's path-less replace with URN keys
     const on = await scim(d, 'PATCH', `/Users/${ids[2]}`, {
       schemas: [PATCH],
-      Operations: [{ op: 'replace', value: { active: true, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department': 'Ops', displayName: 'C again' } }],
+      Operations: [
+        { op: 'replace', value: { active: true, 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department': 'Ops', displayName: 'C again' } },
+      ],
     });
     expect(on.status, JSON.stringify(on.json)).toBe(200);
     await until(() => members('Team platform')?.length === 1, 'reactivated user back');
@@ -95,7 +107,14 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect((await scim(d, 'GET', `/Users?filter=${encodeURIComponent(`userName eq "${users[0]!.email}"`)}&startIndex=1&count=100`)).json.totalResults).toBe(0);
     const ids: string[] = [];
     for (const u of users) {
-      const res = await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, name: { givenName: 'x', familyName: 'y' }, emails: [{ value: u.email, primary: true }], active: true });
+      const res = await scim(d, 'POST', '/Users', {
+        schemas: [USER],
+        userName: u.email,
+        externalId: u.externalId,
+        name: { givenName: 'x', familyName: 'y' },
+        emails: [{ value: u.email, primary: true }],
+        active: true,
+      });
       ids.push(res.json.id);
     }
     const dup = await scim(d, 'POST', '/Users', { schemas: [USER], userName: users[0]!.email, active: true });
@@ -108,7 +127,15 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
       schemas: [PATCH],
       Operations: [
         { op: 'replace', value: { id: gid, displayName: 'team-sre' } },
-        { op: 'add', path: 'members', value: [{ value: ids[0], display: 'a' }, { value: ids[1], display: 'b' }, { value: ids[2], display: 'c' }] },
+        {
+          op: 'add',
+          path: 'members',
+          value: [
+            { value: ids[0], display: 'a' },
+            { value: ids[1], display: 'b' },
+            { value: ids[2], display: 'c' },
+          ],
+        },
       ],
     });
     expect(patch.status).toBe(204);
@@ -121,17 +148,44 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
       ],
     });
     expect(swap.status).toBe(204);
-    await until(() => members('Team sre')?.join() === [users[1], users[2], users[3]].map((u) => u!.externalId).sort().join(), 'member swapped');
+    await until(
+      () =>
+        members('Team sre')?.join() ===
+        [users[1], users[2], users[3]]
+          .map((u) => u!.externalId)
+          .sort()
+          .join(),
+      'member swapped',
+    );
 
     // a full replace of the members
-    const replaced = await scim(d, 'PATCH', `/Groups/${gid}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'members', value: [{ value: ids[2] }, { value: ids[3] }] }] });
+    const replaced = await scim(d, 'PATCH', `/Groups/${gid}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'members', value: [{ value: ids[2] }, { value: ids[3] }] }],
+    });
     expect(replaced.status).toBe(204);
-    await until(() => members('Team sre')?.join() === [users[2], users[3]].map((u) => u!.externalId).sort().join(), 'members replaced by PATCH');
+    await until(
+      () =>
+        members('Team sre')?.join() ===
+        [users[2], users[3]]
+          .map((u) => u!.externalId)
+          .sort()
+          .join(),
+      'members replaced by PATCH',
+    );
 
     // AIW apps: the whole group by PUT
     const put = await scim(d, 'PUT', `/Groups/${gid}`, { schemas: [GROUP], id: gid, displayName: 'team-sre', members: [{ value: ids[0] }, { value: ids[1] }] });
     expect(put.status, JSON.stringify(put.json)).toBe(200);
-    await until(() => members('Team sre')?.join() === [users[0], users[1]].map((u) => u!.externalId).sort().join(), 'members replaced by PUT');
+    await until(
+      () =>
+        members('Team sre')?.join() ===
+        [users[0], users[1]]
+          .map((u) => u!.externalId)
+          .sort()
+          .join(),
+      'members replaced by PUT',
+    );
 
     // Okta never deletes users: it deactivates them
     const off = await scim(d, 'PATCH', `/Users/${ids[0]}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { active: false } }] });
@@ -160,11 +214,15 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(badPatch.status).toBe(400);
     // nothing was stored, and the daemon still answers
     expect((await scim(d, 'GET', '/Users')).json).toMatchObject({ totalResults: 0 });
-    const spc = await scim(d, "GET", "/ServiceProviderConfig");
+    const spc = await scim(d, 'GET', '/ServiceProviderConfig');
     expect(spc.json).toMatchObject({ patch: { supported: true }, bulk: { supported: false } });
     const schemas = await scim(d, 'GET', '/Schemas');
     expect(schemas.json.Resources.map((r: { id: string }) => r.id)).toEqual(
-      expect.arrayContaining(['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:core:2.0:Group', 'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User']),
+      expect.arrayContaining([
+        'urn:ietf:params:scim:schemas:core:2.0:User',
+        'urn:ietf:params:scim:schemas:core:2.0:Group',
+        'urn:ietf:params:scim:schemas:extension:enterprise:2.0:User',
+      ]),
     );
     expect((await scim(d, 'GET', '/ResourceTypes')).json.Resources.map((r: { name: string }) => r.name).sort()).toEqual(['Group', 'User']);
   });
@@ -177,7 +235,8 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(lower.statusCode).toBe(200);
     await lower.body.dump();
     const ids: string[] = [];
-    for (const u of [a!, b!]) ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id);
+    for (const u of [a!, b!])
+      ids.push((await scim(d, 'POST', '/Users', { schemas: [USER], userName: u.email, externalId: u.externalId, active: true })).json.id);
     const board = await scim(d, 'POST', '/Groups', { schemas: [GROUP], displayName: 'Board Members', members: [] });
     const found = await scim(d, 'GET', `/Groups?excludedAttributes=members&filter=${encodeURIComponent('displayName eq "Board Members"')}`);
     expect(found).toMatchObject({ status: 200, json: { totalResults: 1, Resources: [{ id: board.json.id, displayName: 'Board Members' }] } });
@@ -194,7 +253,9 @@ describe('SCIM push from Entra ID and Okta (the real daemon over HTTP)', () => {
     expect(partial.json.detail).toMatch(/: not-a-user, deleted-user$/);
     await sleep(400);
     expect(members('Team board')).toEqual([a!.externalId]);
-    expect((await scim(d, 'PATCH', `/Groups/${g.json.id}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[1] }] }] })).status).toBe(204);
+    expect(
+      (await scim(d, 'PATCH', `/Groups/${g.json.id}`, { schemas: [PATCH], Operations: [{ op: 'Add', path: 'members', value: [{ value: ids[1] }] }] })).status,
+    ).toBe(204);
     await until(() => members('Team board')?.length === 2, 'the known member added once asked alone');
   });
 

@@ -149,7 +149,9 @@ describe('convsync sync (end to end)', () => {
   it('removes nobody when a SCIM page fails in the middle of the listing', async () => {
     h = await startHarness({ groups: 6, membersPerGroup: 3, scimMaxResults: 2 });
     // the full crawl, every run (an incremental read that cannot list what changed fails whole: test/e2e/incremental.test.ts)
-    h.writeConfig({ sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, fullReadEvery: '0s' }] });
+    h.writeConfig({
+      sources: [{ name: 'corp', type: 'scim', baseUrl: h.scim.baseUrl, auth: { type: 'bearer', tokenFile: './scim-token' }, fullReadEvery: '0s' }],
+    });
     expect((await h.cli(['sync'])).code).toBe(0);
     // every group loses a member, and the second page of groups fails (after retries)
     for (const g of h.directory.groups) h.scim.removeMember(g.id, g.members[0]!.value);
@@ -236,7 +238,16 @@ describe('convsync sync (end to end)', () => {
 
   it('holds members beyond the conversation size with a capacity warning, and does not fail', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 15, users: 15, wire: { maxConvSize: 10 } });
-    h.writeConfig({ backend: { type: 'wire', baseUrl: h.wire.url, email: 'sync-bot@example.com', passwordFile: './wire-password', teamId: h.wire.teamId, maxConversationSize: 10 } });
+    h.writeConfig({
+      backend: {
+        type: 'wire',
+        baseUrl: h.wire.url,
+        email: 'sync-bot@example.com',
+        passwordFile: './wire-password',
+        teamId: h.wire.teamId,
+        maxConversationSize: 10,
+      },
+    });
     const res = await h.cli(['sync']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/wants 15 members but the backend allows 10 including convsync: 6 not added/);
@@ -256,7 +267,10 @@ describe('convsync sync (end to end)', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(new RegExp(`1 user\\(s\\) have an unusable userName \\(no wire user has this handle\\), left out: ${ghost.userName}`));
     const want = desiredState(h.scim, h.wireId);
-    want.set('Team eng', want.get('Team eng')!.filter((id) => id !== ghost.externalId));
+    want.set(
+      'Team eng',
+      want.get('Team eng')!.filter((id) => id !== ghost.externalId),
+    );
     expect(wireState(h.wire, h.botId)).toEqual(want);
     // 12 handles, at most 4 per call
     expect(h.wire.calls.filter((c) => /^\/v\d+\/list-users$/.test(c.path))).toHaveLength(3);
@@ -291,4 +305,3 @@ describe('convsync sync (end to end)', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ conversations: 40, pending: [] });
   });
 });
-

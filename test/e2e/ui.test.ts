@@ -76,7 +76,10 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
     await page.goto(`${d.url}/ui/conversations`);
     expect(new URL(page.url()).pathname).toBe('/ui/login');
     await page.getByLabel(/Token/).fill('not-the-token');
-    const [refused] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'), page.getByRole('button', { name: 'Sign in' }).click()]);
+    const [refused] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
     expect(refused.status()).toBe(401);
     await expect(page.getByRole('alert').textContent()).resolves.toMatch(/not the one configured/);
 
@@ -96,9 +99,13 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
   });
 
   it('shows the apply of a run started from the page live, then the run in the table', async () => {
-    for (let i = 0; i < 8; i++) h.scim.addGroup({ id: `g-new-${i}`, displayName: `team-new-${i}`, members: [{ value: h.directory.users[i]!.id, type: 'User' }] });
+    for (let i = 0; i < 8; i++)
+      h.scim.addGroup({ id: `g-new-${i}`, displayName: `team-new-${i}`, members: [{ value: h.directory.users[i]!.id, type: 'User' }] });
     await syncNow(false);
-    await page.waitForFunction(() => /applying \d+\/8 calls/.test(document.getElementById('live-text')?.textContent ?? ''), undefined, { timeout: 20_000, polling: 50 });
+    await page.waitForFunction(() => /applying \d+\/8 calls/.test(document.getElementById('live-text')?.textContent ?? ''), undefined, {
+      timeout: 20_000,
+      polling: 50,
+    });
     await shot('overview-live');
     // when the run ends the page reads itself again
     const row = page.locator('table.runs tbody tr', { hasText: 'create 8' }).first();
@@ -111,10 +118,14 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
     const g = h.directory.groups[0]!;
     for (const m of g.members.slice(0, 6)) h.scim.removeMember(g.id, m.value);
     await syncNow();
-    await until(async () => {
-      await page.goto(`${d.url}/ui/held`);
-      return (await page.locator('section.held').count()) > 0;
-    }, 'the held-back run on the page', 20_000);
+    await until(
+      async () => {
+        await page.goto(`${d.url}/ui/held`);
+        return (await page.locator('section.held').count()) > 0;
+      },
+      'the held-back run on the page',
+      20_000,
+    );
     const held = page.locator('section.held').first();
     const runId = Number(await held.getAttribute('data-run'));
     expect(await held.textContent()).toMatch(/6 removals held back in 1 conversation/);
@@ -137,7 +148,9 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
 
     await held.getByRole('button', { name: `Approve run #${runId}` }).click();
     await page.waitForURL(`${d.url}/ui/held`);
-    await expect(page.getByRole('status').textContent()).resolves.toMatch(new RegExp(`Approve run #${runId}: 6 held-back removal\\(s\\) released, 0 no longer apply`));
+    await expect(page.getByRole('status').textContent()).resolves.toMatch(
+      new RegExp(`Approve run #${runId}: 6 held-back removal\\(s\\) released, 0 no longer apply`),
+    );
     expect(eng()).toHaveLength(6);
     expect(await page.locator('main').textContent()).toMatch(/Nothing is held back/);
     await shot('held-approved');
@@ -169,10 +182,14 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
     conv.members.set(stranger, 'wire_member');
     conv.name = 'Renamed by hand';
     await syncNow();
-    await until(async () => {
-      await page.goto(`${d.url}/ui/drift`);
-      return (await page.locator('main').textContent())!.includes(stranger);
-    }, 'the drift on the page', 20_000);
+    await until(
+      async () => {
+        await page.goto(`${d.url}/ui/drift`);
+        return (await page.locator('main').textContent())!.includes(stranger);
+      },
+      'the drift on the page',
+      20_000,
+    );
     expect(await page.locator('tr', { hasText: stranger }).locator('td:nth-child(4)').textContent()).toBe('added by hand');
     // the row's What column; the conversation column names it as it is called now
     const renamed = page.locator('tr', { has: page.locator('td:nth-child(4)', { hasText: /^renamed by hand$/ }) });
@@ -217,8 +234,16 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
     expect(get.headers.location).toBe('/ui/login?next=%2Fui');
     expect(get.headers['content-security-policy']).toMatch(/default-src 'self'; script-src 'self'/);
     await get.body.dump();
-    for (const [method, path] of [['GET', '/ui/events'], ['POST', '/ui/sync'], ['POST', '/ui/held/1/approve']] as const) {
-      const res = await request(`${d.url}${path}`, { method, headers: { accept: 'text/event-stream', 'content-type': 'application/x-www-form-urlencoded' }, body: method === 'POST' ? '_csrf=x' : null });
+    for (const [method, path] of [
+      ['GET', '/ui/events'],
+      ['POST', '/ui/sync'],
+      ['POST', '/ui/held/1/approve'],
+    ] as const) {
+      const res = await request(`${d.url}${path}`, {
+        method,
+        headers: { accept: 'text/event-stream', 'content-type': 'application/x-www-form-urlencoded' },
+        body: method === 'POST' ? '_csrf=x' : null,
+      });
       expect(res.statusCode, `${method} ${path}`).toBe(401);
       await res.body.dump();
     }
@@ -233,13 +258,19 @@ describe.skipIf(!chromiumHere())('the status page /ui, in Chromium', () => {
     const statuses: number[] = [];
     for (let i = 0; i < 6 && !statuses.includes(429); i++) {
       await stranger.getByLabel(/Token/).fill(`guess-${i}`);
-      const [res] = await Promise.all([stranger.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'), stranger.getByRole('button', { name: 'Sign in' }).click()]);
+      const [res] = await Promise.all([
+        stranger.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'),
+        stranger.getByRole('button', { name: 'Sign in' }).click(),
+      ]);
       statuses.push(res.status());
     }
     // the first test's wrong token counts too: four more, then refused
     expect(statuses).toEqual([401, 401, 401, 401, 429]);
     await stranger.getByLabel(/Token/).fill(UI_TOKEN);
-    const [blocked] = await Promise.all([stranger.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'), stranger.getByRole('button', { name: 'Sign in' }).click()]);
+    const [blocked] = await Promise.all([
+      stranger.waitForResponse((r) => r.url().endsWith('/ui/login') && r.request().method() === 'POST'),
+      stranger.getByRole('button', { name: 'Sign in' }).click(),
+    ]);
     expect(blocked.status()).toBe(429);
     expect(blocked.headers()['retry-after']).toMatch(/^\d+$/);
     expect(await stranger.getByRole('alert').textContent()).toMatch(/Too many failed sign-ins/);

@@ -9,7 +9,10 @@ const wireBackend = (h: Harness, extra: Record<string, unknown> = {}) => ({
   backend: { type: 'wire', baseUrl: h.wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId, ...extra },
 });
 const json = (stdout: string) =>
-  JSON.parse(stdout) as { exitCode: number; plan: { ops: { op: string; key: string }[]; blocked: { kind: string }[]; warnings: string[]; summary: Record<string, number> } };
+  JSON.parse(stdout) as {
+    exitCode: number;
+    plan: { ops: { op: string; key: string }[]; blocked: { kind: string }[]; warnings: string[]; summary: Record<string, number> };
+  };
 
 describe('Wire today', () => {
   let h: Harness;
@@ -103,13 +106,26 @@ describe('Wire today', () => {
     const before = h.wire.calls.length;
     const res = await h.cli(['sync']);
     expect(res.code, res.stderr).toBe(0);
-    const calls = h.wire.calls.slice(before).filter((c) => c.write).map((c) => `${c.method} ${c.path.replace(/\/v\d+/, '').replace(/[0-9a-f-]{36}/g, 'ID').replace(/sandbox\.wire\.test/g, 'D')}`);
+    const calls = h.wire.calls
+      .slice(before)
+      .filter((c) => c.write)
+      .map(
+        (c) =>
+          `${c.method} ${c.path
+            .replace(/\/v\d+/, '')
+            .replace(/[0-9a-f-]{36}/g, 'ID')
+            .replace(/sandbox\.wire\.test/g, 'D')}`,
+      );
     // three removals and an add: one PUT with the whole list, and the rename
     expect(calls.sort()).toEqual(['PUT /conversations/D/ID/members', 'PUT /conversations/D/ID/name']);
     const members = [...engConv.members.keys()];
     expect(members).toContain(byHand);
     expect(members).toContain(h.botId);
-    expect(wireState(h.wire, h.botId).get('Team platform')!.filter((m) => m !== byHand)).toEqual(desiredState(h.scim, h.wireId).get('Team platform'));
+    expect(
+      wireState(h.wire, h.botId)
+        .get('Team platform')!
+        .filter((m) => m !== byHand),
+    ).toEqual(desiredState(h.scim, h.wireId).get('Team platform'));
   });
 
   it("a team app's cookie: no login, renewed cookies kept and used after a restart, a revoked one explained", async () => {

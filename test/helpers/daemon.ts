@@ -57,4 +57,3 @@ export async function scim(d: Daemon, method: 'GET' | 'POST' | 'PUT' | 'PATCH' |
   const text = await res.body.text();
   return { status: res.statusCode, json: (text ? JSON.parse(text) : undefined) as Record<string, any> };
 }
-

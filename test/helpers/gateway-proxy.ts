@@ -13,7 +13,10 @@ export type Decision =
   | { kind: 'mangle'; body: (text: string) => string };
 
 /** a reverse proxy in front of a sandbox, for what a real gateway does that a sandbox cannot: commit a request late, fail without forwarding it, or garble an answer */
-export async function startProxy(target: string, decide: (method: string, path: string) => Decision): Promise<{ url: string; stop(): Promise<void>; log: string[] }> {
+export async function startProxy(
+  target: string,
+  decide: (method: string, path: string) => Decision,
+): Promise<{ url: string; stop(): Promise<void>; log: string[] }> {
   const log: string[] = [];
   const server: Server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
@@ -39,7 +42,8 @@ export async function startProxy(target: string, decide: (method: string, path: 
         if (d.kind === 'mangle') text = d.body(text);
         if (res.destroyed || res.writableEnded) return;
         const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+        for (const [k, v] of Object.entries(up.headers))
+          if (v !== undefined && k !== 'content-length' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
         res.writeHead(up.statusCode, out);
         res.end(text);
       })().catch((e: unknown) => {

@@ -98,7 +98,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     protocol = await ProtocolSandbox.start({
       token: 'harness-protocol-token',
       faults: opts.protocolFaults ?? {},
-      ...(opts.protocolOAuthSeconds ? { oauth: { clientId: 'convsync', clientSecret: 'harness-protocol-token', lifetimeSeconds: opts.protocolOAuthSeconds } } : {}),
+      ...(opts.protocolOAuthSeconds
+        ? { oauth: { clientId: 'convsync', clientSecret: 'harness-protocol-token', lifetimeSeconds: opts.protocolOAuthSeconds } }
+        : {}),
     });
     for (const u of directory.users) contactOf.set(u.id, protocol.addContact({ username: u.userName, phone_number: '+4930000000' }).id);
   }
@@ -114,7 +116,14 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const backendConfig =
     backend === 'wire'
       ? {
-          backend: { type: 'wire', baseUrl: wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: wire.teamId, ...(opts.wireChannels ? { conversationType: 'channel' } : {}) },
+          backend: {
+            type: 'wire',
+            baseUrl: wire.url,
+            email: BOT_EMAIL,
+            passwordFile: './wire-password',
+            teamId: wire.teamId,
+            ...(opts.wireChannels ? { conversationType: 'channel' } : {}),
+          },
           identity: { from: 'externalId' },
         }
       : backend === 'mixin'

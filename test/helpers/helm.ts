@@ -32,7 +32,14 @@ export function findHelm(): { bin: string; version: string } | { missing: string
   const candidates = wanted ? [wanted] : existsSync(FETCHED) ? [FETCHED] : ['helm'];
   const bin = candidates[0]!;
   const v = version(bin);
-  if (!v) return { missing: wanted ? `HELM=${wanted} does not run \`helm version\`` : existsSync(FETCHED) ? `${FETCHED} does not run` : 'no helm at .cache/bin/helm nor on PATH' };
+  if (!v)
+    return {
+      missing: wanted
+        ? `HELM=${wanted} does not run \`helm version\``
+        : existsSync(FETCHED)
+          ? `${FETCHED} does not run`
+          : 'no helm at .cache/bin/helm nor on PATH',
+    };
   if (Number(/^v(\d+)/.exec(v)![1]) < 3) return { missing: `${bin} is Helm ${v}; the chart needs Helm 3 or later` };
   return { bin, version: v };
 }

@@ -74,9 +74,17 @@ export function toLdif(d: LdapDirectory, attribute: 'member' | 'uniqueMember' = 
  */
 export async function writeLdif(file: string, d: LdapDirectory, opts: { modifiedAt?: string } = {}): Promise<void> {
   const out = createWriteStream(file);
-  const stamp = opts.modifiedAt === undefined ? (s: string) => s : (s: string) => `${s.slice(0, -1)}createTimestamp: ${opts.modifiedAt}\nmodifyTimestamp: ${opts.modifiedAt}\n\n`;
+  const stamp =
+    opts.modifiedAt === undefined
+      ? (s: string) => s
+      : (s: string) => `${s.slice(0, -1)}createTimestamp: ${opts.modifiedAt}\nmodifyTimestamp: ${opts.modifiedAt}\n\n`;
   const write = (s: string) => (out.write(s) ? Promise.resolve() : new Promise<void>((r) => out.once('drain', () => r())));
-  await write(OUS.split('\n\n').filter(Boolean).map((e) => stamp(`${e}\n\n`)).join(''));
+  await write(
+    OUS.split('\n\n')
+      .filter(Boolean)
+      .map((e) => stamp(`${e}\n\n`))
+      .join(''),
+  );
   for (const u of d.users) await write(stamp(userLdif(u)));
   for (const g of d.groups) await write(stamp(groupLdif(g, 'member')));
   await new Promise<void>((resolve, reject) => out.end((e?: Error | null) => (e ? reject(e) : resolve())));

@@ -16,9 +16,13 @@ export interface KeyPair {
 export function makeKeyPair(cn: string, bits = 2048): KeyPair {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-key-'));
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', `rsa:${bits}`, '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', `/CN=${cn}`], {
-      stdio: 'ignore',
-    });
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', `rsa:${bits}`, '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'), '-days', '2', '-subj', `/CN=${cn}`],
+      {
+        stdio: 'ignore',
+      },
+    );
     const cert = readFileSync(join(dir, 'c.pem'), 'utf8');
     return { key: readFileSync(join(dir, 'k.pem'), 'utf8'), cert, certBody: cert.replace(/-----[^-]+-----|\s/g, '') };
   } finally {

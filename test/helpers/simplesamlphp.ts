@@ -61,9 +61,13 @@ $config = array_merge($config, [
 `,
   );
   const entries = Object.entries(users).map(
-    ([uid, u]) => `    ${phpString(`${uid}:${u.password}`)} => ['uid' => [${phpString(uid)}], 'mail' => [${phpString(u.mail)}], 'groups' => ${phpList(u.groups)}],`,
+    ([uid, u]) =>
+      `    ${phpString(`${uid}:${u.password}`)} => ['uid' => [${phpString(uid)}], 'mail' => [${phpString(u.mail)}], 'groups' => ${phpList(u.groups)}],`,
   );
-  writeFileSync(join(dir, 'authsources.php'), `<?php\n$config = [\n  'admin' => ['core:AdminPassword'],\n  'users' => ['exampleauth:UserPass',\n${entries.join('\n')}\n  ],\n];\n`);
+  writeFileSync(
+    join(dir, 'authsources.php'),
+    `<?php\n$config = [\n  'admin' => ['core:AdminPassword'],\n  'users' => ['exampleauth:UserPass',\n${entries.join('\n')}\n  ],\n];\n`,
+  );
   writeFileSync(
     join(dir, 'metadata', 'saml20-idp-hosted.php'),
     `<?php
@@ -98,7 +102,10 @@ export interface SimpleSamlPhp {
 export async function startSimpleSamlPhp(dir: string, sp: SpSide, users: Record<string, IdpUser>): Promise<SimpleSamlPhp> {
   const base = `http://127.0.0.1:${await freePort()}`;
   writeConfig(dir, base, sp, users);
-  const php: ChildProcess = spawn('php', ['-S', base.replace('http://', ''), '-t', WWW], { env: { ...process.env, SIMPLESAMLPHP_CONFIG_DIR: dir }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const php: ChildProcess = spawn('php', ['-S', base.replace('http://', ''), '-t', WWW], {
+    env: { ...process.env, SIMPLESAMLPHP_CONFIG_DIR: dir },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   php.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   let metadata = '';
@@ -150,11 +157,16 @@ export class Browser {
 }
 
 const unescapeHtml = (s: string) =>
-  s.replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16))).replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d))).replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  s
+    .replace(/&#x([0-9a-f]+);/gi, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+    .replace(/&#(\d+);/g, (_, d: string) => String.fromCharCode(Number(d)))
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 
 /** the value of a hidden form field in an HTML page */
 export function hidden(html: string, name: string): string | undefined {
-  const m = new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`, 'i').exec(html) ?? new RegExp(`<input[^>]*value="([^"]*)"[^>]*name="${name}"`, 'i').exec(html);
+  const m =
+    new RegExp(`<input[^>]*name="${name}"[^>]*value="([^"]*)"`, 'i').exec(html) ?? new RegExp(`<input[^>]*value="([^"]*)"[^>]*name="${name}"`, 'i').exec(html);
   return m ? unescapeHtml(m[1]!) : undefined;
 }
 

@@ -38,7 +38,14 @@ describe('the house rules of src/ (outside sandbox/)', () => {
   });
 
   it('no import circle', () => {
-    const graph = new Map(files.map((f) => [f, importsOf(root, f).filter((i) => !i.typeOnly).map((i) => i.to)]));
+    const graph = new Map(
+      files.map((f) => [
+        f,
+        importsOf(root, f)
+          .filter((i) => !i.typeOnly)
+          .map((i) => i.to),
+      ]),
+    );
     const circles: string[] = [];
     const state = new Map<string, 'open' | 'done'>();
     const visit = (f: string, path: string[]) => {

@@ -35,14 +35,24 @@ describe('mapping', () => {
     const asked: string[] = [];
     const first = mapGroups(groups, mappings, (u) => (asked.push(u.id), u.externalId));
     expect(asked).toEqual(['u1', 'u2', 'u3']);
-    expect(first.conversations.map((c) => c.members.ids)).toEqual([[UUID(1), UUID(2)], [UUID(2), UUID(3)]]);
+    expect(first.conversations.map((c) => c.members.ids)).toEqual([
+      [UUID(1), UUID(2)],
+      [UUID(2), UUID(3)],
+    ]);
     const second = mapGroups(groups, mappings, (u) => (u.id === 'u2' ? undefined : u.userName));
     expect(second.conversations.map((c) => c.members.ids)).toEqual([['user1'], ['user3']]);
   });
 
   it('first matching rule wins; unmatched groups are counted, not mapped', () => {
-    const mappings = [rule({ match: { displayName: '^team-(eng)$' }, name: 'Engineering', remove: 'authoritative' }), rule({ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' })];
-    const out = mapGroups([group('g1', 'team-eng', [user(1)]), group('g2', 'team-ops', [user(2)]), group('g3', 'all-staff', [user(3)])], mappings, (u) => u.externalId);
+    const mappings = [
+      rule({ match: { displayName: '^team-(eng)$' }, name: 'Engineering', remove: 'authoritative' }),
+      rule({ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' }),
+    ];
+    const out = mapGroups(
+      [group('g1', 'team-eng', [user(1)]), group('g2', 'team-ops', [user(2)]), group('g3', 'all-staff', [user(3)])],
+      mappings,
+      (u) => u.externalId,
+    );
     expect(out.conversations.map((c) => [c.key, c.name, c.rule, c.remove])).toEqual([
       ['group:corp:g1', 'Engineering', 0, 'authoritative'],
       ['group:corp:g2', 'Team ops', 1, 'managed'],
@@ -53,7 +63,10 @@ describe('mapping', () => {
   it('unites groups that render the same conversation key, and leaves deactivated users out', () => {
     const mappings = [rule({ match: { displayName: '^(eng|ops)-oncall$' }, conversation: 'oncall', name: 'On-call' })];
     const out = mapGroups(
-      [group('g1', 'eng-oncall', [user(1), user(2)]), group('g2', 'ops-oncall', [user(2), user(3, { active: false })], { complete: false, unknownReason: 'page failed' })],
+      [
+        group('g1', 'eng-oncall', [user(1), user(2)]),
+        group('g2', 'ops-oncall', [user(2), user(3, { active: false })], { complete: false, unknownReason: 'page failed' }),
+      ],
       mappings,
       (u) => u.externalId,
     );
@@ -64,7 +77,11 @@ describe('mapping', () => {
   });
 
   it('matches on id and source too', () => {
-    const out = mapGroups([group('abc-1', 'x', [user(1)]), group('zzz', 'y', [user(2)])], [rule({ match: { id: '^abc-', source: 'corp' }, name: '{displayName}' })], (u) => u.externalId);
+    const out = mapGroups(
+      [group('abc-1', 'x', [user(1)]), group('zzz', 'y', [user(2)])],
+      [rule({ match: { id: '^abc-', source: 'corp' }, name: '{displayName}' })],
+      (u) => u.externalId,
+    );
     expect(out.conversations.map((c) => c.name)).toEqual(['x']);
   });
 });

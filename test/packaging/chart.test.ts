@@ -184,7 +184,10 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
       writeFileSync(file, cm.data['convsync.yaml']);
       const config = loadConfig({ file, env: {}, checkSecretFiles: false });
       expect(config.store.path, f).toBe('/var/lib/convsync/convsync.db');
-      expect(config.sources.map((s) => s.name), f).toEqual((ci(f).config as { sources: { name: string }[] }).sources.map((s) => s.name));
+      expect(
+        config.sources.map((s) => s.name),
+        f,
+      ).toEqual((ci(f).config as { sources: { name: string }[] }).sources.map((s) => s.name));
     }
   });
 

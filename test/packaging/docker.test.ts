@@ -10,7 +10,10 @@ const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as {
 
 describe('Dockerfile', () => {
   it('passes dockerfilelint', () => {
-    const out = execFileSync(process.execPath, [new URL('node_modules/dockerfilelint/bin/dockerfilelint', root).pathname, 'Dockerfile'], { cwd: root, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [new URL('node_modules/dockerfilelint/bin/dockerfilelint', root).pathname, 'Dockerfile'], {
+      cwd: root,
+      encoding: 'utf8',
+    });
     expect(out).toMatch(/Issues: None found/);
   });
 

@@ -27,7 +27,16 @@ function desired(key: string, members: string[], extra: Partial<DesiredConversat
 }
 
 function snap(key: string, members: Record<string, MemberOrigin>, extra: Partial<SnapshotConversation> = {}): SnapshotConversation {
-  return { key, conversationId: `c-${key}`, ownerId: 'convsync', name: `Team ${key}`, members: MemberList.fromRecord(members, USERS), groups: [`corp:${key}`], onGroupRemoved: 'keep', ...extra };
+  return {
+    key,
+    conversationId: `c-${key}`,
+    ownerId: 'convsync',
+    name: `Team ${key}`,
+    members: MemberList.fromRecord(members, USERS),
+    groups: [`corp:${key}`],
+    onGroupRemoved: 'keep',
+    ...extra,
+  };
 }
 
 function input(d: DesiredConversation[], s: SnapshotConversation[], extra: Partial<PlanInput> = {}): PlanInput {
@@ -54,13 +63,18 @@ function renumbered(i: PlanInput): PlanInput {
 }
 
 const managed = (...ids: string[]) => Object.fromEntries(ids.map((id) => [id, 'convsync' as MemberOrigin]));
-const opsOf = (i: PlanInput) => computePlan(i).ops.map((o) => `${o.op} ${o.key}${'members' in o ? ` ${o.members.join(',')}` : ''}${o.op === 'rename' ? ` ${o.to}` : ''}`);
+const opsOf = (i: PlanInput) =>
+  computePlan(i).ops.map((o) => `${o.op} ${o.key}${'members' in o ? ` ${o.members.join(',')}` : ''}${o.op === 'rename' ? ` ${o.to}` : ''}`);
 
 describe('computePlan', () => {
   const cases: { name: string; input: PlanInput; ops: string[] }[] = [
     { name: 'creates a new conversation without the daemon among the invitees', input: input([desired('a', ['u1', 'u2', SELF])], []), ops: ['create a u1,u2'] },
     { name: 'nothing to do when desired and snapshot agree', input: input([desired('a', ['u1'])], [snap('a', managed('u1'))]), ops: [] },
-    { name: 'adds newcomers, removes managed leavers', input: input([desired('a', ['u1', 'u3'])], [snap('a', managed('u1', 'u2'))]), ops: ['remove a u2', 'add a u3'] },
+    {
+      name: 'adds newcomers, removes managed leavers',
+      input: input([desired('a', ['u1', 'u3'])], [snap('a', managed('u1', 'u2'))]),
+      ops: ['remove a u2', 'add a u3'],
+    },
     {
       name: 'managed leaves members convsync did not add',
       input: input([desired('a', ['u1'])], [snap('a', { u1: 'convsync', hand: 'external' })]),
@@ -68,9 +82,13 @@ describe('computePlan', () => {
     },
     {
       name: 'authoritative removes anyone not in the group, never the daemon or protected users',
-      input: input([desired('a', ['u1'], { remove: 'authoritative' })], [snap('a', { u1: 'convsync', hand: 'external', boss: 'external', [SELF]: 'external' })], {
-        guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: ['boss'] },
-      }),
+      input: input(
+        [desired('a', ['u1'], { remove: 'authoritative' })],
+        [snap('a', { u1: 'convsync', hand: 'external', boss: 'external', [SELF]: 'external' })],
+        {
+          guards: { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: ['boss'] },
+        },
+      ),
       ops: ['remove a hand'],
     },
     { name: 'never removes nobody', input: input([desired('a', [], { remove: 'never' })], [snap('a', managed('u1'))]), ops: [] },
@@ -150,7 +168,9 @@ describe('computePlan', () => {
   });
 
   it('a suspect group (read empty after having members) is held by the guard', () => {
-    const plan = computePlan(input([desired('a', [], { complete: false, suspect: true, unknownReasons: ['came back with no members'] })], [snap('a', managed('u1'))]));
+    const plan = computePlan(
+      input([desired('a', [], { complete: false, suspect: true, unknownReasons: ['came back with no members'] })], [snap('a', managed('u1'))]),
+    );
     expect(plan.blocked[0]).toMatchObject({ kind: 'guard' });
     expect(plan.summary.quarantined).toBe(true);
   });
@@ -164,7 +184,10 @@ describe('computePlan', () => {
 
     // removals make room for adds in the same run
     const add = computePlan(input([desired('a', ['u0', 'u1', 'u2', 'n1', 'n2'])], [snap('a', managed('u0', 'u1', 'u2', 'old'))], { maxMembers: 6 }));
-    expect(add.ops).toMatchObject([{ op: 'remove', members: ['old'] }, { op: 'add', members: ['n1', 'n2'] }]);
+    expect(add.ops).toMatchObject([
+      { op: 'remove', members: ['old'] },
+      { op: 'add', members: ['n1', 'n2'] },
+    ]);
     expect(add.blocked).toEqual([]);
   });
 
@@ -208,7 +231,7 @@ describe('computePlan', () => {
     expect(opsOf(input([], s, { policy: 'upsert-only' }))).toEqual([]);
   });
 
-  it('empties a gone group\'s conversation of the members convsync added, then unbinds it', () => {
+  it("empties a gone group's conversation of the members convsync added, then unbinds it", () => {
     const guards = { maxRemovalsPerRun: 100, maxRemovalRatio: 1, removalRatioMinMembers: 0, maxDeletesPerRun: 5, maxUnbindsPerRun: 5, protect: ['boss'] };
     const full = snap('a', { u1: 'convsync', u2: 'convsync', hand: 'external', boss: 'convsync' }, { onGroupRemoved: 'empty' });
     expect(opsOf(input([], [full], { guards }))).toEqual(['remove a u1,u2']);
@@ -258,7 +281,9 @@ describe('snapshotDigest', () => {
     expect(windowed.ops).toEqual([]);
     expect(windowed.blocked[0]!.why).toMatch(/1 deletes or archives \(and 2 more by runs after pushes or logins in the last 1h\) exceed maxDeletesPerRun 2/);
     // what the window did alone trips nothing in a run that removes nothing of that kind
-    expect(computePlan(input([desired('b', ['u1'])], [], { guards, window: { removals: 500, deletes: 9, unbinds: 9, span: '1h' } })).summary.quarantined).toBe(false);
+    expect(computePlan(input([desired('b', ['u1'])], [], { guards, window: { removals: 500, deletes: 9, unbinds: 9, span: '1h' } })).summary.quarantined).toBe(
+      false,
+    );
   });
 
   it('binds a conversation let go again instead of creating a second one, and brings it up to date', () => {
@@ -274,14 +299,21 @@ describe('snapshotDigest', () => {
   it('leaves users the backend refused lately out of creates and adds, with one warning', () => {
     const refused = new Map([['u2', 'not-connected']]);
     const plan = computePlan(input([desired('a', ['u1', 'u2']), desired('b', ['u1', 'u2', 'u3'])], [snap('b', managed('u1'))], { refused }));
-    expect(plan.ops).toMatchObject([{ op: 'create', key: 'a', members: ['u1'] }, { op: 'add', key: 'b', members: ['u3'] }]);
+    expect(plan.ops).toMatchObject([
+      { op: 'create', key: 'a', members: ['u1'] },
+      { op: 'add', key: 'b', members: ['u3'] },
+    ]);
     expect(plan.warnings).toEqual(['1 user(s) refused by the backend lately, not added: u2 (not-connected)']);
   });
 
   it('moves a conversation to the new key of its group (a source renamed) instead of making a second one', () => {
     const old = snap('corp-a', managed('u1', 'u2'), { name: 'Team a', groups: ['corp:a'] });
     const plan = computePlan(input([desired('okta-a', ['u1', 'u3'], { name: 'Team a', groups: ['okta:a'] })], [old]));
-    expect(plan.ops.map((o) => `${o.op} ${o.key}${o.op === 'rebind' ? ` from ${o.fromKey}` : ''}`)).toEqual(['rebind okta-a from corp-a', 'remove okta-a', 'add okta-a']);
+    expect(plan.ops.map((o) => `${o.op} ${o.key}${o.op === 'rebind' ? ` from ${o.fromKey}` : ''}`)).toEqual([
+      'rebind okta-a from corp-a',
+      'remove okta-a',
+      'add okta-a',
+    ]);
     // two leaving under one name: which is meant is unclear, so nothing is moved
     const two = computePlan(input([desired('okta-a', ['u1'], { name: 'Team a' })], [old, snap('corp-b', managed('u1'), { name: 'Team a' })]));
     expect(two.ops.map((o) => o.op)).toEqual(['unbind', 'unbind', 'create']);

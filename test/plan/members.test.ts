@@ -51,7 +51,18 @@ describe('MemberList and the sorted diff', () => {
     const ids = ['\u{1F600}smile', '\uFFFFlast', 'ascii', 'é'];
     const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ids, external: ['hand'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), {
+      kind: 'created',
+      key: 'k',
+      conversationId: 'c',
+      name: 'n',
+      ownerId: 'o',
+      backend: 'wire',
+      members: ids,
+      external: ['hand'],
+      groups: ['s:g'],
+      onGroupRemoved: 'keep',
+    });
     const members = store.loadSnapshot().conversations[0]!.members;
     for (const id of [...ids, 'hand']) expect(members.has(id), id).toBe(true);
     expect(members.origin('hand')).toBe('external');

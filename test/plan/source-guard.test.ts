@@ -3,7 +3,9 @@ import { distrustVanishedGroups, sourceShrink } from '../../src/plan/source-guar
 
 describe('source guards', () => {
   it('trips on an empty listing, and on a large shrink of counts that were at least 20', () => {
-    expect(sourceShrink('corp', { groups: 0, memberships: 0 }, { groups: 3, memberships: 5 }, 0.5)).toMatch(/lists no groups at all, where its last good read had 3/);
+    expect(sourceShrink('corp', { groups: 0, memberships: 0 }, { groups: 3, memberships: 5 }, 0.5)).toMatch(
+      /lists no groups at all, where its last good read had 3/,
+    );
     expect(sourceShrink('corp', { groups: 1, memberships: 2 }, { groups: 3, memberships: 12 }, 0.5)).toBeUndefined();
     expect(sourceShrink('corp', { groups: 40, memberships: 900 }, { groups: 100, memberships: 1000 }, 0.5)).toMatch(/lists 40 groups, 60% fewer than the 100/);
     expect(sourceShrink('corp', { groups: 100, memberships: 400 }, { groups: 100, memberships: 1000 }, 0.5)).toMatch(/400 memberships, 60% fewer/);

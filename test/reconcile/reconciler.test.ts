@@ -34,14 +34,31 @@ const options = (extra: Partial<ReconcilerOptions> = {}): ReconcilerOptions => (
   ...extra,
 });
 
-const create = (key: string, members: string[]): PlanOp => ({ op: 'create', key, name: key, members, groups: [`corp:${key}`], onGroupRemoved: 'keep', reason: 'test' });
+const create = (key: string, members: string[]): PlanOp => ({
+  op: 'create',
+  key,
+  name: key,
+  members,
+  groups: [`corp:${key}`],
+  onGroupRemoved: 'keep',
+  reason: 'test',
+});
 
 async function setup(opts: WireSandboxOptions = {}) {
   wire = await WireSandbox.start(opts);
   wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
   const people = Array.from({ length: 4 }, () => wire!.addUser({}).id);
   const backend = wireBackend.create(
-    { type: 'wire', conversationType: 'group', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', label: 'convsync', maxConversationSize: 500, apiVersions: { min: 6, max: 9 } },
+    {
+      type: 'wire',
+      conversationType: 'group',
+      baseUrl: wire.url,
+      email: 'bot@example.com',
+      password: 'bot-password',
+      label: 'convsync',
+      maxConversationSize: 500,
+      apiVersions: { min: 6, max: 9 },
+    },
     { logger },
   );
   const store = Store.open(join(mkdtempSync(join(tmpdir(), 'convsync-rec-')), 'db.sqlite'));
@@ -126,7 +143,12 @@ describe('Reconciler', () => {
     );
     expect(res.done).toBe(1);
     expect(res.failed).toMatchObject([{ kind: 'permanent', label: 'action-denied', op: { key: 'a' } }]);
-    expect(store.loadSnapshot().conversations.find((c) => c.key === 'b')!.members.origin(people[1]!)).toBe('convsync');
+    expect(
+      store
+        .loadSnapshot()
+        .conversations.find((c) => c.key === 'b')!
+        .members.origin(people[1]!),
+    ).toBe('convsync');
   });
 
   it('opens the circuit after repeated transient failures and leaves the rest for the next run', async () => {
@@ -152,7 +174,10 @@ describe('Reconciler', () => {
   it('refuses an op on a conversation it does not own (checked again before the call)', async () => {
     const { backend, store } = await setup();
     const r = new Reconciler(store, backend, options());
-    const res = await r.apply(plan([{ op: 'rename', key: 'nobody', name: 'n', conversationId: 'c', from: 'a', to: 'b', reason: 'r' }]), store.runs.start('sync'));
+    const res = await r.apply(
+      plan([{ op: 'rename', key: 'nobody', name: 'n', conversationId: 'c', from: 'a', to: 'b', reason: 'r' }]),
+      store.runs.start('sync'),
+    );
     expect(res.failed[0]!.error).toMatch(/no binding for nobody/);
   });
 });
@@ -179,9 +204,24 @@ describe('retry and rate limit', () => {
 
   it('does not retry permanent errors, and rethrows the last transient one', async () => {
     let n = 0;
-    await expect(withRetry(async () => { n++; throw new Error('permanent'); }, { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 })).rejects.toThrow('permanent');
+    await expect(
+      withRetry(
+        async () => {
+          n++;
+          throw new Error('permanent');
+        },
+        { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 },
+      ),
+    ).rejects.toThrow('permanent');
     expect(n).toBe(1);
-    await expect(withRetry(async () => { throw new TransientError('down', { origin: 't' }); }, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 })).rejects.toThrow('down');
+    await expect(
+      withRetry(
+        async () => {
+          throw new TransientError('down', { origin: 't' });
+        },
+        { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+      ),
+    ).rejects.toThrow('down');
   });
 
   it('halves the rate on throttling and wins it back call by call', async () => {
@@ -214,11 +254,27 @@ describe('retry and rate limit', () => {
 
   it('a call that must not be repeated is not retried after an ambiguous failure, but is after one that never reached the server', async () => {
     let n = 0;
-    const ambiguous = () => withRetry(async () => { n++; throw new TransientError('502', { origin: 't', status: 502, ambiguous: true }); }, { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 }, { retryable: (e) => !e.ambiguous });
+    const ambiguous = () =>
+      withRetry(
+        async () => {
+          n++;
+          throw new TransientError('502', { origin: 't', status: 502, ambiguous: true });
+        },
+        { maxAttempts: 5, baseDelayMs: 1, maxDelayMs: 1 },
+        { retryable: (e) => !e.ambiguous },
+      );
     await expect(ambiguous()).rejects.toThrow('502');
     expect(n).toBe(1);
     n = 0;
-    const refused = () => withRetry(async () => { n++; throw new TransientError('ECONNREFUSED', { origin: 't' }); }, { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, { retryable: (e) => !e.ambiguous });
+    const refused = () =>
+      withRetry(
+        async () => {
+          n++;
+          throw new TransientError('ECONNREFUSED', { origin: 't' });
+        },
+        { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
+        { retryable: (e) => !e.ambiguous },
+      );
     await expect(refused()).rejects.toThrow('ECONNREFUSED');
     expect(n).toBe(3);
   });

@@ -30,7 +30,10 @@ const directory = (extra: string[] = []) => ({
 async function setup(sources: (ctx: { dir: string; file: string }) => unknown[], extra: Record<string, unknown> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-unchanged-'));
   const wire = await WireSandbox.start({});
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }), () => wire.stop());
+  cleanup.push(
+    () => rmSync(dir, { recursive: true, force: true }),
+    () => wire.stop(),
+  );
   wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
   for (const u of users) wire.addUser({ id: u.externalId });
   const file = join(dir, 'directory.json');
@@ -92,7 +95,9 @@ describe('a run with nothing changed reads and plans nothing', () => {
     const second = await t.run();
     expect(second).toMatchObject({ reads: 0, conversationCalls: 0, skipped: true, outcome: { exitCode: 0 } });
     expect(second.outcome.plan.ops).toEqual([]);
-    expect(second.outcome.plan.warnings[0]).toMatch(/unchanged since run 1: no source changed and no conversation moved, so nothing was read or planned \(next full plan by .+, reconcile\.fullPlanEvery\)/);
+    expect(second.outcome.plan.warnings[0]).toMatch(
+      /unchanged since run 1: no source changed and no conversation moved, so nothing was read or planned \(next full plan by .+, reconcile\.fullPlanEvery\)/,
+    );
     expect(t.app().store.runs.recent(1)[0]).toMatchObject({ id: second.outcome.runId, result: 'unchanged', exitCode: 0 });
 
     writeFileSync(t.file, JSON.stringify(directory(['u5'])));
@@ -108,7 +113,10 @@ describe('a run with nothing changed reads and plans nothing', () => {
     await t.run();
     const { mtime, size } = statSync(t.file);
     // u1 → u6: the same length
-    writeFileSync(t.file, JSON.stringify({ ...directory(), groups: [{ id: 'g1', displayName: 'team-eng', members: ['u0', 'u6', 'u2'] }, directory().groups[1]] }));
+    writeFileSync(
+      t.file,
+      JSON.stringify({ ...directory(), groups: [{ id: 'g1', displayName: 'team-eng', members: ['u0', 'u6', 'u2'] }, directory().groups[1]] }),
+    );
     utimesSync(t.file, mtime, mtime);
     expect(statSync(t.file).size).toBe(size);
     const changed = await t.run();
@@ -170,7 +178,10 @@ describe('a run with nothing changed reads and plans nothing', () => {
   });
 
   it('SCIM source: a run with nothing changed asks the provider four short questions and plans nothing; a change is planned', async () => {
-    const scim = await ScimSandbox.start({ directory: sampleDirectory({ groups: 2, membersPerGroup: 3, users: 6, seed: 3 }), auth: { type: 'bearer', token: 't' } });
+    const scim = await ScimSandbox.start({
+      directory: sampleDirectory({ groups: 2, membersPerGroup: 3, users: 6, seed: 3 }),
+      auth: { type: 'bearer', token: 't' },
+    });
     cleanup.push(() => scim.stop());
     const t = await setup(() => [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', token: 't' } }]);
     for (const u of scim.users.values()) t.wire.addUser({ id: u.externalId });
@@ -191,7 +202,12 @@ describe('a run with nothing changed reads and plans nothing', () => {
     const t = await setup(() => [{ name: 'entra', type: 'scim-push', token: 'push-token' }]);
     const { store } = t.app();
     const at = new Date().toISOString();
-    for (const u of users) store.push.putUser('entra', { id: u.id, userName: u.userName, externalId: u.externalId, active: true, resource: { userName: u.userName, externalId: u.externalId } }, at);
+    for (const u of users)
+      store.push.putUser(
+        'entra',
+        { id: u.id, userName: u.userName, externalId: u.externalId, active: true, resource: { userName: u.userName, externalId: u.externalId } },
+        at,
+      );
     store.push.putGroup('entra', { id: 'g1', displayName: 'team-eng' }, at);
     store.push.addMembers('entra', 'g1', ['u0', 'u1']);
     expect((await t.run()).outcome.plan.summary.create).toBe(1);
@@ -209,12 +225,33 @@ describe('a run with nothing changed reads and plans nothing', () => {
     const ttlMs = 1500;
     const t = await setup(({ dir }) => {
       writeFileSync(join(dir, 'idp.xml'), '<EntityDescriptor/>');
-      return [{ name: 'sso', type: 'saml', publicUrl: 'https://convsync.example', idp: { metadataFile: join(dir, 'idp.xml') }, membershipTtlHours: ttlMs / 3_600_000, users: { externalIdAttribute: 'wireId' } }];
+      return [
+        {
+          name: 'sso',
+          type: 'saml',
+          publicUrl: 'https://convsync.example',
+          idp: { metadataFile: join(dir, 'idp.xml') },
+          membershipTtlHours: ttlMs / 3_600_000,
+          users: { externalIdAttribute: 'wireId' },
+        },
+      ];
     });
     const { store } = t.app();
     const login = (u: (typeof users)[number], id: string) => {
       const at = new Date().toISOString();
-      store.saml.recordLogin('sso', { nameId: u.userName, attributes: { wireId: [u.externalId] }, groups: ['team-eng'], groupsUnknown: false, assertionId: id, issueInstant: at, loggedInAt: at }, { assertionExpiresAt: new Date(Date.now() + 300_000).toISOString(), now: at });
+      store.saml.recordLogin(
+        'sso',
+        {
+          nameId: u.userName,
+          attributes: { wireId: [u.externalId] },
+          groups: ['team-eng'],
+          groupsUnknown: false,
+          assertionId: id,
+          issueInstant: at,
+          loggedInAt: at,
+        },
+        { assertionExpiresAt: new Date(Date.now() + 300_000).toISOString(), now: at },
+      );
     };
     login(users[0]!, 'a1');
     expect((await t.run()).outcome.plan.summary.create).toBe(1);

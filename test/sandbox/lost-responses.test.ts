@@ -78,7 +78,13 @@ describe('Wire sandbox', () => {
   let people: string[] = [];
   let token = '';
   const send: Send = (method, path, body, timeoutMs) =>
-    raw(wire.url + path, method, { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+    raw(
+      wire.url + path,
+      method,
+      { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs,
+    );
   const q = (id: string) => ({ id, domain: wire.domain });
   const team = () => ({ teamid: wire.teamId, managed: false });
   const members = (id: string) => [...wire.conversations.get(id)!.members.keys()].sort();
@@ -90,34 +96,62 @@ describe('Wire sandbox', () => {
     wire = await WireSandbox.start({ faults });
     admin = wire.addUser({ email: 'admin@example.com', password: 'password1' }).id;
     people = Array.from({ length: 4 }, (_, i) => wire.addUser({ name: `p${i}` }).id);
-    token = json(await raw(`${wire.url}/v9/login`, 'POST', { 'content-type': 'application/json' }, JSON.stringify({ email: 'admin@example.com', password: 'password1' }))).access_token;
+    token = json(
+      await raw(`${wire.url}/v9/login`, 'POST', { 'content-type': 'application/json' }, JSON.stringify({ email: 'admin@example.com', password: 'password1' })),
+    ).access_token;
   }
   beforeEach(() => start());
   afterEach(() => wire.stop());
 
   const writes: Record<string, () => Promise<Write>> = {
     'POST /conversations': async () => ({
-      method: 'POST', path: '/v9/conversations', body: { name: 'made', qualified_users: [q(people[1]!)], team: team() }, ok: 201,
+      method: 'POST',
+      path: '/v9/conversations',
+      body: { name: 'made', qualified_users: [q(people[1]!)], team: team() },
+      ok: 201,
       check: () => expect([...wire.conversations.values()].map((c) => [c.name, [...c.members.keys()].sort()])).toEqual([['made', [admin, people[1]].sort()]]),
     }),
     'POST members': async () => {
       const c = await conversation();
-      return { method: 'POST', path: `/v9/conversations/${wire.domain}/${c}/members`, body: { qualified_users: [q(people[2]!)] }, ok: 200, check: () => expect(members(c)).toEqual([admin, people[0], people[2]].sort()) };
+      return {
+        method: 'POST',
+        path: `/v9/conversations/${wire.domain}/${c}/members`,
+        body: { qualified_users: [q(people[2]!)] },
+        ok: 200,
+        check: () => expect(members(c)).toEqual([admin, people[0], people[2]].sort()),
+      };
     },
     'DELETE member': async () => {
       const c = await conversation('c', [people[0]!, people[1]!]);
-      return { method: 'DELETE', path: `/v9/conversations/${wire.domain}/${c}/members/${wire.domain}/${people[0]}`, ok: 200, check: () => expect(members(c)).toEqual([admin, people[1]].sort()) };
+      return {
+        method: 'DELETE',
+        path: `/v9/conversations/${wire.domain}/${c}/members/${wire.domain}/${people[0]}`,
+        ok: 200,
+        check: () => expect(members(c)).toEqual([admin, people[1]].sort()),
+      };
     },
     'PUT name': async () => {
       const c = await conversation('old');
-      return { method: 'PUT', path: `/v9/conversations/${wire.domain}/${c}/name`, body: { name: 'new' }, ok: 200, check: () => expect(wire.conversations.get(c)!.name).toBe('new') };
+      return {
+        method: 'PUT',
+        path: `/v9/conversations/${wire.domain}/${c}/name`,
+        body: { name: 'new' },
+        ok: 200,
+        check: () => expect(wire.conversations.get(c)!.name).toBe('new'),
+      };
     },
     'DELETE team conversation': async () => {
       const [keep, gone] = [await conversation('keep'), await conversation('gone')];
-      return { method: 'DELETE', path: `/v9/teams/${wire.teamId}/conversations/${gone}`, ok: 200, check: () => expect([...wire.conversations.keys()]).toEqual([keep]) };
+      return {
+        method: 'DELETE',
+        path: `/v9/teams/${wire.teamId}/conversations/${gone}`,
+        ok: 200,
+        check: () => expect([...wire.conversations.keys()]).toEqual([keep]),
+      };
     },
   };
-  for (const as of KINDS) for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(wire, send, await make(), as));
+  for (const as of KINDS)
+    for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(wire, send, await make(), as));
 
   it('honours times, leaves other routes, failures and reads alone, and keeps the rule for the next match', async () => {
     const c = await conversation('c', [people[0]!, people[1]!]);
@@ -135,13 +169,19 @@ describe('Wire sandbox', () => {
     expect(wire.conversations.get(c)!.name).toBe('c');
     expect(members(c)).toEqual([admin]);
     expect(wire.lost.map((l) => l.as)).toEqual([504, 504, 502]);
-    expect(wire.calls.filter((x) => x.lost).map((x) => [x.method, x.status])).toEqual([['PUT', 200], ['PUT', 200], ['DELETE', 200]]);
+    expect(wire.calls.filter((x) => x.lost).map((x) => [x.method, x.status])).toEqual([
+      ['PUT', 200],
+      ['PUT', 200],
+      ['DELETE', 200],
+    ]);
   });
 
   it('keeps a 204 no-change answer losable, and leaves injected errors as they were', async () => {
     const c = await conversation();
     wire.loseResponses({ times: Infinity, as: 'drop' });
-    expect(await send('POST', `/v9/conversations/${wire.domain}/${c}/members`, { qualified_users: [q(people[0]!)] })).toMatchObject({ error: 'UND_ERR_SOCKET' });
+    expect(await send('POST', `/v9/conversations/${wire.domain}/${c}/members`, { qualified_users: [q(people[0]!)] })).toMatchObject({
+      error: 'UND_ERR_SOCKET',
+    });
     wire.faults.errorRatio = 1;
     expect(answered(await send('PUT', `/v9/conversations/${wire.domain}/${c}/name`, { name: 'x' })).status).toBe(503);
     expect(wire.conversations.get(c)!.name).toBe('c');
@@ -171,7 +211,9 @@ describe('Wire sandbox', () => {
     expect(answered(created).status).toBe(502);
     const id = [...wire.conversations.keys()][0]!;
     expect(answered(await send('PUT', `/v9/conversations/${wire.domain}/${id}/name`, { name: 's' })).status).toBe(504);
-    expect(await send('POST', `/v9/conversations/${wire.domain}/${id}/members`, { qualified_users: [q(people[1]!)] })).toMatchObject({ error: 'UND_ERR_SOCKET' });
+    expect(await send('POST', `/v9/conversations/${wire.domain}/${id}/members`, { qualified_users: [q(people[1]!)] })).toMatchObject({
+      error: 'UND_ERR_SOCKET',
+    });
     expect(answered(await send('PUT', `/v9/conversations/${wire.domain}/nowhere/name`, { name: 's' })).status).toBe(404);
     expect(json(await send('GET', `/v9/conversations/${wire.domain}/${id}`))).toMatchObject({ name: 's' });
     expect(answered(await send('GET', '/v9/self')).status).toBe(200);
@@ -192,7 +234,13 @@ describe('Protocol sandbox', () => {
   let p: ProtocolSandbox;
   let contacts: string[] = [];
   const send: Send = (method, path, body, timeoutMs) =>
-    raw(p.url + path, method, { 'content-type': 'application/json', authorization: 'Bearer t0ken' }, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+    raw(
+      p.url + path,
+      method,
+      { 'content-type': 'application/json', authorization: 'Bearer t0ken' },
+      body === undefined ? undefined : JSON.stringify(body),
+      timeoutMs,
+    );
   async function group(name = 'g', members = [contacts[0]!]) {
     return json(await send('POST', '/v1/groups', { name, contacts: members.map((id) => ({ id })) })) as { id: string; conversation_id: string };
   }
@@ -205,17 +253,30 @@ describe('Protocol sandbox', () => {
 
   const writes: Record<string, () => Promise<Write>> = {
     'POST /contacts': async () => ({
-      method: 'POST', path: '/v1/contacts', body: { username: 'new', phone_number: '+491' }, ok: 200,
+      method: 'POST',
+      path: '/v1/contacts',
+      body: { username: 'new', phone_number: '+491' },
+      ok: 200,
       check: () => expect([...p.contacts.values()].map((c) => c.username)).toEqual(['c0', 'c1', 'c2', 'new']),
     }),
     'PUT /contacts/:id': async () => ({
-      method: 'PUT', path: `/v1/contacts/${contacts[0]}`, body: { display_name: 'Zoe' }, ok: 200, check: () => expect(p.contacts.get(contacts[0]!)!.display_name).toBe('Zoe'),
+      method: 'PUT',
+      path: `/v1/contacts/${contacts[0]}`,
+      body: { display_name: 'Zoe' },
+      ok: 200,
+      check: () => expect(p.contacts.get(contacts[0]!)!.display_name).toBe('Zoe'),
     }),
     'DELETE /contacts/:id': async () => ({
-      method: 'DELETE', path: `/v1/contacts/${contacts[1]}`, ok: 204, check: () => expect([...p.contacts.keys()]).toEqual([contacts[0], contacts[2]]),
+      method: 'DELETE',
+      path: `/v1/contacts/${contacts[1]}`,
+      ok: 204,
+      check: () => expect([...p.contacts.keys()]).toEqual([contacts[0], contacts[2]]),
     }),
     'POST /groups': async () => ({
-      method: 'POST', path: '/v1/groups', body: { name: 'made', contacts: [contacts[2]] }, ok: 200,
+      method: 'POST',
+      path: '/v1/groups',
+      body: { name: 'made', contacts: [contacts[2]] },
+      ok: 200,
       check: () => {
         expect([...p.groups.values()].map((g) => [g.name, g.contacts])).toEqual([['made', [contacts[2]]]]);
         expect(p.conversations.size).toBe(1);
@@ -223,12 +284,20 @@ describe('Protocol sandbox', () => {
     }),
     'PUT /groups/:id': async () => {
       const g = await group();
-      return { method: 'PUT', path: `/v1/groups/${g.id}`, body: { name: 'renamed', contacts: [contacts[1], contacts[2]] }, ok: 200, check: () => expect(p.groups.get(g.id)).toMatchObject({ name: 'renamed', contacts: [contacts[1], contacts[2]] }) };
+      return {
+        method: 'PUT',
+        path: `/v1/groups/${g.id}`,
+        body: { name: 'renamed', contacts: [contacts[1], contacts[2]] },
+        ok: 200,
+        check: () => expect(p.groups.get(g.id)).toMatchObject({ name: 'renamed', contacts: [contacts[1], contacts[2]] }),
+      };
     },
     'DELETE /groups/:id': async () => {
       const [keep, gone] = [await group('keep'), await group('gone')];
       return {
-        method: 'DELETE', path: `/v1/groups/${gone.id}`, ok: 204,
+        method: 'DELETE',
+        path: `/v1/groups/${gone.id}`,
+        ok: 204,
         check: () => expect([[...p.groups.keys()], [...p.conversations.keys()]]).toEqual([[keep.id], [keep.conversation_id]]),
       };
     },
@@ -236,14 +305,27 @@ describe('Protocol sandbox', () => {
       const g = await group();
       p.conversations.delete(g.conversation_id); // so that POST has one to make
       p.groups.get(g.id)!.conversation_id = null;
-      return { method: 'POST', path: '/v1/conversations', body: { group_id: g.id }, ok: 200, check: () => expect([...p.conversations.values()].map((c) => c.group_id)).toEqual([g.id]) };
+      return {
+        method: 'POST',
+        path: '/v1/conversations',
+        body: { group_id: g.id },
+        ok: 200,
+        check: () => expect([...p.conversations.values()].map((c) => c.group_id)).toEqual([g.id]),
+      };
     },
     'PUT /conversations/:id': async () => {
       const g = await group();
-      return { method: 'PUT', path: `/v1/conversations/${g.conversation_id}`, body: { is_muted: true }, ok: 200, check: () => expect(p.conversations.get(g.conversation_id)!.is_muted).toBe(true) };
+      return {
+        method: 'PUT',
+        path: `/v1/conversations/${g.conversation_id}`,
+        body: { is_muted: true },
+        ok: 200,
+        check: () => expect(p.conversations.get(g.conversation_id)!.is_muted).toBe(true),
+      };
     },
   };
-  for (const as of KINDS) for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(p, send, await make(), as));
+  for (const as of KINDS)
+    for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(p, send, await make(), as));
 
   it('honours times, leaves other routes, failures and reads alone', async () => {
     const g = await group();
@@ -255,8 +337,19 @@ describe('Protocol sandbox', () => {
     expect(await send('PUT', `/v1/groups/${g.id}`, { name: 'a' })).toMatchObject({ error: 'UND_ERR_SOCKET' });
     expect(await send('PUT', `/v1/groups/${g.id}`, { name: 'b' })).toMatchObject({ error: 'UND_ERR_SOCKET' });
     expect(json(await send('PUT', `/v1/groups/${g.id}`, { name: 'c' }))).toMatchObject({ name: 'c' });
-    expect(p.lost.map((l) => [l.method, l.path, l.as])).toEqual([['PUT', `/v1/groups/${g.id}`, 'drop'], ['PUT', `/v1/groups/${g.id}`, 'drop']]);
-    expect(p.writeCalls().map((c) => [c.status, c.lost])).toEqual([[200, undefined], [404, undefined], [400, undefined], [200, undefined], [200, 'drop'], [200, 'drop'], [200, undefined]]);
+    expect(p.lost.map((l) => [l.method, l.path, l.as])).toEqual([
+      ['PUT', `/v1/groups/${g.id}`, 'drop'],
+      ['PUT', `/v1/groups/${g.id}`, 'drop'],
+    ]);
+    expect(p.writeCalls().map((c) => [c.status, c.lost])).toEqual([
+      [200, undefined],
+      [404, undefined],
+      [400, undefined],
+      [200, undefined],
+      [200, 'drop'],
+      [200, 'drop'],
+      [200, undefined],
+    ]);
   });
 
   it('lostResponseRatio 1 with one kind loses every successful write and no read', async () => {
@@ -277,7 +370,9 @@ describe('Protocol sandbox', () => {
 /** Mixin's UniqueConversationId, as the sandbox derives it */
 function unique(a: string, b: string): string {
   const [x, y] = [Buffer.from(a), Buffer.from(b)];
-  const d = createHash('md5').update(Buffer.compare(x, y) <= 0 ? Buffer.concat([x, y]) : Buffer.concat([y, x])).digest();
+  const d = createHash('md5')
+    .update(Buffer.compare(x, y) <= 0 ? Buffer.concat([x, y]) : Buffer.concat([y, x]))
+    .digest();
   d[6] = (d[6]! & 0x0f) | 0x30;
   d[8] = (d[8]! & 0x3f) | 0x80;
   const h = d.toString('hex');
@@ -294,10 +389,18 @@ describe('Mixin sandbox', () => {
     const text = body === undefined ? '' : JSON.stringify(body);
     const jti = randomUUID();
     const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
-    const sig = createHash('sha256').update(method + path + text).digest('hex');
+    const sig = createHash('sha256')
+      .update(method + path + text)
+      .digest('hex');
     const unsigned = `${b64({ alg: 'EdDSA', typ: 'JWT' })}.${b64({ uid: bot, sid: session, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600, jti, sig, scp: 'FULL' })}`;
     const jwt = `${unsigned}.${sign(null, Buffer.from(unsigned), key).toString('base64url')}`;
-    return raw(m.url + path, method, { 'content-type': 'application/json', authorization: `Bearer ${jwt}`, 'x-request-id': jti }, body === undefined ? undefined : text, timeoutMs);
+    return raw(
+      m.url + path,
+      method,
+      { 'content-type': 'application/json', authorization: `Bearer ${jwt}`, 'x-request-id': jti },
+      body === undefined ? undefined : text,
+      timeoutMs,
+    );
   };
   async function conversation(name = 'c', members = [people[0]!]): Promise<string> {
     const random = randomUUID();
@@ -314,7 +417,11 @@ describe('Mixin sandbox', () => {
     const b = m.createBot();
     bot = b.userId;
     session = b.keystore.session_id;
-    key = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(b.keystore.session_private_key, 'hex')]), format: 'der', type: 'pkcs8' });
+    key = createPrivateKey({
+      key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(b.keystore.session_private_key, 'hex')]),
+      format: 'der',
+      type: 'pkcs8',
+    });
     people = Array.from({ length: 3 }, () => m.addUser().user_id);
   }
   beforeEach(() => start());
@@ -328,39 +435,81 @@ describe('Mixin sandbox', () => {
       const random = randomUUID();
       const id = unique(unique(unique(bot, 'made'), random), people[1]!);
       const body = { category: 'GROUP', conversation_id: id, name: 'made', participants: [{ user_id: people[1] }], random_id: random };
-      return { method: 'POST', path: '/conversations', body, ok: 200, check: () => expect([...m.conversations.keys()].map(roles)).toEqual([{ [bot]: 'OWNER', [people[1]!]: '' }]) };
+      return {
+        method: 'POST',
+        path: '/conversations',
+        body,
+        ok: 200,
+        check: () => expect([...m.conversations.keys()].map(roles)).toEqual([{ [bot]: 'OWNER', [people[1]!]: '' }]),
+      };
     },
     'POST /conversations/:id': async () => {
       const c = await conversation('old');
-      return { method: 'POST', path: `/conversations/${c}`, body: { name: 'new', announcement: 'hi' }, ok: 200, check: () => expect(m.conversations.get(c)).toMatchObject({ name: 'new', announcement: 'hi' }) };
+      return {
+        method: 'POST',
+        path: `/conversations/${c}`,
+        body: { name: 'new', announcement: 'hi' },
+        ok: 200,
+        check: () => expect(m.conversations.get(c)).toMatchObject({ name: 'new', announcement: 'hi' }),
+      };
     },
     'POST participants/ADD': async () => {
       const c = await conversation();
-      return { method: 'POST', path: `/conversations/${c}/participants/ADD`, body: [{ user_id: people[2] }], ok: 200, check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[0]!]: '', [people[2]!]: '' }) };
+      return {
+        method: 'POST',
+        path: `/conversations/${c}/participants/ADD`,
+        body: [{ user_id: people[2] }],
+        ok: 200,
+        check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[0]!]: '', [people[2]!]: '' }),
+      };
     },
     'POST participants/REMOVE': async () => {
       const c = await conversation('c', [people[0]!, people[1]!]);
-      return { method: 'POST', path: `/conversations/${c}/participants/REMOVE`, body: [{ user_id: people[0] }], ok: 200, check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[1]!]: '' }) };
+      return {
+        method: 'POST',
+        path: `/conversations/${c}/participants/REMOVE`,
+        body: [{ user_id: people[0] }],
+        ok: 200,
+        check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[1]!]: '' }),
+      };
     },
     'POST participants/ROLE': async () => {
       const c = await conversation();
-      return { method: 'POST', path: `/conversations/${c}/participants/ROLE`, body: [{ user_id: people[0], role: 'ADMIN' }], ok: 200, check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[0]!]: 'ADMIN' }) };
+      return {
+        method: 'POST',
+        path: `/conversations/${c}/participants/ROLE`,
+        body: [{ user_id: people[0], role: 'ADMIN' }],
+        ok: 200,
+        check: () => expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[0]!]: 'ADMIN' }),
+      };
     },
   };
-  for (const as of KINDS) for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(m, send, await make(), as));
+  for (const as of KINDS)
+    for (const [name, make] of Object.entries(writes)) it(`${name}: applied, answer lost as ${as}`, async () => loseOne(m, send, await make(), as));
 
   it('honours times and leaves /users/fetch, error codes and reads alone', async () => {
     const c = await conversation();
     m.loseResponses({ method: 'post', times: 2, as: 502 });
     expect(json(await send('POST', '/users/fetch', [people[0]]))).toMatchObject({ data: [{ user_id: people[0] }] });
     expect(json(await send('POST', `/conversations/${c}/participants/REMOVE`, [{ user_id: bot }]))).toMatchObject({ error: { code: 403 } });
-    expect(json(await send('POST', `/conversations/${c}/participants/ADD`, people.map((user_id) => ({ user_id }))))).toMatchObject({ error: { code: 20116 } });
+    expect(
+      json(
+        await send(
+          'POST',
+          `/conversations/${c}/participants/ADD`,
+          people.map((user_id) => ({ user_id })),
+        ),
+      ),
+    ).toMatchObject({ error: { code: 20116 } });
     expect(json(await send('GET', `/conversations/${c}`))).toMatchObject({ data: { conversation_id: c } });
     expect(answered(await send('POST', `/conversations/${c}/participants/ADD`, [{ user_id: people[1] }])).status).toBe(502);
     expect(answered(await send('POST', `/conversations/${c}`, { name: 'x' })).status).toBe(502);
     expect(json(await send('POST', `/conversations/${c}`, { name: 'y' }))).toMatchObject({ data: { name: 'y' } });
     expect(roles(c)).toEqual({ [bot]: 'OWNER', [people[0]!]: '', [people[1]!]: '' });
-    expect(m.lost.map((l) => [l.path, l.as])).toEqual([[`/conversations/${c}/participants/ADD`, 502], [`/conversations/${c}`, 502]]);
+    expect(m.lost.map((l) => [l.path, l.as])).toEqual([
+      [`/conversations/${c}/participants/ADD`, 502],
+      [`/conversations/${c}`, 502],
+    ]);
     expect(m.writeCalls().map((x) => x.lost)).toEqual([undefined, 502, 502, undefined]);
   });
 

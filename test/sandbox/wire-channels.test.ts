@@ -37,7 +37,12 @@ const sorted = (...ids: string[]) => [...ids].sort();
 const conv = (v: number, id: string) => `/v${v}/conversations/${wire.domain}/${id}`;
 
 async function group(token: string, invitees: string[], v = 9): Promise<string> {
-  const res = await call('POST', `/v${v}/conversations`, { name: 'g', qualified_users: invitees.map(q), team: team(), conversation_role: 'wire_member' }, token);
+  const res = await call(
+    'POST',
+    `/v${v}/conversations`,
+    { name: 'g', qualified_users: invitees.map(q), team: team(), conversation_role: 'wire_member' },
+    token,
+  );
   expect(res.status).toBe(201);
   return res.json.qualified_id.id as string;
 }
@@ -83,7 +88,12 @@ describe('API versions v6–v15', () => {
     expect((await call('GET', '/v13/self', undefined, w.adminToken)).json).toMatchObject({ code: 404, label: 'unsupported-version' });
     expect((await call('GET', '/v16/self', undefined, w.adminToken)).json).toMatchObject({ code: 404, label: 'unsupported-version' });
     expect((await call('GET', '/v12/self', undefined, w.adminToken)).status).toBe(200);
-    expect((await call('GET', '/api-version', undefined, null)).json).toEqual({ supported: [6, 7, 8, 9, 10, 11, 12], development: [], federation: false, domain: wire.domain });
+    expect((await call('GET', '/api-version', undefined, null)).json).toEqual({
+      supported: [6, 7, 8, 9, 10, 11, 12],
+      development: [],
+      federation: false,
+      domain: wire.domain,
+    });
   });
 });
 
@@ -160,7 +170,11 @@ describe('team features', () => {
       ttl: 'unlimited',
     });
     const mls = await call('GET', `/v15/teams/${wire.teamId}/features/mls`, undefined, w.memberToken);
-    expect(mls.json).toMatchObject({ status: 'disabled', lockStatus: 'unlocked', config: { defaultProtocol: 'proteus', supportedProtocols: ['proteus', 'mls'] } });
+    expect(mls.json).toMatchObject({
+      status: 'disabled',
+      lockStatus: 'unlocked',
+      config: { defaultProtocol: 'proteus', supportedProtocols: ['proteus', 'mls'] },
+    });
     expect((await call('GET', `/v9/teams/00000000-0000-4000-8000-000000000000/features/channels`, undefined, w.memberToken)).json).toMatchObject({
       code: 403,
       label: 'no-team-member',
@@ -181,9 +195,17 @@ describe('team features', () => {
 describe('channels', () => {
   it('refuses to create a channel with the real labels, in galley order', async () => {
     let w = await start();
-    expect((await channel(w.adminToken)).json).toEqual({ code: 403, label: 'channels-not-enabled', message: 'The channels feature is not enabled for this team' });
+    expect((await channel(w.adminToken)).json).toEqual({
+      code: 403,
+      label: 'channels-not-enabled',
+      message: 'The channels feature is not enabled for this team',
+    });
     wire.features.channels = true;
-    expect((await channel(w.adminToken, { protocol: 'proteus' })).json).toEqual({ code: 403, label: 'not-mls-conversation', message: 'This operation requires an MLS conversation' });
+    expect((await channel(w.adminToken, { protocol: 'proteus' })).json).toEqual({
+      code: 403,
+      label: 'not-mls-conversation',
+      message: 'This operation requires an MLS conversation',
+    });
     expect((await channel(w.adminToken)).json).toMatchObject({ code: 400, label: 'mls-not-enabled' });
     expect((await channel(w.adminToken, { qualified_users: [q(w.people[0]!)] })).json).toMatchObject({ code: 400, label: 'non-empty-member-list' });
     expect((await channel(w.adminToken, { team: undefined })).json).toMatchObject({ code: 403, label: 'operation-denied' });
@@ -210,7 +232,12 @@ describe('channels', () => {
     const id = created.json.qualified_id.id as string;
     expect(members(id)).toEqual([]);
 
-    const add = await call('POST', `${conv(15, id)}/members`, { qualified_users: [q(w.people[0]!), q(w.people[1]!), q(w.member)], conversation_role: 'wire_member' }, w.adminToken);
+    const add = await call(
+      'POST',
+      `${conv(15, id)}/members`,
+      { qualified_users: [q(w.people[0]!), q(w.people[1]!), q(w.member)], conversation_role: 'wire_member' },
+      w.adminToken,
+    );
     expect(add.status).toBe(200);
     expect(add.json).toMatchObject({ type: 'conversation.member-join', via: 'user', data: { add_type: 'external_add' } });
     expect(members(id)).toEqual(sorted(w.people[0]!, w.people[1]!, w.member));
@@ -233,12 +260,18 @@ describe('channels', () => {
     expect(wire.conversations.get(id)!.name).toBe('renamed');
 
     // delete needs membership: a non-member admin gets 404 no-conversation (ConversationDeleteTag)
-    expect((await call('DELETE', `/v15/teams/${wire.teamId}/conversations/${id}`, undefined, w.adminToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
+    expect((await call('DELETE', `/v15/teams/${wire.teamId}/conversations/${id}`, undefined, w.adminToken)).json).toMatchObject({
+      code: 404,
+      label: 'no-conversation',
+    });
     expect(wire.conversations.has(id)).toBe(true);
 
     // a member of the channel (wire_member) may not rename it, and may not remove others
     expect((await call('PUT', `${conv(15, id)}/name`, { name: 'x' }, w.memberToken)).json).toMatchObject({ code: 403, label: 'action-denied' });
-    expect((await call('DELETE', `${conv(15, id)}/members/${wire.domain}/${w.people[1]}`, undefined, w.memberToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
+    expect((await call('DELETE', `${conv(15, id)}/members/${wire.domain}/${w.people[1]}`, undefined, w.memberToken)).json).toMatchObject({
+      code: 404,
+      label: 'no-conversation',
+    });
     // but may leave (200 with the event)
     const left = await call('DELETE', `${conv(15, id)}/members/${wire.domain}/${w.member}`, undefined, w.memberToken);
     expect(left.json).toMatchObject({ type: 'conversation.member-leave', data: { reason: 'left' } });
@@ -248,14 +281,20 @@ describe('channels', () => {
     const w = await start({ features: { channels: true, mls: true } });
     const byAdmin = (await channel(w.adminToken, { skip_creator: true })).json.qualified_id.id as string;
     // a team member (not admin) who is not in the channel: 404, as if it did not exist
-    expect((await call('POST', `${conv(15, byAdmin)}/members`, { qualified_users: [q(w.people[0]!)] }, w.memberToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
+    expect((await call('POST', `${conv(15, byAdmin)}/members`, { qualified_users: [q(w.people[0]!)] }, w.memberToken)).json).toMatchObject({
+      code: 404,
+      label: 'no-conversation',
+    });
     expect((await call('PUT', `${conv(15, byAdmin)}/name`, { name: 'x' }, w.memberToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
     expect((await call('GET', conv(15, byAdmin), undefined, w.memberToken)).json).toMatchObject({ code: 403, label: 'access-denied' });
 
     // a member creates a channel: it is its wire_admin and may add, but not remove others
     const mine = (await channel(w.memberToken)).json.qualified_id.id as string;
     expect((await call('POST', `${conv(15, mine)}/members`, { qualified_users: [q(w.people[0]!), q(w.people[1]!)] }, w.memberToken)).status).toBe(200);
-    expect((await call('DELETE', `${conv(15, mine)}/members/${wire.domain}/${w.people[0]}`, undefined, w.memberToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
+    expect((await call('DELETE', `${conv(15, mine)}/members/${wire.domain}/${w.people[0]}`, undefined, w.memberToken)).json).toMatchObject({
+      code: 404,
+      label: 'no-conversation',
+    });
     // the team admin removes for it, without being in the channel; the creator may delete it
     expect((await call('DELETE', `${conv(15, mine)}/members/${wire.domain}/${w.people[0]}`, undefined, w.adminToken)).status).toBe(204);
     expect(members(mine)).toEqual(sorted(w.member, w.people[1]!));
@@ -299,7 +338,10 @@ describe('PUT /conversations/{d}/{c}/members (v13+)', () => {
       label: 'action-denied',
     });
     const other = await group(w.memberToken, [w.people[0]!]);
-    expect((await call('PUT', `${conv(13, other)}/members`, { qualified_users: [q(w.people[1]!)] }, w.adminToken)).json).toMatchObject({ code: 404, label: 'no-conversation' });
+    expect((await call('PUT', `${conv(13, other)}/members`, { qualified_users: [q(w.people[1]!)] }, w.adminToken)).json).toMatchObject({
+      code: 404,
+      label: 'no-conversation',
+    });
     expect(members(other)).toEqual(sorted(w.member, w.people[0]!));
   });
 

@@ -10,7 +10,13 @@ let memberToken = '';
 let people: string[] = [];
 const D = () => wire.domain;
 
-async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown, auth: string | null = token, headers: Record<string, string> = {}) {
+async function call(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  body?: unknown,
+  auth: string | null = token,
+  headers: Record<string, string> = {},
+) {
   const res = await request(wire.url + path, {
     method,
     headers: { 'content-type': 'application/json', ...(auth ? { authorization: `Bearer ${auth}` } : {}), ...headers },
@@ -53,7 +59,9 @@ describe('Wire sandbox contract', () => {
     expect((await call('GET', '/v99/self')).json).toMatchObject({ code: 404, label: 'unsupported-version' });
     // routes that exist only up to v1 are absent under v9
     const conv = await call('POST', '/v9/conversations', { qualified_users: [], name: 'v', team: { teamid: wire.teamId, managed: false } });
-    expect((await call('POST', `/v9/conversations/${conv.json.id}/members/v2`, { qualified_users: [q(people[0]!)] })).json).toMatchObject({ label: 'no-endpoint' });
+    expect((await call('POST', `/v9/conversations/${conv.json.id}/members/v2`, { qualified_users: [q(people[0]!)] })).json).toMatchObject({
+      label: 'no-endpoint',
+    });
     expect((await call('GET', '/v9/self', undefined, null)).status).toBe(401);
   });
 
@@ -74,7 +82,11 @@ describe('Wire sandbox contract', () => {
   });
 
   it('adds with 200 and an event, 204 when nobody is new, and enforces the size rule and roles', async () => {
-    const c = await call('POST', '/v9/conversations', { qualified_users: [q(people[0]!)], team: { teamid: wire.teamId, managed: false }, conversation_role: 'wire_member' });
+    const c = await call('POST', '/v9/conversations', {
+      qualified_users: [q(people[0]!)],
+      team: { teamid: wire.teamId, managed: false },
+      conversation_role: 'wire_member',
+    });
     const path = `/v9/conversations/${D()}/${c.json.id}/members`;
     expect((await call('POST', path, { qualified_users: [] })).json).toMatchObject({ code: 400, label: 'bad-request' });
     expect((await call('POST', path, { qualified_users: [q(people[0]!)] })).status).toBe(204);
@@ -118,7 +130,11 @@ describe('Wire sandbox contract', () => {
 
   it('renews through /access with the cookie; refuses bad cookies; same-label login revokes older cookies', async () => {
     expect((await call('POST', '/access', undefined, null, { cookie: `zuid=${cookie}` })).status).toBe(200);
-    expect((await call('POST', '/access', undefined, null, { cookie: 'zuid=forged' })).json).toMatchObject({ code: 403, label: 'invalid-credentials', message: 'Invalid zauth token' });
+    expect((await call('POST', '/access', undefined, null, { cookie: 'zuid=forged' })).json).toMatchObject({
+      code: 403,
+      label: 'invalid-credentials',
+      message: 'Invalid zauth token',
+    });
     expect((await call('POST', '/access', undefined, null)).json).toMatchObject({ message: 'Missing cookie and token' });
     const again = await login('admin@example.com', 'password1', true, 'test');
     expect((await call('POST', '/access', undefined, null, { cookie: `zuid=${cookie}` })).status).toBe(403);
@@ -131,7 +147,11 @@ describe('Wire sandbox contract', () => {
     expect((await call('POST', '/access', undefined, null, { cookie: `zuid=${session.cookie}` })).headers['set-cookie']).toBeUndefined();
     expect((await call('POST', '/access', undefined, null, { cookie: `zuid=${again.cookie}` })).headers['set-cookie']).toMatch(/zuid=/);
     wire.faults.renewCookieOnAccess = false;
-    expect((await login('admin@example.com', 'wrong-password')).res.json).toMatchObject({ code: 403, label: 'invalid-credentials', message: 'Authentication failed' });
+    expect((await login('admin@example.com', 'wrong-password')).res.json).toMatchObject({
+      code: 403,
+      label: 'invalid-credentials',
+      message: 'Authentication failed',
+    });
   });
 
   it('throttles with 420 and Retry-After, without Wire JSON', async () => {

@@ -10,7 +10,8 @@ import { WireSandbox, type WireSandboxOptions } from '../../src/sandbox/wire/ser
 let wire: WireSandbox;
 afterEach(async () => wire?.stop());
 
-const call = (method: Method, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) => rawCall(wire.url, method, path, body, token, headers);
+const call = (method: Method, path: string, body?: unknown, token?: string | null, headers: Record<string, string> = {}) =>
+  rawCall(wire.url, method, path, body, token, headers);
 
 const login = (body: Record<string, unknown>, v = 9) => call('POST', `/v${v}/login?persist=true`, body, null);
 const access = (cookie: string) => call('POST', '/access', undefined, null, { cookie: `zuid=${cookie}` });
@@ -70,7 +71,9 @@ describe('team apps (v12+)', () => {
     expect((await call('POST', path, {}, adminToken)).json).toMatchObject({ code: 403, label: 'app-no-permission' });
     expect((await call('POST', path, { password: 'wrong-password' }, adminToken)).json).toMatchObject({ code: 403, label: 'app-no-permission' });
     expect((await call('POST', path, { password: 'password2' }, memberToken)).json).toMatchObject({ code: 403, label: 'app-no-permission' });
-    expect((await call('POST', `/v15/teams/${wire.teamId}/apps/00000000-0000-4000-8000-000000000000/cookies`, { password: 'password1' }, adminToken)).json).toMatchObject({
+    expect(
+      (await call('POST', `/v15/teams/${wire.teamId}/apps/00000000-0000-4000-8000-000000000000/cookies`, { password: 'password1' }, adminToken)).json,
+    ).toMatchObject({
       code: 404,
       label: 'app-not-found',
     });
@@ -97,13 +100,19 @@ describe('password logins', () => {
   it('refuses an SSO-provisioned user without a password with 403 invalid-credentials', async () => {
     await start();
     wire.addUser({ email: 'sso@example.com', sso: true });
-    expect((await login({ email: 'sso@example.com', password: 'whatever1' })).json).toEqual({ code: 403, label: 'invalid-credentials', message: 'Authentication failed' });
+    expect((await login({ email: 'sso@example.com', password: 'whatever1' })).json).toEqual({
+      code: 403,
+      label: 'invalid-credentials',
+      message: 'Authentication failed',
+    });
   });
 
   it('asks for the 2FA code when the team feature is on; SSO users are exempt; /access is not affected', async () => {
     await start();
     // (its own label: a later login with the same label would revoke it)
-    const cookie = /zuid=([^;]+)/.exec(String((await login({ email: 'member@example.com', password: 'password2', label: 'daemon' })).headers['set-cookie']))![1]!;
+    const cookie = /zuid=([^;]+)/.exec(
+      String((await login({ email: 'member@example.com', password: 'password2', label: 'daemon' })).headers['set-cookie']),
+    )![1]!;
     wire.features.sndFactorPasswordChallenge = true;
     expect((await login({ email: 'member@example.com', password: 'password2' })).json).toEqual({
       code: 403,
@@ -112,14 +121,19 @@ describe('password logins', () => {
     });
     // the password is checked first
     expect((await login({ email: 'member@example.com', password: 'wrong-password' })).json.label).toBe('invalid-credentials');
-    expect((await login({ email: 'member@example.com', password: 'password2', verification_code: '123456' })).json).toMatchObject({ code: 403, label: 'code-authentication-failed' });
+    expect((await login({ email: 'member@example.com', password: 'password2', verification_code: '123456' })).json).toMatchObject({
+      code: 403,
+      label: 'code-authentication-failed',
+    });
     const member = [...wire.users.values()].find((u) => u.email === 'member@example.com')!;
     const code = wire.verificationCode(member.id);
     expect((await login({ email: 'member@example.com', password: 'password2', verification_code: code })).status).toBe(200);
     wire.addUser({ email: 'saml@example.com', password: 'password3', sso: true });
     expect((await login({ email: 'saml@example.com', password: 'password3' })).status).toBe(200);
     expect((await access(cookie)).status).toBe(200);
-    expect((await call('GET', `/v9/teams/${wire.teamId}/features/sndFactorPasswordChallenge`, undefined, (await access(cookie)).json.access_token)).json).toMatchObject({
+    expect(
+      (await call('GET', `/v9/teams/${wire.teamId}/features/sndFactorPasswordChallenge`, undefined, (await access(cookie)).json.access_token)).json,
+    ).toMatchObject({
       status: 'enabled',
     });
   });

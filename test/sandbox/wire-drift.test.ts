@@ -70,7 +70,12 @@ describe('events', () => {
       const protocol = await call('PUT', `${path}/protocol`, { protocol: 'mixed' }, token);
       for (const e of [join, leave, rename, protocol]) {
         expect(e.status).toBe(200);
-        expect(e.json).toMatchObject({ via: 'user', qualified_conversation: q(id), qualified_from: q(wire.users.values().next().value!.id), time: expect.any(String) });
+        expect(e.json).toMatchObject({
+          via: 'user',
+          qualified_conversation: q(id),
+          qualified_from: q(wire.users.values().next().value!.id),
+          time: expect.any(String),
+        });
       }
     }
   });
@@ -114,7 +119,12 @@ describe('lost answers on the new mutating routes', () => {
         ['POST', apps, as],
         ['POST', cookies, as],
       ]);
-      expect(wire.writeCalls().filter((c) => c.lost).map((c) => [c.method, c.status])).toEqual([
+      expect(
+        wire
+          .writeCalls()
+          .filter((c) => c.lost)
+          .map((c) => [c.method, c.status]),
+      ).toEqual([
         ['PUT', 200],
         ['PUT', 200],
         ['POST', 200],

@@ -31,7 +31,13 @@ async function serve(opts: { tokenFile?: boolean; store?: 'broken' } = {}) {
   const store = Store.open(config.store.path);
   const storeError = () => Promise.reject(new Error('SQLITE_IOERR: disk I/O error'));
   const daemon: DaemonControl = {
-    status: { running: false, backendOk: false, lastResult: 'error', lastError: 'wire 403 invalid-credentials: secret-looking detail', lastErrorLabel: 'wire 403 invalid-credentials' },
+    status: {
+      running: false,
+      backendOk: false,
+      lastResult: 'error',
+      lastError: 'wire 403 invalid-credentials: secret-looking detail',
+      lastErrorLabel: 'wire 403 invalid-credentials',
+    },
     request: storeError,
     approve: storeError,
     syncAllowingRemovals: storeError,

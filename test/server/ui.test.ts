@@ -64,13 +64,27 @@ async function serve(server: Record<string, unknown>) {
 
 /** a form POST with cookies, as a browser sends it */
 async function post(url: string, form: Record<string, string>, cookies: string[] = []) {
-  const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.join('; ') }, body: new URLSearchParams(form).toString() });
-  return { status: res.statusCode, location: res.headers.location as string | undefined, setCookie: ([] as string[]).concat(res.headers['set-cookie'] ?? []), text: await res.body.text() };
+  const res = await request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: cookies.join('; ') },
+    body: new URLSearchParams(form).toString(),
+  });
+  return {
+    status: res.statusCode,
+    location: res.headers.location as string | undefined,
+    setCookie: ([] as string[]).concat(res.headers['set-cookie'] ?? []),
+    text: await res.body.text(),
+  };
 }
 
 async function get(url: string, cookies: string[] = []) {
   const res = await request(url, { headers: { accept: 'text/html', cookie: cookies.join('; ') } });
-  return { status: res.statusCode, location: res.headers.location as string | undefined, setCookie: ([] as string[]).concat(res.headers['set-cookie'] ?? []), text: await res.body.text() };
+  return {
+    status: res.statusCode,
+    location: res.headers.location as string | undefined,
+    setCookie: ([] as string[]).concat(res.headers['set-cookie'] ?? []),
+    text: await res.body.text(),
+  };
 }
 
 const pair = (setCookie: string[], name: string) => setCookie.find((c) => c.startsWith(`${name}=`))!.split(';')[0]!;

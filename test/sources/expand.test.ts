@@ -19,7 +19,11 @@ function reachable(id: string, byId: Map<string, FlatGroup>, users: Set<string>,
 describe('expandGroups', () => {
   it('gives each group the users it reaches through nested groups, each once, cycles and repeats included', () => {
     // members drawn from users u0–u5, groups g0–g4 (cycles happen) and unknown x0–x1
-    const member = fc.oneof(fc.nat(5).map((n) => `u${n}`), fc.nat(4).map((n) => `g${n}`), fc.nat(1).map((n) => `x${n}`));
+    const member = fc.oneof(
+      fc.nat(5).map((n) => `u${n}`),
+      fc.nat(4).map((n) => `g${n}`),
+      fc.nat(1).map((n) => `x${n}`),
+    );
     const directory = fc.array(fc.array(member, { maxLength: 8 }), { minLength: 5, maxLength: 5 });
     fc.assert(
       fc.property(directory, (lists) => {

@@ -15,7 +15,10 @@ afterEach(() => {
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-fingerprint-'));
   const store = Store.open(':memory:');
-  cleanup.push(() => store.close(), () => rmSync(dir, { recursive: true, force: true }));
+  cleanup.push(
+    () => store.close(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
   writeFileSync(join(dir, 'users.yaml'), 'users:\n  - { id: a, externalId: x1 }\n  - { id: b, externalId: x2 }\n');
   writeFileSync(join(dir, 'groups.json'), JSON.stringify({ groups: [{ id: 'eng', displayName: 'team-eng', members: ['a'] }] }));
   const source: Source = fileSource.create({ name: 'git', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store });

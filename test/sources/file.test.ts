@@ -10,7 +10,15 @@ describe('file source', () => {
   it('reads a directory of YAML and JSON files, with nested groups and deactivated users', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
     writeFileSync(join(dir, 'users.yaml'), 'users:\n  - { id: a, userName: alice, externalId: x1 }\n  - { id: b, userName: bob, active: false }\n');
-    writeFileSync(join(dir, 'groups.json'), JSON.stringify({ groups: [{ id: 'all', displayName: 'team-all', members: ['eng', 'b'] }, { id: 'eng', displayName: 'team-eng', members: ['a', 'all', 'ghost'] }] }));
+    writeFileSync(
+      join(dir, 'groups.json'),
+      JSON.stringify({
+        groups: [
+          { id: 'all', displayName: 'team-all', members: ['eng', 'b'] },
+          { id: 'eng', displayName: 'team-eng', members: ['a', 'all', 'ghost'] },
+        ],
+      }),
+    );
     writeFileSync(join(dir, 'README.txt'), 'ignored');
     const res = await run(dir);
     expect(res.listingComplete).toBe(true);

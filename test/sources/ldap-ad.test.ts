@@ -35,7 +35,12 @@ function config(ad: AdSandbox, over: Record<string, unknown> = {}): LdapSourceCo
         pageSize: 5000,
         timeoutMs: 2000,
         groups: { baseDn: `OU=Groups,${ad.baseDn}`, filter: '(objectClass=group)', idAttribute: 'objectGUID' },
-        users: { baseDn: `OU=Staff,${ad.baseDn}`, filter: '(&(objectCategory=person)(objectClass=user))', idAttribute: 'objectGUID', attributes: ['employeeID', 'sAMAccountName'] },
+        users: {
+          baseDn: `OU=Staff,${ad.baseDn}`,
+          filter: '(&(objectCategory=person)(objectClass=user))',
+          idAttribute: 'objectGUID',
+          attributes: ['employeeID', 'sAMAccountName'],
+        },
         ...over,
       },
     ],
@@ -70,7 +75,10 @@ beforeAll(async () => {
   groups.all = ad.addGroup({ name: 'all', members: [groups.eng.dn, groups.contractors.dn, users[30]!.dn] });
   // a cycle: eng contains all, which contains eng
   ad.setMembers(groups.eng.dn, [...users.slice(0, 10).map((u) => u.dn), groups.all.dn]);
-  groups.everyone = ad.addGroup({ name: 'everyone', members: [...users.map((u) => u.dn), ...users.slice(0, BIG - USERS).map((_, i) => `CN=gone${i},OU=Staff,${ad.baseDn}`)] });
+  groups.everyone = ad.addGroup({
+    name: 'everyone',
+    members: [...users.map((u) => u.dn), ...users.slice(0, BIG - USERS).map((_, i) => `CN=gone${i},OU=Staff,${ad.baseDn}`)],
+  });
 });
 afterAll(async () => {
   await ad?.stop();
@@ -133,7 +141,11 @@ describe('LDAP source on Active Directory (AD sandbox)', () => {
     ['a refused page', { failPage: { base: 'OU=Staff', page: 2, code: 51 } }, /users under OU=Staff.*page 2: busy/],
     ['a time limit', { failPage: { base: 'OU=Groups', page: 1, code: 3 } }, /groups under OU=Groups.*page 1: timeLimitExceeded.*raise it for the bind DN/],
     ['a page without the paging control', { dropControl: { base: 'OU=Staff', page: 2 } }, /page 2: the answer carried no paged-results control/],
-    ['a referral', { referral: { base: 'OU=Staff', uri: 'ldap://dc9.other.example/DC=other,DC=example' } }, /referral to ldap:\/\/dc9\.other\.example.*does not follow/],
+    [
+      'a referral',
+      { referral: { base: 'OU=Staff', uri: 'ldap://dc9.other.example/DC=other,DC=example' } },
+      /referral to ldap:\/\/dc9\.other\.example.*does not follow/,
+    ],
     ['no answer', { stall: { base: 'OU=Staff', page: 2 } }, /users under OU=Staff.*page 2: no answer in time/],
   ])('fails the whole read on %s', async (_, faults, message) => {
     const fix = (f: Record<string, { base?: string }>) => Object.fromEntries(Object.entries(f).map(([k, v]) => [k, { ...v, base: `${v.base},${ad.baseDn}` }]));
@@ -166,13 +178,19 @@ describe('LDAP source on Active Directory (AD sandbox)', () => {
 
   it('reads disabled accounts through users.disabledFilter (an extensible match) as well', async () => {
     const r = await read(config(ad, { users: { ...config(ad).users, disabledFilter: '(userAccountControl:1.2.840.113556.1.4.803:=2)' } }));
-    expect(group(r, 'everyone').members.filter((u) => !u.active).map((u) => u.userName)).toEqual(users.filter((_, n) => n % 100 === 7).map((u) => u.name));
+    expect(
+      group(r, 'everyone')
+        .members.filter((u) => !u.active)
+        .map((u) => u.userName),
+    ).toEqual(users.filter((_, n) => n % 100 === 7).map((u) => u.name));
   });
 
   it('stops at a refused bind with an auth error in AD words, without the password', async () => {
     const e = await read(config(ad, { password: 'wrong-secret-value' })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AuthError);
-    expect(describeError(e)).toMatch(/bind as CN=convsync.*invalidCredentials \(80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data 52e/);
+    expect(describeError(e)).toMatch(
+      /bind as CN=convsync.*invalidCredentials \(80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data 52e/,
+    );
     expect(describeError(e)).not.toContain('wrong-secret-value');
   });
 
@@ -185,7 +203,7 @@ describe('LDAP source on Active Directory (AD sandbox)', () => {
     expect(describeError(e)).toMatch(/no LDAP server answered: .*connection refused/);
   });
 
-  it('answers an unbound search with AD\'s operationsError', async () => {
+  it("answers an unbound search with AD's operationsError", async () => {
     const client = new Client({ url: ad.url });
     try {
       const e = await client.search(`OU=Staff,${ad.baseDn}`, { filter: '(objectClass=user)' }).catch((x: unknown) => x as Error);

@@ -40,7 +40,12 @@ function config(s: AdSandbox, over: Record<string, unknown> = {}): LdapSourceCon
         pageSize: 1000,
         timeoutMs: 2000,
         groups: { baseDn: `OU=Groups,${s.baseDn}`, filter: '(objectClass=group)', idAttribute: 'objectGUID' },
-        users: { baseDn: `OU=Staff,${s.baseDn}`, filter: '(&(objectCategory=person)(objectClass=user))', idAttribute: 'objectGUID', attributes: ['employeeID'] },
+        users: {
+          baseDn: `OU=Staff,${s.baseDn}`,
+          filter: '(&(objectCategory=person)(objectClass=user))',
+          idAttribute: 'objectGUID',
+          attributes: ['employeeID'],
+        },
         ...over,
       },
     ],
@@ -58,7 +63,10 @@ function setup(cfg: LdapSourceConfig, given?: Store) {
     const dir = mkdtempSync(join(tmpdir(), 'convsync-ad-inc-'));
     store = Store.open(join(dir, 'convsync.db'));
     const s = store;
-    cleanup.push(() => s.close(), () => rmSync(dir, { recursive: true, force: true }));
+    cleanup.push(
+      () => s.close(),
+      () => rmSync(dir, { recursive: true, force: true }),
+    );
   }
   const clock = { t: Date.now() };
   const source = ldapSource.create(cfg, { logger, store, now: () => clock.t });
@@ -75,7 +83,9 @@ function setup(cfg: LdapSourceConfig, given?: Store) {
 const fullRead = (s: AdSandbox = ad) => setup(config(s)).fetch();
 
 function view(r: SourceResult) {
-  return Object.fromEntries(r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.userName}:${u.active}`).sort() }]));
+  return Object.fromEntries(
+    r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.userName}:${u.active}`).sort() }]),
+  );
 }
 
 const members = (r: SourceResult, name: string) => r.groups.find((g) => g.displayName === name)!.members.map((u) => u.userName);
@@ -99,7 +109,10 @@ beforeAll(async () => {
   groups.all = ad.addGroup({ name: 'all', members: [groups.eng.dn, groups.contractors.dn, users[30]!.dn] });
   ad.setMembers(groups.eng.dn, [...users.slice(0, 10).map((u) => u.dn), groups.all.dn]);
   // 1,500 values at MaxValRange 500: the listing's 0-499, then 500-* and 1000-*; 300 name no entry
-  groups.everyone = ad.addGroup({ name: 'everyone', members: [...users.map((u) => u.dn), ...Array.from({ length: GONE }, (_, i) => `CN=gone${i},OU=Staff,${ad.baseDn}`)] });
+  groups.everyone = ad.addGroup({
+    name: 'everyone',
+    members: [...users.map((u) => u.dn), ...Array.from({ length: GONE }, (_, i) => `CN=gone${i},OU=Staff,${ad.baseDn}`)],
+  });
 });
 afterAll(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
@@ -153,7 +166,11 @@ describe('LDAP source, incremental reads by uSNChanged (AD sandbox)', () => {
     expect(await t.changed()).toBe(true);
     const before = ad.searches.length;
     const r = await t.fetch();
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, changes: { listedGroups: 1, groups: 1, listedUsers: 1, users: 1, deletedGroups: 0, deletedUsers: 0 } });
+    expect(r.report).toMatchObject({
+      mode: 'incremental',
+      stored: true,
+      changes: { listedGroups: 1, groups: 1, listedUsers: 1, users: 1, deletedGroups: 0, deletedUsers: 0 },
+    });
     expect(rangedAsked(before)).toEqual(['member;range=500-*', 'member;range=1000-*']);
     expect(members(r, 'everyone')).toContain('newbie');
     expect(members(r, 'everyone')).not.toContain('user00005');
@@ -165,7 +182,11 @@ describe('LDAP source, incremental reads by uSNChanged (AD sandbox)', () => {
     expect(await t.changed()).toBe(true);
     expect(t.lastCheck()).toMatchObject({ mode: 'check', stored: false, why: `nested group ${groups.contractors!.dn.toLowerCase()} changed` });
     const r = await t.fetch();
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 0, users: 0, deletedUsers: 0, outside: 1 } });
+    expect(r.report).toMatchObject({
+      mode: 'incremental',
+      stored: true,
+      changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 0, users: 0, deletedUsers: 0, outside: 1 },
+    });
     expect(members(r, 'all')).toContain('user00022');
     expect(view(r)).toEqual(view(await fullRead()));
   });
@@ -188,7 +209,11 @@ describe('LDAP source, incremental reads by uSNChanged (AD sandbox)', () => {
     const r = await t.fetch();
     // as stored, eng still names 'all' and user00003, and everyone user00003: entries that no longer exist (two
     // rows kept of what is outside the listings); contractors, reached only through 'all', is dropped (a third)
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 1, deletedUsers: 1, outside: 3 } });
+    expect(r.report).toMatchObject({
+      mode: 'incremental',
+      stored: true,
+      changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 1, deletedUsers: 1, outside: 3 },
+    });
     expect(r.groups.map((g) => g.displayName).sort()).toEqual(['eng', 'everyone']);
     expect(members(r, 'eng')).not.toContain('user00003');
     expect(members(r, 'eng')).not.toContain('user00020');
@@ -199,7 +224,10 @@ describe('LDAP source, incremental reads by uSNChanged (AD sandbox)', () => {
   it('stores nothing and moves no cursor when an incremental read fails part-way; the next read catches up', async () => {
     ad.setMembers(groups.eng!.dn, [...ad.dir.values(ad.dir.get(groups.eng!.dn)!, 'member'), users[40]!.dn]);
     const everyone = ad.dir.values(ad.dir.get(groups.everyone!.dn)!, 'member');
-    ad.setMembers(groups.everyone!.dn, everyone.filter((m) => m !== users[6]!.dn));
+    ad.setMembers(
+      groups.everyone!.dn,
+      everyone.filter((m) => m !== users[6]!.dn),
+    );
     const state = t.store.reads.state('ad');
     const version = t.store.reads.versions().get('ad');
     try {

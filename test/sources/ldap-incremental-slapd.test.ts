@@ -65,7 +65,10 @@ type Reported = SourceResult & { report: LdapReadReport };
 function setup(cfg: LdapSourceConfig) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-ldap-inc-'));
   const store = Store.open(join(dir, 'convsync.db'));
-  cleanup.push(() => store.close(), () => rmSync(dir, { recursive: true, force: true }));
+  cleanup.push(
+    () => store.close(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
   const clock = { t: Date.now() };
   const source = ldapSource.create(cfg, { logger, store, now: () => clock.t });
   const reports = source as unknown as { lastRead: LdapReadReport; lastCheck: LdapReadReport };
@@ -85,7 +88,9 @@ async function fullRead(cfg: LdapSourceConfig): Promise<Reported> {
 
 /** what a plan takes of a read: each group's name, whether it is known, its members and whether they are active */
 function view(r: SourceResult) {
-  return Object.fromEntries(r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.userName}:${u.active}`).sort() }]));
+  return Object.fromEntries(
+    r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.userName}:${u.active}`).sort() }]),
+  );
 }
 
 const members = (r: SourceResult, name: string) => r.groups.find((g) => g.displayName === name)!.members.map((u) => u.userName);
@@ -140,7 +145,11 @@ describe.runIf(run)('LDAP source, incremental reads by modifyTimestamp (slapd)',
     );
     expect(await t.changed()).toBe(true);
     const r = await t.fetch();
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, changes: { listedGroups: 2, groups: 2, listedUsers: 1, users: 1, deletedGroups: 0, deletedUsers: 0 } });
+    expect(r.report).toMatchObject({
+      mode: 'incremental',
+      stored: true,
+      changes: { listedGroups: 2, groups: 2, listedUsers: 1, users: 1, deletedGroups: 0, deletedUsers: 0 },
+    });
     expect(members(r, 'team-3')).toContain('u002999');
     expect(members(r, 'team-3')).not.toContain('u000045');
     expect(r.groups.find((g) => g.displayName === 'team-4-renamed')!.key).toBe(team4Key);
@@ -154,7 +163,11 @@ describe.runIf(run)('LDAP source, incremental reads by modifyTimestamp (slapd)',
     await slapd.modify(`dn: ${groupDn('team-5')}\nchangetype: delete\n\ndn: ${userDn('u000100')}\nchangetype: delete\n`);
     const r = await t.fetch();
     // no refint overlay: team-6 still names the deleted user, now an entry that does not exist
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 1, deletedUsers: 1, outside: 1 } });
+    expect(r.report).toMatchObject({
+      mode: 'incremental',
+      stored: true,
+      changes: { listedGroups: 0, listedUsers: 0, groups: 0, deletedGroups: 1, deletedUsers: 1, outside: 1 },
+    });
     expect(r.groups.map((g) => g.displayName)).not.toContain('team-5');
     expect(members(r, 'team-6')).not.toContain('u000100');
     expect(r.warnings.join('\n')).toMatch(/team-6.*uid=u000100,ou=people,dc=example,dc=com \(no such entry\)/);

@@ -9,7 +9,15 @@ const base = {
   backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'x' } },
   mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
 };
-const ldap = { name: 'corp', type: 'ldap', url: 'ldaps://dc1.example.com:636', bindDn: 'cn=convsync,dc=example,dc=com', passwordFile: '/run/secrets/p', groups: { baseDn: 'ou=groups,dc=example,dc=com' }, users: { baseDn: 'ou=people,dc=example,dc=com' } };
+const ldap = {
+  name: 'corp',
+  type: 'ldap',
+  url: 'ldaps://dc1.example.com:636',
+  bindDn: 'cn=convsync,dc=example,dc=com',
+  passwordFile: '/run/secrets/p',
+  groups: { baseDn: 'ou=groups,dc=example,dc=com' },
+  users: { baseDn: 'ou=people,dc=example,dc=com' },
+};
 
 function problems(source: Record<string, unknown>): string[] {
   const r = ConfigSchema.safeParse({ ...base, sources: [{ ...ldap, ...source }] });
@@ -45,16 +53,28 @@ describe('LDAP source parts', () => {
     expect(formatGeneralizedTime(at + 999)).toBe('20261127062349Z');
   });
 
-  it('accepts the issue\'s configuration and refuses mistakes with their paths', () => {
-    expect(problems({ url: ['ldaps://dc1.example.com:636', 'ldap://dc2.example.com'], startTls: false, tls: { caFile: '/etc/ca.pem' }, pageSize: 500, expandNested: true })).toEqual([]);
+  it("accepts the issue's configuration and refuses mistakes with their paths", () => {
+    expect(
+      problems({
+        url: ['ldaps://dc1.example.com:636', 'ldap://dc2.example.com'],
+        startTls: false,
+        tls: { caFile: '/etc/ca.pem' },
+        pageSize: 500,
+        expandNested: true,
+      }),
+    ).toEqual([]);
     expect(problems({ url: 'https://dc1.example.com' })).toEqual([expect.stringMatching(/^url: .*ldap:\/\/host\[:port\] or ldaps:/)]);
     expect(problems({ url: 'ldap://dc1.example.com/dc=example,dc=com' })).toEqual([expect.stringMatching(/^url: .*no base DN/)]);
     expect(problems({ startTls: true })).toEqual(['startTls: startTls is for ldap:// URLs; ldaps:// is TLS from the start']);
     expect(problems({ passwordFile: undefined })).toEqual(['passwordFile: password or passwordFile is required with bindDn']);
     expect(problems({ bindDn: undefined })).toEqual(['bindDn: a password needs a bindDn']);
     expect(problems({ password: 'x' })).toEqual(['passwordFile: give either password or passwordFile, not both']);
-    expect(problems({ groups: { baseDn: 'ou=groups,dc=example,dc=com', filter: '(objectClass=group' } })).toEqual([expect.stringMatching(/^groups\.filter: must be one LDAP filter in parentheses/)]);
-    expect(problems({ groups: { baseDn: 'ou=groups,dc=example,dc=com', filter: '(a=1)(b=2)' } })).toEqual([expect.stringMatching(/^groups\.filter: must be one LDAP filter/)]);
+    expect(problems({ groups: { baseDn: 'ou=groups,dc=example,dc=com', filter: '(objectClass=group' } })).toEqual([
+      expect.stringMatching(/^groups\.filter: must be one LDAP filter in parentheses/),
+    ]);
+    expect(problems({ groups: { baseDn: 'ou=groups,dc=example,dc=com', filter: '(a=1)(b=2)' } })).toEqual([
+      expect.stringMatching(/^groups\.filter: must be one LDAP filter/),
+    ]);
     expect(problems({ groups: { baseDn: 'groups', memberAttribute: 'members' } })).toEqual([
       expect.stringMatching(/^groups\.baseDn: must be a distinguished name/),
       'groups.memberAttribute: must be one of: member, uniqueMember, memberUid',

@@ -75,7 +75,10 @@ async function read(cfg: LdapSourceConfig, logs?: string[]): Promise<SourceResul
 }
 
 const byName = (r: SourceResult, name: string) => r.groups.find((g) => g.displayName === name)!;
-const uids = (r: SourceResult, name: string) => byName(r, name).members.map((u) => u.userName!).sort();
+const uids = (r: SourceResult, name: string) =>
+  byName(r, name)
+    .members.map((u) => u.userName!)
+    .sort();
 
 /** entryUUIDs as slapd itself reports them, read with a plain client (not the adapter) */
 async function entryUuids(s: Slapd, base: string, filter: string): Promise<Map<string, string>> {
@@ -118,7 +121,9 @@ describe.runIf(run)('LDAP source on OpenLDAP (slapd)', () => {
     expect(uids(r, 'team-0')).toHaveLength(30);
     expect(uids(r, 'team-2')).toEqual([...d.groups[2]!.members.slice(0, 15).map((m) => /uid=([^,]+)/.exec(m)![1]!), 'u002000', 'u002001'].sort());
     const warning = r.warnings.find((w) => w.includes('team-2'))!;
-    expect(warning).toMatch(/2 member\(s\) left out: uid=gone,ou=people,dc=example,dc=com \(no such entry\), cn=convsync,ou=services,dc=example,dc=com \(not a user/);
+    expect(warning).toMatch(
+      /2 member\(s\) left out: uid=gone,ou=people,dc=example,dc=com \(no such entry\), cn=convsync,ou=services,dc=example,dc=com \(not a user/,
+    );
     expect(byName(r, 'team-2').complete).toBe(true);
 
     // 3,000 users and 21 groups at 200 a page, plus the locked users, one read for each of 3 outside
@@ -156,7 +161,9 @@ describe.runIf(run)('LDAP source on OpenLDAP (slapd)', () => {
   it('stops at a refused bind with an auth error that names the bind DN, not the password', async () => {
     const e = await read(config(slapd, { password: 'not-the-password' })).catch((x: unknown) => x);
     expect(e).toBeInstanceOf(AuthError);
-    expect(describeError(e)).toMatch(/bind as cn=convsync,ou=services,dc=example,dc=com at ldap:\/\/127\.0\.0\.1:\d+: invalidCredentials.*check bindDn and the password/);
+    expect(describeError(e)).toMatch(
+      /bind as cn=convsync,ou=services,dc=example,dc=com at ldap:\/\/127\.0\.0\.1:\d+: invalidCredentials.*check bindDn and the password/,
+    );
     expect(describeError(e)).not.toContain('not-the-password');
   });
 

@@ -101,7 +101,13 @@ describe.skipIf(skip)('SAML against Debian SimpleSAMLphp (php -S on loopback)', 
 
   it('a single group arrives as one attribute value and is recorded as a list of one', async () => {
     const { samlResponse } = await signIn(spUrl, 'bob', USERS.bob.password);
-    expect((Buffer.from(samlResponse, 'base64').toString('utf8').match(/<saml:AttributeValue[^>]*>team-eng</g) ?? []).length).toBe(1);
+    expect(
+      (
+        Buffer.from(samlResponse, 'base64')
+          .toString('utf8')
+          .match(/<saml:AttributeValue[^>]*>team-eng</g) ?? []
+      ).length,
+    ).toBe(1);
     const acs = await postAcs(samlResponse);
     expect(acs.status, acs.page).toBe(200);
     expect(acs.page).toContain('<li>Team eng</li>');

@@ -219,7 +219,10 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
   it("keeps a user's groups as unknown, not empty, on Entra's overage claim", async () => {
     const config = await start();
     await post(await signedResponse());
-    const overage = await signedResponse({ groups: undefined, attributes: { 'http://schemas.microsoft.com/claims/groups.link': 'https://graph.windows.net/tenant/users/alice/getMemberObjects' } });
+    const overage = await signedResponse({
+      groups: undefined,
+      attributes: { 'http://schemas.microsoft.com/claims/groups.link': 'https://graph.windows.net/tenant/users/alice/getMemberObjects' },
+    });
     const res = await post(overage);
     expect(res.status).toBe(200);
     expect(res.html).toContain('did not list your groups');
@@ -239,7 +242,15 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     const login = (at: number, id: string, groups: string[] | undefined) =>
       store.saml.recordLogin(
         'sso',
-        { nameId: 'bob@corp.test', attributes: {}, groups: groups ?? [], groupsUnknown: groups === undefined, assertionId: id, issueInstant: new Date(at).toISOString(), loggedInAt: new Date(at).toISOString() },
+        {
+          nameId: 'bob@corp.test',
+          attributes: {},
+          groups: groups ?? [],
+          groupsUnknown: groups === undefined,
+          assertionId: id,
+          issueInstant: new Date(at).toISOString(),
+          loggedInAt: new Date(at).toISOString(),
+        },
         { assertionExpiresAt: new Date(at + 300_000).toISOString(), now: new Date(at).toISOString() },
       );
     expect(login(t0, 'a1', ['team-eng']).ok).toBe(true);
@@ -369,7 +380,10 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     writeFileSync(join(dir, 'sign.key'), signing.key);
     writeFileSync(join(dir, 'sign.crt'), signing.cert);
     writeFileSync(join(dir, 'idp-wants-signed.xml'), idp.metadata.replace('WantAuthnRequestsSigned="false"', 'WantAuthnRequestsSigned="true"'));
-    await start({ idp: { metadataFile: join(dir, 'idp-wants-signed.xml') }, sp: { signingKeyFile: join(dir, 'sign.key'), signingCertFile: join(dir, 'sign.crt') } });
+    await start({
+      idp: { metadataFile: join(dir, 'idp-wants-signed.xml') },
+      sp: { signingKeyFile: join(dir, 'sign.key'), signingCertFile: join(dir, 'sign.crt') },
+    });
     const metadata = await (await request(`${url}/saml/metadata`)).body.text();
     expect(metadata).toContain('AuthnRequestsSigned="true"');
     expect(metadata.replace(/\s/g, '')).toContain(signing.certBody);
@@ -425,7 +439,12 @@ interface Attack {
 
 const attacks: Attack[] = [
   { name: 'unsigned response', build: () => signedResponse({ signAssertion: false }), reason: /no valid signature/, nodeSaml: 'rejects' },
-  { name: 'signed by a key not in the metadata', build: () => signedResponse({ keyPair: makeKeyPair('mallory') }), reason: /certificate the IdP metadata does not list/, nodeSaml: 'rejects' },
+  {
+    name: 'signed by a key not in the metadata',
+    build: () => signedResponse({ keyPair: makeKeyPair('mallory') }),
+    reason: /certificate the IdP metadata does not list/,
+    nodeSaml: 'rejects',
+  },
   {
     name: 'signature over a different element (the Response signature moved into the Assertion)',
     build: async () => {
@@ -471,12 +490,44 @@ const attacks: Attack[] = [
     reason: /comment injection/,
     nodeSaml: 'accepts',
   },
-  { name: 'attribute edited after signing', build: async () => (await signedResponse()).replace('>team-eng<', '>team-admins<'), reason: /no valid signature/, nodeSaml: 'rejects' },
-  { name: 'expired', build: () => signedResponse({ lifetimeInSeconds: 60 }), clockOffsetMs: 120_000, reason: /validity period|expired|longer ago/, nodeSaml: 'rejects' },
-  { name: 'not yet valid', build: () => signedResponse(), clockOffsetMs: -120_000, reason: /validity period|in the future|not valid before/, nodeSaml: 'rejects' },
-  { name: 'wrong audience', build: () => signedResponse({ audience: 'https://other-sp.test/metadata' }), reason: /meant for https:\/\/other-sp.test/, nodeSaml: 'rejects' },
-  { name: 'wrong destination', build: () => signedResponse({ destination: 'https://other-sp.test/acs' }), reason: /addressed to https:\/\/other-sp.test\/acs/, nodeSaml: 'accepts' },
-  { name: 'wrong recipient', build: () => signedResponse({ recipient: 'https://other-sp.test/acs' }), reason: /Recipient is https:\/\/other-sp.test\/acs/, nodeSaml: 'accepts' },
+  {
+    name: 'attribute edited after signing',
+    build: async () => (await signedResponse()).replace('>team-eng<', '>team-admins<'),
+    reason: /no valid signature/,
+    nodeSaml: 'rejects',
+  },
+  {
+    name: 'expired',
+    build: () => signedResponse({ lifetimeInSeconds: 60 }),
+    clockOffsetMs: 120_000,
+    reason: /validity period|expired|longer ago/,
+    nodeSaml: 'rejects',
+  },
+  {
+    name: 'not yet valid',
+    build: () => signedResponse(),
+    clockOffsetMs: -120_000,
+    reason: /validity period|in the future|not valid before/,
+    nodeSaml: 'rejects',
+  },
+  {
+    name: 'wrong audience',
+    build: () => signedResponse({ audience: 'https://other-sp.test/metadata' }),
+    reason: /meant for https:\/\/other-sp.test/,
+    nodeSaml: 'rejects',
+  },
+  {
+    name: 'wrong destination',
+    build: () => signedResponse({ destination: 'https://other-sp.test/acs' }),
+    reason: /addressed to https:\/\/other-sp.test\/acs/,
+    nodeSaml: 'accepts',
+  },
+  {
+    name: 'wrong recipient',
+    build: () => signedResponse({ recipient: 'https://other-sp.test/acs' }),
+    reason: /Recipient is https:\/\/other-sp.test\/acs/,
+    nodeSaml: 'accepts',
+  },
   {
     name: 'replayed',
     build: async () => {
@@ -489,7 +540,12 @@ const attacks: Attack[] = [
     reason: /already used|already answered/,
     nodeSaml: 'accepts',
   },
-  { name: 'unknown InResponseTo', build: () => idp.response({ nameId: 'alice@corp.test', groups: ['team-eng'], inResponseTo: '_never-asked' }), reason: /unknown, already answered or expired/, nodeSaml: 'accepts' },
+  {
+    name: 'unknown InResponseTo',
+    build: () => idp.response({ nameId: 'alice@corp.test', groups: ['team-eng'], inResponseTo: '_never-asked' }),
+    reason: /unknown, already answered or expired/,
+    nodeSaml: 'accepts',
+  },
   {
     name: 'two assertions (the signed one twice)',
     build: async () => {
@@ -499,7 +555,12 @@ const attacks: Attack[] = [
     reason: /2 assertions/,
     nodeSaml: 'rejects',
   },
-  { name: 'weak algorithm (RSA-SHA1)', build: () => signedResponse({ signatureAlgorithm: 'rsa-sha1', digestAlgorithm: 'sha1' }), reason: /algorithm .* is not accepted/, nodeSaml: 'accepts' },
+  {
+    name: 'weak algorithm (RSA-SHA1)',
+    build: () => signedResponse({ signatureAlgorithm: 'rsa-sha1', digestAlgorithm: 'sha1' }),
+    reason: /algorithm .* is not accepted/,
+    nodeSaml: 'accepts',
+  },
 ];
 
 describe('SAML attack corpus: each rejected with a reason, nothing recorded', () => {

@@ -69,7 +69,9 @@ async function setup(opts: Partial<ScimSandboxOptions> & { config?: Record<strin
 
 /** what a plan takes of a read: each group's name, whether it is known, and its members' identities */
 function view(r: SourceResult) {
-  return Object.fromEntries(r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.id}:${u.externalId}:${u.active}`).sort() }]));
+  return Object.fromEntries(
+    r.groups.map((g) => [g.key, { name: g.displayName, complete: g.complete, members: g.members.map((u) => `${u.id}:${u.externalId}:${u.active}`).sort() }]),
+  );
 }
 
 const groupReads = (requests: { path: string }[]) => requests.filter((r) => /^\/scim\/v2\/Groups\/./.test(r.path)).map((r) => r.path.split('/').pop());
@@ -91,7 +93,13 @@ describe('SCIM pull, incremental by meta.lastModified', () => {
 
     expect(await t.changed()).toMatchObject({ answer: false, requests: { length: 4 } });
     const second = await t.read();
-    expect(second.requests.map((r) => r.path)).toEqual(['/scim/v2/ServiceProviderConfig', '/scim/v2/Groups', '/scim/v2/Users', '/scim/v2/Groups', '/scim/v2/Users']);
+    expect(second.requests.map((r) => r.path)).toEqual([
+      '/scim/v2/ServiceProviderConfig',
+      '/scim/v2/Groups',
+      '/scim/v2/Users',
+      '/scim/v2/Groups',
+      '/scim/v2/Users',
+    ]);
     expect(second.requests.every((r) => r.path.endsWith('ServiceProviderConfig') || new URLSearchParams(r.query).get('count') === '1')).toBe(true);
     // what changed since the cursor, less the overlap (5 min by default)
     expect(new URLSearchParams(second.requests[1]!.query).get('filter')).toBe('meta.lastModified gt "2026-03-02T10:55:00.000Z"');
@@ -105,8 +113,22 @@ describe('SCIM pull, incremental by meta.lastModified', () => {
     t.s.addMember('g-00001', 'u-000010');
     t.s.removeMember('g-00002', 'u-000004');
     t.s.renameGroup('g-00003', 'team-sales-renamed');
-    t.s.addUser({ id: 'u-000099', userName: 'zoe', displayName: 'Zoe', email: 'zoe@example.com', externalId: '99999999-9999-4999-8999-999999999999', active: true });
-    t.s.addGroup({ id: 'g-00099', displayName: 'team-new', members: [{ value: 'u-000099', type: 'User' }, { value: 'u-000001', type: 'User' }] });
+    t.s.addUser({
+      id: 'u-000099',
+      userName: 'zoe',
+      displayName: 'Zoe',
+      email: 'zoe@example.com',
+      externalId: '99999999-9999-4999-8999-999999999999',
+      active: true,
+    });
+    t.s.addGroup({
+      id: 'g-00099',
+      displayName: 'team-new',
+      members: [
+        { value: 'u-000099', type: 'User' },
+        { value: 'u-000001', type: 'User' },
+      ],
+    });
     t.s.updateUser('u-000005', { active: false, externalId: '55555555-5555-4555-8555-555555555555' });
     expect((await t.changed()).answer).toBe(true);
 
@@ -167,7 +189,10 @@ describe('SCIM pull, incremental by meta.lastModified', () => {
   });
 
   it('covers clock skew with the overlap: a provider 3 minutes behind is read right with the default 5 minutes, and missed with none', async () => {
-    for (const [overlap, seen] of [['5m', true], ['0s', false]] as const) {
+    for (const [overlap, seen] of [
+      ['5m', true],
+      ['0s', false],
+    ] as const) {
       const t = await setup({ skewMs: 3 * MINUTE, config: { lastModifiedOverlap: overlap } });
       await t.read();
       t.s.addMember('g-00001', 'u-000012');
@@ -181,7 +206,9 @@ describe('SCIM pull, incremental by meta.lastModified', () => {
   it('crawls in full every time a provider refuses the filter (400 invalidFilter) or ignores it (everything listed)', async () => {
     for (const mode of ['refused', 'ignored'] as const) {
       const t = await setup({ lastModifiedFilter: mode });
-      const asked = await fetch(`${t.s.baseUrl}/Groups?filter=${encodeURIComponent('meta.lastModified gt "2026-01-01T00:00:00Z"')}`, { headers: { authorization: 'Bearer t0ken' } });
+      const asked = await fetch(`${t.s.baseUrl}/Groups?filter=${encodeURIComponent('meta.lastModified gt "2026-01-01T00:00:00Z"')}`, {
+        headers: { authorization: 'Bearer t0ken' },
+      });
       const body = (await asked.json()) as { scimType?: string; totalResults?: number };
       // RFC 7644 §3.12: 400 invalidFilter; or everything listed, the filter not looked at
       if (mode === 'refused') expect([asked.status, body.scimType]).toEqual([400, 'invalidFilter']);

@@ -24,7 +24,12 @@ export interface PushApp {
   store: Store;
   /** the group keys each accepted change reported, in order */
   changes: string[][];
-  scim(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, authorization?: string | null): Promise<{ status: number; json: any }>;
+  scim(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    authorization?: string | null,
+  ): Promise<{ status: number; json: any }>;
   close(): Promise<void>;
 }
 

@@ -23,7 +23,10 @@ beforeAll(async () => {
       externalId: u.externalId,
       active: i % 7 !== 0,
       displayName: `User ${i}`,
-      emails: [{ type: 'work', value: u.work, primary: true }, { type: 'home', value: u.home }],
+      emails: [
+        { type: 'work', value: u.work, primary: true },
+        { type: 'home', value: u.home },
+      ],
     });
     expect(res.status, JSON.stringify(res.json)).toBe(201);
     users.push({ id: res.json.id, ...u });
@@ -77,7 +80,8 @@ function oldAnswer(query: Query) {
 
 const pick = <T>(list: T[]) => fc.integer({ min: 0, max: list.length - 1 }).map((i) => list[i]!);
 const missing = fc.constantFrom('nobody', '6f1b1b4e-0000-4000-8000-000000000000', '');
-const orMissing = (values: () => string[]) => fc.oneof({ weight: 4, arbitrary: fc.constant(null).chain(() => pick(values())) }, { weight: 1, arbitrary: missing });
+const orMissing = (values: () => string[]) =>
+  fc.oneof({ weight: 4, arbitrary: fc.constant(null).chain(() => pick(values())) }, { weight: 1, arbitrary: missing });
 
 const userAtom = fc.oneof(
   orMissing(() => users.map((u) => u.userName)).map((v) => `userName eq "${v}"`),
@@ -99,14 +103,29 @@ const groupAtom: fc.Arbitrary<[string, string]> = fc.oneof(
   orMissing(() => groups.map((g) => g.externalId)).map((v) => both(`externalId eq "${v}"`)),
   orMissing(() => groups.map((g) => g.id)).map((v) => both(`id eq "${v}"`)),
   // Entra's reference check: scimmy matches it on whole groups only in the bracket form
-  fc.constant(null).chain(memberOf).map(([g, m]) => both(`id eq "${g}" and members eq "${m}"`, `id eq "${g}" and members[value eq "${m}"]`)),
-  fc.constant(null).chain(memberOf).map(([g, m]) => both(`id eq "${g}" and members[value eq "${m}"]`)),
-  fc.constant(null).chain(memberOf).map(([, m]) => both(`members[value eq "${m}"]`)),
-  fc.constant(null).chain(memberOf).map(([, m]) => both(`members.value eq "${m}"`)),
+  fc
+    .constant(null)
+    .chain(memberOf)
+    .map(([g, m]) => both(`id eq "${g}" and members eq "${m}"`, `id eq "${g}" and members[value eq "${m}"]`)),
+  fc
+    .constant(null)
+    .chain(memberOf)
+    .map(([g, m]) => both(`id eq "${g}" and members[value eq "${m}"]`)),
+  fc
+    .constant(null)
+    .chain(memberOf)
+    .map(([, m]) => both(`members[value eq "${m}"]`)),
+  fc
+    .constant(null)
+    .chain(memberOf)
+    .map(([, m]) => both(`members.value eq "${m}"`)),
 );
 const groupExtra = fc.constantFrom('', ' and displayName sw "team-1"', ' and externalId eq "gx-3"');
 
-const paging = fc.record({ startIndex: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }), count: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }) });
+const paging = fc.record({
+  startIndex: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+  count: fc.option(fc.integer({ min: 0, max: 4 }), { nil: undefined }),
+});
 
 const userQuery: fc.Arbitrary<Query> = fc
   .tuple(fc.array(fc.tuple(userAtom, userExtra), { minLength: 1, maxLength: 3 }), fc.constantFrom(undefined, 'emails', 'name,emails'), paging)
@@ -115,7 +134,11 @@ const userQuery: fc.Arbitrary<Query> = fc
     return { kind: 'User', filter, scimmyFilter: filter, ...(excluded ? { excluded } : {}), ...page };
   });
 const groupQuery: fc.Arbitrary<Query> = fc
-  .tuple(fc.array(fc.tuple(groupAtom, groupExtra), { minLength: 1, maxLength: 3 }), fc.constantFrom<[string?, string?]>([], ['members'], [undefined, 'displayName'], [undefined, 'members,externalId']), paging)
+  .tuple(
+    fc.array(fc.tuple(groupAtom, groupExtra), { minLength: 1, maxLength: 3 }),
+    fc.constantFrom<[string?, string?]>([], ['members'], [undefined, 'displayName'], [undefined, 'members,externalId']),
+    paging,
+  )
   .map(([branches, [excluded, attributes], page]) => ({
     kind: 'Group',
     filter: branches.map(([[a], e]) => `${a}${e}`).join(' or '),
@@ -159,7 +182,9 @@ describe('SCIM push filters answered from indexes', () => {
 
   it('find something in most cases: the comparison is not between two empty answers', async () => {
     const found = await Promise.all(
-      fc.sample(fc.oneof(userQuery, groupQuery), { numRuns: 120, seed: 7 }).map(async (query) => (await newAnswer({ ...query, startIndex: 1, count: 200 })).totalResults > 0),
+      fc
+        .sample(fc.oneof(userQuery, groupQuery), { numRuns: 120, seed: 7 })
+        .map(async (query) => (await newAnswer({ ...query, startIndex: 1, count: 200 })).totalResults > 0),
     );
     expect(found.filter(Boolean).length).toBeGreaterThan(60);
   });

@@ -52,7 +52,11 @@ describe('the SCIM push store', () => {
     db.close();
 
     const store = Store.open(path);
-    const ids = (value: string) => store.push.usersByEmail('idp', value).map((u) => u.id).sort();
+    const ids = (value: string) =>
+      store.push
+        .usersByEmail('idp', value)
+        .map((u) => u.id)
+        .sort();
     expect(ids('a@corp.example')).toEqual(['u1']);
     expect(ids('shared@example.com')).toEqual(['u1', 'u2']);
     expect(ids('not-a-list@example.com')).toEqual([]);

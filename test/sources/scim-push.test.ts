@@ -42,7 +42,12 @@ describe('SCIM push filters', () => {
     const [a, b] = [await user('a@example.com'), await user('b@example.com')];
     const inner = await group('inner', [b]);
     const g = await group('team', [a, inner]);
-    const forms = [`id eq "${g}" and members eq "${a}"`, `members eq "${a}" and id eq "${g}"`, `id eq "${g}" and members[value eq "${a}"]`, `id eq "${g}" and members.value eq "${a}"`];
+    const forms = [
+      `id eq "${g}" and members eq "${a}"`,
+      `members eq "${a}" and id eq "${g}"`,
+      `id eq "${g}" and members[value eq "${a}"]`,
+      `id eq "${g}" and members.value eq "${a}"`,
+    ];
     for (const f of forms) {
       const res = await app.scim('GET', `/Groups?${q(f)}&excludedAttributes=members`);
       expect(res.json, f).toMatchObject({ totalResults: 1, Resources: [{ id: g }] });
@@ -57,7 +62,13 @@ describe('SCIM push filters', () => {
 
   it('finds users by userName without regard to case, as userName is unique (RFC 7643 §4.1.1), and by externalId and work email exactly', async () => {
     const id = await user('Alice@Example.com', { externalId: 'ext-1', emails: [{ type: 'work', value: 'alice@corp.example', primary: true }] });
-    for (const f of ['userName eq "alice@example.com"', 'USERNAME eq "ALICE@EXAMPLE.COM"', 'externalId eq "ext-1"', 'emails[type eq "work"].value eq "alice@corp.example"', `id eq "${id}"`]) {
+    for (const f of [
+      'userName eq "alice@example.com"',
+      'USERNAME eq "ALICE@EXAMPLE.COM"',
+      'externalId eq "ext-1"',
+      'emails[type eq "work"].value eq "alice@corp.example"',
+      `id eq "${id}"`,
+    ]) {
       expect((await app.scim('GET', `/Users?${q(f)}`)).json, f).toMatchObject({ totalResults: 1, Resources: [{ id, userName: 'Alice@Example.com' }] });
     }
     for (const f of ['externalId eq "EXT-1"', 'emails[type eq "home"].value eq "alice@corp.example"', 'userName eq "alice@example.com" and active eq false']) {
@@ -96,7 +107,8 @@ describe('SCIM push listings and searches', () => {
     const now = new Date().toISOString();
     const ids = Array.from({ length: 450 }, (_, i) => `u-${String(i).padStart(4, '0')}`);
     app.store.push.transaction(() => {
-      for (const id of [...ids].reverse()) app.store.push.putUser(SOURCE, { id, userName: `${id}@example.com`, active: true, resource: { userName: `${id}@example.com` } }, now);
+      for (const id of [...ids].reverse())
+        app.store.push.putUser(SOURCE, { id, userName: `${id}@example.com`, active: true, resource: { userName: `${id}@example.com` } }, now);
     });
     const seen: string[] = [];
     for (let start = 1; start <= 450; start += 100) {
@@ -133,14 +145,28 @@ describe('SCIM push listings and searches', () => {
     expect(await groupsListed()).toMatchObject([{ displayName: 'team', members: [{ value: a }] }]);
     expect(app.store.push.rendered(SOURCE, 'User', a)).toBeDefined();
 
-    expect((await app.scim('PATCH', `/Users/${a}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { displayName: 'A2', active: false } }] })).status).toBe(200);
+    expect(
+      (await app.scim('PATCH', `/Users/${a}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { displayName: 'A2', active: false } }] })).status,
+    ).toBe(200);
     // rendered again by the write itself, not at the next read
     expect(JSON.parse(app.store.push.rendered(SOURCE, 'User', a)!)).toMatchObject({ displayName: 'A2', active: false });
     expect((await listed()).find((u) => u.id === a)).toMatchObject({ displayName: 'A2', active: false });
     expect((await app.scim('GET', `/Users?${q('userName eq "a@example.com"')}`)).json.Resources[0]).toMatchObject({ displayName: 'A2' });
 
-    expect((await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'renamed' }, { op: 'add', path: 'members', value: [{ value: b }] }] })).status).toBe(204);
-    expect(await groupsListed()).toMatchObject([{ displayName: 'renamed', members: [{ value: a }, { value: b }].sort((x, y) => (x.value < y.value ? -1 : 1)) }]);
+    expect(
+      (
+        await app.scim('PATCH', `/Groups/${g}`, {
+          schemas: [PATCH],
+          Operations: [
+            { op: 'replace', path: 'displayName', value: 'renamed' },
+            { op: 'add', path: 'members', value: [{ value: b }] },
+          ],
+        })
+      ).status,
+    ).toBe(204);
+    expect(await groupsListed()).toMatchObject([
+      { displayName: 'renamed', members: [{ value: a }, { value: b }].sort((x, y) => (x.value < y.value ? -1 : 1)) },
+    ]);
     expect((await app.scim('DELETE', `/Users/${b}`)).status).toBe(204);
     expect((await groupsListed())[0]!.members).toEqual([{ value: a, type: 'User' }]);
     expect((await listed()).map((u) => u.id)).toEqual([a]);
@@ -196,7 +222,10 @@ describe('SCIM push requests', () => {
     expect(after.json).toMatchObject({ displayName: 'team', members: [{ value: a }] });
     expect(app.changes.length).toBe(changesBefore);
 
-    const one = await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'members', value: [{ value: b }, { value: 'gone-3' }] }] });
+    const one = await app.scim('PATCH', `/Groups/${g}`, {
+      schemas: [PATCH],
+      Operations: [{ op: 'replace', path: 'members', value: [{ value: b }, { value: 'gone-3' }] }],
+    });
     expect(one.json.detail).toBe('member is not a known User or Group of this service provider, so nothing was changed: gone-3');
     const many = Array.from({ length: 130 }, (_, i) => ({ value: `x-${i}` }));
     const lots = await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: many }] });
@@ -206,7 +235,9 @@ describe('SCIM push requests', () => {
     expect((await app.scim('GET', `/Groups/${g}`)).json.members).toEqual([{ value: a, type: 'User' }]);
 
     // the known ones go in once the request names only known members
-    expect((await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: b }] }] })).status).toBe(204);
+    expect((await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'add', path: 'members', value: [{ value: b }] }] })).status).toBe(
+      204,
+    );
     expect(app.changes.at(-1)).toEqual([`${SOURCE}:${g}`]);
   });
 });
@@ -218,7 +249,13 @@ describe('push and SAML paths in the configuration', () => {
     mappings: [{ match: { displayName: '.*' }, name: '{displayName}' }],
   };
   const push = (name: string, path: string) => ({ name, type: 'scim-push', path, token: 't' });
-  const saml = (name: string, path: string) => ({ name, type: 'saml', path, publicUrl: 'https://convsync.test', idp: { metadataFile: '/nonexistent/idp.xml' } });
+  const saml = (name: string, path: string) => ({
+    name,
+    type: 'saml',
+    path,
+    publicUrl: 'https://convsync.test',
+    idp: { metadataFile: '/nonexistent/idp.xml' },
+  });
   const issues = (sources: unknown[]) => {
     const r = ConfigSchema.safeParse({ ...base, sources });
     return r.success ? [] : r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
@@ -226,7 +263,10 @@ describe('push and SAML paths in the configuration', () => {
 
   it('refuses paths that overlap, naming both', () => {
     expect(issues([push('entra', '/scim'), push('okta', '/scim/v2')])).toEqual([
-      { path: 'sources.1.path', message: '/scim/v2 (source "okta") overlaps /scim (source "entra"): give each source a path that is not the other\'s or inside it' },
+      {
+        path: 'sources.1.path',
+        message: '/scim/v2 (source "okta") overlaps /scim (source "entra"): give each source a path that is not the other\'s or inside it',
+      },
     ]);
     const [againstSaml] = issues([push('entra', '/scim/v2'), saml('sso', '/scim/v2/saml')]);
     expect(againstSaml).toMatchObject({ path: 'sources.1.path' });

@@ -35,7 +35,11 @@ function config(baseUrl: string, extra: Partial<ScimSourceConfig> = {}): ScimSou
 }
 
 async function start(opts: Partial<ScimSandboxOptions> = {}) {
-  sandbox = await ScimSandbox.start({ directory: sampleDirectory({ groups: 5, membersPerGroup: 3, seed: 3 }), auth: { type: 'bearer', token: 't0ken' }, ...opts });
+  sandbox = await ScimSandbox.start({
+    directory: sampleDirectory({ groups: 5, membersPerGroup: 3, seed: 3 }),
+    auth: { type: 'bearer', token: 't0ken' },
+    ...opts,
+  });
   return sandbox;
 }
 
@@ -53,7 +57,9 @@ describe('SCIM pull source', () => {
     expect(res.groups[0]!.members[0]).toMatchObject({ userName: expect.any(String), externalId: expect.stringMatching(/^[0-9a-f-]{36}$/), active: true });
     const listings = s.requests.filter((r) => r.path === '/scim/v2/Groups');
     expect(listings.map((r) => new URLSearchParams(r.query).get('startIndex'))).toEqual(['1', '3', '5']);
-    expect(listings.every((r) => new URLSearchParams(r.query).get('excludedAttributes') === 'members' && new URLSearchParams(r.query).get('count') === '2')).toBe(true);
+    expect(
+      listings.every((r) => new URLSearchParams(r.query).get('excludedAttributes') === 'members' && new URLSearchParams(r.query).get('count') === '2'),
+    ).toBe(true);
     expect(s.requests.filter((r) => /^\/scim\/v2\/Groups\/g-/.test(r.path))).toHaveLength(5);
     expect(s.requests[0]!.path).toBe('/scim/v2/ServiceProviderConfig');
   });
@@ -227,7 +233,13 @@ describe('SCIM pull source', () => {
     const pool = agent.get('https://idp.test');
     const list = (Resources: unknown[]) => ({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: Resources.length, Resources });
     pool.intercept({ path: '/scim/v2/ServiceProviderConfig' }).reply(200, { filter: { maxResults: 50 } });
-    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Groups?') }).reply(200, list([{ id: 'g1', displayName: 'team-a' }, { id: 'g2', displayName: 'team-b' }]));
+    pool.intercept({ path: (p) => p.startsWith('/scim/v2/Groups?') }).reply(
+      200,
+      list([
+        { id: 'g1', displayName: 'team-a' },
+        { id: 'g2', displayName: 'team-b' },
+      ]),
+    );
     pool.intercept({ path: '/scim/v2/Groups/g1' }).reply(200, { id: 'g1', displayName: 'team-a', members: [{ value: 'u1', type: 'Robot' }] });
     pool.intercept({ path: '/scim/v2/Groups/g2' }).reply(200, { id: 'g2', displayName: 'team-b', members: [{ type: 'User' }] });
     pool.intercept({ path: (p) => p.startsWith('/scim/v2/Users?') }).reply(200, list([{ id: 'u1', userName: 'a' }]));

@@ -20,7 +20,14 @@ describe('retention over a year', () => {
         const id = store.runs.start('sync');
         if (i % 12 === 0) {
           // hourly some work: ops journaled and done, and a drift refresh's findings
-          const j = store.journal.pending(id, { op: 'add', key: 'idp:team-eng', name: 'Team eng', conversationId: 'c-2', members: ['u-1', 'u-2'], reason: 'group team-eng' });
+          const j = store.journal.pending(id, {
+            op: 'add',
+            key: 'idp:team-eng',
+            name: 'Team eng',
+            conversationId: 'c-2',
+            members: ['u-1', 'u-2'],
+            reason: 'group team-eng',
+          });
           store.journal.done(j, { kind: 'added', conversationId: 'c-2', members: ['u-1', 'u-2'] });
         }
         store.runs.finish(id, 'ok', 0, { plan: plan.summary }, plan);
@@ -42,5 +49,4 @@ describe('retention over a year', () => {
     expect(atYear).toBeLessThan(16 * 1024 * 1024);
     store.close();
   });
-
 });

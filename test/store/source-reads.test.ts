@@ -24,11 +24,22 @@ describe('source reads (what each source last read)', () => {
     expect(store.reads.state('corp')).toBeUndefined();
     store.reads.replace(
       'corp',
-      { groups: [group('g2', ['u1', 'u2'], { nested: ['g1'], data: '{"listed":true}' }), group('g1', [])], users: [{ id: 'u1', data: '{"userName":"ann"}' }, { id: 'u2', data: '{}' }] },
+      {
+        groups: [group('g2', ['u1', 'u2'], { nested: ['g1'], data: '{"listed":true}' }), group('g1', [])],
+        users: [
+          { id: 'u1', data: '{"userName":"ann"}' },
+          { id: 'u2', data: '{}' },
+        ],
+      },
       { at: '2026-01-01T00:00:00.000Z', cursor: 'c1' },
     );
     expect(store.reads.groups('corp')).toEqual([group('g1', []), group('g2', ['u1', 'u2'], { nested: ['g1'], data: '{"listed":true}' })]);
-    expect(store.reads.users('corp')).toEqual(new Map([['u1', '{"userName":"ann"}'], ['u2', '{}']]));
+    expect(store.reads.users('corp')).toEqual(
+      new Map([
+        ['u1', '{"userName":"ann"}'],
+        ['u2', '{}'],
+      ]),
+    );
     expect(store.reads.state('corp')).toEqual({ cursor: 'c1', fingerprint: null, fullReadAt: '2026-01-01T00:00:00.000Z', readAt: '2026-01-01T00:00:00.000Z' });
     expect(store.reads.versions().get('corp')).toBe(1);
 
@@ -41,14 +52,37 @@ describe('source reads (what each source last read)', () => {
 
   it('applies an incremental read: changed groups and users replaced whole, deletions gone, the full read time kept; no change, no new version', () => {
     const { store } = openStore();
-    store.reads.replace('corp', { groups: [group('g1', ['u1', 'u2']), group('g2', ['u2'])], users: [{ id: 'u1', data: 'a' }, { id: 'u2', data: 'b' }] }, { at: '2026-01-01T00:00:00.000Z', cursor: 'c1' });
+    store.reads.replace(
+      'corp',
+      {
+        groups: [group('g1', ['u1', 'u2']), group('g2', ['u2'])],
+        users: [
+          { id: 'u1', data: 'a' },
+          { id: 'u2', data: 'b' },
+        ],
+      },
+      { at: '2026-01-01T00:00:00.000Z', cursor: 'c1' },
+    );
     store.reads.apply(
       'corp',
-      { groups: [group('g1', ['u3']), group('g4', [])], deletedGroups: ['g2'], users: [{ id: 'u3', data: 'c' }, { id: 'u1', data: 'a2' }], deletedUsers: ['u2'] },
+      {
+        groups: [group('g1', ['u3']), group('g4', [])],
+        deletedGroups: ['g2'],
+        users: [
+          { id: 'u3', data: 'c' },
+          { id: 'u1', data: 'a2' },
+        ],
+        deletedUsers: ['u2'],
+      },
       { at: '2026-01-01T01:00:00.000Z', cursor: 'c2' },
     );
     expect(store.reads.groups('corp')).toEqual([group('g1', ['u3']), group('g4', [])]);
-    expect(store.reads.users('corp')).toEqual(new Map([['u1', 'a2'], ['u3', 'c']]));
+    expect(store.reads.users('corp')).toEqual(
+      new Map([
+        ['u1', 'a2'],
+        ['u3', 'c'],
+      ]),
+    );
     expect(store.reads.state('corp')).toMatchObject({ cursor: 'c2', fullReadAt: '2026-01-01T00:00:00.000Z', readAt: '2026-01-01T01:00:00.000Z' });
     expect(store.reads.versions().get('corp')).toBe(2);
 
@@ -61,7 +95,13 @@ describe('source reads (what each source last read)', () => {
     const { store } = openStore();
     store.reads.replace('corp', { groups: [group('g1', ['u1'])], users: [{ id: 'u1', data: 'a' }] }, { at: '2026-01-01T00:00:00.000Z', cursor: 'c1' });
     const bad = { id: 'g2', displayName: null as unknown as string, members: [] };
-    expect(() => store.reads.apply('corp', { groups: [group('g1', []), bad], deletedGroups: [], users: [], deletedUsers: ['u1'] }, { at: '2026-01-01T01:00:00.000Z', cursor: 'c2' })).toThrow(/NOT NULL/);
+    expect(() =>
+      store.reads.apply(
+        'corp',
+        { groups: [group('g1', []), bad], deletedGroups: [], users: [], deletedUsers: ['u1'] },
+        { at: '2026-01-01T01:00:00.000Z', cursor: 'c2' },
+      ),
+    ).toThrow(/NOT NULL/);
     expect(store.reads.groups('corp')).toEqual([group('g1', ['u1'])]);
     expect([...store.reads.users('corp').keys()]).toEqual(['u1']);
     expect(store.reads.state('corp')?.cursor).toBe('c1');
@@ -151,7 +191,12 @@ describe('source reads (what each source last read)', () => {
     const users = Array.from({ length: 100_000 }, (_, i) => ({ id: `u${i}`, data: JSON.stringify({ userName: `user${i}`, externalId: `x-${i}` }) }));
     let seed = 7;
     const next = () => (seed = (seed * 48271) % 2147483647);
-    const groups = Array.from({ length: 10_000 }, (_, g) => group(`g${String(g).padStart(5, '0')}`, Array.from({ length: 100 }, () => `u${next() % 100_000}`)));
+    const groups = Array.from({ length: 10_000 }, (_, g) =>
+      group(
+        `g${String(g).padStart(5, '0')}`,
+        Array.from({ length: 100 }, () => `u${next() % 100_000}`),
+      ),
+    );
     store.reads.replace('corp', { groups, users }, { at: '2026-01-01T00:00:00.000Z', cursor: 'c' });
     const back = store.reads.groups('corp');
     expect(back).toHaveLength(10_000);

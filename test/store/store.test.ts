@@ -17,7 +17,36 @@ describe('store', () => {
     const db = new Database(path);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all();
-    expect(tables).toEqual(['bindings', 'drift', 'gone', 'group_state', 'held_ops', 'identity_cache', 'journal', 'leavers', 'member_origins', 'member_sets', 'meta', 'push_groups', 'push_members', 'push_rendered', 'push_user_emails', 'push_users', 'refused_users', 'runs', 'saml_assertions', 'saml_groups', 'saml_logins', 'saml_requests', 'source_read_groups', 'source_read_users', 'source_reads', 'source_state', 'source_versions', 'user_ids']);
+    expect(tables).toEqual([
+      'bindings',
+      'drift',
+      'gone',
+      'group_state',
+      'held_ops',
+      'identity_cache',
+      'journal',
+      'leavers',
+      'member_origins',
+      'member_sets',
+      'meta',
+      'push_groups',
+      'push_members',
+      'push_rendered',
+      'push_user_emails',
+      'push_users',
+      'refused_users',
+      'runs',
+      'saml_assertions',
+      'saml_groups',
+      'saml_logins',
+      'saml_requests',
+      'source_read_groups',
+      'source_read_users',
+      'source_reads',
+      'source_state',
+      'source_versions',
+      'user_ids',
+    ]);
     db.close();
   });
 
@@ -33,25 +62,59 @@ describe('store', () => {
   it('journals an op pending, then done together with its snapshot change', () => {
     const store = Store.open(dbPath());
     const run = store.runs.start('sync');
-    const op = { op: 'create' as const, key: 'group:corp:g1', name: 'Team a', members: ['u1', 'u2'], groups: ['corp:g1'], onGroupRemoved: 'keep' as const, reason: 'r' };
+    const op = {
+      op: 'create' as const,
+      key: 'group:corp:g1',
+      name: 'Team a',
+      members: ['u1', 'u2'],
+      groups: ['corp:g1'],
+      onGroupRemoved: 'keep' as const,
+      reason: 'r',
+    };
     const id = store.journal.pending(run, op);
     expect(store.journal.pendingRows().map((r) => r.id)).toEqual([id]);
     expect(store.loadSnapshot().conversations).toEqual([]);
-    store.journal.done(id, { kind: 'created', key: op.key, conversationId: 'c1', name: 'Team a', ownerId: 'convsync', backend: 'wire', members: ['u1', 'u2'], external: ['x'], groups: ['corp:g1'], onGroupRemoved: 'keep' });
+    store.journal.done(id, {
+      kind: 'created',
+      key: op.key,
+      conversationId: 'c1',
+      name: 'Team a',
+      ownerId: 'convsync',
+      backend: 'wire',
+      members: ['u1', 'u2'],
+      external: ['x'],
+      groups: ['corp:g1'],
+      onGroupRemoved: 'keep',
+    });
     expect(store.journal.pendingRows()).toEqual([]);
     expect(store.loadSnapshot().conversations.map((c) => ({ ...c, members: c.members.toRecord() }))).toEqual([
-      { key: 'group:corp:g1', conversationId: 'c1', ownerId: 'convsync', name: 'Team a', members: { u1: 'convsync', u2: 'convsync', x: 'external' }, groups: ['corp:g1'], onGroupRemoved: 'keep' },
+      {
+        key: 'group:corp:g1',
+        conversationId: 'c1',
+        ownerId: 'convsync',
+        name: 'Team a',
+        members: { u1: 'convsync', u2: 'convsync', x: 'external' },
+        groups: ['corp:g1'],
+        onGroupRemoved: 'keep',
+      },
     ]);
 
     // a member added by hand keeps its origin when convsync later "adds" it too
-    store.journal.done(store.journal.pending(run, { ...op, op: 'add', conversationId: 'c1', members: ['x', 'u3'] } as never), { kind: 'added', conversationId: 'c1', members: ['x', 'u3'] });
+    store.journal.done(store.journal.pending(run, { ...op, op: 'add', conversationId: 'c1', members: ['x', 'u3'] } as never), {
+      kind: 'added',
+      conversationId: 'c1',
+      members: ['x', 'u3'],
+    });
     expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', u2: 'convsync', u3: 'convsync', x: 'external' });
 
     const failed = store.journal.pending(run, { op: 'rename', key: op.key, name: 'n', conversationId: 'c1', from: 'a', to: 'b', reason: 'r' });
     store.journal.failed(failed, { kind: 'permanent', label: 'action-denied', message: 'no' });
     expect(store.journal.recentFailures(5)[0]).toMatchObject({ status: 'failed', errorLabel: 'action-denied' });
 
-    store.journal.done(store.journal.pending(run, { op: 'unbind', key: op.key, name: 'n', conversationId: 'c1', reason: 'gone' }), { kind: 'unbound', key: op.key });
+    store.journal.done(store.journal.pending(run, { op: 'unbind', key: op.key, name: 'n', conversationId: 'c1', reason: 'gone' }), {
+      kind: 'unbound',
+      key: op.key,
+    });
     expect(store.loadSnapshot().conversations).toEqual([]);
     expect(store.bindingByConversation('c1')).toEqual({ key: op.key, state: 'unbound' });
     store.runs.finish(run, 'ok', 0, { plan: {} });
@@ -66,11 +129,19 @@ describe('store', () => {
     const db = new Database(path);
     for (const migration of MIGRATIONS.slice(0, 6)) db.exec(migration);
     const t = new Date().toISOString();
-    const bind = db.prepare(`INSERT INTO bindings (key, conversation_id, owner_id, backend, name, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?)`);
+    const bind = db.prepare(
+      `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?)`,
+    );
     bind.run('a', 'c-a', 'A', t, t);
     bind.run('b', 'c-b', 'B', t, t);
     const member = db.prepare(`INSERT INTO members VALUES (?, ?, ?, ?)`);
-    for (const [c, u, o] of [['c-a', 'u2', 'convsync'], ['c-a', 'u1', 'convsync'], ['c-a', 'hand', 'external'], ['c-b', 'u2', 'convsync']]) member.run(c, u, o, t);
+    for (const [c, u, o] of [
+      ['c-a', 'u2', 'convsync'],
+      ['c-a', 'u1', 'convsync'],
+      ['c-a', 'hand', 'external'],
+      ['c-b', 'u2', 'convsync'],
+    ])
+      member.run(c, u, o, t);
     db.pragma('user_version = 6');
     db.close();
 
@@ -90,11 +161,25 @@ describe('store', () => {
     const store = Store.open(dbPath());
     const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), {
+      kind: 'created',
+      key: 'k',
+      conversationId: 'c',
+      name: 'n',
+      ownerId: 'o',
+      backend: 'wire',
+      members: ['u1'],
+      groups: ['s:g'],
+      onGroupRemoved: 'keep',
+    });
     // the drift log refers to a run that does not exist: the whole refresh is rolled back, "newbie"'s number with it
     expect(() => store.drift.apply(999, [{ key: 'k', conversationId: 'c', added: ['newbie'], left: [] }])).toThrow(/FOREIGN KEY/);
     const add = (members: string[]) =>
-      store.journal.done(store.journal.pending(run, { op: 'add', key: 'k', name: 'n', conversationId: 'c', members, reason: 'r' }), { kind: 'added', conversationId: 'c', members });
+      store.journal.done(store.journal.pending(run, { op: 'add', key: 'k', name: 'n', conversationId: 'c', members, reason: 'r' }), {
+        kind: 'added',
+        conversationId: 'c',
+        members,
+      });
     add(['other']);
     add(['newbie']);
     expect(store.loadSnapshot().conversations[0]!.members.toRecord()).toEqual({ u1: 'convsync', other: 'convsync', newbie: 'convsync' });
@@ -106,7 +191,17 @@ describe('store', () => {
     const [a, b] = [Store.open(path), Store.open(path)];
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
     const create = (s: Store, key: string, conversationId: string, members: string[]) =>
-      s.journal.done(s.journal.pending(s.runs.start('sync'), { ...op, key }), { kind: 'created', key, conversationId, name: 'n', ownerId: 'o', backend: 'wire', members, groups: ['s:g'], onGroupRemoved: 'keep' });
+      s.journal.done(s.journal.pending(s.runs.start('sync'), { ...op, key }), {
+        kind: 'created',
+        key,
+        conversationId,
+        name: 'n',
+        ownerId: 'o',
+        backend: 'wire',
+        members,
+        groups: ['s:g'],
+        onGroupRemoved: 'keep',
+      });
     create(a, 'k1', 'c1', ['u1']);
     create(b, 'k2', 'c2', ['u2']);
     create(a, 'k3', 'c3', ['u2', 'u3']);
@@ -122,7 +217,18 @@ describe('store', () => {
     const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
     // an earlier version kept one person twice: as `uuid@own` (added by convsync) and as `uuid` (found by hand)
-    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'c', name: 'n', ownerId: 'o', backend: 'wire', members: ['AA@own', 'bb'], external: ['aa', 'CC@other'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), {
+      kind: 'created',
+      key: 'k',
+      conversationId: 'c',
+      name: 'n',
+      ownerId: 'o',
+      backend: 'wire',
+      members: ['AA@own', 'bb'],
+      external: ['aa', 'CC@other'],
+      groups: ['s:g'],
+      onGroupRemoved: 'keep',
+    });
     store.drift.apply(run, [{ key: 'k', conversationId: 'c', added: [], left: ['bb'] }]);
     store.users.cacheIdentities(new Map([['handle:x', 'DD@own']]));
     const canonical = (id: string) => {
@@ -142,7 +248,18 @@ describe('store', () => {
     const store = Store.open(dbPath());
     const run = store.runs.start('sync');
     const created = (key: string, conversationId: string, members: string[], external: string[]) =>
-      store.journal.done(store.journal.pending(run, { op: 'create', key, name: key, members, groups: ['s:g'], onGroupRemoved: 'keep', reason: 'r' }), { kind: 'created', key, conversationId, name: key, ownerId: 'o', backend: 'wire', members, external, groups: ['s:g'], onGroupRemoved: 'keep' });
+      store.journal.done(store.journal.pending(run, { op: 'create', key, name: key, members, groups: ['s:g'], onGroupRemoved: 'keep', reason: 'r' }), {
+        kind: 'created',
+        key,
+        conversationId,
+        name: key,
+        ownerId: 'o',
+        backend: 'wire',
+        members,
+        external,
+        groups: ['s:g'],
+        onGroupRemoved: 'keep',
+      });
     created('k1', 'c1', ['AA@own'], []);
     created('k2', 'c2', [], ['aa']);
     store.users.canonicalizeUserIds('wire:own', (id) => id.toLowerCase().replace(/@own$/, ''));
@@ -155,9 +272,29 @@ describe('store', () => {
     const store = Store.open(dbPath());
     const run = store.runs.start('sync');
     const op = { op: 'create' as const, key: 'k', name: 'n', members: [], groups: ['s:g'], onGroupRemoved: 'keep' as const, reason: 'r' };
-    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'old', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1', 'u2'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), {
+      kind: 'created',
+      key: 'k',
+      conversationId: 'old',
+      name: 'n',
+      ownerId: 'o',
+      backend: 'wire',
+      members: ['u1', 'u2'],
+      groups: ['s:g'],
+      onGroupRemoved: 'keep',
+    });
     store.drift.apply(run, [{ key: 'k', conversationId: 'old', added: [], left: ['u2'] }]);
-    store.journal.done(store.journal.pending(run, op), { kind: 'created', key: 'k', conversationId: 'new', name: 'n', ownerId: 'o', backend: 'wire', members: ['u1'], groups: ['s:g'], onGroupRemoved: 'keep' });
+    store.journal.done(store.journal.pending(run, op), {
+      kind: 'created',
+      key: 'k',
+      conversationId: 'new',
+      name: 'n',
+      ownerId: 'o',
+      backend: 'wire',
+      members: ['u1'],
+      groups: ['s:g'],
+      onGroupRemoved: 'keep',
+    });
     expect(store.loadSnapshot().conversations.map((c) => [c.conversationId, c.leavers])).toEqual([['new', ['u2']]]);
     expect(store.bindingByConversation('old')).toMatchObject({ key: 'replaced:k:old', state: 'deleted' });
   });

@@ -69,7 +69,16 @@ describe('the status page views', () => {
     const id = store.runs.start('sync');
     const made = (key: string, name: string, conversationId: string, members: string[]) =>
       store.journal.done(store.journal.pending(id, { op: 'create', key, name, members, groups: [`corp:${key}`], onGroupRemoved: 'keep', reason: 'r' }), {
-        kind: 'created', key, conversationId, name, ownerId: 'convsync', backend: 'wire', members, external: ['hand'], groups: [`corp:${key}`], onGroupRemoved: 'keep',
+        kind: 'created',
+        key,
+        conversationId,
+        name,
+        ownerId: 'convsync',
+        backend: 'wire',
+        members,
+        external: ['hand'],
+        groups: [`corp:${key}`],
+        onGroupRemoved: 'keep',
       });
     made('eng', 'Team eng', 'c1', ['a', 'b', 'c']);
     made('ops', 'Team ops', 'c2', []);
@@ -77,11 +86,17 @@ describe('the status page views', () => {
     store.journal.failed(refused, { kind: 'refused', label: 'not-connected', message: 'no' });
     const renamed = store.journal.pending(id, { op: 'rename', key: 'ops', name: 'Team ops', conversationId: 'c2', from: 'x', to: 'Team ops', reason: 'r' });
     store.journal.failed(renamed, { kind: 'permanent', label: 'access-denied', message: 'no' });
-    store.journal.done(store.journal.pending(id, { op: 'rename', key: 'ops', name: 'Team ops', conversationId: 'c2', from: 'x', to: 'Team ops', reason: 'r' }), { kind: 'none' });
+    store.journal.done(
+      store.journal.pending(id, { op: 'rename', key: 'ops', name: 'Team ops', conversationId: 'c2', from: 'x', to: 'Team ops', reason: 'r' }),
+      { kind: 'none' },
+    );
 
     const { rows, total } = store.views.conversations({ limit: 10, failuresSince: '2000-01-01' });
     expect(total).toBe(2);
-    expect(rows.map((r) => [r.name, r.members, r.external])).toEqual([['Team eng', 4, 1], ['Team ops', 1, 1]]);
+    expect(rows.map((r) => [r.name, r.members, r.external])).toEqual([
+      ['Team eng', 4, 1],
+      ['Team ops', 1, 1],
+    ]);
     expect(rows[0]!.failures).toEqual([{ op: 'add', kind: 'refused', label: 'not-connected', at: expect.any(String), userId: 'z' }]);
     // the failed rename was followed by one that worked
     expect(rows[1]!.failures).toEqual([]);
@@ -89,7 +104,10 @@ describe('the status page views', () => {
     expect(store.views.conversations({ search: '%', limit: 10, failuresSince: '2000-01-01' }).total).toBe(0);
 
     const one = store.views.conversation('eng', 10, '2000-01-01')!;
-    expect(one.history.map((j) => [j.op, j.status, j.members])).toEqual([['add', 'failed', 1], ['create', 'done', 3]]);
+    expect(one.history.map((j) => [j.op, j.status, j.members])).toEqual([
+      ['add', 'failed', 1],
+      ['create', 'done', 3],
+    ]);
     expect(store.views.conversation('nope', 10, '2000-01-01')).toBeUndefined();
     expect(store.views.totals()).toEqual({ conversations: 2, members: 5, pending: 0 });
     store.close();

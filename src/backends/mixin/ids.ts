@@ -9,7 +9,9 @@ export function uniqueConversationId(a: string, b: string): string {
   const x = Buffer.from(a, 'utf8');
   const y = Buffer.from(b, 'utf8');
   const [min, max] = Buffer.compare(x, y) <= 0 ? [x, y] : [y, x];
-  const d = createHash('md5').update(Buffer.concat([min, max])).digest();
+  const d = createHash('md5')
+    .update(Buffer.concat([min, max]))
+    .digest();
   d[6] = (d[6]! & 0x0f) | 0x30;
   d[8] = (d[8]! & 0x3f) | 0x80;
   const hex = d.toString('hex');

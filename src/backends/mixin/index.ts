@@ -99,7 +99,13 @@ class MixinBackend implements Backend {
     const present = new Set(current.participants.map((p) => p.user_id));
     const added = members.filter((m) => !present.has(m));
     // a POST whose answer was lost may land twice: only what is missing now is sent
-    if (added.length > 0) await this.call('POST', `/conversations/${id}/participants/ADD`, added.map((user_id) => ({ user_id })), signal);
+    if (added.length > 0)
+      await this.call(
+        'POST',
+        `/conversations/${id}/participants/ADD`,
+        added.map((user_id) => ({ user_id })),
+        signal,
+      );
     return { added };
   }
 
@@ -108,7 +114,13 @@ class MixinBackend implements Backend {
     if (!current) return { removed: [] };
     const present = new Set(current.participants.map((p) => p.user_id));
     const removed = members.filter((m) => present.has(m) && m !== this.ks().app_id);
-    if (removed.length > 0) await this.call('POST', `/conversations/${id}/participants/REMOVE`, removed.map((user_id) => ({ user_id })), signal);
+    if (removed.length > 0)
+      await this.call(
+        'POST',
+        `/conversations/${id}/participants/REMOVE`,
+        removed.map((user_id) => ({ user_id })),
+        signal,
+      );
     return { removed };
   }
 
@@ -162,7 +174,8 @@ class MixinBackend implements Backend {
       ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
     });
     this.ctx.onResponse?.(res.status);
-    if (res.status >= 500) throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
+    if (res.status >= 500)
+      throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
     const echoed = res.headers['x-request-id'];
     if (typeof echoed === 'string' && echoed !== requestId) {
       throw new PermanentError(`${method} ${uri}: the answer is for request ${echoed}, not ${requestId}`, { origin: 'mixin', label: 'contract' });

@@ -29,7 +29,11 @@ export function readKeystore(file: string): Keystore {
 
 /** an Ed25519 private key from its 32-byte seed (PKCS#8 wrapping of the raw seed) */
 export function ed25519FromSeed(seedHex: string): KeyObject {
-  return createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seedHex, 'hex')]), format: 'der', type: 'pkcs8' });
+  return createPrivateKey({
+    key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(seedHex, 'hex')]),
+    format: 'der',
+    type: 'pkcs8',
+  });
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -47,7 +51,9 @@ export function signRequest(ks: Keystore, key: KeyObject, method: string, uri: s
     iat: now,
     exp: now + lifetimeSeconds,
     jti: requestId,
-    sig: createHash('sha256').update(method.toUpperCase() + uri + body).digest('hex'),
+    sig: createHash('sha256')
+      .update(method.toUpperCase() + uri + body)
+      .digest('hex'),
     scp: 'FULL',
   };
   const unsigned = `${b64url(JSON.stringify({ alg: 'EdDSA', typ: 'JWT' }))}.${b64url(JSON.stringify(claims))}`;

@@ -110,7 +110,12 @@ class ProtocolBackend implements Backend {
     const out: BackendConversation[] = [];
     let after: string | undefined;
     for (;;) {
-      const res = await this.call('GET', `/groups?limit=${PAGE}&archived=false${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`, undefined, signal);
+      const res = await this.call(
+        'GET',
+        `/groups?limit=${PAGE}&archived=false${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`,
+        undefined,
+        signal,
+      );
       const page = this.parse(List(Group), res, 'GET /groups');
       out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
       if (!page.has_more || page.data.length === 0) return out;
@@ -149,11 +154,19 @@ class ProtocolBackend implements Backend {
     const wanted = [...new Set([...before, ...change.add])].filter((m) => !gone.has(m));
     const same = wanted.length === before.size && wanted.every((m) => before.has(m));
     if (same && (change.name === undefined || change.name === group.name)) return before;
-    await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { ...(change.name !== undefined ? { name: change.name } : {}), contacts: wanted.map((m) => ({ id: m })) }, signal);
+    await this.call(
+      'PUT',
+      `/groups/${encodeURIComponent(id)}`,
+      { ...(change.name !== undefined ? { name: change.name } : {}), contacts: wanted.map((m) => ({ id: m })) },
+      signal,
+    );
     const after = await this.group(id, signal);
     const now = new Set(after?.contacts.map((c) => c.id) ?? []);
     if (!after || now.size !== wanted.length || wanted.some((m) => !now.has(m)) || (change.name !== undefined && after.name !== change.name)) {
-      throw new PermanentError(`group ${id} does not hold the members just set (the PUT was not applied as a replacement)`, { origin: 'protocol', label: 'contract' });
+      throw new PermanentError(`group ${id} does not hold the members just set (the PUT was not applied as a replacement)`, {
+        origin: 'protocol',
+        label: 'contract',
+      });
     }
     return before;
   }
@@ -195,7 +208,12 @@ class ProtocolBackend implements Backend {
   }
 
   async createUser(user: NewUser, signal?: AbortSignal): Promise<string> {
-    const res = await this.call('POST', '/contacts', { username: user.handle, phone_number: user.phone, ...(user.displayName ? { display_name: user.displayName } : {}) }, signal);
+    const res = await this.call(
+      'POST',
+      '/contacts',
+      { username: user.handle, phone_number: user.phone, ...(user.displayName ? { display_name: user.displayName } : {}) },
+      signal,
+    );
     const created = this.parse(Contact, res, 'POST /contacts');
     this.ctx.logger.info({ backend: 'protocol', contact: created.id }, 'created a missing contact');
     return created.id;
@@ -240,16 +258,25 @@ class ProtocolBackend implements Backend {
     const r = schema.safeParse(parseJson(res.text));
     if (r.success) return r.data;
     const issue = r.error.issues[0];
-    throw new PermanentError(`${what}: answer outside the Protocol contract (HTTP ${res.status}, ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unreadable'})`, {
-      origin: 'protocol',
-      status: res.status,
-      label: 'contract',
-    });
+    throw new PermanentError(
+      `${what}: answer outside the Protocol contract (HTTP ${res.status}, ${issue ? `${issue.path.join('.') || '(body)'}: ${issue.message}` : 'unreadable'})`,
+      {
+        origin: 'protocol',
+        status: res.status,
+        label: 'contract',
+      },
+    );
   }
 
   private toConversation(g: Group): BackendConversation {
     const marker = MARKED.exec(g.description ?? '')?.[1];
-    return { id: g.id, name: g.name, members: g.contacts.map((c) => c.id), ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}), ...(marker ? { marker } : {}) };
+    return {
+      id: g.id,
+      name: g.name,
+      members: g.contacts.map((c) => c.id),
+      ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}),
+      ...(marker ? { marker } : {}),
+    };
   }
 }
 

@@ -7,7 +7,7 @@ const ADMIN_BITS = new Set([5951, 8191]);
 
 /** the remedy every MLS group conversation is reported with */
 export const MLS_GROUP_REMEDY =
-  'an MLS group conversation (a member\'s client migrated it): Wire refuses member changes over REST (403 invalid-op). ' +
+  "an MLS group conversation (a member's client migrated it): Wire refuses member changes over REST (403 invalid-op). " +
   'Use backend.conversationType: channel and run `convsync migrate-to-channels`';
 
 /**

@@ -1,16 +1,7 @@
 import type { WireBackendConfig } from '../../config/schema.js';
 import { PermanentError, UnmanageableError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
-import {
-  Conversation,
-  ConversationIdsPage,
-  ConversationsFound,
-  MemberJoinEvent,
-  parseAnswer,
-  SelfProfile,
-  UsersFound,
-  wireError,
-} from './contract.js';
+import { Conversation, ConversationIdsPage, ConversationsFound, MemberJoinEvent, parseAnswer, SelfProfile, UsersFound, wireError } from './contract.js';
 import { checkChannelMode } from './channels.js';
 import { WireIds, type Qualified } from './ids.js';
 import { WireSession } from './session.js';
@@ -58,7 +49,16 @@ class WireBackend implements Backend {
       reportsCreator: true,
       createsKind: this.channels ? 'channel' : 'group_conversation',
       // a user outside the team, not connected, not activated, without legal-hold consent or on a domain not federated
-      refusedUserLabels: ['access-denied', 'not-connected', 'no-team-member', 'missing-legalhold-consent', 'federation-not-enabled', 'federation-denied', 'unreachable-backends', 'non-federating-backends'],
+      refusedUserLabels: [
+        'access-denied',
+        'not-connected',
+        'no-team-member',
+        'missing-legalhold-consent',
+        'federation-not-enabled',
+        'federation-denied',
+        'unreachable-backends',
+        'non-federating-backends',
+      ],
     };
   }
 
@@ -148,12 +148,7 @@ class WireBackend implements Backend {
     const ids: Qualified[] = [];
     let paging: string | null | undefined;
     do {
-      const res = await this.session.call(
-        'POST',
-        '/conversations/list-ids',
-        { size: 1000, ...(paging ? { paging_state: paging } : {}) },
-        signal,
-      );
+      const res = await this.session.call('POST', '/conversations/list-ids', { size: 1000, ...(paging ? { paging_state: paging } : {}) }, signal);
       if (res.status !== 200) throw wireError(res, 'POST /conversations/list-ids');
       const page = parseAnswer(ConversationIdsPage, res, 'POST /conversations/list-ids');
       ids.push(...page.qualified_conversations);
@@ -178,12 +173,7 @@ class WireBackend implements Backend {
     await this.session.ready(signal);
     const q = this.ids.qualify(conversationId);
     const path = `/conversations/${q.domain}/${q.id}/members`;
-    const res = await this.session.call(
-      'POST',
-      path,
-      { qualified_users: members.map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' },
-      signal,
-    );
+    const res = await this.session.call('POST', path, { qualified_users: members.map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' }, signal);
     // 204: everyone was already a member
     if (res.status === 204) return { added: [] };
     if (res.status !== 200) throw await this.memberError(conversationId, wireError(res, 'POST /conversations/{domain}/{id}/members'), signal);
@@ -200,7 +190,8 @@ class WireBackend implements Backend {
       const res = await this.session.call('DELETE', `/conversations/${q.domain}/${q.id}/members/${u.domain}/${u.id}`, undefined, signal);
       // 204: not a member (any more); a channel answers 204 to every removal
       if (res.status === 200) removed.push(m);
-      else if (res.status !== 204) throw await this.memberError(conversationId, wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}'), signal);
+      else if (res.status !== 204)
+        throw await this.memberError(conversationId, wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}'), signal);
     }
     return { removed };
   }
@@ -219,7 +210,12 @@ class WireBackend implements Backend {
       const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
       const q = this.ids.qualify(id);
       const users = [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m));
-      const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, { qualified_users: users, conversation_role: 'wire_member' }, signal);
+      const res = await this.session.call(
+        'PUT',
+        `/conversations/${q.domain}/${q.id}/members`,
+        { qualified_users: users, conversation_role: 'wire_member' },
+        signal,
+      );
       if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
     } else {
       if (change.remove.length > 0) await this.removeMembers(id, change.remove, signal);

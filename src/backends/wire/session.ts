@@ -135,10 +135,10 @@ export class WireSession {
     // a development version changes without notice: used only when the operator names it as max
     const usable = [...info.supported.filter((v) => !development.has(v)), ...[...development].filter((v) => v === max)].filter((v) => v >= min && v <= max);
     if (usable.length === 0) {
-      throw new PermanentError(
-        `the Wire backend supports API versions [${info.supported.join(', ')}], none within v${min}–v${max}`,
-        { origin: 'wire', label: 'unsupported-version' },
-      );
+      throw new PermanentError(`the Wire backend supports API versions [${info.supported.join(', ')}], none within v${min}–v${max}`, {
+        origin: 'wire',
+        label: 'unsupported-version',
+      });
     }
     this.version = Math.max(...usable);
     this.domain = info.domain.toLowerCase();
@@ -194,13 +194,7 @@ export class WireSession {
     } catch (e) {
       throw new AuthError(`cannot read the Wire password: ${(e as Error).message}`, { origin: 'wire' });
     }
-    const res = await this.send(
-      'POST',
-      this.versioned('/login?persist=true'),
-      { ...who, password, label: this.config.label },
-      signal,
-      false,
-    );
+    const res = await this.send('POST', this.versioned('/login?persist=true'), { ...who, password, label: this.config.label }, signal, false);
     if (res.status !== 200) throw loginError(res, this.config.cookieFile === undefined);
     this.takeToken(res, 'POST /login');
     if (!this.cookie) {

@@ -110,7 +110,8 @@ export class AdDirectory {
     const b = norm(base);
     const out: AdEntry[] = [];
     for (const [dn, e] of this.entries) {
-      if (scope === 0 ? dn === b : scope === 1 ? dn.endsWith(`,${b}`) && !dn.slice(0, -b.length - 1).includes(',') : dn === b || dn.endsWith(`,${b}`)) out.push(e);
+      if (scope === 0 ? dn === b : scope === 1 ? dn.endsWith(`,${b}`) && !dn.slice(0, -b.length - 1).includes(',') : dn === b || dn.endsWith(`,${b}`))
+        out.push(e);
     }
     return out;
   }

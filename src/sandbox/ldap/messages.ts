@@ -59,7 +59,14 @@ function decodeOp(id: number, t: Tlv, controls: Control[]): Request {
   switch (t.tag) {
     case BIND: {
       const [version, name, auth] = children(t.value);
-      return { op: 'bind', id, version: toInt(version!.value), name: name!.value.toString('utf8'), password: auth?.tag === 0x80 ? auth.value.toString('utf8') : undefined, controls };
+      return {
+        op: 'bind',
+        id,
+        version: toInt(version!.value),
+        name: name!.value.toString('utf8'),
+        password: auth?.tag === 0x80 ? auth.value.toString('utf8') : undefined,
+        controls,
+      };
     }
     case UNBIND:
       return { op: 'unbind', id };
@@ -119,7 +126,8 @@ export const searchEntry = (id: number, dn: string, attributes: EntryAttribute[]
 
 export const searchReference = (id: number, uris: string[]) => message(id, seq(0x73, ...uris.map((u) => str(u))));
 
-export const searchDone = (id: number, code: number, diagnostic = '', controls: Control[] = []) => message(id, seq(0x65, ...ldapResult(code, diagnostic)), controls);
+export const searchDone = (id: number, code: number, diagnostic = '', controls: Control[] = []) =>
+  message(id, seq(0x65, ...ldapResult(code, diagnostic)), controls);
 
 /** RFC 2696: realSearchControlValue ::= SEQUENCE { size INTEGER, cookie OCTET STRING } */
 export function pagedValue(size: number, cookie: Buffer): Buffer {
@@ -133,4 +141,3 @@ export function readPaged(value: Buffer | undefined): { size: number; cookie: Bu
   if (!size || !cookie) throw new BerError('the paged-results control value needs a size and a cookie');
   return { size: toInt(size.value), cookie: Buffer.from(cookie.value) };
 }
-

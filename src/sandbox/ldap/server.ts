@@ -4,7 +4,20 @@ import { NO_ATTRIBUTES, selectAttributes, WITHOUT_USN } from './attributes.js';
 import { BerError } from './ber.js';
 import { ACCOUNT_DISABLED, AdDirectory, guidText, NORMAL_ACCOUNT, type AdEntry } from './directory.js';
 import { ignoring, matches } from './filter.js';
-import { bindResponse, extendedResponse, PAGED_RESULTS, pagedValue, readMessage, readPaged, response, responseTagOf, searchDone, searchEntry, searchReference, type Request } from './messages.js';
+import {
+  bindResponse,
+  extendedResponse,
+  PAGED_RESULTS,
+  pagedValue,
+  readMessage,
+  readPaged,
+  response,
+  responseTagOf,
+  searchDone,
+  searchEntry,
+  searchReference,
+  type Request,
+} from './messages.js';
 
 type Search = Extract<Request, { op: 'search' }>;
 
@@ -47,7 +60,8 @@ export interface AdSearchLog {
 }
 
 /** AD's own diagnostic texts, which operators search for */
-const UNBOUND = '000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4563';
+const UNBOUND =
+  '000004DC: LdapErr: DSID-0C090A5C, comment: In order to perform this operation a successful bind must be completed on the connection., data 0, v4563';
 const BAD_PASSWORD = '80090308: LdapErr: DSID-0C09041C, comment: AcceptSecurityContext error, data 52e, v4563';
 const NO_OBJECT = '0000208D: NameErr: DSID-0310028C, problem 2001 (NO_OBJECT), data 0, best match of:';
 const BAD_COOKIE = '00000057: LdapErr: DSID-0C09080D, comment: Error processing control, data 0, v4563';
@@ -85,14 +99,18 @@ export class AdSandbox {
     opts: AdSandboxOptions,
   ) {
     const domain = opts.domain ?? 'corp.example';
-    this.baseDn = domain.split('.').map((p) => `DC=${p}`).join(',');
+    this.baseDn = domain
+      .split('.')
+      .map((p) => `DC=${p}`)
+      .join(',');
     this.dir = new AdDirectory(this.baseDn);
     this.maxPageSize = opts.maxPageSize ?? 1000;
     this.maxValRange = opts.maxValRange ?? 1500;
     this.usn = opts.usn ?? true;
     this.dsServiceName = `CN=NTDS Settings,CN=${opts.dc ?? 'DC1'},CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,${this.baseDn}`;
     this.faults = opts.faults ?? {};
-    for (const ou of ['Staff', 'Groups', 'Service Accounts', 'Other']) this.dir.add(`OU=${ou},${this.baseDn}`, { objectClass: ['top', 'organizationalUnit'], ou: [ou] });
+    for (const ou of ['Staff', 'Groups', 'Service Accounts', 'Other'])
+      this.dir.add(`OU=${ou},${this.baseDn}`, { objectClass: ['top', 'organizationalUnit'], ou: [ou] });
     this.dir.add(this.baseDn, { objectClass: ['top', 'domain', 'domainDNS'] });
     this.bindDn = this.addUser({ name: 'convsync', ou: 'Service Accounts' }).dn;
     this.passwords.set(this.bindDn.toLowerCase(), this.password);

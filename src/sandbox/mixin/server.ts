@@ -2,7 +2,15 @@ import { createHash, createPublicKey, generateKeyPairSync, verify, type KeyObjec
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOST_RESPONSE_DEFAULTS, LostResponses, type LoseRule, type LostAnswer, type LostAs, type LostResponse, type LostResponseFaults } from '../lost-responses.js';
+import {
+  LOST_RESPONSE_DEFAULTS,
+  LostResponses,
+  type LoseRule,
+  type LostAnswer,
+  type LostAs,
+  type LostResponse,
+  type LostResponseFaults,
+} from '../lost-responses.js';
 import { randomUuid, seededRandom } from '../random.js';
 
 /**
@@ -81,7 +89,11 @@ export class MixinSandbox {
   private server: Server | undefined;
   url = '';
 
-  private constructor(private readonly maxMembers: number, faults: Partial<MixinFaults>, seed: number) {
+  private constructor(
+    private readonly maxMembers: number,
+    faults: Partial<MixinFaults>,
+    seed: number,
+  ) {
     this.random = seededRandom(seed);
     this.faults = { errorRatio: 0, throttleEvery: 0, latencyMs: 0, ...LOST_RESPONSE_DEFAULTS, ...faults };
     this.losses = new LostResponses(this.faults, this.random);
@@ -196,7 +208,8 @@ export class MixinSandbox {
       if (method === 'POST') {
         if (!this.manager(c, caller)) return fail(403, 'Forbidden.');
         const b = (body ?? {}) as { name?: unknown; announcement?: unknown };
-        if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length > 512)) return this.invalid(p, 'name must be a string of at most 512 characters');
+        if (b.name !== undefined && (typeof b.name !== 'string' || b.name.length > 512))
+          return this.invalid(p, 'name must be a string of at most 512 characters');
         if (typeof b.name === 'string') c.name = b.name;
         if (typeof b.announcement === 'string') c.announcement = b.announcement;
         return ok(this.view(c));
@@ -212,7 +225,8 @@ export class MixinSandbox {
       const action = m[2]!;
       if (action === 'ROLE') {
         if (c.participants.get(caller) !== 'OWNER') return fail(403, 'Forbidden.');
-        for (const x of body as { user_id: string; role?: string }[]) if (c.participants.has(x.user_id) && x.user_id !== c.creator_id) c.participants.set(x.user_id, x.role === 'ADMIN' ? 'ADMIN' : '');
+        for (const x of body as { user_id: string; role?: string }[])
+          if (c.participants.has(x.user_id) && x.user_id !== c.creator_id) c.participants.set(x.user_id, x.role === 'ADMIN' ? 'ADMIN' : '');
         return ok(this.view(c));
       }
       if (!this.manager(c, caller)) return fail(403, 'Forbidden.');
@@ -246,7 +260,9 @@ export class MixinSandbox {
     if (!session || session.appId !== claims.uid) return ['unknown session or uid'];
     if (!verify(null, Buffer.from(`${m[1]}.${m[2]}`), session.key, Buffer.from(m[3]!, 'base64url'))) return ['bad signature'];
     if (typeof claims.exp !== 'number' || claims.exp <= Date.now() / 1000) return ['expired'];
-    const sig = createHash('sha256').update(method + url.pathname + url.search + raw).digest('hex');
+    const sig = createHash('sha256')
+      .update(method + url.pathname + url.search + raw)
+      .digest('hex');
     if (claims.sig !== sig) return ['sig does not match the method, path, query and body'];
     if (!claims.jti || claims.jti !== requestId) return ['jti differs from X-Request-Id'];
     if (this.seenJti.has(claims.jti)) return ['jti reused'];
@@ -265,7 +281,8 @@ export class MixinSandbox {
     const ids = (b.participants as { user_id: string }[]).map((x) => x.user_id);
     let expected = unique(unique(caller, b.name), b.random_id.toLowerCase());
     for (const id of [...ids].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)))) expected = unique(expected, id);
-    if (b.conversation_id !== expected) return this.invalid('/conversations', `conversation_id ${String(b.conversation_id)} is not the one derived (${expected})`);
+    if (b.conversation_id !== expected)
+      return this.invalid('/conversations', `conversation_id ${String(b.conversation_id)} is not the one derived (${expected})`);
     const existing = this.conversations.get(expected);
     if (existing) return ok(this.view(existing));
     const members = [...new Set(ids)].filter((id) => this.users.has(id) && id !== caller);
@@ -277,7 +294,7 @@ export class MixinSandbox {
       name: b.name,
       announcement: '',
       random_id: b.random_id,
-      participants: new Map([[caller, 'OWNER'], ...members.map((id) => [id, ''] as [string, '' ])]),
+      participants: new Map([[caller, 'OWNER'], ...members.map((id) => [id, ''] as [string, ''])]),
       created_at: new Date().toISOString(),
     };
     this.conversations.set(c.conversation_id, c);

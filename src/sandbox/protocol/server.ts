@@ -1,7 +1,15 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LOST_RESPONSE_DEFAULTS, LostResponses, type LoseRule, type LostAs, type LostAnswer, type LostResponse, type LostResponseFaults } from '../lost-responses.js';
+import {
+  LOST_RESPONSE_DEFAULTS,
+  LostResponses,
+  type LoseRule,
+  type LostAs,
+  type LostAnswer,
+  type LostResponse,
+  type LostResponseFaults,
+} from '../lost-responses.js';
 import { seededRandom } from '../random.js';
 
 /**
@@ -228,7 +236,10 @@ export class ProtocolSandbox {
     if (p === '/v1/groups' && method === 'GET') {
       const archived = url.searchParams.get('archived');
       const all = [...this.groups.values()].filter((g) => archived === null || (archived === 'true') === (g.archived_at !== null));
-      return this.list(all.map((g) => this.groupOut(g)), url);
+      return this.list(
+        all.map((g) => this.groupOut(g)),
+        url,
+      );
     }
     if (p === '/v1/groups' && method === 'POST') return this.createGroup(body());
     if ((m = /^\/v1\/groups\/([^/]+)$/.exec(p))) {
@@ -244,7 +255,10 @@ export class ProtocolSandbox {
     }
     if (p === '/v1/conversations' && method === 'GET') {
       const groupId = url.searchParams.get('group_id');
-      return this.list([...this.conversations.values()].filter((c) => groupId === null || c.group_id === groupId), url);
+      return this.list(
+        [...this.conversations.values()].filter((c) => groupId === null || c.group_id === groupId),
+        url,
+      );
     }
     if (p === '/v1/conversations' && method === 'POST') {
       const b = body();
@@ -312,7 +326,11 @@ export class ProtocolSandbox {
   private createContact(b: Record<string, unknown>): Reply {
     if (typeof b.username !== 'string' || !b.username) return error(400, 'invalid_request', 'username is required');
     if (typeof b.phone_number !== 'string' || !b.phone_number) return error(400, 'invalid_request', 'phone_number is required');
-    const c = this.addContact({ username: b.username, phone_number: b.phone_number, ...(typeof b.display_name === 'string' ? { display_name: b.display_name } : {}) });
+    const c = this.addContact({
+      username: b.username,
+      phone_number: b.phone_number,
+      ...(typeof b.display_name === 'string' ? { display_name: b.display_name } : {}),
+    });
     return new Reply(200, c);
   }
 

@@ -252,7 +252,10 @@ export class ScimSandbox {
       if (typeof q.filter === 'string' && /meta\.lastModified/i.test(q.filter) && this.lastModifiedFilter !== 'supported') {
         if (this.lastModifiedFilter === 'ignored') delete q.filter;
         else {
-          res.status(400).type('application/scim+json').send(JSON.stringify(invalidFilter(`filtering on meta.lastModified is not supported: ${q.filter}`)));
+          res
+            .status(400)
+            .type('application/scim+json')
+            .send(JSON.stringify(invalidFilter(`filtering on meta.lastModified is not supported: ${q.filter}`)));
           return;
         }
       }
@@ -283,8 +286,21 @@ export class ScimSandbox {
     const fault = res.locals.listingFault as ScimFault | undefined;
     if (fault?.emptyPage) page = [];
     if (fault?.totalResults !== undefined) total = fault.totalResults;
-    res.type('application/scim+json').send(JSON.stringify({ schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'], totalResults: total, Resources: page, startIndex, itemsPerPage: page.length }));
-    const served: ServedPage = { resource: users ? 'Users' : 'Groups', startIndex, ids: page.map((r) => String((r as { id?: unknown }).id)), totalResults: total };
+    res.type('application/scim+json').send(
+      JSON.stringify({
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:ListResponse'],
+        totalResults: total,
+        Resources: page,
+        startIndex,
+        itemsPerPage: page.length,
+      }),
+    );
+    const served: ServedPage = {
+      resource: users ? 'Users' : 'Groups',
+      startIndex,
+      ids: page.map((r) => String((r as { id?: unknown }).id)),
+      totalResults: total,
+    };
     for (const hook of [...this.pageHooks]) hook(served);
   }
 
@@ -327,7 +343,9 @@ export class ScimSandbox {
   private issueToken(req: Request, res: Response): void {
     const auth = this.opts.auth;
     const basic = /^Basic (.+)$/.exec(req.header('authorization') ?? '');
-    const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString().split(':').map(decodeURIComponent) : [req.body?.client_id, req.body?.client_secret];
+    const [id, secret] = basic
+      ? Buffer.from(basic[1]!, 'base64').toString().split(':').map(decodeURIComponent)
+      : [req.body?.client_id, req.body?.client_secret];
     if (auth?.type !== 'oauth2' || req.body?.grant_type !== 'client_credentials' || id !== auth.clientId || secret !== auth.clientSecret) {
       res.status(401).json({ error: 'invalid_client' });
       return;

@@ -197,7 +197,8 @@ export class Auth {
     if (typeof b.name !== 'string' || b.name.length < 1 || b.name.length > 128) return badRequest('Error in $.name: expected a string of 1..128 characters');
     if (typeof b.category !== 'string') return badRequest('Error in $: key "category" not found');
     if (typeof b.description !== 'string' || b.description.length > 300) return badRequest('Error in $.description: expected a string of 0..300 characters');
-    if (typeof b.password !== 'string' || b.password.length < 6 || b.password.length > 1024) return badRequest('Error in $.password: expected PlainTextPassword6');
+    if (typeof b.password !== 'string' || b.password.length < 6 || b.password.length > 1024)
+      return badRequest('Error in $.password: expected PlainTextPassword6');
     if (b.assets !== undefined && !Array.isArray(b.assets)) return badRequest('Error in $.assets: expected Array');
     if (b.accent_id !== undefined && !Number.isInteger(b.accent_id)) return badRequest('Error in $.accent_id: expected Int32');
     const checked = this.checkPassword(caller, b.password);

@@ -176,7 +176,8 @@ export class Conversations {
     const kind = b.group_conv_type ?? 'group_conversation';
     if (!GROUP_CONV_TYPES.includes(kind as GroupConvType)) return badRequest('Error in $.group_conv_type: expected group_conversation, channel or meeting');
     const addPermission = b.add_permission ?? null;
-    if (addPermission !== null && addPermission !== 'admins' && addPermission !== 'everyone') return badRequest('Error in $.add_permission: expected admins or everyone');
+    if (addPermission !== null && addPermission !== 'admins' && addPermission !== 'everyone')
+      return badRequest('Error in $.add_permission: expected admins or everyone');
     if (b.skip_creator !== undefined && typeof b.skip_creator !== 'boolean') return badRequest('Error in $.skip_creator: expected Boolean');
     if (b.access_role !== undefined && Array.isArray(b.access_role) && b.access_role.length === 0) return accessDenied();
 
@@ -307,7 +308,8 @@ export class Conversations {
     }
     const fresh = invited.filter((q) => !(q.domain === w.domain && c.members.has(q.id)));
     // the size rule counts proteus and mixed members only (ensureMemberLimit)
-    if (c.protocol !== 'mls' && c.members.size + fresh.length > w.maxConvSize) return fail(403, 'too-many-members', 'Maximum number of members per conversation reached');
+    if (c.protocol !== 'mls' && c.members.size + fresh.length > w.maxConvSize)
+      return fail(403, 'too-many-members', 'Maximum number of members per conversation reached');
     if (!c.access.includes('invite')) return accessDenied();
     for (const q of fresh) {
       const problem = this.checkInvitee(q, c.team);
@@ -487,7 +489,11 @@ export class Conversations {
     }
     if (c.protocol === 'mixed' && to === 'mls') {
       if (checkCriteria && !this.migrationCriteriaMet(c)) {
-        return fail(400, 'mls-migration-criteria-not-satisfied', 'The migration criteria for mixed to MLS protocol transition are not satisfied for this conversation');
+        return fail(
+          400,
+          'mls-migration-criteria-not-satisfied',
+          'The migration criteria for mixed to MLS protocol transition are not satisfied for this conversation',
+        );
       }
       c.protocol = 'mls';
       // the members' clients have committed by now

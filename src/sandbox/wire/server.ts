@@ -252,7 +252,15 @@ export class WireSandbox {
     }
     const method = req.method ?? 'GET';
     const lost = write && reply.status < 400 ? this.losses.take(method, url.pathname) : undefined;
-    this.calls.push({ method, path: url.pathname, status: reply.status, write, at: Date.now(), ...subjectOf(method, url.pathname, raw), ...(lost ? { lost: lost.as } : {}) });
+    this.calls.push({
+      method,
+      path: url.pathname,
+      status: reply.status,
+      write,
+      at: Date.now(),
+      ...subjectOf(method, url.pathname, raw),
+      ...(lost ? { lost: lost.as } : {}),
+    });
     if (reply.status === 400) this.violations.push(`${req.method} ${url.pathname}: ${JSON.stringify(reply.body)}`);
     const headers: Record<string, string | string[]> = { ...reply.headers };
     let body = '';

@@ -14,7 +14,8 @@ const MAX_AGE_MS = 12 * 3_600_000;
 /** the token that signs in: server.uiToken(File), else the sync token; read at each sign-in so a rotated file counts */
 export function uiToken(config: Config): { token: string } | 'disabled' | 'unreadable' {
   const s = config.server;
-  const key = s.uiToken !== undefined || s.uiTokenFile !== undefined ? 'uiToken' : s.syncToken !== undefined || s.syncTokenFile !== undefined ? 'syncToken' : undefined;
+  const key =
+    s.uiToken !== undefined || s.uiTokenFile !== undefined ? 'uiToken' : s.syncToken !== undefined || s.syncTokenFile !== undefined ? 'syncToken' : undefined;
   if (key === undefined) return 'disabled';
   try {
     const token = readSecret(s, key);
@@ -75,7 +76,10 @@ export class UiAuth {
     const loginCsrf = randomToken();
     setCookie(req, res, LOGIN_COOKIE, loginCsrf, 3600);
     const next = safeNext(req.method === 'GET' ? req.query.next : (req.body as Record<string, unknown> | undefined)?.next);
-    res.status(status).type('html').send(page({ title: 'Sign in', body: loginPage({ loginCsrf, next, ...(error ? { error } : {}) }) }));
+    res
+      .status(status)
+      .type('html')
+      .send(page({ title: 'Sign in', body: loginPage({ loginCsrf, next, ...(error ? { error } : {}) }) }));
   }
 
   private login(req: Request, res: Response): void {
@@ -119,7 +123,10 @@ export class UiAuth {
     if (req.method === 'GET' && req.accepts(['html', 'text/event-stream']) === 'html') {
       return void res.redirect(303, `/ui/login?next=${encodeURIComponent(req.originalUrl)}`);
     }
-    res.status(401).type('html').send(page({ title: 'Sign in first', body: loginRequired() }));
+    res
+      .status(401)
+      .type('html')
+      .send(page({ title: 'Sign in first', body: loginRequired() }));
   };
 
   /** every POST of a session carries its CSRF token */
@@ -127,7 +134,10 @@ export class UiAuth {
     const given = (req.body as Record<string, unknown> | undefined)?._csrf;
     if (typeof given === 'string' && sameSecret(given, sessionOf(res).csrf)) return next();
     this.logger.warn({ path: req.path }, 'status page: a POST without its CSRF token was refused');
-    res.status(403).type('html').send(page({ title: 'Refused', body: refusedCsrf() }));
+    res
+      .status(403)
+      .type('html')
+      .send(page({ title: 'Refused', body: refusedCsrf() }));
   };
 }
 
@@ -140,5 +150,8 @@ function loginRequired() {
 }
 
 function refusedCsrf() {
-  return messagePage({ title: 'Refused', text: 'This form did not carry the token of your session (it is stale, or came from another page). Reload the page and try again.' });
+  return messagePage({
+    title: 'Refused',
+    text: 'This form did not carry the token of your session (it is stale, or came from another page). Reload the page and try again.',
+  });
 }

@@ -54,7 +54,10 @@ export function mountUi(app: Express, deps: UiDeps): void {
   router.use((req, res, next) => {
     if (uiToken(deps.config) !== 'disabled') return next();
     const text = 'The status page is disabled: set server.uiTokenFile (or server.syncTokenFile) and restart the daemon.';
-    res.status(404).type('html').send(page({ title: 'Disabled', body: messagePage({ title: 'Status page disabled', text }) }));
+    res
+      .status(404)
+      .type('html')
+      .send(page({ title: 'Disabled', body: messagePage({ title: 'Status page disabled', text }) }));
   });
   router.get('/assets/app.css', (_req, res) => void res.type('css').send(STYLE));
   router.get('/assets/app.js', (_req, res) => void res.type('js').send(SCRIPT));

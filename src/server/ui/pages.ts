@@ -38,13 +38,20 @@ export function pageRoutes(router: Router, deps: PageDeps): void {
     const notice = session.notice;
     delete session.notice;
     const held = store.views.heldRunIds().length;
-    res.status(opts.status ?? 200).type('html').send(page({ ...opts, csrf: session.csrf, held, ...(notice ? { notice } : {}) }));
+    res
+      .status(opts.status ?? 200)
+      .type('html')
+      .send(page({ ...opts, csrf: session.csrf, held, ...(notice ? { notice } : {}) }));
   };
 
   router.get('/', (req, res) => show(res, { title: 'Overview', section: 'overview', body: overviewPage(overviewData(deps, sessionOf(res).csrf)) }));
 
   router.get('/held', (req, res) => {
-    show(res, { title: 'Held back', section: 'held', body: heldPage({ csrf: sessionOf(res).csrf, held: store.views.heldRuns(), actions: deps.actions, approving: deps.approving }) });
+    show(res, {
+      title: 'Held back',
+      section: 'held',
+      body: heldPage({ csrf: sessionOf(res).csrf, held: store.views.heldRuns(), actions: deps.actions, approving: deps.approving }),
+    });
   });
 
   router.get('/conversations', (req, res) => {
@@ -56,10 +63,19 @@ export function pageRoutes(router: Router, deps: PageDeps): void {
   router.get('/conversations/:key', (req, res) => {
     const found = store.views.conversation(req.params.key!, 200, since(FAILURES_FOR_MS));
     if (!found) {
-      show(res, { title: 'Not found', section: 'conversations', status: 404, body: messagePage({ title: 'No such conversation', text: `No binding has the key "${req.params.key}".` }) });
+      show(res, {
+        title: 'Not found',
+        section: 'conversations',
+        status: 404,
+        body: messagePage({ title: 'No such conversation', text: `No binding has the key "${req.params.key}".` }),
+      });
       return;
     }
-    show(res, { title: found.conversation.name, section: 'conversations', body: conversationPage({ ...found, blocked: blockedByKey(store).get(found.conversation.key) ?? [] }) });
+    show(res, {
+      title: found.conversation.name,
+      section: 'conversations',
+      body: conversationPage({ ...found, blocked: blockedByKey(store).get(found.conversation.key) ?? [] }),
+    });
   });
 
   router.get('/drift', (req, res) => {
@@ -76,11 +92,18 @@ export function pageRoutes(router: Router, deps: PageDeps): void {
       let body: Html;
       try {
         const text = await daemon.explain(kind, query);
-        body = text === undefined ? explainPage({ kind, query, error: `No ${kind === 'user' ? 'person' : 'group'} matches "${query}" in the sources.` }) : explainPage({ kind, query, text });
+        body =
+          text === undefined
+            ? explainPage({ kind, query, error: `No ${kind === 'user' ? 'person' : 'group'} matches "${query}" in the sources.` })
+            : explainPage({ kind, query, text });
       } catch (e) {
         deps.logger.error({ err: describeError(e) }, 'status page: explain failed');
         const label = e instanceof SyncError ? [e.origin, e.status, e.label].filter((p) => p !== undefined && p !== '').join(' ') : undefined;
-        body = explainPage({ kind, query, error: `Explain failed${e instanceof AuthError ? ': the credentials were refused' : ''}${label ? ` (${label})` : ''}; see the daemon log.` });
+        body = explainPage({
+          kind,
+          query,
+          error: `Explain failed${e instanceof AuthError ? ': the credentials were refused' : ''}${label ? ` (${label})` : ''}; see the daemon log.`,
+        });
       }
       show(res, { title: 'Explain', section: 'explain', body });
     }),

@@ -38,7 +38,11 @@ export async function differsFromStored(
   for (const id of stored.users.keys()) if (!userIds.ids.has(id) && !changedUserIds.has(id)) return `user ${id} is gone`;
   for (const [id, dn] of groupIds.ids) if (!groups.has(id) && !changedGroupIds.has(id)) return unexplainedWhy(dn);
   for (const [id, dn] of userIds.ids) if (!stored.users.has(id) && !changedUserIds.has(id)) return unexplainedWhy(dn);
-  return outsideGroupsDiffer(ctx, config, stored.groups.filter((g) => isOutsideId(g.id)));
+  return outsideGroupsDiffer(
+    ctx,
+    config,
+    stored.groups.filter((g) => isOutsideId(g.id)),
+  );
 }
 
 /** the groups among the stored entries outside the listings, read again and compared */

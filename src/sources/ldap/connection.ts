@@ -48,7 +48,9 @@ export async function connect(config: LdapSourceConfig, origin: string): Promise
     try {
       if (config.startTls) await client.startTLS(tlsOptions(config, url)).catch((e: unknown) => Promise.reject(ldapError(e, origin, `StartTLS with ${url}`)));
       if (config.bindDn !== undefined) {
-        await client.bind(config.bindDn, readSecret(config, 'password')).catch((e: unknown) => Promise.reject(ldapError(e, origin, `bind as ${config.bindDn} at ${url}`)));
+        await client
+          .bind(config.bindDn, readSecret(config, 'password'))
+          .catch((e: unknown) => Promise.reject(ldapError(e, origin, `bind as ${config.bindDn} at ${url}`)));
       }
       const server = await readRootDse(client);
       return { client, url, server, close: () => client.unbind().catch(() => undefined) };
@@ -72,7 +74,11 @@ function tlsOptions(config: LdapSourceConfig, url: string): ConnectionOptions {
 /** the root DSE, readable anonymously on OpenLDAP and AD alike; a server that hides it is taken as not AD */
 async function readRootDse(client: Client): Promise<ServerInfo> {
   try {
-    const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['supportedCapabilities', 'highestCommittedUSN', 'dsServiceName'] });
+    const { searchEntries } = await client.search('', {
+      scope: 'base',
+      filter: '(objectClass=*)',
+      attributes: ['supportedCapabilities', 'highestCommittedUSN', 'dsServiceName'],
+    });
     const dse = searchEntries[0];
     const list = (v: unknown) => (Array.isArray(v) ? v.map(String) : v === undefined ? [] : [String(v)]);
     const usn = list(dse?.highestCommittedUSN)[0];

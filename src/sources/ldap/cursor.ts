@@ -13,7 +13,9 @@ import { formatGeneralizedTime } from './time.js';
  * modifyTimestamp, from the later of the highest one the last read saw and the time it began,
  * less modifyTimestampOverlap.
  */
-export type LdapCursor = { v: 1; scope: string; server: string } & ({ kind: 'usn'; usn: string } | { kind: 'modifyTimestamp'; highest: number | null; startedAt: number });
+export type LdapCursor = { v: 1; scope: string; server: string } & (
+  { kind: 'usn'; usn: string } | { kind: 'modifyTimestamp'; highest: number | null; startedAt: number }
+);
 
 const STAMP_ATTRIBUTE = 'modifyTimestamp';
 const USN_ATTRIBUTE = 'uSNChanged';
@@ -21,7 +23,18 @@ const USN_ATTRIBUTE = 'uSNChanged';
 /** what a stored read was made of: other searches need a full read */
 export function scopeOf(config: LdapSourceConfig): string {
   const { groups, users } = config;
-  return JSON.stringify([groups.baseDn, groups.filter, groups.idAttribute, groups.nameAttribute, groups.memberAttribute, users.baseDn, users.filter, users.idAttribute, users.attributes, users.disabledFilter ?? null]);
+  return JSON.stringify([
+    groups.baseDn,
+    groups.filter,
+    groups.idAttribute,
+    groups.nameAttribute,
+    groups.memberAttribute,
+    users.baseDn,
+    users.filter,
+    users.idAttribute,
+    users.attributes,
+    users.disabledFilter ?? null,
+  ]);
 }
 
 /** the server a cursor belongs to: the domain controller on AD, the URL elsewhere */
@@ -55,7 +68,12 @@ export function fullReadDue(config: LdapSourceConfig, state: ReadState | undefin
 }
 
 /** the cursor an incremental read starts from on this connection, or why a full read is needed */
-export function incrementalBase(config: LdapSourceConfig, state: ReadState | undefined, conn: LdapConnection, now: number): { cursor: LdapCursor } | { full: string } {
+export function incrementalBase(
+  config: LdapSourceConfig,
+  state: ReadState | undefined,
+  conn: LdapConnection,
+  now: number,
+): { cursor: LdapCursor } | { full: string } {
   const due = fullReadDue(config, state, now);
   if (due !== undefined) return { full: due };
   const cursor = parseCursor(state!.cursor)!;
@@ -83,9 +101,16 @@ export function nothingCommittedSince(cursor: LdapCursor, conn: LdapConnection):
 }
 
 /** the cursor after a good read that began at `startedAt` on `conn` and saw modifyTimestamps up to `highest` */
-export function nextCursor(config: LdapSourceConfig, conn: LdapConnection, startedAt: number, highest: number | undefined, before?: LdapCursor): LdapCursor | undefined {
+export function nextCursor(
+  config: LdapSourceConfig,
+  conn: LdapConnection,
+  startedAt: number,
+  highest: number | undefined,
+  before?: LdapCursor,
+): LdapCursor | undefined {
   const base = { v: 1 as const, scope: scopeOf(config), server: serverOf(conn) };
-  if (conn.server.activeDirectory) return conn.server.highestCommittedUSN === undefined ? undefined : { ...base, kind: 'usn', usn: conn.server.highestCommittedUSN };
+  if (conn.server.activeDirectory)
+    return conn.server.highestCommittedUSN === undefined ? undefined : { ...base, kind: 'usn', usn: conn.server.highestCommittedUSN };
   const seen = [highest, before?.kind === 'modifyTimestamp' ? before.highest : undefined].filter((n): n is number => typeof n === 'number');
   return { ...base, kind: 'modifyTimestamp', highest: seen.length > 0 ? Math.max(...seen) : null, startedAt };
 }

@@ -25,10 +25,12 @@ const RESULT_CODES: Record<number, string> = {
 
 /** what each limit means for the operator, beyond its name */
 const ADVICE: Record<string, string> = {
-  sizeLimitExceeded: "the server's size limit for this account is below the directory's size: raise it for the bind DN (OpenLDAP: limits … size.prtotal=unlimited; AD: MaxResultSetSize) or narrow the search",
+  sizeLimitExceeded:
+    "the server's size limit for this account is below the directory's size: raise it for the bind DN (OpenLDAP: limits … size.prtotal=unlimited; AD: MaxResultSetSize) or narrow the search",
   timeLimitExceeded: "the server's time limit ended the search: raise it for the bind DN, index the attributes of the filter, or narrow the search",
   adminLimitExceeded: 'an administrative limit of the server ended the search (AD: MaxPageSize, MaxValRange, MaxQueryDuration)',
-  referral: 'the server referred the search to another server, which convsync does not follow: point baseDn at the server holding it (AD: the Global Catalog on port 3268)',
+  referral:
+    'the server referred the search to another server, which convsync does not follow: point baseDn at the server holding it (AD: the Global Catalog on port 3268)',
   insufficientAccessRights: 'the bind DN may not read this: grant it read access',
   noSuchObject: 'the base DN does not exist on this server',
   confidentialityRequired: 'the server requires TLS: use ldaps:// or startTls',
@@ -70,6 +72,7 @@ function networkMessage(message: string, e: unknown): string {
   const code = (e as { code?: unknown }).code;
   if (code === 'ECONNREFUSED') return `connection refused (${message})`;
   if (/timed out|timeout/i.test(message)) return `no answer in time (${message})`;
-  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(code)) return `the server's TLS certificate was not accepted (${message}); give its CA in tls.caFile`;
+  if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS/.test(code))
+    return `the server's TLS certificate was not accepted (${message}); give its CA in tls.caFile`;
   return message;
 }

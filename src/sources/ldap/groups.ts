@@ -30,7 +30,9 @@ export interface SearchNarrowing {
 export async function readGroups(ctx: SearchContext, config: LdapSourceConfig, narrow: SearchNarrowing = {}): Promise<ReadGroups> {
   const { baseDn, idAttribute, nameAttribute, memberAttribute } = config.groups;
   const filter = narrow.filter === undefined ? config.groups.filter : `(&${config.groups.filter}${narrow.filter})`;
-  const attributes = [idAttribute, nameAttribute, memberAttribute, ...(narrow.stampAttribute ? [narrow.stampAttribute] : [])].filter((a) => a.toLowerCase() !== 'dn');
+  const attributes = [idAttribute, nameAttribute, memberAttribute, ...(narrow.stampAttribute ? [narrow.stampAttribute] : [])].filter(
+    (a) => a.toLowerCase() !== 'dn',
+  );
   const what = `${narrow.filter === undefined ? 'groups' : 'changed groups'} under ${baseDn}`;
   const entries = await pagedSearch(ctx, { base: baseDn, scope: 'sub', filter, attributes, what });
   const stamp = narrow.stampAttribute === undefined ? undefined : highestStamp(entries, narrow.stampAttribute);

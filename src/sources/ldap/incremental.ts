@@ -58,8 +58,17 @@ export function highestStampOf(asked: Asked | undefined): number | undefined {
  * among them read again. A listed id that is neither stored nor changed is a change the cursor
  * cannot explain: the caller reads in full (`fallback`).
  */
-export async function mergeChanges(ctx: SearchContext, config: LdapSourceConfig, asked: Asked | undefined, stored: DirectoryRead): Promise<ChangesRead | { fallback: string }> {
-  const nothing: ChangesRead = { read: { directory: stored, groupsWithoutId: [], duplicateIds: [], usersWithoutId: [], warnings: [] }, changes: EMPTY, listed: { groups: 0, users: 0 } };
+export async function mergeChanges(
+  ctx: SearchContext,
+  config: LdapSourceConfig,
+  asked: Asked | undefined,
+  stored: DirectoryRead,
+): Promise<ChangesRead | { fallback: string }> {
+  const nothing: ChangesRead = {
+    read: { directory: stored, groupsWithoutId: [], duplicateIds: [], usersWithoutId: [], warnings: [] },
+    changes: EMPTY,
+    listed: { groups: 0, users: 0 },
+  };
   if (asked === undefined) return nothing;
   const { groupIds, userIds, changedGroups, changedUsers } = asked;
   const read: ListingRead = { ...nothing.read, directory: { groups: new Map(stored.groups), users: new Map(stored.users), outside: new Map() } };
@@ -84,7 +93,9 @@ export async function mergeChanges(ctx: SearchContext, config: LdapSourceConfig,
   const changes: ReadChanges = {
     groups: [...changedRows(stored, read.directory, changed.groups), ...outsideRows(stored.outside, read.directory.outside)],
     deletedGroups: [...deleted.groups, ...[...stored.outside.keys()].filter((k) => !read.directory.outside.has(k)).map(outsideId)],
-    users: [...changed.users].filter((id) => differs(stored.users.get(id), read.directory.users.get(id)!)).map((id) => toStoredUser(read.directory.users.get(id)!)),
+    users: [...changed.users]
+      .filter((id) => differs(stored.users.get(id), read.directory.users.get(id)!))
+      .map((id) => toStoredUser(read.directory.users.get(id)!)),
     deletedUsers: deleted.users,
   };
   return { read, changes, listed: { groups: changedGroups.groups.length, users: changed.users.size } };

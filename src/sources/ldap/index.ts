@@ -100,7 +100,14 @@ class LdapSource implements Source {
   private async open(signal: AbortSignal): Promise<Run> {
     const [began, at, startedAt] = [performance.now(), this.now(), Date.now()];
     const conn = await connect(this.config, this.origin);
-    const ctx: SearchContext = { conn, origin: this.origin, pageSize: this.config.pageSize, timeoutMs: this.config.timeoutMs, stats: { requests: 0, entries: 0 }, signal };
+    const ctx: SearchContext = {
+      conn,
+      origin: this.origin,
+      pageSize: this.config.pageSize,
+      timeoutMs: this.config.timeoutMs,
+      stats: { requests: 0, entries: 0 },
+      signal,
+    };
     return { conn, ctx, at, startedAt, began };
   }
 
@@ -139,7 +146,14 @@ class LdapSource implements Source {
     const whole = isWhole(found.read) && result.groups.every((g) => g.complete);
     if (whole) this.reads.apply(this.id, found.changes, this.mark(run, found.read.highestStamp, cursor));
     const { directory } = found.read;
-    this.report(run, { mode: 'incremental', stored: whole, changes: counts(found), groups: directory.groups.size, users: directory.users.size, outside: directory.outside.size });
+    this.report(run, {
+      mode: 'incremental',
+      stored: whole,
+      changes: counts(found),
+      groups: directory.groups.size,
+      users: directory.users.size,
+      outside: directory.outside.size,
+    });
     return { result };
   }
 
@@ -156,10 +170,19 @@ class LdapSource implements Source {
     const users = this.reads.users(this.id);
     const why = await differsFromStored(run.ctx, this.config, asked, { groups, users });
     // nothing differs from the stored read: it holds as of now, and the cursor moves
-    if (why === undefined) this.reads.apply(this.id, { groups: [], deletedGroups: [], users: [], deletedUsers: [] }, this.mark(run, highestStampOf(asked), base.cursor));
+    if (why === undefined)
+      this.reads.apply(this.id, { groups: [], deletedGroups: [], users: [], deletedUsers: [] }, this.mark(run, highestStampOf(asked), base.cursor));
     const changes = { listedGroups: asked.changedGroups.groups.length, listedUsers: asked.changedUsers.byDn.size, ...NO_CHANGE };
     const outside = groups.filter((g) => isOutsideId(g.id)).length;
-    this.report(run, { mode: 'check', stored: why === undefined, ...(why ? { why } : {}), changes, groups: groups.length - outside, users: users.size, outside });
+    this.report(run, {
+      mode: 'check',
+      stored: why === undefined,
+      ...(why ? { why } : {}),
+      changes,
+      groups: groups.length - outside,
+      users: users.size,
+      outside,
+    });
     return why !== undefined;
   }
 
@@ -171,7 +194,13 @@ class LdapSource implements Source {
   private report(run: Run, what: Pick<LdapReadReport, 'mode' | 'why' | 'stored' | 'changes' | 'groups' | 'users'> & { outside: number }): void {
     const { conn, ctx } = run;
     const { outside, ...rest } = what;
-    const report: LdapReadReport = { ...rest, ...ctx.stats, url: conn.url, activeDirectory: conn.server.activeDirectory, seconds: (performance.now() - run.began) / 1000 };
+    const report: LdapReadReport = {
+      ...rest,
+      ...ctx.stats,
+      url: conn.url,
+      activeDirectory: conn.server.activeDirectory,
+      seconds: (performance.now() - run.began) / 1000,
+    };
     if (what.mode === 'check') this.lastCheck = report;
     else this.lastRead = report;
     this.log.info({ ...report, outside }, what.mode === 'check' ? 'LDAP directory checked' : 'LDAP directory read');

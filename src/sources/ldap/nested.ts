@@ -14,11 +14,7 @@ export interface ReadGroup {
 }
 
 /** a member DN that is neither a listed user nor a listed group, as reading it found it */
-export type Outside =
-  | { kind: 'group'; dn: string; members: string[] }
-  | { kind: 'missing' }
-  | { kind: 'not-user' }
-  | { kind: 'failed'; why: string };
+export type Outside = { kind: 'group'; dn: string; members: string[] } | { kind: 'missing' } | { kind: 'not-user' } | { kind: 'failed'; why: string };
 
 export interface Directory {
   source: string;

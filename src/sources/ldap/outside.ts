@@ -46,10 +46,12 @@ export async function resolveOutside(ctx: SearchContext, input: OutsideInput): P
       found.set(key, await readOutside(ctx, key, input.memberAttribute));
     });
     if (!input.expandNested) break;
-    pending = unknown(pending.map((k) => {
-      const o = found.get(k);
-      return o?.kind === 'group' ? o.members : [];
-    }));
+    pending = unknown(
+      pending.map((k) => {
+        const o = found.get(k);
+        return o?.kind === 'group' ? o.members : [];
+      }),
+    );
   }
   return found;
 }

@@ -51,7 +51,10 @@ function parseFilter(spec: SearchSpec, origin: string): Filter {
   try {
     return FilterParser.parseString(spec.filter);
   } catch (e) {
-    throw new PermanentError(`${spec.what}: the filter ${spec.filter} is not a valid LDAP filter (${(e as Error).message})`, { origin, label: 'invalid-filter' });
+    throw new PermanentError(`${spec.what}: the filter ${spec.filter} is not a valid LDAP filter (${(e as Error).message})`, {
+      origin,
+      label: 'invalid-filter',
+    });
   }
 }
 
@@ -75,7 +78,10 @@ export async function pagedSearch(ctx: SearchContext, spec: SearchSpec): Promise
     // a server that does not page answers the first request whole (or with sizeLimitExceeded)
     if (!answer) {
       if (page === 1) return out;
-      throw new PermanentError(`${spec.what}, page ${page}: the answer carried no paged-results control, so the rest of the search is unknown`, { origin: ctx.origin, label: 'paging-lost' });
+      throw new PermanentError(`${spec.what}, page ${page}: the answer carried no paged-results control, so the rest of the search is unknown`, {
+        origin: ctx.origin,
+        label: 'paging-lost',
+      });
     }
     cookie = answer.value?.cookie;
     if (!cookie || cookie.length === 0) return out;
@@ -83,7 +89,13 @@ export async function pagedSearch(ctx: SearchContext, spec: SearchSpec): Promise
 }
 
 /** one entry by its DN; undefined when it does not exist (or does not match `filter`) */
-export async function readEntry(ctx: SearchContext, dn: string, attributes: string[], what: string, filter = '(objectClass=*)'): Promise<LdapEntry | undefined> {
+export async function readEntry(
+  ctx: SearchContext,
+  dn: string,
+  attributes: string[],
+  what: string,
+  filter = '(objectClass=*)',
+): Promise<LdapEntry | undefined> {
   const spec: SearchSpec = { base: dn, scope: 'base', filter, attributes, what };
   try {
     const res = await send(ctx, requestPath(ctx.conn.client), spec, parseFilter(spec, ctx.origin), [], what);
@@ -95,7 +107,14 @@ export async function readEntry(ctx: SearchContext, dn: string, attributes: stri
   }
 }
 
-async function send(ctx: SearchContext, path: RequestPath, spec: SearchSpec, filter: Filter, controls: PagedResultsControl[], what: string): Promise<SearchResponse> {
+async function send(
+  ctx: SearchContext,
+  path: RequestPath,
+  spec: SearchSpec,
+  filter: Filter,
+  controls: PagedResultsControl[],
+  what: string,
+): Promise<SearchResponse> {
   const request = new SearchRequest({
     messageId: path._nextMessageId(),
     baseDN: spec.base,

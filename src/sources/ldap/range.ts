@@ -37,7 +37,10 @@ export async function allValues(ctx: SearchContext, entry: LdapEntry, attribute:
     if (!again) throw new PermanentError(`${what}: the group vanished during the read`, { origin: ctx.origin, label: 'vanished' });
     const got = rangeOf(again, attribute);
     if (!got || got.start !== next) {
-      throw new PermanentError(`${what}: the answer held no range starting at ${next}, so the rest of its members is unknown`, { origin: ctx.origin, label: 'range-lost' });
+      throw new PermanentError(`${what}: the answer held no range starting at ${next}, so the rest of its members is unknown`, {
+        origin: ctx.origin,
+        label: 'range-lost',
+      });
     }
     out.push(...got.values);
     range = got;

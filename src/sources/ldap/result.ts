@@ -58,7 +58,11 @@ export function usersById(users: Iterable<SourceUser>): Map<string, SourceUser> 
  * Groups by id. Two entries with one id (an idAttribute that is not unique, such as cn across
  * OUs) cannot both be a group: the second is left out and the listing counts as incomplete.
  */
-export function groupsById(groups: readonly ReadGroup[], into: Map<string, ReadGroup>, read: Pick<ListingRead, 'duplicateIds' | 'warnings'>): Map<string, ReadGroup> {
+export function groupsById(
+  groups: readonly ReadGroup[],
+  into: Map<string, ReadGroup>,
+  read: Pick<ListingRead, 'duplicateIds' | 'warnings'>,
+): Map<string, ReadGroup> {
   const fresh = new Set<string>();
   for (const g of groups) {
     if (fresh.has(g.id)) {
@@ -87,7 +91,9 @@ export function resultOf(source: string, config: LdapSourceConfig, read: Listing
   const warnings = [...read.warnings, ...expanded.warnings];
   const { usersWithoutId, groupsWithoutId } = read;
   if (usersWithoutId.length > 0) {
-    warnings.push(`source ${source}: ${usersWithoutId.length} user(s) have no ${config.users.idAttribute} and are left out: ${usersWithoutId.slice(0, 3).join('; ')}`);
+    warnings.push(
+      `source ${source}: ${usersWithoutId.length} user(s) have no ${config.users.idAttribute} and are left out: ${usersWithoutId.slice(0, 3).join('; ')}`,
+    );
   }
   const listingComplete = groupsWithoutId.length === 0 && read.duplicateIds.length === 0;
   if (groupsWithoutId.length > 0) {

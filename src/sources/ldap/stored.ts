@@ -61,7 +61,10 @@ export function fromStored(rows: readonly StoredGroup[], users: ReadonlyMap<stri
     }
     if (isOutsideId(row.id)) {
       const key = row.id.slice(OUTSIDE.length);
-      directory.outside.set(key, data.outside === 'group' ? { kind: 'group', dn: data.dn, members: row.members } : { kind: data.outside === 'missing' ? 'missing' : 'not-user' });
+      directory.outside.set(
+        key,
+        data.outside === 'group' ? { kind: 'group', dn: data.dn, members: row.members } : { kind: data.outside === 'missing' ? 'missing' : 'not-user' },
+      );
     } else directory.groups.set(row.id, { id: row.id, dn: data.dn, dnKey: dnKey(data.dn), displayName: row.displayName, members: row.members });
   }
   for (const [id, text] of users) {

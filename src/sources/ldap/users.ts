@@ -36,11 +36,23 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
   const filter = narrow.filter === undefined ? config.users.filter : `(&${config.users.filter}${narrow.filter})`;
   const attributes = attributesOf(config, activeDirectory);
   const changed = narrow.filter === undefined ? '' : 'changed ';
-  const entries = await pagedSearch(ctx, { base: baseDn, scope: 'sub', filter, attributes: [...attributes, ...(narrow.stampAttribute ? [narrow.stampAttribute] : [])], what: `${changed}users under ${baseDn}` });
+  const entries = await pagedSearch(ctx, {
+    base: baseDn,
+    scope: 'sub',
+    filter,
+    attributes: [...attributes, ...(narrow.stampAttribute ? [narrow.stampAttribute] : [])],
+    what: `${changed}users under ${baseDn}`,
+  });
   let disabled: Set<string> | undefined;
   // no user read, none to mark
   if (disabledFilter !== undefined && entries.length > 0) {
-    const off = await pagedSearch(ctx, { base: baseDn, scope: 'sub', filter: `(&${filter}${disabledFilter})`, attributes: ['1.1'], what: `${changed}disabled users under ${baseDn}` });
+    const off = await pagedSearch(ctx, {
+      base: baseDn,
+      scope: 'sub',
+      filter: `(&${filter}${disabledFilter})`,
+      attributes: ['1.1'],
+      what: `${changed}disabled users under ${baseDn}`,
+    });
     disabled = new Set(off.map((e) => dnKey(e.dn)));
   }
   const stamp = narrow.stampAttribute === undefined ? undefined : highestStamp(entries, narrow.stampAttribute);

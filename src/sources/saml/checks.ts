@@ -18,7 +18,11 @@ const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
 const STRONG_SIGNATURES = new Set(
   ['rsa-sha256', 'rsa-sha384', 'rsa-sha512', 'ecdsa-sha256', 'ecdsa-sha384', 'ecdsa-sha512'].map((a) => `http://www.w3.org/2001/04/xmldsig-more#${a}`),
 );
-const STRONG_DIGESTS = new Set(['http://www.w3.org/2001/04/xmlenc#sha256', 'http://www.w3.org/2001/04/xmldsig-more#sha384', 'http://www.w3.org/2001/04/xmlenc#sha512']);
+const STRONG_DIGESTS = new Set([
+  'http://www.w3.org/2001/04/xmlenc#sha256',
+  'http://www.w3.org/2001/04/xmldsig-more#sha384',
+  'http://www.w3.org/2001/04/xmlenc#sha512',
+]);
 const STRONG_KEY_TRANSPORT = new Set(['http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p', 'http://www.w3.org/2009/xmlenc11#rsa-oaep']);
 const STRONG_CONTENT_ENCRYPTION = new Set([
   'http://www.w3.org/2001/04/xmlenc#aes128-cbc',
@@ -39,7 +43,9 @@ export function parseXml(xml: string, what: string): Document {
 
 const all = (node: Document | Element, ns: string, local: string): Element[] => Array.from(node.getElementsByTagNameNS(ns, local));
 const children = (el: Element, ns: string, local: string): Element[] =>
-  Array.from(el.childNodes as NodeListOf<ChildNode>).filter((n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === local);
+  Array.from(el.childNodes as NodeListOf<ChildNode>).filter(
+    (n): n is Element => n.nodeType === 1 && (n as Element).namespaceURI === ns && (n as Element).localName === local,
+  );
 const child = (el: Element | undefined, ns: string, local: string): Element | undefined => (el ? children(el, ns, local)[0] : undefined);
 const attr = (el: Element | undefined, name: string): string | undefined => (el?.hasAttribute(name) ? el.getAttribute(name)! : undefined);
 
@@ -69,11 +75,13 @@ export function inspectEnvelope(xml: string): void {
   const assertion = all(doc, ASSERTION, 'Assertion')[0];
   if (assertion && hasComment(assertion)) throw new SamlRejected('the assertion contains an XML comment (comment injection)');
   for (const m of all(doc, DSIG, 'SignatureMethod')) {
-    if (!STRONG_SIGNATURES.has(attr(m, 'Algorithm') ?? '')) throw new SamlRejected(`the signature algorithm ${attr(m, 'Algorithm')} is not accepted (RSA or ECDSA with SHA-256 or stronger)`);
+    if (!STRONG_SIGNATURES.has(attr(m, 'Algorithm') ?? ''))
+      throw new SamlRejected(`the signature algorithm ${attr(m, 'Algorithm')} is not accepted (RSA or ECDSA with SHA-256 or stronger)`);
   }
   // the digest inside RSA-OAEP key transport is OAEP's mask parameter (SHA-1 there is the standard), not a signature digest
   for (const m of all(doc, DSIG, 'DigestMethod').filter((d) => (d.parentNode as Element | null)?.localName === 'Reference')) {
-    if (!STRONG_DIGESTS.has(attr(m, 'Algorithm') ?? '')) throw new SamlRejected(`the digest algorithm ${attr(m, 'Algorithm')} is not accepted (SHA-256 or stronger)`);
+    if (!STRONG_DIGESTS.has(attr(m, 'Algorithm') ?? ''))
+      throw new SamlRejected(`the digest algorithm ${attr(m, 'Algorithm')} is not accepted (SHA-256 or stronger)`);
   }
   for (const m of all(doc, XENC, 'EncryptionMethod')) {
     const inKey = (m.parentNode as Element | null)?.localName === 'EncryptedKey';
@@ -197,7 +205,8 @@ export function checkFacts(f: ResponseFacts, e: Expectations): { assertionId: st
     if (c.recipient !== e.acsUrl) problems.push(`its Recipient is ${c.recipient ?? '(none)'}, not ${e.acsUrl}`);
     else if (until === undefined) problems.push('it has no NotOnOrAfter');
     else if (until <= e.now - e.skewMs) problems.push(`it expired at ${c.notOnOrAfter}`);
-    else if (c.inResponseTo !== f.inResponseTo) problems.push(`it answers ${c.inResponseTo ?? '(no request)'}, the response ${f.inResponseTo ?? '(no request)'}`);
+    else if (c.inResponseTo !== f.inResponseTo)
+      problems.push(`it answers ${c.inResponseTo ?? '(no request)'}, the response ${f.inResponseTo ?? '(no request)'}`);
     else return true;
     return false;
   });

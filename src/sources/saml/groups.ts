@@ -4,7 +4,10 @@ import { regexVars, renderTemplate } from '../../template.js';
 /** samlify (like node-saml) gives a one-valued attribute as a string and a many-valued one as an array. */
 export function attributeValues(value: unknown): string[] {
   const list = Array.isArray(value) ? value : value === undefined || value === null ? [] : [value];
-  return list.filter((v): v is string => typeof v === 'string').map((v) => v.trim()).filter((v) => v !== '');
+  return list
+    .filter((v): v is string => typeof v === 'string')
+    .map((v) => v.trim())
+    .filter((v) => v !== '');
 }
 
 export interface AssertedGroups {

@@ -69,7 +69,10 @@ class SamlSource implements Source {
         warnings.push(`saml source ${this.id}: the groups of ${login.nameId} are unknown (overage claim) and no earlier login showed any`);
       }
     }
-    if (expired > 0) warnings.push(`saml source ${this.id}: ${expired} user(s) had no login naming their groups within ${this.config.membershipTtlHours} h; their memberships expired`);
+    if (expired > 0)
+      warnings.push(
+        `saml source ${this.id}: ${expired} user(s) had no login naming their groups within ${this.config.membershipTtlHours} h; their memberships expired`,
+      );
     const groups = this.store.saml.groups(this.id).map((id): DesiredGroup => {
       const unknown = unknownOf.get(id);
       return {
@@ -80,7 +83,10 @@ class SamlSource implements Source {
         members: members.get(id) ?? [],
         complete: unknown === undefined,
         ...(unknown
-          ? { unknownReason: `the groups of ${unknown.join(', ')} are unknown (the last login had an overage claim instead of groups)`, unknownIsReadError: false }
+          ? {
+              unknownReason: `the groups of ${unknown.join(', ')} are unknown (the last login had an overage claim instead of groups)`,
+              unknownIsReadError: false,
+            }
           : {}),
       };
     });

@@ -25,7 +25,12 @@ async function validateSchema(xml: string): Promise<true> {
       preload: ['datatypes.dtd', 'saml-schema-assertion-2.0.xsd', 'xmldsig-core-schema.xsd', 'XMLSchema.dtd', 'xenc-schema.xsd'].map(read),
     };
   }
-  const result = await validateXML({ xml: [{ fileName: 'response.xml', contents: xml }], schema: [schemas.main], preload: schemas.preload, extension: 'schema' });
+  const result = await validateXML({
+    xml: [{ fileName: 'response.xml', contents: xml }],
+    schema: [schemas.main],
+    preload: schemas.preload,
+    extension: 'schema',
+  });
   if (!result.valid) throw new SamlRejected(`the response does not follow the SAML 2.0 schema: ${result.errors[0]?.message ?? 'invalid'}`);
   return true;
 }
@@ -119,7 +124,11 @@ export class SamlServiceProvider {
   private async readIdpMetadata(): Promise<string> {
     const { metadataFile, metadataUrl } = this.config.idp;
     if (metadataFile !== undefined) return readFileSync(metadataFile, 'utf8');
-    const res = await request(metadataUrl!, { ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}), headersTimeout: 10_000, bodyTimeout: 10_000 });
+    const res = await request(metadataUrl!, {
+      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      headersTimeout: 10_000,
+      bodyTimeout: 10_000,
+    });
     const body = await res.body.text();
     if (res.statusCode !== 200) throw new Error(`the IdP metadata at ${metadataUrl} answered HTTP ${res.statusCode}`);
     return body;
@@ -129,7 +138,10 @@ export class SamlServiceProvider {
   async loginRedirect(relayState?: string): Promise<string> {
     const idp = await this.identityProvider();
     // samlify refuses a signed request to an IdP whose metadata does not ask for one
-    const sp = this.settings.authnRequestsSigned && !idp.entityMeta.isWantAuthnRequestsSigned() ? samlify.ServiceProvider({ ...this.settings, authnRequestsSigned: false }) : this.sp;
+    const sp =
+      this.settings.authnRequestsSigned && !idp.entityMeta.isWantAuthnRequestsSigned()
+        ? samlify.ServiceProvider({ ...this.settings, authnRequestsSigned: false })
+        : this.sp;
     const { id, context } = sp.createLoginRequest(idp, 'redirect', relayState !== undefined ? { relayState } : undefined) as { id: string; context: string };
     const now = this.now();
     this.store.saml.addRequest(this.config.name, id, new Date(now + this.config.requestTtlSeconds * 1000).toISOString(), new Date(now).toISOString());

@@ -80,7 +80,12 @@ function planBranch(kind: ResourceKind, branch: Record<string, unknown>, express
     const name = key.replace(CORE_URN, '').toLowerCase();
     if (kind === 'Group' && name === 'members') {
       const values = memberValues(expr);
-      if (!values) throw scimError(400, 'invalidFilter', `members can be filtered only by their value with eq, e.g. members[value eq "<id>"] (in ${JSON.stringify(expression)})`);
+      if (!values)
+        throw scimError(
+          400,
+          'invalidFilter',
+          `members can be filtered only by their value with eq, e.g. members[value eq "<id>"] (in ${JSON.stringify(expression)})`,
+        );
       members.push(...values);
       continue;
     }
@@ -119,7 +124,8 @@ export function planFilter(kind: ResourceKind, filter: SCIMMY.Types.Filter): Fil
 
 /** a filter string parsed by scimmy (RFC 7644 §3.4.2.2), or a 400 invalidFilter that says why not */
 export function parseFilter(text: unknown): SCIMMY.Types.Filter {
-  if (typeof text !== 'string' || text.trim() === '') throw scimError(400, 'invalidFilter', 'filter must be a non-empty string, e.g. userName eq "alice@example.com"');
+  if (typeof text !== 'string' || text.trim() === '')
+    throw scimError(400, 'invalidFilter', 'filter must be a non-empty string, e.g. userName eq "alice@example.com"');
   try {
     return new SCIMMY.Types.Filter(text);
   } catch (e) {

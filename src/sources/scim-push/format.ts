@@ -41,7 +41,13 @@ export interface View {
 }
 
 const given = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
-const paths = (v: string) => v.split(',').map((a) => a.trim().replace(/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i, '').toLowerCase());
+const paths = (v: string) =>
+  v.split(',').map((a) =>
+    a
+      .trim()
+      .replace(/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group):/i, '')
+      .toLowerCase(),
+  );
 
 /** the view a request asks for; `attributes` wins over `excludedAttributes`, as in scimmy */
 export function viewOf(kind: ResourceKind, params: { attributes?: unknown; excludedAttributes?: unknown }): View {

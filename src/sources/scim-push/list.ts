@@ -118,7 +118,13 @@ export function listResources(ctx: PushContext, kind: ResourceKind, params: List
  * attributes only one kind has is answered from that kind alone.
  */
 export function searchResources(ctx: PushContext, kinds: ResourceKind[], body: unknown): string {
-  const request = new SCIMMY.Messages.SearchRequest(body as never) as { filter?: string; attributes?: string[]; excludedAttributes?: string[]; startIndex?: number; count?: number };
+  const request = new SCIMMY.Messages.SearchRequest(body as never) as {
+    filter?: string;
+    attributes?: string[];
+    excludedAttributes?: string[];
+    startIndex?: number;
+    count?: number;
+  };
   const params: ListParams = {
     filter: request.filter,
     attributes: request.attributes?.join(','),

@@ -50,7 +50,11 @@ function ingressUser(resource: ScimResource, instance: unknown, ctx: PushContext
   if (resource.id && !before) throw notFound(resource.id);
   const clash = push.userByName(ctx.source, data.userName);
   if (clash && clash.id !== id) throw scimError(409, 'uniqueness', `userName "${data.userName}" is already taken`);
-  const user = push.putUser(ctx.source, { id, userName: data.userName, externalId: data.externalId, active: data.active ?? true, resource: data }, new Date().toISOString());
+  const user = push.putUser(
+    ctx.source,
+    { id, userName: data.userName, externalId: data.externalId, active: data.active ?? true, resource: data },
+    new Date().toISOString(),
+  );
   storeAnswer(ctx, 'User', user);
   // a (de)activation or a new identity changes every conversation the user is in
   if (before) ctx.changed(withAncestors(ctx, [id]));

@@ -49,8 +49,7 @@ export async function readMembers(ctx: ScimContext, groups: Iterable<ScimGroup>)
         g.displayName = full.displayName;
         g.members = full.members ?? [];
         if (full.lastModified !== undefined) g.lastModified = full.lastModified;
-      }
-      else reads.vanished.add(g.id);
+      } else reads.vanished.add(g.id);
     } catch (e) {
       if (e instanceof AuthError) throw e;
       reads.failures.set(g.id, `its members could not be read (${describeError(e)})`);
@@ -72,13 +71,31 @@ export async function desiredGroups(
   nested?: ReadonlyMap<string, ScimGroup>,
 ): Promise<{ groups: DesiredGroup[]; resolver: MemberResolver }> {
   const resolver = new MemberResolver(
-    { source: ctx.source, client: ctx.client, expandNested: ctx.config.expandNested, groups: listed, vanished: reads.vanished, users, warnings: ctx.warnings, signal: ctx.signal },
+    {
+      source: ctx.source,
+      client: ctx.client,
+      expandNested: ctx.config.expandNested,
+      groups: listed,
+      vanished: reads.vanished,
+      users,
+      warnings: ctx.warnings,
+      signal: ctx.signal,
+    },
     nested,
   );
   const out: DesiredGroup[] = [];
   for (const g of [...listed.values()].sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const failure = reads.failures.get(g.id);
-    if (failure) out.push({ key: `${ctx.source}:${g.id}`, source: ctx.source, id: g.id, displayName: g.displayName, members: [], complete: false, unknownReason: failure });
+    if (failure)
+      out.push({
+        key: `${ctx.source}:${g.id}`,
+        source: ctx.source,
+        id: g.id,
+        displayName: g.displayName,
+        members: [],
+        complete: false,
+        unknownReason: failure,
+      });
     else out.push(await resolver.desiredGroup(g));
   }
   return { groups: out, resolver };

@@ -42,7 +42,9 @@ export async function crawl(ctx: ScimContext, maxResults: number, at: string): P
   const listingComplete = listing.complete && reads.vanished.size === 0;
   if (!listingComplete) {
     const counts = listing.total === undefined ? 'no page could be read' : `${listing.received} distinct group(s) received, totalResults ${listing.total}`;
-    ctx.warnings.push(`source ${ctx.source}: the group listing was incomplete (${counts}); groups it did not list are unknown, not gone: none is unbound or emptied in this run`);
+    ctx.warnings.push(
+      `source ${ctx.source}: the group listing was incomplete (${counts}); groups it did not list are unknown, not gone: none is unbound or emptied in this run`,
+    );
     ctx.log.warn({ received: listing.received, totalResults: listing.total, vanished: [...reads.vanished] }, 'SCIM group listing incomplete');
   }
   const result = { source: ctx.source, groups: out, listingComplete, warnings: ctx.warnings };

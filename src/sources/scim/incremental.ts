@@ -7,7 +7,19 @@ import type { ScimRead } from './crawl.js';
 import { listAll, type ListRequest } from './listing.js';
 import { lastModifiedOf, parseGroup, parseUser, type ScimGroup } from './parse.js';
 import { totalOf } from './probe.js';
-import { both, changedSince, fromReadGroup, fromReadUsers, isNestedOnly, sameGroup, sameUser, toReadGroup, toReadUser, unchangedSince, type ScimCursor } from './read-state.js';
+import {
+  both,
+  changedSince,
+  fromReadGroup,
+  fromReadUsers,
+  isNestedOnly,
+  sameGroup,
+  sameUser,
+  toReadGroup,
+  toReadUser,
+  unchangedSince,
+  type ScimCursor,
+} from './read-state.js';
 
 /** an incremental read: the changes to store (when all was read), and the provider's totals for the next cursor */
 export interface ScimChanges extends ScimRead {
@@ -47,15 +59,26 @@ export async function readChanges(
   const filter = ctx.config.groups.filter;
   const count = Math.min(ctx.config.groups.pageSize, opts.maxResults);
   const userCount = Math.min(ctx.config.users.pageSize, opts.maxResults);
-  const changedGroups = await changedResources(ctx, { label: `source ${ctx.source}: /Groups changed`, path: '/Groups', count, query: { excludedAttributes: 'members', filter: both(filter, since) } });
-  const changedUsers = await changedResources(ctx, { label: `source ${ctx.source}: /Users changed`, path: '/Users', count: userCount, query: { filter: since } });
+  const changedGroups = await changedResources(ctx, {
+    label: `source ${ctx.source}: /Groups changed`,
+    path: '/Groups',
+    count,
+    query: { excludedAttributes: 'members', filter: both(filter, since) },
+  });
+  const changedUsers = await changedResources(ctx, {
+    label: `source ${ctx.source}: /Users changed`,
+    path: '/Users',
+    count: userCount,
+    query: { filter: since },
+  });
   const totals = { groups: await totalOf(ctx.client, '/Groups', filter, ctx.signal), users: await totalOf(ctx.client, '/Users', undefined, ctx.signal) };
 
   const merge = mergeStored(ctx, stored, changedGroups, changedUsers);
   await findDeletions(ctx, merge, totals, cursor, { groups: count, users: userCount });
   if (filter !== undefined && merge.nestedOnly.size > 0) await refreshNestedOnly(ctx, merge, new Map(stored.groups.map((g) => [g.id, g])), since, count);
   const reads = await readMembers(ctx, merge.toRead.values());
-  if (reads.vanished.size > 0) fail(ctx, `group(s) ${[...reads.vanished].join(', ')} changed, then answered 404 when read: the directory is changing under the read`);
+  if (reads.vanished.size > 0)
+    fail(ctx, `group(s) ${[...reads.vanished].join(', ')} changed, then answered 404 when read: the directory is changing under the read`);
 
   const { groups, resolver } = await desiredGroups(ctx, merge.listed, merge.users, reads, merge.nestedOnly);
   const result = { source: ctx.source, groups, listingComplete: true, warnings: ctx.warnings };
@@ -91,7 +114,12 @@ async function changedResources(ctx: ScimContext, req: ListRequest): Promise<Rec
 }
 
 /** the stored read with the changes in it; a resource listed again only by the overlap is kept as stored */
-function mergeStored(ctx: ScimContext, stored: { groups: ReadGroup[]; users: Map<string, string> }, changedGroups: Record<string, unknown>[], changedUsers: Record<string, unknown>[]): Merge {
+function mergeStored(
+  ctx: ScimContext,
+  stored: { groups: ReadGroup[]; users: Map<string, string> },
+  changedGroups: Record<string, unknown>[],
+  changedUsers: Record<string, unknown>[],
+): Merge {
   const overlapMs = durationMs(ctx.config.lastModifiedOverlap);
   const listed = new Map<string, ScimGroup>();
   const nestedOnly = new Map<string, ScimGroup>();
@@ -127,7 +155,13 @@ function mergeStored(ctx: ScimContext, stored: { groups: ReadGroup[]; users: Map
  * A total that is not what the stored read and the changes add up to: groups or users were
  * deleted (or made with an older meta.lastModified). A listing of ids says which.
  */
-async function findDeletions(ctx: ScimContext, merge: Merge, totals: { groups: number; users: number }, cursor: ScimCursor, count: { groups: number; users: number }): Promise<void> {
+async function findDeletions(
+  ctx: ScimContext,
+  merge: Merge,
+  totals: { groups: number; users: number },
+  cursor: ScimCursor,
+  count: { groups: number; users: number },
+): Promise<void> {
   if (merge.listed.size !== totals.groups) {
     const ids = await listIds(ctx, '/Groups', ctx.config.groups.filter, count.groups);
     for (const id of [...merge.listed.keys()]) {
@@ -168,7 +202,11 @@ async function listIds(ctx: ScimContext, path: '/Groups' | '/Users', filter: str
 /** nested groups outside the group filter are not in its listing of changes: asked for apart */
 async function refreshNestedOnly(ctx: ScimContext, merge: Merge, stored: Map<string, ReadGroup>, since: string, count: number): Promise<void> {
   if ((await totalOf(ctx.client, '/Groups', since, ctx.signal)) === 0) return;
-  const listing = await listAll(ctx.client, { label: `source ${ctx.source}: /Groups changed (nested)`, path: '/Groups', count, query: { attributes: 'meta', filter: since } }, ctx.signal);
+  const listing = await listAll(
+    ctx.client,
+    { label: `source ${ctx.source}: /Groups changed (nested)`, path: '/Groups', count, query: { attributes: 'meta', filter: since } },
+    ctx.signal,
+  );
   if (!listing.complete) fail(ctx, 'the listing of changed nested groups could not be read whole');
   const overlapMs = durationMs(ctx.config.lastModifiedOverlap);
   merge.staleNested = listing.resources
@@ -179,5 +217,8 @@ async function refreshNestedOnly(ctx: ScimContext, merge: Merge, stored: Map<str
 }
 
 function fail(ctx: ScimContext, why: string): never {
-  throw new PermanentError(`incremental read failed: ${why}; nothing is taken as changed or gone in this run`, { origin: `scim:${ctx.source}`, label: 'incremental-read' });
+  throw new PermanentError(`incremental read failed: ${why}; nothing is taken as changed or gone in this run`, {
+    origin: `scim:${ctx.source}`,
+    label: 'incremental-read',
+  });
 }

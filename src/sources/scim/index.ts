@@ -85,7 +85,12 @@ class ScimPullSource implements Source {
   private async readIncrementally(ctx: ScimContext, cursor: ScimCursor, maxResults: number, started: number): Promise<SourceResult | undefined> {
     let read;
     try {
-      read = await readChanges(ctx, cursor, { groups: this.reads.groups(this.id), users: this.reads.users(this.id) }, { maxResults, at: new Date(started).toISOString() });
+      read = await readChanges(
+        ctx,
+        cursor,
+        { groups: this.reads.groups(this.id), users: this.reads.users(this.id) },
+        { maxResults, at: new Date(started).toISOString() },
+      );
     } catch (e) {
       if (!refused(e)) throw e;
       ctx.warnings.push(`source ${this.id}: the provider refused a filter on meta.lastModified (${describeError(e)}); read in full instead`);
@@ -97,7 +102,13 @@ class ScimPullSource implements Source {
       this.reads.apply(this.id, changes, { at: next.since, cursor: JSON.stringify(next) });
     }
     this.log.info(
-      { groups: changes?.groups.length, deletedGroups: changes?.deletedGroups.length, users: changes?.users.length, deletedUsers: changes?.deletedUsers.length, stored: changes !== undefined },
+      {
+        groups: changes?.groups.length,
+        deletedGroups: changes?.deletedGroups.length,
+        users: changes?.users.length,
+        deletedUsers: changes?.deletedUsers.length,
+        stored: changes !== undefined,
+      },
       'SCIM incremental read',
     );
     return read.result;

@@ -59,12 +59,16 @@ export async function listAll(client: ScimClient, req: ListRequest, signal: Abor
       continue;
     }
     if (total !== undefined && page.total !== total) {
-      problems.push(`${req.label} totalResults changed from ${total} to ${page.total} at the page at startIndex ${startIndex}: the directory changed during the crawl, so pages shifted`);
+      problems.push(
+        `${req.label} totalResults changed from ${total} to ${page.total} at the page at startIndex ${startIndex}: the directory changed during the crawl, so pages shifted`,
+      );
     }
     total = page.total;
     if (page.resources.length === 0) {
       if (startIndex <= total) {
-        problems.push(`${req.label} page at startIndex ${startIndex} came back empty with totalResults ${total} (${received()} received so far): a failed read, not fewer resources`);
+        problems.push(
+          `${req.label} page at startIndex ${startIndex} came back empty with totalResults ${total} (${received()} received so far): a failed read, not fewer resources`,
+        );
       }
       break;
     }

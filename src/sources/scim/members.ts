@@ -75,7 +75,9 @@ export class MemberResolver {
       else members.set(user.id, user);
     }
     if (dangling.length > 0) {
-      this.ctx.warnings.push(`${group.key} ("${g.displayName}") lists ${dangling.length} member(s) that the provider does not know (${dangling.slice(0, 5).join(', ')}): left out`);
+      this.ctx.warnings.push(
+        `${group.key} ("${g.displayName}") lists ${dangling.length} member(s) that the provider does not know (${dangling.slice(0, 5).join(', ')}): left out`,
+      );
     }
     group.members = [...members.values()];
     return group;

@@ -63,7 +63,14 @@ export function parseUser(source: string, raw: Record<string, unknown>, warnings
  * The User attributes convsync reads, checked as RFC 7643 §4.1 types them (the raw resource is
  * kept for the rest). By hand: scimmy's schema coercion of a hundred thousand users costs seconds.
  */
-function parseUserFields(raw: Record<string, unknown>): { id?: string; userName: string; externalId?: string; displayName?: string; active?: boolean; emails?: { value: string; primary?: boolean }[] } {
+function parseUserFields(raw: Record<string, unknown>): {
+  id?: string;
+  userName: string;
+  externalId?: string;
+  displayName?: string;
+  active?: boolean;
+  emails?: { value: string; primary?: boolean }[];
+} {
   const optionalString = (name: string) => {
     const v = raw[name];
     if (v !== undefined && v !== null && typeof v !== 'string') throw new TypeError(`Attribute '${name}' expected to be a string`);

@@ -6,7 +6,18 @@ import type { ScimContext } from './context.js';
 import { parseListPage } from './listing.js';
 import { readGroup } from './members.js';
 import { lastModifiedOf } from './parse.js';
-import { both, changedSince, isNestedOnly, lastModifiedAfter, sameGroup, sameUser, storedLastModified, unchangedSince, type LastModifiedSupport, type ScimCursor } from './read-state.js';
+import {
+  both,
+  changedSince,
+  isNestedOnly,
+  lastModifiedAfter,
+  sameGroup,
+  sameUser,
+  storedLastModified,
+  unchangedSince,
+  type LastModifiedSupport,
+  type ScimCursor,
+} from './read-state.js';
 
 /** totalResults of a listing, read as one short page (`count=1`, ids only) */
 export async function totalOf(client: ScimClient, path: '/Groups' | '/Users', filter: string | undefined, signal: AbortSignal): Promise<number> {
@@ -24,7 +35,11 @@ export function refused(e: unknown): boolean {
  * lists everything) and the epoch everything (every resource carries meta.lastModified), for
  * groups (with the configured filter) and users alike. `totals` are the listings' totalResults.
  */
-export async function probeLastModified(ctx: ScimContext, filtering: boolean | undefined, totals: { groups: number; users: number }): Promise<LastModifiedSupport> {
+export async function probeLastModified(
+  ctx: ScimContext,
+  filtering: boolean | undefined,
+  totals: { groups: number; users: number },
+): Promise<LastModifiedSupport> {
   if (filtering === false) return 'unsupported';
   const future = lastModifiedAfter('9999-12-31T23:59:59Z');
   const epoch = lastModifiedAfter('1970-01-01T00:00:00Z');
@@ -58,7 +73,10 @@ export async function anythingChanged(ctx: ScimContext, cursor: ScimCursor, read
   if (groups === undefined || (await groupsDiffer(ctx, groups, reads))) return true;
   const users = await onePage(ctx, '/Users', { filter: since });
   if (users === undefined) return true;
-  const storedUsers = reads.someUsers(ctx.source, users.map((u) => String(u.id)));
+  const storedUsers = reads.someUsers(
+    ctx.source,
+    users.map((u) => String(u.id)),
+  );
   if (users.some((u) => !storedUsers.has(String(u.id)) || !sameUser(storedUsers.get(String(u.id))!, u))) return true;
   if ((await totalOf(ctx.client, '/Groups', filter, ctx.signal)) !== cursor.groups) return true;
   if ((await totalOf(ctx.client, '/Users', undefined, ctx.signal)) !== cursor.users) return true;
@@ -75,7 +93,12 @@ async function onePage(ctx: ScimContext, path: '/Groups' | '/Users', query: Reco
 }
 
 /** whether one of the listed groups (those `relevant` among the stored) is not as stored */
-async function groupsDiffer(ctx: ScimContext, listed: Record<string, unknown>[], reads: SourceReads, relevant?: (data: string | undefined) => boolean): Promise<boolean> {
+async function groupsDiffer(
+  ctx: ScimContext,
+  listed: Record<string, unknown>[],
+  reads: SourceReads,
+  relevant?: (data: string | undefined) => boolean,
+): Promise<boolean> {
   const ids = listed.map((g) => String(g.id));
   const stored = reads.someGroups(ctx.source, ids);
   const overlapMs = durationMs(ctx.config.lastModifiedOverlap);

@@ -30,7 +30,10 @@ export function parseCursor(cursor: string | null): ScimCursor | undefined {
   try {
     const c = JSON.parse(cursor) as Partial<ScimCursor>;
     const ok =
-      c.v === 1 && typeof c.since === 'string' && !Number.isNaN(Date.parse(c.since)) && typeof c.scope === 'string' &&
+      c.v === 1 &&
+      typeof c.since === 'string' &&
+      !Number.isNaN(Date.parse(c.since)) &&
+      typeof c.scope === 'string' &&
       (c.lastModified === 'supported' || c.lastModified === 'unsupported' || c.lastModified === 'unknown') &&
       [c.groups, c.users, c.nestedOnly].every((n) => Number.isInteger(n));
     return ok ? (c as ScimCursor) : undefined;
@@ -91,7 +94,10 @@ export function toReadGroup(g: ScimGroup, at: string, nestedOnly = false): ReadG
 export function fromReadGroup(r: ReadGroup): { group: ScimGroup; nestedOnly: boolean } {
   const kept = keptOf(r.data);
   const members = [...r.members.map((value) => ({ value })), ...(r.nested ?? []).map((value) => ({ value, type: 'Group' }))];
-  return { group: { id: r.id, displayName: r.displayName, members, ...(kept?.lm !== undefined ? { lastModified: kept.lm } : {}) }, nestedOnly: kept?.nestedOnly === true };
+  return {
+    group: { id: r.id, displayName: r.displayName, members, ...(kept?.lm !== undefined ? { lastModified: kept.lm } : {}) },
+    nestedOnly: kept?.nestedOnly === true,
+  };
 }
 
 /** what a stored user's first line holds: the fields a run reads, checked when the user was read */
