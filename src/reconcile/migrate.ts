@@ -84,10 +84,15 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
     let result: ApplyResult | undefined;
     if (!opts.dryRun) result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result) }, plan);
+    store.runs.finish(runId, {
+      result: resultLabel(exitCode, result),
+      exitCode,
+      summary: { plan: plan.summary, result: result && summarizeResult(result) },
+      plan,
+    });
     return { runId, mode: opts.dryRun ? 'dry-run' : 'migrate', plan, ...(result ? { result } : {}), readErrors: [], exitCode };
   } catch (e) {
-    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
   }
 }

@@ -94,7 +94,12 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
-    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: result && summarizeResult(result), drift }, plan);
+    store.runs.finish(runId, {
+      result: resultLabel(exitCode, result),
+      exitCode,
+      summary: { plan: plan.summary, result: result && summarizeResult(result), drift },
+      plan,
+    });
     pruneStore(deps);
     unchanged.planned({ plan, result, readErrors, exitCode });
     return {
@@ -108,7 +113,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       ...(drift ? { drift } : {}),
     };
   } catch (e) {
-    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
   }
 }
@@ -133,10 +138,10 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     }
     const result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.runs.finish(runId, resultLabel(exitCode, result), exitCode, { plan: plan.summary, result: summarizeResult(result) }, plan);
+    store.runs.finish(runId, { result: resultLabel(exitCode, result), exitCode, summary: { plan: plan.summary, result: summarizeResult(result) }, plan });
     return { runId, mode: 'apply', plan, result, readErrors: [], exitCode, recovered };
   } catch (e) {
-    store.runs.finish(runId, e instanceof StalePlanError ? 'refused' : 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, { result: e instanceof StalePlanError ? 'refused' : 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
   }
 }
@@ -184,16 +189,15 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const result = await reconciler.apply(plan, runId);
     store.guards.releaseHeld({ runId: heldIn });
     const exitCode = exitCodeOf(plan, result, [], false);
-    store.runs.finish(
-      runId,
-      resultLabel(exitCode, result),
+    store.runs.finish(runId, {
+      result: resultLabel(exitCode, result),
       exitCode,
-      { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) },
+      summary: { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) },
       plan,
-    );
+    });
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
   } catch (e) {
-    store.runs.finish(runId, 'error', EXIT.error, null, undefined, describeError(e));
+    store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
   }
 }

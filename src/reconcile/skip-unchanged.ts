@@ -148,7 +148,7 @@ function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOu
     ],
     summary: EMPTY,
   };
-  store.runs.finish(runId, 'unchanged', 0, { plan: plan.summary, unchanged: { since: stamp.runId } }, plan);
+  store.runs.finish(runId, { result: 'unchanged', exitCode: 0, summary: { plan: plan.summary, unchanged: { since: stamp.runId } }, plan });
   return { runId, mode: 'sync', plan, readErrors: [], exitCode: 0 };
 }
 

@@ -27,6 +27,16 @@ function isEmptyPlan(plan: unknown): boolean {
  * held back every five minutes plans the same thing each time): a run whose plan equals the last
  * stored one points to it (`plan_of`). A run that plans nothing keeps its summary only.
  */
+/** how a run ended: its result label and exit code, the summary shown by `status`, the plan it computed */
+export interface RunEnd {
+  result: string;
+  exitCode: number;
+  summary: unknown;
+  plan?: unknown;
+  /** what went wrong, for a run that ended in an error */
+  error?: string;
+}
+
 export class RunStore {
   private last: { json: string; digest: string; holder: number } | undefined;
 
@@ -42,7 +52,7 @@ export class RunStore {
     return Number(this.db.prepare(`INSERT INTO runs (mode, started_at, scoped) VALUES (?, ?, ?)`).run(mode, now(), opts.scoped ? 1 : 0).lastInsertRowid);
   }
 
-  finish(id: number, result: string, exitCode: number, summary: unknown, plan?: unknown, error?: string): void {
+  finish(id: number, { result, exitCode, summary, plan, error }: RunEnd): void {
     const stored = plan === undefined || isEmptyPlan(plan) ? undefined : JSON.stringify(plan);
     // the last plan stored is remembered, so a repeated plan costs one comparison, not a hash
     const same = stored !== undefined && this.last?.json === stored ? this.last : undefined;

@@ -30,7 +30,7 @@ describe('retention over a year', () => {
           });
           store.journal.done(j, { kind: 'added', conversationId: 'c-2', members: ['u-1', 'u-2'] });
         }
-        store.runs.finish(id, 'ok', 0, { plan: plan.summary }, plan);
+        store.runs.finish(id, { result: 'ok', exitCode: 0, summary: { plan: plan.summary }, plan });
       }
       // pruned once a day here (convsync prunes after every run, which keeps it smaller still)
       store.retention.prune(POLICY);

@@ -11,20 +11,25 @@ describe('retention', () => {
     const path = dbPath();
     const store = Store.open(path);
     const held = store.runs.start('sync');
-    store.runs.finish(held, 'quarantined', 3, { plan: { quarantined: true } }, { ...heldBackPlan(1), summary: { quarantined: true } });
+    store.runs.finish(held, {
+      result: 'quarantined',
+      exitCode: 3,
+      summary: { plan: { quarantined: true } },
+      plan: { ...heldBackPlan(1), summary: { quarantined: true } },
+    });
     const heldScoped = store.runs.start('sync', { scoped: true });
-    store.runs.finish(heldScoped, 'quarantined', 3, { plan: {} }, heldBackPlan(2));
+    store.runs.finish(heldScoped, { result: 'quarantined', exitCode: 3, summary: { plan: {} }, plan: heldBackPlan(2) });
     store.guards.recordHeld(heldScoped, [{ op: 'remove', key: 'idp:team-ops' }]);
     // a later quarantined run: the newest, so its plan is kept too
     const newestHeld = store.runs.start('sync');
-    store.runs.finish(newestHeld, 'quarantined', 3, { plan: {} }, heldBackPlan(3));
+    store.runs.finish(newestHeld, { result: 'quarantined', exitCode: 3, summary: { plan: {} }, plan: heldBackPlan(3) });
     const crashed = store.runs.start('sync');
     store.journal.pending(crashed, { op: 'add', key: 'k', name: 'K', conversationId: 'c', members: ['u'], reason: 'r' });
-    store.runs.finish(crashed, 'error', 1, null);
+    store.runs.finish(crashed, { result: 'error', exitCode: 1, summary: null });
     const ids: number[] = [];
     for (let i = 0; i < 400; i++) {
       const id = store.runs.start('sync');
-      store.runs.finish(id, 'ok', 0, { plan: {} }, { ...heldBackPlan(i), warnings: [`run ${i}`] });
+      store.runs.finish(id, { result: 'ok', exitCode: 0, summary: { plan: {} }, plan: { ...heldBackPlan(i), warnings: [`run ${i}`] } });
       ids.push(id);
     }
     store.users.cacheIdentities(new Map([['fresh', 'u-fresh']]));
@@ -61,7 +66,7 @@ describe('retention', () => {
       const id = store.runs.start('sync', { scoped: true });
       const j = store.journal.pending(id, { op: 'remove', key: `k${i}`, name: 'K', conversationId: `c${i}`, members: ['u'], reason: 'r' });
       store.journal.done(j, { kind: 'removed', conversationId: `c${i}`, members: ['u'] });
-      store.runs.finish(id, 'ok', 0, null);
+      store.runs.finish(id, { result: 'ok', exitCode: 0, summary: null });
     }
     const since = new Date(Date.now() - 3_600_000).toISOString();
     expect(store.guards.scopedChangesSince(since).removals).toBe(150);

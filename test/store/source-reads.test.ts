@@ -159,21 +159,21 @@ describe('source reads (what each source last read)', () => {
     const { store } = openStore();
     expect(store.reads.planStamp()).toBeUndefined();
     const r1 = store.runs.start('sync');
-    store.runs.finish(r1, 'ok', 0, null);
+    store.runs.finish(r1, { result: 'ok', exitCode: 0, summary: null });
     const stamp = { runId: r1, at: '2026-01-01T00:00:00.000Z', config: 'c', journalMax: 0, refreshRun: 0, sources: { dir: 1 }, snapshotDigest: 'd' };
     store.reads.savePlanStamp(stamp);
     expect(store.reads.planStamp()).toEqual(stamp);
     expect(store.reads.storeMarks()).toEqual({ journalMax: 0, refreshRun: 0, held: 0 });
 
     const dry = store.runs.start('dry-run');
-    store.runs.finish(dry, 'failed', 1, null);
+    store.runs.finish(dry, { result: 'failed', exitCode: 1, summary: null });
     const r2 = store.runs.start('sync', { scoped: true });
-    store.runs.finish(r2, 'changes', 2, null);
+    store.runs.finish(r2, { result: 'changes', exitCode: 2, summary: null });
     const now = store.runs.start('sync');
     expect(store.reads.unfinishedRunsBetween(r1, now)).toBe(0);
-    store.runs.finish(now, 'unchanged', 0, null);
+    store.runs.finish(now, { result: 'unchanged', exitCode: 0, summary: null });
     const failed = store.runs.start('apply');
-    store.runs.finish(failed, 'failed', 1, null);
+    store.runs.finish(failed, { result: 'failed', exitCode: 1, summary: null });
     store.runs.start('approve'); // never finished: a crash
     const later = store.runs.start('sync');
     expect(store.reads.unfinishedRunsBetween(r1, later)).toBe(2);

@@ -117,7 +117,7 @@ describe('store', () => {
     });
     expect(store.loadSnapshot().conversations).toEqual([]);
     expect(store.bindingByConversation('c1')).toEqual({ key: op.key, state: 'unbound' });
-    store.runs.finish(run, 'ok', 0, { plan: {} });
+    store.runs.finish(run, { result: 'ok', exitCode: 0, summary: { plan: {} } });
     expect(store.runs.recent(1)[0]).toMatchObject({ id: run, mode: 'sync', result: 'ok', exitCode: 0 });
     store.close();
   });

@@ -18,7 +18,7 @@ function run(store: Store, opts: { quarantined?: boolean; scoped?: boolean; mode
   const id = store.runs.start(opts.mode ?? 'sync', { scoped: opts.scoped ?? false });
   const plan = opts.quarantined ? heldPlan(opts.key ?? `k${id}`) : undefined;
   const summary = opts.approved !== undefined ? { approved: opts.approved, released: 1, stale: 0 } : { plan: { quarantined: opts.quarantined ?? false } };
-  store.runs.finish(id, opts.quarantined ? 'quarantined' : 'ok', opts.quarantined ? 3 : 0, summary, plan);
+  store.runs.finish(id, { result: opts.quarantined ? 'quarantined' : 'ok', exitCode: opts.quarantined ? 3 : 0, summary, plan });
   return id;
 }
 
@@ -39,7 +39,7 @@ describe('the status page views', () => {
 
     // an approve that failed releases nothing; one that went through does
     const failed = store.runs.start('approve');
-    store.runs.finish(failed, 'error', 1, null, undefined, 'wire 503');
+    store.runs.finish(failed, { result: 'error', exitCode: 1, summary: null, error: 'wire 503' });
     expect(store.views.heldRuns().map((h) => h.run.id)).toEqual([scoped, full]);
     run(store, { mode: 'approve', approved: full });
     expect(store.views.heldRuns().map((h) => h.run.id)).toEqual([scoped]);
