@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { backends } from './backends/registry.js';
-import { apply, approve, explain, migrate, status, sync, validate } from './cli/commands.js';
 import { load, OPTIONS } from './cli/flags.js';
 import { ConfigError, formatIssues } from './config/load.js';
-import { runDaemon } from './daemon/run.js';
 import { describeError } from './errors.js';
 import { EXIT } from './reconcile/outcome.js';
-import { runSandboxDemo } from './sandbox/demo.js';
+import type { runSandboxDemo } from './sandbox/demo.js';
+
+type SandboxBackend = NonNullable<Parameters<typeof runSandboxDemo>[0]['backend']>;
 
 const USAGE = `convsync — keeps chat conversations in sync with identity-provider groups
 
@@ -49,31 +48,35 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--output must be one of: text, json\n`);
     return EXIT.error;
   }
+  // each command's modules load with it: a CronJob's `sync` does not pay for the daemon's HTTP stack
+  // (express, SAML, SCIM, metrics) or the demo's fakes, nor `--help` for any of them
+  const commands = () => import('./cli/commands.js');
   switch (command) {
     case 'validate':
-      return validate(flags);
+      return (await commands()).validate(flags);
     case 'sync':
     case 'plan':
-      return sync(command, flags);
+      return (await commands()).sync(command, flags);
     case 'apply':
-      return apply(rest[0], flags);
+      return (await commands()).apply(rest[0], flags);
     case 'approve':
-      return approve(rest[0], flags);
+      return (await commands()).approve(rest[0], flags);
     case 'status':
-      return status(flags);
+      return (await commands()).status(flags);
     case 'explain':
-      return explain(flags);
+      return (await commands()).explain(flags);
     case 'migrate-to-channels':
-      return migrate(flags);
+      return (await commands()).migrate(flags);
     case 'daemon':
-      return runDaemon(load(flags));
+      return (await import('./daemon/run.js')).runDaemon(load(flags));
     case 'sandbox': {
       const backend = flags.backend ?? 'wire';
-      if (!isBackend(backend)) {
+      const { backends } = await import('./backends/registry.js');
+      if (!backends.has(backend as never)) {
         process.stderr.write(`--backend must be one of: ${[...backends.keys()].join(', ')}\n`);
         return EXIT.error;
       }
-      return runSandboxDemo({ out: process.stdout, backend });
+      return (await import('./sandbox/demo.js')).runSandboxDemo({ out: process.stdout, backend: backend as SandboxBackend });
     }
     default:
       process.stderr.write(
@@ -81,10 +84,6 @@ async function main(argv: string[]): Promise<number> {
       );
       return EXIT.error;
   }
-}
-
-function isBackend(name: string): name is NonNullable<Parameters<typeof runSandboxDemo>[0]['backend']> {
-  return backends.has(name as never);
 }
 
 main(process.argv.slice(2)).then(

@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
+import type PinoPretty from 'pino-pretty';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
-import pretty from 'pino-pretty';
 
 /** Paths never written to a log, wherever a secret could travel. */
 export const REDACT_PATHS = [
@@ -32,6 +33,9 @@ export const REDACT_PATHS = [
 export function createLogger(level: LevelWithSilent, opts: { pretty?: boolean } = {}): Logger {
   const options = { level, base: { app: 'convsync' }, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } };
   const wantPretty = opts.pretty ?? (process.stderr.isTTY === true && process.env.CONVSYNC_LOG_PRETTY !== 'false');
-  if (wantPretty) return pino(options, pretty({ destination: 2, sync: true, ignore: 'pid,hostname,app', translateTime: 'HH:MM:ss' }));
+  if (wantPretty) return pino(options, pretty()({ destination: 2, sync: true, ignore: 'pid,hostname,app', translateTime: 'HH:MM:ss' }));
   return pino(options, pino.destination({ dest: 2, sync: true }));
 }
+
+/** pino-pretty only for a terminal: a CronJob's or container's run does not load it */
+const pretty = () => createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;

@@ -24,7 +24,7 @@ export interface App extends RunDeps {
  * config → store → sources → backend: everything a run needs, closed together. `writer` names the
  * command: it takes the store's single-writer lease, renewed while the app lives.
  */
-export function createApp(
+export async function createApp(
   config: Config,
   opts: {
     logger: Logger;
@@ -38,7 +38,7 @@ export function createApp(
     /** each HTTP answer of the chat backend, for metrics */
     onBackendResponse?: (status: number) => void;
   },
-): App {
+): Promise<App> {
   const { logger } = opts;
   const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
   const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
@@ -54,12 +54,12 @@ export function createApp(
       })
     : undefined;
   try {
-    const sources = config.sources.map((s) => createSource(s, { ...ctx, store }));
+    const sources = await Promise.all(config.sources.map((s) => createSource(s, { ...ctx, store })));
     const credentials = {
       get: (name: string) => store.users.credential(name),
       put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin),
     };
-    const backend = createBackend(config.backend, { ...backendCtx, credentials });
+    const backend = await createBackend(config.backend, { ...backendCtx, credentials });
     return {
       config,
       store,

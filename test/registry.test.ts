@@ -10,15 +10,15 @@ const folders = (dir: string) =>
     .sort();
 
 describe('adapter registries', () => {
-  it('name every backend folder, and the config schema accepts exactly those types', () => {
+  it('name every backend folder, and the config schema accepts exactly those types', async () => {
     expect([...backends.keys()].sort()).toEqual(folders('../src/backends'));
-    for (const [type, adapter] of backends) expect(adapter.type).toBe(type);
+    for (const [type, load] of backends) expect((await load()).type).toBe(type);
     expect(BackendConfig.options.map((o) => o.shape.type.value).sort()).toEqual([...backends.keys()].sort());
   });
 
-  it('name every source folder, and the config schema accepts exactly those types', () => {
+  it('name every source folder, and the config schema accepts exactly those types', async () => {
     expect([...sources.keys()].sort()).toEqual(folders('../src/sources'));
-    for (const [type, adapter] of sources) expect(adapter.type).toBe(type);
+    for (const [type, load] of sources) expect((await load()).type).toBe(type);
     expect(SourceConfig.options.map((o) => o.shape.type.value).sort()).toEqual([...sources.keys()].sort());
   });
 });

@@ -1,18 +1,15 @@
 import type { BackendConfig } from '../config/schema.js';
 import type { Backend, BackendAdapter, BackendContext } from './types.js';
-import { mixinBackend } from './mixin/index.js';
-import { protocolBackend } from './protocol/index.js';
-import { wireBackend } from './wire/index.js';
 
-/** Every backend by its `backend.type`; a test checks this map against the folders. */
-export const backends = new Map<BackendConfig['type'], BackendAdapter<never>>([
-  ['wire', wireBackend],
-  ['protocol', protocolBackend],
-  ['mixin', mixinBackend],
+/** Every backend by its `backend.type`, loaded when the configuration names it; a test checks this map against the folders. */
+export const backends = new Map<BackendConfig['type'], () => Promise<BackendAdapter<never>>>([
+  ['wire', async () => (await import('./wire/index.js')).wireBackend],
+  ['protocol', async () => (await import('./protocol/index.js')).protocolBackend],
+  ['mixin', async () => (await import('./mixin/index.js')).mixinBackend],
 ]);
 
-export function createBackend(config: BackendConfig, ctx: BackendContext): Backend {
-  const adapter = backends.get(config.type) as BackendAdapter<BackendConfig> | undefined;
-  if (!adapter) throw new Error(`backend.type must be one of: ${[...backends.keys()].join(', ')}`);
-  return adapter.create(config, ctx);
+export async function createBackend(config: BackendConfig, ctx: BackendContext): Promise<Backend> {
+  const load = backends.get(config.type);
+  if (!load) throw new Error(`backend.type must be one of: ${[...backends.keys()].join(', ')}`);
+  return ((await load()) as BackendAdapter<BackendConfig>).create(config, ctx);
 }

@@ -23,7 +23,7 @@ export async function validate(flags: Flags): Promise<number> {
       `${config.mappings.length} mapping(s), policy ${config.policy}\n`,
   );
   if (!flags['check-backend']) return EXIT.ok;
-  const app = createApp(config, { logger: createLogger(config.log.level) });
+  const app = await createApp(config, { logger: createLogger(config.log.level) });
   try {
     const self = await app.backend.whoami();
     await app.backend.preflight?.();
@@ -124,7 +124,7 @@ export async function explain(flags: Flags): Promise<number> {
     return EXIT.error;
   }
   const config = load(flags);
-  const app = createApp(config, { logger: createLogger(config.log.level) });
+  const app = await createApp(config, { logger: createLogger(config.log.level) });
   try {
     const traced = await planForExplain(app);
     const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings };

@@ -5,7 +5,7 @@ import type { Flags } from './flags.js';
 
 export function printOutcome(o: RunOutcome, flags: Flags): void {
   if (flags.output === 'json') {
-    const out = { runId: o.runId, mode: o.mode, exitCode: o.exitCode, plan: o.plan, result: o.result, readErrors: o.readErrors };
+    const out = { runId: o.runId, mode: o.mode, exitCode: o.exitCode, plan: o.plan, result: o.result, readErrors: o.readErrors, partial: o.partial };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
@@ -14,6 +14,12 @@ export function printOutcome(o: RunOutcome, flags: Flags): void {
     const d = o.drift;
     lines.push(
       `Refreshed from the backend: ${d.added} member(s) added by hand, ${d.left} left, ${d.renamed} renamed, ${d.deleted} conversation(s) gone${d.unreadable ? `, ${d.unreadable} unreadable` : ''}.`,
+    );
+  }
+  if (o.partial) {
+    const p = o.partial;
+    lines.push(
+      `Planned ${p.groups} of ${p.of} group(s): ${p.changed} changed since the last complete plan, ${p.groups - p.changed} share a conversation with one; the rest were read and are as that plan left them.`,
     );
   }
   if (o.recovered && o.recovered.resolved > 0) {

@@ -19,7 +19,12 @@ export async function withWriter(
   const config = load(flags);
   let app: App;
   try {
-    app = createApp(config, { logger: createLogger(config.log.level), writer, ...(process.stderr.isTTY ? { tty: process.stderr } : {}), signal: stopSignal() });
+    app = await createApp(config, {
+      logger: createLogger(config.log.level),
+      writer,
+      ...(process.stderr.isTTY ? { tty: process.stderr } : {}),
+      signal: stopSignal(),
+    });
   } catch (e) {
     if (viaDaemon && e instanceof LeaseError && e.holder?.command === 'daemon') return refusedAsStale(() => viaDaemon(e.holder!, config));
     throw e;

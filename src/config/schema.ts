@@ -165,7 +165,7 @@ export const ConfigSchema = z.strictObject({
       fullPlanEvery: duration
         .default('1h')
         .describe(
-          'a run whose sources and conversations are unchanged since the last plan reads and plans nothing, except once this often (0s: every run plans)',
+          'a run whose sources and conversations are unchanged since the last plan reads and plans nothing, and one where only sources changed plans only the conversations of the groups that did; a full plan still runs this often (0s: every run plans in full)',
         ),
     })
     .prefault({})

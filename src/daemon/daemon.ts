@@ -121,7 +121,7 @@ export class Daemon implements StatusPageControl {
     const scoped = scope === 'all' ? undefined : scope;
     this.log.info({ reason, groups: scoped?.size }, 'run starting');
     const before = this.lastRunId();
-    const outcome = runOnce(this.deps, { mode: 'sync', ...(scoped ? { scope: scoped } : {}) });
+    const outcome = runOnce(this.deps, { mode: 'sync', scope: scoped });
     this.track(outcome, reason, before);
     return this.current!;
   }

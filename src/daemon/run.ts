@@ -24,7 +24,7 @@ export async function runDaemon(config: Config): Promise<number> {
   const metrics = createMetrics();
   const controller = new AbortController();
   let stop: (why: string, code: number) => Promise<void> = async () => undefined;
-  const app = createApp(config, {
+  const app = await createApp(config, {
     logger,
     writer: 'daemon',
     signal: controller.signal,

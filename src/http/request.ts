@@ -1,5 +1,6 @@
 import { request, type Dispatcher } from 'undici';
 import { PermanentError, TransientError, type SyncError } from '../errors.js';
+import { defaultDispatcher } from './dispatcher.js';
 
 export interface HttpRequest {
   method: Dispatcher.HttpMethod;
@@ -42,7 +43,8 @@ export async function httpRequest(origin: string, req: HttpRequest): Promise<Htt
       signal: AbortSignal.any(signals),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
-      ...(req.dispatcher ? { dispatcher: req.dispatcher } : {}),
+      // not undici's global Agent: ours does not reuse a connection idle past the server's keep-alive
+      dispatcher: req.dispatcher ?? defaultDispatcher(),
     });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text };

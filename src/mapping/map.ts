@@ -28,6 +28,16 @@ export function matchGroup(group: DesiredGroup, mappings: readonly MappingConfig
   return undefined;
 }
 
+/** the conversation a group feeds under the first rule that matches it; undefined when none does */
+export function conversationKeyOf(group: DesiredGroup, mappings: readonly MappingConfig[]): string | undefined {
+  const matched = matchGroup(group, mappings);
+  return matched && conversationKey(group, mappings[matched.rule]!, matched.vars);
+}
+
+function conversationKey(group: DesiredGroup, rule: MappingConfig, vars: Record<string, string>): string {
+  return rule.conversation ? `conv:${renderTemplate(rule.conversation, vars)}` : `group:${group.key}`;
+}
+
 /** no pattern matches anything; a match adds its variables */
 function matchInto(pattern: string | undefined, value: string, vars: Record<string, string>): boolean {
   if (pattern === undefined) return true;
@@ -73,7 +83,7 @@ export function mapGroups(
       continue;
     }
     const rule = mappings[matched.rule]!;
-    const key = rule.conversation ? `conv:${renderTemplate(rule.conversation, matched.vars)}` : `group:${group.key}`;
+    const key = conversationKey(group, rule, matched.vars);
     const name = renderTemplate(rule.name, matched.vars);
     let entry = byKey.get(key);
     if (!entry) {

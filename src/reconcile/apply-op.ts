@@ -16,7 +16,7 @@ export async function applyOp(caller: BackendCaller, op: Exclude<PlanOp, CreateO
         log.warn({ key: op.key, conversation: op.conversationId }, 'the conversation to bind again is gone; a new one is made at the next run');
         return { kind: 'deleted', key: op.fromKey ?? op.key };
       }
-      return { kind: 'rebound', key: op.key, ...(op.fromKey ? { fromKey: op.fromKey } : {}), conversationId: op.conversationId, members: conv.members };
+      return { kind: 'rebound', key: op.key, fromKey: op.fromKey, conversationId: op.conversationId, members: conv.members };
     }
     case 'add':
       await attempt(() => b.addMembers(op.conversationId, op.members));

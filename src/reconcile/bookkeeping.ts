@@ -34,16 +34,17 @@ export async function refreshDrift(store: Store, reconciler: Reconciler, runId: 
   return summary;
 }
 
-/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory */
-export function forgetResolvedDrift(store: Store, desired: DesiredConversation[]): void {
+/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory (`planned`: of these conversations only) */
+export function forgetResolvedDrift(store: Store, desired: DesiredConversation[], planned?: ReadonlySet<string>): void {
   const byKey = new Map(desired.map((d) => [d.key, d]));
   const { leavers, gone } = store.drift.memory();
   for (const [key, { conversationId, users }] of leavers) {
+    if (planned && !planned.has(key)) continue;
     const wanted = byKey.get(key)?.members;
     const out = users.filter((u) => !wanted?.has(u));
     if (out.length > 0) store.drift.forgetLeavers(conversationId, out);
   }
-  const stale = gone.filter((k) => !byKey.has(k));
+  const stale = gone.filter((k) => !byKey.has(k) && (!planned || planned.has(k)));
   if (stale.length > 0) store.drift.forgetGone(stale);
 }
 

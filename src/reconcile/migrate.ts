@@ -90,7 +90,7 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       summary: { plan: plan.summary, result: result && summarizeResult(result) },
       plan,
     });
-    return { runId, mode: opts.dryRun ? 'dry-run' : 'migrate', plan, ...(result ? { result } : {}), readErrors: [], exitCode };
+    return { runId, mode: opts.dryRun ? 'dry-run' : 'migrate', plan, result, readErrors: [], exitCode };
   } catch (e) {
     store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;

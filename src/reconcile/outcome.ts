@@ -30,7 +30,7 @@ export function summarizeResult(r: ApplyResult) {
     skipped: r.skipped,
     circuitOpen: r.circuitOpen,
     dryRun: r.dryRun,
-    ...(r.refused ? { refused: r.refused.length } : {}),
+    refused: r.refused?.length,
   };
 }
 

@@ -7,7 +7,8 @@ import type { DesiredGroup } from '../sources/types.js';
 import { guardWindow, refusedLately } from './bookkeeping.js';
 import { reconcilerFor, type RunDeps } from './deps.js';
 import { identityFor } from './identity-for.js';
-import { readSources } from './read-sources.js';
+import { readSources, type SourcesRead } from './read-sources.js';
+import { printGroups, scopeOfChange, type ChangeScope } from './changed-groups.js';
 import type { Reconciler } from './reconciler.js';
 
 /** sources → desired conversations → plan, with nothing written to the backend */
@@ -18,21 +19,20 @@ export async function planRun(
   allowRemovals: boolean,
   signal: AbortSignal,
   scope?: ReadonlySet<string>,
-  opts: { newUsers?: boolean } = {},
-): Promise<{
-  plan: Plan;
-  readErrors: string[];
-  groups: DesiredGroup[];
-  desired: DesiredConversation[];
-  goodSizes: Map<string, SourceSize>;
-  identity: IdentityResolver;
-}> {
+  opts: PlanRunOptions = {},
+): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const { groups, warnings, readErrors, incompleteSources, tripped, goodSizes } = await readSources(deps, {
-    allowRemovals,
-    signal,
-    ...(scope ? { scope } : {}),
-  });
+  const read = await readSources(deps, { allowRemovals, signal, ...(scope ? { scope } : {}) });
+  const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
+  let snapshot = store.loadSnapshot();
+  // a run that is told only that sources changed plans the conversations of the groups that did
+  const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
+  const scoped =
+    prints && opts.partial && isWhole(read) ? scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, snapshot.conversations) : undefined;
+  if (typeof scoped === 'string') logger.info({ why: scoped }, 'sources changed; planning in full');
+  const change = typeof scoped === 'string' ? undefined : scoped;
+  const planScope = change?.keys ?? scope;
+  const groups = change ? read.groups.filter((g) => change.keys.has(g.key)) : read.groups;
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
   const inFlight = new Set(
@@ -41,14 +41,13 @@ export async function planRun(
       .filter((r) => r.op.op === 'create' || r.op.op === 'contact')
       .map((r) => r.op.key),
   );
-  let snapshot = store.loadSnapshot();
   const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
   warnings.push(...mapped.warnings, ...identity.warnings());
   if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
   let desired = mapped.conversations;
-  if (scope) {
-    const touches = (gs: string[]) => gs.some((g) => scope.has(g));
+  if (planScope) {
+    const touches = (gs: string[]) => gs.some((g) => planScope.has(g));
     desired = desired.filter((d) => touches(d.groups));
     const keys = new Set(desired.map((d) => d.key));
     const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);
@@ -66,6 +65,7 @@ export async function planRun(
     selfId,
     // one id form: what the operator wrote is compared as the backend writes it
     guards: { ...config.guards, protect: config.guards.protect.map((p) => backend.parseUserId(p) ?? p) },
+    // a partial plan is guarded per run, as the full plan it stands for
     ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
     ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers: newUsers.filter((u) => !inFlight.has(u.key)) } : {}),
     ...(inFlight.size > 0 ? { inFlight } : {}),
@@ -81,8 +81,37 @@ export async function planRun(
     tripped,
     warnings,
   });
-  logger.info({ groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, ...plan.summary }, 'plan computed');
-  return { plan, readErrors, groups, desired, goodSizes, identity };
+  const partial = change && { groups: groups.length, of: read.groups.length, changed: change.changed };
+  logger.info({ groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, partial, ...plan.summary }, 'plan computed');
+  return { plan, readErrors, groups, desired, goodSizes, identity, ...(prints ? { prints } : {}), ...(change ? { change } : {}) };
+}
+
+export interface PlanRunOptions {
+  /** false: users not on the backend yet are not planned (they were just made) */
+  newUsers?: boolean;
+  /** print the groups read, for the stamp of a complete plan */
+  print?: boolean;
+  /** only sources changed since the last complete plan: plan the conversations of the groups that differ from its prints */
+  partial?: boolean;
+}
+
+export interface PlannedRun {
+  plan: Plan;
+  readErrors: string[];
+  /** the groups planned (a partial plan: those of its scope) */
+  groups: DesiredGroup[];
+  desired: DesiredConversation[];
+  goodSizes: Map<string, SourceSize>;
+  identity: IdentityResolver;
+  /** every group read, printed (when asked) */
+  prints?: Map<string, string>;
+  /** a partial plan: which groups it took */
+  change?: ChangeScope;
+}
+
+/** a read that can be compared group by group: every source read in full, nothing distrusted */
+function isWhole(read: SourcesRead): boolean {
+  return read.readErrors.length === 0 && read.incompleteSources.length === 0 && read.tripped.length === 0;
 }
 
 /** everything `convsync explain` traces, computed like a dry run (nothing written to the backend) */

@@ -80,7 +80,7 @@ async function resolve(
         : op.op === 'rename'
           ? { kind: 'renamed', conversationId: op.conversationId, name: conv.name }
           : op.op === 'rebind'
-            ? { kind: 'rebound', key: op.key, ...(op.fromKey ? { fromKey: op.fromKey } : {}), conversationId: op.conversationId, members: conv.members }
+            ? { kind: 'rebound', key: op.key, fromKey: op.fromKey, conversationId: op.conversationId, members: conv.members }
             : { kind: 'none' };
   store.journal.done(row.id, effect, note);
   return 'resolved';

@@ -43,6 +43,8 @@ export interface RunOutcome {
   readErrors: string[];
   exitCode: number;
   recovered?: { resolved: number; adopted: number };
+  /** a plan of what changed: the groups it took, of all read, and how many of them changed */
+  partial?: { groups: number; of: number; changed: number };
   drift?: DriftSummary;
 }
 
@@ -72,14 +74,17 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       drift = await refreshDrift(store, reconciler, runId, logger);
     }
     const allowRemovals = opts.allowRemovals ?? false;
-    let planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope);
+    const planOpts = { partial: unchanged.partial, print: opts.mode === 'sync' && !opts.scope };
+    let planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope, planOpts);
     let result: ApplyResult | undefined;
     if (opts.mode === 'sync' && planned.plan.summary.contact > 0) {
       // users are made first, then planned again so they join their conversations in this run
       result = await reconciler.apply({ ...planned.plan, ops: planned.plan.ops.filter((o) => o.op === 'contact') }, runId);
-      planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope, { newUsers: false });
+      planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope, { ...planOpts, newUsers: false });
     }
-    const { plan, readErrors, groups, desired, goodSizes } = planned;
+    const { plan, readErrors, groups, desired, goodSizes, prints, change } = planned;
+    // a plan of what changed (`change`) read every source in full and makes the ops a full plan would:
+    // it is guarded, and keeps its books, like one, over the conversations it planned
     if (opts.mode === 'sync') {
       result = mergeResults(result, await reconciler.apply(plan, runId));
       for (const r of result.refused ?? [])
@@ -88,9 +93,9 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
         );
       store.updateBindingGroups(desired);
       // only after a complete read: a group read short must not free its leavers
-      if (!opts.scope && readErrors.length === 0) forgetResolvedDrift(store, desired);
-      // the guards' baselines move on a full read only: a scoped run reads a part
-      if (!opts.scope) recordGoodReads(store, groups, goodSizes);
+      if (opts.scope === undefined && readErrors.length === 0) forgetResolvedDrift(store, desired, change?.conversations);
+      // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)
+      if (opts.scope === undefined) recordGoodReads(store, groups, goodSizes);
       rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
@@ -101,7 +106,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       plan,
     });
     pruneStore(deps);
-    unchanged.planned({ plan, result, readErrors, exitCode });
+    unchanged.planned({ plan, result, readErrors, exitCode, prints, change });
     return {
       runId,
       mode: opts.mode,
@@ -111,6 +116,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       exitCode,
       ...(recovered ? { recovered } : {}),
       ...(drift ? { drift } : {}),
+      ...(change ? { partial: { groups: groups.length, of: prints?.size ?? 0, changed: change.changed } } : {}),
     };
   } catch (e) {
     store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });

@@ -6,6 +6,7 @@ import type { Plan, PlanSummary } from '../plan/types.js';
 import type { Source } from '../sources/types.js';
 import type { PlanStamp } from '../store/source-reads.js';
 import type { ApplyResult, Reconciler } from './reconciler.js';
+import type { ChangeScope } from './changed-groups.js';
 import type { RunDeps, RunOptions, RunOutcome } from './run.js';
 
 /**
@@ -21,8 +22,21 @@ import type { RunDeps, RunOptions, RunOutcome } from './run.js';
 export interface UnchangedCheck {
   /** the run need not read or plan: what it returns */
   outcome?: RunOutcome;
+  /** only sources changed: the run may plan just the groups that differ from the last complete plan's prints */
+  partial: boolean;
   /** at the end of a run that planned: what it planned from, when it left nothing undone */
-  planned(run: { plan: Plan; result: ApplyResult | undefined; readErrors: string[]; exitCode: number }): void;
+  planned(run: PlannedOutcome): void;
+}
+
+export interface PlannedOutcome {
+  plan: Plan;
+  result: ApplyResult | undefined;
+  readErrors: string[];
+  exitCode: number;
+  /** every group read, printed */
+  prints?: Map<string, string>;
+  /** a partial plan's scope */
+  change?: ChangeScope;
 }
 
 /** the types whose sources are filled through the store: their version is kept by its triggers */
@@ -33,6 +47,7 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   // store-fed sources can change while the run reads them: their versions are taken before
   const before = store.reads.versions();
   const complete = opts.mode === 'sync' && !opts.scope;
+  const stamp = complete ? store.reads.planStamp() : undefined;
   const planned: UnchangedCheck['planned'] = (run) => {
     // a dry run or a scoped run changes nothing a stamp names (a scoped run's ops are journaled)
     if (!complete) return;
@@ -42,26 +57,31 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
     }
     const after = store.reads.versions();
     const sources = Object.fromEntries(config.sources.map((s) => [s.name, (FED_BY_STORE.has(s.type) ? before : after).get(s.name) ?? 0]));
-    // the plan's digest names the snapshot the run left only when it changed nothing; computing it
-    // again after changes costs a snapshot load (a third of a plan), for a field of a plan that is empty
-    const digest = run.plan.ops.length === 0 ? run.plan.snapshotDigest : '';
-    store.reads.savePlanStamp({ runId, at: new Date().toISOString(), config: configDigest(config), ...marks(deps), sources, snapshotDigest: digest });
+    // the plan's digest names the snapshot the run left only when it changed nothing and saw all of it;
+    // computing it again after changes costs a snapshot load (a third of a plan), for a field of a plan that is empty
+    const digest = run.plan.ops.length === 0 && !run.change ? run.plan.snapshotDigest : '';
+    const at = new Date().toISOString();
+    // prints first: a stamp names only prints of a plan that was applied in full
+    savePrints(store, run);
+    // a partial plan does not put the next full one off
+    const fullAt = run.change ? (stamp?.fullAt ?? stamp?.at ?? at) : at;
+    store.reads.savePlanStamp({ runId, at, fullAt, config: configDigest(config), ...marks(deps), sources, snapshotDigest: digest });
   };
-  if (!complete || opts.allowRemovals || opts.refresh) return { planned };
-  const stamp = store.reads.planStamp();
-  const why = stamp === undefined ? 'no complete plan yet' : (whyPlan(deps, stamp, runId) ?? (await changedSource(deps, stamp)));
-  if (why !== undefined) {
-    logger.debug({ why }, 'planning');
-    return { planned };
+  if (!complete || opts.allowRemovals || opts.refresh) return { planned, partial: false };
+  const demand = stamp === undefined ? 'no complete plan yet' : whyPlan(deps, stamp, runId);
+  const changed = demand === undefined ? await changedSource(deps, stamp!) : undefined;
+  if (demand !== undefined || changed !== undefined) {
+    logger.debug({ why: demand ?? changed }, 'planning');
+    return { planned, partial: demand === undefined };
   }
   await reconciler.whoami();
   await reconciler.preflight();
   logger.info({ since: stamp!.runId }, 'nothing changed since the last complete plan: no source read, no plan');
-  return { outcome: unchangedOutcome(deps, runId, stamp!), planned };
+  return { outcome: unchangedOutcome(deps, runId, stamp!), planned, partial: false };
 }
 
 /** a run that another plan from the same inputs would find as it is: nothing failed, held back or unread */
-function leftNothingUndone({ plan, result, readErrors, exitCode }: Parameters<UnchangedCheck['planned']>[0]): boolean {
+function leftNothingUndone({ plan, result, readErrors, exitCode }: PlannedOutcome): boolean {
   if (exitCode !== 0 && exitCode !== 2) return false;
   if (readErrors.length > 0 || plan.summary.quarantined || plan.blocked.some((b) => b.kind === 'guard' || b.kind === 'pending')) return false;
   return (
@@ -74,6 +94,13 @@ function leftNothingUndone({ plan, result, readErrors, exitCode }: Parameters<Un
   );
 }
 
+/** a full plan's prints replace all; a partial one's those of the groups it planned */
+function savePrints(store: RunDeps['store'], { prints, change }: PlannedOutcome): void {
+  if (!prints) store.prints.clear();
+  else if (!change) store.prints.save(prints, { replace: true });
+  else store.prints.save(new Map([...change.keys].flatMap((k) => (prints.has(k) ? [[k, prints.get(k)!] as const] : []))), { replace: false });
+}
+
 function marks(deps: RunDeps): { journalMax: number; refreshRun: number } {
   const { journalMax, refreshRun } = deps.store.reads.storeMarks();
   return { journalMax, refreshRun };
@@ -83,7 +110,8 @@ function marks(deps: RunDeps): { journalMax: number; refreshRun: number } {
 function whyPlan(deps: RunDeps, stamp: PlanStamp, runId: number): string | undefined {
   const { store, config } = deps;
   const every = durationMs(config.reconcile.fullPlanEvery);
-  if (every === 0 || !(Date.now() - Date.parse(stamp.at) < every)) return `a full plan is due (reconcile.fullPlanEvery ${config.reconcile.fullPlanEvery})`;
+  if (every === 0 || !(Date.now() - Date.parse(stamp.fullAt ?? stamp.at) < every))
+    return `a full plan is due (reconcile.fullPlanEvery ${config.reconcile.fullPlanEvery})`;
   if (stamp.config !== configDigest(config)) return 'the configuration or convsync changed';
   const now = store.reads.storeMarks();
   if (now.journalMax !== stamp.journalMax || store.journal.pendingRows().length > 0) return 'conversations changed since (ops were journaled)';
@@ -135,7 +163,7 @@ async function askSource(source: Source | undefined, signal: AbortSignal): Promi
 
 function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOutcome {
   const { config, store } = deps;
-  const next = new Date(Date.parse(stamp.at) + durationMs(config.reconcile.fullPlanEvery)).toISOString();
+  const next = new Date(Date.parse(stamp.fullAt ?? stamp.at) + durationMs(config.reconcile.fullPlanEvery)).toISOString();
   const plan: Plan = {
     version: 1,
     ownerId: config.ownerId,

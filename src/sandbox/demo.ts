@@ -44,7 +44,7 @@ export async function runSandboxDemo(opts: { out: NodeJS.WritableStream; backend
     }),
   );
   const config = loadConfig({ file: configFile, env: {} });
-  const app = createApp(config, { logger: createLogger(config.log.level), writer: 'sandbox' });
+  const app = await createApp(config, { logger: createLogger(config.log.level), writer: 'sandbox' });
   const showConversations = () => {
     for (const [name, people] of [...chat.conversations()].sort(([a], [b]) => a.localeCompare(b))) {
       say(`  ${name.padEnd(14)} ${people.length} members: ${people.join(', ')}`);

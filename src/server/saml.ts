@@ -89,8 +89,8 @@ export function mountSaml(app: Express, deps: SamlDeps): void {
   for (const source of deps.sources) {
     const log = deps.logger.child({ component: 'saml', source: source.name });
     const sp = new SamlServiceProvider(source, deps.store, {
-      ...(deps.dispatcher ? { dispatcher: deps.dispatcher } : {}),
-      ...(deps.now ? { now: deps.now } : {}),
+      dispatcher: deps.dispatcher,
+      now: deps.now,
     });
     const router = express.Router();
     router.get('/metadata', (_req, res) => {

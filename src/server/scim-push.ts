@@ -63,6 +63,8 @@ function providerRoutes(router: express.Router, provider: ScimSourceProvider): v
   router.patch('/Groups/:id', (req, res, next) => handle(res, next, () => provider.patchGroup(req.params.id!, req.body)));
   router.get('/Users', (req, res, next) => handle(res, next, () => provider.list('User', req.query)));
   router.get('/Groups', (req, res, next) => handle(res, next, () => provider.list('Group', req.query)));
+  router.get('/Users/:id', (req, res, next) => handle(res, next, () => provider.read('User', req.params.id!, req.query)));
+  router.get('/Groups/:id', (req, res, next) => handle(res, next, () => provider.read('Group', req.params.id!, req.query)));
   router.post('/.search', (req, res, next) => handle(res, next, () => provider.search(['User', 'Group'], req.body)));
   router.post('/Users/.search', (req, res, next) => handle(res, next, () => provider.search(['User'], req.body)));
   router.post('/Groups/.search', (req, res, next) => handle(res, next, () => provider.search(['Group'], req.body)));

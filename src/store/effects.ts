@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './statements.js';
 import type { RemovedGroupAction } from '../plan/types.js';
 import type { MemberSets } from './member-sets.js';
 
@@ -33,10 +34,14 @@ export type OpEffect =
 
 /** Writes what a completed op or a refresh changed into the snapshot (bindings, members, leavers). */
 export class SnapshotWriter {
+  private readonly sql: Statements;
+
   constructor(
     private readonly db: Database.Database,
     private readonly members: MemberSets,
-  ) {}
+  ) {
+    this.sql = new Statements(db);
+  }
 
   apply(effect: OpEffect): void {
     const t = now();
@@ -47,7 +52,7 @@ export class SnapshotWriter {
       case 'added': {
         this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
         if (effect.external?.length) this.members.edit(effect.conversationId, { add: effect.external, origin: 'external' });
-        const del = this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
+        const del = this.sql.get(`DELETE FROM leavers WHERE conversation_id = ? AND user_id = ?`);
         for (const m of effect.members) del.run(effect.conversationId, m);
         break;
       }
@@ -55,26 +60,24 @@ export class SnapshotWriter {
         this.members.edit(effect.conversationId, { remove: effect.members });
         break;
       case 'renamed':
-        this.db
-          .prepare(`UPDATE bindings SET name = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`)
-          .run(effect.name, t, effect.conversationId);
+        this.sql.get(`UPDATE bindings SET name = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`).run(effect.name, t, effect.conversationId);
         break;
       case 'unbound':
         // members kept: a rebind starts from them
-        this.db.prepare(`UPDATE bindings SET state = 'unbound', updated_at = ? WHERE key = ? AND state = 'bound'`).run(t, effect.key);
+        this.sql.get(`UPDATE bindings SET state = 'unbound', updated_at = ? WHERE key = ? AND state = 'bound'`).run(t, effect.key);
         break;
       case 'rebound':
         this.rebound(effect, t);
         break;
       case 'deleted': {
-        const row = this.db.prepare(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as { conversation_id: string } | undefined;
-        this.db.prepare(`UPDATE bindings SET state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
+        const row = this.sql.get(`SELECT conversation_id FROM bindings WHERE key = ?`).get(effect.key) as { conversation_id: string } | undefined;
+        this.sql.get(`UPDATE bindings SET state = 'deleted', updated_at = ? WHERE key = ?`).run(t, effect.key);
         if (row) this.members.clear(row.conversation_id);
         break;
       }
       case 'identified':
-        this.db
-          .prepare(
+        this.sql
+          .get(
             `INSERT INTO identity_cache (lookup, backend_user_id, resolved_at) VALUES (?, ?, ?)
              ON CONFLICT (lookup) DO UPDATE SET backend_user_id = excluded.backend_user_id, resolved_at = excluded.resolved_at`,
           )
@@ -88,21 +91,21 @@ export class SnapshotWriter {
   private created(effect: Extract<OpEffect, { kind: 'created' }>, t: string): void {
     // the key's earlier conversation (moved to a channel, or deleted and made again) keeps a row of
     // its own: no later look for a lost create takes it for one convsync just made
-    const replaced = this.db
-      .prepare(`SELECT conversation_id FROM bindings WHERE key = ? AND conversation_id <> ?`)
+    const replaced = this.sql
+      .get(`SELECT conversation_id FROM bindings WHERE key = ? AND conversation_id <> ?`)
       .pluck()
       .get(effect.key, effect.conversationId) as string | undefined;
     if (replaced !== undefined) {
-      this.db
-        .prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
+      this.sql
+        .get(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
         .run(t, effect.key);
       this.members.clear(replaced);
       // who left the old one on their own is not added to the new one either
-      this.db.prepare(`UPDATE OR IGNORE leavers SET conversation_id = ? WHERE conversation_id = ?`).run(effect.conversationId, replaced);
-      this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(replaced);
+      this.sql.get(`UPDATE OR IGNORE leavers SET conversation_id = ? WHERE conversation_id = ?`).run(effect.conversationId, replaced);
+      this.sql.get(`DELETE FROM leavers WHERE conversation_id = ?`).run(replaced);
     }
-    this.db
-      .prepare(
+    this.sql
+      .get(
         `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, on_group_removed, state, created_at, updated_at)
          VALUES (@key, @conversationId, @ownerId, @backend, @name, @groups, @onGroupRemoved, 'bound', @t, @t)
          ON CONFLICT (key) DO UPDATE SET conversation_id = excluded.conversation_id, owner_id = excluded.owner_id,
@@ -110,7 +113,7 @@ export class SnapshotWriter {
            on_group_removed = excluded.on_group_removed, state = 'bound', updated_at = excluded.updated_at`,
       )
       .run({ ...effect, groups: JSON.stringify(effect.groups), t });
-    this.db.prepare(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
+    this.sql.get(`DELETE FROM gone WHERE binding_key = ?`).run(effect.key);
     this.members.clear(effect.conversationId);
     this.members.edit(effect.conversationId, { add: effect.members, origin: 'convsync' });
     this.members.edit(effect.conversationId, { add: effect.external ?? [], origin: 'external' });
@@ -118,14 +121,14 @@ export class SnapshotWriter {
 
   private rebound(effect: Extract<OpEffect, { kind: 'rebound' }>, t: string): void {
     if (effect.fromKey !== undefined && effect.fromKey !== effect.key) {
-      this.db
-        .prepare(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
+      this.sql
+        .get(`UPDATE bindings SET key = 'replaced:' || key || ':' || conversation_id, state = 'deleted', updated_at = ? WHERE key = ?`)
         .run(t, effect.key);
-      this.db
-        .prepare(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`)
+      this.sql
+        .get(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`)
         .run(effect.key, t, effect.fromKey, effect.conversationId);
     }
-    this.db.prepare(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
+    this.sql.get(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
     const now = new Set(effect.members);
     const kept = this.members.idsOf(effect.conversationId);
     // who joined while it was let go was not added by convsync
@@ -134,6 +137,6 @@ export class SnapshotWriter {
 
   /** what a read or a refused change says about whether the conversation can still be managed (null: it can) */
   markUnmanageable(conversationId: string, reason: string | null): void {
-    this.db.prepare(`UPDATE bindings SET unmanageable = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`).run(reason, now(), conversationId);
+    this.sql.get(`UPDATE bindings SET unmanageable = ?, updated_at = ? WHERE conversation_id = ? AND state = 'bound'`).run(reason, now(), conversationId);
   }
 }

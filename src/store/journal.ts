@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './statements.js';
 import type { PlanOp } from '../plan/types.js';
 import type { OpEffect, SnapshotWriter } from './effects.js';
 import type { MemberSets } from './member-sets.js';
@@ -25,11 +26,15 @@ export interface JournalRow {
  * change, in one transaction) or failed after. Pending rows are what crash recovery resolves.
  */
 export class JournalStore {
+  private readonly sql: Statements;
+
   constructor(
     private readonly db: Database.Database,
     private readonly members: MemberSets,
     private readonly snapshot: SnapshotWriter,
-  ) {}
+  ) {
+    this.sql = new Statements(db);
+  }
 
   /**
    * Written before the backend call: a crash after this point is resolved at the next start.
@@ -41,8 +46,8 @@ export class JournalStore {
     const startedAt = now();
     const insert = () =>
       Number(
-        this.db
-          .prepare(
+        this.sql
+          .get(
             `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
              VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
           )
@@ -63,20 +68,20 @@ export class JournalStore {
     this.members.writing(() =>
       this.db.transaction(() => {
         this.snapshot.apply(effect);
-        this.db.prepare(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
+        this.sql.get(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
       })(),
     );
   }
 
   failed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {
-    this.db
-      .prepare(`UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`)
+    this.sql
+      .get(`UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`)
       .run(now(), error.kind, error.label ?? null, error.message, id);
   }
 
   /** whether a create for this key is still pending (its answer lost, not found yet) */
   createPending(key: string): boolean {
-    return this.db.prepare(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;
+    return this.sql.get(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;
   }
 
   pendingRows(): JournalRow[] {
@@ -92,8 +97,8 @@ export class JournalStore {
   }
 
   private rows(where: string, ...params: unknown[]): JournalRow[] {
-    const rows = this.db
-      .prepare(`SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`)
+    const rows = this.sql
+      .get(`SELECT id, run_id, payload, status, error_kind, error_label, error_message, note, started_at, finished_at FROM journal ${where}`)
       .all(...params) as {
       id: number;
       run_id: number;

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './statements.js';
 import { MemberList, type MemberOrigin } from '../members/member-list.js';
 import { UserIds } from '../members/user-ids.js';
 
@@ -10,9 +11,11 @@ import { UserIds } from '../members/user-ids.js';
 export class MemberSets {
   /** user id → number, for writes; forgotten when a write fails (its new numbers were rolled back) */
   private refs: Map<string, number> | undefined;
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+  }
 
   load(): { users: UserIds; members: Map<string, MemberList> } {
     const users = this.loadUserIds();
@@ -175,9 +178,7 @@ export class MemberSets {
   }
 
   private statement(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (s === undefined) this.statements.set(sql, (s = this.db.prepare(sql)));
-    return s;
+    return this.statements.get(sql);
   }
 }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { PushPages } from './push-pages.js';
+import { PushPages, readWholeSource, type WholeSource } from './push-pages.js';
 
 export interface PushUser {
   id: string;
@@ -69,11 +69,8 @@ export class PushStore {
 
   /** statements are prepared once: look-ups run thousands of times per IdP cycle */
   private sql(text: string): Database.Statement {
-    let s = this.statements.get(text);
-    if (!s) {
-      s = this.db.prepare(text);
-      this.statements.set(text, s);
-    }
+    const s = this.statements.get(text) ?? this.db.prepare(text);
+    this.statements.set(text, s);
     return s;
   }
 
@@ -228,6 +225,12 @@ export class PushStore {
     return this.sql(`SELECT json FROM push_rendered WHERE source = ? AND kind = ? AND id = ?`).pluck().get(source, kind, id) as string | undefined;
   }
 
+  /** the stored answers of several resources in one query (a page of a listing), id → JSON */
+  renderedMany(source: string, kind: 'User' | 'Group', ids: string[]): Map<string, string> {
+    const query = this.sql(`SELECT id, json FROM push_rendered WHERE source = ? AND kind = ? AND id IN (SELECT value FROM json_each(?))`).raw();
+    return new Map(query.all(source, kind, JSON.stringify(ids)) as [string, string][]);
+  }
+
   saveRendered(source: string, kind: 'User' | 'Group', id: string, json: string): void {
     this.sql(`INSERT OR REPLACE INTO push_rendered (source, kind, id, json) VALUES (?, ?, ?, ?)`).run(source, kind, id, json);
   }
@@ -253,16 +256,9 @@ export class PushStore {
     return rows.map(([value, isGroup]) => ({ value, type: isGroup ? 'Group' : 'User' }));
   }
 
-  /** every membership of a source, group id → member ids */
-  allMembers(source: string): Map<string, string[]> {
-    const out = new Map<string, string[]>();
-    const rows = this.sql(`SELECT group_id, member_id FROM push_members WHERE source = ?`).raw().iterate(source) as IterableIterator<[string, string]>;
-    for (const [g, m] of rows) {
-      const list = out.get(g) ?? [];
-      list.push(m);
-      out.set(g, list);
-    }
-    return out;
+  /** the whole source, read in pages with `pause` awaited between them (push-pages.ts) */
+  readWhole(source: string, pause: () => Promise<unknown>): Promise<WholeSource<PushUser, PushGroup>> {
+    return readWholeSource(this.db, source, pause, toUser, toGroup);
   }
 
   hasMember(source: string, groupId: string, memberId: string): boolean {

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './statements.js';
 
 /**
  * What each source last read, so that a run reads only what changed, and the stamp of the last
@@ -72,6 +73,8 @@ export interface PlanStamp {
   runId: number;
   /** ISO time the plan was made */
   at: string;
+  /** ISO time of the last full plan (a partial plan keeps its predecessor's); absent in stamps before partial plans */
+  fullAt?: string;
   /** digest of the configuration that matters to a plan, and the convsync version */
   config: string;
   /** the last journal row when the run ended: any op since changed the snapshot */
@@ -90,9 +93,11 @@ export const FEED_TRIGGERS = ['push_users', 'push_groups', 'push_members', 'saml
 );
 
 export class SourceReads {
-  private readonly statements = new Map<string, Database.Statement>();
+  private readonly statements: Statements;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+  }
 
   state(source: string): ReadState | undefined {
     const row = this.statement(`SELECT cursor, fingerprint, full_read_at, read_at FROM source_reads WHERE source = ?`).get(source) as
@@ -269,9 +274,7 @@ export class SourceReads {
   }
 
   private statement(sql: string): Database.Statement {
-    let s = this.statements.get(sql);
-    if (s === undefined) this.statements.set(sql, (s = this.db.prepare(sql)));
-    return s;
+    return this.statements.get(sql);
   }
 }
 

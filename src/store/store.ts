@@ -18,6 +18,7 @@ import { StatusViews } from './views.js';
 import { SnapshotWriter } from './effects.js';
 import { JournalStore } from './journal.js';
 import { DriftStore } from './drift.js';
+import { GroupPrints } from './group-prints.js';
 
 export type { OpEffect } from './effects.js';
 export type { Drift } from './drift.js';
@@ -49,6 +50,8 @@ export class Store {
   readonly reads: SourceReads;
   /** what the daemon's status page reads */
   readonly views: StatusViews;
+  /** each group as the last complete plan read it */
+  readonly prints: GroupPrints;
   /** every op, pending before its call and done or failed after */
   readonly journal: JournalStore;
   /** what refreshes found, and what it leaves to remember */
@@ -70,6 +73,7 @@ export class Store {
     this.retention = new Retention(db, () => this.runs.forgetLastPlan());
     this.reads = new SourceReads(db);
     this.views = new StatusViews(db);
+    this.prints = new GroupPrints(db);
   }
 
   /**

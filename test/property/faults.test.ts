@@ -64,7 +64,7 @@ async function check(s: { memberships: boolean[][]; steps: Step[] }): Promise<vo
     drift: { refreshEveryRuns: 0 },
     reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 12, ratePerSecond: 5000, burst: 100, lostAnswerSettleMs: 0 },
   });
-  const app = createApp(config, { logger: pino({ level: 'silent' }), writer: 'property-test' });
+  const app = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'property-test' });
   const byExternal = new Map(directory.users.map((u) => [u.externalId, u.id]));
   const deleted = new Map<string, (typeof directory.groups)[number]>();
 

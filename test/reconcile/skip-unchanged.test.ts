@@ -52,8 +52,8 @@ async function setup(sources: (ctx: { dir: string; file: string }) => unknown[],
     });
   let app: App | undefined;
   let reads = 0;
-  const open = (over: Record<string, unknown> = {}) => {
-    app = createApp(configOf(over), { logger: pino({ level: 'silent' }), writer: 'test' });
+  const open = async (over: Record<string, unknown> = {}) => {
+    app = await createApp(configOf(over), { logger: pino({ level: 'silent' }), writer: 'test' });
     for (const s of app.sources) {
       const fetch = s.fetch.bind(s);
       (s as { fetch: typeof fetch }).fetch = (signal) => {
@@ -63,7 +63,7 @@ async function setup(sources: (ctx: { dir: string; file: string }) => unknown[],
     }
     return app;
   };
-  open();
+  await open();
   cleanup.push(() => app?.close());
   /** a run, and what it cost: source reads, and calls to Wire about conversations (not signing in) */
   const run = async (opts: Partial<RunOptions> = {}) => {
@@ -74,7 +74,7 @@ async function setup(sources: (ctx: { dir: string; file: string }) => unknown[],
   };
   const reopen = async (over: Record<string, unknown>) => {
     await app?.close();
-    open(over);
+    await open(over);
   };
   const members = (name: string) => {
     const c = [...wire.conversations.values()].find((x) => x.name === name);
@@ -137,7 +137,8 @@ describe('a run with nothing changed reads and plans nothing', () => {
     expect((await t.run()).skipped).toBe(true);
     const { store } = t.app();
     const stamp = store.reads.planStamp()!;
-    store.reads.savePlanStamp({ ...stamp, at: new Date(Date.now() - 3_600_000).toISOString() });
+    const hourAgo = new Date(Date.now() - 3_600_000).toISOString();
+    store.reads.savePlanStamp({ ...stamp, at: hourAgo, fullAt: hourAgo });
     expect(await t.run()).toMatchObject({ reads: 1, skipped: false });
     expect((await t.run()).skipped).toBe(true);
     expect(await t.run({ refresh: true })).toMatchObject({ reads: 1, skipped: false });

@@ -28,7 +28,8 @@ describe('the SCIM push store', () => {
         .prepare(`EXPLAIN QUERY PLAN ${q}`)
         .all(...Array<string>((q.match(/\?/g) ?? []).length).fill('x'))
         .map((r) => (r as { detail: string }).detail)
-        .filter((d) => !/^(SCAN CONSTANT ROW|SCALAR SUBQUERY)/.test(d));
+        // a list of ids given as JSON (a page's stored answers) is walked, not the source
+        .filter((d) => !/^(SCAN CONSTANT ROW|SCALAR SUBQUERY|LIST SUBQUERY|SCAN json_each VIRTUAL TABLE)/.test(d));
       for (const step of plan) {
         // a search on (source=?) alone reads every row of the source
         expect(step, q).toMatch(/^SEARCH .* \(source=\? AND [a-z_]+=\?/);
@@ -67,6 +68,32 @@ describe('the SCIM push store', () => {
     expect(ids('b@corp.example')).toEqual(['u2']);
     store.push.deleteUser('idp', 'u1');
     expect(ids('a@corp.example')).toEqual([]);
+    store.close();
+  });
+
+  it('reads a whole source in pages that all see its state when the read began, while pushes go on being written', async () => {
+    const store = Store.open(dbPath());
+    const now = new Date().toISOString();
+    const ids = Array.from({ length: 4500 }, (_, i) => `u${String(i).padStart(5, '0')}`);
+    store.push.transaction(() => {
+      for (const id of ids) store.push.putUser('idp', { id, userName: `${id}@example.com`, active: true, resource: {} }, now);
+      store.push.putGroup('idp', { id: 'g1', displayName: 'g1' }, now);
+      store.push.addMembers('idp', 'g1', ids);
+    });
+    let pauses = 0;
+    const whole = await store.push.readWhole('idp', async () => {
+      pauses++;
+      // written between two pages, on the store's own connection
+      store.push.putUser('idp', { id: `z${pauses}`, userName: `z${pauses}@example.com`, active: true, resource: {} }, now);
+      store.push.addMembers('idp', 'g1', [`z${pauses}`]);
+      store.push.removeMembers('idp', 'g1', ['u04499']);
+      await new Promise(setImmediate);
+    });
+    expect(pauses).toBeGreaterThan(1);
+    expect(whole.users.map((u) => u.id)).toEqual(ids);
+    expect(whole.groups.map((g) => g.id)).toEqual(['g1']);
+    expect(whole.members.get('g1')).toEqual(ids);
+    expect(store.push.members('idp', 'g1')).toContain('z1');
     store.close();
   });
 });

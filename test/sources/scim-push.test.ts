@@ -190,6 +190,32 @@ describe('SCIM push listings and searches', () => {
   });
 });
 
+describe('SCIM push resources by id', () => {
+  it('answers GET /Users/{id} and /Groups/{id} as scimmy rendered them, members only when asked for, and 404 for an unknown id', async () => {
+    const made = await app.scim('POST', '/Users', { schemas: [USER], userName: 'a@example.com', displayName: 'A', active: true });
+    const a = made.json.id as string;
+    const one = await app.scim('GET', `/Users/${a}`);
+    expect(one.status).toBe(200);
+    expect(one.json).toEqual(made.json);
+    // a projection as scimmy makes it, as in a listing
+    const listed = await app.scim('GET', `/Users?${q(`id eq "${a}"`)}&attributes=displayName`);
+    expect((await app.scim('GET', `/Users/${a}?attributes=displayName`)).json).toEqual(listed.json.Resources[0]);
+    expect(listed.json.Resources[0]).toMatchObject({ id: a, displayName: 'A' });
+    expect(listed.json.Resources[0]).not.toHaveProperty('userName');
+    const g = await group('eng', [a]);
+    const withMembers = await app.scim('GET', `/Groups/${g}`);
+    expect(withMembers.json).toMatchObject({ schemas: [GROUP], id: g, displayName: 'eng', members: [{ value: a, type: 'User' }] });
+    const without = await app.scim('GET', `/Groups/${g}?excludedAttributes=members`);
+    expect(without.json).toMatchObject({ id: g, displayName: 'eng' });
+    expect(without.json).not.toHaveProperty('members');
+    for (const path of ['/Users/nobody', '/Groups/nothing']) {
+      const missing = await app.scim('GET', path);
+      expect(missing.status).toBe(404);
+      expect(missing.json).toMatchObject({ schemas: ['urn:ietf:params:scim:api:messages:2.0:Error'], status: '404' });
+    }
+  });
+});
+
 describe('SCIM push requests', () => {
   it('accepts the bearer scheme in any case (RFC 7235 §2.1) and nothing but the token', async () => {
     for (const auth of [`bearer ${TOKEN}`, `BEARER ${TOKEN}`, `Bearer ${TOKEN}`, `bearer  ${TOKEN}`]) {

@@ -21,6 +21,7 @@ describe('store', () => {
       'bindings',
       'drift',
       'gone',
+      'group_prints',
       'group_state',
       'held_ops',
       'identity_cache',

@@ -170,8 +170,8 @@ class MixinBackend implements Backend {
       headers: { authorization: `Bearer ${token}`, 'x-request-id': requestId, 'content-type': 'application/json' },
       ...(body !== undefined ? { body: text } : {}),
       timeoutMs: this.config.timeoutMs,
-      ...(signal ? { signal } : {}),
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      signal,
+      dispatcher: this.dispatcher,
     });
     this.ctx.onResponse?.(res.status);
     if (res.status >= 500)

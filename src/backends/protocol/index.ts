@@ -46,7 +46,7 @@ class ProtocolBackend implements Backend {
   ) {
     this.base = config.baseUrl.replace(/\/+$/, '');
     this.dispatcher = ctx.dispatcher;
-    this.auth = new HttpAuthorizer('protocol', config.auth, { timeoutMs: config.timeoutMs, ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}) });
+    this.auth = new HttpAuthorizer('protocol', config.auth, { timeoutMs: config.timeoutMs, dispatcher: ctx.dispatcher });
     this.capabilities = {
       maxMembers: config.maxMembers,
       // the API token is not a member of the groups it manages
@@ -154,12 +154,7 @@ class ProtocolBackend implements Backend {
     const wanted = [...new Set([...before, ...change.add])].filter((m) => !gone.has(m));
     const same = wanted.length === before.size && wanted.every((m) => before.has(m));
     if (same && (change.name === undefined || change.name === group.name)) return before;
-    await this.call(
-      'PUT',
-      `/groups/${encodeURIComponent(id)}`,
-      { ...(change.name !== undefined ? { name: change.name } : {}), contacts: wanted.map((m) => ({ id: m })) },
-      signal,
-    );
+    await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { name: change.name, contacts: wanted.map((m) => ({ id: m })) }, signal);
     const after = await this.group(id, signal);
     const now = new Set(after?.contacts.map((c) => c.id) ?? []);
     if (!after || now.size !== wanted.length || wanted.some((m) => !now.has(m)) || (change.name !== undefined && after.name !== change.name)) {
@@ -230,10 +225,10 @@ class ProtocolBackend implements Backend {
         method,
         url: this.base + path,
         headers: { authorization: await this.auth.header(signal) },
-        ...(body !== undefined ? { body } : {}),
+        body,
         timeoutMs: this.config.timeoutMs,
-        ...(signal ? { signal } : {}),
-        ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+        signal,
+        dispatcher: this.dispatcher,
       });
     let res = await send();
     this.ctx.onResponse?.(res.status);
@@ -275,7 +270,7 @@ class ProtocolBackend implements Backend {
       name: g.name,
       members: g.contacts.map((c) => c.id),
       ...(g.created_at ? { createdAt: g.created_at * 1000 } : {}),
-      ...(marker ? { marker } : {}),
+      marker,
     };
   }
 }

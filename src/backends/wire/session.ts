@@ -113,7 +113,7 @@ export class WireSession {
       headers,
       body,
       signal,
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      dispatcher: this.dispatcher,
     });
     this.onResponse?.(res.status);
     return res;

@@ -79,7 +79,7 @@ export class UiAuth {
     res
       .status(status)
       .type('html')
-      .send(page({ title: 'Sign in', body: loginPage({ loginCsrf, next, ...(error ? { error } : {}) }) }));
+      .send(page({ title: 'Sign in', body: loginPage({ loginCsrf, next, error }) }));
   }
 
   private login(req: Request, res: Response): void {

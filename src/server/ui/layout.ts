@@ -13,28 +13,28 @@ const NAV: [Section, string, string][] = [
 /** a whole page: navigation (when signed in), the notice left by the last action, and the body */
 export function page(opts: { title: string; section?: Section; csrf?: string; held?: number; notice?: string; body: Html }): string {
   const nav = opts.csrf
-    ? html`<nav>
-        ${NAV.map(([s, label, href]) => html`<a href="${href}" ${s === opts.section ? html` aria-current="page"` : ''}>${label}${s === 'held' && opts.held ? html` <span class="badge">${opts.held}</span>` : ''}</a>`)}
-        <form method="post" action="/ui/logout" class="inline">
-          <input type="hidden" name="_csrf" value="${opts.csrf}" /><button type="submit" class="link">Sign out</button>
-        </form>
-      </nav>`
+    ? html`<nav>${NAV.map(([s, label, href]) => html`<a href="${href}"${s === opts.section ? html` aria-current="page"` : ''}>${label}${s === 'held' && opts.held ? html` <span class="badge">${opts.held}</span>` : ''}</a>`)}
+        <form method="post" action="/ui/logout" class="inline"><input type="hidden" name="_csrf" value="${opts.csrf}"><button type="submit" class="link">Sign out</button></form></nav>`
     : '';
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${opts.title} · convsync</title>
-        <link rel="stylesheet" href="/ui/assets/app.css" />
-        <script src="/ui/assets/app.js" defer></script>
-      </head>
-      <body>
-        <header><a class="brand" href="/ui">convsync</a>${nav}</header>
-        <main>${opts.notice ? html`<p class="notice" role="status">${opts.notice}</p>` : ''} ${opts.body}</main>
-      </body>
-    </html> `.text;
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${opts.title} · convsync</title>
+<link rel="stylesheet" href="/ui/assets/app.css">
+<script src="/ui/assets/app.js" defer></script>
+</head>
+<body>
+<header><a class="brand" href="/ui">convsync</a>${nav}</header>
+<main>
+${opts.notice ? html`<p class="notice" role="status">${opts.notice}</p>` : ''}
+${opts.body}
+</main>
+</body>
+</html>
+`.text;
 }
 
 /** "2026-11-01 12:03:04 UTC" in a <time>, or a dash */

@@ -25,7 +25,7 @@ export class LiveTracker {
   }
 
   begin(trigger: string, runId: number | undefined): void {
-    this.run = { trigger, startedAt: new Date().toISOString(), phase: 'planning', ...(runId !== undefined ? { runId } : {}) };
+    this.run = { trigger, startedAt: new Date().toISOString(), phase: 'planning', runId };
     this.send();
   }
 

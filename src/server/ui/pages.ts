@@ -41,7 +41,7 @@ export function pageRoutes(router: Router, deps: PageDeps): void {
     res
       .status(opts.status ?? 200)
       .type('html')
-      .send(page({ ...opts, csrf: session.csrf, held, ...(notice ? { notice } : {}) }));
+      .send(page({ ...opts, csrf: session.csrf, held, notice }));
   };
 
   router.get('/', (req, res) => show(res, { title: 'Overview', section: 'overview', body: overviewPage(overviewData(deps, sessionOf(res).csrf)) }));
@@ -80,7 +80,7 @@ export function pageRoutes(router: Router, deps: PageDeps): void {
 
   router.get('/drift', (req, res) => {
     const kind = typeof req.query.kind === 'string' && DRIFT_KINDS.includes(req.query.kind) ? req.query.kind : undefined;
-    show(res, { title: 'Drift', section: 'drift', body: driftPage({ rows: store.views.drift({ limit: 300, ...(kind ? { kind } : {}) }), kind }) });
+    show(res, { title: 'Drift', section: 'drift', body: driftPage({ rows: store.views.drift({ limit: 300, kind }), kind }) });
   });
 
   router.get(

@@ -76,9 +76,9 @@ class FileSource implements Source {
           emails,
           active,
           raw: u,
-          ...(userName !== undefined ? { userName } : {}),
-          ...(externalId !== undefined ? { externalId } : {}),
-          ...(displayName !== undefined ? { displayName } : {}),
+          userName,
+          externalId,
+          displayName,
         });
       }
       for (const g of parsed.data.groups) groups.set(g.id, g);

@@ -13,7 +13,7 @@ import { readUsers } from './users.js';
  */
 export async function readWhole(ctx: SearchContext, config: LdapSourceConfig, conn: LdapConnection): Promise<ListingRead> {
   const stampAttribute = stampAttributeOf(conn);
-  const narrow = stampAttribute ? { stampAttribute } : {};
+  const narrow = { stampAttribute };
   const listing = await readGroups(ctx, config, narrow);
   const users = await readUsers(ctx, config, conn.server.activeDirectory, narrow);
   const read: ListingRead = {

@@ -36,7 +36,7 @@ export async function readGroups(ctx: SearchContext, config: LdapSourceConfig, n
   const what = `${narrow.filter === undefined ? 'groups' : 'changed groups'} under ${baseDn}`;
   const entries = await pagedSearch(ctx, { base: baseDn, scope: 'sub', filter, attributes, what });
   const stamp = narrow.stampAttribute === undefined ? undefined : highestStamp(entries, narrow.stampAttribute);
-  const out: ReadGroups = { groups: [], withoutId: [], ...(stamp !== undefined ? { highestStamp: stamp } : {}) };
+  const out: ReadGroups = { groups: [], withoutId: [], highestStamp: stamp };
   const byUid = memberAttribute === 'memberUid';
   const ranged: { group: ReadGroup; entry: LdapEntry }[] = [];
   for (const entry of entries) {

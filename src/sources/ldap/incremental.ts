@@ -40,7 +40,7 @@ export async function askChanges(ctx: SearchContext, config: LdapSourceConfig, c
   const groupIds = await listIds(ctx, config, 'groups');
   const userIds = await listIds(ctx, config, 'users');
   const stampAttribute = stampAttributeOf(conn);
-  const narrow = { filter: changedFilter(config, cursor), ...(stampAttribute ? { stampAttribute } : {}) };
+  const narrow = { filter: changedFilter(config, cursor), stampAttribute };
   const changedGroups = await readGroups(ctx, config, narrow);
   const changedUsers = await readUsers(ctx, config, conn.server.activeDirectory, narrow);
   return { groupIds, userIds, changedGroups, changedUsers };

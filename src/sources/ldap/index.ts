@@ -177,7 +177,7 @@ class LdapSource implements Source {
     this.report(run, {
       mode: 'check',
       stored: why === undefined,
-      ...(why ? { why } : {}),
+      why,
       changes,
       groups: groups.length - outside,
       users: users.size,

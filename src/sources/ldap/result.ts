@@ -34,7 +34,7 @@ export async function outsideOf(
     memberAttribute: config.groups.memberAttribute,
     expandNested: config.expandNested,
     concurrency: config.concurrency,
-    ...(known ? { known } : {}),
+    known,
   });
 }
 

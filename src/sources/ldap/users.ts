@@ -56,7 +56,7 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
     disabled = new Set(off.map((e) => dnKey(e.dn)));
   }
   const stamp = narrow.stampAttribute === undefined ? undefined : highestStamp(entries, narrow.stampAttribute);
-  const out: ReadUsers = { byDn: new Map(), byUid: new Map(), withoutId: [], ...(stamp !== undefined ? { highestStamp: stamp } : {}) };
+  const out: ReadUsers = { byDn: new Map(), byUid: new Map(), withoutId: [], highestStamp: stamp };
   const kept = attributes.map((name) => ({ name, binary: isBinaryId(name) }));
   for (const entry of entries) {
     const key = dnKey(entry.dn);
@@ -87,7 +87,7 @@ function toSourceUser(entry: LdapEntry, id: string, active: boolean, attributes:
     emails: values(entry, 'mail').filter((m) => m !== ''),
     active,
     raw,
-    ...(userName !== undefined ? { userName } : {}),
-    ...(displayName !== undefined ? { displayName } : {}),
+    userName,
+    displayName,
   };
 }

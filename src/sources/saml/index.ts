@@ -17,8 +17,8 @@ export function loginUser(login: Omit<SamlLogin, 'groupsSeenAt'>, config: SamlSo
   return {
     id: login.nameId,
     userName: login.nameId,
-    ...(externalId !== undefined ? { externalId } : {}),
-    ...(displayName !== undefined ? { displayName } : {}),
+    externalId,
+    displayName,
     emails: email !== undefined ? [email] : [],
     active: true,
     raw,

@@ -191,7 +191,7 @@ export class SamlServiceProvider {
     }
     const login: Omit<SamlLogin, 'groupsSeenAt'> = {
       nameId: nameId.trim(),
-      ...(facts.nameIdFormat !== undefined ? { nameIdFormat: facts.nameIdFormat } : {}),
+      nameIdFormat: facts.nameIdFormat,
       attributes: recorded,
       groups: groups.keys,
       groupsUnknown: groups.unknown,
@@ -200,7 +200,7 @@ export class SamlServiceProvider {
       loggedInAt: new Date(now).toISOString(),
     };
     const outcome = this.store.saml.recordLogin(this.config.name, login, {
-      ...(facts.inResponseTo !== undefined ? { requestId: facts.inResponseTo } : {}),
+      requestId: facts.inResponseTo,
       assertionExpiresAt: new Date(expiresAt).toISOString(),
       now: new Date(now).toISOString(),
     });

@@ -86,13 +86,13 @@ export function storeAnswer(ctx: PushContext, kind: ResourceKind, row: PushUser 
 }
 
 /** One resource's answer as JSON text: the stored rendering where the request shows the whole resource. */
-export function answerOf(ctx: PushContext, kind: ResourceKind, row: PushUser | PushGroup, view: View): string {
+export function answerOf(ctx: PushContext, kind: ResourceKind, row: PushUser | PushGroup, view: View, stored?: string): string {
   if (!view.whole) {
     const raw = kind === 'User' ? userOut(row as PushUser) : groupOut(ctx, row as PushGroup, view.withMembers);
     return JSON.stringify(toScim(kind, raw, location(ctx, kind), view.attributes));
   }
   // rows written before answers were stored are rendered on their first read
-  const json = ctx.store.push.rendered(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row);
+  const json = stored ?? ctx.store.push.rendered(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row);
   if (kind === 'User' || !view.withMembers) return json;
   // members change without the group's row, so they are read each time; scimmy puts them last
   return `${json.slice(0, -1)},"members":${JSON.stringify(ctx.store.push.memberRefs(ctx.source, row.id))}}`;

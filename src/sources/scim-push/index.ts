@@ -21,7 +21,9 @@ class ScimPushSource implements Source {
 
   async fetch(): Promise<SourceResult> {
     const users = new Map<string, SourceUser>();
-    for (const u of this.store.push.users(this.id)) {
+    // in pages, the event loop free between them: SCIM requests are answered during a run
+    const whole = await this.store.push.readWhole(this.id, () => new Promise(setImmediate));
+    for (const u of whole.users) {
       const r = u.resource as { displayName?: unknown; emails?: { value?: unknown; primary?: unknown }[] };
       const emails = (Array.isArray(r.emails) ? r.emails : [])
         .filter((e) => typeof e?.value === 'string')
@@ -37,8 +39,7 @@ class ScimPushSource implements Source {
         raw: u.resource,
       });
     }
-    const members = this.store.push.allMembers(this.id);
-    const flat = this.store.push.groups(this.id).map((g) => ({ id: g.id, displayName: g.displayName, members: members.get(g.id) ?? [] }));
+    const flat = whole.groups.map((g) => ({ id: g.id, displayName: g.displayName, members: whole.members.get(g.id) ?? [] }));
     const { groups, unknown } = expandGroups(this.id, flat, users);
     const warnings = unknown.map(([g, m]) => `scim-push source ${this.id}: group ${g} lists unknown member ${m}`);
     return { source: this.id, groups, listingComplete: true, warnings };

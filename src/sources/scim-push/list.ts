@@ -1,7 +1,7 @@
 import SCIMMY from 'scimmy';
 import type { PushGroup, PushUser } from '../../store/push.js';
 import type { PushContext } from './context.js';
-import { isScimError } from './errors.js';
+import { isScimError, scimError } from './errors.js';
 import { planFilter, parseFilter, type FilterBranch, type IndexedAttribute } from './filter.js';
 import { answerOf, groupOut, userOut, viewOf, type ResourceKind } from './format.js';
 
@@ -96,7 +96,18 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
   const out: string[] = [];
   for (const { kind, selection } of parts) {
     if (out.length < count && offset < selection.total) {
-      for (const row of selection.page(offset, count - out.length)) out.push(answerOf(ctx, kind, row, views.get(kind)!));
+      const view = views.get(kind)!;
+      const rows = selection.page(offset, count - out.length);
+      // one query for the page's stored answers, not one per resource
+      const stored =
+        view.whole && rows.length > 1
+          ? ctx.store.push.renderedMany(
+              ctx.source,
+              kind,
+              rows.map((r) => r.id),
+            )
+          : undefined;
+      for (const row of rows) out.push(answerOf(ctx, kind, row, view, stored?.get(row.id)));
     }
     offset = Math.max(0, offset - selection.total);
   }
@@ -105,6 +116,17 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
     startIndex,
     out,
   );
+}
+
+/**
+ * `GET /Users/{id}` and `GET /Groups/{id}`: the stored answer (a group's members added only when
+ * the request wants them), so Okta's GET before each PUT and Entra's reads cost no scimmy coercion.
+ */
+export function readResource(ctx: PushContext, kind: ResourceKind, id: string, params: ListParams): string {
+  const view = viewOf(kind, params);
+  const row = kind === 'User' ? ctx.store.push.user(ctx.source, id) : ctx.store.push.group(ctx.source, id);
+  if (!row) throw scimError(404, null, `Resource ${id} not found`);
+  return answerOf(ctx, kind, row, view);
 }
 
 /** `GET /Users` and `GET /Groups`: a page of a listing or of a filter's matches, as JSON text */

@@ -2,7 +2,7 @@ import type { Store } from '../../store/store.js';
 import type { PushContext } from './context.js';
 import { normalizeEntraBooleans } from './entra.js';
 import type { ResourceKind } from './format.js';
-import { listResources, searchResources, type ListParams } from './list.js';
+import { listResources, readResource, searchResources, type ListParams } from './list.js';
 import { patchGroup } from './patch-group.js';
 import { declareResources, SERVICE_PROVIDER_CONFIG } from './resources.js';
 
@@ -18,6 +18,8 @@ export interface ScimSourceProvider {
   readonly context: PushContext;
   /** `GET /Users`, `GET /Groups` */
   list(kind: ResourceKind, query: ListParams): ScimAnswer;
+  /** `GET /Users/{id}`, `GET /Groups/{id}` */
+  read(kind: ResourceKind, id: string, query: ListParams): ScimAnswer;
   /** `POST /.search` on one kind or on both */
   search(kinds: ResourceKind[], body: unknown): ScimAnswer;
   patchGroup(id: string, body: unknown): ScimAnswer;
@@ -52,6 +54,7 @@ export const scimPushProvider = {
     return {
       context,
       list: (kind, query) => ({ status: 200, body: listResources(context, kind, query) }),
+      read: (kind, id, query) => ({ status: 200, body: readResource(context, kind, id, query) }),
       search: (kinds, body) => ({ status: 200, body: searchResources(context, kinds, body) }),
       patchGroup: (id, body) => {
         patchGroup(context, id, body);

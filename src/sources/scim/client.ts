@@ -24,7 +24,7 @@ export class ScimClient {
 
   constructor(private readonly opts: ScimClientOptions) {
     this.base = opts.baseUrl.replace(/\/+$/, '');
-    this.auth = new HttpAuthorizer(opts.origin, opts.auth, { timeoutMs: opts.timeoutMs, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) });
+    this.auth = new HttpAuthorizer(opts.origin, opts.auth, { timeoutMs: opts.timeoutMs, dispatcher: opts.dispatcher });
   }
 
   /** GET a path under the base URL; undefined on 404 */
@@ -47,7 +47,7 @@ export class ScimClient {
         return body;
       },
       this.opts.retry,
-      signal ? { signal } : {},
+      { signal },
     );
   }
 
@@ -57,8 +57,8 @@ export class ScimClient {
       url,
       headers: { accept: 'application/scim+json, application/json', authorization: await this.auth.header(signal) },
       timeoutMs: this.opts.timeoutMs,
-      ...(signal ? { signal } : {}),
-      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      signal,
+      dispatcher: this.opts.dispatcher,
     });
   }
 

@@ -38,7 +38,7 @@ class ScimPullSource implements Source {
       auth: config.auth,
       timeoutMs: config.timeoutMs,
       retry: { maxAttempts: config.maxAttempts, baseDelayMs: 200, maxDelayMs: 5000 },
-      ...(ctx.dispatcher ? { dispatcher: ctx.dispatcher } : {}),
+      dispatcher: ctx.dispatcher,
     });
   }
 

@@ -24,7 +24,7 @@ export function parseGroup(source: string, raw: Record<string, unknown>, warning
     if (typeof g.id !== 'string' || g.id === '') throw new Error('no id');
     const members = rawMembers === undefined ? undefined : parseMembers(rawMembers);
     const lastModified = lastModifiedOf(raw);
-    return { id: g.id, displayName: g.displayName, ...(members ? { members } : {}), ...(lastModified !== undefined ? { lastModified } : {}) };
+    return { id: g.id, displayName: g.displayName, members, lastModified };
   } catch (e) {
     warnings.push(`source ${source}: a group was rejected (${(e as Error).message}): ${JSON.stringify(raw).slice(0, 120)}`);
     return undefined;
@@ -46,8 +46,8 @@ export function parseUser(source: string, raw: Record<string, unknown>, warnings
     return {
       id: u.id,
       userName: u.userName,
-      ...(u.externalId !== undefined ? { externalId: u.externalId } : {}),
-      ...(u.displayName !== undefined ? { displayName: u.displayName } : {}),
+      externalId: u.externalId,
+      displayName: u.displayName,
       emails,
       active: u.active ?? true,
       // the raw resource keeps the attributes not read here (extension attributes)
@@ -86,16 +86,16 @@ function parseUserFields(raw: Record<string, unknown>): {
     const { value, primary } = (typeof e === 'object' && e !== null ? e : {}) as { value?: unknown; primary?: unknown };
     if (typeof value !== 'string') throw new TypeError("Attribute 'value' of 'emails' expected to be a string");
     if (primary !== undefined && typeof primary !== 'boolean') throw new TypeError("Attribute 'primary' of 'emails' expected to be a boolean");
-    return { value, ...(primary !== undefined ? { primary } : {}) };
+    return { value, primary };
   });
   const id = optionalString('id');
   const externalId = optionalString('externalId');
   const displayName = optionalString('displayName');
   return {
-    ...(id !== undefined ? { id } : {}),
+    id,
     userName,
-    ...(externalId !== undefined ? { externalId } : {}),
-    ...(displayName !== undefined ? { displayName } : {}),
+    externalId,
+    displayName,
     ...(typeof active === 'boolean' ? { active } : {}),
     emails: parsed,
   };

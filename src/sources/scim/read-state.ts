@@ -87,7 +87,7 @@ export function toReadGroup(g: ScimGroup, at: string, nestedOnly = false): ReadG
   const members: string[] = [];
   const nested: string[] = [];
   for (const m of g.members ?? []) (m.type === 'Group' ? nested : members).push(m.value);
-  const kept: Kept = { ...(g.lastModified !== undefined ? { lm: g.lastModified } : {}), at, ...(nestedOnly ? { nestedOnly: true as const } : {}) };
+  const kept: Kept = { lm: g.lastModified, at, ...(nestedOnly ? { nestedOnly: true as const } : {}) };
   return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(kept) };
 }
 
@@ -95,7 +95,7 @@ export function fromReadGroup(r: ReadGroup): { group: ScimGroup; nestedOnly: boo
   const kept = keptOf(r.data);
   const members = [...r.members.map((value) => ({ value })), ...(r.nested ?? []).map((value) => ({ value, type: 'Group' }))];
   return {
-    group: { id: r.id, displayName: r.displayName, members, ...(kept?.lm !== undefined ? { lastModified: kept.lm } : {}) },
+    group: { id: r.id, displayName: r.displayName, members, lastModified: kept?.lm },
     nestedOnly: kept?.nestedOnly === true,
   };
 }
@@ -128,9 +128,9 @@ export function fromReadUsers(stored: Map<string, string>): Map<string, SourceUs
     let raw: Record<string, unknown> | undefined;
     users.set(id, {
       id,
-      ...(userName !== undefined ? { userName } : {}),
-      ...(externalId !== undefined ? { externalId } : {}),
-      ...(displayName !== undefined ? { displayName } : {}),
+      userName,
+      externalId,
+      displayName,
       emails,
       active,
       get raw() {

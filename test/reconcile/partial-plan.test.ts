@@ -1,0 +1,198 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { createApp, type App } from '../../src/main.js';
+import type { PlanOp } from '../../src/plan/types.js';
+import { runOnce } from '../../src/reconcile/run.js';
+import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
+import { WireSandbox } from '../../src/sandbox/wire/server.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+
+interface FileUser {
+  id: string;
+  userName: string;
+  externalId: string;
+  active: boolean;
+}
+interface FileGroup {
+  id: string;
+  displayName: string;
+  members: string[];
+}
+
+/** what a plan does, without the words it gives for it */
+const opsOf = (ops: readonly PlanOp[]) =>
+  ops.map((o) => JSON.stringify({ ...o, reason: undefined, ...('members' in o ? { members: [...o.members].sort() } : {}) })).sort();
+
+async function setup(seed: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-partial-'));
+  const wire = await WireSandbox.start({});
+  cleanup.push(
+    () => rmSync(dir, { recursive: true, force: true }),
+    () => wire.stop(),
+  );
+  const random = seededRandom(seed);
+  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
+  // more backend users than directory users: an identity can move to one not used yet
+  const backendIds = Array.from({ length: 40 }, () => randomUuid(random));
+  for (const id of backendIds) wire.addUser({ id });
+  const users: FileUser[] = Array.from({ length: 30 }, (_, i) => ({ id: `u${i}`, userName: `user${i}`, externalId: backendIds[i]!, active: true }));
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  const names = ['team-a', 'team-b', 'team-c', 'eng-x', 'eng-y', 'ops-x', 'ops-y', 'misc-1'];
+  const groups: FileGroup[] = names.map((displayName, i) => ({
+    id: `g${i}`,
+    displayName,
+    members: users.filter(() => random() < 0.3).map((u) => u.id),
+  }));
+  const file = join(dir, 'directory.json');
+  const write = () => writeFileSync(file, JSON.stringify({ users, groups }));
+  write();
+  const config = ConfigSchema.parse({
+    store: { path: join(dir, 'db.sqlite') },
+    sources: [{ name: 'dir', type: 'file', path: file }],
+    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
+    mappings: [
+      { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
+      // groups of one department feed one conversation together
+      { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
+    ],
+    guards: { maxRemovalsPerRun: 10_000, maxRemovalRatio: 1, maxUnbindsPerRun: 100, maxSourceShrink: 1 },
+    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
+    drift: { refreshEveryRuns: 0 },
+    log: { level: 'silent' },
+  });
+  const app: App = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
+  cleanup.push(() => app.close());
+
+  /** one random change to the directory, as an IdP would make it */
+  const change = () => {
+    const g = pick(groups);
+    // mostly what a directory sees every day (memberships, attributes), sometimes its shape
+    const kind = random() < 0.75 ? pick([0, 1, 5, 6]) : pick([2, 3, 4]);
+    switch (kind) {
+      case 0:
+        g.members.push(pick(users.filter((u) => !g.members.includes(u.id))).id);
+        break;
+      case 1:
+        // never the last member: a group read empty is held back by a guard, in either plan
+        if (g.members.length > 1) g.members.splice(Math.floor(random() * g.members.length), 1);
+        break;
+      case 2:
+        // a rename can move a group into or out of a department's conversation
+        g.displayName = pick(['team-a', 'team-d', 'eng-z', 'ops-x2', 'misc-2', `team-${g.id}`]);
+        break;
+      case 3:
+        if (groups.length > 3) groups.splice(groups.indexOf(g), 1);
+        break;
+      case 4:
+        groups.push({ id: `g${groups.length + 10}${Math.floor(random() * 1000)}`, displayName: pick(['team-n', 'eng-n', 'ops-x']), members: [pick(users).id] });
+        break;
+      case 5: {
+        // the attribute identity reads moves to another backend user
+        const u = pick(users);
+        u.externalId = pick(backendIds);
+        break;
+      }
+      case 6: {
+        const u = pick(users);
+        u.active = !u.active;
+        break;
+      }
+    }
+  };
+  return { app, wire, change, write, users, groups };
+}
+
+describe('a run told only that a source changed plans the conversations of the groups that did', () => {
+  it('makes exactly the ops a full plan of the same read makes, over many random changes, and a full plan afterwards finds nothing to do', async () => {
+    const t = await setup(11);
+    const first = await runOnce(t.app, { mode: 'sync' });
+    expect(first.exitCode).toBe(0);
+    expect(first.partial).toBeUndefined();
+    let partials = 0;
+    let fulls = 0;
+    for (let i = 0; i < 40; i++) {
+      const changes = 1 + (i % 3);
+      for (let c = 0; c < changes; c++) t.change();
+      t.write();
+      // the full plan of this read, as a dry run computes it
+      const full = await runOnce(t.app, { mode: 'plan' });
+      expect(full.partial).toBeUndefined();
+      const sync = await runOnce(t.app, { mode: 'sync' });
+      expect(sync.exitCode, JSON.stringify(sync.result?.failed)).toBe(0);
+      expect(opsOf(sync.plan.ops), `step ${i}`).toEqual(opsOf(full.plan.ops));
+      expect(sync.plan.blocked.length).toBe(full.plan.blocked.length);
+      if (sync.partial) {
+        partials++;
+        expect(sync.partial.groups).toBeLessThanOrEqual(sync.partial.of);
+      } else fulls++;
+    }
+    // both paths taken: a change of memberships or attributes plans a part; a group new, gone or moved plans in full
+    expect(partials).toBeGreaterThan(10);
+    expect(fulls).toBeGreaterThan(5);
+    // a full plan, with the conversations read back from Wire: nothing left over, nothing drifted
+    const check = await runOnce(t.app, { mode: 'sync', refresh: true });
+    expect(check.partial).toBeUndefined();
+    expect(check.drift).toMatchObject({ added: 0, left: 0, renamed: 0, deleted: 0 });
+    expect(check.plan.ops).toEqual([]);
+    expect(t.wire.violations).toEqual([]);
+  });
+
+  it('one member added to one group plans only that group, and a department conversation takes every group that feeds it', async () => {
+    const t = await setup(3);
+    await runOnce(t.app, { mode: 'sync' });
+    expect(t.app.store.prints.all().size).toBe(t.groups.length);
+    const teamA = t.groups.find((g) => g.displayName === 'team-a')!;
+    teamA.members.push(t.users.find((u) => !teamA.members.includes(u.id))!.id);
+    t.write();
+    const one = await runOnce(t.app, { mode: 'sync' });
+    expect(one.partial).toEqual({ groups: 1, of: t.groups.length, changed: 1 });
+    expect(one.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${teamA.id}`]]);
+
+    const engX = t.groups.find((g) => g.displayName === 'eng-x')!;
+    const engY = t.groups.find((g) => g.displayName === 'eng-y')!;
+    // someone in eng-x only: the union of the two loses them
+    const leaving = engX.members.find((m) => !engY.members.includes(m))!;
+    expect(leaving).toBeDefined();
+    engX.members = engX.members.filter((m) => m !== leaving);
+    t.write();
+    const dept = await runOnce(t.app, { mode: 'sync' });
+    // eng-x and eng-y feed conv:dept-eng together: both are planned, eng-y unchanged
+    expect(dept.partial).toEqual({ groups: 2, of: t.groups.length, changed: 1 });
+    expect(dept.plan.ops.map((o) => [o.op, o.key])).toEqual([['remove', 'conv:dept-eng']]);
+
+    // nothing changed: no read, no plan
+    const again = await runOnce(t.app, { mode: 'sync' });
+    expect(again.plan.warnings[0]).toMatch(/^unchanged since run/);
+  });
+
+  it('frees a leaver whose group let them go, so that rejoining the group adds them again, as a full plan does', async () => {
+    const t = await setup(5);
+    await runOnce(t.app, { mode: 'sync' });
+    const teamA = t.groups.find((g) => g.displayName === 'team-a')!;
+    const leaver = t.users.find((u) => u.id === teamA.members[0])!;
+    const conversation = () => [...t.wire.conversations.values()].find((c) => c.name === 'Team a')!;
+    // they leave the conversation by hand; a refresh records it, and they are not added back
+    conversation().members.delete(leaver.externalId);
+    const refreshed = await runOnce(t.app, { mode: 'sync', refresh: true });
+    expect(refreshed.drift?.left).toBe(1);
+    expect(conversation().members.has(leaver.externalId)).toBe(false);
+
+    teamA.members = teamA.members.filter((m) => m !== leaver.id);
+    t.write();
+    expect((await runOnce(t.app, { mode: 'sync' })).partial?.groups).toBe(1);
+    teamA.members.push(leaver.id);
+    t.write();
+    const rejoined = await runOnce(t.app, { mode: 'sync' });
+    expect(rejoined.partial?.groups).toBe(1);
+    expect(rejoined.plan.ops.map((o) => [o.op, o.key, 'members' in o ? o.members : []])).toEqual([['add', `group:dir:${teamA.id}`, [leaver.externalId]]]);
+    expect(conversation().members.has(leaver.externalId)).toBe(true);
+  });
+});
