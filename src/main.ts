@@ -7,6 +7,7 @@ import type { Backend } from './backends/types.js';
 import type { Config } from './config/schema.js';
 import type { RunDeps } from './reconcile/run.js';
 import { createSource } from './sources/registry.js';
+import { closeIdleConnections } from './http/dispatcher.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Store } from './store/store.js';
 
@@ -74,6 +75,7 @@ export async function createApp(
         await backend.close?.().catch(() => undefined);
         if (opts.writer && !lease?.lost) store.lease.release(holder);
         store.close();
+        await closeIdleConnections();
       },
     };
   } catch (e) {

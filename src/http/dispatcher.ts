@@ -149,3 +149,12 @@ export function defaultDispatcher(): Dispatcher {
   shared ??= new FreshConnections();
   return shared;
 }
+
+/**
+ * Closes the idle connections of the shared dispatcher (requests still running finish first; a
+ * later request opens new ones): a one-shot command exits when its work is done, not when the
+ * server lets its last keep-alive connection go.
+ */
+export async function closeIdleConnections(): Promise<void> {
+  await shared?.close();
+}
