@@ -41,8 +41,8 @@ export async function createApp(
   },
 ): Promise<App> {
   const { logger } = opts;
-  const ctx = { logger, ...(opts.dispatcher ? { dispatcher: opts.dispatcher } : {}) };
-  const backendCtx = { ...ctx, ...(opts.onBackendResponse ? { onResponse: opts.onBackendResponse } : {}) };
+  const ctx = { logger, dispatcher: opts.dispatcher };
+  const backendCtx = { ...ctx, onResponse: opts.onBackendResponse };
   const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only', nonce: PROCESS_NONCE };
   const store = Store.open(config.store.path, opts.writer ? { writer: holder } : {});
   // losing the lease stops the run like a signal does: the call in flight finishes and is journaled
@@ -67,7 +67,7 @@ export async function createApp(
       sources,
       backend,
       logger,
-      ...(opts.tty ? { tty: opts.tty } : {}),
+      tty: opts.tty,
       signal: stop.signal,
       leaseLost: () => lease?.lost,
       async close() {

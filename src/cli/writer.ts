@@ -22,7 +22,7 @@ export async function withWriter(
     app = await createApp(config, {
       logger: createLogger(config.log.level),
       writer,
-      ...(process.stderr.isTTY ? { tty: process.stderr } : {}),
+      tty: process.stderr.isTTY ? process.stderr : undefined,
       signal: stopSignal(),
     });
   } catch (e) {

@@ -50,8 +50,8 @@ export class HttpAuthorizer {
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
       body: form.toString(),
       timeoutMs: this.opts.timeoutMs,
-      ...(signal ? { signal } : {}),
-      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      signal,
+      dispatcher: this.opts.dispatcher,
     });
     const body = parseJson(res.text) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
     if (res.status >= 500 || res.status === 429) throw errorForStatus(this.origin, res, undefined, 'OAuth2 token endpoint');

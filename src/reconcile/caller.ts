@@ -49,7 +49,7 @@ export class BackendCaller {
       },
       retry,
       {
-        ...(signal ? { signal } : {}),
+        signal,
         ...(opts.resend === false ? { retryable: (e) => !e.ambiguous } : {}),
         onRetry: (e, attempt, delayMs) => {
           if (e.throttled) this.bucket.slowDown();

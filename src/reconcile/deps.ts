@@ -30,8 +30,8 @@ export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
     retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs, maxRetryAfterMs: r.maxRetryAfterMs },
     settleMs: r.lostAnswerSettleMs,
     logger: deps.logger,
-    ...(deps.tty ? { tty: deps.tty } : {}),
-    ...(deps.signal ? { signal: deps.signal } : {}),
-    ...(deps.onProgress ? { onProgress: deps.onProgress } : {}),
+    tty: deps.tty,
+    signal: deps.signal,
+    onProgress: deps.onProgress,
   });
 }

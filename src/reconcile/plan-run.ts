@@ -22,7 +22,7 @@ export async function planRun(
   opts: PlanRunOptions = {},
 ): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const read = await readSources(deps, { allowRemovals, signal, ...(scope ? { scope } : {}) });
+  const read = await readSources(deps, { allowRemovals, signal, scope });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
   let snapshot = store.loadSnapshot();
   // a run that is told only that sources changed plans the conversations of the groups that did
@@ -83,7 +83,7 @@ export async function planRun(
   });
   const partial = change && { groups: groups.length, of: read.groups.length, changed: change.changed };
   logger.info({ groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, partial, ...plan.summary }, 'plan computed');
-  return { plan, readErrors, groups, desired, goodSizes, identity, ...(prints ? { prints } : {}), ...(change ? { change } : {}) };
+  return { plan, readErrors, groups, desired, goodSizes, identity, prints, change };
 }
 
 export interface PlanRunOptions {

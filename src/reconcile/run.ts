@@ -111,12 +111,12 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       runId,
       mode: opts.mode,
       plan,
-      ...(result ? { result } : {}),
+      result,
       readErrors,
       exitCode,
-      ...(recovered ? { recovered } : {}),
-      ...(drift ? { drift } : {}),
-      ...(change ? { partial: { groups: groups.length, of: prints?.size ?? 0, changed: change.changed } } : {}),
+      recovered,
+      drift,
+      partial: change && { groups: groups.length, of: prints?.size ?? 0, changed: change.changed },
     };
   } catch (e) {
     store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
