@@ -46,6 +46,9 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   const { store, config, logger } = deps;
   // store-fed sources can change while the run reads them: their versions are taken before
   const before = store.reads.versions();
+  // the stamp's time is the run's start: a SAML membership that expires while the run reads and
+  // applies is then found expired since the stamp by the next run
+  const startedAt = new Date().toISOString();
   const complete = opts.mode === 'sync' && !opts.scope;
   const stamp = complete ? store.reads.planStamp() : undefined;
   const planned: UnchangedCheck['planned'] = (run) => {
@@ -60,7 +63,7 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
     // the plan's digest names the snapshot the run left only when it changed nothing and saw all of it;
     // computing it again after changes costs a snapshot load (a third of a plan), for a field of a plan that is empty
     const digest = run.plan.ops.length === 0 && !run.change ? run.plan.snapshotDigest : '';
-    const at = new Date().toISOString();
+    const at = startedAt;
     // prints first: a stamp names only prints of a plan that was applied in full
     savePrints(store, run);
     // a partial plan does not put the next full one off
