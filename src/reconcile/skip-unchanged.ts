@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { durationMs, type Config, type SourceConfig } from '../config/schema.js';
 import { describeError, AuthError } from '../errors.js';
-import type { Plan, PlanSummary } from '../plan/types.js';
+import { summarize } from '../plan/compute.js';
+import type { Plan } from '../plan/types.js';
 import type { Source } from '../sources/types.js';
 import type { PlanStamp } from '../store/source-reads.js';
 import type { ApplyResult, Reconciler } from './reconciler.js';
@@ -177,27 +178,11 @@ function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOu
     warnings: [
       `unchanged since run ${stamp.runId}: no source changed and no conversation moved, so nothing was read or planned (next full plan by ${next}, reconcile.fullPlanEvery)`,
     ],
-    summary: EMPTY,
+    summary: summarize([], []),
   };
   store.runs.finish(runId, { result: 'unchanged', exitCode: 0, summary: { plan: plan.summary, unchanged: { since: stamp.runId } }, plan });
   return { runId, mode: 'sync', plan, readErrors: [], exitCode: 0 };
 }
-
-const EMPTY: PlanSummary = {
-  contact: 0,
-  create: 0,
-  rebind: 0,
-  add: 0,
-  remove: 0,
-  rename: 0,
-  unbind: 0,
-  archive: 0,
-  delete: 0,
-  membersAdded: 0,
-  membersRemoved: 0,
-  blocked: 0,
-  quarantined: false,
-};
 
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 const SECRET_KEY = /token|password|secret|cookie/i;

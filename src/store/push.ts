@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { Statements } from './statements.js';
 import { PushPages, readWholeSource, type WholeSource } from './push-pages.js';
 
 export interface PushUser {
@@ -62,16 +63,17 @@ function emailValues(resource: Record<string, unknown>): string[] {
  * not grow with the directory.
  */
 export class PushStore {
-  private readonly statements = new Map<string, Database.Statement>();
-  private readonly pages = new PushPages((text) => this.sql(text));
+  // look-ups run thousands of times per IdP cycle: their statements are prepared once
+  private readonly statements: Statements;
+  private readonly pages: PushPages;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+    this.pages = new PushPages((text) => this.sql(text));
+  }
 
-  /** statements are prepared once: look-ups run thousands of times per IdP cycle */
   private sql(text: string): Database.Statement {
-    const s = this.statements.get(text) ?? this.db.prepare(text);
-    this.statements.set(text, s);
-    return s;
+    return this.statements.get(text);
   }
 
   transaction<T>(fn: () => T): T {
