@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { nonEmpty, secret, secretFile, secretPair, url } from './parts.js';
 import { HttpAuth } from './source-schemas.js';
 

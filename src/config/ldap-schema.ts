@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The `ldap` source's schema. It is built from the pieces schema.ts shares with every source (the

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** The pieces the configuration schemas are made of: strings, URLs, durations, secrets and paths. */
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { BackendConfig } from './backend-schemas.js';
 import { duration, nonEmpty, regexString, secret, secretFile, secretPair, sourceName } from './parts.js';
 import { SourceConfig } from './source-schemas.js';

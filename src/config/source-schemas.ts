@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ldapSourceSchema } from './ldap-schema.js';
 import { duration, filePair, nonEmpty, regexString, secret, secretFile, secretPair, sourceName, url, urlPath } from './parts.js';
 

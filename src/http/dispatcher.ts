@@ -1,4 +1,5 @@
-import { Dispatcher, getGlobalDispatcher, Pool } from 'undici';
+import type * as Undici from 'undici';
+import { Dispatcher, getGlobalDispatcher, Pool } from './undici.js';
 
 /**
  * undici keeps an idle keep-alive socket until a timer fires (the server's `Keep-Alive: timeout`
@@ -31,14 +32,14 @@ export class FreshConnections extends Dispatcher {
   private readonly origins = new Map<string, Origin>();
 
   constructor(
-    private readonly options: Pool.Options = {},
+    private readonly options: Undici.Pool.Options = {},
     /** a monotonic clock: a wall-clock step must not make a fresh connection look stale */
     private readonly now: () => number = () => performance.now(),
   ) {
     super();
   }
 
-  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+  override dispatch(opts: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
     const origin = this.originOf(String(opts.origin));
     origin.inFlight++;
     return origin.dispatch(opts, handler);
@@ -96,7 +97,7 @@ export class FreshConnections extends Dispatcher {
   }
 
   /** the handler, told also to the origin's bookkeeping: when a request finishes, and the server's hint */
-  private track(origin: Origin, handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+  private track(origin: Origin, handler: Undici.Dispatcher.DispatchHandler): Undici.Dispatcher.DispatchHandler {
     let finished = false;
     const finish = () => {
       if (finished) return;

@@ -1,6 +1,7 @@
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { PermanentError, TransientError, type SyncError } from '../errors.js';
 import { defaultDispatcher } from './dispatcher.js';
+import { request } from './undici.js';
 
 export interface HttpRequest {
   method: Dispatcher.HttpMethod;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PlanFileOp } from './ops.js';
 import type { Plan } from './types.js';
 

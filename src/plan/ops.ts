@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The ops a plan is made of, defined once: the types in `types.ts` are inferred from these schemas,

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { ContactOp, PlanOp as PlanOpSchema, RemovedGroupAction as RemovedGroupActionSchema } from './ops.js';
 import type { MemberList, MemberOrigin } from '../members/member-list.js';
 import type { UserIds } from '../members/user-ids.js';

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { durationMs, type Config, type SourceConfig } from '../config/schema.js';
 import { describeError, AuthError } from '../errors.js';
 import { summarize } from '../plan/compute.js';
 import type { Plan } from '../plan/types.js';
 import type { Source } from '../sources/types.js';
+import { VERSION } from '../version.js';
 import type { PlanStamp } from '../store/source-reads.js';
 import type { ApplyResult, Reconciler } from './reconciler.js';
 import type { ChangeScope } from './changed-groups.js';
@@ -184,7 +184,6 @@ function unchangedOutcome(deps: RunDeps, runId: number, stamp: PlanStamp): RunOu
   return { runId, mode: 'sync', plan, readErrors: [], exitCode: 0 };
 }
 
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 const SECRET_KEY = /token|password|secret|cookie/i;
 
 /** the configuration, secrets left out, and the convsync version: either changing may change a plan */

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fingerprintOf, readStamped, sameFiles } from '../../src/sources/file/fingerprint.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { Source } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
@@ -63,5 +65,39 @@ describe('file source fingerprint', () => {
     rmSync(t.dir, { recursive: true, force: true });
     expect(await t.source.changed!(new AbortController().signal)).toBe(true);
     await expect(t.source.fetch(new AbortController().signal)).rejects.toThrow(/cannot read .*: ENOENT/);
+  });
+});
+
+describe('file stamps', () => {
+  const stampOf = (file: string) => (JSON.parse(fingerprintOf([readStamped(file)])) as Record<string, number | string>[])[0]!;
+
+  it('trusts the file system for a file unchanged since well before it was read, and hashes one changed close to its read', () => {
+    const t = setup();
+    const file = join(t.dir, 'users.yaml');
+    const stamp = stampOf(file);
+    // a stamp whose hash is wrong: only a file that is read again is found changed
+    const wrongHash = (statAt: number) => JSON.stringify([{ ...stamp, sha256: '0'.repeat(64), statAt }]);
+    expect(sameFiles(file, wrongHash(Number(stamp.ctimeMs) + 60_000))).toBe(true);
+    expect(sameFiles(file, wrongHash(Number(stamp.ctimeMs) + 500))).toBe(false);
+    // a stamp of an older convsync, without the inode: hashed
+    const { ino: _ino, ctimeMs: _ctime, statAt: _at, ...old } = stamp;
+    expect(sameFiles(file, JSON.stringify([{ ...old, sha256: '0'.repeat(64) }]))).toBe(false);
+    expect(sameFiles(file, JSON.stringify([old]))).toBe(true);
+  });
+
+  it('finds a rewrite of the same size whose mtime was set back (as a copy that keeps it does)', async () => {
+    const t = setup();
+    const file = join(t.dir, 'users.yaml');
+    // whole seconds, which utimes sets back exactly
+    const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
+    utimesSync(file, mtime, mtime);
+    const before = stampOf(file);
+    const fingerprint = JSON.stringify([{ ...before, statAt: Number(before.ctimeMs) + 60_000 }]);
+    await sleep(20);
+    writeFileSync(file, 'users:\n  - { id: a, externalId: y1 }\n  - { id: b, externalId: y2 }\n');
+    utimesSync(file, mtime, mtime);
+    const after = stampOf(file);
+    expect([after.size, after.mtimeMs]).toEqual([before.size, before.mtimeMs]);
+    expect(sameFiles(file, fingerprint)).toBe(false);
   });
 });

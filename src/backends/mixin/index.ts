@@ -1,6 +1,6 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { MixinBackendConfig } from '../../config/schema.js';
 import { AuthError, CapacityError, PermanentError, TransientError, type SyncError } from '../../errors.js';
 import { httpRequest, parseJson, retryAfterMs, type HttpResponse } from '../../http/request.js';

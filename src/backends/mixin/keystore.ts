@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseSecretJson } from '../../config/secrets.js';
 
 const Keystore = z.looseObject({

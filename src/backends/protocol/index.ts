@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Dispatcher } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ProtocolBackendConfig } from '../../config/schema.js';
 import { AuthError, isAmbiguous, PermanentError, type SyncError } from '../../errors.js';
 import { HttpAuthorizer } from '../../http/auth.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AuthError, CapacityError, PermanentError, type SyncError } from '../../errors.js';
 import { errorForStatus, parseJson, type HttpResponse } from '../../http/request.js';
 

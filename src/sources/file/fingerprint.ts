@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { extname, join } from 'node:path';
 
 /** one file of a file source as read: its bytes, and what tells whether it changed since */
@@ -14,7 +14,15 @@ interface FileStamp {
   size: number;
   mtimeMs: number;
   sha256: string;
+  /** the inode and its change time: a write, a rename over it or a touch changes them (absent in stamps of older versions) */
+  ino?: number;
+  ctimeMs?: number;
+  /** when the stat was taken */
+  statAt?: number;
 }
+
+/** a file changed this close to its read may change again within its file system's time granularity unseen by stat */
+const RACY_MS = 2_000;
 
 /** the files of a source path: the file itself, or a directory's *.yaml, *.yml and *.json in name order */
 export function filesOf(path: string): string[] {
@@ -30,9 +38,10 @@ export function filesOf(path: string): string[] {
  * read. A file changed during the read gets a stamp that will not match it again, never the reverse.
  */
 export function readStamped(file: string): ReadFile {
-  const { size, mtimeMs } = statSync(file);
+  const statAt = Date.now();
+  const { size, mtimeMs, ino, ctimeMs } = statSync(file);
   const bytes = readFileSync(file);
-  return { file, bytes, stamp: { file, size, mtimeMs, sha256: createHash('sha256').update(bytes).digest('hex') } };
+  return { file, bytes, stamp: { file, size, mtimeMs, ino, ctimeMs, statAt, sha256: createHash('sha256').update(bytes).digest('hex') } };
 }
 
 export function fingerprintOf(files: readonly ReadFile[]): string {
@@ -41,8 +50,10 @@ export function fingerprintOf(files: readonly ReadFile[]): string {
 
 /**
  * Whether the files are still the ones a fingerprint names: the same names, sizes and mtimes
- * (checked first, from the file system alone), and the same content (hashed, since an mtime can
- * be set back and a copy can keep it). Any doubt is a change.
+ * (checked first, from the file system alone), and the same content. An mtime can be set back
+ * and a copy can keep it, but not the inode's change time, which the kernel sets: as git does, a
+ * file whose inode and change time are those stamped, and which had not changed for a while when
+ * it was read, is not read again; any other is hashed. Any doubt is a change.
  */
 export function sameFiles(path: string, fingerprint: string): boolean {
   let before: FileStamp[];
@@ -53,10 +64,25 @@ export function sameFiles(path: string, fingerprint: string): boolean {
   }
   const files = filesOf(path);
   if (files.length !== before.length) return false;
-  for (const [i, file] of files.entries()) {
-    const { size, mtimeMs } = statSync(file);
-    const was = before[i]!;
-    if (was.file !== file || was.size !== size || was.mtimeMs !== mtimeMs) return false;
-  }
-  return files.every((file, i) => readStamped(file).stamp.sha256 === before[i]!.sha256);
+  const stats = files.map((f) => statSync(f));
+  if (files.some((file, i) => before[i]!.file !== file || before[i]!.size !== stats[i]!.size || before[i]!.mtimeMs !== stats[i]!.mtimeMs)) return false;
+  return files.every((file, i) => unchangedSinceStamped(stats[i]!, before[i]!) || readStamped(file).stamp.sha256 === before[i]!.sha256);
+}
+
+function unchangedSinceStamped({ ino, ctimeMs }: Stats, was: FileStamp): boolean {
+  if (was.ino === undefined || was.ctimeMs === undefined || was.statAt === undefined) return false;
+  return ino === was.ino && ctimeMs === was.ctimeMs && was.ctimeMs < was.statAt - RACY_MS;
+}
+
+/** whether two fingerprints name the same files with the same sizes, mtimes and bytes: if not, the read is a new version */
+export function sameVersion(a: string | undefined | null, b: string): boolean {
+  const version = (f: string | undefined | null) => {
+    try {
+      return f ? JSON.stringify((JSON.parse(f) as FileStamp[]).map(({ file, size, mtimeMs, sha256 }) => [file, size, mtimeMs, sha256])) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const was = version(a);
+  return was !== undefined && was === version(b);
 }

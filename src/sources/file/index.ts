@@ -1,13 +1,13 @@
 import { extname } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { formatPath } from '../../config/load.js';
 import { PermanentError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { expandGroups } from '../expand.js';
 import type { Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
-import { filesOf, fingerprintOf, readStamped, sameFiles, type ReadFile } from './fingerprint.js';
+import { filesOf, fingerprintOf, readStamped, sameVersion, sameFiles, type ReadFile } from './fingerprint.js';
 
 const FileUser = z.looseObject({
   id: z.string().min(1),
@@ -93,7 +93,7 @@ class FileSource implements Source {
   private remember(fingerprint: string): void {
     if (!this.store) return;
     const before = this.store.reads.state(this.id)?.fingerprint;
-    this.store.reads.mark(this.id, { at: new Date(this.now()).toISOString(), fingerprint }, { full: true, changed: before !== fingerprint });
+    this.store.reads.mark(this.id, { at: new Date(this.now()).toISOString(), fingerprint }, { full: true, changed: !sameVersion(before, fingerprint) });
   }
 
   private files(): ReadFile[] {

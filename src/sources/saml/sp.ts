@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as samlify from 'samlify';
-import { request, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { validateXML } from 'xmllint-wasm';
+import { defaultDispatcher } from '../../http/dispatcher.js';
+import { request } from '../../http/undici.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
@@ -125,7 +127,8 @@ export class SamlServiceProvider {
     const { metadataFile, metadataUrl } = this.config.idp;
     if (metadataFile !== undefined) return readFileSync(metadataFile, 'utf8');
     const res = await request(metadataUrl!, {
-      ...(this.opts.dispatcher ? { dispatcher: this.opts.dispatcher } : {}),
+      method: 'GET',
+      dispatcher: this.opts.dispatcher ?? defaultDispatcher(),
       headersTimeout: 10_000,
       bodyTimeout: 10_000,
     });
