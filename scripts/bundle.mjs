@@ -10,6 +10,11 @@ const BUNDLED = new Set(['zod', 'yaml', 'undici', 'pino']);
 const { dependencies } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const external = Object.keys(dependencies).filter((d) => !BUNDLED.has(d));
 
+// the entry must be tsc's output: a bundle bundled again would import the chunks removed below
+if (readFileSync('dist/cli.js', 'utf8').includes('./chunks/')) {
+  console.error('bundle: dist/cli.js is already a bundle; run `npm run build` (tsc first, then this script)');
+  process.exit(1);
+}
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
   entryPoints: [{ in: 'dist/cli.js', out: 'cli' }],

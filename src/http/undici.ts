@@ -24,5 +24,7 @@ type RequestOptions = Omit<Undici.Dispatcher.RequestOptions, 'origin' | 'path'> 
 export function request(url: string, options: RequestOptions): Promise<Undici.Dispatcher.ResponseData> {
   const { dispatcher, ...rest } = options;
   const u = new URL(url);
-  return dispatcher.request({ ...rest, origin: u.origin, path: `${u.pathname}${u.search}` });
+  // called on the dispatcher as undici's own request() does: a global dispatcher put in place by
+  // someone else (Node's own copy of undici, behind NODE_USE_ENV_PROXY) needs only `dispatch`
+  return api.request.call(dispatcher, { ...rest, origin: u.origin, path: `${u.pathname}${u.search}` }) as Promise<Undici.Dispatcher.ResponseData>;
 }

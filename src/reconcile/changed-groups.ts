@@ -22,7 +22,7 @@ export function printGroups(groups: readonly DesiredGroup[]): Map<string, string
     const members = new Lanes();
     for (const m of g.members as PrintedUser[]) {
       // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-      if (m.printed?.by !== call) m.printed = { by: call, lanes: new Lanes().text(JSON.stringify([m.id, m.active, m.raw])) };
+      if (m.printed?.by !== call) m.printed = { by: call, lanes: new Lanes().text(textOf([m.id, m.active, m.raw])) };
       members.mix(m.printed.lanes);
     }
     out.set(g.key, `${head.print()}.${members.print()}`);
@@ -31,6 +31,13 @@ export function printGroups(groups: readonly DesiredGroup[]): Map<string, string
 }
 
 type PrintedUser = SourceUser & { printed?: { by: object; lanes: Lanes } };
+
+/** JSON text in which the numbers JSON cannot write (NaN, ±Infinity: YAML's .nan and .inf, JSON's 1e400) stay apart from null and each other */
+function textOf(value: unknown): string {
+  const text = JSON.stringify(value);
+  // only a text with a null can hide one: the others are not made twice
+  return text.includes('null') ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0001${v}` : v)) : text;
+}
 
 /** two 32-bit multiply-xor lanes */
 class Lanes {

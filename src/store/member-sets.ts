@@ -3,21 +3,34 @@ import { Statements } from './statements.js';
 import { MemberList, type MemberOrigin } from '../members/member-list.js';
 import { UserIds } from '../members/user-ids.js';
 
+/** ids looked up one at a time before the whole table is read instead */
+const WHOLE_TABLE_AFTER = 2_000;
+
 /**
  * The members of the bound conversations, as numbers: each user id once (`user_ids`), each
  * conversation's members in one row of ascending numbers (`member_sets`), and the few that convsync
  * did not add (`member_origins`). Loading a million memberships reads ten thousand short rows.
  */
 export class MemberSets {
-  /** user id → number, for writes; forgotten when a write fails (its new numbers were rolled back) */
-  private refs: Map<string, number> | undefined;
+  /**
+   * user id → number, for writes; forgotten when a write fails (its new numbers were rolled back).
+   * Ids are looked up one by one until this process has asked for many: a run that changes a few
+   * memberships does not read a hundred thousand ids, and a first sync reads them once.
+   */
+  private refs = new Map<string, number>();
+  private whole = false;
+  private asked = 0;
   private readonly statements: Statements;
 
   constructor(private readonly db: Database.Database) {
     this.statements = new Statements(db);
   }
 
-  load(): { users: UserIds; members: Map<string, MemberList> } {
+  /**
+   * The user numbering, and each conversation's members decoded when first asked for: a plan of
+   * what changed reads the rows of the few conversations it plans, not all of them.
+   */
+  load(): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
     const users = this.loadUserIds();
     const origins = new Map<string, Map<number, MemberOrigin>>();
     const originRows = this.db.prepare(`SELECT conversation_id, user_ref, origin FROM member_origins`).raw().all() as [string, number, MemberOrigin][];
@@ -26,10 +39,12 @@ export class MemberSets {
       if (map === undefined) origins.set(conversationId, (map = new Map()));
       map.set(ref, origin);
     }
-    const members = new Map<string, MemberList>();
-    const rows = this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][];
-    for (const [conversationId, refs] of rows) members.set(conversationId, MemberList.fromRefs(users, parseRefs(refs), origins.get(conversationId)));
-    return { users, members };
+    const rows = new Map(this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][]);
+    const membersOf = (conversationId: string) => {
+      const refs = rows.get(conversationId);
+      return refs === undefined ? MemberList.empty : MemberList.fromRefs(users, parseRefs(refs), origins.get(conversationId));
+    };
+    return { users, membersOf };
   }
 
   private loadUserIds(): UserIds {
@@ -62,7 +77,7 @@ export class MemberSets {
     }
     const ours: string[] = [];
     for (const id of change.remove ?? []) {
-      const ref = this.cache().get(id);
+      const ref = this.findRef(id);
       if (ref === undefined || !current.delete(ref)) continue;
       changed = true;
       const external = this.statement(`DELETE FROM member_origins WHERE conversation_id = ? AND user_ref = ?`).run(conversationId, ref).changes > 0;
@@ -100,7 +115,7 @@ export class MemberSets {
     if (merged.size === 0 && renamed.length === 0) return 0;
     if (merged.size > 0) this.merge(merged);
     for (const [ref, id] of renamed) this.db.prepare(`UPDATE user_ids SET user_id = ? WHERE ref = ?`).run(id, ref);
-    this.refs = undefined;
+    this.forgetRefs();
     return merged.size + renamed.length;
   }
 
@@ -156,25 +171,37 @@ export class MemberSets {
     try {
       return write();
     } catch (e) {
-      this.refs = undefined;
+      this.forgetRefs();
       throw e;
     }
   }
 
   private refOf(id: string): number {
-    const refs = this.cache();
-    let ref = refs.get(id);
+    const ref = this.findRef(id);
+    if (ref !== undefined) return ref;
+    const made = this.statement(`INSERT INTO user_ids (user_id) VALUES (?) RETURNING ref`).pluck().get(id) as number;
+    this.refs.set(id, made);
+    return made;
+  }
+
+  private findRef(id: string): number | undefined {
+    if (!this.whole && ++this.asked > WHOLE_TABLE_AFTER) {
+      this.refs = new Map(this.db.prepare(`SELECT user_id, ref FROM user_ids`).raw().all() as [string, number][]);
+      this.whole = true;
+    }
+    let ref = this.refs.get(id);
     if (ref === undefined) {
-      // numbered by another writer since the cache was read (the lease changed hands), or new
-      ref = (this.statement(`SELECT ref FROM user_ids WHERE user_id = ?`).pluck().get(id) ??
-        this.statement(`INSERT INTO user_ids (user_id) VALUES (?) RETURNING ref`).pluck().get(id)) as number;
-      refs.set(id, ref);
+      // not asked for yet, or numbered by another writer since the table was read (the lease changed hands)
+      ref = this.statement(`SELECT ref FROM user_ids WHERE user_id = ?`).pluck().get(id) as number | undefined;
+      if (ref !== undefined) this.refs.set(id, ref);
     }
     return ref;
   }
 
-  private cache(): Map<string, number> {
-    return (this.refs ??= new Map(this.db.prepare(`SELECT user_id, ref FROM user_ids`).raw().all() as [string, number][]));
+  private forgetRefs(): void {
+    this.refs = new Map();
+    this.whole = false;
+    this.asked = 0;
   }
 
   private statement(sql: string): Database.Statement {

@@ -141,15 +141,18 @@ export class Store {
       state: string;
       unmanageable: string | null;
     }[];
-    const { users, members } = this.members.load();
+    const { users, membersOf } = this.members.load();
     const byConversation = new Map<string, SnapshotConversation>();
     const all = rows.map((r) => {
+      let members: MemberList | undefined;
       const c: SnapshotConversation = {
         key: r.key,
         conversationId: r.conversation_id,
         ownerId: r.owner_id,
         name: r.name,
-        members: members.get(r.conversation_id) ?? MemberList.empty,
+        get members() {
+          return (members ??= membersOf(r.conversation_id));
+        },
         groups: JSON.parse(r.groups) as string[],
         onGroupRemoved: r.on_group_removed,
         ...(r.unmanageable !== null ? { unmanageable: r.unmanageable } : {}),

@@ -77,10 +77,11 @@ describe('file stamps', () => {
     const stamp = stampOf(file);
     // a stamp whose hash is wrong: only a file that is read again is found changed
     const wrongHash = (statAt: number) => JSON.stringify([{ ...stamp, sha256: '0'.repeat(64), statAt }]);
-    expect(sameFiles(file, wrongHash(Number(stamp.ctimeMs) + 60_000))).toBe(true);
-    expect(sameFiles(file, wrongHash(Number(stamp.ctimeMs) + 500))).toBe(false);
+    const changedAt = Number(BigInt(stamp.ctimeNs as string) / 1_000_000n);
+    expect(sameFiles(file, wrongHash(changedAt + 60_000))).toBe(true);
+    expect(sameFiles(file, wrongHash(changedAt + 500))).toBe(false);
     // a stamp of an older convsync, without the inode: hashed
-    const { ino: _ino, ctimeMs: _ctime, statAt: _at, ...old } = stamp;
+    const { ino: _ino, ctimeNs: _ctime, statAt: _at, ...old } = stamp;
     expect(sameFiles(file, JSON.stringify([{ ...old, sha256: '0'.repeat(64) }]))).toBe(false);
     expect(sameFiles(file, JSON.stringify([old]))).toBe(true);
   });
@@ -92,7 +93,7 @@ describe('file stamps', () => {
     const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
     utimesSync(file, mtime, mtime);
     const before = stampOf(file);
-    const fingerprint = JSON.stringify([{ ...before, statAt: Number(before.ctimeMs) + 60_000 }]);
+    const fingerprint = JSON.stringify([{ ...before, statAt: Number(BigInt(before.ctimeNs as string) / 1_000_000n) + 60_000 }]);
     await sleep(20);
     writeFileSync(file, 'users:\n  - { id: a, externalId: y1 }\n  - { id: b, externalId: y2 }\n');
     utimesSync(file, mtime, mtime);

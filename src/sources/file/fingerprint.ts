@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statfsSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 
 /** one file of a file source as read: its bytes, and what tells whether it changed since */
@@ -14,15 +14,22 @@ interface FileStamp {
   size: number;
   mtimeMs: number;
   sha256: string;
-  /** the inode and its change time: a write, a rename over it or a touch changes them (absent in stamps of older versions) */
-  ino?: number;
-  ctimeMs?: number;
-  /** when the stat was taken */
+  /** the inode and its change time in ns, as decimal text (64-bit): a write, a rename over it or a touch changes them */
+  ino?: string;
+  ctimeNs?: string;
+  /** when the stat was taken (ms) */
   statAt?: number;
 }
 
 /** a file changed this close to its read may change again within its file system's time granularity unseen by stat */
 const RACY_MS = 2_000;
+
+/**
+ * Local file systems whose change time the kernel sets on every write, rename over and touch
+ * (statfs magic numbers: ext2/3/4, XFS, Btrfs, tmpfs — a Kubernetes ConfigMap —, overlayfs, ZFS, F2FS).
+ * Network and FUSE file systems may report the mtime as the ctime or stat from a cache: their files are hashed.
+ */
+const KERNEL_CTIME = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994, 0x794c7630, 0x2fc12fc1, 0xf2f52010]);
 
 /** the files of a source path: the file itself, or a directory's *.yaml, *.yml and *.json in name order */
 export function filesOf(path: string): string[] {
@@ -34,14 +41,22 @@ export function filesOf(path: string): string[] {
 }
 
 /**
- * A file read once, with its stamp: size and mtime taken before the read, the hash of the bytes
- * read. A file changed during the read gets a stamp that will not match it again, never the reverse.
+ * A file read once, with its stamp: size, mtime, inode and change time taken before the read, the
+ * hash of the bytes read, all of one open file (a symlink swapped meanwhile cannot mix two files).
+ * A file changed during the read gets a stamp that will not match it again, never the reverse.
  */
 export function readStamped(file: string): ReadFile {
   const statAt = Date.now();
-  const { size, mtimeMs, ino, ctimeMs } = statSync(file);
-  const bytes = readFileSync(file);
-  return { file, bytes, stamp: { file, size, mtimeMs, ino, ctimeMs, statAt, sha256: createHash('sha256').update(bytes).digest('hex') } };
+  const fd = openSync(file, 'r');
+  try {
+    const { size, mtimeMs } = fstatSync(fd);
+    const { ino, ctimeNs } = fstatSync(fd, { bigint: true });
+    const bytes = readFileSync(fd);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    return { file, bytes, stamp: { file, size, mtimeMs, ino: String(ino), ctimeNs: String(ctimeNs), statAt, sha256 } };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function fingerprintOf(files: readonly ReadFile[]): string {
@@ -52,8 +67,8 @@ export function fingerprintOf(files: readonly ReadFile[]): string {
  * Whether the files are still the ones a fingerprint names: the same names, sizes and mtimes
  * (checked first, from the file system alone), and the same content. An mtime can be set back
  * and a copy can keep it, but not the inode's change time, which the kernel sets: as git does, a
- * file whose inode and change time are those stamped, and which had not changed for a while when
- * it was read, is not read again; any other is hashed. Any doubt is a change.
+ * file on a local file system whose inode and change time are those stamped, and which had not
+ * changed for a while when it was read, is not read again; any other is hashed. Any doubt is a change.
  */
 export function sameFiles(path: string, fingerprint: string): boolean {
   let before: FileStamp[];
@@ -66,12 +81,14 @@ export function sameFiles(path: string, fingerprint: string): boolean {
   if (files.length !== before.length) return false;
   const stats = files.map((f) => statSync(f));
   if (files.some((file, i) => before[i]!.file !== file || before[i]!.size !== stats[i]!.size || before[i]!.mtimeMs !== stats[i]!.mtimeMs)) return false;
-  return files.every((file, i) => unchangedSinceStamped(stats[i]!, before[i]!) || readStamped(file).stamp.sha256 === before[i]!.sha256);
+  return files.every((file, i) => unchangedSinceStamped(file, before[i]!) || readStamped(file).stamp.sha256 === before[i]!.sha256);
 }
 
-function unchangedSinceStamped({ ino, ctimeMs }: Stats, was: FileStamp): boolean {
-  if (was.ino === undefined || was.ctimeMs === undefined || was.statAt === undefined) return false;
-  return ino === was.ino && ctimeMs === was.ctimeMs && was.ctimeMs < was.statAt - RACY_MS;
+function unchangedSinceStamped(file: string, was: FileStamp): boolean {
+  if (was.ino === undefined || was.ctimeNs === undefined || was.statAt === undefined) return false;
+  if (!KERNEL_CTIME.has(statfsSync(file).type)) return false;
+  const { ino, ctimeNs } = statSync(file, { bigint: true });
+  return String(ino) === was.ino && String(ctimeNs) === was.ctimeNs && ctimeNs < BigInt(was.statAt - RACY_MS) * 1_000_000n;
 }
 
 /** whether two fingerprints name the same files with the same sizes, mtimes and bytes: if not, the read is a new version */

@@ -1,0 +1,41 @@
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { identityValue } from '../../src/identity/resolve.js';
+import { printGroups } from '../../src/reconcile/changed-groups.js';
+import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
+
+/** a group of one file-source user, whose raw attributes are this YAML */
+function groupOf(userYaml: string): { group: DesiredGroup; user: SourceUser } {
+  const raw = parse(userYaml) as Record<string, unknown>;
+  const user: SourceUser = { id: 'a', emails: [], active: true, raw };
+  return { group: { key: 'f:eng', source: 'f', id: 'eng', displayName: 'eng', members: [user], complete: true }, user };
+}
+
+describe('group prints', () => {
+  // JSON writes NaN, ±Infinity and null alike; identity does not read them alike
+  for (const [before, after] of [
+    ['{ id: a, employeeNumber: .nan }', '{ id: a, employeeNumber: .inf }'],
+    ['{ id: a, employeeNumber: ~ }', '{ id: a, employeeNumber: 1e400 }'],
+    ['{ id: a, employeeNumber: .inf }', '{ id: a, employeeNumber: -.inf }'],
+    ['{ id: a, mail: a@x }', '{ id: a, mail: a@y }'],
+  ] as const) {
+    it(`change when what identity reads changes: ${before} → ${after}`, () => {
+      const x = groupOf(before);
+      const y = groupOf(after);
+      if (identityValue(x.user, 'employeeNumber') === identityValue(y.user, 'employeeNumber'))
+        expect(identityValue(x.user, 'mail')).not.toBe(identityValue(y.user, 'mail'));
+      expect(printGroups([x.group]).get('f:eng')).not.toBe(printGroups([y.group]).get('f:eng'));
+    });
+  }
+
+  it('stay the same for the same read, and change with a member, a name or a flag', () => {
+    const base = groupOf('{ id: a, mail: a@x }').group;
+    const print = (g: DesiredGroup) => printGroups([g]).get(g.key);
+    expect(print(groupOf('{ id: a, mail: a@x }').group)).toBe(print(base));
+    const other: SourceUser = { id: 'b', emails: [], active: true, raw: { id: 'b' } };
+    expect(print({ ...base, members: [...base.members, other] })).not.toBe(print(base));
+    expect(print({ ...base, displayName: 'eng2' })).not.toBe(print(base));
+    expect(print({ ...base, complete: false })).not.toBe(print(base));
+    expect(print({ ...base, members: [{ ...base.members[0]!, active: false }] })).not.toBe(print(base));
+  });
+});

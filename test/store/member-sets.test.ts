@@ -1,0 +1,75 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MemberSets } from '../../src/store/member-sets.js';
+import { Store } from '../../src/store/store.js';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const f of cleanup.splice(0)) f();
+});
+
+/** two writers on one store file, one after the other (the lease changing hands) */
+function twoWriters() {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-member-sets-'));
+  const file = join(dir, 'db.sqlite');
+  Store.open(file).close();
+  const open = () => {
+    const db = new Database(file);
+    cleanup.push(() => db.close());
+    return { db, sets: new MemberSets(db) };
+  };
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  return [open(), open()] as const;
+}
+
+const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
+const membersOf = (sets: MemberSets, conversation: string) => sets.load().membersOf(conversation);
+
+describe('member sets: user numbers', () => {
+  // 10 ids stay under the one-by-one limit; 3,000 go past it, so the whole table is read
+  for (const many of [10, 3_000]) {
+    it(`finds the numbers another writer gave since (${many} ids asked before)`, () => {
+      const [a, b] = twoWriters();
+      a.sets.edit('c1', { add: ids(many, 'a'), origin: 'convsync' });
+      b.sets.edit('c2', { add: ['shared', ...ids(5, 'b')], origin: 'convsync' });
+      // a has not seen "shared" and must not number it twice (user_id is unique)
+      a.sets.edit('c1', { add: ['shared'], origin: 'convsync' });
+      expect(a.sets.edit('c2', { remove: ['shared'] })).toEqual(['shared']);
+      expect(membersOf(a.sets, 'c1').size).toBe(many + 1);
+      expect(membersOf(b.sets, 'c2').size).toBe(5);
+    });
+
+    it(`forgets the numbers of a write that was rolled back (${many} ids asked before)`, () => {
+      const [a, b] = twoWriters();
+      a.sets.edit('c1', { add: ids(many, 'a'), origin: 'convsync' });
+      const failing = a.db.transaction(() =>
+        a.sets.writing(() => {
+          a.sets.edit('c1', { add: ['gone'], origin: 'convsync' });
+          throw new Error('the op failed');
+        }),
+      );
+      expect(failing).toThrow('the op failed');
+      // the number "gone" had is given again to someone else
+      b.sets.edit('c2', { add: ['other'], origin: 'convsync' });
+      a.sets.edit('c1', { add: ['gone'], origin: 'convsync' });
+      expect(membersOf(a.sets, 'c1').ids).toContain('gone');
+      expect(membersOf(a.sets, 'c2').ids).toEqual(['other']);
+    });
+  }
+});
+
+describe('member sets: a load', () => {
+  it('is what the store held when it was read, even when a conversation is first asked for after a write', () => {
+    const [a] = twoWriters();
+    a.sets.edit('c1', { add: ['u1', 'u2'], origin: 'convsync' });
+    const loaded = a.sets.load();
+    a.sets.edit('c1', { add: ['u3'], remove: ['u1'], origin: 'convsync' });
+    a.sets.edit('c2', { add: ['u4'], origin: 'convsync' });
+    expect(loaded.membersOf('c1').ids).toEqual(['u1', 'u2']);
+    expect(loaded.membersOf('c2').size).toBe(0);
+    expect(a.sets.load().membersOf('c1').ids).toEqual(['u2', 'u3']);
+  });
+});
