@@ -20,6 +20,8 @@ export class MemberSets {
   private refs = new Map<string, number>();
   private whole = false;
   private asked = 0;
+  /** SQLite's data_version when the numbers were last trusted: it moves when another connection commits */
+  private dataVersion: number | undefined;
   private readonly statements: Statements;
 
   constructor(private readonly db: Database.Database) {
@@ -168,6 +170,15 @@ export class MemberSets {
 
   /** runs a write transaction that may number new user ids; if it fails, the numbers it gave are forgotten with it */
   writing<T>(write: () => T): T {
+    // a rollback outside this call would keep the numbers the write gave: it must hold the transaction
+    if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');
+    // another connection committed since (a writer before a lease hand-over): it may have merged ids
+    // and given a merged id's number to another, so no cached number is trusted
+    const version = this.db.pragma('data_version', { simple: true }) as number;
+    if (version !== this.dataVersion) {
+      this.forgetRefs();
+      this.dataVersion = version;
+    }
     try {
       return write();
     } catch (e) {

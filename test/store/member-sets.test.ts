@@ -45,12 +45,14 @@ describe('member sets: user numbers', () => {
     it(`forgets the numbers of a write that was rolled back (${many} ids asked before)`, () => {
       const [a, b] = twoWriters();
       a.sets.edit('c1', { add: ids(many, 'a'), origin: 'convsync' });
-      const failing = a.db.transaction(() =>
-        a.sets.writing(() => {
-          a.sets.edit('c1', { add: ['gone'], origin: 'convsync' });
-          throw new Error('the op failed');
-        }),
-      );
+      // as the store writes: writing() around the transaction
+      const failing = () =>
+        a.sets.writing(() =>
+          a.db.transaction(() => {
+            a.sets.edit('c1', { add: ['gone'], origin: 'convsync' });
+            throw new Error('the op failed');
+          })(),
+        );
       expect(failing).toThrow('the op failed');
       // the number "gone" had is given again to someone else
       b.sets.edit('c2', { add: ['other'], origin: 'convsync' });
@@ -59,6 +61,28 @@ describe('member sets: user numbers', () => {
       expect(membersOf(a.sets, 'c2').ids).toEqual(['other']);
     });
   }
+});
+
+describe('member sets: numbers another writer changed', () => {
+  const write = (w: ReturnType<typeof twoWriters>[number], fn: () => unknown) => w.sets.writing(() => w.db.transaction(fn)());
+
+  it('are not trusted from the cache once another connection committed (a merge freed a number, given again to someone else)', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u', 'U'], origin: 'convsync' }));
+    // the other writer folds "U" into "u": the highest number is freed, and SQLite gives it to the next id
+    write(b, () => b.sets.canonicalize((id) => id.toLowerCase()));
+    write(b, () => b.sets.edit('c2', { add: ['v'], origin: 'convsync' }));
+    write(a, () => a.sets.edit('c3', { add: ['U'], origin: 'convsync' }));
+    expect(a.sets.load().membersOf('c3').ids).toEqual(['U']);
+    expect(a.sets.load().membersOf('c2').ids).toEqual(['v']);
+  });
+
+  it('refuses a write started inside a transaction, whose rollback it could not see', () => {
+    const [a] = twoWriters();
+    const inside = a.db.transaction(() => a.sets.writing(() => a.sets.edit('c1', { add: ['x'], origin: 'convsync' })));
+    expect(inside).toThrow(/outside a transaction/);
+    expect(a.sets.load().membersOf('c1').size).toBe(0);
+  });
 });
 
 describe('member sets: a load', () => {
