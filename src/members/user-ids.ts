@@ -2,7 +2,9 @@
  * Backend user ids numbered 1, 2, 3…. A large directory names each user in many conversations: the
  * plan sorts and merges integers where it would otherwise compare a million strings, and the store
  * keeps each id once (table `user_ids`, same numbers). Ids met only in the directory get the next
- * numbers, in memory. Numbers are never reused, so a number means one id for the life of a store.
+ * numbers, in memory. Within one load a number means one id; across loads it can change only when
+ * ids of one person are merged (the highest number freed may be given again), which is why writers
+ * drop the numbers they cached when another connection committed.
  */
 export class UserIds {
   private byName: Map<string, number> | undefined;
