@@ -1,75 +1,41 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { createApp, type App } from '../../src/main.js';
-import type { PlanOp } from '../../src/plan/types.js';
 import { runOnce } from '../../src/reconcile/run.js';
 import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
-import { WireSandbox } from '../../src/sandbox/wire/server.js';
+import { harness, opsOf } from './partial/harness.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-interface FileUser {
-  id: string;
-  userName: string;
-  externalId: string;
-  active: boolean;
-}
-interface FileGroup {
-  id: string;
-  displayName: string;
-  members: string[];
-}
-
-/** what a plan does, without the words it gives for it */
-const opsOf = (ops: readonly PlanOp[]) =>
-  ops.map((o) => JSON.stringify({ ...o, reason: undefined, ...('members' in o ? { members: [...o.members].sort() } : {}) })).sort();
-
 async function setup(seed: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'convsync-partial-'));
-  const wire = await WireSandbox.start({});
-  cleanup.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => wire.stop(),
+  const t = await harness(
+    {
+      mappings: [
+        { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
+        // groups of one department feed one conversation together
+        { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
+      ],
+    },
+    0,
   );
+  cleanup.push(() => t.close());
+  const { wire, users, groups } = t;
   const random = seededRandom(seed);
-  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
   // more backend users than directory users: an identity can move to one not used yet
   const backendIds = Array.from({ length: 40 }, () => randomUuid(random));
   for (const id of backendIds) wire.addUser({ id });
-  const users: FileUser[] = Array.from({ length: 30 }, (_, i) => ({ id: `u${i}`, userName: `user${i}`, externalId: backendIds[i]!, active: true }));
+  users.push(...Array.from({ length: 30 }, (_, i) => ({ id: `u${i}`, userName: `user${i}`, externalId: backendIds[i]!, active: true })));
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
   const names = ['team-a', 'team-b', 'team-c', 'eng-x', 'eng-y', 'ops-x', 'ops-y', 'misc-1'];
-  const groups: FileGroup[] = names.map((displayName, i) => ({
-    id: `g${i}`,
-    displayName,
-    members: users.filter(() => random() < 0.3).map((u) => u.id),
-  }));
-  const file = join(dir, 'directory.json');
-  const write = () => writeFileSync(file, JSON.stringify({ users, groups }));
-  write();
-  const config = ConfigSchema.parse({
-    store: { path: join(dir, 'db.sqlite') },
-    sources: [{ name: 'dir', type: 'file', path: file }],
-    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
-    mappings: [
-      { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
-      // groups of one department feed one conversation together
-      { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
-    ],
-    guards: { maxRemovalsPerRun: 10_000, maxRemovalRatio: 1, maxUnbindsPerRun: 100, maxSourceShrink: 1 },
-    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
-    drift: { refreshEveryRuns: 0 },
-    log: { level: 'silent' },
-  });
-  const app: App = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
-  cleanup.push(() => app.close());
+  groups.push(
+    ...names.map((displayName, i) => ({
+      id: `g${i}`,
+      displayName,
+      members: users.filter(() => random() < 0.3).map((u) => u.id),
+    })),
+  );
+  t.write();
 
   /** one random change to the directory, as an IdP would make it */
   const change = () => {
@@ -107,7 +73,7 @@ async function setup(seed: number) {
       }
     }
   };
-  return { app, wire, change, write, users, groups };
+  return { app: t.app, wire, change, write: t.write, users, groups };
 }
 
 describe('a run told only that a source changed plans the conversations of the groups that did', () => {
