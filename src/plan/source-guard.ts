@@ -13,7 +13,7 @@ export function distrustVanishedGroups(
   const warnings: string[] = [];
   const out = groups.map((g) => {
     const before = previousSizes.get(g.key) ?? 0;
-    if (!g.complete || g.members.length > 0 || before === 0) return g;
+    if (!g.complete || memberCount(g) > 0 || before === 0) return g;
     if (allowRemovals) {
       warnings.push(`${g.key} ("${g.displayName}") is now empty (had ${before}); accepted because removals are approved`);
       return g;
@@ -25,13 +25,18 @@ export function distrustVanishedGroups(
   return { groups: out, warnings };
 }
 
+/** how many members a group has, without reading members a source keeps until asked */
+export function memberCount(g: DesiredGroup): number {
+  return g.size ?? g.members.length;
+}
+
 export interface SourceSize {
   groups: number;
   memberships: number;
 }
 
 export function sizeOf(groups: readonly DesiredGroup[]): SourceSize {
-  return { groups: groups.length, memberships: groups.reduce((n, g) => n + g.members.length, 0) };
+  return { groups: groups.length, memberships: groups.reduce((n, g) => n + memberCount(g), 0) };
 }
 
 /** counts below this move by large ratios in ordinary life (3 groups → 1 is a reorganisation, not an outage) */

@@ -3,7 +3,7 @@ import type { Backend } from '../backends/types.js';
 import { durationMs } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import type { computePlan } from '../plan/compute.js';
-import type { SourceSize } from '../plan/source-guard.js';
+import { memberCount, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup } from '../sources/types.js';
 import type { Store } from '../store/store.js';
@@ -15,7 +15,7 @@ import type { DriftSummary, RunDeps } from './run.js';
 /** the baselines of the source and empty-group guards: only reads that were complete */
 export function recordGoodReads(store: Store, groups: DesiredGroup[], sourceSizes: Map<string, SourceSize>): void {
   for (const [source, size] of sourceSizes) store.guards.recordSourceSize(source, size);
-  store.guards.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: g.members.length })));
+  store.guards.recordGroupSizes(groups.filter((g) => g.complete).map((g) => ({ key: g.key, displayName: g.displayName, size: memberCount(g) })));
 }
 
 export async function refreshDrift(store: Store, reconciler: Reconciler, runId: number, logger: Logger): Promise<DriftSummary> {

@@ -1,75 +1,19 @@
 import type { MappingConfig } from '../config/schema.js';
 import { conversationKeyOf } from '../mapping/map.js';
-import type { DesiredGroup, SourceUser } from '../sources/types.js';
+import { headPrint, membersPrint } from '../sources/print.js';
+import type { DesiredGroup } from '../sources/types.js';
 
 /**
  * A print of each group as read: whatever a plan takes from it (name, flags, each member with all
  * their attributes, in the order read). Two reads with the same print plan the same; a reordered
- * read only costs a plan of that group. Multiply-xor lanes over JSON text, 64 bits for the group's
- * own fields and 64 for its members, not a cryptographic hash: a print only has to change when its
- * group does, and a SHA-1 over a million memberships took a second. The text is made natively
- * (JSON.stringify) and walked in one tight loop, which costs half of walking the values in JS.
+ * read only costs a plan of that group. A source that printed a group's members already (a file
+ * source answering from what it stored) gives that print, and its members are not read.
  */
 export function printGroups(groups: readonly DesiredGroup[]): Map<string, string> {
-  // a user is in many groups: printed once per call, the print left on the user object (a map from
-  // user to print cost several times as much at a million memberships; see mapGroups)
   const call = {};
   const out = new Map<string, string>();
-  for (const g of groups) {
-    const head = new Lanes().text(
-      JSON.stringify([g.source, g.id, g.displayName, g.complete, g.unknownReason ?? null, g.unknownIsReadError ?? null, g.suspect ?? false]),
-    );
-    const members = new Lanes();
-    for (const m of g.members as PrintedUser[]) {
-      // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-      if (m.printed?.by !== call) m.printed = { by: call, lanes: new Lanes().text(textOf([m.id, m.active, m.raw])) };
-      members.mix(m.printed.lanes);
-    }
-    out.set(g.key, `${head.print()}.${members.print()}`);
-  }
+  for (const g of groups) out.set(g.key, `${headPrint(g)}.${g.membersPrint ?? membersPrint(g.members, call)}`);
   return out;
-}
-
-type PrintedUser = SourceUser & { printed?: { by: object; lanes: Lanes } };
-
-/** JSON text in which the numbers JSON cannot write (NaN, ±Infinity: YAML's .nan and .inf, JSON's 1e400) stay apart from null and each other */
-function textOf(value: unknown): string {
-  const text = JSON.stringify(value);
-  // only a text with a null can hide one: the others are not made twice
-  return text.includes('null') ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0001${v}` : v)) : text;
-}
-
-/** two 32-bit multiply-xor lanes */
-class Lanes {
-  private a = 0x811c9dc5 | 0;
-  private b = 0x9e3779b9 | 0;
-
-  text(text: string): this {
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x85ebca6b);
-    }
-    this.a = a;
-    this.b = b;
-    return this;
-  }
-
-  /** another print, in order */
-  mix(other: Lanes): void {
-    this.a = Math.imul(this.a ^ other.a, 0x01000193);
-    this.a ^= this.a >>> 15;
-    this.b = Math.imul(this.b ^ other.b, 0x85ebca6b);
-    this.b ^= this.b >>> 13;
-  }
-
-  print(): string {
-    const a = Math.imul(this.a ^ (this.a >>> 15), 0x2c1b3c6d) ^ this.b;
-    const b = Math.imul(this.b ^ (this.b >>> 13), 0x297a2d39) ^ a;
-    return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
-  }
 }
 
 export interface ChangeScope {

@@ -22,7 +22,7 @@ export async function planRun(
   opts: PlanRunOptions = {},
 ): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const read = await readSources(deps, { allowRemovals, signal, scope });
+  const read = await readSources(deps, { allowRemovals, signal, scope, partial: opts.partial === true && opts.print === true && !scope });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
   let snapshot = store.loadSnapshot();
   // a run that is told only that sources changed plans the conversations of the groups that did

@@ -26,9 +26,9 @@ export interface SourcesRead {
  */
 export async function readSources(
   deps: { config: Config; store: Store; sources: Source[]; logger: Logger },
-  opts: { allowRemovals: boolean; signal: AbortSignal; scope?: ReadonlySet<string> },
+  opts: { allowRemovals: boolean; signal: AbortSignal; scope?: ReadonlySet<string>; partial?: boolean },
 ): Promise<SourcesRead> {
-  const { allowRemovals, signal, scope } = opts;
+  const { allowRemovals, signal, scope, partial } = opts;
   const { config, store, logger } = deps;
   const warnings: string[] = [];
   const readErrors: string[] = [];
@@ -37,7 +37,7 @@ export async function readSources(
   const scopedSources = scope && new Set([...scope].map(sourceOfGroup));
   const toRead = scopedSources ? deps.sources.filter((s) => scopedSources.has(s.id)) : deps.sources;
   if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
-  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal)));
+  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal, partial ? { partial } : undefined)));
   const tripped: string[] = [];
   const sizesBefore = store.guards.sourceSizes();
   const goodSizes = new Map<string, SourceSize>();

@@ -33,6 +33,13 @@ export interface DesiredGroup {
   unknownIsReadError?: boolean;
   /** set by the guard when the group read empty after having members: held back until approved */
   suspect?: boolean;
+  /**
+   * Set by a source that answers unchanged groups from what it stored, their members read only when
+   * asked for: the members' print (sources/print.ts) and how many there are, so that comparing and
+   * counting groups does not read them.
+   */
+  membersPrint?: string;
+  size?: number;
 }
 
 export interface SourceResult {
@@ -46,9 +53,17 @@ export interface SourceResult {
   warnings: string[];
 }
 
+export interface FetchOptions {
+  /**
+   * The run plans only the groups that differ from the last complete plan's: a source may answer
+   * the groups it knows to be unchanged since its last read from what it stored.
+   */
+  partial?: boolean;
+}
+
 export interface Source {
   readonly id: string;
-  fetch(signal: AbortSignal): Promise<SourceResult>;
+  fetch(signal: AbortSignal, opts?: FetchOptions): Promise<SourceResult>;
   /**
    * Whether anything may have changed since its last good read, told without reading it (a file's
    * fingerprint, a SCIM listing of what was modified since). true when it cannot tell. A source

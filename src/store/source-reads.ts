@@ -1,5 +1,8 @@
 import type Database from 'better-sqlite3';
+import { decodeIds, encodeIds, toGroup, type GroupRow } from './read-rows.js';
 import { Statements } from './statements.js';
+
+export { decodeIds, encodeIds } from './read-rows.js';
 
 /**
  * What each source last read, so that a run reads only what changed, and the stamp of the last
@@ -113,6 +116,19 @@ export class SourceReads {
     return rows.map(toGroup);
   }
 
+  /** the groups as last read without their members (id, name, nested ids, data), in id order */
+  groupHeads(source: string): Omit<ReadGroup, 'members'>[] {
+    const rows = this.statement(`SELECT id, display_name, '', nested, data FROM source_read_groups WHERE source = ? ORDER BY id`)
+      .raw()
+      .all(source) as GroupRow[];
+    return rows.map(([id, displayName, , nested, data]) => ({
+      id,
+      displayName,
+      ...(nested !== null ? { nested: decodeIds(nested) } : {}),
+      ...(data !== null ? { data } : {}),
+    }));
+  }
+
   /** a few stored groups, by id (those not stored are left out) */
   someGroups(source: string, ids: readonly string[]): Map<string, ReadGroup> {
     const get = this.statement(`SELECT id, display_name, members, nested, data FROM source_read_groups WHERE source = ? AND id = ?`).raw();
@@ -140,14 +156,19 @@ export class SourceReads {
     return out;
   }
 
-  /** a full read: the stored groups and users replaced by these */
-  replace(source: string, read: { groups: readonly ReadGroup[]; users: readonly ReadUser[] }, mark: ReadMark): void {
+  /** a full read: the stored groups and users replaced by these; `changed: false` when it read what was stored already */
+  replace(
+    source: string,
+    read: { groups: readonly ReadGroup[]; users: readonly ReadUser[] },
+    mark: ReadMark,
+    opts: { changed: boolean } = { changed: true },
+  ): void {
     this.db.transaction(() => {
       this.statement(`DELETE FROM source_read_groups WHERE source = ?`).run(source);
       this.statement(`DELETE FROM source_read_users WHERE source = ?`).run(source);
       this.write(source, { groups: read.groups, users: read.users, deletedGroups: [], deletedUsers: [] });
       this.saveState(source, mark, true);
-      this.bump(source);
+      if (opts.changed) this.bump(source);
     })();
   }
 
@@ -276,25 +297,4 @@ export class SourceReads {
   private statement(sql: string): Database.Statement {
     return this.statements.get(sql);
   }
-}
-
-type GroupRow = [id: string, displayName: string, members: string, nested: string | null, data: string | null];
-
-function toGroup([id, displayName, members, nested, data]: GroupRow): ReadGroup {
-  return { id, displayName, members: decodeIds(members), ...(nested !== null ? { nested: decodeIds(nested) } : {}), ...(data !== null ? { data } : {}) };
-}
-
-/**
- * A list of ids as one string: one id a line after a leading newline, or JSON when an id holds a
- * newline. Splitting lines costs a tenth of parsing JSON, and a million member ids are read at
- * every incremental read with changes.
- */
-export function encodeIds(ids: readonly string[]): string {
-  if (ids.length === 0) return '';
-  return ids.some((id) => id.includes('\n')) ? JSON.stringify(ids) : `\n${ids.join('\n')}`;
-}
-
-export function decodeIds(text: string): string[] {
-  if (text === '') return [];
-  return text.startsWith('\n') ? text.slice(1).split('\n') : (JSON.parse(text) as string[]);
 }

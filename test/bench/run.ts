@@ -46,9 +46,16 @@ async function main() {
     applies[backend] = await repeat(`apply S on ${backend}`, () => applyEfficiency(backend, applyParams));
   const cliTargets: Record<string, number> = { L: 0.5, XL: 0.8 };
   const clis: Record<string, Awaited<ReturnType<typeof cliSyncBench>>> = {};
-  for (const name of ONLY.has('cli') ? ['L', 'XL'].filter((n) => sizes.includes(n)) : []) {
+  const layouts = (process.env.BENCH_CLI_LAYOUTS ?? 'file,directory').split(',');
+  for (const name of ONLY.has('cli') && layouts.includes('file') ? ['L', 'XL'].filter((n) => sizes.includes(n)) : []) {
     process.stderr.write(`bench: sync ${name} through the CLI, ${RUNS} runs of each\n`);
     clis[name] = await cliSyncBench(workload(name), { runs: RUNS, changeShare: 0.001 });
+  }
+  // the same users and groups as a directory of a users file and a file per group (a GitOps layout):
+  // a change parses only the files that changed
+  for (const name of ONLY.has('cli') && layouts.includes('directory') ? ['L'].filter((n) => sizes.includes(n)) : []) {
+    process.stderr.write(`bench: sync ${name} as a directory of a file per group through the CLI, ${RUNS} runs of each\n`);
+    clis[`${name}-directory`] = await cliSyncBench(workload(name), { runs: RUNS, changeShare: 0.001, layout: 'directory' });
   }
   const pullParams = { concurrency: 8, pageSize: 100, changedGroups: 10 };
   const pulls = ONLY.has('pull') ? await repeat('SCIM pull L', () => scimPull(workload('L'), pullParams)) : [];
@@ -115,13 +122,14 @@ async function main() {
                   name,
                   {
                     workload: r.workload,
+                    layout: r.layout,
                     targetNoopSeconds: cliTargets[name] ?? null,
                     noopSeconds: spread(r.noopSeconds),
                     baselineFullPlanSeconds: spread(r.fullPlanNoopSeconds),
                     ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
                     floorSeconds: spread(r.floorSeconds),
                     initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
-                    change: { ...r.change, targetBeyondWritesSeconds: name === 'L' ? 0.5 : null },
+                    change: { ...r.change, targetBeyondWritesSeconds: name.startsWith('L') ? 0.5 : null },
                     fileMiB: r.fileMiB,
                   },
                 ]),

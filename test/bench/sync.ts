@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ConfigSchema } from '../../src/config/schema.js';
+import { Store } from '../../src/store/store.js';
 import { createApp } from '../../src/main.js';
 import { runOnce } from '../../src/reconcile/run.js';
 import { seededRandom } from '../../src/sandbox/random.js';
@@ -141,6 +142,35 @@ async function cliRun(args: string[]): Promise<{ seconds: number; stdout: string
 
 const seconds3 = (ms: number) => Math.round(ms) / 1000;
 
+/** a directory of a users file and a file per group, each written only when its text changed (as a checkout changes) */
+function directoryWriter(path: string, users: readonly object[], groups: readonly { id: string }[]) {
+  const written = new Map<string, string>();
+  return () => {
+    mkdirSync(path, { recursive: true });
+    const put = (name: string, text: string) => {
+      if (written.get(name) === text) return;
+      writeFileSync(join(path, name), text);
+      written.set(name, text);
+    };
+    put('users.json', JSON.stringify({ users }));
+    for (const g of groups) put(`group-${g.id}.json`, JSON.stringify({ groups: [g] }));
+  };
+}
+
+function sizeOf(path: string): number {
+  return statSync(path).isDirectory() ? readdirSync(path).reduce((n, f) => n + statSync(join(path, f)).size, 0) : statSync(path).size;
+}
+
+/** when the file source last read its files whole */
+function fullReadAt(db: string): string | null {
+  const store = Store.open(db);
+  try {
+    return store.reads.state('dir')?.fullReadAt ?? null;
+  } finally {
+    store.close();
+  }
+}
+
 /**
  * `convsync sync` as a process (CLI, file source, Wire sandbox on loopback), after the initial full
  * sync: `runs` runs with nothing changed (the source's fingerprint unchanged: no read, no plan),
@@ -149,15 +179,17 @@ const seconds3 = (ms: number) => Math.round(ms) / 1000;
  * and one run after `changeShare` of the memberships changed, with its writes and the window they
  * took on the Wire side.
  */
-export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number }) {
+export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number; layout?: 'file' | 'directory' }) {
+  const layout = opts.layout ?? 'file';
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-cli-${w.name}-`));
   const wire = await WireSandbox.start({});
   try {
     const { users, groups } = generateDirectory(w);
     wire.addUser({ email: 'bot@example.com', password: 'bench-password' });
     for (const u of users) wire.addUser({ id: u.externalId });
-    const file = join(dir, 'directory.json');
-    writeFileSync(file, JSON.stringify({ users, groups }));
+    const file = join(dir, layout === 'file' ? 'directory.json' : 'directory');
+    const write = layout === 'file' ? () => writeFileSync(file, JSON.stringify({ users, groups })) : directoryWriter(file, users, groups);
+    write();
     writeFileSync(join(dir, 'pw'), 'bench-password');
     const config = join(dir, 'convsync.yaml');
     const settings = {
@@ -227,7 +259,8 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
       while (g.members.includes(added));
       g.members.push(added);
     }
-    writeFileSync(file, JSON.stringify({ users, groups }));
+    write();
+    const readBefore = fullReadAt(join(dir, 'db.sqlite'));
     const before = wire.writeCalls().length;
     const changed = await sync();
     const writes = wire.writeCalls().slice(before);
@@ -249,8 +282,11 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
         beyondWritesSeconds: seconds3((changed.seconds - windowSeconds) * 1000),
         // the run said it planned only the groups that changed (and those sharing their conversations)
         partialPlan: /^Planned \d+ of \d+ group/m.test(changed.stdout),
+        // only the changed files were parsed (the source's last whole read is still the one before)
+        followedFileByFile: fullReadAt(join(dir, 'db.sqlite')) === readBefore,
       },
-      fileMiB: Math.round(statSync(file).size / 2 ** 20),
+      layout,
+      fileMiB: Math.round(sizeOf(file) / 2 ** 20),
       violations: wire.violations.length,
     };
   } finally {

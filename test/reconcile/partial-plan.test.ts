@@ -1,14 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
 import { runOnce } from '../../src/reconcile/run.js';
+import { readStamped, stampsOf } from '../../src/sources/file/fingerprint.js';
 import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
-import { harness, opsOf } from './partial/harness.js';
+import { harness, opsOf, type Layout } from './partial/harness.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const f of cleanup.splice(0).reverse()) await f();
 });
 
-async function setup(seed: number) {
+async function setup(seed: number, layout: Layout = 'file') {
   const t = await harness(
     {
       mappings: [
@@ -18,6 +20,7 @@ async function setup(seed: number) {
       ],
     },
     0,
+    layout,
   );
   cleanup.push(() => t.close());
   const { wire, users, groups } = t;
@@ -109,6 +112,72 @@ describe('a run told only that a source changed plans the conversations of the g
     expect(check.drift).toMatchObject({ added: 0, left: 0, renamed: 0, deleted: 0 });
     expect(check.plan.ops).toEqual([]);
     expect(t.wire.violations).toEqual([]);
+  });
+
+  it('over a directory of a file per group, reads only the files that changed, and leaves nothing a full plan of the same files would do', async () => {
+    const t = await setup(13, 'directory');
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    const fullReadAt = () => t.app.store.reads.state('dir')!.fullReadAt;
+    let followed = 0;
+    let fulls = 0;
+    for (let i = 0; i < 40; i++) {
+      for (let c = 0; c < 1 + (i % 3); c++) t.change();
+      t.write();
+      const before = fullReadAt();
+      // reads come a second apart at least, so that a whole read is told apart by its time
+      await new Promise((r) => setTimeout(r, 5));
+      const sync = await runOnce(t.app, { mode: 'sync' });
+      expect(sync.exitCode, JSON.stringify(sync.result?.failed)).toBe(0);
+      if (fullReadAt() === before) followed++;
+      if (!sync.partial) fulls++;
+      // the same files planned whole, as a dry run does: nothing is left to do, nothing was done twice
+      const full = await runOnce(t.app, { mode: 'plan' });
+      expect(full.partial).toBeUndefined();
+      expect(opsOf(full.plan.ops), `step ${i}`).toEqual([]);
+      expect(full.plan.blocked.map((b) => b.kind)).toEqual(sync.plan.blocked.map((b) => b.kind));
+    }
+    // a user edited is read whole (users.json), as are groups new or gone: the rest is followed file by file
+    expect(followed).toBeGreaterThan(5);
+    expect(fulls).toBeGreaterThan(5);
+    const check = await runOnce(t.app, { mode: 'sync', refresh: true });
+    expect(check.drift).toMatchObject({ added: 0, left: 0, renamed: 0, deleted: 0 });
+    expect(check.plan.ops).toEqual([]);
+    expect(t.wire.violations).toEqual([]);
+  });
+
+  it('a change an incremental read missed is planned by the next full plan, which reads the directory whole', async () => {
+    const t = await setup(17, 'directory');
+    await runOnce(t.app, { mode: 'sync' });
+    const [a, b] = t.groups.filter((g) => g.displayName.startsWith('team-'));
+    const newcomer = (g: { members: string[] }) => t.users.find((u) => !g.members.includes(u.id))!.id;
+    a!.members.push(newcomer(a!));
+    b!.members.push(newcomer(b!));
+    t.write();
+    // b's change unseen: the stored stamps name b's file as it is now (its hash too), the stored groups as they were
+    const { store } = t.app;
+    const dir = (t.app.config.sources[0] as { path: string }).path;
+    const state = store.reads.state('dir')!;
+    const stamps = stampsOf(state.fingerprint)!.map((s) => (s.file === join(dir, `group-${b!.id}.json`) ? readStamped(s.file).stamp : s));
+    store.reads.mark('dir', { at: state.readAt, fingerprint: JSON.stringify(stamps) }, { full: false, changed: false });
+
+    const missed = await runOnce(t.app, { mode: 'sync' });
+    expect(missed.partial?.changed).toBe(1);
+    expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a!.id}`]]);
+    // reconcile.fullPlanEvery has passed since the last full plan
+    store.reads.savePlanStamp({ ...store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
+    const full = await runOnce(t.app, { mode: 'sync' });
+    expect(full.partial).toBeUndefined();
+    expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b!.id}`]]);
+    expect((await runOnce(t.app, { mode: 'plan' })).plan.ops).toEqual([]);
+    // what the store keeps of the directory was written again from the whole read, though every stamp
+    // matched: a later change elsewhere plans only that change, and b keeps its newcomer
+    const member = a!.members[0]!;
+    a!.members = a!.members.filter((m) => m !== member);
+    t.write();
+    const later = await runOnce(t.app, { mode: 'sync' });
+    expect(later.partial?.changed).toBe(1);
+    const removed = t.users.find((u) => u.id === member)!.externalId;
+    expect(later.plan.ops.map((o) => [o.op, o.key, 'members' in o ? o.members : []])).toEqual([['remove', `group:dir:${a!.id}`, [removed]]]);
   });
 
   it('one member added to one group plans only that group, and a department conversation takes every group that feeds it', async () => {

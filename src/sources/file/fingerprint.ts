@@ -9,7 +9,7 @@ export interface ReadFile {
   stamp: FileStamp;
 }
 
-interface FileStamp {
+export interface FileStamp {
   file: string;
   size: number;
   mtimeMs: number;
@@ -82,6 +82,27 @@ export function sameFiles(path: string, fingerprint: string): boolean {
   const stats = files.map((f) => statSync(f));
   if (files.some((file, i) => before[i]!.file !== file || before[i]!.size !== stats[i]!.size || before[i]!.mtimeMs !== stats[i]!.mtimeMs)) return false;
   return files.every((file, i) => unchangedSinceStamped(file, before[i]!) || readStamped(file).stamp.sha256 === before[i]!.sha256);
+}
+
+/** the stamps a fingerprint names, or undefined when it is not one */
+export function stampsOf(fingerprint: string | null | undefined): FileStamp[] | undefined {
+  try {
+    const stamps = fingerprint ? (JSON.parse(fingerprint) as unknown) : undefined;
+    return Array.isArray(stamps) ? (stamps as FileStamp[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * One file against its stamp, as `sameFiles` checks it: unchanged (with the stamp to keep: the old
+ * one when trusted unread, a new one when the bytes were read and are the same), or read again.
+ */
+export function recheck(file: string, was: FileStamp): { stamp: FileStamp; read?: ReadFile } {
+  const { size, mtimeMs } = statSync(file);
+  if (was.file === file && size === was.size && mtimeMs === was.mtimeMs && unchangedSinceStamped(file, was)) return { stamp: was };
+  const read = readStamped(file);
+  return was.file === file && read.stamp.sha256 === was.sha256 ? { stamp: read.stamp } : { stamp: read.stamp, read };
 }
 
 function unchangedSinceStamped(file: string, was: FileStamp): boolean {

@@ -1,40 +1,19 @@
-import { extname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import * as z from 'zod';
 import type { FileSourceConfig } from '../../config/schema.js';
-import { formatPath } from '../../config/load.js';
 import { PermanentError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-import { expandGroups } from '../expand.js';
-import type { Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
+import { expandGroups, type FlatGroup } from '../expand.js';
+import type { DesiredGroup, FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
+import { readChanges, unknownWarning } from './changes.js';
 import { filesOf, fingerprintOf, readStamped, sameVersion, sameFiles, type ReadFile } from './fingerprint.js';
-
-const FileUser = z.looseObject({
-  id: z.string().min(1),
-  userName: z.string().optional(),
-  externalId: z.string().optional(),
-  displayName: z.string().optional(),
-  emails: z.array(z.string()).default([]),
-  active: z.boolean().default(true),
-});
-
-const FileGroup = z.strictObject({
-  id: z.string().min(1),
-  displayName: z.string().min(1),
-  /** user ids, or ids of other groups (nested) */
-  members: z.array(z.string()).default([]),
-});
-
-const FileDirectory = z.strictObject({
-  users: z.array(FileUser).default([]),
-  groups: z.array(FileGroup).default([]),
-});
+import { parseFile, sourceUserOf, type FileContent } from './format.js';
+import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js';
 
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
  * directory is read or nothing is: a file that does not parse fails the source with its path.
  * What was read is remembered by its fingerprint (names, sizes, mtimes, hashes), so a run can tell
- * that the files are unchanged without parsing them.
+ * that the files are unchanged without parsing them. A directory of several files is also kept in
+ * the store group by group, so that a run planning only what changed parses only the files that did.
  */
 class FileSource implements Source {
   readonly id: string;
@@ -58,42 +37,62 @@ class FileSource implements Source {
     }
   }
 
-  async fetch(): Promise<SourceResult> {
-    const users = new Map<string, SourceUser>();
-    const groups = new Map<string, z.infer<typeof FileGroup>>();
-    const files = this.files();
-    for (const read of files) {
-      const { file } = read;
-      const parsed = FileDirectory.safeParse(this.parse(read));
-      if (!parsed.success) {
-        const problems = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
-        throw new PermanentError(`${file}: ${problems}`, { origin: `file:${this.id}`, label: 'invalid-file' });
+  async fetch(_signal?: AbortSignal, opts?: FetchOptions): Promise<SourceResult> {
+    const at = new Date(this.now()).toISOString();
+    if (opts?.partial && this.store) {
+      const { reads } = this.store;
+      let changes: SourceResult | undefined;
+      try {
+        changes = readChanges({ source: this.id, path: this.config.path, reads, state: reads.state(this.id), at });
+      } catch {
+        // whatever stopped it, a whole read finds again and says
       }
-      for (const u of parsed.data.users) {
-        const { id, userName, externalId, displayName, emails, active } = u;
-        users.set(id, {
-          id,
-          emails,
-          active,
-          raw: u,
-          userName,
-          externalId,
-          displayName,
-        });
-      }
-      for (const g of parsed.data.groups) groups.set(g.id, g);
+      if (changes) return changes;
     }
-    const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
-    const warnings = unknown.map(([g, m]) => `file source ${this.id}: group ${g} lists unknown member ${m}`);
-    this.remember(fingerprintOf(files));
-    return { source: this.id, groups: out, listingComplete: true, warnings };
+    return this.readWhole(at);
   }
 
-  /** the fingerprint of what was read; new content is a new version of the source */
-  private remember(fingerprint: string): void {
+  private readWhole(at: string): SourceResult {
+    const files = this.files();
+    const contents = files.map((read) => ({ file: read.file, content: parseFile(this.id, read) }));
+    const users = new Map<string, SourceUser>();
+    const groups = new Map<string, FlatGroup>();
+    for (const { content } of contents) {
+      for (const u of content.users) users.set(u.id, sourceUserOf(u));
+      for (const g of content.groups) groups.set(g.id, g);
+    }
+    const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
+    this.remember(files, contents, { groups: out, unknown }, at);
+    return { source: this.id, groups: out, listingComplete: true, warnings: unknown.map(([g, m]) => unknownWarning(this.id, g, m)) };
+  }
+
+  /**
+   * The fingerprint of what was read (new content is a new version of the source) and, for a
+   * directory of several files, its groups and users, unless the store holds them as read already
+   */
+  private remember(
+    files: readonly ReadFile[],
+    contents: readonly { file: string; content: FileContent }[],
+    expanded: { groups: DesiredGroup[]; unknown: [string, string][] },
+    at: string,
+  ): void {
     if (!this.store) return;
-    const before = this.store.reads.state(this.id)?.fingerprint;
-    this.store.reads.mark(this.id, { at: new Date(this.now()).toISOString(), fingerprint }, { full: true, changed: !sameVersion(before, fingerprint) });
+    const { reads } = this.store;
+    const before = reads.state(this.id);
+    const fingerprint = fingerprintOf(files);
+    const changed = !sameVersion(before?.fingerprint, fingerprint);
+    const kept = cursorOf(before?.cursor) !== undefined;
+    const mark = { at, fingerprint };
+    // a directory of one file gains nothing from being followed file by file
+    if (files.length > 1) {
+      printMembers(expanded.groups);
+      // what is kept is a copy, written again whenever it does not hold what was read, whatever the stamps say
+      if (kept && !changed && keptAsRead(reads, this.id, expanded.groups)) return reads.mark(this.id, mark, { full: true, changed });
+      const rows = rowsOfWholeRead(contents, expanded.groups, expanded.unknown);
+      if (rows) return reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) }, { changed });
+    }
+    if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null }, { changed });
+    else reads.mark(this.id, mark, { full: true, changed });
   }
 
   private files(): ReadFile[] {
@@ -102,16 +101,6 @@ class FileSource implements Source {
       return filesOf(path).map(readStamped);
     } catch (e) {
       throw new PermanentError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { origin: `file:${this.id}` });
-    }
-  }
-
-  private parse({ file, bytes }: ReadFile): unknown {
-    try {
-      const text = bytes.toString('utf8');
-      // JSON is YAML too, but the YAML parser is many times slower on large directories
-      return (extname(file) === '.json' ? (JSON.parse(text) as unknown) : parseYaml(text)) ?? {};
-    } catch (e) {
-      throw new PermanentError(`${file}: ${(e as Error).message}`, { origin: `file:${this.id}`, label: 'invalid-file' });
     }
   }
 }

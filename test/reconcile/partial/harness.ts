@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -35,7 +35,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(extra: Record<string, unknown> = {}, nUsers = 10): Promise<Harness> {
+/**
+ * `file`: one JSON file of users and groups. `directory`: a directory of a users file and a file per
+ * group, each written only when its text changes, as a GitOps checkout changes.
+ */
+export type Layout = 'file' | 'directory';
+
+export async function harness(extra: Record<string, unknown> = {}, nUsers = 10, layout: Layout = 'file'): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-partial-'));
   const wire = await WireSandbox.start({});
   wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
@@ -46,8 +52,8 @@ export async function harness(extra: Record<string, unknown> = {}, nUsers = 10):
     users.push({ id: `u${i}`, userName: `user${i}`, externalId: uuid, active: true });
   }
   const groups: FileGroup[] = [];
-  const file = join(dir, 'directory.json');
-  const write = () => writeFileSync(file, JSON.stringify({ users, groups }));
+  const file = layout === 'file' ? join(dir, 'directory.json') : join(dir, 'directory');
+  const write = layout === 'file' ? () => writeFileSync(file, JSON.stringify({ users, groups })) : () => writeDirectory(file, users, groups);
   write();
   const config = ConfigSchema.parse({
     store: { path: join(dir, 'db.sqlite') },
@@ -79,4 +85,17 @@ export async function harness(extra: Record<string, unknown> = {}, nUsers = 10):
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+function writeDirectory(dir: string, users: readonly FileUser[], groups: readonly FileGroup[]): void {
+  mkdirSync(dir, { recursive: true });
+  const wanted = new Map([
+    ['users.json', JSON.stringify({ users })],
+    ...groups.map((g) => [`group-${g.id}.json`, JSON.stringify({ groups: [g] })] as [string, string]),
+  ]);
+  for (const name of readdirSync(dir)) if (!wanted.has(name)) unlinkSync(join(dir, name));
+  for (const [name, text] of wanted) {
+    const path = join(dir, name);
+    if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
+  }
 }

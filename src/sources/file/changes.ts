@@ -1,0 +1,146 @@
+import { PermanentError } from '../../errors.js';
+import type { ReadGroup, ReadState, SourceReads } from '../../store/source-reads.js';
+import type { FlatGroup } from '../expand.js';
+import { membersPrint } from '../print.js';
+import type { DesiredGroup, SourceResult } from '../types.js';
+import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
+import { parseFile } from './format.js';
+import { cursorOf, dataOf, StoredDirectory, usersDigest, type StoredGroupData } from './stored.js';
+
+interface Head {
+  displayName: string;
+  nested: string[];
+  data: StoredGroupData;
+}
+
+interface Changed {
+  /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
+  groups: Map<string, FlatGroup>;
+  places: Map<string, { file: string; pos: number }>;
+}
+
+/**
+ * A directory read again when a run plans only what changed: the files changed since the last read
+ * are parsed, the groups whose name or member ids they change and the groups that nest those are
+ * expanded (members read from the store), and every other group is answered from the store, its
+ * members read only if asked for. What this cannot follow file by file — a file added or removed,
+ * a user added, removed or edited, a group added, removed or moved to another file, an id given
+ * twice, nothing stored — gives undefined: the directory is then read whole.
+ */
+export function readChanges(ctx: { source: string; path: string; reads: SourceReads; state: ReadState | undefined; at: string }): SourceResult | undefined {
+  const { source, reads, state } = ctx;
+  const cursor = cursorOf(state?.cursor);
+  const stamps = stampsOf(state?.fingerprint);
+  const files = filesOf(ctx.path);
+  if (!cursor || !stamps || files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
+  const checked = files.map((f, i) => recheck(f, stamps[i]!));
+  const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
+  const changed = changedGroups(source, reads, checked, heads, cursor.users);
+  if (!changed) return undefined;
+
+  const fingerprint = JSON.stringify(checked.map((c): FileStamp => c.stamp));
+  // groups answered from the store are read from it later, only while it still holds this read
+  let current = state?.fingerprint;
+  const stillCurrent = () => {
+    if (reads.state(source)?.fingerprint !== current)
+      throw new PermanentError(`file source ${source} was read again by another run while this one used it; the next run reads it anew`, {
+        origin: `file:${source}`,
+      });
+  };
+  const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups, stillCurrent);
+  const affected = withNesting(changed.groups, heads);
+  const expanded = directory.expand(affected);
+  const call = {};
+  const rows = expanded.groups.map((g) => rowOf(g, { changed, heads, directory, unknown: expanded.unknown, call }));
+  const mark = { at: ctx.at, fingerprint };
+  if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
+  else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, fingerprint) });
+  current = fingerprint;
+
+  const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
+  const fileOrder = new Map(files.map((f, i) => [f, i]));
+  const placeOf = (id: string) => changed.places.get(id) ?? heads.get(id)!.data;
+  const rank = (id: string) => [fileOrder.get(placeOf(id).file)!, placeOf(id).pos] as const;
+  const order = [...heads].sort(([a], [b]) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1]);
+  const warnings: string[] = [];
+  const groups = order.map(([id, h]) => {
+    for (const m of fresh.has(id) ? [] : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));
+    return fresh.get(id) ?? directory.stub(id, h.displayName, h.data);
+  });
+  for (const [g, m] of expanded.unknown) warnings.push(unknownWarning(source, g, m));
+  return { source, groups, listingComplete: true, warnings };
+}
+
+export function unknownWarning(source: string, group: string, member: string): string {
+  return `file source ${source}: group ${group} lists unknown member ${member}`;
+}
+
+/** the groups of the changed files that differ from the stored ones; undefined when a file changed in a way this cannot follow */
+function changedGroups(
+  source: string,
+  reads: SourceReads,
+  checked: readonly ReturnType<typeof recheck>[],
+  heads: ReadonlyMap<string, Head>,
+  usersDigests: Record<string, string>,
+): Changed | undefined {
+  const out: Changed = { groups: new Map(), places: new Map() };
+  const byFile = new Map<string, string[]>();
+  for (const [id, h] of heads) (byFile.get(h.data.file) ?? byFile.set(h.data.file, []).get(h.data.file)!).push(id);
+  for (const { read } of checked) {
+    if (!read) continue;
+    const content = parseFile(source, read);
+    const digest = usersDigest(content.users);
+    if (digest === undefined || digest !== usersDigests[read.file]) return undefined;
+    const before = new Set(byFile.get(read.file) ?? []);
+    const ids = content.groups.map((g) => g.id);
+    if (new Set(ids).size !== ids.length || ids.length !== before.size || ids.some((id) => !before.has(id))) return undefined;
+    const stored = reads.someGroups(source, ids);
+    for (const [pos, g] of content.groups.entries()) {
+      const was = stored.get(g.id);
+      if (!was) return undefined;
+      const same = was.displayName === g.displayName && heads.get(g.id)!.data.pos === pos && sameIds(was.members, g.members);
+      if (same) continue;
+      out.groups.set(g.id, g);
+      out.places.set(g.id, { file: read.file, pos });
+    }
+  }
+  return out;
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** the changed groups and, transitively, every group that lists one of them */
+function withNesting(changed: ReadonlyMap<string, FlatGroup>, heads: ReadonlyMap<string, Head>): string[] {
+  const parents = new Map<string, string[]>();
+  for (const [id, h] of heads) for (const child of h.nested) (parents.get(child) ?? parents.set(child, []).get(child)!).push(id);
+  const out = new Set(changed.keys());
+  for (const id of out) for (const p of parents.get(id) ?? []) out.add(p);
+  return [...out];
+}
+
+/** an affected group as the store keeps it, printed; its print is left on it for the run */
+function rowOf(
+  g: DesiredGroup,
+  {
+    changed,
+    heads,
+    directory,
+    unknown,
+    call,
+  }: { changed: Changed; heads: ReadonlyMap<string, Head>; directory: StoredDirectory; unknown: readonly [string, string][]; call: object },
+): ReadGroup {
+  const head = heads.get(g.id)!;
+  g.membersPrint = membersPrint(g.members, call);
+  const data: StoredGroupData = {
+    ...(changed.places.get(g.id) ?? { file: head.data.file, pos: head.data.pos }),
+    print: g.membersPrint,
+    size: g.members.length,
+  };
+  const mine = unknown.filter(([id]) => id === g.id).map(([, m]) => m);
+  if (mine.length > 0) data.unknown = mine;
+  const members = directory.membersOf(g.id);
+  const nested = members.filter((m) => directory.isNested(m));
+  return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
+}

@@ -1,0 +1,206 @@
+import { createHash } from 'node:crypto';
+import { PermanentError } from '../../errors.js';
+import { groupKey } from '../../group-key.js';
+import type { ReadGroup, ReadUser, SourceReads } from '../../store/source-reads.js';
+import { expandGroups, type FlatGroup } from '../expand.js';
+import { membersPrint, textOf } from '../print.js';
+import type { DesiredGroup, SourceUser } from '../types.js';
+import { sourceUserOf, type FileContent, type FileUserRecord } from './format.js';
+
+/**
+ * What a directory source keeps in the store (`source_read_groups` and `_users`) so that a run
+ * after a few files changed parses only those. Each group is kept with its member ids, the ids of
+ * those that are groups, and this beside them:
+ */
+export interface StoredGroupData {
+  /** the file that lists it, and where in that file */
+  file: string;
+  pos: number;
+  /** its members' print and count, expanded, as last read */
+  print: string;
+  size: number;
+  /** member ids that are neither a user nor a group */
+  unknown?: string[];
+}
+
+/** the read state's cursor: the digest of each file's users, to tell a file whose users changed */
+export interface StoredCursor {
+  v: 1;
+  users: Record<string, string>;
+}
+
+export function cursorOf(text: string | null | undefined): StoredCursor | undefined {
+  try {
+    const cursor = text ? (JSON.parse(text) as StoredCursor) : undefined;
+    return cursor?.v === 1 && typeof cursor.users === 'object' ? cursor : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function dataOf(head: { data?: string }): StoredGroupData {
+  return JSON.parse(head.data ?? 'null') as StoredGroupData;
+}
+
+/** the digest of a file's users as checked; undefined when JSON text cannot keep them (NaN, ±Infinity) */
+export function usersDigest(users: readonly FileUserRecord[]): string | undefined {
+  const text = JSON.stringify(users);
+  if (text.includes('null') && textOf(users) !== text) return undefined;
+  return createHash('sha256').update(text).digest('base64');
+}
+
+/**
+ * The rows a whole read keeps, its groups' members printed on the way (a run's prints use them), or
+ * undefined when what was read cannot be followed file by file: an id given twice (the last one
+ * counts, whatever file changes next) or a user JSON cannot keep as read.
+ */
+export function rowsOfWholeRead(
+  files: readonly { file: string; content: FileContent }[],
+  expanded: DesiredGroup[],
+  unknown: readonly [string, string][],
+): { groups: ReadGroup[]; users: ReadUser[]; cursor: StoredCursor } | undefined {
+  const cursor: StoredCursor = { v: 1, users: {} };
+  const users: ReadUser[] = [];
+  const userIds = new Set<string>();
+  const where = new Map<string, { file: string; pos: number; members: string[] }>();
+  for (const { file, content } of files) {
+    const digest = usersDigest(content.users);
+    if (digest === undefined) return undefined;
+    cursor.users[file] = digest;
+    for (const u of content.users) {
+      if (userIds.has(u.id)) return undefined;
+      userIds.add(u.id);
+      users.push({ id: u.id, data: JSON.stringify(u) });
+    }
+    for (const [pos, g] of content.groups.entries()) {
+      if (where.has(g.id)) return undefined;
+      where.set(g.id, { file, pos, members: g.members });
+    }
+  }
+  const unknownOf = new Map<string, string[]>();
+  for (const [g, m] of unknown) (unknownOf.get(g) ?? unknownOf.set(g, []).get(g)!).push(m);
+  const groups = expanded.map((g): ReadGroup => {
+    const { file, pos, members } = where.get(g.id)!;
+    const data: StoredGroupData = {
+      file,
+      pos,
+      print: g.membersPrint ?? membersPrint(g.members, {}),
+      size: g.members.length,
+      ...(unknownOf.has(g.id) ? { unknown: unknownOf.get(g.id) } : {}),
+    };
+    const nested = members.filter((m) => !userIds.has(m) && where.has(m));
+    return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
+  });
+  return { groups, users, cursor };
+}
+
+/** each group's members printed, the print left on the group (a run's prints take it from there) */
+export function printMembers(groups: DesiredGroup[]): void {
+  const call = {};
+  for (const g of groups) g.membersPrint = membersPrint(g.members, call);
+}
+
+/** whether the store holds these groups as they were read: the same ids, names, member prints and counts */
+export function keptAsRead(reads: SourceReads, source: string, groups: readonly DesiredGroup[]): boolean {
+  const heads = new Map(reads.groupHeads(source).map((h) => [h.id, h]));
+  return (
+    heads.size === groups.length &&
+    groups.every((g) => {
+      const h = heads.get(g.id);
+      const data = h && dataOf(h);
+      return data !== undefined && h!.displayName === g.displayName && data.print === g.membersPrint && data.size === g.members.length;
+    })
+  );
+}
+
+/**
+ * Groups expanded from the store, with the groups of the files read now in place of their stored
+ * form. A user is read from the store once, and is one object in every group that has them.
+ */
+export class StoredDirectory {
+  private readonly users = new Map<string, SourceUser | null>();
+  /** the groups expanded so far, as listed (member ids) */
+  private readonly listed = new Map<string, FlatGroup>();
+
+  constructor(
+    private readonly reads: SourceReads,
+    private readonly source: string,
+    private readonly isGroup: (id: string) => boolean,
+    private readonly fresh: ReadonlyMap<string, FlatGroup>,
+    /** throws when the store no longer holds the read these groups belong to */
+    private readonly stillCurrent: () => void,
+  ) {}
+
+  /** these groups, their nested groups expanded as a whole read does, and the member ids that are neither a user nor a group */
+  expand(ids: readonly string[]): { groups: DesiredGroup[]; unknown: [string, string][] } {
+    this.stillCurrent();
+    const flats = new Map<string, FlatGroup>();
+    let wave = [...new Set(ids)];
+    while (wave.length > 0) {
+      const stored = this.reads.someGroups(
+        this.source,
+        wave.filter((id) => !this.fresh.has(id)),
+      );
+      for (const id of wave) {
+        const g = this.fresh.get(id) ?? stored.get(id);
+        if (!g)
+          throw new PermanentError(`file source ${this.source}: group ${id} is missing from the store; it is read whole at the next run`, {
+            origin: `file:${this.source}`,
+          });
+        flats.set(id, { id, displayName: g.displayName, members: g.members });
+        this.listed.set(id, flats.get(id)!);
+      }
+      this.lookUp(wave.flatMap((id) => flats.get(id)!.members));
+      const next = new Set<string>();
+      for (const id of wave) for (const m of flats.get(id)!.members) if (this.users.get(m) === null && this.isGroup(m) && !flats.has(m)) next.add(m);
+      wave = [...next];
+    }
+    const users = new Map<string, SourceUser>();
+    for (const g of flats.values()) for (const m of g.members) if (this.users.get(m)) users.set(m, this.users.get(m)!);
+    const wanted = new Set(ids);
+    const out = expandGroups(this.source, [...flats.values()], users);
+    return { groups: out.groups.filter((g) => wanted.has(g.id)), unknown: out.unknown.filter(([g]) => wanted.has(g)) };
+  }
+
+  /** the member ids of a group expanded already */
+  membersOf(id: string): string[] {
+    return this.listed.get(id)!.members;
+  }
+
+  /** whether a member id looked up already is a group's (a user's id wins, as in a whole read) */
+  isNested(id: string): boolean {
+    return this.users.get(id) === null && this.isGroup(id);
+  }
+
+  /** a group answered from the store: its members are read when first asked for */
+  stub(id: string, displayName: string, data: StoredGroupData): DesiredGroup {
+    const group = {
+      key: groupKey(this.source, id),
+      source: this.source,
+      id,
+      displayName,
+      complete: true,
+      membersPrint: data.print,
+      size: data.size,
+    } as DesiredGroup;
+    Object.defineProperty(group, 'members', {
+      enumerable: true,
+      configurable: true,
+      get: () => {
+        const members = this.expand([id]).groups[0]!.members;
+        Object.defineProperty(group, 'members', { value: members, enumerable: true, configurable: true, writable: true });
+        return members;
+      },
+    });
+    return group;
+  }
+
+  private lookUp(ids: readonly string[]): void {
+    const missing = [...new Set(ids.filter((id) => !this.users.has(id)))];
+    const found = this.reads.someUsers(this.source, missing);
+    for (const id of missing) {
+      const data = found.get(id);
+      this.users.set(id, data === undefined ? null : sourceUserOf(JSON.parse(data) as FileUserRecord));
+    }
+  }
+}

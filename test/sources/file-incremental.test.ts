@@ -1,0 +1,221 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { printGroups } from '../../src/reconcile/changed-groups.js';
+import { seededRandom } from '../../src/sandbox/random.js';
+import { fileSource } from '../../src/sources/file/index.js';
+import type { DesiredGroup, Source } from '../../src/sources/types.js';
+import { Store } from '../../src/store/store.js';
+
+const cleanup: (() => void)[] = [];
+afterEach(() => {
+  for (const f of cleanup.splice(0)) f();
+});
+
+const signal = new AbortController().signal;
+
+interface User {
+  id: string;
+  externalId: string;
+  active: boolean;
+  title?: string;
+}
+interface Group {
+  id: string;
+  displayName: string;
+  members: string[];
+}
+
+/** a directory of users in two files and groups in four, some nested, some listing ids nobody has */
+function directory(seed: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-incremental-'));
+  const store = Store.open(':memory:');
+  cleanup.push(
+    () => store.close(),
+    () => rmSync(dir, { recursive: true, force: true }),
+  );
+  const random = seededRandom(seed);
+  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+  const users: User[][] = [[], []];
+  for (let i = 0; i < 40; i++) users[i % 2]!.push({ id: `u${i}`, externalId: `x${i}`, active: random() < 0.9 });
+  const files: Group[][] = [[], [], [], []];
+  for (let i = 0; i < 16; i++) files[i % 4]!.push({ id: `g${i}`, displayName: `team-${i}`, members: [] });
+  const allGroups = () => files.flat();
+  const allUsers = () => users.flat();
+  for (const g of allGroups()) {
+    g.members = allUsers()
+      .filter(() => random() < 0.25)
+      .map((u) => u.id);
+    if (random() < 0.3) g.members.push(pick(allGroups()).id);
+  }
+  allGroups()[3]!.members.push('nobody');
+  let clock = Date.parse('2026-01-01T00:00:00Z');
+  const now = () => clock;
+  const source: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store, now });
+  // the same files read whole every time, into a store of its own
+  const other = Store.open(':memory:');
+  cleanup.push(() => other.close());
+  const whole: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store: other });
+  const write = () => {
+    // only files whose text changed are written: the others keep their stamps and are trusted unread
+    const put = (name: string, value: unknown) => {
+      const text = JSON.stringify(value);
+      const path = join(dir, name);
+      if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
+    };
+    users.forEach((us, i) => put(`users-${i}.json`, { users: us }));
+    files.forEach((gs, i) => put(`groups-${i}.json`, { groups: gs }));
+  };
+  write();
+
+  /** one random change; the ones marked `whole` cannot be followed file by file */
+  const change = (): string => {
+    const g = pick(allGroups());
+    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8])) {
+      case 0:
+        g.members.push(pick(allUsers()).id);
+        return 'member added';
+      case 1:
+        g.members.splice(Math.floor(random() * g.members.length), 1);
+        return 'member removed';
+      case 2:
+        g.displayName = `team-${Math.floor(random() * 100)}`;
+        return 'renamed';
+      case 3:
+        g.members.push(pick(allGroups()).id);
+        return 'nested group added';
+      case 4:
+        g.members.push(`ghost${Math.floor(random() * 5)}`);
+        return 'unknown member added';
+      case 5: {
+        const f = pick(files);
+        if (f.length > 1) f.push(f.shift()!);
+        return 'groups of a file reordered';
+      }
+      case 6: {
+        const u = pick(allUsers());
+        u.title = `t${Math.floor(random() * 3)}`;
+        return 'user attribute (whole)';
+      }
+      case 7: {
+        const from = files.find((f) => f.includes(g))!;
+        from.splice(from.indexOf(g), 1);
+        pick(files).push(g);
+        return 'group moved between files (whole)';
+      }
+      default: {
+        const f = pick(files);
+        f.push({ id: `n${Math.floor(random() * 1e6)}`, displayName: 'team-new', members: [pick(allUsers()).id] });
+        return 'group added (whole)';
+      }
+    }
+  };
+  return {
+    dir,
+    files,
+    store,
+    source,
+    whole,
+    write,
+    change,
+    tick: () => (clock += 60_000),
+    wasWhole: () => store.reads.state('dir')!.fullReadAt === new Date(clock).toISOString(),
+  };
+}
+
+/** what a plan takes from a read: every group with its members, in order, and its print */
+function view(groups: readonly DesiredGroup[]) {
+  const prints = printGroups(groups);
+  return groups.map((g) => ({
+    key: g.key,
+    displayName: g.displayName,
+    complete: g.complete,
+    members: g.members.map((m) => [m.id, m.active, m.raw]),
+    size: g.size ?? g.members.length,
+    print: prints.get(g.key),
+  }));
+}
+
+describe('a directory source read again after some files changed', () => {
+  for (const seed of [1, 2, 3]) {
+    it(`gives what a whole read gives, over random changes (seed ${seed})`, async () => {
+      const t = directory(seed);
+      await t.source.fetch(signal, { partial: true });
+      expect(t.wasWhole()).toBe(true);
+      let followed = 0;
+      for (let step = 0; step < 60; step++) {
+        const what = [t.change(), ...(step % 4 === 0 ? [t.change()] : [])];
+        t.write();
+        t.tick();
+        const read = await t.source.fetch(signal, { partial: true });
+        const expected = await t.whole.fetch(signal);
+        // prints first: they must not need the members of groups the store answered for
+        const prints = printGroups(read.groups);
+        expect(prints, `step ${step}: ${what.join(', ')}`).toEqual(printGroups(expected.groups));
+        expect(view(read.groups), `step ${step}: ${what.join(', ')}`).toEqual(view(expected.groups));
+        expect([...read.warnings].sort()).toEqual([...expected.warnings].sort());
+        if (t.wasWhole()) expect(what.some((w) => w.endsWith('(whole)'))).toBe(true);
+        else followed++;
+      }
+      expect(followed).toBeGreaterThan(20);
+    });
+  }
+
+  it('answers the groups that did not change from the store, reads their members only when asked, and only while the store holds that read', async () => {
+    const t = directory(4);
+    await t.source.fetch(signal);
+    const g = t.files[1]![0]!;
+    // a group no other lists: it alone is expanded
+    for (const other of t.files.flat()) other.members = other.members.filter((m) => m !== g.id);
+    t.write();
+    t.tick();
+    await t.source.fetch(signal, { partial: true });
+    g.members.push('u39');
+    t.write();
+    t.tick();
+    const read = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(false);
+    const unread = (gs: readonly DesiredGroup[]) => gs.filter((x) => Object.getOwnPropertyDescriptor(x, 'members')!.get !== undefined).map((x) => x.id);
+    expect(unread(read.groups)).toEqual(read.groups.map((x) => x.id).filter((id) => id !== g.id));
+    printGroups(read.groups);
+    expect(unread(read.groups).length).toBe(read.groups.length - 1);
+    const whole = await t.whole.fetch(signal);
+    const stub = read.groups.find((x) => x.id === t.files[2]![1]!.id)!;
+    expect(stub.members.map((m) => m.id)).toEqual(whole.groups.find((x) => x.id === stub.id)!.members.map((m) => m.id));
+
+    // the store moves on (another run read the changed files): a member list not read yet is not taken from the later read
+    t.files[3]![0]!.members.push('u38');
+    t.write();
+    t.tick();
+    await t.source.fetch(signal, { partial: true });
+    const later = read.groups.find((x) => x.id === t.files[3]![0]!.id)!;
+    expect(() => later.members).toThrow(/read again by another run/);
+  });
+
+  it('is read whole when what it keeps cannot follow it: a user whose attribute JSON cannot write, an id given twice', async () => {
+    const t = directory(5);
+    writeFileSync(join(t.dir, 'users-1.yaml'), 'users:\n  - { id: odd, externalId: x, score: .nan }\n');
+    await t.source.fetch(signal);
+    expect(t.store.reads.state('dir')!.cursor).toBeNull();
+    t.files[0]![0]!.members.push('odd');
+    t.write();
+    t.tick();
+    const read = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+
+    rmSync(join(t.dir, 'users-1.yaml'));
+    writeFileSync(join(t.dir, 'zz-extra.json'), JSON.stringify({ groups: [{ id: 'g0', displayName: 'team-twice', members: [] }] }));
+    t.tick();
+    await t.source.fetch(signal);
+    expect(t.store.reads.state('dir')!.cursor).toBeNull();
+    t.files[1]![0]!.members.push('u1');
+    t.write();
+    t.tick();
+    const twice = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(twice.groups.find((x) => x.id === 'g0')!.displayName).toBe('team-twice');
+  });
+});
