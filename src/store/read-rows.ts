@@ -1,4 +1,4 @@
-import type { ReadGroup } from './source-reads.js';
+import type { ReadGroup } from './read-types.js';
 
 /** a stored group as the store reads it: id, display name, member ids, nested ids, data */
 export type GroupRow = [id: string, displayName: string, members: string, nested: string | null, data: string | null];

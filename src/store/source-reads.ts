@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { decodeIds, encodeIds, toGroup, type GroupRow } from './read-rows.js';
+import type { ReadState, ReadGroup, ReadUser, ReadChanges, ReadMark, PlanStamp } from './read-types.js';
 import { Statements } from './statements.js';
 
 export { decodeIds, encodeIds } from './read-rows.js';
@@ -27,68 +28,7 @@ export { decodeIds, encodeIds } from './read-rows.js';
  * tables (migration 11), so any write to them, by any code path, is seen.
  */
 
-export interface ReadState {
-  /** opaque to the store: where the next incremental read starts */
-  cursor: string | null;
-  /** opaque to the store: the content of a source read whole, as a digest */
-  fingerprint: string | null;
-  /** ISO time of the last full read */
-  fullReadAt: string | null;
-  /** ISO time of the last good read */
-  readAt: string;
-}
-
-export interface ReadGroup {
-  id: string;
-  displayName: string;
-  /** member ids: users, or groups where the source did not say which */
-  members: string[];
-  /** member ids the source said are groups */
-  nested?: string[];
-  /** opaque, source-defined */
-  data?: string;
-}
-
-export interface ReadUser {
-  id: string;
-  /** opaque, source-defined (the source's own record of the user) */
-  data: string;
-}
-
-export interface ReadChanges {
-  /** changed or new groups, each replaced whole */
-  groups: readonly ReadGroup[];
-  deletedGroups: readonly string[];
-  /** changed or new users, each replaced whole */
-  users: readonly ReadUser[];
-  deletedUsers: readonly string[];
-}
-
-/** where a good read leaves the source; `at` is its time (ISO) */
-export interface ReadMark {
-  at: string;
-  cursor?: string | null;
-  fingerprint?: string | null;
-}
-
-/** what the last complete plan was made from: a run that finds all of it unchanged need not plan */
-export interface PlanStamp {
-  runId: number;
-  /** ISO time the plan was made */
-  at: string;
-  /** ISO time of the last full plan (a partial plan keeps its predecessor's); absent in stamps before partial plans */
-  fullAt?: string;
-  /** digest of the configuration that matters to a plan, and the convsync version */
-  config: string;
-  /** the last journal row when the run ended: any op since changed the snapshot */
-  journalMax: number;
-  /** the last drift refresh when the run ended */
-  refreshRun: number;
-  /** each source's version as the plan read it */
-  sources: Record<string, number>;
-  /** the digest of the snapshot as the run left it, when it changed nothing ('' otherwise) */
-  snapshotDigest: string;
-}
+export type { ReadState, ReadGroup, ReadUser, ReadChanges, ReadMark, PlanStamp } from './read-types.js';
 
 /** the triggers that keep the versions of store-fed sources (migration 11) */
 export const FEED_TRIGGERS = ['push_users', 'push_groups', 'push_members', 'saml_logins', 'saml_groups'].flatMap((t) =>
@@ -131,13 +71,13 @@ export class SourceReads {
 
   /** a few stored groups, by id (those not stored are left out) */
   someGroups(source: string, ids: readonly string[]): Map<string, ReadGroup> {
-    const get = this.statement(`SELECT id, display_name, members, nested, data FROM source_read_groups WHERE source = ? AND id = ?`).raw();
-    const out = new Map<string, ReadGroup>();
-    for (const id of ids) {
-      const row = get.get(source, id) as GroupRow | undefined;
-      if (row) out.set(id, toGroup(row));
-    }
-    return out;
+    // one statement for all: a look-up per id cost more in calls than in SQLite
+    const rows = this.statement(
+      `SELECT id, display_name, members, nested, data FROM source_read_groups WHERE source = ? AND id IN (SELECT value FROM json_each(?))`,
+    )
+      .raw()
+      .all(source, JSON.stringify(ids)) as GroupRow[];
+    return new Map(rows.map((row) => [row[0], toGroup(row)]));
   }
 
   /** the users as last read: id → data */
@@ -147,28 +87,21 @@ export class SourceReads {
 
   /** a few stored users' data, by id (those not stored are left out) */
   someUsers(source: string, ids: readonly string[]): Map<string, string> {
-    const get = this.statement(`SELECT data FROM source_read_users WHERE source = ? AND id = ?`).pluck();
-    const out = new Map<string, string>();
-    for (const id of ids) {
-      const data = get.get(source, id) as string | undefined;
-      if (data !== undefined) out.set(id, data);
-    }
-    return out;
+    return new Map(
+      this.statement(`SELECT id, data FROM source_read_users WHERE source = ? AND id IN (SELECT value FROM json_each(?))`)
+        .raw()
+        .all(source, JSON.stringify(ids)) as [string, string][],
+    );
   }
 
-  /** a full read: the stored groups and users replaced by these; `changed: false` when it read what was stored already */
-  replace(
-    source: string,
-    read: { groups: readonly ReadGroup[]; users: readonly ReadUser[] },
-    mark: ReadMark,
-    opts: { changed: boolean } = { changed: true },
-  ): void {
+  /** a full read: the stored groups and users replaced by these */
+  replace(source: string, read: { groups: readonly ReadGroup[]; users: readonly ReadUser[] }, mark: ReadMark): void {
     this.db.transaction(() => {
       this.statement(`DELETE FROM source_read_groups WHERE source = ?`).run(source);
       this.statement(`DELETE FROM source_read_users WHERE source = ?`).run(source);
       this.write(source, { groups: read.groups, users: read.users, deletedGroups: [], deletedUsers: [] });
       this.saveState(source, mark, true);
-      if (opts.changed) this.bump(source);
+      this.bump(source);
     })();
   }
 
@@ -180,6 +113,11 @@ export class SourceReads {
       this.saveState(source, mark, false);
       if (changed) this.bump(source);
     })();
+  }
+
+  /** a file source's files stamped anew, their content the same: kept only if the fingerprint is still `was` */
+  restamp(source: string, was: string, fingerprint: string): void {
+    this.statement(`UPDATE source_reads SET fingerprint = ? WHERE source = ? AND fingerprint = ?`).run(fingerprint, source, was);
   }
 
   /** a source that stores no groups (a file read whole): its state only; `changed` when it read new content */
@@ -196,6 +134,19 @@ export class SourceReads {
       for (const table of ['source_read_groups', 'source_read_users', 'source_reads']) this.db.prepare(`DELETE FROM ${table} WHERE source = ?`).run(source);
       this.bump(source);
     })();
+  }
+
+  /** one source's version (0 before anything was stored) */
+  version(source: string): number {
+    return (this.statement(`SELECT version FROM source_versions WHERE source = ?`).pluck().get(source) as number | undefined) ?? 0;
+  }
+
+  /**
+   * `fn` in one transaction: its reads see one state of the store, and its first write fails
+   * (SQLITE_BUSY_SNAPSHOT) when another connection wrote since its first read
+   */
+  atomically<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   /** every source's version: bumped by each change to what it stored (or, for push and SAML, to their tables) */

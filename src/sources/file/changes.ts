@@ -1,11 +1,10 @@
-import { PermanentError } from '../../errors.js';
 import type { ReadGroup, ReadState, SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
 import { parseFile } from './format.js';
-import { cursorOf, dataOf, StoredDirectory, usersDigest, type StoredGroupData } from './stored.js';
+import { cursorOf, dataOf, rowDigest, StoredDirectory, usersDigest, type StoredGroupData } from './stored.js';
 
 interface Head {
   displayName: string;
@@ -27,47 +26,71 @@ interface Changed {
  * a user added, removed or edited, a group added, removed or moved to another file, an id given
  * twice, nothing stored — gives undefined: the directory is then read whole.
  */
-export function readChanges(ctx: { source: string; path: string; reads: SourceReads; state: ReadState | undefined; at: string }): SourceResult | undefined {
-  const { source, reads, state } = ctx;
-  const cursor = cursorOf(state?.cursor);
-  const stamps = stampsOf(state?.fingerprint);
-  const files = filesOf(ctx.path);
-  if (!cursor || !stamps || files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
-  const checked = files.map((f, i) => recheck(f, stamps[i]!));
-  const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
-  const changed = changedGroups(source, reads, checked, heads, cursor.users);
-  if (!changed) return undefined;
+export function readChanges(ctx: {
+  source: string;
+  path: string;
+  reads: SourceReads;
+  at: string;
+  /** files this process found unchanged against a fingerprint, with the stamps to keep */
+  checked?: { fingerprint: string; unchanged: ReadonlyMap<string, FileStamp> };
+}): SourceResult | undefined {
+  const { source, reads } = ctx;
+  // one state of the store from the first read to the write, which fails if another process wrote meanwhile
+  const read = reads.atomically(() => {
+    const state = reads.state(source);
+    const cursor = cursorOf(state?.cursor);
+    const stamps = stampsOf(state?.fingerprint);
+    const files = filesOf(ctx.path);
+    if (!cursor || !stamps || files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
+    const unchanged = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked?.unchanged : undefined;
+    const devices = new Map<bigint, boolean>();
+    const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
+    const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
+    const changed = changedGroups(source, reads, checked, heads, cursor.users);
+    if (!changed) return undefined;
+    const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups);
+    const expanded = directory.expand(withNesting(changed.groups, heads));
+    const call = {};
+    const rows = expanded.groups.map((g) => rowOf(g, { changed, heads, directory, unknown: expanded.unknown, call }));
+    const mark = { at: ctx.at, fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)) };
+    if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
+    else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
+    // the groups answered from the store are read from it later, only while it holds what it holds now
+    directory.holds(reads.version(source));
+    return { files, heads, changed, directory, expanded };
+  });
+  return read && resultOf(source, read);
+}
 
-  const fingerprint = JSON.stringify(checked.map((c): FileStamp => c.stamp));
-  // groups answered from the store are read from it later, only while it still holds this read
-  let current = state?.fingerprint;
-  const stillCurrent = () => {
-    if (reads.state(source)?.fingerprint !== current)
-      throw new PermanentError(`file source ${source} was read again by another run while this one used it; the next run reads it anew`, {
-        origin: `file:${source}`,
-      });
-  };
-  const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups, stillCurrent);
-  const affected = withNesting(changed.groups, heads);
-  const expanded = directory.expand(affected);
-  const call = {};
-  const rows = expanded.groups.map((g) => rowOf(g, { changed, heads, directory, unknown: expanded.unknown, call }));
-  const mark = { at: ctx.at, fingerprint };
-  if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
-  else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, fingerprint) });
-  current = fingerprint;
-
+/** every group in the order a whole read gives them: those expanded now, and the others answered from the store */
+function resultOf(
+  source: string,
+  {
+    files,
+    heads,
+    changed,
+    directory,
+    expanded,
+  }: {
+    files: string[];
+    heads: Map<string, Head>;
+    changed: Changed;
+    directory: StoredDirectory;
+    expanded: { groups: DesiredGroup[]; unknown: [string, string][] };
+  },
+): SourceResult {
   const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
+  const unknownNow = new Map<string, string[]>();
+  for (const [g, m] of expanded.unknown) (unknownNow.get(g) ?? unknownNow.set(g, []).get(g)!).push(m);
   const fileOrder = new Map(files.map((f, i) => [f, i]));
   const placeOf = (id: string) => changed.places.get(id) ?? heads.get(id)!.data;
   const rank = (id: string) => [fileOrder.get(placeOf(id).file)!, placeOf(id).pos] as const;
   const order = [...heads].sort(([a], [b]) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1]);
   const warnings: string[] = [];
   const groups = order.map(([id, h]) => {
-    for (const m of fresh.has(id) ? [] : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));
+    for (const m of fresh.has(id) ? (unknownNow.get(id) ?? []) : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));
     return fresh.get(id) ?? directory.stub(id, h.displayName, h.data);
   });
-  for (const [g, m] of expanded.unknown) warnings.push(unknownWarning(source, g, m));
   return { source, groups, listingComplete: true, warnings };
 }
 
@@ -90,7 +113,7 @@ function changedGroups(
     if (!read) continue;
     const content = parseFile(source, read);
     const digest = usersDigest(content.users);
-    if (digest === undefined || digest !== usersDigests[read.file]) return undefined;
+    if (digest === undefined || digest !== (usersDigests[read.file] ?? usersDigest([]))) return undefined;
     const before = new Set(byFile.get(read.file) ?? []);
     const ids = content.groups.map((g) => g.id);
     if (new Set(ids).size !== ids.length || ids.length !== before.size || ids.some((id) => !before.has(id))) return undefined;
@@ -133,14 +156,15 @@ function rowOf(
 ): ReadGroup {
   const head = heads.get(g.id)!;
   g.membersPrint = membersPrint(g.members, call);
+  const members = directory.membersOf(g.id);
+  const nested = members.filter((m) => directory.isNested(m));
+  const mine = unknown.filter(([id]) => id === g.id).map(([, m]) => m);
   const data: StoredGroupData = {
     ...(changed.places.get(g.id) ?? { file: head.data.file, pos: head.data.pos }),
     print: g.membersPrint,
     size: g.members.length,
+    ...(mine.length > 0 ? { unknown: mine } : {}),
+    row: rowDigest(g.displayName, members, nested),
   };
-  const mine = unknown.filter(([id]) => id === g.id).map(([, m]) => m);
-  if (mine.length > 0) data.unknown = mine;
-  const members = directory.membersOf(g.id);
-  const nested = members.filter((m) => directory.isNested(m));
   return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
 }

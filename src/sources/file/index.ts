@@ -1,10 +1,11 @@
+import { pino, type Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { PermanentError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { expandGroups, type FlatGroup } from '../expand.js';
 import type { DesiredGroup, FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { readChanges, unknownWarning } from './changes.js';
-import { filesOf, fingerprintOf, readStamped, sameVersion, sameFiles, type ReadFile } from './fingerprint.js';
+import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js';
 
@@ -17,20 +18,30 @@ import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js
  */
 class FileSource implements Source {
   readonly id: string;
+  /** the files the last `changed()` found unchanged when others had, against which fingerprint */
+  private checked?: { fingerprint: string; unchanged: ReadonlyMap<string, FileStamp> };
 
   constructor(
     private readonly config: FileSourceConfig,
     private readonly store: Store | undefined,
     private readonly now: () => number,
+    private readonly logger: Logger,
   ) {
     this.id = config.name;
   }
 
   async changed(): Promise<boolean> {
+    this.checked = undefined;
     const fingerprint = this.store?.reads.state(this.id)?.fingerprint;
     if (fingerprint === undefined || fingerprint === null) return true;
     try {
-      return !sameFiles(this.config.path, fingerprint);
+      const check = checkFiles(this.config.path, fingerprint);
+      // files hashed the same get stamps trusted without a read next time, as git refreshes its index
+      if (check.fingerprint) this.store!.reads.restamp(this.id, fingerprint, check.fingerprint);
+      // kept for the read of what changed that follows in this run (once): a file changed after this
+      // check keeps its old stamp, which it no longer matches, so the next run finds it
+      this.checked = check.same ? undefined : { fingerprint, unchanged: check.unchanged };
+      return !check.same;
     } catch {
       // unreadable now: the read says why
       return true;
@@ -42,10 +53,13 @@ class FileSource implements Source {
     if (opts?.partial && this.store) {
       const { reads } = this.store;
       let changes: SourceResult | undefined;
+      const checked = this.checked;
+      this.checked = undefined;
       try {
-        changes = readChanges({ source: this.id, path: this.config.path, reads, state: reads.state(this.id), at });
-      } catch {
-        // whatever stopped it, a whole read finds again and says
+        changes = readChanges({ source: this.id, path: this.config.path, reads, at, ...(checked ? { checked } : {}) });
+      } catch (e) {
+        // whatever stopped it (another process storing a read meanwhile, a file that does not parse), a whole read finds again and says
+        this.logger.debug({ source: this.id, err: (e as Error).message }, 'the files that changed could not be read alone; reading them all');
       }
       if (changes) return changes;
     }
@@ -68,7 +82,9 @@ class FileSource implements Source {
 
   /**
    * The fingerprint of what was read (new content is a new version of the source) and, for a
-   * directory of several files, its groups and users, unless the store holds them as read already
+   * directory of several files, its groups and users, unless the store holds them as read already.
+   * One transaction: when another process wrote the source's state since it began, it fails, and
+   * what that process wrote (consistent in itself) stays.
    */
   private remember(
     files: readonly ReadFile[],
@@ -78,21 +94,26 @@ class FileSource implements Source {
   ): void {
     if (!this.store) return;
     const { reads } = this.store;
-    const before = reads.state(this.id);
     const fingerprint = fingerprintOf(files);
-    const changed = !sameVersion(before?.fingerprint, fingerprint);
-    const kept = cursorOf(before?.cursor) !== undefined;
-    const mark = { at, fingerprint };
     // a directory of one file gains nothing from being followed file by file
-    if (files.length > 1) {
-      printMembers(expanded.groups);
-      // what is kept is a copy, written again whenever it does not hold what was read, whatever the stamps say
-      if (kept && !changed && keptAsRead(reads, this.id, expanded.groups)) return reads.mark(this.id, mark, { full: true, changed });
-      const rows = rowsOfWholeRead(contents, expanded.groups, expanded.unknown);
-      if (rows) return reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) }, { changed });
+    if (files.length > 1) printMembers(expanded.groups);
+    const rows = files.length > 1 ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown) : undefined;
+    try {
+      reads.atomically(() => {
+        const before = reads.state(this.id);
+        const changed = !sameVersion(before?.fingerprint, fingerprint);
+        const kept = cursorOf(before?.cursor) !== undefined;
+        const mark = { at, fingerprint };
+        // what is kept is a copy, written again whenever it is not what this read would write, whatever the stamps say
+        if (rows && kept && keptAsRead(reads, this.id, rows)) reads.mark(this.id, mark, { full: true, changed });
+        else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
+        else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
+        else reads.mark(this.id, mark, { full: true, changed });
+      });
+    } catch (e) {
+      if (!isBusy(e)) throw e;
+      this.logger.warn({ source: this.id }, 'another run stored a read of this source meanwhile; this read is used, not stored');
     }
-    if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null }, { changed });
-    else reads.mark(this.id, mark, { full: true, changed });
   }
 
   private files(): ReadFile[] {
@@ -108,5 +129,10 @@ class FileSource implements Source {
 export const fileSource = {
   type: 'file',
   // without a store (a benchmark reading a file alone) nothing is remembered, and it always reads
-  create: (config: FileSourceConfig, ctx?: SourceContext) => new FileSource(config, ctx?.store, ctx?.now ?? Date.now),
+  create: (config: FileSourceConfig, ctx?: SourceContext) => new FileSource(config, ctx?.store, ctx?.now ?? Date.now, ctx?.logger ?? pino({ level: 'silent' })),
 } satisfies SourceAdapter<FileSourceConfig>;
+
+/** SQLite's answer to a write from a transaction that began before another connection's write */
+export function isBusy(e: unknown): boolean {
+  return typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY');
+}

@@ -21,9 +21,18 @@ export interface StoredGroupData {
   size: number;
   /** member ids that are neither a user nor a group */
   unknown?: string[];
+  /** a digest of the rest of its row (name, member ids, nested ids): a whole read compares rows by it */
+  row: string;
 }
 
-/** the read state's cursor: the digest of each file's users, to tell a file whose users changed */
+/** the digest of a stored group's own row */
+export function rowDigest(displayName: string, members: readonly string[], nested: readonly string[]): string {
+  return createHash('sha1')
+    .update(JSON.stringify([displayName, members, nested]))
+    .digest('base64');
+}
+
+/** the read state's cursor: the digest of each file's users (files without users left out), to tell a file whose users changed */
 export interface StoredCursor {
   v: 1;
   users: Record<string, string>;
@@ -42,7 +51,7 @@ export function dataOf(head: { data?: string }): StoredGroupData {
   return JSON.parse(head.data ?? 'null') as StoredGroupData;
 }
 
-/** the digest of a file's users as checked; undefined when JSON text cannot keep them (NaN, ±Infinity) */
+/** the digest of a file's users as checked (of none: `usersDigest([])`); undefined when JSON text cannot keep them (NaN, ±Infinity) */
 export function usersDigest(users: readonly FileUserRecord[]): string | undefined {
   const text = JSON.stringify(users);
   if (text.includes('null') && textOf(users) !== text) return undefined;
@@ -66,7 +75,7 @@ export function rowsOfWholeRead(
   for (const { file, content } of files) {
     const digest = usersDigest(content.users);
     if (digest === undefined) return undefined;
-    cursor.users[file] = digest;
+    if (content.users.length > 0) cursor.users[file] = digest;
     for (const u of content.users) {
       if (userIds.has(u.id)) return undefined;
       userIds.add(u.id);
@@ -81,14 +90,15 @@ export function rowsOfWholeRead(
   for (const [g, m] of unknown) (unknownOf.get(g) ?? unknownOf.set(g, []).get(g)!).push(m);
   const groups = expanded.map((g): ReadGroup => {
     const { file, pos, members } = where.get(g.id)!;
+    const nested = members.filter((m) => !userIds.has(m) && where.has(m));
     const data: StoredGroupData = {
       file,
       pos,
       print: g.membersPrint ?? membersPrint(g.members, {}),
       size: g.members.length,
       ...(unknownOf.has(g.id) ? { unknown: unknownOf.get(g.id) } : {}),
+      row: rowDigest(g.displayName, members, nested),
     };
-    const nested = members.filter((m) => !userIds.has(m) && where.has(m));
     return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
   });
   return { groups, users, cursor };
@@ -100,65 +110,48 @@ export function printMembers(groups: DesiredGroup[]): void {
   for (const g of groups) g.membersPrint = membersPrint(g.members, call);
 }
 
-/** whether the store holds these groups as they were read: the same ids, names, member prints and counts */
-export function keptAsRead(reads: SourceReads, source: string, groups: readonly DesiredGroup[]): boolean {
+/**
+ * Whether the store holds what a whole read would write: the same users (by each file's digest) and
+ * the same group rows, field for field (member ids and nested ids by their digest)
+ */
+export function keptAsRead(reads: SourceReads, source: string, rows: { groups: readonly ReadGroup[]; cursor: StoredCursor }): boolean {
+  if (reads.state(source)?.cursor !== JSON.stringify(rows.cursor)) return false;
   const heads = new Map(reads.groupHeads(source).map((h) => [h.id, h]));
-  return (
-    heads.size === groups.length &&
-    groups.every((g) => {
-      const h = heads.get(g.id);
-      const data = h && dataOf(h);
-      return data !== undefined && h!.displayName === g.displayName && data.print === g.membersPrint && data.size === g.members.length;
-    })
-  );
+  return heads.size === rows.groups.length && rows.groups.every((r) => heads.get(r.id)?.displayName === r.displayName && heads.get(r.id)?.data === r.data);
 }
 
 /**
  * Groups expanded from the store, with the groups of the files read now in place of their stored
- * form. A user is read from the store once, and is one object in every group that has them.
+ * form. A user is read from the store once, and is one object in every group that has them; a
+ * group's member ids are read once, and a group once expanded is not expanded again.
  */
 export class StoredDirectory {
   private readonly users = new Map<string, SourceUser | null>();
-  /** the groups expanded so far, as listed (member ids) */
+  /** the groups read so far, as listed (member ids) */
   private readonly listed = new Map<string, FlatGroup>();
+  private readonly expanded = new Map<string, SourceUser[]>();
+  /** the source's version the stubs were answered at: their members are read only while it holds */
+  private version?: number;
 
   constructor(
     private readonly reads: SourceReads,
     private readonly source: string,
     private readonly isGroup: (id: string) => boolean,
     private readonly fresh: ReadonlyMap<string, FlatGroup>,
-    /** throws when the store no longer holds the read these groups belong to */
-    private readonly stillCurrent: () => void,
   ) {}
+
+  holds(version: number): void {
+    this.version = version;
+  }
 
   /** these groups, their nested groups expanded as a whole read does, and the member ids that are neither a user nor a group */
   expand(ids: readonly string[]): { groups: DesiredGroup[]; unknown: [string, string][] } {
-    this.stillCurrent();
-    const flats = new Map<string, FlatGroup>();
-    let wave = [...new Set(ids)];
-    while (wave.length > 0) {
-      const stored = this.reads.someGroups(
-        this.source,
-        wave.filter((id) => !this.fresh.has(id)),
-      );
-      for (const id of wave) {
-        const g = this.fresh.get(id) ?? stored.get(id);
-        if (!g)
-          throw new PermanentError(`file source ${this.source}: group ${id} is missing from the store; it is read whole at the next run`, {
-            origin: `file:${this.source}`,
-          });
-        flats.set(id, { id, displayName: g.displayName, members: g.members });
-        this.listed.set(id, flats.get(id)!);
-      }
-      this.lookUp(wave.flatMap((id) => flats.get(id)!.members));
-      const next = new Set<string>();
-      for (const id of wave) for (const m of flats.get(id)!.members) if (this.users.get(m) === null && this.isGroup(m) && !flats.has(m)) next.add(m);
-      wave = [...next];
-    }
+    const flats = this.closure(ids);
     const users = new Map<string, SourceUser>();
-    for (const g of flats.values()) for (const m of g.members) if (this.users.get(m)) users.set(m, this.users.get(m)!);
+    for (const g of flats) for (const m of g.members) if (this.users.get(m)) users.set(m, this.users.get(m)!);
+    const out = expandGroups(this.source, flats, users);
+    for (const g of out.groups) this.expanded.set(g.id, g.members);
     const wanted = new Set(ids);
-    const out = expandGroups(this.source, [...flats.values()], users);
     return { groups: out.groups.filter((g) => wanted.has(g.id)), unknown: out.unknown.filter(([g]) => wanted.has(g)) };
   }
 
@@ -187,7 +180,7 @@ export class StoredDirectory {
       enumerable: true,
       configurable: true,
       get: () => {
-        const members = this.expand([id]).groups[0]!.members;
+        const members = this.expanded.get(id) ?? this.reads.atomically(() => this.expandStored(id));
         Object.defineProperty(group, 'members', { value: members, enumerable: true, configurable: true, writable: true });
         return members;
       },
@@ -195,8 +188,42 @@ export class StoredDirectory {
     return group;
   }
 
+  private expandStored(id: string): SourceUser[] {
+    if (this.reads.version(this.source) !== this.version)
+      throw new PermanentError(`file source ${this.source} was stored anew by another run while this one used it; the next run reads it again`, {
+        origin: `file:${this.source}`,
+      });
+    return this.expand([id]).groups[0]!.members;
+  }
+
+  /** the groups these ids reach, listed, with every member id looked up */
+  private closure(ids: readonly string[]): FlatGroup[] {
+    const flats = new Map<string, FlatGroup>();
+    let wave = [...new Set(ids)];
+    while (wave.length > 0) {
+      const unread = wave.filter((id) => !this.fresh.has(id) && !this.listed.has(id));
+      const stored = unread.length > 0 ? this.reads.someGroups(this.source, unread) : new Map();
+      for (const id of wave) {
+        const g = this.fresh.get(id) ?? this.listed.get(id) ?? stored.get(id);
+        if (!g)
+          throw new PermanentError(`file source ${this.source}: group ${id} is missing from the store; it is read whole at the next run`, {
+            origin: `file:${this.source}`,
+          });
+        const flat = { id, displayName: g.displayName, members: g.members };
+        flats.set(id, flat);
+        this.listed.set(id, flat);
+      }
+      this.lookUp(wave.flatMap((id) => flats.get(id)!.members));
+      const next = new Set<string>();
+      for (const id of wave) for (const m of flats.get(id)!.members) if (this.isNested(m) && !flats.has(m)) next.add(m);
+      wave = [...next];
+    }
+    return [...flats.values()];
+  }
+
   private lookUp(ids: readonly string[]): void {
     const missing = [...new Set(ids.filter((id) => !this.users.has(id)))];
+    if (missing.length === 0) return;
     const found = this.reads.someUsers(this.source, missing);
     for (const id of missing) {
       const data = found.get(id);

@@ -1,0 +1,103 @@
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runOnce } from '../../../src/reconcile/run.js';
+import { readStamped, stampsOf } from '../../../src/sources/file/fingerprint.js';
+import { fileSource } from '../../../src/sources/file/index.js';
+import { Store } from '../../../src/store/store.js';
+import { harness, opsOf, type Harness } from './harness.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+async function directory(): Promise<Harness> {
+  const t = await harness({}, 6, 'directory');
+  cleanup.push(() => t.close());
+  return t;
+}
+
+/** the stored stamp of one group's file made to name the file as it is now: its change goes unseen */
+function missChange(t: Harness, group: string): void {
+  const { store } = t.app;
+  const dir = (t.app.config.sources[0] as { path: string }).path;
+  const state = store.reads.state('dir')!;
+  const stamps = stampsOf(state.fingerprint)!.map((s) => (s.file === join(dir, `group-${group}.json`) ? readStamped(s.file).stamp : s));
+  store.reads.mark('dir', { at: state.readAt, fingerprint: JSON.stringify(stamps) }, { full: false, changed: false });
+}
+
+describe('a directory followed file by file, when what the store keeps could go stale', () => {
+  it('a whole read stores a group again when its member ids changed though its members did not (a group now nesting the same people)', async () => {
+    const t = await directory();
+    t.groups.push({ id: 'b', displayName: 'team-b', members: ['u1', 'u2'] }, { id: 'c', displayName: 'misc-c', members: ['u1', 'u2'] });
+    t.write();
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    t.groups[0]!.members = ['c'];
+    t.write();
+    missChange(t, 'b');
+    // a whole read (a dry run) of the same stamps: the same members and print for b, another row
+    await runOnce(t.app, { mode: 'plan' });
+    t.groups[1]!.members.push('u3');
+    t.write();
+    await tick();
+    const sync = await runOnce(t.app, { mode: 'sync' });
+    // b nests c: both are planned, and both gain u3
+    expect(opsOf(sync.plan.ops).length).toBe(1);
+    expect(sync.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', 'group:dir:b']]);
+    expect(opsOf((await runOnce(t.app, { mode: 'plan' })).plan.ops)).toEqual([]);
+  });
+
+  it('a read of what changed that another process stored under meanwhile stores nothing of its own, and the directory is read whole', async () => {
+    const t = await directory();
+    t.groups.push({ id: 'a', displayName: 'team-a', members: ['u0'] }, { id: 'b', displayName: 'team-b', members: ['u1'] });
+    t.write();
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    const config = t.app.config.sources[0] as { name: string; type: 'file'; path: string };
+
+    // V1: a changes; another process (`convsync explain`, without the lease) reads V1 whole, its write held back
+    t.groups[0]!.members.push('u2');
+    t.write();
+    await tick();
+    const other = Store.open(t.app.config.store.path);
+    cleanup.push(() => other.close());
+    const held: (() => void)[] = [];
+    const reads = Object.create(other.reads) as typeof other.reads;
+    reads.atomically = <T>(fn: () => T): T => {
+      held.push(() => other.reads.atomically(fn));
+      return undefined as T;
+    };
+    await fileSource.create(config, { logger: pino({ level: 'silent' }), store: { reads } as unknown as Store }).fetch(new AbortController().signal);
+    expect(held.length).toBe(1);
+
+    // V2: b gains u3, synced
+    t.groups[1]!.members.push('u3');
+    t.write();
+    await tick();
+    expect((await runOnce(t.app, { mode: 'sync' })).plan.ops.map((o) => o.key).sort()).toEqual(['group:dir:a', 'group:dir:b']);
+    // V3: a changes again; the other process's write commits while this sync reads what changed
+    t.groups[0]!.members.push('u4');
+    t.write();
+    await tick();
+    const own = t.app.store.reads;
+    const someUsers = own.someUsers.bind(own);
+    own.someUsers = (source: string, ids: readonly string[]) => {
+      for (const write of held.splice(0)) write();
+      return someUsers(source, ids);
+    };
+    const before = own.state('dir')!.fullReadAt;
+    const s2 = await runOnce(t.app, { mode: 'sync' });
+    own.someUsers = someUsers;
+    expect(s2.exitCode).toBe(0);
+    // its own write failed: it read the directory whole instead
+    expect(own.state('dir')!.fullReadAt).not.toBe(before);
+    // V4: only a changes; b, untouched since V2, keeps u3
+    t.groups[0]!.members.push('u5');
+    t.write();
+    await tick();
+    const s3 = await runOnce(t.app, { mode: 'sync' });
+    expect(opsOf(s3.plan.ops).some((o) => o.includes('"remove"'))).toBe(false);
+    expect(opsOf((await runOnce(t.app, { mode: 'plan' })).plan.ops)).toEqual([]);
+  });
+});
