@@ -83,7 +83,7 @@ export async function planRun(
   });
   const partial = change && { groups: groups.length, of: read.groups.length, changed: change.changed };
   logger.info({ groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, partial, ...plan.summary }, 'plan computed');
-  return { plan, readErrors, groups, desired, goodSizes, identity, prints, change };
+  return { plan, readErrors, groups, desired, goodSizes, identity, prints, change, readVersions: read.versions };
 }
 
 export interface PlanRunOptions {
@@ -107,6 +107,8 @@ export interface PlannedRun {
   prints?: Map<string, string>;
   /** a partial plan: which groups it took */
   change?: ChangeScope;
+  /** the versions the sources' reads left, for those that tell */
+  readVersions: Map<string, number | null>;
 }
 
 /** a read that can be compared group by group: every source read in full, nothing distrusted */

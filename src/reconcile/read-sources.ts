@@ -17,6 +17,8 @@ export interface SourcesRead {
   tripped: string[];
   /** sizes of the sources read completely: the guards' next baseline */
   goodSizes: Map<string, SourceSize>;
+  /** the versions the reads left, for the sources that tell (SourceResult.version) */
+  versions: Map<string, number | null>;
 }
 
 /**
@@ -41,6 +43,7 @@ export async function readSources(
   const tripped: string[] = [];
   const sizesBefore = store.guards.sourceSizes();
   const goodSizes = new Map<string, SourceSize>();
+  const versions = new Map<string, number | null>();
   results.forEach((r, i) => {
     const source = toRead[i]!;
     if (r.status === 'rejected') {
@@ -52,6 +55,7 @@ export async function readSources(
       incompleteSources.push(source.id);
       return;
     }
+    if (r.value.version !== undefined) versions.set(source.id, r.value.version);
     groups.push(...r.value.groups);
     warnings.push(...r.value.warnings);
     if (!r.value.listingComplete) {
@@ -77,5 +81,5 @@ export async function readSources(
   const distrusted = distrustVanishedGroups(groups, store.guards.groupSizes(), allowRemovals);
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
-  return { groups, warnings, readErrors, incompleteSources, tripped, goodSizes };
+  return { groups, warnings, readErrors, incompleteSources, tripped, goodSizes, versions };
 }

@@ -82,7 +82,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       result = await reconciler.apply({ ...planned.plan, ops: planned.plan.ops.filter((o) => o.op === 'contact') }, runId);
       planned = await planRun(deps, reconciler, self.userId, allowRemovals, signal, opts.scope, { ...planOpts, newUsers: false });
     }
-    const { plan, readErrors, groups, desired, goodSizes, prints, change } = planned;
+    const { plan, readErrors, groups, desired, goodSizes, prints, change, readVersions } = planned;
     // a plan of what changed (`change`) read every source in full and makes the ops a full plan would:
     // it is guarded, and keeps its books, like one, over the conversations it planned
     if (opts.mode === 'sync') {
@@ -106,7 +106,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       plan,
     });
     pruneStore(deps);
-    unchanged.planned({ plan, result, readErrors, exitCode, prints, change });
+    unchanged.planned({ plan, result, readErrors, exitCode, prints, change, readVersions });
     return {
       runId,
       mode: opts.mode,

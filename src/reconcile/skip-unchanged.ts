@@ -38,6 +38,8 @@ export interface PlannedOutcome {
   prints?: Map<string, string>;
   /** a partial plan's scope */
   change?: ChangeScope;
+  /** the versions the sources' reads left, for those that tell */
+  readVersions?: ReadonlyMap<string, number | null>;
 }
 
 /** the types whose sources are filled through the store: their version is kept by its triggers */
@@ -60,7 +62,7 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
       return;
     }
     const after = store.reads.versions();
-    const sources = Object.fromEntries(config.sources.map((s) => [s.name, (FED_BY_STORE.has(s.type) ? before : after).get(s.name) ?? 0]));
+    const sources = Object.fromEntries(config.sources.map((s) => [s.name, stampedVersion(s, before, after, run.readVersions)]));
     // the plan's digest names the snapshot the run left only when it changed nothing and saw all of it;
     // computing it again after changes costs a snapshot load (a third of a plan), for a field of a plan that is empty
     const digest = run.plan.ops.length === 0 && !run.change ? run.plan.snapshotDigest : '';
@@ -82,6 +84,24 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   await reconciler.preflight();
   logger.info({ since: stamp!.runId }, 'nothing changed since the last complete plan: no source read, no plan');
   return { outcome: unchangedOutcome(deps, runId, stamp!), planned, partial: false };
+}
+
+/**
+ * The version a stamp names for a source: a store-fed one's from before the run (a push during it
+ * is news for the next); another's as the run left it, unless its read left another version, which
+ * means another process stored a read of the source meanwhile, or the read was not stored: the run
+ * did not plan from what the store holds, and -1 makes the next run plan.
+ */
+function stampedVersion(
+  s: SourceConfig,
+  before: Map<string, number>,
+  after: Map<string, number>,
+  read: ReadonlyMap<string, number | null> | undefined,
+): number {
+  if (FED_BY_STORE.has(s.type)) return before.get(s.name) ?? 0;
+  const now = after.get(s.name) ?? 0;
+  const left = read?.get(s.name);
+  return left === undefined || left === now ? now : -1;
 }
 
 /** a run that another plan from the same inputs would find as it is: nothing failed, held back or unread */

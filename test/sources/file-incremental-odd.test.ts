@@ -1,32 +1,17 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { stringify as toYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
+import { sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
-import { fileSource } from '../../src/sources/file/index.js';
-import type { DesiredGroup, Source } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
   for (const f of cleanup.splice(0)) f();
 });
 const signal = new AbortController().signal;
-
-function view(groups: readonly DesiredGroup[]) {
-  const prints = printGroups(groups);
-  return groups.map((g) => ({
-    key: g.key,
-    displayName: g.displayName,
-    complete: g.complete,
-    members: g.members.map((m) => [m.id, m.active, m.raw]),
-    size: g.size ?? g.members.length,
-    print: prints.get(g.key),
-  }));
-}
 
 interface G {
   id: string;
@@ -35,13 +20,7 @@ interface G {
 }
 function setup(seed: number) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-incremental-odd-'));
-  const store = Store.open(':memory:');
-  const other = Store.open(':memory:');
-  cleanup.push(
-    () => store.close(),
-    () => other.close(),
-    () => rmSync(dir, { recursive: true, force: true }),
-  );
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
   // users in a yaml and a json file, one file with only users, one empty file
@@ -55,9 +34,6 @@ function setup(seed: number) {
   const allGroups = () => files.flat();
   const ids = () => [...users.flat().map((u) => u.id), ...allGroups().map((g) => g.id), 'ghost1', 'ghost2'];
   for (const g of allGroups()) for (let k = 0; k < 4; k++) g.members.push(pick(ids()));
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const source: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store, now: () => clock });
-  const whole: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store: other });
   const write = () => {
     const put = (name: string, text: string) => {
       const p = join(dir, name);
@@ -100,16 +76,7 @@ function setup(seed: number) {
         return `rename ${g.id}`;
     }
   };
-  return {
-    dir,
-    store,
-    source,
-    whole,
-    write,
-    change,
-    tick: () => (clock += 60_000),
-    wasWhole: () => store.reads.state('dir')!.fullReadAt === new Date(clock).toISOString(),
-  };
+  return { dir, write, change, ...sourcesOver(dir, cleanup) };
 }
 
 describe('a directory read again file by file, over odd directories', () => {

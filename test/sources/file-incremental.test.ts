@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
+import { sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { fileSource } from '../../src/sources/file/index.js';
-import type { DesiredGroup, Source } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
+import type { DesiredGroup } from '../../src/sources/types.js';
 
 const cleanup: (() => void)[] = [];
 afterEach(() => {
@@ -31,11 +31,7 @@ interface Group {
 /** a directory of users in two files and groups in four, some nested, some listing ids nobody has */
 function directory(seed: number) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-incremental-'));
-  const store = Store.open(':memory:');
-  cleanup.push(
-    () => store.close(),
-    () => rmSync(dir, { recursive: true, force: true }),
-  );
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
   const users: User[][] = [[], []];
@@ -51,13 +47,6 @@ function directory(seed: number) {
     if (random() < 0.3) g.members.push(pick(allGroups()).id);
   }
   allGroups()[3]!.members.push('nobody');
-  let clock = Date.parse('2026-01-01T00:00:00Z');
-  const now = () => clock;
-  const source: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store, now });
-  // the same files read whole every time, into a store of its own
-  const other = Store.open(':memory:');
-  cleanup.push(() => other.close());
-  const whole: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger: pino({ level: 'silent' }), store: other });
   const write = () => {
     // only files whose text changed are written: the others keep their stamps and are trusted unread
     const put = (name: string, value: unknown) => {
@@ -112,30 +101,7 @@ function directory(seed: number) {
       }
     }
   };
-  return {
-    dir,
-    files,
-    store,
-    source,
-    whole,
-    write,
-    change,
-    tick: () => (clock += 60_000),
-    wasWhole: () => store.reads.state('dir')!.fullReadAt === new Date(clock).toISOString(),
-  };
-}
-
-/** what a plan takes from a read: every group with its members, in order, and its print */
-function view(groups: readonly DesiredGroup[]) {
-  const prints = printGroups(groups);
-  return groups.map((g) => ({
-    key: g.key,
-    displayName: g.displayName,
-    complete: g.complete,
-    members: g.members.map((m) => [m.id, m.active, m.raw]),
-    size: g.size ?? g.members.length,
-    print: prints.get(g.key),
-  }));
+  return { dir, files, write, change, ...sourcesOver(dir, cleanup) };
 }
 
 describe('a directory source read again after some files changed', () => {
@@ -185,7 +151,9 @@ describe('a directory source read again after some files changed', () => {
     const stub = read.groups.find((x) => x.id === t.files[2]![1]!.id)!;
     expect(stub.members.map((m) => m.id)).toEqual(whole.groups.find((x) => x.id === stub.id)!.members.map((m) => m.id));
 
-    // a whole read of the same files beside it (`convsync explain`) stores nothing new: the stubs still answer
+    // a whole read of the same files, one of them touched, beside it (`convsync explain`) stores nothing new: the stubs still answer
+    const touched = new Date(Date.now() + 60_000);
+    utimesSync(join(t.dir, 'groups-0.json'), touched, touched);
     await fileSource.create({ name: 'dir', type: 'file', path: t.dir }, { logger: pino({ level: 'silent' }), store: t.store }).fetch(signal);
     const beside = read.groups.find((x) => x.id === t.files[0]![1]!.id)!;
     expect(beside.members.map((m) => m.id)).toEqual(whole.groups.find((x) => x.id === beside.id)!.members.map((m) => m.id));
@@ -198,7 +166,7 @@ describe('a directory source read again after some files changed', () => {
     expect(() => later.members).toThrow(/stored anew by another run/);
   });
 
-  it('is read whole when what it keeps cannot follow it: a user whose attribute JSON cannot write, an id given twice', async () => {
+  it('is read whole when what it keeps cannot follow it: a user whose attribute JSON cannot write, an id given twice, an id that is not well-formed Unicode', async () => {
     const t = directory(5);
     writeFileSync(join(t.dir, 'users-1.yaml'), 'users:\n  - { id: odd, externalId: x, score: .nan }\n');
     await t.source.fetch(signal);
@@ -221,5 +189,20 @@ describe('a directory source read again after some files changed', () => {
     const twice = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
     expect(twice.groups.find((x) => x.id === 'g0')!.displayName).toBe('team-twice');
+
+    // an id with a lone surrogate: SQLite would keep it as U+FFFD, where two such ids meet
+    rmSync(join(t.dir, 'zz-extra.json'));
+    writeFileSync(join(t.dir, 'users-1.json'), '{"users":[{"id":"u\\ud800","externalId":"x1"},{"id":"u\\ud801","externalId":"x2"}]}');
+    t.files[2]![0]!.members.push('u\ud800');
+    t.write();
+    t.tick();
+    await t.source.fetch(signal);
+    expect(t.store.reads.state('dir')!.cursor).toBeNull();
+    t.files[2]![0]!.members.push('u\ud801');
+    t.write();
+    t.tick();
+    const odd = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(view(odd.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
   });
 });

@@ -1,10 +1,10 @@
-import type { ReadGroup, ReadState, SourceReads } from '../../store/source-reads.js';
+import type { ReadGroup, SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
 import { parseFile } from './format.js';
-import { cursorOf, dataOf, rowDigest, StoredDirectory, usersDigest, type StoredGroupData } from './stored.js';
+import { cursorOf, dataOf, rowDigest, StoredDirectory, usersDigest, wellFormed, type StoredGroupData } from './stored.js';
 
 interface Head {
   displayName: string;
@@ -56,8 +56,9 @@ export function readChanges(ctx: {
     if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
     else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
     // the groups answered from the store are read from it later, only while it holds what it holds now
-    directory.holds(reads.version(source));
-    return { files, heads, changed, directory, expanded };
+    const version = reads.version(source);
+    directory.holds(version);
+    return { files, heads, changed, directory, expanded, version };
   });
   return read && resultOf(source, read);
 }
@@ -71,12 +72,14 @@ function resultOf(
     changed,
     directory,
     expanded,
+    version,
   }: {
     files: string[];
     heads: Map<string, Head>;
     changed: Changed;
     directory: StoredDirectory;
     expanded: { groups: DesiredGroup[]; unknown: [string, string][] };
+    version: number;
   },
 ): SourceResult {
   const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
@@ -91,7 +94,7 @@ function resultOf(
     for (const m of fresh.has(id) ? (unknownNow.get(id) ?? []) : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));
     return fresh.get(id) ?? directory.stub(id, h.displayName, h.data);
   });
-  return { source, groups, listingComplete: true, warnings };
+  return { source, groups, listingComplete: true, warnings, version };
 }
 
 export function unknownWarning(source: string, group: string, member: string): string {
@@ -113,7 +116,7 @@ function changedGroups(
     if (!read) continue;
     const content = parseFile(source, read);
     const digest = usersDigest(content.users);
-    if (digest === undefined || digest !== (usersDigests[read.file] ?? usersDigest([]))) return undefined;
+    if (digest === undefined || digest !== (usersDigests[read.file] ?? usersDigest([])) || !wellFormed(content)) return undefined;
     const before = new Set(byFile.get(read.file) ?? []);
     const ids = content.groups.map((g) => g.id);
     if (new Set(ids).size !== ids.length || ids.length !== before.size || ids.some((id) => !before.has(id))) return undefined;

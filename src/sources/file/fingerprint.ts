@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readdirSync, readFileSync, statfsSync, statSync, type BigIntStats } from 'node:fs';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 
 /** one file of a file source as read: its bytes, and what tells whether it changed since */
 export interface ReadFile {
@@ -134,14 +134,11 @@ function unchangedSinceStamped(file: string, was: FileStamp, devices: Map<bigint
   return local;
 }
 
-/** whether two fingerprints name the same files with the same sizes, mtimes and bytes: if not, the read is a new version */
+/** whether two fingerprints name the same files with the same bytes (sizes and hashes; a touch is no new version): if not, the read is a new version */
 export function sameVersion(a: string | undefined | null, b: string): boolean {
   const version = (f: string | undefined | null) => {
-    try {
-      return f ? JSON.stringify((JSON.parse(f) as FileStamp[]).map(({ file, size, mtimeMs, sha256 }) => [file, size, mtimeMs, sha256])) : undefined;
-    } catch {
-      return undefined;
-    }
+    const stamps = stampsOf(f);
+    return stamps && JSON.stringify(stamps.map(({ file, size, sha256 }) => [file, size, sha256]));
   };
   const was = version(a);
   return was !== undefined && was === version(b);

@@ -55,11 +55,18 @@ class FileSource implements Source {
       let changes: SourceResult | undefined;
       const checked = this.checked;
       this.checked = undefined;
+      const read = () => readChanges({ source: this.id, path: this.config.path, reads, at, ...(checked ? { checked } : {}) });
       try {
-        changes = readChanges({ source: this.id, path: this.config.path, reads, at, ...(checked ? { checked } : {}) });
+        try {
+          changes = read();
+        } catch (e) {
+          // another connection wrote to the store while it read: once more, from what it holds now
+          if (!isBusy(e)) throw e;
+          changes = read();
+        }
       } catch (e) {
-        // whatever stopped it (another process storing a read meanwhile, a file that does not parse), a whole read finds again and says
-        this.logger.debug({ source: this.id, err: (e as Error).message }, 'the files that changed could not be read alone; reading them all');
+        // whatever stopped it (a file that does not parse, the store busy twice), a whole read finds again and says
+        this.logger.info({ source: this.id, err: (e as Error).message }, 'the files that changed could not be read alone; reading them all');
       }
       if (changes) return changes;
     }
@@ -76,30 +83,36 @@ class FileSource implements Source {
       for (const g of content.groups) groups.set(g.id, g);
     }
     const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
-    this.remember(files, contents, { groups: out, unknown }, at);
-    return { source: this.id, groups: out, listingComplete: true, warnings: unknown.map(([g, m]) => unknownWarning(this.id, g, m)) };
+    const version = this.remember(files, contents, { groups: out, unknown }, at);
+    return {
+      source: this.id,
+      groups: out,
+      listingComplete: true,
+      warnings: unknown.map(([g, m]) => unknownWarning(this.id, g, m)),
+      ...(version !== undefined ? { version } : {}),
+    };
   }
 
   /**
    * The fingerprint of what was read (new content is a new version of the source) and, for a
    * directory of several files, its groups and users, unless the store holds them as read already.
    * One transaction: when another process wrote the source's state since it began, it fails, and
-   * what that process wrote (consistent in itself) stays.
+   * what that process wrote (consistent in itself) stays. The source's version it left, or null.
    */
   private remember(
     files: readonly ReadFile[],
     contents: readonly { file: string; content: FileContent }[],
     expanded: { groups: DesiredGroup[]; unknown: [string, string][] },
     at: string,
-  ): void {
-    if (!this.store) return;
+  ): number | null | undefined {
+    if (!this.store) return undefined;
     const { reads } = this.store;
     const fingerprint = fingerprintOf(files);
     // a directory of one file gains nothing from being followed file by file
     if (files.length > 1) printMembers(expanded.groups);
     const rows = files.length > 1 ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown) : undefined;
     try {
-      reads.atomically(() => {
+      return reads.atomically(() => {
         const before = reads.state(this.id);
         const changed = !sameVersion(before?.fingerprint, fingerprint);
         const kept = cursorOf(before?.cursor) !== undefined;
@@ -109,10 +122,15 @@ class FileSource implements Source {
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
         else reads.mark(this.id, mark, { full: true, changed });
+        return reads.version(this.id);
       });
     } catch (e) {
       if (!isBusy(e)) throw e;
-      this.logger.warn({ source: this.id }, 'another run stored a read of this source meanwhile; this read is used, not stored');
+      this.logger.warn(
+        { source: this.id },
+        'another connection wrote to the store while this read was stored; the read is used, not stored, and the next run reads again',
+      );
+      return null;
     }
   }
 

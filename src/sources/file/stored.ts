@@ -51,6 +51,18 @@ export function dataOf(head: { data?: string }): StoredGroupData {
   return JSON.parse(head.data ?? 'null') as StoredGroupData;
 }
 
+/**
+ * Whether every id of a file is well-formed Unicode: SQLite keeps a lone surrogate as U+FFFD, so two
+ * such ids could meet in the store as one
+ */
+export function wellFormed(content: FileContent): boolean {
+  const ok = (id: string) => !LONE_SURROGATE.test(id);
+  return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && g.members.every(ok));
+}
+
+/** with the u flag, a surrogate pair is one code point: only a lone surrogate is of category Cs */
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** the digest of a file's users as checked (of none: `usersDigest([])`); undefined when JSON text cannot keep them (NaN, ±Infinity) */
 export function usersDigest(users: readonly FileUserRecord[]): string | undefined {
   const text = JSON.stringify(users);
@@ -59,9 +71,10 @@ export function usersDigest(users: readonly FileUserRecord[]): string | undefine
 }
 
 /**
- * The rows a whole read keeps, its groups' members printed on the way (a run's prints use them), or
+ * The rows a whole read keeps (its groups' members printed already, see printMembers), or
  * undefined when what was read cannot be followed file by file: an id given twice (the last one
- * counts, whatever file changes next) or a user JSON cannot keep as read.
+ * counts, whatever file changes next), an id that is not well-formed Unicode, or a user JSON cannot
+ * keep as read.
  */
 export function rowsOfWholeRead(
   files: readonly { file: string; content: FileContent }[],
@@ -74,7 +87,7 @@ export function rowsOfWholeRead(
   const where = new Map<string, { file: string; pos: number; members: string[] }>();
   for (const { file, content } of files) {
     const digest = usersDigest(content.users);
-    if (digest === undefined) return undefined;
+    if (digest === undefined || !wellFormed(content)) return undefined;
     if (content.users.length > 0) cursor.users[file] = digest;
     for (const u of content.users) {
       if (userIds.has(u.id)) return undefined;

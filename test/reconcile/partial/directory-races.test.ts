@@ -49,7 +49,7 @@ describe('a directory followed file by file, when what the store keeps could go 
     expect(opsOf((await runOnce(t.app, { mode: 'plan' })).plan.ops)).toEqual([]);
   });
 
-  it('a read of what changed that another process stored under meanwhile stores nothing of its own, and the directory is read whole', async () => {
+  it('a read of what changed that another process stored under meanwhile writes nothing of its own, and reads again from what that process stored', async () => {
     const t = await directory();
     t.groups.push({ id: 'a', displayName: 'team-a', members: ['u0'] }, { id: 'b', displayName: 'team-b', members: ['u1'] });
     t.write();
@@ -90,7 +90,7 @@ describe('a directory followed file by file, when what the store keeps could go 
     const s2 = await runOnce(t.app, { mode: 'sync' });
     own.someUsers = someUsers;
     expect(s2.exitCode).toBe(0);
-    // its own write failed: it read the directory whole instead
+    // the other process's whole read is what the store holds now (its time), and this run's read of what changed was made again from it
     expect(own.state('dir')!.fullReadAt).not.toBe(before);
     // V4: only a changes; b, untouched since V2, keeps u3
     t.groups[0]!.members.push('u5');
@@ -98,6 +98,63 @@ describe('a directory followed file by file, when what the store keeps could go 
     await tick();
     const s3 = await runOnce(t.app, { mode: 'sync' });
     expect(opsOf(s3.plan.ops).some((o) => o.includes('"remove"'))).toBe(false);
+    expect(opsOf((await runOnce(t.app, { mode: 'plan' })).plan.ops)).toEqual([]);
+  });
+
+  it('a write by another process elsewhere in the store during a read of what changed costs a second try, not a whole read', async () => {
+    const t = await directory();
+    t.groups.push({ id: 'a', displayName: 'team-a', members: ['u0'] });
+    t.write();
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    const other = Store.open(t.app.config.store.path);
+    cleanup.push(() => other.close());
+    t.groups[0]!.members.push('u2');
+    t.write();
+    await tick();
+    const own = t.app.store.reads;
+    const someUsers = own.someUsers.bind(own);
+    let once = true;
+    own.someUsers = (source: string, ids: readonly string[]) => {
+      if (once) other.reads.mark('another-source', { at: new Date().toISOString(), cursor: 'x' }, { full: false, changed: true });
+      once = false;
+      return someUsers(source, ids);
+    };
+    const before = own.state('dir')!.fullReadAt;
+    const sync = await runOnce(t.app, { mode: 'sync' });
+    own.someUsers = someUsers;
+    expect(sync.plan.ops.map((o) => o.key)).toEqual(['group:dir:a']);
+    expect(own.state('dir')!.fullReadAt).toBe(before);
+  });
+
+  it('a run during which another process stored a newer read of the directory does not stamp it as planned: the next run plans it', async () => {
+    const t = await directory();
+    t.groups.push({ id: 'a', displayName: 'team-a', members: ['u0'] }, { id: 'b', displayName: 'team-b', members: ['u1'] });
+    t.write();
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    const config = t.app.config.sources[0] as { name: string; type: 'file'; path: string };
+    const other = Store.open(t.app.config.store.path);
+    cleanup.push(() => other.close());
+    t.groups[0]!.members.push('u2');
+    t.write();
+    await tick();
+    // while the sync applies a's change, b changes and another process (`convsync plan`) reads and stores it
+    const finish = t.app.store.runs.finish.bind(t.app.store.runs);
+    let once = true;
+    t.app.store.runs.finish = ((id: number, r: never) => {
+      if (once) {
+        t.groups[1]!.members.push('u3');
+        t.write();
+        void fileSource.create(config, { logger: pino({ level: 'silent' }), store: other }).fetch(new AbortController().signal);
+      }
+      once = false;
+      return finish(id, r);
+    }) as typeof finish;
+    const first = await runOnce(t.app, { mode: 'sync' });
+    t.app.store.runs.finish = finish;
+    expect(first.plan.ops.map((o) => o.key)).toEqual(['group:dir:a']);
+    await tick();
+    const next = await runOnce(t.app, { mode: 'sync' });
+    expect(next.plan.ops.map((o) => o.key)).toEqual(['group:dir:b']);
     expect(opsOf((await runOnce(t.app, { mode: 'plan' })).plan.ops)).toEqual([]);
   });
 });
