@@ -149,6 +149,11 @@ export class SourceReads {
     return this.db.transaction(fn)();
   }
 
+  /** `fn` in one transaction that holds the write lock from its start (waiting for it as any write does) */
+  writing<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
   /** every source's version: bumped by each change to what it stored (or, for push and SAML, to their tables) */
   versions(): Map<string, number> {
     return new Map(this.statement(`SELECT source, version FROM source_versions`).raw().all() as [string, number][]);

@@ -96,8 +96,8 @@ class FileSource implements Source {
   /**
    * The fingerprint of what was read (new content is a new version of the source) and, for a
    * directory of several files, its groups and users, unless the store holds them as read already.
-   * One transaction: when another process wrote the source's state since it began, it fails, and
-   * what that process wrote (consistent in itself) stays. The source's version it left, or null.
+   * One transaction, holding the write lock from its first read to its write. The source's version
+   * it left, or null when the store stayed busy.
    */
   private remember(
     files: readonly ReadFile[],
@@ -112,7 +112,7 @@ class FileSource implements Source {
     if (files.length > 1) printMembers(expanded.groups);
     const rows = files.length > 1 ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown) : undefined;
     try {
-      return reads.atomically(() => {
+      return reads.writing(() => {
         const before = reads.state(this.id);
         const changed = !sameVersion(before?.fingerprint, fingerprint);
         const kept = cursorOf(before?.cursor) !== undefined;

@@ -52,12 +52,12 @@ export function dataOf(head: { data?: string }): StoredGroupData {
 }
 
 /**
- * Whether every id of a file is well-formed Unicode: SQLite keeps a lone surrogate as U+FFFD, so two
- * such ids could meet in the store as one
+ * Whether every id and group name of a file is well-formed Unicode: SQLite keeps a lone surrogate as
+ * U+FFFD, so two such ids could meet in the store as one, and a name would come back another
  */
 export function wellFormed(content: FileContent): boolean {
   const ok = (id: string) => !LONE_SURROGATE.test(id);
-  return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && g.members.every(ok));
+  return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && ok(g.displayName) && g.members.every(ok));
 }
 
 /** with the u flag, a surrogate pair is one code point: only a lone surrogate is of category Cs */

@@ -3,6 +3,7 @@ import type { LdapSourceConfig } from '../../config/ldap-schema.js';
 import { durationMs } from '../../config/schema.js';
 import { AuthError, describeError } from '../../errors.js';
 import type { ReadMark, SourceReads } from '../../store/source-reads.js';
+import { storedOver } from '../stored-version.js';
 import type { Source, SourceAdapter, SourceContext, SourceResult } from '../types.js';
 import { connect, isPlain, type LdapConnection } from './connection.js';
 import { fullReadDue, incrementalBase, nextCursor, probeCursor, type LdapCursor } from './cursor.js';
@@ -114,14 +115,21 @@ class LdapSource implements Source {
   private async readFully(run: Run, why: string): Promise<SourceResult> {
     const read = await readWhole(run.ctx, this.config, run.conn);
     const result = resultOf(this.id, this.config, read);
-    const stored = isWhole(read) && result.groups.every((g) => g.complete) && (await this.storeWhole(run, read));
+    const stored = isWhole(read) && result.groups.every((g) => g.complete) ? await this.storeWhole(run, read) : false;
     const { directory } = read;
-    this.report(run, { mode: 'full', why, stored, groups: directory.groups.size, users: directory.users.size, outside: directory.outside.size });
-    return result;
+    this.report(run, {
+      mode: 'full',
+      why,
+      stored: stored !== false,
+      groups: directory.groups.size,
+      users: directory.users.size,
+      outside: directory.outside.size,
+    });
+    return { ...result, version: stored === false ? null : stored };
   }
 
-  /** a whole read kept for the reads that follow, with its cursor; without a usable cursor, nothing is kept */
-  private async storeWhole(run: Run, read: ListingRead): Promise<boolean> {
+  /** a whole read kept for the reads that follow, with its cursor, and the version it left; without a usable cursor, nothing is kept (false) */
+  private async storeWhole(run: Run, read: ListingRead): Promise<number | null | false> {
     const cursor = nextCursor(this.config, run.conn, run.startedAt, read.highestStamp);
     let unusable: string | undefined;
     if (durationMs(this.config.fullReadEvery) === 0) unusable = 'fullReadEvery is 0s';
@@ -133,18 +141,23 @@ class LdapSource implements Source {
       this.log.info({ why: unusable }, 'LDAP: no usable cursor, so every read is a full one');
       return false;
     }
-    this.reads.replace(this.id, toStoredRows(read.directory), { at: new Date(run.at).toISOString(), cursor: JSON.stringify(cursor) });
-    return true;
+    return storedOver(this.reads, this.id, undefined, () =>
+      this.reads.replace(this.id, toStoredRows(read.directory), { at: new Date(run.at).toISOString(), cursor: JSON.stringify(cursor) }),
+    );
   }
 
   private async readIncrementally(run: Run, cursor: LdapCursor): Promise<{ result: SourceResult } | { fallback: string }> {
-    const stored = fromStored(this.reads.groups(this.id), this.reads.users(this.id));
+    // the stored read and its version, as one: changes are merged into this read
+    const base = this.reads.atomically(() => ({ groups: this.reads.groups(this.id), users: this.reads.users(this.id), version: this.reads.version(this.id) }));
+    const stored = fromStored(base.groups, base.users);
     if (stored.unreadable > 0) return { fallback: `${stored.unreadable} stored entries could not be read back` };
     const found = await mergeChanges(run.ctx, this.config, await askChanges(run.ctx, this.config, run.conn, cursor), stored.directory);
     if ('fallback' in found) return found;
     const result = resultOf(this.id, this.config, found.read);
     const whole = isWhole(found.read) && result.groups.every((g) => g.complete);
-    if (whole) this.reads.apply(this.id, found.changes, this.mark(run, found.read.highestStamp, cursor));
+    const version = whole
+      ? storedOver(this.reads, this.id, base.version, () => this.reads.apply(this.id, found.changes, this.mark(run, found.read.highestStamp, cursor)))
+      : null;
     const { directory } = found.read;
     this.report(run, {
       mode: 'incremental',
@@ -154,7 +167,7 @@ class LdapSource implements Source {
       users: directory.users.size,
       outside: directory.outside.size,
     });
-    return { result };
+    return { result: { ...result, version } };
   }
 
   /** the incremental read's questions, compared with the stored read without loading it whole */

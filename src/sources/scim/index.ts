@@ -3,6 +3,7 @@ import { durationMs, type ScimSourceConfig } from '../../config/schema.js';
 import { AuthError, describeError } from '../../errors.js';
 import type { SourceReads } from '../../store/source-reads.js';
 import type { Source, SourceAdapter, SourceContext, SourceResult } from '../types.js';
+import { storedOver } from '../stored-version.js';
 import { ScimClient } from './client.js';
 import { serviceProviderConfig, type ScimContext } from './context.js';
 import { crawl } from './crawl.js';
@@ -84,22 +85,20 @@ class ScimPullSource implements Source {
   /** undefined when the provider refused the filter: the caller crawls instead */
   private async readIncrementally(ctx: ScimContext, cursor: ScimCursor, maxResults: number, started: number): Promise<SourceResult | undefined> {
     let read;
+    // the stored read and its version, as one: changes are merged into this read
+    const base = this.reads.atomically(() => ({ groups: this.reads.groups(this.id), users: this.reads.users(this.id), version: this.reads.version(this.id) }));
     try {
-      read = await readChanges(
-        ctx,
-        cursor,
-        { groups: this.reads.groups(this.id), users: this.reads.users(this.id) },
-        { maxResults, at: new Date(started).toISOString() },
-      );
+      read = await readChanges(ctx, cursor, { groups: base.groups, users: base.users }, { maxResults, at: new Date(started).toISOString() });
     } catch (e) {
       if (!refused(e)) throw e;
       ctx.warnings.push(`source ${this.id}: the provider refused a filter on meta.lastModified (${describeError(e)}); read in full instead`);
       return undefined;
     }
     const { changes, totals } = read;
+    let version: number | null = base.version;
     if (changes) {
       const next: ScimCursor = { ...cursor, since: new Date(started).toISOString(), groups: totals.groups, users: totals.users, nestedOnly: totals.nestedOnly };
-      this.reads.apply(this.id, changes, { at: next.since, cursor: JSON.stringify(next) });
+      version = storedOver(this.reads, this.id, base.version, () => this.reads.apply(this.id, changes, { at: next.since, cursor: JSON.stringify(next) }));
     }
     this.log.info(
       {
@@ -111,7 +110,7 @@ class ScimPullSource implements Source {
       },
       'SCIM incremental read',
     );
-    return read.result;
+    return { ...read.result, version };
   }
 
   private async crawl(ctx: ScimContext, spc: { maxResults: number; filtering: boolean | undefined }, started: number): Promise<SourceResult> {
@@ -122,10 +121,13 @@ class ScimPullSource implements Source {
       // with a full crawl every time there is nothing to ask
       const lastModified = durationMs(this.config.fullReadEvery) === 0 ? 'unsupported' : await probeLastModified(ctx, spc.filtering, totals);
       const cursor: ScimCursor = { v: 1, since, scope: scopeOf(this.config), lastModified, ...totals, nestedOnly };
-      this.reads.replace(this.id, { groups, users }, { at: cursor.since, cursor: JSON.stringify(cursor) });
+      const version = storedOver(this.reads, this.id, undefined, () =>
+        this.reads.replace(this.id, { groups, users }, { at: cursor.since, cursor: JSON.stringify(cursor) }),
+      );
       this.log.info({ groups: totals.groups, users: totals.users, lastModified }, 'SCIM full crawl stored');
+      return { ...read.result, version };
     }
-    return read.result;
+    return { ...read.result, version: null };
   }
 }
 

@@ -64,8 +64,8 @@ describe('a directory followed file by file, when what the store keeps could go 
     cleanup.push(() => other.close());
     const held: (() => void)[] = [];
     const reads = Object.create(other.reads) as typeof other.reads;
-    reads.atomically = <T>(fn: () => T): T => {
-      held.push(() => other.reads.atomically(fn));
+    reads.writing = <T>(fn: () => T): T => {
+      held.push(() => other.reads.writing(fn));
       return undefined as T;
     };
     await fileSource.create(config, { logger: pino({ level: 'silent' }), store: { reads } as unknown as Store }).fetch(new AbortController().signal);
