@@ -52,9 +52,10 @@ export interface SourceResult {
   listingComplete: boolean;
   warnings: string[];
   /**
-   * For a source that stores what it reads (a directory followed file by file): its version in the
-   * store as this read left it, or null when this read could not be stored. A run that planned from
-   * it stamps the source with that version only if the store still holds it at the end.
+   * For a source that stores what it reads (file, SCIM pull, LDAP): its version in the store as this
+   * read left it, or null when this read was not stored or was merged into a stored read another
+   * process replaced meanwhile. A run that planned from it stamps the source with that version only
+   * if the store still holds it at the end.
    */
   version?: number | null;
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fingerprintOf, readStamped, sameFiles } from '../../src/sources/file/fingerprint.js';
+import { fingerprintOf, readStamped, checkFiles } from '../../src/sources/file/fingerprint.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { Source } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
@@ -80,12 +80,12 @@ describe('file stamps', () => {
     // a stamp whose hash is wrong: only a file that is read again is found changed
     const wrongHash = (statAt: number) => JSON.stringify([{ ...stamp, sha256: '0'.repeat(64), statAt }]);
     const changedAt = Number(BigInt(stamp.ctimeNs as string) / 1_000_000n);
-    expect(sameFiles(file, wrongHash(changedAt + 60_000))).toBe(true);
-    expect(sameFiles(file, wrongHash(changedAt + 500))).toBe(false);
+    expect(checkFiles(file, wrongHash(changedAt + 60_000)).same).toBe(true);
+    expect(checkFiles(file, wrongHash(changedAt + 500)).same).toBe(false);
     // a stamp of an older convsync, without the inode: hashed
     const { ino: _ino, ctimeNs: _ctime, statAt: _at, ...old } = stamp;
-    expect(sameFiles(file, JSON.stringify([{ ...old, sha256: '0'.repeat(64) }]))).toBe(false);
-    expect(sameFiles(file, JSON.stringify([old]))).toBe(true);
+    expect(checkFiles(file, JSON.stringify([{ ...old, sha256: '0'.repeat(64) }])).same).toBe(false);
+    expect(checkFiles(file, JSON.stringify([old])).same).toBe(true);
   });
 
   it('finds a rewrite of the same size whose mtime was set back (as a copy that keeps it does)', async () => {
@@ -101,6 +101,6 @@ describe('file stamps', () => {
     utimesSync(file, mtime, mtime);
     const after = stampOf(file);
     expect([after.size, after.mtimeMs]).toEqual([before.size, before.mtimeMs]);
-    expect(sameFiles(file, fingerprint)).toBe(false);
+    expect(checkFiles(file, fingerprint).same).toBe(false);
   });
 });

@@ -1,10 +1,10 @@
-import type { ReadGroup, SourceReads } from '../../store/source-reads.js';
+import type { SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
 import { parseFile } from './format.js';
-import { cursorOf, dataOf, rowDigest, StoredDirectory, usersDigest, wellFormed, type StoredGroupData } from './stored.js';
+import { cursorOf, dataOf, StoredDirectory, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredGroupData } from './stored.js';
 
 interface Head {
   displayName: string;
@@ -40,8 +40,9 @@ export function readChanges(ctx: {
     const state = reads.state(source);
     const cursor = cursorOf(state?.cursor);
     const stamps = stampsOf(state?.fingerprint);
+    if (!cursor || !stamps) return undefined;
     const files = filesOf(ctx.path);
-    if (!cursor || !stamps || files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
+    if (files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
     const unchanged = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked?.unchanged : undefined;
     const devices = new Map<bigint, boolean>();
     const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
@@ -51,7 +52,13 @@ export function readChanges(ctx: {
     const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups);
     const expanded = directory.expand(withNesting(changed.groups, heads));
     const call = {};
-    const rows = expanded.groups.map((g) => rowOf(g, { changed, heads, directory, unknown: expanded.unknown, call }));
+    const unknownOf = unknownByGroup(expanded.unknown);
+    const rows = expanded.groups.map((g) => {
+      g.membersPrint = membersPrint(g.members, call);
+      const members = directory.membersOf(g.id);
+      const nested = members.filter((m) => directory.isNested(m));
+      return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) });
+    });
     const mark = { at: ctx.at, fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)) };
     if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
     else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
@@ -83,8 +90,7 @@ function resultOf(
   },
 ): SourceResult {
   const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
-  const unknownNow = new Map<string, string[]>();
-  for (const [g, m] of expanded.unknown) (unknownNow.get(g) ?? unknownNow.set(g, []).get(g)!).push(m);
+  const unknownNow = unknownByGroup(expanded.unknown);
   const fileOrder = new Map(files.map((f, i) => [f, i]));
   const placeOf = (id: string) => changed.places.get(id) ?? heads.get(id)!.data;
   const rank = (id: string) => [fileOrder.get(placeOf(id).file)!, placeOf(id).pos] as const;
@@ -144,30 +150,4 @@ function withNesting(changed: ReadonlyMap<string, FlatGroup>, heads: ReadonlyMap
   const out = new Set(changed.keys());
   for (const id of out) for (const p of parents.get(id) ?? []) out.add(p);
   return [...out];
-}
-
-/** an affected group as the store keeps it, printed; its print is left on it for the run */
-function rowOf(
-  g: DesiredGroup,
-  {
-    changed,
-    heads,
-    directory,
-    unknown,
-    call,
-  }: { changed: Changed; heads: ReadonlyMap<string, Head>; directory: StoredDirectory; unknown: readonly [string, string][]; call: object },
-): ReadGroup {
-  const head = heads.get(g.id)!;
-  g.membersPrint = membersPrint(g.members, call);
-  const members = directory.membersOf(g.id);
-  const nested = members.filter((m) => directory.isNested(m));
-  const mine = unknown.filter(([id]) => id === g.id).map(([, m]) => m);
-  const data: StoredGroupData = {
-    ...(changed.places.get(g.id) ?? { file: head.data.file, pos: head.data.pos }),
-    print: g.membersPrint,
-    size: g.members.length,
-    ...(mine.length > 0 ? { unknown: mine } : {}),
-    row: rowDigest(g.displayName, members, nested),
-  };
-  return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
 }

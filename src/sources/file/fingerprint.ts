@@ -93,10 +93,6 @@ export function checkFiles(path: string, fingerprint: string): { same: boolean; 
   return { same, unchanged, ...(refreshed ? { fingerprint: JSON.stringify(files.map((f) => unchanged.get(f))) } : {}) };
 }
 
-export function sameFiles(path: string, fingerprint: string): boolean {
-  return checkFiles(path, fingerprint).same;
-}
-
 /** the stamps a fingerprint names, or undefined when it is not one */
 export function stampsOf(fingerprint: string | null | undefined): readonly FileStamp[] | undefined {
   if (lastParsed !== undefined && fingerprint === lastParsed.text) return lastParsed.stamps;

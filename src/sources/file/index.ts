@@ -12,7 +12,7 @@ import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
  * directory is read or nothing is: a file that does not parse fails the source with its path.
- * What was read is remembered by its fingerprint (names, sizes, mtimes, hashes), so a run can tell
+ * What was read is remembered by its fingerprint (names, sizes, hashes, and what stat tells), so a run can tell
  * that the files are unchanged without parsing them. A directory of several files is also kept in
  * the store group by group, so that a run planning only what changed parses only the files that did.
  */
@@ -118,7 +118,7 @@ class FileSource implements Source {
         const kept = cursorOf(before?.cursor) !== undefined;
         const mark = { at, fingerprint };
         // what is kept is a copy, written again whenever it is not what this read would write, whatever the stamps say
-        if (rows && kept && keptAsRead(reads, this.id, rows)) reads.mark(this.id, mark, { full: true, changed });
+        if (rows && kept && keptAsRead(reads, this.id, before?.cursor, rows)) reads.mark(this.id, mark, { full: true, changed });
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
         else reads.mark(this.id, mark, { full: true, changed });

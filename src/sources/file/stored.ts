@@ -25,11 +25,34 @@ export interface StoredGroupData {
   row: string;
 }
 
-/** the digest of a stored group's own row */
-export function rowDigest(displayName: string, members: readonly string[], nested: readonly string[]): string {
-  return createHash('sha1')
-    .update(JSON.stringify([displayName, members, nested]))
-    .digest('base64');
+/**
+ * A group as the store keeps it. One builder for a whole read and a read of what changed, so that
+ * both write the same text for the same group: a whole read compares rows by their text.
+ */
+export function storedRow(
+  g: DesiredGroup,
+  place: { file: string; pos: number },
+  listed: { members: string[]; nested: string[]; unknown: readonly string[] | undefined },
+): ReadGroup {
+  const { members, nested, unknown } = listed;
+  const data: StoredGroupData = {
+    file: place.file,
+    pos: place.pos,
+    print: g.membersPrint ?? membersPrint(g.members, {}),
+    size: g.members.length,
+    ...(unknown && unknown.length > 0 ? { unknown: [...unknown] } : {}),
+    row: createHash('sha1')
+      .update(JSON.stringify([g.displayName, members, nested]))
+      .digest('base64'),
+  };
+  return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
+}
+
+/** the unknown member ids an expansion found, by group */
+export function unknownByGroup(unknown: readonly [string, string][]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const [g, m] of unknown) (out.get(g) ?? out.set(g, []).get(g)!).push(m);
+  return out;
 }
 
 /** the read state's cursor: the digest of each file's users (files without users left out), to tell a file whose users changed */
@@ -99,20 +122,11 @@ export function rowsOfWholeRead(
       where.set(g.id, { file, pos, members: g.members });
     }
   }
-  const unknownOf = new Map<string, string[]>();
-  for (const [g, m] of unknown) (unknownOf.get(g) ?? unknownOf.set(g, []).get(g)!).push(m);
-  const groups = expanded.map((g): ReadGroup => {
+  const unknownOf = unknownByGroup(unknown);
+  const groups = expanded.map((g) => {
     const { file, pos, members } = where.get(g.id)!;
     const nested = members.filter((m) => !userIds.has(m) && where.has(m));
-    const data: StoredGroupData = {
-      file,
-      pos,
-      print: g.membersPrint ?? membersPrint(g.members, {}),
-      size: g.members.length,
-      ...(unknownOf.has(g.id) ? { unknown: unknownOf.get(g.id) } : {}),
-      row: rowDigest(g.displayName, members, nested),
-    };
-    return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
+    return storedRow(g, { file, pos }, { members, nested, unknown: unknownOf.get(g.id) });
   });
   return { groups, users, cursor };
 }
@@ -124,11 +138,16 @@ export function printMembers(groups: DesiredGroup[]): void {
 }
 
 /**
- * Whether the store holds what a whole read would write: the same users (by each file's digest) and
- * the same group rows, field for field (member ids and nested ids by their digest)
+ * Whether the store holds what a whole read would write: the same users (by each file's digest, in
+ * the stored `cursor`) and the same group rows, field for field (member ids and nested ids by their digest)
  */
-export function keptAsRead(reads: SourceReads, source: string, rows: { groups: readonly ReadGroup[]; cursor: StoredCursor }): boolean {
-  if (reads.state(source)?.cursor !== JSON.stringify(rows.cursor)) return false;
+export function keptAsRead(
+  reads: SourceReads,
+  source: string,
+  cursor: string | null | undefined,
+  rows: { groups: readonly ReadGroup[]; cursor: StoredCursor },
+): boolean {
+  if (cursor !== JSON.stringify(rows.cursor)) return false;
   const heads = new Map(reads.groupHeads(source).map((h) => [h.id, h]));
   return heads.size === rows.groups.length && rows.groups.every((r) => heads.get(r.id)?.displayName === r.displayName && heads.get(r.id)?.data === r.data);
 }
