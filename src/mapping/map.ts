@@ -3,7 +3,7 @@ import type { MappingConfig } from '../config/schema.js';
 import { MemberList } from '../members/member-list.js';
 import { UserIds } from '../members/user-ids.js';
 import type { DesiredConversation, RemovedGroupAction } from '../plan/types.js';
-import type { DesiredGroup, SourceUser } from '../sources/types.js';
+import type { DesiredGroup, GroupHead, SourceUser } from '../sources/types.js';
 
 export interface MappingResult {
   conversations: DesiredConversation[];
@@ -18,7 +18,7 @@ interface Matched {
 }
 
 /** The first rule that matches a group wins. */
-export function matchGroup(group: DesiredGroup, mappings: readonly MappingConfig[]): Matched | undefined {
+export function matchGroup(group: GroupHead, mappings: readonly MappingConfig[]): Matched | undefined {
   for (let i = 0; i < mappings.length; i++) {
     const m = mappings[i]!.match;
     if (m.source !== undefined && m.source !== group.source) continue;
@@ -29,12 +29,12 @@ export function matchGroup(group: DesiredGroup, mappings: readonly MappingConfig
 }
 
 /** the conversation a group feeds under the first rule that matches it; undefined when none does */
-export function conversationKeyOf(group: DesiredGroup, mappings: readonly MappingConfig[]): string | undefined {
+export function conversationKeyOf(group: GroupHead, mappings: readonly MappingConfig[]): string | undefined {
   const matched = matchGroup(group, mappings);
   return matched && conversationKey(group, mappings[matched.rule]!, matched.vars);
 }
 
-function conversationKey(group: DesiredGroup, rule: MappingConfig, vars: Record<string, string>): string {
+function conversationKey(group: GroupHead, rule: MappingConfig, vars: Record<string, string>): string {
   return rule.conversation ? `conv:${renderTemplate(rule.conversation, vars)}` : `group:${group.key}`;
 }
 

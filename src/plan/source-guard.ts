@@ -45,16 +45,23 @@ export const SHRINK_MIN_COUNT = 20;
 /**
  * A source that lists far fewer groups or memberships than at its last good read (an IdP answering
  * an empty list, a filter gone wrong) is distrusted as a whole: the reason trips the guard. An empty
- * listing where there were groups always trips; the ratio applies to counts of at least 20.
+ * listing where there were groups always trips; the ratio applies to counts of at least 20. A
+ * read of some groups only (a run after a push) knows the groups listed, not the memberships.
  */
-export function sourceShrink(source: string, now: SourceSize, before: SourceSize | undefined, maxShrink: number): string | undefined {
+export function sourceShrink(
+  source: string,
+  now: { groups: number; memberships?: number },
+  before: SourceSize | undefined,
+  maxShrink: number,
+): string | undefined {
   if (!before) return undefined;
   if (now.groups === 0 && before.groups > 0) return `source ${source} lists no groups at all, where its last good read had ${before.groups}`;
   for (const what of ['groups', 'memberships'] as const) {
-    if (before[what] < SHRINK_MIN_COUNT) continue;
-    const lost = (before[what] - now[what]) / before[what];
+    const counted = now[what];
+    if (counted === undefined || before[what] < SHRINK_MIN_COUNT) continue;
+    const lost = (before[what] - counted) / before[what];
     if (lost > maxShrink) {
-      return `source ${source} lists ${now[what]} ${what}, ${Math.round(lost * 100)}% fewer than the ${before[what]} of its last good read (maxSourceShrink ${Math.round(maxShrink * 100)}%)`;
+      return `source ${source} lists ${counted} ${what}, ${Math.round(lost * 100)}% fewer than the ${before[what]} of its last good read (maxSourceShrink ${Math.round(maxShrink * 100)}%)`;
     }
   }
   return undefined;

@@ -9,6 +9,7 @@ import { reconcilerFor, type RunDeps } from './deps.js';
 import { identityFor } from './identity-for.js';
 import { readSources, type SourcesRead } from './read-sources.js';
 import { printGroups, scopeOfChange, type ChangeScope } from './changed-groups.js';
+import { RunScope } from './run-scope.js';
 import type { Reconciler } from './reconciler.js';
 
 /** sources → desired conversations → plan, with nothing written to the backend */
@@ -22,16 +23,17 @@ export async function planRun(
   opts: PlanRunOptions = {},
 ): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const read = await readSources(deps, { allowRemovals, signal, scope, partial: opts.partial === true && opts.print === true && !scope });
+  const runScope = scope && new RunScope(scope, config.mappings, store.bindingGroups());
+  const readPartial = opts.partial === true && opts.print === true && !scope;
+  const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
-  let snapshot = store.loadSnapshot();
+  let snapshot = store.loadSnapshot(runScope?.conversations);
   // a run that is told only that sources changed plans the conversations of the groups that did
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   const scoped =
     prints && opts.partial && isWhole(read) ? scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, snapshot.conversations) : undefined;
   if (typeof scoped === 'string') logger.info({ why: scoped }, 'sources changed; planning in full');
   const change = typeof scoped === 'string' ? undefined : scoped;
-  const planScope = change?.keys ?? scope;
   const groups = change ? read.groups.filter((g) => change.keys.has(g.key)) : read.groups;
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
@@ -46,8 +48,10 @@ export async function planRun(
   if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
   let desired = mapped.conversations;
-  if (planScope) {
-    const touches = (gs: string[]) => gs.some((g) => planScope.has(g));
+  // a scoped run read the groups of its conversations only, and its snapshot holds only those
+  if (runScope) desired = desired.filter((d) => runScope.conversations.has(d.key));
+  if (change) {
+    const touches = (gs: string[]) => gs.some((g) => change.keys.has(g));
     desired = desired.filter((d) => touches(d.groups));
     const keys = new Set(desired.map((d) => d.key));
     const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { AuthError, describeError } from '../errors.js';
 import { sourceOfGroup } from '../group-key.js';
 import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
-import type { DesiredGroup, Source } from '../sources/types.js';
+import type { DesiredGroup, FetchOptions, Source } from '../sources/types.js';
 import type { Store } from '../store/store.js';
 
 export interface SourcesRead {
@@ -28,9 +28,9 @@ export interface SourcesRead {
  */
 export async function readSources(
   deps: { config: Config; store: Store; sources: Source[]; logger: Logger },
-  opts: { allowRemovals: boolean; signal: AbortSignal; scope?: ReadonlySet<string>; partial?: boolean },
+  opts: { allowRemovals: boolean; signal: AbortSignal; scope?: ReadonlySet<string>; partial?: boolean; select?: FetchOptions['select'] },
 ): Promise<SourcesRead> {
-  const { allowRemovals, signal, scope, partial } = opts;
+  const { allowRemovals, signal, scope, partial, select } = opts;
   const { config, store, logger } = deps;
   const warnings: string[] = [];
   const readErrors: string[] = [];
@@ -39,8 +39,12 @@ export async function readSources(
   const scopedSources = scope && new Set([...scope].map(sourceOfGroup));
   const toRead = scopedSources ? deps.sources.filter((s) => scopedSources.has(s.id)) : deps.sources;
   if (scopedSources) incompleteSources.push(...deps.sources.filter((s) => !scopedSources.has(s.id)).map((s) => s.id));
-  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal, partial ? { partial } : undefined)));
+  // the conversations a group feeds depend on every group's name: one source selects as it lists,
+  // several are read and their groups selected together once all are in
+  const fetchOpts = partial ? { partial } : toRead.length === 1 && select ? { select } : undefined;
+  const results = await Promise.allSettled(toRead.map((s) => s.fetch(signal, fetchOpts)));
   const tripped: string[] = [];
+  const selectedBySource = new Set<string>();
   const sizesBefore = store.guards.sourceSizes();
   const goodSizes = new Map<string, SourceSize>();
   const versions = new Map<string, number | null>();
@@ -57,20 +61,23 @@ export async function readSources(
     }
     if (r.value.version !== undefined) versions.set(source.id, r.value.version);
     groups.push(...r.value.groups);
+    if (r.value.selected) selectedBySource.add(source.id);
     warnings.push(...r.value.warnings);
     if (!r.value.listingComplete) {
       incompleteSources.push(source.id);
       readErrors.push(`source ${source.id}: the group listing was incomplete`);
       return;
     }
-    const size = sizeOf(r.value.groups);
+    // a read of some groups knows how many the source lists, not how many memberships
+    const size = r.value.selected ? { groups: r.value.selected.listed } : sizeOf(r.value.groups);
     const shrunk = sourceShrink(source.id, size, sizesBefore.get(source.id), config.guards.maxSourceShrink);
     if (shrunk && !allowRemovals) {
       // distrusted as a whole: its absent groups are not gone, and the run is quarantined
       tripped.push(shrunk);
       incompleteSources.push(source.id);
-    } else if (r.value.groups.every((g) => g.complete)) goodSizes.set(source.id, size);
+    } else if (!r.value.selected && r.value.groups.every((g) => g.complete)) goodSizes.set(source.id, sizeOf(r.value.groups));
   });
+  if (select) groups = selectedGroups(groups, selectedBySource, select);
   for (const g of groups) {
     if (g.complete) continue;
     const why = `${g.key}: ${g.unknownReason ?? 'membership unknown'}`;
@@ -82,4 +89,10 @@ export async function readSources(
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
   return { groups, warnings, readErrors, incompleteSources, tripped, goodSizes, versions };
+}
+
+/** the groups a scoped run needs: those the sources selected, and of the others' (read whole) those `select` picks */
+function selectedGroups(groups: DesiredGroup[], selectedBySource: ReadonlySet<string>, select: NonNullable<FetchOptions['select']>): DesiredGroup[] {
+  const keys = select(groups.filter((g) => !selectedBySource.has(g.source)));
+  return groups.filter((g) => selectedBySource.has(g.source) || keys.has(g.key));
 }

@@ -58,7 +58,15 @@ export interface SourceResult {
    * if the store still holds it at the end.
    */
   version?: number | null;
+  /**
+   * Set when only the groups `FetchOptions.select` named were read: the others are neither read
+   * nor gone. `listed` is how many groups the source lists in all.
+   */
+  selected?: { listed: number };
 }
+
+/** a group as a source lists it, before its members are read: what mapping rules match on */
+export type GroupHead = Pick<DesiredGroup, 'key' | 'source' | 'id' | 'displayName'>;
 
 export interface FetchOptions {
   /**
@@ -66,6 +74,12 @@ export interface FetchOptions {
    * the groups it knows to be unchanged since its last read from what it stored.
    */
   partial?: boolean;
+  /**
+   * The run plans only some groups (after a push): given every group the source lists, the keys
+   * of those it needs. A source that can read a few groups without the rest answers only those,
+   * with `selected` set; another answers every group and the run leaves out the others itself.
+   */
+  select?: (heads: readonly GroupHead[]) => ReadonlySet<string>;
 }
 
 export interface Source {

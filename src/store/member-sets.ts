@@ -30,18 +30,27 @@ export class MemberSets {
 
   /**
    * The user numbering, and each conversation's members decoded when first asked for: a plan of
-   * what changed reads the rows of the few conversations it plans, not all of them.
+   * what changed decodes the rows of the few conversations it plans, not all of them; with `only`,
+   * only the rows of those conversations are read.
    */
-  load(): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
+  load(only?: readonly string[]): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
     const users = this.loadUserIds();
     const origins = new Map<string, Map<number, MemberOrigin>>();
-    const originRows = this.db.prepare(`SELECT conversation_id, user_ref, origin FROM member_origins`).raw().all() as [string, number, MemberOrigin][];
+    const originRows = (
+      only
+        ? only.flatMap((id) => this.statement(`SELECT conversation_id, user_ref, origin FROM member_origins WHERE conversation_id = ?`).raw().all(id))
+        : this.db.prepare(`SELECT conversation_id, user_ref, origin FROM member_origins`).raw().all()
+    ) as [string, number, MemberOrigin][];
     for (const [conversationId, ref, origin] of originRows) {
       let map = origins.get(conversationId);
       if (map === undefined) origins.set(conversationId, (map = new Map()));
       map.set(ref, origin);
     }
-    const rows = new Map(this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][]);
+    const rows = new Map(
+      (only
+        ? only.flatMap((id) => this.statement(`SELECT conversation_id, refs FROM member_sets WHERE conversation_id = ?`).raw().all(id))
+        : this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all()) as [string, string][],
+    );
     const membersOf = (conversationId: string) => {
       const refs = rows.get(conversationId);
       return refs === undefined ? MemberList.empty : MemberList.fromRefs(users, parseRefs(refs), origins.get(conversationId));

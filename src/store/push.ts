@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { Statements } from './statements.js';
-import { PushPages, readWholeSource, type WholeSource } from './push-pages.js';
+import { PushPages } from './push-pages.js';
+import { readSelectedGroups, readWholeSource, toGroup, toUser, type GroupRow, type SelectedGroups, type UserRow, type WholeSource } from './push-reads.js';
 
 export interface PushUser {
   id: string;
@@ -26,26 +27,6 @@ export interface PushMemberRef {
   value: string;
   type: 'User' | 'Group';
 }
-
-type UserRow = { id: string; user_name: string; external_id: string | null; active: number; resource: string; created_at: string; updated_at: string };
-type GroupRow = { id: string; display_name: string; external_id: string | null; created_at: string; updated_at: string };
-
-const toUser = (r: UserRow): PushUser => ({
-  id: r.id,
-  userName: r.user_name,
-  ...(r.external_id !== null ? { externalId: r.external_id } : {}),
-  active: r.active === 1,
-  resource: JSON.parse(r.resource) as Record<string, unknown>,
-  created: r.created_at,
-  lastModified: r.updated_at,
-});
-const toGroup = (r: GroupRow): PushGroup => ({
-  id: r.id,
-  displayName: r.display_name,
-  ...(r.external_id !== null ? { externalId: r.external_id } : {}),
-  created: r.created_at,
-  lastModified: r.updated_at,
-});
 
 /** the `value` of each email of a SCIM user resource, as look-ups by email compare them */
 function emailValues(resource: Record<string, unknown>): string[] {
@@ -258,9 +239,18 @@ export class PushStore {
     return rows.map(([value, isGroup]) => ({ value, type: isGroup ? 'Group' : 'User' }));
   }
 
-  /** the whole source, read in pages with `pause` awaited between them (push-pages.ts) */
-  readWhole(source: string, pause: () => Promise<unknown>): Promise<WholeSource<PushUser, PushGroup>> {
-    return readWholeSource(this.db, source, pause, toUser, toGroup);
+  /** the whole source, read in pages with `pause` awaited between them (push-reads.ts) */
+  readWhole(source: string, pause: () => Promise<unknown>): Promise<WholeSource> {
+    return readWholeSource(this.db, source, pause);
+  }
+
+  /** the groups `select` picks (by id) from every group's id and name, what they nest, and the users they reach (push-reads.ts) */
+  readSelected(
+    source: string,
+    select: (heads: readonly { id: string; displayName: string }[]) => ReadonlySet<string>,
+    pause: () => Promise<unknown>,
+  ): Promise<SelectedGroups> {
+    return readSelectedGroups(this.db, source, select, pause);
   }
 
   hasMember(source: string, groupId: string, memberId: string): boolean {

@@ -126,7 +126,14 @@ export class Store {
 
   // ---- snapshot -------------------------------------------------------------------------------
 
-  loadSnapshot(): Snapshot {
+  /** the key and groups of every conversation bound or let go: what a scoped run starts from */
+  bindingGroups(): { key: string; groups: string[] }[] {
+    const rows = this.db.prepare(`SELECT key, groups FROM bindings WHERE state IN ('bound', 'unbound')`).raw().all() as [string, string][];
+    return rows.map(([key, groups]) => ({ key, groups: JSON.parse(groups) as string[] }));
+  }
+
+  /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read */
+  loadSnapshot(only?: ReadonlySet<string>): Snapshot {
     const rows = this.db
       .prepare(
         `SELECT key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable FROM bindings WHERE state IN ('bound', 'unbound') ORDER BY key`,
@@ -141,7 +148,7 @@ export class Store {
       state: string;
       unmanageable: string | null;
     }[];
-    const { users, membersOf } = this.members.load();
+    const { users, membersOf } = this.members.load(only && rows.filter((r) => only.has(r.key)).map((r) => r.conversation_id));
     const byConversation = new Map<string, SnapshotConversation>();
     const all = rows.map((r) => {
       let members: MemberList | undefined;
@@ -160,9 +167,10 @@ export class Store {
       if (r.state === 'bound') byConversation.set(r.conversation_id, c);
       return c;
     });
-    const conversations = all.filter((_, i) => rows[i]!.state === 'bound');
+    const kept = (c: SnapshotConversation) => only === undefined || only.has(c.key);
+    const conversations = all.filter((c, i) => rows[i]!.state === 'bound' && kept(c));
     // a conversation let go keeps its row and members: if its group comes back, it is bound again
-    const unbound = all.filter((c, i) => rows[i]!.state === 'unbound' && !byConversation.has(c.conversationId));
+    const unbound = all.filter((c, i) => rows[i]!.state === 'unbound' && !byConversation.has(c.conversationId) && kept(c));
     const leavers = this.db.prepare(`SELECT conversation_id, user_id FROM leavers ORDER BY user_id`).raw().all() as [string, string][];
     for (const [conversationId, userId] of leavers) {
       const c = byConversation.get(conversationId);

@@ -1,0 +1,223 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../../src/config/schema.js';
+import { createApp, type App } from '../../src/main.js';
+import type { Plan, PlanOp } from '../../src/plan/types.js';
+import { runOnce } from '../../src/reconcile/run.js';
+import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
+import { WireSandbox } from '../../src/sandbox/wire/server.js';
+import { withAncestors } from '../../src/sources/scim-push/context.js';
+import type { FetchOptions } from '../../src/sources/types.js';
+
+let wire: WireSandbox;
+const backendIds: string[] = [];
+const dirs: string[] = [];
+beforeAll(async () => {
+  wire = await WireSandbox.start({});
+  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
+  const random = seededRandom(4242);
+  for (let i = 0; i < 20; i++) backendIds.push(randomUuid(random));
+  for (const id of backendIds) wire.addUser({ id });
+});
+afterAll(async () => {
+  await wire.stop();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const NOW = '2026-01-01T00:00:00Z';
+
+/** an app over a fresh store with one scim-push source `idp`, its users u0…u19 being the backend's users */
+async function pushApp(guards: Record<string, unknown> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-scoped-'));
+  dirs.push(dir);
+  const config = ConfigSchema.parse({
+    store: { path: join(dir, 'db.sqlite') },
+    sources: [{ name: 'idp', type: 'scim-push', token: 'push-token' }],
+    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
+    mappings: [
+      { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
+      // the groups of one department feed one conversation together
+      { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
+    ],
+    guards: { maxRemovalsPerRun: 10_000, maxRemovalRatio: 1, maxUnbindsPerRun: 100, maxDeletesPerRun: 100, ...guards },
+    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
+    drift: { refreshEveryRuns: 0 },
+    log: { level: 'silent' },
+  });
+  const app = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
+  const push = app.store.push;
+  backendIds.forEach((externalId, i) =>
+    push.putUser('idp', { id: `u${i}`, userName: `user${i}@example.com`, externalId, active: true, resource: { userName: `user${i}@example.com` } }, NOW),
+  );
+  const group = (id: string, displayName: string, members: string[]) => {
+    push.putGroup('idp', { id, displayName }, NOW);
+    push.replaceMembers('idp', id, members);
+  };
+  /** the scope the SCIM provider hands a run after a change to these groups: them and every group holding them */
+  const scopeOf = (ids: string[]) =>
+    new Set(withAncestors({ store: app.store, source: 'idp', path: '/scim/v2', changed: () => undefined }, ids).map((id) => `idp:${id}`));
+  return { app, push, group, scopeOf, close: () => app.close() };
+}
+
+/** the same source, answering every group whatever a run selects: the run leaves out what it does not need itself */
+function readingWhole(app: App): () => void {
+  const source = app.sources[0]!;
+  const own = source.fetch.bind(source);
+  (source as { fetch: typeof own }).fetch = (signal, opts?: FetchOptions) => own(signal, opts && { ...opts, select: undefined });
+  return () => ((source as { fetch: typeof own }).fetch = own);
+}
+
+const sorted = (op: PlanOp) => ('members' in op ? { ...op, members: [...op.members].sort() } : op);
+const opsOf = (plan: Plan) => plan.ops.map(sorted);
+const blockedOf = (plan: Plan) => plan.blocked.map((b) => ({ ...b, op: sorted(b.op) }));
+
+describe('a run after a push', () => {
+  it('plans a conversation a renamed group left with the groups still feeding it, and lets nothing go', async () => {
+    const t = await pushApp();
+    try {
+      t.group('a', 'eng-a', ['u0', 'u1']);
+      t.group('b', 'eng-b', ['u2']);
+      t.group('c', 'team-c', ['u3']);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+      // eng-a leaves the department's conversation for one of its own
+      t.group('a', 'team-a', ['u0', 'u1']);
+      const scoped = await runOnce(t.app, { mode: 'sync', scope: t.scopeOf(['a']) });
+      expect(scoped.plan.ops.map((o) => `${o.op} ${o.key}`).sort()).toEqual(['create group:idp:a', 'remove conv:dept-eng']);
+      expect(scoped.plan.ops.find((o) => o.op === 'remove')).toMatchObject({ members: [backendIds[0], backendIds[1]].sort() });
+      // what a full run then finds: nothing left to do, the department's conversation still bound
+      const full = await runOnce(t.app, { mode: 'dry-run' });
+      expect(full.plan.ops).toEqual([]);
+      expect(t.app.store.bindingOf('conv:dept-eng')).toBeDefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('reads only the groups of the conversations it plans, and the groups nested in them', async () => {
+    const t = await pushApp();
+    try {
+      t.group('a', 'eng-a', ['u0', 'n1']);
+      t.group('b', 'eng-b', ['u2']);
+      t.group('n1', 'nested-1', ['u4', 'n2']);
+      t.group('n2', 'nested-2', ['u5']);
+      t.group('c', 'team-c', ['u3', 'n1']);
+      for (let i = 0; i < 50; i++) t.group(`o${i}`, `team-o${i}`, [`u${i % 20}`]);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+      t.push.addMembers('idp', 'b', ['u6']);
+      const push = t.app.store.push;
+      const own = push.readSelected.bind(push);
+      const read: string[][] = [];
+      push.readSelected = async (...args) => {
+        const r = await own(...args);
+        read.push(r.groups.map((g) => g.id).sort());
+        return r;
+      };
+      const scoped = await runOnce(t.app, { mode: 'sync', scope: t.scopeOf(['b']) });
+      // eng-b shares its conversation with eng-a, which nests n1, which nests n2
+      expect(read).toEqual([['a', 'b', 'n1', 'n2']]);
+      expect(opsOf(scoped.plan)).toMatchObject([{ op: 'add', key: 'conv:dept-eng', members: [backendIds[6]] }]);
+      expect((await runOnce(t.app, { mode: 'dry-run' })).plan.ops).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('still trips the shrink guard when most groups went, without counting memberships it did not read', async () => {
+    const t = await pushApp();
+    try {
+      for (let i = 0; i < 30; i++) t.group(`g${i}`, `team-${i}`, [`u${i % 20}`, `u${(i + 1) % 20}`]);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+      for (let i = 1; i < 30; i++) t.push.deleteGroup('idp', `g${i}`);
+      t.push.addMembers('idp', 'g0', ['u5']);
+      const scoped = await runOnce(t.app, { mode: 'sync', scope: t.scopeOf(['g0']) });
+      expect(scoped.exitCode).toBe(3);
+      expect(scoped.plan.warnings.join('\n')).toMatch(/source idp lists 1 groups, 97% fewer than the 30/);
+      // a scoped run that only grew reads 1 group of 30 and 3 of 60 memberships: no guard
+      const u = await pushApp();
+      try {
+        for (let i = 0; i < 30; i++) u.group(`g${i}`, `team-${i}`, [`u${i % 20}`, `u${(i + 1) % 20}`]);
+        expect((await runOnce(u.app, { mode: 'sync' })).exitCode).toBe(0);
+        u.push.addMembers('idp', 'g0', ['u5']);
+        const grew = await runOnce(u.app, { mode: 'sync', scope: u.scopeOf(['g0']) });
+        expect(grew.exitCode).toBe(0);
+        expect(grew.plan.ops).toMatchObject([{ op: 'add', key: 'group:idp:g0', members: [backendIds[5]] }]);
+      } finally {
+        await u.close();
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('a run after a push, on random directories', () => {
+  const NAMES = ['team-a', 'team-b', 'team-c', 'eng-x', 'eng-y', 'ops-x', 'ops-y', 'misc-1'];
+  const RENAMES = ['team-a', 'team-d', 'eng-z', 'ops-x2', 'misc-2'];
+
+  it.each(Array.from({ length: 12 }, (_, i) => i + 1))('plans from the groups it selects what it plans from every group (seed %i)', async (seed) => {
+    const random = seededRandom(seed);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const t = await pushApp();
+    try {
+      const groups = new Map<string, { name: string; members: string[] }>();
+      const write = (id: string) => t.group(id, groups.get(id)!.name, groups.get(id)!.members);
+      for (let i = 0; i < 10; i++) {
+        const members = Array.from({ length: 20 }, (_, k) => `u${k}`).filter(() => random() < 0.3);
+        groups.set(`g${i}`, { name: pick(NAMES), members });
+      }
+      // some groups nest others (a cycle now and then)
+      for (const [, g] of groups) if (random() < 0.3) g.members.push(pick([...groups.keys()]));
+      for (const id of groups.keys()) write(id);
+      await runOnce(t.app, { mode: 'sync' });
+
+      for (let step = 0; step < 4; step++) {
+        const changed: string[] = [];
+        for (let k = 0; k < 1 + Math.floor(random() * 3); k++) {
+          const id = pick([...groups.keys()]);
+          const g = groups.get(id)!;
+          const kind = pick(['add', 'remove', 'rename', 'nest', 'new', 'delete']);
+          if (kind === 'add') g.members.push(`u${Math.floor(random() * 20)}`);
+          else if (kind === 'remove' && g.members.length > 1) g.members.splice(Math.floor(random() * g.members.length), 1);
+          else if (kind === 'rename') g.name = pick([...RENAMES, ...NAMES]);
+          else if (kind === 'nest') g.members.push(pick([...groups.keys()]));
+          else if (kind === 'new') {
+            const fresh = `g${groups.size + step * 10 + k}`;
+            groups.set(fresh, { name: pick(NAMES), members: [`u${Math.floor(random() * 20)}`, id] });
+            write(fresh);
+            changed.push(fresh);
+            continue;
+          } else if (kind === 'delete' && groups.size > 3) {
+            // the provider hands a run the groups that held the one deleted
+            changed.push(...withAncestors({ store: t.app.store, source: 'idp', path: '', changed: () => undefined }, [id]).filter((a) => a !== id));
+            groups.delete(id);
+            t.push.deleteGroup('idp', id);
+            continue;
+          }
+          g.members = [...new Set(g.members)];
+          write(id);
+          changed.push(id);
+        }
+        const scope = t.scopeOf(changed.filter((id) => groups.has(id)));
+        if (scope.size === 0) continue;
+        const selecting = await runOnce(t.app, { mode: 'dry-run', scope });
+        const restore = readingWhole(t.app);
+        const whole = await runOnce(t.app, { mode: 'dry-run', scope });
+        restore();
+        expect(opsOf(selecting.plan)).toEqual(opsOf(whole.plan));
+        expect(blockedOf(selecting.plan)).toEqual(blockedOf(whole.plan));
+        // member changes and renames of the conversations it planned are those a full plan makes
+        const full = await runOnce(t.app, { mode: 'dry-run' });
+        const planned = new Set(selecting.plan.ops.map((o) => o.key));
+        const moves = (plan: Plan) => opsOf(plan).filter((o) => ['add', 'remove', 'rename'].includes(o.op) && planned.has(o.key));
+        expect(moves(selecting.plan)).toEqual(moves(full.plan));
+        if (random() < 0.5) await runOnce(t.app, { mode: 'sync', scope });
+        else await runOnce(t.app, { mode: 'sync' });
+      }
+    } finally {
+      await t.close();
+    }
+  });
+});
