@@ -17,7 +17,11 @@ if (readFileSync('dist/cli.js', 'utf8').includes('./chunks/')) {
 }
 rmSync('dist/chunks', { recursive: true, force: true });
 await build({
-  entryPoints: [{ in: 'dist/cli.js', out: 'cli' }],
+  // the daemon's run thread (src/daemon-worker.ts) is an entry of its own, sharing the chunks
+  entryPoints: [
+    { in: 'dist/cli.js', out: 'cli' },
+    { in: 'dist/daemon-worker.js', out: 'daemon-worker' },
+  ],
   outdir: 'dist',
   chunkNames: 'chunks/[name]-[hash]',
   allowOverwrite: true,

@@ -112,3 +112,37 @@ export class DaemonStoppingError extends Error {
     super('the daemon is stopping');
   }
 }
+
+/** an error as it crosses from one thread to another: what the daemon and its routes tell apart */
+export interface PlainError {
+  name: string;
+  message: string;
+  kind?: ErrorKind;
+  origin?: string;
+  status?: number;
+  label?: string;
+}
+
+export function toPlainError(e: unknown): PlainError {
+  if (isSyncError(e)) return { name: e.name, message: e.message, kind: e.kind, origin: e.origin, status: e.status, label: e.label };
+  if (e instanceof Error) return { name: e.name, message: e.message };
+  return { name: 'Error', message: String(e) };
+}
+
+/** the error `toPlainError` made plain, of its class again (its stack stays where it was thrown) */
+export function fromPlainError(p: PlainError): Error {
+  if (p.name === 'StalePlanError') return new StalePlanError(p.message);
+  if (p.name === 'DaemonStoppingError') return new DaemonStoppingError();
+  if (p.kind !== undefined) {
+    const details = {
+      origin: p.origin ?? 'convsync',
+      ...(p.status !== undefined ? { status: p.status } : {}),
+      ...(p.label !== undefined ? { label: p.label } : {}),
+    };
+    const Kind = { transient: TransientError, auth: AuthError, permanent: PermanentError, capacity: CapacityError }[p.kind];
+    return new Kind(p.message, details);
+  }
+  const e = new Error(p.message);
+  e.name = p.name;
+  return e;
+}

@@ -32,9 +32,13 @@ export const REDACT_PATHS = [
  */
 export function createLogger(level: LevelWithSilent, opts: { pretty?: boolean } = {}): Logger {
   const options = { level, base: { app: 'convsync' }, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } };
-  const wantPretty = opts.pretty ?? (process.stderr.isTTY === true && process.env.CONVSYNC_LOG_PRETTY !== 'false');
-  if (wantPretty) return pino(options, pretty()({ destination: 2, sync: true, ignore: 'pid,hostname,app', translateTime: 'HH:MM:ss' }));
+  if (opts.pretty ?? prettyLogs()) return pino(options, pretty()({ destination: 2, sync: true, ignore: 'pid,hostname,app', translateTime: 'HH:MM:ss' }));
   return pino(options, pino.destination({ dest: 2, sync: true }));
+}
+
+/** readable lines on a terminal, unless CONVSYNC_LOG_PRETTY=false */
+export function prettyLogs(): boolean {
+  return process.stderr.isTTY === true && process.env.CONVSYNC_LOG_PRETTY !== 'false';
 }
 
 /** pino-pretty only for a terminal: a CronJob's or container's run does not load it */

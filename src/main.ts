@@ -12,7 +12,8 @@ import { LeaseKeeper } from './lease-keeper.js';
 import { Store } from './store/store.js';
 
 /** tells this process's lease from another's with the same host name and pid (containers) */
-const PROCESS_NONCE = randomUUID();
+/** this process's part of its lease holder: a thread writing under the daemon's lease is given it */
+export const PROCESS_NONCE = randomUUID();
 
 export interface App extends RunDeps {
   backend: Backend;
@@ -38,17 +39,23 @@ export async function createApp(
     onLeaseLost?: (reason: string) => void;
     /** each HTTP answer of the chat backend, for metrics */
     onBackendResponse?: (status: number) => void;
+    /**
+     * The writer lease is another thread's of this process (the daemon's runs): taken under its
+     * holder, renewed and released by that thread, not this app.
+     */
+    sharedLease?: { nonce: string };
   },
 ): Promise<App> {
   const { logger } = opts;
   const ctx = { logger, dispatcher: opts.dispatcher };
   const backendCtx = { ...ctx, onResponse: opts.onBackendResponse };
-  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only', nonce: PROCESS_NONCE };
+  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only', nonce: opts.sharedLease?.nonce ?? PROCESS_NONCE };
+  const owner = opts.writer !== undefined && opts.sharedLease === undefined;
   const store = Store.open(config.store.path, opts.writer ? { writer: holder } : {});
   // losing the lease stops the run like a signal does: the call in flight finishes and is journaled
   const stop = new AbortController();
   if (opts.signal) opts.signal.addEventListener('abort', () => stop.abort(), { once: true });
-  const lease = opts.writer
+  const lease = owner
     ? new LeaseKeeper(store, holder, logger, (reason) => {
         stop.abort();
         opts.onLeaseLost?.(reason);
@@ -73,14 +80,14 @@ export async function createApp(
       async close() {
         lease?.stop();
         await backend.close?.().catch(() => undefined);
-        if (opts.writer && !lease?.lost) store.lease.release(holder);
+        if (owner && !lease?.lost) store.lease.release(holder);
         store.close();
         await closeIdleConnections();
       },
     };
   } catch (e) {
     lease?.stop();
-    if (opts.writer) store.lease.release(holder);
+    if (owner) store.lease.release(holder);
     store.close();
     throw e;
   }

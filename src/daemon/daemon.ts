@@ -6,8 +6,8 @@ import type { Metrics } from '../metrics.js';
 import type { DaemonStatus } from '../server/http.js';
 import type { StatusPageControl } from '../server/ui/control.js';
 import { LiveTracker } from '../server/ui/live.js';
-import { explainGroup, explainUser } from '../cli/explain.js';
-import { approveRun, planForExplain, runOnce, type RunOutcome } from '../reconcile/run.js';
+import type { RunOutcome } from '../reconcile/run.js';
+import type { Runner } from './runner.js';
 
 export interface DaemonOptions {
   schedule: string;
@@ -35,16 +35,20 @@ export class Daemon implements StatusPageControl {
   /** what asked for the pending run (merged requests name all of them) */
   private readonly reasons = new Set<string>();
   private explaining: Promise<unknown> = Promise.resolve();
-  /** the app, with the apply's progress going to the status page */
-  private readonly deps: App;
 
   constructor(
     private readonly app: App,
     private readonly metrics: Metrics,
     private readonly opts: DaemonOptions,
+    /** where runs happen (a thread of their own: run-thread.ts); their apply's progress goes to `progress` */
+    private readonly runner: Runner,
   ) {
     this.log = app.logger.child({ component: 'daemon' });
-    this.deps = { ...app, onProgress: (f) => this.inFlight.progress(f) };
+  }
+
+  /** a step of the apply in flight, for the status page */
+  progress(figures: Parameters<LiveTracker['progress']>[0]): void {
+    this.inFlight.progress(figures);
   }
 
   start(): void {
@@ -121,31 +125,31 @@ export class Daemon implements StatusPageControl {
     const scoped = scope === 'all' ? undefined : scope;
     this.log.info({ reason, groups: scoped?.size }, 'run starting');
     const before = this.lastRunId();
-    const outcome = runOnce(this.deps, { mode: 'sync', scope: scoped });
+    const outcome = this.runner.run({ mode: 'sync', scope: scoped });
     this.track(outcome, reason, before);
     return this.current!;
   }
 
   /** `convsync approve RUN` while the daemon holds the writer lease: the same semantics, run here */
   approve(heldIn: number) {
-    return this.exclusive(`approve ${heldIn}`, 'approve', (app) => approveRun(app, heldIn));
+    return this.exclusive(`approve ${heldIn}`, 'approve', () => this.runner.approve(heldIn));
   }
 
   /** `convsync sync --allow-removals` while the daemon holds the writer lease */
   syncAllowingRemovals(): Promise<RunOutcome> {
-    return this.exclusive('sync --allow-removals', 'allow-removals', (app) => runOnce(app, { mode: 'sync', allowRemovals: true }));
+    return this.exclusive('sync --allow-removals', 'allow-removals', () => this.runner.run({ mode: 'sync', allowRemovals: true }));
   }
 
   /**
    * An operator's run (`approve RUN`, a sync that may remove what guards held back): it waits for
    * the run in flight, runs alone, and its failure reaches the caller.
    */
-  private async exclusive<T extends RunOutcome>(reason: string, trigger: string, fn: (app: App) => Promise<T>): Promise<T> {
+  private async exclusive<T extends RunOutcome>(reason: string, trigger: string, fn: () => Promise<T>): Promise<T> {
     while (this.current && !this.stopping) await this.current;
     if (this.stopping) throw new DaemonStoppingError();
     this.log.info({ reason }, 'run starting');
     const before = this.lastRunId();
-    const outcome = fn(this.deps);
+    const outcome = fn();
     this.track(outcome, trigger, before);
     return outcome;
   }
@@ -211,7 +215,7 @@ export class Daemon implements StatusPageControl {
   }
 
   backendId(): string {
-    return this.app.backend.idForm?.() ?? this.app.backend.id;
+    return this.runner.backendId();
   }
 
   /**
@@ -220,13 +224,7 @@ export class Daemon implements StatusPageControl {
    * what a run's own read would, and a run plans from what it read itself. One at a time.
    */
   explain(kind: 'user' | 'group', query: string): Promise<string | undefined> {
-    const next = this.explaining
-      .catch(() => undefined)
-      .then(async () => {
-        const traced = await planForExplain(this.app);
-        const input = { ...traced, identityFrom: this.app.config.identity.from, mappings: this.app.config.mappings };
-        return kind === 'user' ? explainUser(input, query) : explainGroup(input, query);
-      });
+    const next = this.explaining.catch(() => undefined).then(() => this.runner.explain(kind, query));
     this.explaining = next;
     return next;
   }

@@ -3,14 +3,15 @@ import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
-import { createLogger } from '../log.js';
-import { createApp, type App } from '../main.js';
+import { createLogger, prettyLogs } from '../log.js';
+import { createApp, PROCESS_NONCE, type App } from '../main.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
 import { mountSaml } from '../server/saml.js';
 import { mountScimPush } from '../server/scim-push.js';
 import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
+import { RunThread } from './run-thread.js';
 
 /**
  * `convsync daemon`: schedule, HTTP server and signal handling. Resolves with the exit code once
@@ -33,11 +34,18 @@ export async function runDaemon(config: Config): Promise<number> {
       daemon.status.leaseLost = true;
       void stop('lease lost', 1);
     },
+  });
+  const runs = new RunThread(config, {
+    nonce: PROCESS_NONCE,
+    pretty: prettyLogs(),
+    backendId: app.backend.id,
+    onProgress: (figures) => daemon.progress(figures),
     onBackendResponse: (status) => metrics.backendRequests.inc({ backend: config.backend.type, status: String(status) }),
   });
-  const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs });
+  const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs }, runs);
   let server;
   try {
+    await runs.start();
     const http = createHttpApp({
       config,
       store: app.store,
@@ -48,6 +56,7 @@ export async function runDaemon(config: Config): Promise<number> {
     });
     server = await listen(http, config.server.host, config.server.port);
   } catch (e) {
+    await runs.close();
     await app.close();
     throw e;
   }
@@ -66,9 +75,11 @@ export async function runDaemon(config: Config): Promise<number> {
       log.info({ signal, graceMs: config.daemon.shutdownGraceMs }, 'stopping: finishing the call in flight');
       server.server.close();
       controller.abort();
+      runs.abort();
       const finished = await daemon.stop(config.daemon.shutdownGraceMs);
       if (!finished) log.warn('the run did not finish within the grace period; its pending ops are resolved at the next start');
       server.server.closeAllConnections();
+      await runs.close();
       await app.close();
       log.info('stopped');
       resolve(code);

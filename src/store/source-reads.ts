@@ -146,7 +146,7 @@ export class SourceReads {
    * (SQLITE_BUSY_SNAPSHOT) when another connection wrote since its first read
    */
   atomically<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(fn).deferred();
   }
 
   /** `fn` in one transaction that holds the write lock from its start (waiting for it as any write does) */

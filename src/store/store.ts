@@ -83,7 +83,7 @@ export class Store {
    */
   static open(path: string, opts: { writer?: LeaseHolder } = {}): Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path);
+    const db = writesWaitForTheLock(new Database(path));
     try {
       // a new file gives deleted pages back (retention); set before its first table
       if (db.prepare(`SELECT count(*) FROM sqlite_master`).pluck().get() === 0) db.pragma('auto_vacuum = INCREMENTAL');
@@ -230,4 +230,18 @@ export class Store {
   markUnmanageable(conversationId: string, reason: string | null): void {
     this.snapshot.markUnmanageable(conversationId, reason);
   }
+}
+
+/**
+ * Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it up to
+ * busy_timeout. A deferred one that read first and then writes fails at once with "database is
+ * locked" when another connection wrote meanwhile: the daemon's runs (a thread of their own) and
+ * its SCIM pushes and SAML logins write beside each other. `.deferred()` stays for a read that
+ * must fail that way.
+ */
+function writesWaitForTheLock(db: Database.Database): Database.Database {
+  const transaction = db.transaction.bind(db);
+  // each variant carries the others (.deferred, .immediate, .exclusive) as better-sqlite3 makes them
+  db.transaction = ((fn: (...args: never[]) => unknown) => transaction(fn).immediate) as typeof db.transaction;
+  return db;
 }

@@ -1,66 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { createApp, type App } from '../../src/main.js';
+import type { App } from '../../src/main.js';
 import type { Plan, PlanOp } from '../../src/plan/types.js';
 import { runOnce } from '../../src/reconcile/run.js';
-import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
-import { WireSandbox } from '../../src/sandbox/wire/server.js';
+import { seededRandom } from '../../src/sandbox/random.js';
 import { withAncestors } from '../../src/sources/scim-push/context.js';
 import type { FetchOptions } from '../../src/sources/types.js';
+import { pushApps } from '../helpers/push-app.js';
 
-let wire: WireSandbox;
-const backendIds: string[] = [];
-const dirs: string[] = [];
+let apps: Awaited<ReturnType<typeof pushApps>>;
+let backendIds: string[];
+let pushApp: (typeof apps)['pushApp'];
 beforeAll(async () => {
-  wire = await WireSandbox.start({});
-  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
-  const random = seededRandom(4242);
-  for (let i = 0; i < 20; i++) backendIds.push(randomUuid(random));
-  for (const id of backendIds) wire.addUser({ id });
+  apps = await pushApps();
+  ({ backendIds, pushApp } = apps);
 });
-afterAll(async () => {
-  await wire.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-const NOW = '2026-01-01T00:00:00Z';
-
-/** an app over a fresh store with one scim-push source `idp`, its users u0…u19 being the backend's users */
-async function pushApp(guards: Record<string, unknown> = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'convsync-scoped-'));
-  dirs.push(dir);
-  const config = ConfigSchema.parse({
-    store: { path: join(dir, 'db.sqlite') },
-    sources: [{ name: 'idp', type: 'scim-push', token: 'push-token' }],
-    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
-    mappings: [
-      { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
-      // the groups of one department feed one conversation together
-      { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
-    ],
-    guards: { maxRemovalsPerRun: 10_000, maxRemovalRatio: 1, maxUnbindsPerRun: 100, maxDeletesPerRun: 100, ...guards },
-    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
-    drift: { refreshEveryRuns: 0 },
-    log: { level: 'silent' },
-  });
-  const app = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
-  const push = app.store.push;
-  backendIds.forEach((externalId, i) =>
-    push.putUser('idp', { id: `u${i}`, userName: `user${i}@example.com`, externalId, active: true, resource: { userName: `user${i}@example.com` } }, NOW),
-  );
-  const group = (id: string, displayName: string, members: string[]) => {
-    push.putGroup('idp', { id, displayName }, NOW);
-    push.replaceMembers('idp', id, members);
-  };
-  /** the scope the SCIM provider hands a run after a change to these groups: them and every group holding them */
-  const scopeOf = (ids: string[]) =>
-    new Set(withAncestors({ store: app.store, source: 'idp', path: '/scim/v2', changed: () => undefined }, ids).map((id) => `idp:${id}`));
-  return { app, push, group, scopeOf, close: () => app.close() };
-}
+afterAll(() => apps.stop());
 
 /** the same source, answering every group whatever a run selects: the run leaves out what it does not need itself */
 function readingWhole(app: App): () => void {

@@ -1,0 +1,48 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Config } from './config/schema.js';
+import { runnerOf, type Runner } from './daemon/runner.js';
+import type { FromRunThread, ToRunThread } from './daemon/run-thread.js';
+import { toPlainError } from './errors.js';
+import { createLogger } from './log.js';
+import { createApp } from './main.js';
+
+/**
+ * The daemon's runs, on a thread of their own (src/daemon/run-thread.ts starts it): reading,
+ * planning and applying take seconds of CPU on a large directory, and on the daemon's thread they
+ * held SCIM pushes, SAML logins and health checks for that long. It writes under the daemon's
+ * writer lease, with its own connection to the store.
+ */
+const { config, nonce, pretty } = workerData as { config: Config; nonce: string; pretty: boolean };
+const port = parentPort!;
+const post = (m: FromRunThread) => port.postMessage(m);
+const logger = createLogger(config.log.level, { pretty });
+const stop = new AbortController();
+
+try {
+  const app = await createApp(config, {
+    logger,
+    writer: 'daemon',
+    sharedLease: { nonce },
+    signal: stop.signal,
+    onBackendResponse: (status) => post({ type: 'backend-response', status }),
+  });
+  const runner = runnerOf({ ...app, onProgress: (figures) => post({ type: 'progress', figures }) });
+  port.on('message', (m: ToRunThread) => {
+    if (m.type === 'abort') stop.abort();
+    else if (m.type === 'close') void app.close().finally(() => port.close());
+    else void answer(runner, m);
+  });
+  post({ type: 'ready', backendId: runner.backendId() });
+} catch (e) {
+  post({ type: 'failed', error: toPlainError(e) });
+  port.close();
+}
+
+async function answer(runner: Runner, m: Extract<ToRunThread, { id: number }>): Promise<void> {
+  try {
+    const value = m.type === 'run' ? await runner.run(m.opts) : m.type === 'approve' ? await runner.approve(m.heldIn) : await runner.explain(m.kind, m.query);
+    post({ type: 'answer', id: m.id, value, backendId: runner.backendId() });
+  } catch (e) {
+    post({ type: 'error', id: m.id, error: toPlainError(e), backendId: runner.backendId() });
+  }
+}
