@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
+import { keepServingOnStrayErrors } from './daemon/stray-errors.js';
 import type { FromRunThread, ToRunThread } from './daemon/run-thread.js';
 import { toPlainError } from './errors.js';
 import { createLogger } from './log.js';
@@ -17,6 +18,7 @@ const port = parentPort!;
 const post = (m: FromRunThread) => port.postMessage(m);
 const logger = createLogger(config.log.level, { pretty });
 const stop = new AbortController();
+keepServingOnStrayErrors(logger);
 
 try {
   const app = await createApp(config, {
@@ -26,7 +28,11 @@ try {
     signal: stop.signal,
     onBackendResponse: (status) => post({ type: 'backend-response', status }),
   });
-  const runner = runnerOf({ ...app, onProgress: (figures) => post({ type: 'progress', figures }) });
+  const runner = runnerOf({
+    ...app,
+    onProgress: (figures) => post({ type: 'progress', figures }),
+    onRunStart: (runId) => post({ type: 'run-started', runId }),
+  });
   port.on('message', (m: ToRunThread) => {
     if (m.type === 'abort') stop.abort();
     else if (m.type === 'close') void app.close().finally(() => port.close());

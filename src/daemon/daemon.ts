@@ -35,6 +35,8 @@ export class Daemon implements StatusPageControl {
   /** what asked for the pending run (merged requests name all of them) */
   private readonly reasons = new Set<string>();
   private explaining: Promise<unknown> = Promise.resolve();
+  /** what asked for the run in flight, and the newest run before it */
+  private tracking: { before: number | undefined; trigger: string } | undefined;
 
   constructor(
     private readonly app: App,
@@ -44,6 +46,12 @@ export class Daemon implements StatusPageControl {
     private readonly runner: Runner,
   ) {
     this.log = app.logger.child({ component: 'daemon' });
+  }
+
+  /** the run in flight is recorded (on the run thread): it says what asked for it, and the status page names it */
+  started(runId: number): void {
+    if (this.tracking) this.recordTrigger(this.tracking.before, this.tracking.trigger);
+    this.inFlight.named(runId);
   }
 
   /** a step of the apply in flight, for the status page */
@@ -157,6 +165,7 @@ export class Daemon implements StatusPageControl {
   /** one run at a time: `current` is set until its outcome is recorded */
   private track(outcome: Promise<RunOutcome>, trigger: string, before: number | undefined): void {
     const started = process.hrtime.bigint();
+    this.tracking = { before, trigger };
     this.status.running = true;
     this.inFlight.begin(trigger, this.recordTrigger(before, trigger));
     this.current = outcome
@@ -172,6 +181,7 @@ export class Daemon implements StatusPageControl {
         this.metrics.runDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
         this.recordTrigger(before, trigger);
         this.inFlight.end();
+        this.tracking = undefined;
         this.status.running = false;
         this.current = undefined;
         // what arrived meanwhile: pushed changes wait for their debounce, the rest runs now

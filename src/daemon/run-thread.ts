@@ -22,6 +22,7 @@ export type FromRunThread =
   | { type: 'answer'; id: number; value: unknown; backendId: string }
   | { type: 'error'; id: number; error: PlainError; backendId: string }
   | { type: 'progress'; figures: ProgressFigures }
+  | { type: 'run-started'; runId: number }
   | { type: 'backend-response'; status: number };
 
 // beside the entry in both layouts: tsc's (dist/daemon/) and the bundle's (dist/chunks/)
@@ -51,6 +52,7 @@ export class RunThread implements Runner {
       pretty: boolean;
       backendId: string;
       onProgress: (figures: ProgressFigures) => void;
+      onRunStarted: (runId: number) => void;
       onBackendResponse: (status: number) => void;
     },
   ) {
@@ -122,6 +124,7 @@ export class RunThread implements Runner {
 
   private received(m: Exclude<FromRunThread, { type: 'ready' | 'failed' }>): void {
     if (m.type === 'progress') return this.opts.onProgress(m.figures);
+    if (m.type === 'run-started') return this.opts.onRunStarted(m.runId);
     if (m.type === 'backend-response') return this.opts.onBackendResponse(m.status);
     this.lastBackendId = m.backendId;
     const call = this.calls.get(m.id);

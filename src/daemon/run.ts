@@ -1,7 +1,6 @@
 import cron from 'node-cron';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger, prettyLogs } from '../log.js';
 import { createApp, PROCESS_NONCE, type App } from '../main.js';
@@ -12,6 +11,7 @@ import { mountScimPush } from '../server/scim-push.js';
 import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
 import { RunThread } from './run-thread.js';
+import { keepServingOnStrayErrors } from './stray-errors.js';
 
 /**
  * `convsync daemon`: schedule, HTTP server and signal handling. Resolves with the exit code once
@@ -40,6 +40,7 @@ export async function runDaemon(config: Config): Promise<number> {
     pretty: prettyLogs(),
     backendId: app.backend.id,
     onProgress: (figures) => daemon.progress(figures),
+    onRunStarted: (runId) => daemon.started(runId),
     onBackendResponse: (status) => metrics.backendRequests.inc({ backend: config.backend.type, status: String(status) }),
   });
   const daemon = new Daemon(app, metrics, { schedule: config.schedule, debounceMs: config.daemon.debounceMs }, runs);
@@ -87,15 +88,6 @@ export async function runDaemon(config: Config): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM', 0));
     process.on('SIGINT', () => void stop('SIGINT', 0));
   });
-}
-
-/**
- * A promise nobody awaited, or a throw in a callback, is logged and the daemon goes on serving:
- * every write is journaled, so one failed request or run must not take SCIM push and SAML down.
- */
-function keepServingOnStrayErrors(log: Logger): void {
-  process.on('unhandledRejection', (reason) => log.error({ err: describeError(reason) }, 'unhandled rejection (the daemon goes on)'));
-  process.on('uncaughtException', (e) => log.error({ err: describeError(e) }, 'uncaught exception (the daemon goes on)'));
 }
 
 /** the routes of the sources that receive their data (SCIM push, SAML) and the status page */

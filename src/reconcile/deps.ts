@@ -17,6 +17,8 @@ export interface RunDeps {
   signal?: AbortSignal;
   /** told of each step of an apply (the daemon streams it to its status page) */
   onProgress?: (figures: ProgressFigures) => void;
+  /** told the id of a run (or approval) once it is recorded: the daemon names the run in flight on its status page */
+  onRunStart?: (runId: number) => void;
 }
 
 export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {

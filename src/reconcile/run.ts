@@ -55,6 +55,7 @@ export interface RunOutcome {
 export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutcome> {
   const { config, store, logger } = deps;
   const runId = store.runs.start(opts.mode, { scoped: opts.scope !== undefined });
+  deps.onRunStart?.(runId);
   const signal = deps.signal ?? new AbortController().signal;
   try {
     const reconciler = reconcilerFor(deps, opts.mode !== 'sync');
@@ -170,6 +171,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
   }
   const held = saved.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
   const runId = store.runs.start('approve');
+  deps.onRunStart?.(runId);
   try {
     const reconciler = reconcilerFor(deps, false);
     await reconciler.recover();

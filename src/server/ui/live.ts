@@ -29,6 +29,13 @@ export class LiveTracker {
     this.send();
   }
 
+  /** the run in flight is recorded under this id */
+  named(runId: number): void {
+    if (!this.run) return;
+    this.run = { ...this.run, runId };
+    this.send();
+  }
+
   progress(figures: ProgressFigures): void {
     if (!this.run) return;
     this.run = { ...this.run, phase: 'applying', progress: figures };
