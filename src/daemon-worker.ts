@@ -1,9 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
-import { keepServingOnStrayErrors } from './daemon/stray-errors.js';
 import type { FromRunThread, ToRunThread } from './daemon/run-thread.js';
-import { toPlainError } from './errors.js';
+import { describeError, toPlainError } from './errors.js';
 import { createLogger } from './log.js';
 import { createApp } from './main.js';
 
@@ -18,7 +17,14 @@ const port = parentPort!;
 const post = (m: FromRunThread) => port.postMessage(m);
 const logger = createLogger(config.log.level, { pretty });
 const stop = new AbortController();
-keepServingOnStrayErrors(logger);
+// a stray error may have broken a run's chain of promises: the thread ends (its calls fail, the
+// daemon starts another) rather than leave a run that never settles
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (e: unknown) => {
+    logger.error({ err: describeError(e) }, 'stray error on the run thread: it ends, the next run starts another');
+    process.exit(1);
+  });
+}
 
 try {
   const app = await createApp(config, {

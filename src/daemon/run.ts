@@ -1,6 +1,7 @@
 import cron from 'node-cron';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger, prettyLogs } from '../log.js';
 import { createApp, PROCESS_NONCE, type App } from '../main.js';
@@ -11,7 +12,6 @@ import { mountScimPush } from '../server/scim-push.js';
 import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
 import { RunThread } from './run-thread.js';
-import { keepServingOnStrayErrors } from './stray-errors.js';
 
 /**
  * `convsync daemon`: schedule, HTTP server and signal handling. Resolves with the exit code once
@@ -88,6 +88,15 @@ export async function runDaemon(config: Config): Promise<number> {
     process.on('SIGTERM', () => void stop('SIGTERM', 0));
     process.on('SIGINT', () => void stop('SIGINT', 0));
   });
+}
+
+/**
+ * A promise nobody awaited, or a throw in a callback, is logged and the daemon goes on serving:
+ * every write is journaled, so one failed request or run must not take SCIM push and SAML down.
+ */
+function keepServingOnStrayErrors(log: Logger): void {
+  process.on('unhandledRejection', (reason) => log.error({ err: describeError(reason) }, 'unhandled rejection (the daemon goes on)'));
+  process.on('uncaughtException', (e) => log.error({ err: describeError(e) }, 'uncaught exception (the daemon goes on)'));
 }
 
 /** the routes of the sources that receive their data (SCIM push, SAML) and the status page */

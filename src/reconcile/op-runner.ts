@@ -127,8 +127,6 @@ export class OpRunner {
     if (this.store.journal.createPending(op.key)) {
       return { op, kind: 'pending', error: 'an earlier create of this conversation lost its answer and is still being looked for; not made twice' };
     }
-    // planned before another run made it: the plan is stale, and the conversation is not made twice
-    if (this.store.bindingOf(op.key)) return { op, kind: 'permanent', error: 'the conversation was made since this plan; not made twice' };
     // identifiers a retried or recovered create must reuse are journaled before the call
     const prepared = op.prepared ?? b.prepareCreate?.({ name: op.name, members: op.members });
     const create: CreateOp = prepared ? { ...op, prepared } : op;

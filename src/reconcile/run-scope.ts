@@ -1,5 +1,4 @@
 import type { MappingConfig } from '../config/schema.js';
-import { sourceOfGroup } from '../group-key.js';
 import { conversationKeyOf } from '../mapping/map.js';
 import type { GroupHead } from '../sources/types.js';
 
@@ -12,16 +11,14 @@ import type { GroupHead } from '../sources/types.js';
 export class RunScope {
   /** the conversations planned; those the scoped groups feed now are added as their listings are read */
   readonly conversations = new Set<string>();
-  private readonly bound: ReadonlySet<string>;
 
   constructor(
     readonly groups: ReadonlySet<string>,
     private readonly mappings: readonly MappingConfig[],
     /** every conversation bound or let go, with the groups that fed it at the last plan */
-    private readonly known: readonly { key: string; groups: readonly string[]; bound: boolean }[],
+    known: readonly { key: string; groups: readonly string[] }[],
   ) {
     for (const c of known) if (c.groups.some((g) => groups.has(g))) this.conversations.add(c.key);
-    this.bound = new Set(known.filter((c) => c.bound).map((c) => c.key));
   }
 
   /** of one listing (all the groups of the sources read, in one call), the keys of the groups these conversations need */
@@ -30,24 +27,10 @@ export class RunScope {
     heads.forEach((h, i) => {
       if (this.groups.has(h.key) && feeds[i] !== undefined) this.conversations.add(feeds[i]);
     });
-    if (heads.some((h, i) => this.groups.has(h.key) && feeds[i] !== undefined && !this.bound.has(feeds[i]))) this.addLeaving(heads, new Set(feeds));
     const keys = new Set<string>();
     heads.forEach((h, i) => {
       if (this.groups.has(h.key) || (feeds[i] !== undefined && this.conversations.has(feeds[i]))) keys.add(h.key);
     });
     return keys;
-  }
-
-  /**
-   * A conversation a scoped group would make may be one no group wants any more, taken over under
-   * its new key as a full plan would (a group deleted and made again under a new id, its old
-   * conversation not let go yet): every bound conversation of these sources that no group feeds
-   * now is planned too.
-   */
-  private addLeaving(heads: readonly GroupHead[], fedNow: ReadonlySet<string | undefined>): void {
-    const listed = new Set(heads.map((h) => h.source));
-    for (const c of this.known) {
-      if (c.bound && !fedNow.has(c.key) && c.groups.length > 0 && c.groups.every((g) => listed.has(sourceOfGroup(g)))) this.conversations.add(c.key);
-    }
   }
 }
