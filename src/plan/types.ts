@@ -92,6 +92,12 @@ export interface PlanInput {
   window?: { removals: number; deletes: number; unbinds: number; span: string; removalsByKey?: ReadonlyMap<string, number> };
   /** removals, deletes, archives and unbinds an earlier run held back ("op key" → that run): held until approved */
   held?: ReadonlyMap<string, number>;
+  /**
+   * Conversations in the snapshot only so that a new conversation of their name may take one over
+   * (a scoped run, whose snapshot holds only its own): never let go, emptied, archived or deleted
+   * by this plan.
+   */
+  claimOnly?: ReadonlySet<string>;
   /** keys of creates whose answer was lost and that are still looked for: not planned again */
   inFlight?: ReadonlySet<string>;
   /** users the backend refused lately, with why: not offered again until that expires */

@@ -27,7 +27,7 @@ export async function planRun(
   const readPartial = opts.partial === true && opts.print === true && !scope;
   const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
-  let snapshot = store.loadSnapshot(runScope?.conversations);
+  let snapshot = store.loadSnapshot(runScope && new Set([...runScope.conversations, ...runScope.claimOnly]));
   // a run that is told only that sources changed plans the conversations of the groups that did
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   const scoped =
@@ -73,6 +73,7 @@ export async function planRun(
     ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
     ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers: newUsers.filter((u) => !inFlight.has(u.key)) } : {}),
     ...(inFlight.size > 0 ? { inFlight } : {}),
+    ...(runScope && runScope.claimOnly.size > 0 ? { claimOnly: runScope.claimOnly } : {}),
     refused: refusedLately(store, config.identity.cacheTtlHours),
     held: store.guards.heldOps(),
     // the plan counts the daemon among the members; a backend where it is not one has one more seat

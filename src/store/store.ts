@@ -127,9 +127,9 @@ export class Store {
   // ---- snapshot -------------------------------------------------------------------------------
 
   /** the key and groups of every conversation bound or let go: what a scoped run starts from */
-  bindingGroups(): { key: string; groups: string[] }[] {
-    const rows = this.db.prepare(`SELECT key, groups FROM bindings WHERE state IN ('bound', 'unbound')`).raw().all() as [string, string][];
-    return rows.map(([key, groups]) => ({ key, groups: JSON.parse(groups) as string[] }));
+  bindingGroups(): { key: string; groups: string[]; bound: boolean }[] {
+    const rows = this.db.prepare(`SELECT key, groups, state FROM bindings WHERE state IN ('bound', 'unbound')`).raw().all() as [string, string, string][];
+    return rows.map(([key, groups, state]) => ({ key, groups: JSON.parse(groups) as string[], bound: state === 'bound' }));
   }
 
   /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read */

@@ -50,6 +50,59 @@ describe('a run after a push', () => {
     }
   });
 
+  it.each([
+    ['an unbind held by the guards', { maxUnbindsPerRun: 0 }, 'sync'],
+    ['policy create-only', {}, 'create-only'],
+  ])('takes over, as a full plan does, the conversation of a group made again under a new id (%s)', async (_, guards, policy) => {
+    const t = await pushApp(guards);
+    try {
+      (t.app.config as { policy: string }).policy = policy;
+      t.group('a', 'team-x', ['u0', 'u1']);
+      t.group('k', 'team-k', ['u2']);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+      const scopeA = t.scopeOf(['a']);
+      t.push.deleteGroup('idp', 'a');
+      await runOnce(t.app, { mode: 'sync', scope: scopeA });
+      expect(t.app.store.bindingOf('group:idp:a')).toBeDefined();
+      // the IdP makes the group again: a new id, the same name
+      t.group('b', 'team-x', ['u0', 'u1', 'u2']);
+      const scoped = await runOnce(t.app, { mode: 'dry-run', scope: t.scopeOf(['b']) });
+      const full = await runOnce(t.app, { mode: 'dry-run' });
+      const ofB = (plan: Plan) => opsOf(plan).filter((o) => o.key === 'group:idp:b');
+      expect(ofB(scoped.plan).map((o) => o.op)).toContain('rebind');
+      expect(ofB(scoped.plan)).toEqual(ofB(full.plan));
+      const made = () => [...apps.wire.conversations.values()].filter((c) => c.name === 'Team x').length;
+      const before = made();
+      await runOnce(t.app, { mode: 'sync', scope: t.scopeOf(['b']) });
+      expect(made()).toBe(before);
+      expect(t.app.store.bindingOf('group:idp:b')).toBeDefined();
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('never lets go, in a run after a push, a conversation a full run held back', async () => {
+    const t = await pushApp({ maxRemovalRatio: 0.2, removalRatioMinMembers: 5 });
+    try {
+      (t.app.config.mappings[0] as { onGroupRemoved: string }).onGroupRemoved = 'delete';
+      t.group('a', 'team-a', ['u0', 'u1']);
+      t.group('k', 'team-k', ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6', 'u7', 'u8', 'u9']);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+      const a = t.app.store.bindingOf('group:idp:a')!.conversationId;
+      t.push.deleteGroup('idp', 'a');
+      t.push.replaceMembers('idp', 'k', ['u0']);
+      expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(3);
+      // a push of a new group, nothing to do with a or k
+      t.group('x', 'team-x', ['u2']);
+      const scoped = await runOnce(t.app, { mode: 'sync', scope: t.scopeOf(['x']) });
+      expect(scoped.plan.ops.map((o) => `${o.op} ${o.key}`)).toEqual(['create group:idp:x']);
+      expect(apps.wire.conversations.has(a)).toBe(true);
+      expect(t.app.store.bindingOf('group:idp:a')).toMatchObject({ conversationId: a });
+    } finally {
+      await t.close();
+    }
+  });
+
   it('reads only the groups of the conversations it plans, and the groups nested in them', async () => {
     const t = await pushApp();
     try {
