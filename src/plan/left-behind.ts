@@ -12,7 +12,7 @@ export function planLeftBehind(b: PlanBuilder): void {
   const { input } = b;
   const desiredKeys = new Set(input.desired.map((d) => d.key));
   for (const snap of [...input.snapshot.conversations].sort((x, y) => cmp(x.key, y.key))) {
-    if (snap.ownerId !== input.ownerId || desiredKeys.has(snap.key) || b.claimed.has(snap.key) || input.claimOnly?.has(snap.key)) continue;
+    if (snap.ownerId !== input.ownerId || desiredKeys.has(snap.key) || b.claimed.has(snap.key) || input.neverLetGo?.has(snap.key)) continue;
     const unknownSource = snap.groups.map(sourceOfGroup).find((s) => input.incompleteSources.includes(s));
     if (unknownSource !== undefined) {
       b.warnings.push(`groups of ${snap.key} not listed, but source "${unknownSource}" was read incompletely: kept as is`);

@@ -93,11 +93,11 @@ export interface PlanInput {
   /** removals, deletes, archives and unbinds an earlier run held back ("op key" → that run): held until approved */
   held?: ReadonlyMap<string, number>;
   /**
-   * Conversations in the snapshot only so that a new conversation of their name may take one over
-   * (a scoped run, whose snapshot holds only its own): never let go, emptied, archived or deleted
-   * by this plan.
+   * Conversations this plan may take over but never lets go, empties, archives or deletes: a
+   * scoped run's, which cannot tell whether a group it did not read feeds them, or holds them only
+   * so that a new conversation of their name may take one over.
    */
-  claimOnly?: ReadonlySet<string>;
+  neverLetGo?: ReadonlySet<string>;
   /** keys of creates whose answer was lost and that are still looked for: not planned again */
   inFlight?: ReadonlySet<string>;
   /** users the backend refused lately, with why: not offered again until that expires */

@@ -73,7 +73,7 @@ export async function planRun(
     ...(scope ? { window: guardWindow(store, config.guards.window) } : {}),
     ...(opts.newUsers !== false && newUsers.length > 0 ? { newUsers: newUsers.filter((u) => !inFlight.has(u.key)) } : {}),
     ...(inFlight.size > 0 ? { inFlight } : {}),
-    ...(runScope && runScope.claimOnly.size > 0 ? { claimOnly: runScope.claimOnly } : {}),
+    ...(runScope ? { neverLetGo: runScope.neverLetGo(incompleteSources.length > 0) } : {}),
     refused: refusedLately(store, config.identity.cacheTtlHours),
     held: store.guards.heldOps(),
     // the plan counts the daemon among the members; a backend where it is not one has one more seat

@@ -13,8 +13,8 @@ export class RunScope {
   /** the conversations planned; those the scoped groups feed now are added as their listings are read */
   readonly conversations = new Set<string>();
   /**
-   * Bound conversations no group feeds any more, there only to be taken over as a full plan would
-   * (a group made again under a new id while its old conversation is still held): never let go here.
+   * Bound conversations of one group no group feeds any more, there only to be taken over as a
+   * full plan would (a group made again under a new id while its old conversation is still held).
    */
   readonly claimOnly = new Set<string>();
   private readonly bound: ReadonlySet<string>;
@@ -35,19 +35,36 @@ export class RunScope {
     heads.forEach((h, i) => {
       if (this.groups.has(h.key) && feeds[i] !== undefined) this.conversations.add(feeds[i]);
     });
-    // a group that would make a conversation may take over one of its name that no group wants
-    if (heads.some((h, i) => this.groups.has(h.key) && feeds[i] !== undefined && !this.bound.has(feeds[i]))) {
-      const listed = new Set(heads.map((h) => h.source));
-      const fedNow = new Set(feeds);
-      for (const c of this.known) {
-        const leaving = c.bound && !fedNow.has(c.key) && !this.conversations.has(c.key);
-        if (leaving && c.groups.length > 0 && c.groups.every((g) => listed.has(sourceOfGroup(g)))) this.claimOnly.add(c.key);
-      }
-    }
+    if (heads.some((h, i) => this.groups.has(h.key) && feeds[i] !== undefined && !this.bound.has(feeds[i]))) this.addClaimable(heads, feeds);
     const keys = new Set<string>();
     heads.forEach((h, i) => {
       if (this.groups.has(h.key) || (feeds[i] !== undefined && this.conversations.has(feeds[i]))) keys.add(h.key);
     });
     return keys;
+  }
+
+  /**
+   * A group that would make a conversation may take over one of its name that no group wants, as
+   * in a full plan: when every bound conversation is fed by the sources listed (so that none of
+   * that name is left unseen), the conversations of one group (`group:` keys, which no other group
+   * can feed) whose group no rule takes now.
+   */
+  private addClaimable(heads: readonly GroupHead[], feeds: readonly (string | undefined)[]): void {
+    const listed = new Set(heads.map((h) => h.source));
+    const bound = this.known.filter((c) => c.bound);
+    if (!bound.every((c) => c.groups.length > 0 && c.groups.every((g) => listed.has(sourceOfGroup(g))))) return;
+    const fedNow = new Set(feeds);
+    for (const c of bound) if (c.key.startsWith('group:') && !fedNow.has(c.key) && !this.conversations.has(c.key)) this.claimOnly.add(c.key);
+  }
+
+  /**
+   * What this run must not let go: what it holds only to be taken over, and, when a source was not
+   * read, every conversation a rule unites groups into (`conv:` keys), which a group of that source
+   * may feed now.
+   */
+  neverLetGo(someSourceUnread: boolean): Set<string> {
+    const keep = new Set(this.claimOnly);
+    if (someSourceUnread) for (const k of this.conversations) if (k.startsWith('conv:')) keep.add(k);
+    return keep;
   }
 }

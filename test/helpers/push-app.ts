@@ -24,14 +24,16 @@ export async function pushApps() {
   for (const id of backendIds) wire.addUser({ id });
   const dirs: string[] = [];
 
-  async function pushApp(guards: Record<string, unknown> = {}) {
+  /** `sources`: more push sources beside `idp` (each at /scim/<name>, the same users); `mappings` in place of the two rules */
+  async function pushApp(guards: Record<string, unknown> = {}, opts: { sources?: string[]; mappings?: unknown[] } = {}) {
+    const names = ['idp', ...(opts.sources ?? [])];
     const dir = mkdtempSync(join(tmpdir(), 'convsync-push-app-'));
     dirs.push(dir);
     const config = ConfigSchema.parse({
       store: { path: join(dir, 'db.sqlite') },
-      sources: [{ name: 'idp', type: 'scim-push', token: 'push-token' }],
+      sources: names.map((name, i) => ({ name, type: 'scim-push', token: `push-token-${i}`, path: `/scim/${name}` })),
       backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
-      mappings: [
+      mappings: opts.mappings ?? [
         { match: { displayName: '^team-(.+)$' }, name: 'Team {1}' },
         { match: { displayName: '^(eng|ops)-(.+)$' }, conversation: 'dept-{1}', name: 'Dept {1}' },
       ],
@@ -42,17 +44,20 @@ export async function pushApps() {
     });
     const app = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
     const push = app.store.push;
-    backendIds.forEach((externalId, i) =>
-      push.putUser('idp', { id: `u${i}`, userName: `user${i}@example.com`, externalId, active: true, resource: { userName: `user${i}@example.com` } }, NOW),
-    );
-    const group = (id: string, displayName: string, members: string[]) => {
-      push.putGroup('idp', { id, displayName }, NOW);
-      push.replaceMembers('idp', id, members);
+    for (const source of names)
+      backendIds.forEach((externalId, i) =>
+        push.putUser(source, { id: `u${i}`, userName: `user${i}@example.com`, externalId, active: true, resource: { userName: `user${i}@example.com` } }, NOW),
+      );
+    const groupIn = (source: string, id: string, displayName: string, members: string[]) => {
+      push.putGroup(source, { id, displayName }, NOW);
+      push.replaceMembers(source, id, members);
     };
     /** the scope the SCIM provider hands a run after a change to these groups: them and every group holding them */
-    const scopeOf = (ids: string[]) =>
-      new Set(withAncestors({ store: app.store, source: 'idp', path: '/scim/v2', changed: () => undefined }, ids).map((id) => `idp:${id}`));
-    return { app, push, group, scopeOf, close: () => app.close() };
+    const scopeIn = (source: string, ids: string[]) =>
+      new Set(withAncestors({ store: app.store, source, path: `/scim/${source}`, changed: () => undefined }, ids).map((id) => `${source}:${id}`));
+    const group = (id: string, displayName: string, members: string[]) => groupIn('idp', id, displayName, members);
+    const scopeOf = (ids: string[]) => scopeIn('idp', ids);
+    return { app, push, group, groupIn, scopeOf, scopeIn, close: () => app.close() };
   }
 
   return {
