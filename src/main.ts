@@ -11,8 +11,10 @@ import { closeIdleConnections } from './http/dispatcher.js';
 import { LeaseKeeper } from './lease-keeper.js';
 import { Store } from './store/store.js';
 
-/** tells this process's lease from another's with the same host name and pid (containers) */
-/** this process's part of its lease holder: a thread writing under the daemon's lease is given it */
+/**
+ * Tells this process's lease from another's with the same host name and pid (containers); a thread
+ * writing under the daemon's lease is given it.
+ */
 export const PROCESS_NONCE = randomUUID();
 
 export interface App extends RunDeps {

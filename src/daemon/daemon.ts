@@ -167,7 +167,8 @@ export class Daemon implements StatusPageControl {
     const started = process.hrtime.bigint();
     this.tracking = { before, trigger };
     this.status.running = true;
-    this.inFlight.begin(trigger, this.recordTrigger(before, trigger));
+    // the run is recorded on the run thread later: `started` names it then
+    this.inFlight.begin(trigger);
     this.current = outcome
       .then((o) => {
         this.record(o);
@@ -198,17 +199,14 @@ export class Daemon implements StatusPageControl {
     }
   }
 
-  /** the runs a call started (those after `before`) say what asked for them; returns the newest */
-  private recordTrigger(before: number | undefined, trigger: string): number | undefined {
-    if (before === undefined) return undefined;
+  /** the runs a call started (those after `before`) say what asked for them */
+  private recordTrigger(before: number | undefined, trigger: string): void {
+    if (before === undefined) return;
     try {
       this.app.store.runs.recordTrigger(before, trigger);
-      const last = this.app.store.views.lastRunId();
-      return last > before ? last : undefined;
     } catch (e) {
       // the store is closed once the lease is lost: the run's outcome stands without it
       this.log.warn({ err: describeError(e) }, 'could not record what asked for the run');
-      return undefined;
     }
   }
 

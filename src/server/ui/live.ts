@@ -24,8 +24,9 @@ export class LiveTracker {
     return () => this.listeners.delete(listener);
   }
 
-  begin(trigger: string, runId: number | undefined): void {
-    this.run = { trigger, startedAt: new Date().toISOString(), phase: 'planning', runId };
+  /** a run asked for; it is named once it is recorded (`named`) */
+  begin(trigger: string): void {
+    this.run = { trigger, startedAt: new Date().toISOString(), phase: 'planning', runId: undefined };
     this.send();
   }
 
