@@ -36,7 +36,7 @@ export class Daemon implements StatusPageControl {
   private readonly reasons = new Set<string>();
   private explaining: Promise<unknown> = Promise.resolve();
   /** what asked for the run in flight, and the newest run before it */
-  private tracking: { before: number | undefined; trigger: string } | undefined;
+  private tracking: { before: number | undefined; trigger: string; runId?: number } | undefined;
 
   constructor(
     private readonly app: App,
@@ -50,7 +50,10 @@ export class Daemon implements StatusPageControl {
 
   /** the run in flight is recorded (on the run thread): it says what asked for it, and the status page names it */
   started(runId: number): void {
-    if (this.tracking) this.recordTrigger(this.tracking.before, this.tracking.trigger);
+    if (this.tracking) {
+      this.tracking.runId = runId;
+      this.recordTrigger(this.tracking.before, this.tracking.trigger);
+    }
     this.inFlight.named(runId);
   }
 
@@ -176,6 +179,7 @@ export class Daemon implements StatusPageControl {
       })
       .catch((e: unknown) => {
         if (!(e instanceof StalePlanError)) this.recordError(e);
+        this.interrupted(e);
         return undefined;
       })
       .finally(() => {
@@ -263,6 +267,17 @@ export class Daemon implements StatusPageControl {
     delete this.status.lastError;
     delete this.status.lastErrorLabel;
     this.log.info({ runId: o.runId, exitCode: o.exitCode, ...o.plan.summary }, 'run finished');
+  }
+
+  /** a run whose thread ended under it never records its end: it is recorded here, with why */
+  private interrupted(e: unknown): void {
+    const runId = this.tracking?.runId;
+    if (runId === undefined) return;
+    try {
+      this.app.store.runs.interrupted(describeError(e), runId);
+    } catch (err) {
+      this.log.warn({ err: describeError(err), runId }, 'could not record the end of the run');
+    }
   }
 
   private recordError(e: unknown): void {

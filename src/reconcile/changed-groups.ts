@@ -23,6 +23,8 @@ export interface ChangeScope {
   changed: number;
   /** the conversations planned */
   conversations: Set<string>;
+  /** the binding keys its plan can look at: the conversations its groups feed now, and those (bound or let go) that any of them fed */
+  reach: Set<string>;
 }
 
 /**
@@ -39,9 +41,10 @@ export function scopeOfChange(
   prints: ReadonlyMap<string, string>,
   stored: ReadonlyMap<string, string>,
   mappings: readonly MappingConfig[],
-  /** the bound conversations, with the groups that fed them at the last plan */
-  bound: readonly { key: string; groups: readonly string[] }[],
+  /** the conversations bound or let go, with the groups that fed them at the last plan */
+  bindings: readonly { key: string; groups: readonly string[]; bound: boolean }[],
 ): ChangeScope | string {
+  const bound = bindings.filter((b) => b.bound);
   const gone = [...stored.keys()].filter((k) => !prints.has(k));
   if (gone.length > 0) return `${gone.length} group(s) gone since the last complete plan`;
   const changed = [...prints].filter(([key, print]) => stored.get(key) !== print).map(([key]) => key);
@@ -68,5 +71,8 @@ export function scopeOfChange(
   }
   const groupsBefore = new Map(bound.map((c) => [c.key, c.groups]));
   for (const conv of conversations) for (const g of [...(feeders.get(conv) ?? []), ...(groupsBefore.get(conv) ?? [])]) keys.add(g);
-  return { keys, changed: changed.length, conversations };
+  const reach = new Set<string>();
+  for (const g of keys) if (feedsNow.has(g)) reach.add(feedsNow.get(g)!);
+  for (const b of bindings) if (b.groups.some((g) => keys.has(g))) reach.add(b.key);
+  return { keys, changed: changed.length, conversations, reach };
 }

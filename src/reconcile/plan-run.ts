@@ -27,13 +27,9 @@ export async function planRun(
   const readPartial = opts.partial === true && opts.print === true && !scope;
   const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
-  let snapshot = store.loadSnapshot(runScope && new Set([...runScope.conversations, ...runScope.claimOnly]));
-  // a run that is told only that sources changed plans the conversations of the groups that did
-  const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
-  const scoped =
-    prints && opts.partial && isWhole(read) ? scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, snapshot.conversations) : undefined;
-  if (typeof scoped === 'string') logger.info({ why: scoped }, 'sources changed; planning in full');
-  const change = typeof scoped === 'string' ? undefined : scoped;
+  const { prints, change } = changeOf(deps, read, opts, scope);
+  // the members of only the conversations a plan can look at are read (those of a plan of what changed are narrowed below)
+  let snapshot = store.loadSnapshot(runScope ? new Set([...runScope.conversations, ...runScope.claimOnly]) : change?.reach);
   const groups = change ? read.groups.filter((g) => change.keys.has(g.key)) : read.groups;
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
@@ -114,6 +110,21 @@ export interface PlannedRun {
   change?: ChangeScope;
   /** the versions the sources' reads left, for those that tell */
   readVersions: Map<string, number | null>;
+}
+
+/**
+ * A run that is told only that sources changed plans the conversations of the groups that did: the
+ * groups read, printed, and what a plan of what changed takes (undefined: a full plan), with the
+ * binding keys it can look at.
+ */
+function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope: ReadonlySet<string> | undefined) {
+  const { store, config, logger } = deps;
+  const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
+  if (!prints || !opts.partial || !isWhole(read)) return { prints };
+  const scoped = scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, store.bindingGroups());
+  if (typeof scoped !== 'string') return { prints, change: scoped };
+  logger.info({ why: scoped }, 'sources changed; planning in full');
+  return { prints };
 }
 
 /** a read that can be compared group by group: every source read in full, nothing distrusted */

@@ -35,10 +35,11 @@ export class Lease {
 
   /**
    * Takes the writer lease, or throws with who holds it. A lease whose holder stopped renewing it
-   * for `ttlMs` is free, and so is one held by a dead process on this host.
+   * for `ttlMs` is free, and so is one held by a dead process on this host. True when it was not
+   * this holder's already.
    */
-  acquire(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): void {
-    this.db
+  acquire(holder: LeaseHolder, ttlMs: number, alive: (pid: number) => boolean): boolean {
+    return this.db
       .transaction(() => {
         const current = this.current();
         const mine = current && same(current, holder);
@@ -55,6 +56,7 @@ export class Lease {
         const t = now();
         const lease = { ...holder, since: mine ? current.since : t, renewedAt: t };
         this.db.prepare(`INSERT INTO meta (key, value) VALUES ('lease', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(JSON.stringify(lease));
+        return !mine;
       })
       .immediate();
   }

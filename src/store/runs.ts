@@ -68,6 +68,13 @@ export class RunStore {
     if (stored !== undefined && digest !== null) this.last = { json: stored, digest, holder: holder ?? id };
   }
 
+  /** runs that will never finish (with `id`, that one, if it has not), recorded as errors with why */
+  interrupted(why: string, id?: number): void {
+    this.db
+      .prepare(`UPDATE runs SET finished_at = ?, result = 'error', exit_code = 1, error = ? WHERE finished_at IS NULL AND (? IS NULL OR id = ?)`)
+      .run(now(), `interrupted: ${why}`, id ?? null, id ?? null);
+  }
+
   /** the run holding the text of an earlier identical plan */
   private holderOf(digest: string, before: number): number | undefined {
     const row = this.db.prepare(`SELECT id, plan_of FROM runs WHERE plan_digest = ? AND id < ? ORDER BY id DESC LIMIT 1`).get(digest, before) as

@@ -93,8 +93,10 @@ export class Store {
       db.pragma('busy_timeout = 5000');
       const store = new Store(db);
       const holder = opts.writer ?? (store.schemaVersion < MIGRATIONS.length ? { host: hostname(), pid: process.pid, command: 'migrate' } : undefined);
-      if (holder) store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
+      const taken = holder !== undefined && store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
       store.migrate();
+      // runs are made only under the lease: one still going when it changed hands will never end
+      if (taken) store.runs.interrupted('the process running it ended before it did (found when the next writer started)');
       if (holder && !opts.writer) store.lease.release(holder);
       return store;
     } catch (e) {

@@ -34,3 +34,34 @@ it('names the run in flight and what asked for it once the run thread has record
     await t.close();
   }
 });
+
+it('records the end of a run whose thread ended under it, with why, so that it is not shown running for ever', async () => {
+  const t = await apps.pushApp();
+  try {
+    let daemon: Daemon | undefined;
+    const own = runnerOf(t.app);
+    // as a run thread that dies once it has recorded its run: the row is left open
+    const runner = {
+      ...own,
+      run: async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        daemon!.started(t.app.store.runs.start('sync'));
+        throw new Error('the run thread exited (code 1)');
+      },
+    };
+    daemon = new Daemon(t.app, createMetrics(), { schedule: '0 0 1 1 *', debounceMs: 10 }, runner);
+    expect(await daemon.request('all', 'api')).toBeUndefined();
+    const [run] = t.app.store.runs.recent(1);
+    expect(run).toMatchObject({ result: 'error', exitCode: 1, error: 'interrupted: the run thread exited (code 1)' });
+    expect(run!.finishedAt).toBeTruthy();
+
+    // a run that recorded its own end keeps it, whatever its call answers afterwards
+    const named = runnerOf({ ...t.app, onRunStart: (runId) => daemon!.started(runId) });
+    const late = { ...named, run: async () => (await named.run({ mode: 'sync' }), Promise.reject(new Error('the answer was lost'))) };
+    daemon = new Daemon(t.app, createMetrics(), { schedule: '0 0 1 1 *', debounceMs: 10 }, late);
+    await daemon.request('all', 'api');
+    expect(t.app.store.runs.recent(1).map((r) => [r.result, r.error])).toEqual([['ok', null]]);
+  } finally {
+    await t.close();
+  }
+});

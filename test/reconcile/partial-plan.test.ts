@@ -187,9 +187,14 @@ describe('a run told only that a source changed plans the conversations of the g
     const teamA = t.groups.find((g) => g.displayName === 'team-a')!;
     teamA.members.push(t.users.find((u) => !teamA.members.includes(u.id))!.id);
     t.write();
+    // the members of only the conversations the plan looks at are read
+    const loaded: (string[] | undefined)[] = [];
+    const load = t.app.store.loadSnapshot.bind(t.app.store);
+    t.app.store.loadSnapshot = (only) => (loaded.push(only && [...only].sort()), load(only));
     const one = await runOnce(t.app, { mode: 'sync' });
     expect(one.partial).toEqual({ groups: 1, of: t.groups.length, changed: 1 });
     expect(one.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${teamA.id}`]]);
+    expect(loaded).toEqual([[`group:dir:${teamA.id}`]]);
 
     const engX = t.groups.find((g) => g.displayName === 'eng-x')!;
     const engY = t.groups.find((g) => g.displayName === 'eng-y')!;
@@ -202,6 +207,7 @@ describe('a run told only that a source changed plans the conversations of the g
     // eng-x and eng-y feed conv:dept-eng together: both are planned, eng-y unchanged
     expect(dept.partial).toEqual({ groups: 2, of: t.groups.length, changed: 1 });
     expect(dept.plan.ops.map((o) => [o.op, o.key])).toEqual([['remove', 'conv:dept-eng']]);
+    expect(loaded.at(-1)).toEqual(['conv:dept-eng']);
 
     // nothing changed: no read, no plan
     const again = await runOnce(t.app, { mode: 'sync' });

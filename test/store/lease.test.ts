@@ -45,6 +45,27 @@ describe('the writer lease', () => {
     }
   });
 
+  it('a run left open by a writer that died is recorded as interrupted by the next writer, not by a reader or the same holder again', () => {
+    const path = dbPath();
+    // a writer on this host whose process is gone, its lease still fresh
+    const gone = { host: hostname(), pid: 2 ** 22 + 7, command: 'sync' };
+    const dead = Store.open(path, { writer: gone });
+    const open = dead.runs.start('sync');
+    dead.close();
+    const reader = Store.open(path);
+    expect(reader.runs.recent(1)[0]).toMatchObject({ id: open, finishedAt: null });
+    reader.close();
+
+    const next = Store.open(path, { writer: me });
+    expect(next.runs.recent(1)[0]).toMatchObject({ id: open, result: 'error', exitCode: 1, error: expect.stringMatching(/^interrupted: /) });
+    // the same holder opening again (the daemon's run thread) leaves its own run alone
+    const mine = next.runs.start('sync');
+    const again = Store.open(path, { writer: me });
+    expect(again.runs.recent(1)[0]).toMatchObject({ id: mine, finishedAt: null });
+    again.close();
+    next.close();
+  });
+
   it('a reader migrates an old database under a lease it gives back at once', () => {
     const path = dbPath();
     const store = Store.open(path);
