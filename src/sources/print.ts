@@ -10,10 +10,15 @@ import type { DesiredGroup, SourceUser } from './types.js';
  */
 export function membersPrint(members: readonly SourceUser[], call: object): string {
   const lanes = new Lanes();
-  for (const m of members as PrintedUser[]) {
+  for (const m of members) {
     // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-    if (m.printed?.by !== call) m.printed = { by: call, lanes: new Lanes().text(textOf([m.id, m.active, m.raw])) };
-    lanes.mix(m.printed.lanes);
+    if (m.printedBy !== call) {
+      const own = new Lanes().text(textOf([m.id, m.active, m.raw]));
+      m.printedBy = call;
+      m.printedA = own.a;
+      m.printedB = own.b;
+    }
+    lanes.mixLanes(m.printedA!, m.printedB!);
   }
   return lanes.print();
 }
@@ -25,8 +30,6 @@ export function headPrint(g: DesiredGroup): string {
     .print();
 }
 
-type PrintedUser = SourceUser & { printed?: { by: object; lanes: Lanes } };
-
 /** JSON text in which the numbers JSON cannot write (NaN, ±Infinity: YAML's .nan and .inf, JSON's 1e400) stay apart from null and each other */
 export function textOf(value: unknown): string {
   const text = JSON.stringify(value);
@@ -36,8 +39,8 @@ export function textOf(value: unknown): string {
 
 /** two 32-bit multiply-xor lanes */
 class Lanes {
-  private a = 0x811c9dc5 | 0;
-  private b = 0x9e3779b9 | 0;
+  a = 0x811c9dc5 | 0;
+  b = 0x9e3779b9 | 0;
 
   text(text: string): this {
     let a = this.a;
@@ -52,11 +55,11 @@ class Lanes {
     return this;
   }
 
-  /** another print, in order */
-  mix(other: Lanes): void {
-    this.a = Math.imul(this.a ^ other.a, 0x01000193);
+  /** another print's lanes, in order */
+  mixLanes(a: number, b: number): void {
+    this.a = Math.imul(this.a ^ a, 0x01000193);
     this.a ^= this.a >>> 15;
-    this.b = Math.imul(this.b ^ other.b, 0x85ebca6b);
+    this.b = Math.imul(this.b ^ b, 0x85ebca6b);
     this.b ^= this.b >>> 13;
   }
 

@@ -11,6 +11,14 @@ export interface SourceUser {
   raw: Record<string, unknown>;
   /** left by mapping: the number it gave this user in one call (see mapGroups) */
   numbered?: { by: object; ref: number };
+  /**
+   * Left by printing: the print of this user in one call (see membersPrint), as two numbers on the
+   * user itself: a million memberships reach a hundred thousand users in no order, and an object
+   * more on the way (the print as an object) cost a third more.
+   */
+  printedBy?: object;
+  printedA?: number;
+  printedB?: number;
 }
 
 export interface DesiredGroup {

@@ -96,7 +96,7 @@ export class Store {
       const taken = holder !== undefined && store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
       store.migrate();
       // runs are made only under the lease: one still going when it changed hands will never end
-      if (taken) store.runs.interrupted('the process running it ended before it did (found when the next writer started)');
+      if (taken) store.runs.interrupted('its writer was gone or had lost the lease when the next writer started');
       if (holder && !opts.writer) store.lease.release(holder);
       return store;
     } catch (e) {

@@ -2,6 +2,7 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { identityValue } from '../../src/identity/resolve.js';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
+import { toStoredUser } from '../../src/sources/ldap/stored.js';
 import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
 
 /** a group of one file-source user, whose raw attributes are this YAML */
@@ -37,5 +38,26 @@ describe('group prints', () => {
     expect(print({ ...base, displayName: 'eng2' })).not.toBe(print(base));
     expect(print({ ...base, complete: false })).not.toBe(print(base));
     expect(print({ ...base, members: [{ ...base.members[0]!, active: false }] })).not.toBe(print(base));
+  });
+
+  it('are what the stores hold from before: a new way of printing would plan every group once more', () => {
+    const users = ['a', 'b', 'c'].map((id): SourceUser => ({ id, emails: [], active: id !== 'c', raw: { id, mail: `${id}@x` } }));
+    const group: DesiredGroup = {
+      key: 'f:eng',
+      source: 'f',
+      id: 'eng',
+      displayName: 'eng',
+      members: [users[0]!, users[2]!, users[1]!, users[0]!],
+      complete: true,
+    };
+    expect(printGroups([group]).get('f:eng')).toBe('i5yvon.19taeg6.slhu5b.1p1m783');
+  });
+
+  it('leave nothing of theirs in what a source stores of a user', () => {
+    const user: SourceUser = { id: 'a', emails: [], active: true, raw: { id: 'a', mail: 'a@x' } };
+    const before = toStoredUser(user).data;
+    printGroups([{ key: 'l:eng', source: 'l', id: 'eng', displayName: 'eng', members: [user], complete: true }]);
+    expect(user.printedBy).toBeDefined();
+    expect(toStoredUser(user).data).toBe(before);
   });
 });

@@ -45,7 +45,8 @@ export function isOutsideId(id: string): boolean {
 }
 
 export function toStoredUser(u: SourceUser): StoredUser {
-  const { id, numbered: _numbered, ...rest } = u;
+  // what a run left on the user (its number, its print) is no part of it
+  const { id, numbered: _numbered, printedBy: _by, printedA: _a, printedB: _b, ...rest } = u;
   return { id, data: JSON.stringify(rest) };
 }
 
