@@ -34,4 +34,28 @@ describe('file source', () => {
     await expect(run(dir)).rejects.toThrow(/bad\.yaml: groups\[0\]\.displayName/);
     await expect(run(join(dir, 'nope'))).rejects.toThrow(/cannot read .*nope: ENOENT/);
   });
+
+  it('fails on a file that holds no mapping, rather than read it as a file listing nobody', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
+    const groups = join(dir, 'groups.yaml');
+    for (const [text, got] of [
+      ['!!omap\n- users: [{ id: a }]\n- groups: [{ id: g, displayName: team-g, members: [a] }]\n', 'a Map'],
+      ['%YAML 1.1\n--- !!set\n? users\n? groups\n', 'a Set'],
+      ['%YAML 1.1\n--- 2024-01-01\n', 'a Date'],
+      ['- users\n', 'a list'],
+      ['team\n', 'a string'],
+    ] as const) {
+      writeFileSync(groups, text);
+      await expect(run(dir), text).rejects.toThrow(`groups.yaml: expected a mapping of users and groups, got ${got}`);
+    }
+    // an empty file lists nobody, as it says
+    writeFileSync(groups, '# nobody yet\n');
+    expect((await run(dir)).groups).toEqual([]);
+  });
+
+  it('fails with the file on a YAML alias inside itself', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
+    writeFileSync(join(dir, 'users.yaml'), 'users:\n  - &u { id: a, self: *u }\n');
+    await expect(run(dir)).rejects.toThrow(/users\.yaml: .*circular/);
+  });
 });

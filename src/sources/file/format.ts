@@ -33,19 +33,26 @@ export type FileUserRecord = z.infer<typeof FileUser>;
 /** one file's users and groups, checked; a file that does not parse or check fails with its path and every problem */
 export function parseFile(source: string, { file, bytes }: ReadFile): FileContent {
   let value: unknown;
+  const invalid = (why: string) => new PermanentError(`${file}: ${why}`, { origin: `file:${source}`, label: 'invalid-file' });
   try {
     const text = bytes.toString('utf8');
     // JSON is YAML too, but the YAML parser is many times slower on large directories
     value = (extname(file) === '.json' ? (JSON.parse(text) as unknown) : parseYaml(text)) ?? {};
+    // a YAML alias inside itself makes a loop no read of the users can walk
+    if (extname(file) !== '.json') JSON.stringify(value);
   } catch (e) {
-    throw new PermanentError(`${file}: ${(e as Error).message}`, { origin: `file:${source}`, label: 'invalid-file' });
+    throw invalid((e as Error).message);
   }
+  // the schema takes any object for the file's mapping, and every field has a default: a YAML
+  // set, ordered map or date would read as a file listing nobody, and its groups as gone
+  if (typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype)
+    throw invalid(`expected a mapping of users and groups, got ${describe(value)}`);
   const plain = plainDirectory(value);
   if (plain) return plain;
   const parsed = FileDirectory.safeParse(value);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`).join('; ');
-    throw new PermanentError(`${file}: ${problems}`, { origin: `file:${source}`, label: 'invalid-file' });
+    throw invalid(problems);
   }
   return parsed.data;
 }
@@ -98,6 +105,12 @@ function plainUser(u: unknown): FileUserRecord | undefined {
   user.active = active;
   for (const k of Object.keys(u)) if (!KNOWN.has(k)) user[k] = u[k];
   return user as FileUserRecord;
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value !== 'object' || value === null) return `a ${typeof value}`;
+  return `a ${(value as object).constructor?.name ?? 'object'}`;
 }
 
 /** a plain object whose keys can all be copied by assignment (`__proto__` cannot) */
