@@ -95,7 +95,7 @@ export class Store {
       const holder = opts.writer ?? (store.schemaVersion < MIGRATIONS.length ? { host: hostname(), pid: process.pid, command: 'migrate' } : undefined);
       const taken = holder !== undefined && store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
       store.migrate();
-      // runs are made only under the lease: one still going when it changed hands will never end
+      // runs are made only under the lease: one left open when it changed hands has lost its writer
       if (taken) store.runs.interrupted('its writer was gone or had lost the lease when the next writer started');
       if (holder && !opts.writer) store.lease.release(holder);
       return store;

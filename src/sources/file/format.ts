@@ -110,7 +110,8 @@ function plainUser(u: unknown): FileUserRecord | undefined {
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
   if (typeof value !== 'object' || value === null) return `a ${typeof value}`;
-  return `a ${(value as object).constructor?.name ?? 'object'}`;
+  const name = (value as object).constructor?.name;
+  return name ? `a ${name}` : 'an object without a prototype';
 }
 
 /** a plain object whose keys can all be copied by assignment (`__proto__` cannot) */
