@@ -121,10 +121,20 @@ export interface PlainError {
   origin?: string;
   status?: number;
   label?: string;
+  /** a transient error's flags */
+  throttled?: boolean;
+  ambiguous?: boolean;
+  /** an unmanageable conversation's reason */
+  reason?: string;
 }
 
 export function toPlainError(e: unknown): PlainError {
-  if (isSyncError(e)) return { name: e.name, message: e.message, kind: e.kind, origin: e.origin, status: e.status, label: e.label };
+  if (isSyncError(e)) {
+    const plain: PlainError = { name: e.name, message: e.message, kind: e.kind, origin: e.origin, status: e.status, label: e.label };
+    if (e instanceof TransientError) Object.assign(plain, { throttled: e.throttled, ambiguous: e.ambiguous });
+    if (e instanceof UnmanageableError) plain.reason = e.reason;
+    return plain;
+  }
   if (e instanceof Error) return { name: e.name, message: e.message };
   return { name: 'Error', message: String(e) };
 }
@@ -139,7 +149,9 @@ export function fromPlainError(p: PlainError): Error {
       ...(p.status !== undefined ? { status: p.status } : {}),
       ...(p.label !== undefined ? { label: p.label } : {}),
     };
-    const Kind = { transient: TransientError, auth: AuthError, permanent: PermanentError, capacity: CapacityError }[p.kind];
+    if (p.kind === 'transient') return new TransientError(p.message, { ...details, throttled: p.throttled === true, ambiguous: p.ambiguous === true });
+    if (p.kind === 'permanent' && p.reason !== undefined) return new UnmanageableError(p.message, p.reason, details);
+    const Kind = { auth: AuthError, permanent: PermanentError, capacity: CapacityError }[p.kind];
     return new Kind(p.message, details);
   }
   const e = new Error(p.message);
