@@ -194,20 +194,20 @@ export class OpRunner {
   ): Promise<Outcome> {
     const since = new Date().toISOString();
     const journalId = this.store.journal.pending(runId, op, { durable: true });
-    let lost: unknown;
-    let made: T;
+    let sent: { made: T } | { lost: unknown };
     try {
-      made = await this.caller.attempt(how.send, { resend: false });
+      sent = { made: await this.caller.attempt(how.send, { resend: false }) };
     } catch (e) {
       if (!isAmbiguous(e) && !madeButUnread(e)) return this.failed(journalId, op, e);
-      lost = e;
+      sent = { lost: e };
     }
-    if (lost === undefined) {
-      // made: a store that cannot record it now fails the run and leaves the op pending, so the
-      // next run finds and adopts what was made instead of making it again
-      this.store.journal.done(journalId, how.effect(made!));
+    if ('made' in sent) {
+      // a store that cannot record it now fails the run and leaves the op pending, so the next run
+      // finds and adopts what was made instead of making it again
+      this.store.journal.done(journalId, how.effect(sent.made));
       return 'done';
     }
+    const { lost } = sent;
     this.log.warn({ op: op.op, key: op.key, err: describeError(lost) }, `the answer was lost: looking for what "${op.name}" may have made`);
     let found: T | undefined;
     try {
