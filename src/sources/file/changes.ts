@@ -3,7 +3,8 @@ import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
-import { parseFile } from './format.js';
+import { parseFile, plainDirectory } from './format.js';
+import { spanDigest, spansOf } from './spans.js';
 import { cursorOf, dataOf, StoredDirectory, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredGroupData } from './stored.js';
 
 interface Head {
@@ -15,12 +16,12 @@ interface Head {
 interface Changed {
   /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
   groups: Map<string, FlatGroup>;
-  places: Map<string, { file: string; pos: number }>;
+  places: Map<string, { file: string; pos: number; span?: string }>;
 }
 
 /**
  * A directory read again when a run plans only what changed: the files changed since the last read
- * are parsed, the groups whose name or member ids they change and the groups that nest those are
+ * (of a single JSON file: its groups whose bytes changed) are parsed, the groups whose name or member ids they change and the groups that nest those are
  * expanded (members read from the store), and every other group is answered from the store, its
  * members read only if asked for. What this cannot follow file by file — a file added or removed,
  * a user added, removed or edited, a group added, removed or moved to another file, an id given
@@ -47,7 +48,8 @@ export function readChanges(ctx: {
     const devices = new Map<bigint, boolean>();
     const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
-    const changed = changedGroups(source, reads, checked, heads, cursor.users);
+    const changed =
+      cursor.usersBytes !== undefined ? changedSpans(checked, heads, cursor.usersBytes) : changedGroups(source, reads, checked, heads, cursor.users);
     if (!changed) return undefined;
     const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups);
     const expanded = directory.expand(withNesting(changed.groups, heads));
@@ -137,6 +139,44 @@ function changedGroups(
     }
   }
   return out;
+}
+
+/**
+ * The groups of a single JSON file whose bytes differ from those stored, parsed; undefined when its
+ * users' bytes differ, or a group is added, removed or moved, or anything is not laid out plainly
+ */
+function changedSpans(checked: readonly ReturnType<typeof recheck>[], heads: ReadonlyMap<string, Head>, usersBytes: string): Changed | undefined {
+  const out: Changed = { groups: new Map(), places: new Map() };
+  const read = checked.length === 1 ? checked[0]!.read : undefined;
+  if (!read) return out;
+  const spans = spansOf(read.bytes);
+  if (!spans || spanDigest(read.bytes, spans.users) !== usersBytes || spans.groups.length !== heads.size) return undefined;
+  const atPos: (string | undefined)[] = [];
+  for (const [id, { data }] of heads) {
+    if (data.file !== read.file || data.span === undefined || atPos[data.pos] !== undefined) return undefined;
+    atPos[data.pos] = id;
+  }
+  for (const [pos, span] of spans.groups.entries()) {
+    const id = atPos[pos];
+    if (id === undefined) return undefined;
+    const digest = spanDigest(read.bytes, span);
+    if (digest === heads.get(id)!.data.span) continue;
+    const group = groupOf(read.bytes.toString('utf8', span[0], span[1]));
+    if (group?.id !== id || !wellFormed({ users: [], groups: [group] })) return undefined;
+    // bytes that differ and say the same (spacing) are stored anew too, with their digest
+    out.groups.set(id, group);
+    out.places.set(id, { file: read.file, pos, span: digest });
+  }
+  return out;
+}
+
+/** one group of a file as a whole read takes it, or undefined when only the schema can say what it is */
+function groupOf(text: string): FlatGroup | undefined {
+  try {
+    return plainDirectory({ groups: [JSON.parse(text) as unknown] })?.groups[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

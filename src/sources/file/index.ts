@@ -1,3 +1,4 @@
+import { extname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { PermanentError } from '../../errors.js';
@@ -7,14 +8,16 @@ import type { DesiredGroup, FetchOptions, Source, SourceAdapter, SourceContext, 
 import { readChanges, unknownWarning } from './changes.js';
 import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
+import { spansOf } from './spans.js';
 import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js';
 
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
  * directory is read or nothing is: a file that does not parse fails the source with its path.
  * What was read is remembered by its fingerprint (names, sizes, hashes, and what stat tells), so a run can tell
- * that the files are unchanged without parsing them. A directory of several files is also kept in
- * the store group by group, so that a run planning only what changed parses only the files that did.
+ * that the files are unchanged without parsing them. A directory of several files, or a single JSON
+ * file, is also kept in the store group by group, so that a run planning only what changed parses
+ * only the files (or, in a single file, the groups) that did.
  */
 class FileSource implements Source {
   readonly id: string;
@@ -108,9 +111,11 @@ class FileSource implements Source {
     if (!this.store) return undefined;
     const { reads } = this.store;
     const fingerprint = fingerprintOf(files);
-    // a directory of one file gains nothing from being followed file by file
-    if (files.length > 1) printMembers(expanded.groups);
-    const rows = files.length > 1 ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown) : undefined;
+    // a single file is followed group by group when it is JSON laid out plainly (see spans.ts)
+    const single = files.length === 1 && extname(files[0]!.file) === '.json' ? spansOf(files[0]!.bytes) : undefined;
+    const follow = files.length > 1 || single !== undefined;
+    if (follow) printMembers(expanded.groups);
+    const rows = follow ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown, single && { bytes: files[0]!.bytes, spans: single }) : undefined;
     try {
       return reads.writing(() => {
         const before = reads.state(this.id);

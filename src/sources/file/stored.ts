@@ -6,6 +6,7 @@ import { expandGroups, type FlatGroup } from '../expand.js';
 import { membersPrint, textOf } from '../print.js';
 import type { DesiredGroup, SourceUser } from '../types.js';
 import { sourceUserOf, type FileContent, type FileUserRecord } from './format.js';
+import { spanDigest, type FileSpans } from './spans.js';
 
 /**
  * What a directory source keeps in the store (`source_read_groups` and `_users`) so that a run
@@ -23,6 +24,8 @@ export interface StoredGroupData {
   unknown?: string[];
   /** a digest of the rest of its row (name, member ids, nested ids): a whole read compares rows by it */
   row: string;
+  /** a single JSON file's: the digest of the group's bytes in it (see spans.ts) */
+  span?: string;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface StoredGroupData {
  */
 export function storedRow(
   g: DesiredGroup,
-  place: { file: string; pos: number },
+  place: { file: string; pos: number; span?: string },
   listed: { members: string[]; nested: string[]; unknown: readonly string[] | undefined },
 ): ReadGroup {
   const { members, nested, unknown } = listed;
@@ -44,6 +47,7 @@ export function storedRow(
     row: createHash('sha1')
       .update(JSON.stringify([g.displayName, members, nested]))
       .digest('base64'),
+    ...(place.span !== undefined ? { span: place.span } : {}),
   };
   return { id: g.id, displayName: g.displayName, members, ...(nested.length > 0 ? { nested } : {}), data: JSON.stringify(data) };
 }
@@ -55,10 +59,14 @@ export function unknownByGroup(unknown: readonly [string, string][]): Map<string
   return out;
 }
 
-/** the read state's cursor: the digest of each file's users (files without users left out), to tell a file whose users changed */
+/**
+ * The read state's cursor: the digest of each file's users (files without users left out), to tell
+ * a file whose users changed; for a single JSON file, the digest of its users' bytes instead
+ */
 export interface StoredCursor {
   v: 1;
   users: Record<string, string>;
+  usersBytes?: string;
 }
 
 export function cursorOf(text: string | null | undefined): StoredCursor | undefined {
@@ -103,11 +111,14 @@ export function rowsOfWholeRead(
   files: readonly { file: string; content: FileContent }[],
   expanded: DesiredGroup[],
   unknown: readonly [string, string][],
+  /** a single JSON file's bytes and where its users and groups are in them */
+  single?: { bytes: Uint8Array; spans: FileSpans },
 ): { groups: ReadGroup[]; users: ReadUser[]; cursor: StoredCursor } | undefined {
-  const cursor: StoredCursor = { v: 1, users: {} };
+  const cursor: StoredCursor = { v: 1, users: {}, ...(single ? { usersBytes: spanDigest(single.bytes, single.spans.users) } : {}) };
+  if (single && (files.length !== 1 || files[0]!.content.groups.length !== single.spans.groups.length)) return undefined;
   const users: ReadUser[] = [];
   const userIds = new Set<string>();
-  const where = new Map<string, { file: string; pos: number; members: string[] }>();
+  const where = new Map<string, { file: string; pos: number; span?: string; members: string[] }>();
   for (const { file, content } of files) {
     const digest = usersDigest(content.users);
     if (digest === undefined || !wellFormed(content)) return undefined;
@@ -119,14 +130,14 @@ export function rowsOfWholeRead(
     }
     for (const [pos, g] of content.groups.entries()) {
       if (where.has(g.id)) return undefined;
-      where.set(g.id, { file, pos, members: g.members });
+      where.set(g.id, { file, pos, members: g.members, ...(single ? { span: spanDigest(single.bytes, single.spans.groups[pos]!) } : {}) });
     }
   }
   const unknownOf = unknownByGroup(unknown);
   const groups = expanded.map((g) => {
-    const { file, pos, members } = where.get(g.id)!;
+    const { members, ...place } = where.get(g.id)!;
     const nested = members.filter((m) => !userIds.has(m) && where.has(m));
-    return storedRow(g, { file, pos }, { members, nested, unknown: unknownOf.get(g.id) });
+    return storedRow(g, place, { members, nested, unknown: unknownOf.get(g.id) });
   });
   return { groups, users, cursor };
 }

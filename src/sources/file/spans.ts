@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
+ * the byte range of the `users` list and of each element of the `groups` list. A group whose bytes
+ * hash as they did at the last read is the same group (a JSON value means the same wherever it
+ * stands), so a run after a change parses only the groups whose bytes differ. The outside of the
+ * ranges is checked as JSON here (braces, keys, colons, commas, whitespace); anything else, or
+ * anything unusual (another key, a key twice, a key written with escapes, a group that is not an
+ * object), gives undefined, and the file is then read whole, which says what is wrong.
+ */
+export interface FileSpans {
+  /** the `users` list, brackets included */
+  users: Span;
+  /** each element of the `groups` list */
+  groups: Span[];
+}
+
+export type Span = readonly [start: number, end: number];
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+export function spansOf(bytes: Uint8Array): FileSpans | undefined {
+  const n = bytes.length;
+  let i = skipSpace(bytes, 0);
+  if (bytes[i] !== OPEN_BRACE) return undefined;
+  let users: Span | undefined;
+  let groups: Span[] | undefined;
+  i = skipSpace(bytes, i + 1);
+  while (bytes[i] !== CLOSE_BRACE || (users === undefined && groups === undefined)) {
+    if (users !== undefined || groups !== undefined) {
+      if (bytes[i] !== COMMA) return undefined;
+      i = skipSpace(bytes, i + 1);
+    }
+    const key = keyAt(bytes, i);
+    if (key === undefined) return undefined;
+    i = skipSpace(bytes, key.end);
+    if (bytes[i] !== COLON) return undefined;
+    i = skipSpace(bytes, i + 1);
+    if (bytes[i] !== OPEN_BRACKET) return undefined;
+    if (key.name === 'users' && users === undefined) {
+      const end = endOfValue(bytes, i);
+      if (end < 0) return undefined;
+      users = [i, end];
+      i = end;
+    } else if (key.name === 'groups' && groups === undefined) {
+      const elements = elementsOf(bytes, i);
+      if (elements === undefined) return undefined;
+      groups = elements.spans;
+      i = elements.end;
+    } else return undefined;
+    i = skipSpace(bytes, i);
+    if (i >= n) return undefined;
+  }
+  if (skipSpace(bytes, i + 1) !== n || users === undefined || groups === undefined) return undefined;
+  return { users, groups };
+}
+
+/** a digest of a span's bytes */
+export function spanDigest(bytes: Uint8Array, [start, end]: Span): string {
+  return createHash('sha1').update(bytes.subarray(start, end)).digest('base64');
+}
+
+/** the elements of a list of objects starting at `i` (its `[`), and where the list ends */
+function elementsOf(bytes: Uint8Array, i: number): { spans: Span[]; end: number } | undefined {
+  const spans: Span[] = [];
+  i = skipSpace(bytes, i + 1);
+  if (bytes[i] === CLOSE_BRACKET) return { spans, end: i + 1 };
+  for (;;) {
+    if (bytes[i] !== OPEN_BRACE) return undefined;
+    const end = endOfValue(bytes, i);
+    if (end < 0) return undefined;
+    spans.push([i, end]);
+    i = skipSpace(bytes, end);
+    if (bytes[i] === CLOSE_BRACKET) return { spans, end: i + 1 };
+    if (bytes[i] !== COMMA) return undefined;
+    i = skipSpace(bytes, i + 1);
+  }
+}
+
+/** one of the two keys, written plainly (no escapes), and where it ends */
+function keyAt(bytes: Uint8Array, i: number): { name: string; end: number } | undefined {
+  if (bytes[i] !== QUOTE) return undefined;
+  for (const name of ['users', 'groups']) {
+    const end = i + name.length + 2;
+    if (bytes[end - 1] !== QUOTE) continue;
+    let same = true;
+    for (let k = 0; k < name.length && same; k++) same = bytes[i + 1 + k] === name.charCodeAt(k);
+    if (same) return { name, end };
+  }
+  return undefined;
+}
+
+/**
+ * Where the object or list starting at `i` ends (after its closing bracket), or -1. Brackets are
+ * counted, strings skipped; whether the value inside is valid JSON is left to whoever parses it.
+ */
+function endOfValue(bytes: Uint8Array, i: number): number {
+  const n = bytes.length;
+  let depth = 0;
+  for (; i < n; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) {
+      i = endOfString(bytes, i);
+      if (i < 0) return -1;
+      i--;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
+/** after the closing quote of the string starting at `i`, or -1 */
+function endOfString(bytes: Uint8Array, i: number): number {
+  for (;;) {
+    const q = bytes.indexOf(QUOTE, i + 1);
+    if (q < 0) return -1;
+    // a quote is escaped when an odd number of backslashes stands before it
+    let back = 0;
+    while (bytes[q - 1 - back] === BACKSLASH) back++;
+    if (back % 2 === 0) return q + 1;
+    i = q;
+  }
+}
+
+/** JSON's whitespace: space, tab, line feed, carriage return */
+function skipSpace(bytes: Uint8Array, i: number): number {
+  const n = bytes.length;
+  while (i < n) {
+    const c = bytes[i];
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
+    i++;
+  }
+  return i;
+}
