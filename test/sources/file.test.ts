@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -51,6 +51,16 @@ describe('file source', () => {
     // an empty file lists nobody, as it says
     writeFileSync(groups, '# nobody yet\n');
     expect((await run(dir)).groups).toEqual([]);
+    // a JSON file holding null is a bad write, not a file listing nobody (its groups would read as gone)
+    rmSync(groups);
+    for (const [text, got] of [
+      ['null', 'null'],
+      ['"x"', 'a string'],
+      ['[]', 'a list'],
+    ] as const) {
+      writeFileSync(join(dir, 'groups.json'), text);
+      await expect(run(dir), text).rejects.toThrow(`groups.json: expected a mapping of users and groups, got ${got}`);
+    }
   });
 
   it('fails with the file on a YAML alias inside itself', async () => {

@@ -147,7 +147,8 @@ function changedGroups(
  */
 function changedSpans(checked: readonly ReturnType<typeof recheck>[], heads: ReadonlyMap<string, Head>, usersBytes: string): Changed | undefined {
   const out: Changed = { groups: new Map(), places: new Map() };
-  const read = checked.length === 1 ? checked[0]!.read : undefined;
+  if (checked.length !== 1) return undefined;
+  const read = checked[0]!.read;
   if (!read) return out;
   const spans = spansOf(read.bytes);
   if (!spans || spanDigest(read.bytes, spans.users) !== usersBytes || spans.groups.length !== heads.size) return undefined;

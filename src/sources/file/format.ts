@@ -36,8 +36,9 @@ export function parseFile(source: string, { file, bytes }: ReadFile): FileConten
   const invalid = (why: string) => new PermanentError(`${file}: ${why}`, { origin: `file:${source}`, label: 'invalid-file' });
   try {
     const text = bytes.toString('utf8');
-    // JSON is YAML too, but the YAML parser is many times slower on large directories
-    value = (extname(file) === '.json' ? (JSON.parse(text) as unknown) : parseYaml(text)) ?? {};
+    // JSON is YAML too, but the YAML parser is many times slower on large directories; an empty
+    // YAML file lists nobody, a JSON `null` is no listing at all
+    value = extname(file) === '.json' ? (JSON.parse(text) as unknown) : (parseYaml(text) ?? {});
     // a YAML alias inside itself makes a loop no read of the users can walk
     if (extname(file) !== '.json') JSON.stringify(value);
   } catch (e) {
@@ -45,7 +46,7 @@ export function parseFile(source: string, { file, bytes }: ReadFile): FileConten
   }
   // the schema takes any object for the file's mapping, and every field has a default: a YAML
   // set, ordered map or date would read as a file listing nobody, and its groups as gone
-  if (typeof value !== 'object' || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype)
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.getPrototypeOf(value) !== Object.prototype)
     throw invalid(`expected a mapping of users and groups, got ${describe(value)}`);
   const plain = plainDirectory(value);
   if (plain) return plain;
@@ -109,7 +110,8 @@ function plainUser(u: unknown): FileUserRecord | undefined {
 
 function describe(value: unknown): string {
   if (Array.isArray(value)) return 'a list';
-  if (typeof value !== 'object' || value === null) return `a ${typeof value}`;
+  if (value === null) return 'null';
+  if (typeof value !== 'object') return `a ${typeof value}`;
   const name = (value as object).constructor?.name;
   return name ? `a ${name}` : 'an object without a prototype';
 }

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
  * hash as they did at the last read is the same group (a JSON value means the same wherever it
  * stands), so a run after a change parses only the groups whose bytes differ. The outside of the
  * ranges is checked as JSON here (braces, keys, colons, commas, whitespace); anything else, or
- * anything unusual (another key, a key twice, a key written with escapes, a group that is not an
- * object), gives undefined, and the file is then read whole, which says what is wrong.
+ * anything unusual (another key, a key twice or missing, a key written with escapes, a group that
+ * is not an object), gives undefined: the file is then read whole, as before it was followed.
  */
 export interface FileSpans {
   /** the `users` list, brackets included */
