@@ -4,7 +4,7 @@ import type { FileSourceConfig } from '../../config/schema.js';
 import { PermanentError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
 import { expandGroups, type FlatGroup } from '../expand.js';
-import type { DesiredGroup, FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
+import type { FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { readChanges, unknownWarning } from './changes.js';
 import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
@@ -78,15 +78,16 @@ class FileSource implements Source {
 
   private readWhole(at: string): SourceResult {
     const files = this.files();
-    const contents = files.map((read) => ({ file: read.file, content: parseFile(this.id, read) }));
+    const contents = files.map((read) => ({ file: read.file, bytes: read.bytes, content: parseFile(this.id, read) }));
     const users = new Map<string, SourceUser>();
     const groups = new Map<string, FlatGroup>();
     for (const { content } of contents) {
       for (const u of content.users) users.set(u.id, sourceUserOf(u));
       for (const g of content.groups) groups.set(g.id, g);
     }
-    const { groups: out, unknown } = expandGroups(this.id, [...groups.values()], users);
-    const version = this.remember(files, contents, { groups: out, unknown }, at);
+    const expanded = expandGroups(this.id, [...groups.values()], users);
+    const { groups: out, unknown } = expanded;
+    const version = this.remember(files, contents, expanded, at);
     return {
       source: this.id,
       groups: out,
@@ -104,8 +105,8 @@ class FileSource implements Source {
    */
   private remember(
     files: readonly ReadFile[],
-    contents: readonly { file: string; content: FileContent }[],
-    expanded: { groups: DesiredGroup[]; unknown: [string, string][] },
+    contents: readonly { file: string; bytes: Buffer; content: FileContent }[],
+    expanded: ReturnType<typeof expandGroups>,
     at: string,
   ): number | null | undefined {
     if (!this.store) return undefined;
@@ -115,7 +116,7 @@ class FileSource implements Source {
     const single = files.length === 1 && extname(files[0]!.file) === '.json' ? spansOf(files[0]!.bytes) : undefined;
     const follow = files.length > 1 || single !== undefined;
     if (follow) printMembers(expanded.groups);
-    const rows = follow ? rowsOfWholeRead(contents, expanded.groups, expanded.unknown, single && { bytes: files[0]!.bytes, spans: single }) : undefined;
+    const rows = follow ? rowsOfWholeRead(contents, expanded, single && { bytes: files[0]!.bytes, spans: single }) : undefined;
     try {
       return reads.writing(() => {
         const before = reads.state(this.id);

@@ -87,12 +87,17 @@ export function dataOf(head: { data?: string }): StoredGroupData {
  * U+FFFD, so two such ids could meet in the store as one, and a name would come back another
  */
 export function wellFormed(content: FileContent): boolean {
-  const ok = (id: string) => !LONE_SURROGATE.test(id);
+  const ok = (id: string) => (id as WellFormedString).isWellFormed();
   return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && ok(g.displayName) && g.members.every(ok));
 }
 
-/** with the u flag, a surrogate pair is one code point: only a lone surrogate is of category Cs */
-const LONE_SURROGATE = /\p{Cs}/u;
+/** whether a file's text has a `\u` or `\U` escape: bytes decoded as UTF-8 never give a lone surrogate, only such an escape can */
+function escapesCodePoints(bytes: Buffer): boolean {
+  return bytes.includes('\\u') || bytes.includes('\\U');
+}
+
+/** ES2024's check for a lone surrogate, in every Node.js convsync runs on (20 and later) */
+type WellFormedString = string & { isWellFormed(): boolean };
 
 /** the digest of a file's users as checked (of none: `usersDigest([])`); undefined when JSON text cannot keep them (NaN, ±Infinity) */
 export function usersDigest(users: readonly FileUserRecord[]): string | undefined {
@@ -108,38 +113,45 @@ export function usersDigest(users: readonly FileUserRecord[]): string | undefine
  * keep as read.
  */
 export function rowsOfWholeRead(
-  files: readonly { file: string; content: FileContent }[],
-  expanded: DesiredGroup[],
-  unknown: readonly [string, string][],
+  files: readonly { file: string; bytes: Buffer; content: FileContent }[],
+  expanded: { groups: DesiredGroup[]; unknown: readonly [string, string][]; nested: ReadonlyMap<string, string[]> },
   /** a single JSON file's bytes and where its users and groups are in them */
   single?: { bytes: Uint8Array; spans: FileSpans },
 ): { groups: ReadGroup[]; users: ReadUser[]; cursor: StoredCursor } | undefined {
+  // a single JSON file's users are told by their bytes (and JSON text keeps any user it holds)
   const cursor: StoredCursor = { v: 1, users: {}, ...(single ? { usersBytes: spanDigest(single.bytes, single.spans.users) } : {}) };
   if (single && (files.length !== 1 || files[0]!.content.groups.length !== single.spans.groups.length)) return undefined;
-  const users: ReadUser[] = [];
+  const records: FileUserRecord[] = [];
   const userIds = new Set<string>();
   const where = new Map<string, { file: string; pos: number; span?: string; members: string[] }>();
-  for (const { file, content } of files) {
-    const digest = usersDigest(content.users);
-    if (digest === undefined || !wellFormed(content)) return undefined;
-    if (content.users.length > 0) cursor.users[file] = digest;
+  for (const { file, bytes, content } of files) {
+    const digest = single ? '' : usersDigest(content.users);
+    if (digest === undefined || (escapesCodePoints(bytes) && !wellFormed(content))) return undefined;
+    if (content.users.length > 0 && !single) cursor.users[file] = digest;
     for (const u of content.users) {
       if (userIds.has(u.id)) return undefined;
       userIds.add(u.id);
-      users.push({ id: u.id, data: JSON.stringify(u) });
+      records.push(u);
     }
     for (const [pos, g] of content.groups.entries()) {
       if (where.has(g.id)) return undefined;
       where.set(g.id, { file, pos, members: g.members, ...(single ? { span: spanDigest(single.bytes, single.spans.groups[pos]!) } : {}) });
     }
   }
-  const unknownOf = unknownByGroup(unknown);
-  const groups = expanded.map((g) => {
+  const unknownOf = unknownByGroup(expanded.unknown);
+  const groups = expanded.groups.map((g) => {
     const { members, ...place } = where.get(g.id)!;
-    const nested = members.filter((m) => !userIds.has(m) && where.has(m));
-    return storedRow(g, place, { members, nested, unknown: unknownOf.get(g.id) });
+    return storedRow(g, place, { members, nested: expanded.nested.get(g.id) ?? [], unknown: unknownOf.get(g.id) });
   });
-  return { groups, users, cursor };
+  let users: ReadUser[] | undefined;
+  // the users' rows are written only when the store does not hold this read already (compared by the cursor)
+  return {
+    groups,
+    cursor,
+    get users() {
+      return (users ??= records.map((u) => ({ id: u.id, data: JSON.stringify(u) })));
+    },
+  };
 }
 
 /** each group's members printed, the print left on the group (a run's prints take it from there) */
