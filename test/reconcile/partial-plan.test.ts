@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOnce } from '../../src/reconcile/run.js';
 import { readStamped, stampsOf } from '../../src/sources/file/fingerprint.js';
+import { spanDigest, spansOf } from '../../src/sources/file/spans.js';
 import { randomUuid, seededRandom } from '../../src/sandbox/random.js';
 import { harness, opsOf, type Layout } from './partial/harness.js';
 
@@ -178,6 +180,42 @@ describe('a run told only that a source changed plans the conversations of the g
     expect(later.partial?.changed).toBe(1);
     const removed = t.users.find((u) => u.id === member)!.externalId;
     expect(later.plan.ops.map((o) => [o.op, o.key, 'members' in o ? o.members : []])).toEqual([['remove', `group:dir:${a!.id}`, [removed]]]);
+  });
+
+  it('a group an incremental read of a single file missed is planned by the next full plan, which stores the file anew', async () => {
+    const t = await setup(19);
+    await runOnce(t.app, { mode: 'sync' });
+    const [a, b] = t.groups.filter((g) => g.displayName.startsWith('team-'));
+    const newcomer = (g: { members: string[] }) => t.users.find((u) => !g.members.includes(u.id))!.id;
+    a!.members.push(newcomer(a!));
+    b!.members.push(newcomer(b!));
+    t.write();
+    // b's change unseen: its stored row names the bytes it has now, with the members it had
+    const { store } = t.app;
+    const bytes = readFileSync((t.app.config.sources[0] as { path: string }).path);
+    const stored = store.reads.someGroups('dir', [b!.id]).get(b!.id)!;
+    const data = { ...(JSON.parse(stored.data!) as object), span: spanDigest(bytes, spansOf(bytes)!.groups[t.groups.indexOf(b!)]!) };
+    const state = store.reads.state('dir')!;
+    store.reads.apply(
+      'dir',
+      { groups: [{ ...stored, data: JSON.stringify(data) }], deletedGroups: [], users: [], deletedUsers: [] },
+      { at: state.readAt, fingerprint: state.fingerprint },
+    );
+
+    const missed = await runOnce(t.app, { mode: 'sync' });
+    expect(missed.partial?.changed).toBe(1);
+    expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a!.id}`]]);
+    store.reads.savePlanStamp({ ...store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
+    const full = await runOnce(t.app, { mode: 'sync' });
+    expect(full.partial).toBeUndefined();
+    expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b!.id}`]]);
+    // the whole read compared every row, not only the bytes' digests: b is stored with its newcomer
+    expect(store.reads.someGroups('dir', [b!.id]).get(b!.id)!.members).toEqual(b!.members);
+    a!.members.shift();
+    t.write();
+    const later = await runOnce(t.app, { mode: 'sync' });
+    expect(later.partial?.changed).toBe(1);
+    expect(later.plan.ops.map((o) => [o.op, o.key])).toEqual([['remove', `group:dir:${a!.id}`]]);
   });
 
   it('one member added to one group plans only that group, and a department conversation takes every group that feeds it', async () => {
