@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
@@ -65,7 +65,7 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
 
 /** a digest of a span's bytes */
 export function spanDigest(bytes: Uint8Array, [start, end]: Span): string {
-  return createHash('sha1').update(bytes.subarray(start, end)).digest('base64');
+  return hash('sha1', bytes.subarray(start, end), 'base64');
 }
 
 /** the elements of a list of objects starting at `i` (its `[`), and where the list ends */

@@ -1,0 +1,57 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/sandbox/random.js';
+import type { Snapshot } from '../../src/plan/types.js';
+import { Store } from '../../src/store/store.js';
+
+/** what a plan takes from a snapshot, member lists aside (read on demand, from the same rows) */
+function view(s: Snapshot, only?: ReadonlySet<string>) {
+  const pick = (cs: Snapshot['conversations'] | undefined) =>
+    (cs ?? [])
+      .filter((c) => !only || only.has(c.key))
+      .map((c) => ({ key: c.key, conversationId: c.conversationId, name: c.name, groups: c.groups, leavers: c.leavers, members: c.members.toRecord() }));
+  return { conversations: pick(s.conversations), unbound: pick(s.unbound), gone: s.gone };
+}
+
+describe('a snapshot of only some conversations', () => {
+  it('is the whole snapshot narrowed to them, with a conversation let go under one key and bound under another left out', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'convsync-snapshot-')), 'convsync.db');
+    const store = Store.open(path);
+    const db = new Database(path);
+    const random = seededRandom(41);
+    const t = '2026-01-01T00:00:00Z';
+    const insert = db.prepare(
+      `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, state, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?, ?, ?)`,
+    );
+    const bound = new Set<string>();
+    const keys: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const conversation = `c${Math.floor(random() * 15)}`;
+      // one bound row per conversation at most (the store's unique index): the others are let go or deleted
+      const state = !bound.has(conversation) && random() < 0.6 ? 'bound' : random() < 0.8 ? 'unbound' : 'deleted';
+      if (state === 'bound') bound.add(conversation);
+      insert.run(`group:dir:g${i}`, conversation, `Team ${i}`, JSON.stringify([`dir:g${i}`]), state, t, t);
+      keys.push(`group:dir:g${i}`);
+    }
+    for (let u = 0; u <= 15; u++) db.prepare(`INSERT INTO user_ids (ref, user_id) VALUES (?, ?)`).run(u + 1, `u${u}`);
+    for (let c = 0; c < 15; c++) {
+      if (random() < 0.5) db.prepare(`INSERT INTO leavers (conversation_id, user_id, left_at) VALUES (?, ?, ?)`).run(`c${c}`, `u${c}`, t);
+      db.prepare(`INSERT INTO member_sets (conversation_id, refs) VALUES (?, ?)`).run(`c${c}`, `${c + 1},${c + 2}`);
+    }
+    db.prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES ('group:dir:g3', 'c1', ?)`).run(t);
+    db.close();
+
+    const whole = store.loadSnapshot();
+    expect(whole.unbound!.length).toBeGreaterThan(3);
+    // some conversations let go under one key are bound under another
+    expect(new Set(keys.filter((k) => !whole.conversations.some((c) => c.key === k) && !whole.unbound!.some((c) => c.key === k))).size).toBeGreaterThan(3);
+    for (let trial = 0; trial < 60; trial++) {
+      const only = new Set(keys.filter(() => random() < 0.3));
+      expect(view(store.loadSnapshot(only)), [...only].join(' ')).toEqual(view(whole, only));
+    }
+    store.close();
+  });
+});
