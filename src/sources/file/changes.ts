@@ -94,9 +94,11 @@ function resultOf(
   const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
   const unknownNow = unknownByGroup(expanded.unknown);
   const fileOrder = new Map(files.map((f, i) => [f, i]));
-  const placeOf = (id: string) => changed.places.get(id) ?? heads.get(id)!.data;
-  const rank = (id: string) => [fileOrder.get(placeOf(id).file)!, placeOf(id).pos] as const;
-  const order = [...heads].sort(([a], [b]) => rank(a)[0] - rank(b)[0] || rank(a)[1] - rank(b)[1]);
+  const ranked = [...heads].map((entry) => {
+    const place = changed.places.get(entry[0]) ?? entry[1].data;
+    return { entry, file: fileOrder.get(place.file)!, pos: place.pos };
+  });
+  const order = ranked.sort((a, b) => a.file - b.file || a.pos - b.pos).map((r) => r.entry);
   const warnings: string[] = [];
   const groups = order.map(([id, h]) => {
     for (const m of fresh.has(id) ? (unknownNow.get(id) ?? []) : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));

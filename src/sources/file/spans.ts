@@ -100,7 +100,8 @@ function keyAt(bytes: Uint8Array, i: number): { name: string; end: number } | un
 
 /**
  * Where the object or list starting at `i` ends (after its closing bracket), or -1. Brackets are
- * counted, strings skipped; whether the value inside is valid JSON is left to whoever parses it.
+ * counted, strings skipped (a backslash escapes the byte after it); whether the value inside is
+ * valid JSON is left to whoever parses it.
  */
 function endOfValue(bytes: Uint8Array, i: number): number {
   const n = bytes.length;
@@ -108,28 +109,19 @@ function endOfValue(bytes: Uint8Array, i: number): number {
   for (; i < n; i++) {
     const c = bytes[i]!;
     if (c === QUOTE) {
-      i = endOfString(bytes, i);
-      if (i < 0) return -1;
-      i--;
+      // one loop over the string, not a search per quote: member lists are many short strings
+      for (i++; i < n; i++) {
+        const d = bytes[i];
+        if (d === BACKSLASH) i++;
+        else if (d === QUOTE) break;
+      }
+      if (i >= n) return -1;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
     else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
       if (--depth === 0) return i + 1;
     }
   }
   return -1;
-}
-
-/** after the closing quote of the string starting at `i`, or -1 */
-function endOfString(bytes: Uint8Array, i: number): number {
-  for (;;) {
-    const q = bytes.indexOf(QUOTE, i + 1);
-    if (q < 0) return -1;
-    // a quote is escaped when an odd number of backslashes stands before it
-    let back = 0;
-    while (bytes[q - 1 - back] === BACKSLASH) back++;
-    if (back % 2 === 0) return q + 1;
-    i = q;
-  }
 }
 
 /** JSON's whitespace: space, tab, line feed, carriage return */
