@@ -1,14 +1,6 @@
 import { hash } from 'node:crypto';
 
-/**
- * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
- * the byte range of the `users` list and of each element of the `groups` list. A group whose bytes
- * hash as they did at the last read is the same group (a JSON value means the same wherever it
- * stands), so a run after a change parses only the groups whose bytes differ. The outside of the
- * ranges is checked as JSON here (braces, keys, colons, commas, whitespace); anything else, or
- * anything unusual (another key, a key twice or missing, a key written with escapes, a group that
- * is not an object), gives undefined: the file is then read whole, as before it was followed.
- */
+/** where a JSON directory file keeps its users and each of its groups, as byte ranges */
 export interface FileSpans {
   /** the `users` list, brackets included */
   users: Span;
@@ -27,6 +19,15 @@ const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
 const CLOSE_BRACKET = 0x5d;
 
+/**
+ * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
+ * the byte range of the `users` list and of each element of the `groups` list. A group whose bytes
+ * hash as they did at the last read is the same group (a JSON value means the same wherever it
+ * stands), so a run after a change parses only the groups whose bytes differ. The outside of the
+ * ranges is checked as JSON here (braces, keys, colons, commas, whitespace); anything else, or
+ * anything unusual (another key, a key twice or missing, a key written with escapes, a group that
+ * is not an object), gives undefined: the file is then read whole, as before it was followed.
+ */
 export function spansOf(bytes: Uint8Array): FileSpans | undefined {
   const n = bytes.length;
   let i = skipSpace(bytes, 0);
@@ -34,8 +35,9 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
   let users: Span | undefined;
   let groups: Span[] | undefined;
   i = skipSpace(bytes, i + 1);
-  while (bytes[i] !== CLOSE_BRACE || (users === undefined && groups === undefined)) {
-    if (users !== undefined || groups !== undefined) {
+  for (let first = true; ; first = false) {
+    if (!first) {
+      if (bytes[i] === CLOSE_BRACE) break;
       if (bytes[i] !== COMMA) return undefined;
       i = skipSpace(bytes, i + 1);
     }
@@ -57,7 +59,6 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
       i = elements.end;
     } else return undefined;
     i = skipSpace(bytes, i);
-    if (i >= n) return undefined;
   }
   if (skipSpace(bytes, i + 1) !== n || users === undefined || groups === undefined) return undefined;
   return { users, groups };
