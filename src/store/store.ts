@@ -137,9 +137,11 @@ export class Store {
   /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read */
   loadSnapshot(only?: ReadonlySet<string>): Snapshot {
     const columns = `key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable`;
-    // with `only`, its rows alone (a plan of what changed looks at a thousandth of ten thousand)
+    // with `only`, its rows alone (a plan of what changed looks at a thousandth of ten thousand); a
+    // key read back with U+FFFD may have been stored as a lone surrogate, which SQL cannot match again
+    const byKey = only !== undefined && ![...only].some((k) => k.includes('\uFFFD'));
     const rows = (
-      only
+      byKey
         ? this.db
             .prepare(`SELECT ${columns} FROM bindings WHERE state IN ('bound', 'unbound') AND key IN (SELECT value FROM json_each(?)) ORDER BY key`)
             .all(JSON.stringify([...only]))
@@ -173,10 +175,11 @@ export class Store {
       if (r.state === 'bound') byConversation.set(r.conversation_id, c);
       return c;
     });
-    const conversations = all.filter((_, i) => rows[i]!.state === 'bound');
+    const kept = (c: SnapshotConversation) => only === undefined || only.has(c.key);
+    const conversations = all.filter((c, i) => rows[i]!.state === 'bound' && kept(c));
     // a conversation let go keeps its row and members: if its group comes back, it is bound again
-    const boundAgain = only ? this.boundOf(all.filter((_, i) => rows[i]!.state === 'unbound').map((c) => c.conversationId)) : new Set(byConversation.keys());
-    const unbound = all.filter((c, i) => rows[i]!.state === 'unbound' && !boundAgain.has(c.conversationId));
+    const boundAgain = byKey ? this.boundConversations() : new Set(byConversation.keys());
+    const unbound = all.filter((c, i) => rows[i]!.state === 'unbound' && !boundAgain.has(c.conversationId) && kept(c));
     const leavers = this.db.prepare(`SELECT conversation_id, user_id FROM leavers ORDER BY user_id`).raw().all() as [string, string][];
     for (const [conversationId, userId] of leavers) {
       const c = byConversation.get(conversationId);
@@ -186,14 +189,9 @@ export class Store {
     return { conversations, users, ...(gone.length > 0 ? { gone } : {}), ...(unbound.length > 0 ? { unbound } : {}) };
   }
 
-  /** which of these conversations are bound (under any key) */
-  private boundOf(conversationIds: readonly string[]): Set<string> {
-    if (conversationIds.length === 0) return new Set();
-    const bound = this.db
-      .prepare(`SELECT conversation_id FROM bindings WHERE state = 'bound' AND conversation_id IN (SELECT value FROM json_each(?))`)
-      .pluck()
-      .all(JSON.stringify(conversationIds)) as string[];
-    return new Set(bound);
+  /** the conversations bound (under any key), as read back, to compare with ids read back */
+  private boundConversations(): Set<string> {
+    return new Set(this.db.prepare(`SELECT conversation_id FROM bindings WHERE state = 'bound'`).pluck().all() as string[]);
   }
 
   bindingOf(key: string): { conversationId: string; ownerId: string } | undefined {

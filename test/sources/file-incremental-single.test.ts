@@ -167,5 +167,15 @@ describe('a single JSON file read again after some of its groups changed', () =>
     t.tick();
     const back = await t.source.fetch(signal, { partial: true });
     expect(view(back.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    // a user attribute JSON reads as Infinity, which the store would keep as null: never followed
+    writeFileSync(t.file, text.replace('"externalId":"x1",', '"externalId":"x1","n":1e400,'));
+    t.tick();
+    await t.source.fetch(signal);
+    expect(t.store.reads.state('dir')!.cursor).toBeNull();
+    writeFileSync(t.file, text.replace('"externalId":"x1",', '"externalId":"x1","n":1e400,').replace('"team-3"', '"team-3b"'));
+    t.tick();
+    const odd = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(view(odd.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
   });
 });

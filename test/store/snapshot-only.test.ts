@@ -42,14 +42,24 @@ describe('a snapshot of only some conversations', () => {
       db.prepare(`INSERT INTO member_sets (conversation_id, refs) VALUES (?, ?)`).run(`c${c}`, `${c + 1},${c + 2}`);
     }
     db.prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES ('group:dir:g3', 'c1', ?)`).run(t);
+    // a key and a conversation id with a lone surrogate: stored as it came, read back with U+FFFD
+    insert.run('group:dir:x\ud800', 'c\udc00', 'Odd', '["dir:x\ud800"]', 'bound', t, t);
+    insert.run('group:dir:y\ud800', 'c\udc00', 'Odd too', '["dir:y\ud800"]', 'unbound', t, t);
     db.close();
+    keys.push(
+      ...store
+        .bindingGroups()
+        .map((b) => b.key)
+        .filter((k) => k.includes('\uFFFD')),
+    );
+    expect(keys.length).toBe(42);
 
     const whole = store.loadSnapshot();
     expect(whole.unbound!.length).toBeGreaterThan(3);
     // some conversations let go under one key are bound under another
     expect(new Set(keys.filter((k) => !whole.conversations.some((c) => c.key === k) && !whole.unbound!.some((c) => c.key === k))).size).toBeGreaterThan(3);
     for (let trial = 0; trial < 60; trial++) {
-      const only = new Set(keys.filter(() => random() < 0.3));
+      const only = new Set(keys.filter((k) => random() < (k.includes('\uFFFD') ? 0.1 : 0.3)));
       expect(view(store.loadSnapshot(only)), [...only].join(' ')).toEqual(view(whole, only));
     }
     store.close();

@@ -118,14 +118,14 @@ export function rowsOfWholeRead(
   /** a single JSON file's bytes and where its users and groups are in them */
   single?: { bytes: Uint8Array; spans: FileSpans },
 ): { groups: ReadGroup[]; users: ReadUser[]; cursor: StoredCursor } | undefined {
-  // a single JSON file's users are told by their bytes (and JSON text keeps any user it holds)
+  // a single JSON file's users are told by their bytes (their digest still says whether JSON text keeps them: 1e400 reads as Infinity)
   const cursor: StoredCursor = { v: 1, users: {}, ...(single ? { usersBytes: spanDigest(single.bytes, single.spans.users) } : {}) };
   if (single && (files.length !== 1 || files[0]!.content.groups.length !== single.spans.groups.length)) return undefined;
   const records: FileUserRecord[] = [];
   const userIds = new Set<string>();
   const where = new Map<string, { file: string; pos: number; span?: string; members: string[] }>();
   for (const { file, bytes, content } of files) {
-    const digest = single ? '' : usersDigest(content.users);
+    const digest = usersDigest(content.users);
     if (digest === undefined || (escapesCodePoints(bytes) && !wellFormed(content))) return undefined;
     if (content.users.length > 0 && !single) cursor.users[file] = digest;
     for (const u of content.users) {
