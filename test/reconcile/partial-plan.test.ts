@@ -81,6 +81,29 @@ async function setup(seed: number, layout: Layout = 'file') {
   return { app: t.app, wire, change, write: t.write, users, groups };
 }
 
+/** after a first sync, two team groups each gain someone, written to the directory */
+async function twoTeamsGainOne(t: Awaited<ReturnType<typeof setup>>) {
+  await runOnce(t.app, { mode: 'sync' });
+  const [a, b] = t.groups.filter((g) => g.displayName.startsWith('team-'));
+  const newcomer = (g: { members: string[] }) => t.users.find((u) => !g.members.includes(u.id))!.id;
+  a!.members.push(newcomer(a!));
+  b!.members.push(newcomer(b!));
+  t.write();
+  return [a!, b!] as const;
+}
+
+/** a run plans a's change alone (b's went unseen); the next full plan plans b's */
+async function missedThenPlannedInFull(t: Awaited<ReturnType<typeof setup>>, a: { id: string }, b: { id: string }) {
+  const missed = await runOnce(t.app, { mode: 'sync' });
+  expect(missed.partial?.changed).toBe(1);
+  expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a.id}`]]);
+  // reconcile.fullPlanEvery has passed since the last full plan
+  t.app.store.reads.savePlanStamp({ ...t.app.store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
+  const full = await runOnce(t.app, { mode: 'sync' });
+  expect(full.partial).toBeUndefined();
+  expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b.id}`]]);
+}
+
 describe('a run told only that a source changed plans the conversations of the groups that did', () => {
   it('makes exactly the ops a full plan of the same read makes, over many random changes, and a full plan afterwards finds nothing to do', async () => {
     const t = await setup(11);
@@ -149,52 +172,35 @@ describe('a run told only that a source changed plans the conversations of the g
 
   it('a change an incremental read missed is planned by the next full plan, which reads the directory whole', async () => {
     const t = await setup(17, 'directory');
-    await runOnce(t.app, { mode: 'sync' });
-    const [a, b] = t.groups.filter((g) => g.displayName.startsWith('team-'));
-    const newcomer = (g: { members: string[] }) => t.users.find((u) => !g.members.includes(u.id))!.id;
-    a!.members.push(newcomer(a!));
-    b!.members.push(newcomer(b!));
-    t.write();
+    const [a, b] = await twoTeamsGainOne(t);
     // b's change unseen: the stored stamps name b's file as it is now (its hash too), the stored groups as they were
     const { store } = t.app;
     const dir = (t.app.config.sources[0] as { path: string }).path;
     const state = store.reads.state('dir')!;
-    const stamps = stampsOf(state.fingerprint)!.map((s) => (s.file === join(dir, `group-${b!.id}.json`) ? readStamped(s.file).stamp : s));
+    const stamps = stampsOf(state.fingerprint)!.map((s) => (s.file === join(dir, `group-${b.id}.json`) ? readStamped(s.file).stamp : s));
     store.reads.mark('dir', { at: state.readAt, fingerprint: JSON.stringify(stamps) }, { full: false, changed: false });
 
-    const missed = await runOnce(t.app, { mode: 'sync' });
-    expect(missed.partial?.changed).toBe(1);
-    expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a!.id}`]]);
-    // reconcile.fullPlanEvery has passed since the last full plan
-    store.reads.savePlanStamp({ ...store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
-    const full = await runOnce(t.app, { mode: 'sync' });
-    expect(full.partial).toBeUndefined();
-    expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b!.id}`]]);
+    await missedThenPlannedInFull(t, a, b);
     expect((await runOnce(t.app, { mode: 'plan' })).plan.ops).toEqual([]);
     // what the store keeps of the directory was written again from the whole read, though every stamp
     // matched: a later change elsewhere plans only that change, and b keeps its newcomer
-    const member = a!.members[0]!;
-    a!.members = a!.members.filter((m) => m !== member);
+    const member = a.members[0]!;
+    a.members = a.members.filter((m) => m !== member);
     t.write();
     const later = await runOnce(t.app, { mode: 'sync' });
     expect(later.partial?.changed).toBe(1);
     const removed = t.users.find((u) => u.id === member)!.externalId;
-    expect(later.plan.ops.map((o) => [o.op, o.key, 'members' in o ? o.members : []])).toEqual([['remove', `group:dir:${a!.id}`, [removed]]]);
+    expect(later.plan.ops.map((o) => [o.op, o.key, 'members' in o ? o.members : []])).toEqual([['remove', `group:dir:${a.id}`, [removed]]]);
   });
 
   it('a group an incremental read of a single file missed is planned by the next full plan, which stores the file anew', async () => {
     const t = await setup(19);
-    await runOnce(t.app, { mode: 'sync' });
-    const [a, b] = t.groups.filter((g) => g.displayName.startsWith('team-'));
-    const newcomer = (g: { members: string[] }) => t.users.find((u) => !g.members.includes(u.id))!.id;
-    a!.members.push(newcomer(a!));
-    b!.members.push(newcomer(b!));
-    t.write();
+    const [a, b] = await twoTeamsGainOne(t);
     // b's change unseen: its stored row names the bytes it has now, with the members it had
     const { store } = t.app;
     const bytes = readFileSync((t.app.config.sources[0] as { path: string }).path);
-    const stored = store.reads.someGroups('dir', [b!.id]).get(b!.id)!;
-    const data = { ...(JSON.parse(stored.data!) as object), span: spanDigest(bytes, spansOf(bytes)!.groups[t.groups.indexOf(b!)]!) };
+    const stored = store.reads.someGroups('dir', [b.id]).get(b.id)!;
+    const data = { ...(JSON.parse(stored.data!) as object), span: spanDigest(bytes, spansOf(bytes)!.groups[t.groups.indexOf(b)]!) };
     const state = store.reads.state('dir')!;
     store.reads.apply(
       'dir',
@@ -202,20 +208,14 @@ describe('a run told only that a source changed plans the conversations of the g
       { at: state.readAt, fingerprint: state.fingerprint },
     );
 
-    const missed = await runOnce(t.app, { mode: 'sync' });
-    expect(missed.partial?.changed).toBe(1);
-    expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a!.id}`]]);
-    store.reads.savePlanStamp({ ...store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
-    const full = await runOnce(t.app, { mode: 'sync' });
-    expect(full.partial).toBeUndefined();
-    expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b!.id}`]]);
+    await missedThenPlannedInFull(t, a, b);
     // the whole read compared every row, not only the bytes' digests: b is stored with its newcomer
-    expect(store.reads.someGroups('dir', [b!.id]).get(b!.id)!.members).toEqual(b!.members);
-    a!.members.shift();
+    expect(store.reads.someGroups('dir', [b.id]).get(b.id)!.members).toEqual(b.members);
+    a.members.shift();
     t.write();
     const later = await runOnce(t.app, { mode: 'sync' });
     expect(later.partial?.changed).toBe(1);
-    expect(later.plan.ops.map((o) => [o.op, o.key])).toEqual([['remove', `group:dir:${a!.id}`]]);
+    expect(later.plan.ops.map((o) => [o.op, o.key])).toEqual([['remove', `group:dir:${a.id}`]]);
   });
 
   it('one member added to one group plans only that group, and a department conversation takes every group that feeds it', async () => {

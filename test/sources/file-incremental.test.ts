@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
-import { sourcesOver, view } from './read-view.js';
+import { followedOverChanges, sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
@@ -110,21 +110,7 @@ describe('a directory source read again after some files changed', () => {
       const t = directory(seed);
       await t.source.fetch(signal, { partial: true });
       expect(t.wasWhole()).toBe(true);
-      let followed = 0;
-      for (let step = 0; step < 60; step++) {
-        const what = [t.change(), ...(step % 4 === 0 ? [t.change()] : [])];
-        t.write();
-        t.tick();
-        const read = await t.source.fetch(signal, { partial: true });
-        const expected = await t.whole.fetch(signal);
-        // prints first: they must not need the members of groups the store answered for
-        const prints = printGroups(read.groups);
-        expect(prints, `step ${step}: ${what.join(', ')}`).toEqual(printGroups(expected.groups));
-        expect(view(read.groups), `step ${step}: ${what.join(', ')}`).toEqual(view(expected.groups));
-        expect(read.warnings).toEqual(expected.warnings);
-        if (t.wasWhole()) expect(what.some((w) => w.endsWith('(whole)'))).toBe(true);
-        else followed++;
-      }
+      const followed = await followedOverChanges(t, 60);
       expect(followed).toBeGreaterThan(20);
     });
   }

@@ -1,4 +1,5 @@
 import { pino } from 'pino';
+import { expect } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { DesiredGroup, Source } from '../../src/sources/types.js';
@@ -40,4 +41,33 @@ export function sourcesOver(dir: string, cleanup: (() => void)[]) {
     /** whether the last read was whole (its time is the source's last whole read) */
     wasWhole: () => store.reads.state('dir')!.fullReadAt === new Date(clock).toISOString(),
   };
+}
+
+/**
+ * Random changes, each read by a source that follows them and by a whole read beside it: the two
+ * agree, prints, members and warnings, after every step; a read taken whole follows a change that
+ * says it cannot be followed. Returns how many steps were followed.
+ */
+export async function followedOverChanges(t: ReturnType<typeof sourcesOver> & { write(): void; change(): string }, steps: number): Promise<number> {
+  const signal = new AbortController().signal;
+  let followed = 0;
+  for (let step = 0; step < steps; step++) {
+    const what = [t.change(), ...(step % 4 === 0 ? [t.change()] : [])];
+    const at = `step ${step}: ${what.join(', ')}`;
+    t.write();
+    t.tick();
+    const read = await t.source.fetch(signal, { partial: true });
+    const expected = await t.whole.fetch(signal);
+    // prints first: they must not need the members of groups the store answered for
+    expect(printGroups(read.groups), at).toEqual(printGroups(expected.groups));
+    expect(view(read.groups), at).toEqual(view(expected.groups));
+    expect(read.warnings, at).toEqual(expected.warnings);
+    if (t.wasWhole())
+      expect(
+        what.some((w) => w.endsWith('(whole)')),
+        at,
+      ).toBe(true);
+    else followed++;
+  }
+  return followed;
 }
