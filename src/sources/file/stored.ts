@@ -9,9 +9,9 @@ import { sourceUserOf, type FileContent, type FileUserRecord } from './format.js
 import { spanDigest, type FileSpans } from './spans.js';
 
 /**
- * What a directory source keeps in the store (`source_read_groups` and `_users`) so that a run
- * after a few files changed parses only those. Each group is kept with its member ids, the ids of
- * those that are groups, and this beside them:
+ * What a directory source or a single JSON file keeps in the store (`source_read_groups` and
+ * `_users`) so that a run after a few files (or groups of the file) changed parses only those. Each
+ * group is kept with its member ids, the ids of those that are groups, and this beside them:
  */
 export interface StoredGroupData {
   /** the file that lists it, and where in that file */
