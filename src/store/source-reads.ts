@@ -105,6 +105,15 @@ export class SourceReads {
     })();
   }
 
+  /** a full read that differs from the one kept in a few rows: those written, those gone deleted */
+  rewrite(source: string, changes: ReadChanges, mark: ReadMark): void {
+    this.db.transaction(() => {
+      this.write(source, changes);
+      this.saveState(source, mark, true);
+      this.bump(source);
+    })();
+  }
+
   /** an incremental read: the groups and users that changed, whole, and those deleted */
   apply(source: string, changes: ReadChanges, mark: ReadMark): void {
     const changed = changes.groups.length + changes.users.length + changes.deletedGroups.length + changes.deletedUsers.length > 0;

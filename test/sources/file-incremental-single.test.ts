@@ -42,7 +42,7 @@ function singleFile(seed: number) {
   /** one random change; the ones marked `whole` cannot be followed group by group */
   const change = (): string => {
     const g = pick(groups);
-    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10])) {
+    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])) {
       case 0:
         g.members.push(pick(ids()));
         return `member added to ${g.id}`;
@@ -73,6 +73,13 @@ function singleFile(seed: number) {
       case 9:
         if (groups.length > 10) groups.splice(groups.indexOf(g), 1);
         return 'group removed (whole)';
+      case 11:
+        if (users.length > 20) users.splice(Math.floor(random() * users.length), 1);
+        return 'user removed (whole)';
+      case 12:
+        users.push({ id: `v${Math.floor(random() * 1e6)}`, externalId: 'x', active: true, note: 'new' });
+        g.members.push(users.at(-1)!.id);
+        return 'user added (whole)';
       default:
         g.members.reverse();
         return `${g.id} members reversed`;

@@ -9,7 +9,7 @@ import { readChanges, unknownWarning } from './changes.js';
 import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
-import { cursorOf, keptAsRead, printMembers, rowsOfWholeRead } from './stored.js';
+import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
 
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
@@ -123,8 +123,10 @@ class FileSource implements Source {
         const changed = !sameVersion(before?.fingerprint, fingerprint);
         const kept = cursorOf(before?.cursor) !== undefined;
         const mark = { at, fingerprint };
-        // what is kept is a copy, written again whenever it is not what this read would write, whatever the stamps say
-        if (rows && kept && keptAsRead(reads, this.id, before?.cursor, rows)) reads.mark(this.id, mark, { full: true, changed });
+        // what is kept is a copy, written again wherever it is not what this read would write, whatever the stamps say
+        const differ = rows && kept ? rowsToWrite(reads, this.id, before?.cursor, rows) : undefined;
+        if (rows && kept && !differ) reads.mark(this.id, mark, { full: true, changed });
+        else if (rows && differ) reads.rewrite(this.id, differ, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
         else reads.mark(this.id, mark, { full: true, changed });

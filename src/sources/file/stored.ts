@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PermanentError } from '../../errors.js';
 import { groupKey } from '../../group-key.js';
-import type { ReadGroup, ReadUser, SourceReads } from '../../store/source-reads.js';
+import type { ReadChanges, ReadGroup, ReadUser, SourceReads } from '../../store/source-reads.js';
 import { expandGroups, type FlatGroup } from '../expand.js';
 import { membersPrint, textOf } from '../print.js';
 import type { DesiredGroup, SourceUser } from '../types.js';
@@ -161,18 +161,28 @@ export function printMembers(groups: DesiredGroup[]): void {
 }
 
 /**
- * Whether the store holds what a whole read would write: the same users (by each file's digest, in
- * the stored `cursor`) and the same group rows, field for field (member ids and nested ids by their digest)
+ * What a whole read must write for the store to hold it: the group rows that differ from those kept
+ * (field for field; member and nested ids by their digest) and those gone, and, when the users'
+ * digests differ from the stored cursor, the user rows that differ and those gone. Nothing at all
+ * when the store holds this read already.
  */
-export function keptAsRead(
+export function rowsToWrite(
   reads: SourceReads,
   source: string,
   cursor: string | null | undefined,
-  rows: { groups: readonly ReadGroup[]; cursor: StoredCursor },
-): boolean {
-  if (cursor !== JSON.stringify(rows.cursor)) return false;
+  rows: { groups: readonly ReadGroup[]; users: readonly ReadUser[]; cursor: StoredCursor },
+): ReadChanges | undefined {
   const heads = new Map(reads.groupHeads(source).map((h) => [h.id, h]));
-  return heads.size === rows.groups.length && rows.groups.every((r) => heads.get(r.id)?.displayName === r.displayName && heads.get(r.id)?.data === r.data);
+  const groups = rows.groups.filter((r) => heads.get(r.id)?.displayName !== r.displayName || heads.get(r.id)?.data !== r.data);
+  const listed = new Set(rows.groups.map((r) => r.id));
+  const deletedGroups = [...heads.keys()].filter((id) => !listed.has(id));
+  const usersKept = cursor === JSON.stringify(rows.cursor);
+  if (usersKept && groups.length === 0 && deletedGroups.length === 0) return undefined;
+  if (usersKept) return { groups, deletedGroups, users: [], deletedUsers: [] };
+  const stored = reads.users(source);
+  const users = rows.users.filter((u) => stored.get(u.id) !== u.data);
+  const read = new Set(rows.users.map((u) => u.id));
+  return { groups, deletedGroups, users, deletedUsers: [...stored.keys()].filter((id) => !read.has(id)) };
 }
 
 /**
