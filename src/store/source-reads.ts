@@ -19,9 +19,9 @@ export { decodeIds, encodeIds } from './read-rows.js';
  * - the **users as last read**, once per source: id and an opaque `data` string (the source's own
  *   record, e.g. the SCIM resource as JSON).
  *
- * A full read replaces all of it (`replace`); an incremental read gives the groups and users that
- * changed, whole, and the ids of those deleted (`apply`); a source that stores no groups only
- * marks its state (`mark`). Each is one transaction: a read that fails part-way stores nothing,
+ * A full read replaces all of it (`replace`), or writes only the rows that differ from those kept
+ * (`rewrite`); an incremental read gives the groups and users that changed, whole, and the ids of
+ * those deleted (`apply`); a source that stores no groups only marks its state (`mark`). Each is one transaction: a read that fails part-way stores nothing,
  * and its cursor does not move.
  *
  * Sources fed through the store (SCIM push, SAML) have their version kept by triggers on their
