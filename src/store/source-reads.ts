@@ -21,8 +21,8 @@ export { decodeIds, encodeIds } from './read-rows.js';
  *
  * A full read replaces all of it (`replace`), or writes only the rows that differ from those kept
  * (`rewrite`); an incremental read gives the groups and users that changed, whole, and the ids of
- * those deleted (`apply`); a source that stores no groups only marks its state (`mark`). Each is one transaction: a read that fails part-way stores nothing,
- * and its cursor does not move.
+ * those deleted (`apply`); a source that stores no groups only marks its state (`mark`). Each is
+ * one transaction: a read that fails part-way stores nothing, and its cursor does not move.
  *
  * Sources fed through the store (SCIM push, SAML) have their version kept by triggers on their
  * tables (migration 11), so any write to them, by any code path, is seen.

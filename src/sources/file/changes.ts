@@ -149,8 +149,8 @@ function changedGroups(
  * users' bytes differ, or a group is added, removed or moved, or anything is not laid out plainly
  */
 function changedSpans(checked: readonly ReturnType<typeof recheck>[], heads: ReadonlyMap<string, Head>, usersBytes: string): Changed | undefined {
-  const out: Changed = { groups: new Map(), places: new Map() };
   if (checked.length !== 1) return undefined;
+  const out: Changed = { groups: new Map(), places: new Map() };
   const read = checked[0]!.read;
   if (!read) return out;
   const spans = spansOf(read.bytes);
