@@ -137,8 +137,9 @@ export class Retention {
   }
 
   /**
-   * Free pages back to the file system. A database made before auto_vacuum was set is converted
-   * once (a full VACUUM); if that fails (a full disk), the free pages are still reused.
+   * Free pages back to the file system, once they are a quarter of it. A database made before
+   * auto_vacuum was set is converted once (a full VACUUM); if that fails (a full disk), the free
+   * pages are still reused.
    */
   private giveBack(): number {
     const before = this.bytes();
@@ -150,7 +151,11 @@ export class Retention {
         return 0;
       }
     } else {
-      this.db.pragma('incremental_vacuum');
+      // free pages are reused by the next writes: moving pages to give them back costs a run tens of
+      // milliseconds for each few megabytes, so it is done once they are a quarter of the file
+      const free = this.db.pragma('freelist_count', { simple: true }) as number;
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      if (free * 4 > pages) this.db.pragma('incremental_vacuum');
     }
     return Math.max(0, before - this.bytes());
   }

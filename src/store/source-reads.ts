@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { decodeIds, encodeIds, toGroup, type GroupRow } from './read-rows.js';
 import type { ReadState, ReadGroup, ReadUser, ReadChanges, ReadMark, PlanStamp } from './read-types.js';
+import { SourceReadBytes } from './kept-bytes.js';
 import { Statements } from './statements.js';
 
 export { decodeIds, encodeIds } from './read-rows.js';
@@ -37,9 +38,12 @@ export const FEED_TRIGGERS = ['push_users', 'push_groups', 'push_members', 'saml
 
 export class SourceReads {
   private readonly statements: Statements;
+  /** bytes a source keeps of its last read, to compare the next one with */
+  readonly bytes: SourceReadBytes;
 
   constructor(private readonly db: Database.Database) {
     this.statements = new Statements(db);
+    this.bytes = new SourceReadBytes(db);
   }
 
   state(source: string): ReadState | undefined {
@@ -78,6 +82,19 @@ export class SourceReads {
       .raw()
       .all(source, JSON.stringify(ids)) as GroupRow[];
     return new Map(rows.map((row) => [row[0], toGroup(row)]));
+  }
+
+  /**
+   * The stored groups that list any of these ids as a member (and possibly a few that do not: those
+   * whose member ids are kept as JSON are all given)
+   */
+  groupsListing(source: string, ids: readonly string[]): string[] {
+    return this.statement(
+      `SELECT g.id FROM source_read_groups g WHERE g.source = ? AND g.members <> '' AND (substr(g.members, 1, 1) <> char(10)
+         OR EXISTS (SELECT 1 FROM json_each(?) j WHERE instr(g.members || char(10), char(10) || j.value || char(10)) > 0))`,
+    )
+      .pluck()
+      .all(source, JSON.stringify(ids)) as string[];
   }
 
   /** the users as last read: id → data */
@@ -140,7 +157,8 @@ export class SourceReads {
   /** everything kept of a source (it was removed from the configuration, or its reads no longer apply) */
   forget(source: string): void {
     this.db.transaction(() => {
-      for (const table of ['source_read_groups', 'source_read_users', 'source_reads']) this.db.prepare(`DELETE FROM ${table} WHERE source = ?`).run(source);
+      for (const table of ['source_read_groups', 'source_read_users', 'source_read_bytes', 'source_reads'])
+        this.db.prepare(`DELETE FROM ${table} WHERE source = ?`).run(source);
       this.bump(source);
     })();
   }

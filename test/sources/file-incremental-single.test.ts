@@ -32,8 +32,9 @@ function singleFile(seed: number) {
   const ids = () => [...users.map((u) => u.id), ...groups.map((g) => g.id), 'ghost1'];
   for (const g of groups) for (let k = 0; k < 5; k++) g.members.push(pick(ids()));
   let usersFirst = true;
+  let usersIndent: number | undefined;
   const write = () => {
-    const usersText = JSON.stringify(users);
+    const usersText = JSON.stringify(users, null, usersIndent);
     const groupsText = `[\n${groups.map(({ indent, ...g }) => JSON.stringify(g, null, indent)).join(',\n')}\n]`;
     const text = usersFirst ? `{"users":${usersText},\n"groups": ${groupsText}}\n` : `{ "groups" : ${groupsText}, "users":${usersText} }`;
     if (readFileSafe(file) !== text) writeFileSync(file, text);
@@ -42,7 +43,7 @@ function singleFile(seed: number) {
   /** one random change; the ones marked `whole` cannot be followed group by group */
   const change = (): string => {
     const g = pick(groups);
-    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12])) {
+    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 12, 13])) {
       case 0:
         g.members.push(pick(ids()));
         return `member added to ${g.id}`;
@@ -63,7 +64,7 @@ function singleFile(seed: number) {
         return `${g.id} lists itself`;
       case 6:
         pick(users).active = random() < 0.5;
-        return 'user edited (whole)';
+        return 'user edited';
       case 7:
         groups.push(groups.shift()!);
         return 'groups reordered (whole)';
@@ -75,11 +76,14 @@ function singleFile(seed: number) {
         return 'group removed (whole)';
       case 11:
         if (users.length > 20) users.splice(Math.floor(random() * users.length), 1);
-        return 'user removed (whole)';
+        return 'user removed';
       case 12:
         users.push({ id: `v${Math.floor(random() * 1e6)}`, externalId: 'x', active: true, note: 'new' });
         g.members.push(users.at(-1)!.id);
-        return 'user added (whole)';
+        return 'user added';
+      case 13:
+        usersIndent = usersIndent === undefined ? 1 : undefined;
+        return 'users laid out anew';
       default:
         g.members.reverse();
         return `${g.id} members reversed`;

@@ -35,6 +35,8 @@ export function sourcesOver(dir: string, cleanup: (() => void)[]) {
   const whole: Source = fileSource.create({ name: 'dir', type: 'file', path: dir }, { logger, store: other });
   return {
     store,
+    /** the store of the source that reads whole */
+    wholeStore: other,
     source,
     whole,
     tick: () => (clock += 60_000),
@@ -46,7 +48,8 @@ export function sourcesOver(dir: string, cleanup: (() => void)[]) {
 /**
  * Random changes, each read by a source that follows them and by a whole read beside it: the two
  * agree, prints, members and warnings, after every step; a read taken whole follows a change that
- * says it cannot be followed. Returns how many steps were followed.
+ * says it cannot be followed, and the stored rows are those a whole read stores. Returns how many
+ * steps were followed.
  */
 export async function followedOverChanges(t: ReturnType<typeof sourcesOver> & { write(): void; change(): string }, steps: number): Promise<number> {
   const signal = new AbortController().signal;
@@ -62,6 +65,9 @@ export async function followedOverChanges(t: ReturnType<typeof sourcesOver> & { 
     expect(printGroups(read.groups), at).toEqual(printGroups(expected.groups));
     expect(view(read.groups), at).toEqual(view(expected.groups));
     expect(read.warnings, at).toEqual(expected.warnings);
+    // and the store holds what a whole read stores, row for row
+    expect(t.store.reads.users('dir'), at).toEqual(t.wholeStore.reads.users('dir'));
+    expect(t.store.reads.groups('dir'), at).toEqual(t.wholeStore.reads.groups('dir'));
     if (t.wasWhole())
       expect(
         what.some((w) => w.endsWith('(whole)')),

@@ -41,6 +41,7 @@ describe('store', () => {
       'saml_groups',
       'saml_logins',
       'saml_requests',
+      'source_read_bytes',
       'source_read_groups',
       'source_read_users',
       'source_reads',

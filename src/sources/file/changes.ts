@@ -1,11 +1,14 @@
+import type { KeptBytes } from '../../store/kept-bytes.js';
 import type { SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
-import type { DesiredGroup, SourceResult } from '../types.js';
+import type { DesiredGroup, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
-import { parseFile, plainDirectory } from './format.js';
+import { parseFile, plainDirectory, sourceUserOf } from './format.js';
 import { spanDigest, spansOf } from './spans.js';
-import { cursorOf, dataOf, StoredDirectory, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredGroupData } from './stored.js';
+import { StoredDirectory } from './stored-directory.js';
+import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
+import { changedUsers, keptUsers, type UserChanges } from './user-changes.js';
 
 interface Head {
   displayName: string;
@@ -17,6 +20,8 @@ interface Changed {
   /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
   groups: Map<string, FlatGroup>;
   places: Map<string, { file: string; pos: number; span?: string }>;
+  /** a single JSON file whose users' bytes differ: the users that changed, and what the store keeps of them now */
+  users?: UserChanges & { cursor: StoredCursor; kept: KeptBytes };
 }
 
 /**
@@ -50,10 +55,21 @@ export function readChanges(ctx: {
     const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
     const changed =
-      cursor.usersBytes !== undefined ? changedSpans(checked, heads, cursor.usersBytes) : changedGroups(source, reads, checked, heads, cursor.users);
+      cursor.usersBytes !== undefined
+        ? changedSpans(checked, heads, cursor, () => reads.bytes.get(source))
+        : changedGroups(source, reads, checked, heads, cursor.users);
     if (!changed) return undefined;
-    const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups);
-    const expanded = directory.expand(withNesting(changed.groups, heads));
+    const users = changed.users;
+    // a user new to the file must be new to the store too: one listed twice is left to a whole read
+    if (users && users.added.length > 0 && reads.someUsers(source, users.added).size > 0) return undefined;
+    const fresh = new Map<string, SourceUser | null>([
+      ...(users?.gone ?? []).map((id) => [id, null] as const),
+      ...(users?.put ?? []).map((u) => [u.id, sourceUserOf(u)] as const),
+    ]);
+    // the groups that list a user that changed are expanded again, as are those whose bytes changed
+    const listing = fresh.size > 0 ? reads.groupsListing(source, [...fresh.keys()]) : [];
+    const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups, fresh);
+    const expanded = directory.expand(withNesting([...changed.groups.keys(), ...listing], heads));
     const call = {};
     const unknownOf = unknownByGroup(expanded.unknown);
     const rows = expanded.groups.map((g) => {
@@ -62,9 +78,12 @@ export function readChanges(ctx: {
       const nested = members.filter((m) => directory.isNested(m));
       return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) });
     });
-    const mark = { at: ctx.at, fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)) };
-    if (rows.length > 0) reads.apply(source, { groups: rows, deletedGroups: [], users: [], deletedUsers: [] }, mark);
-    else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
+    const mark = { at: ctx.at, fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)), ...(users && { cursor: JSON.stringify(users.cursor) }) };
+    if (rows.length > 0 || users) {
+      const userRows = (users?.put ?? []).map((u) => ({ id: u.id, data: JSON.stringify(u) }));
+      reads.apply(source, { groups: rows, deletedGroups: [], users: userRows, deletedUsers: users?.gone ?? [] }, mark);
+      if (users) reads.bytes.put(source, users.kept);
+    } else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
     // the groups answered from the store are read from it later, only while it holds what it holds now
     const version = reads.version(source);
     directory.holds(version);
@@ -145,16 +164,30 @@ function changedGroups(
 }
 
 /**
- * The groups of a single JSON file whose bytes differ from those stored, parsed; undefined when its
- * users' bytes differ, or a group is added, removed or moved, or anything is not laid out plainly
+ * The groups of a single JSON file whose bytes differ from those stored, parsed, and the users that
+ * differ (user-changes.ts); undefined when the users cannot be told apart that way, or a group is
+ * added, removed or moved, or anything is not laid out plainly
  */
-function changedSpans(checked: readonly ReturnType<typeof recheck>[], heads: ReadonlyMap<string, Head>, usersBytes: string): Changed | undefined {
+function changedSpans(
+  checked: readonly ReturnType<typeof recheck>[],
+  heads: ReadonlyMap<string, Head>,
+  cursor: StoredCursor,
+  keptBytes: () => KeptBytes | undefined,
+): Changed | undefined {
   if (checked.length !== 1) return undefined;
   const out: Changed = { groups: new Map(), places: new Map() };
   const read = checked[0]!.read;
   if (!read) return out;
   const spans = spansOf(read.bytes);
-  if (!spans || spanDigest(read.bytes, spans.users) !== usersBytes || spans.groups.length !== heads.size) return undefined;
+  if (!spans || spans.groups.length !== heads.size) return undefined;
+  const usersBytes = spanDigest(read.bytes, spans.users);
+  if (usersBytes !== cursor.usersBytes) {
+    const kept = keptBytes();
+    // the bytes kept must be those of the users the store holds
+    const users = kept && kept.digest === cursor.usersBytes ? changedUsers(kept, read.bytes, spans.users, spans.userElements) : undefined;
+    if (!users) return undefined;
+    out.users = { ...users, cursor: { ...cursor, usersBytes }, kept: keptUsers(read.bytes, spans.users, spans.userElements, usersBytes) };
+  }
   const atPos: (string | undefined)[] = [];
   for (const [id, { data }] of heads) {
     if (data.file !== read.file || data.span === undefined || atPos[data.pos] !== undefined) return undefined;
@@ -187,11 +220,11 @@ function sameIds(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** the changed groups and, transitively, every group that lists one of them */
-function withNesting(changed: ReadonlyMap<string, FlatGroup>, heads: ReadonlyMap<string, Head>): string[] {
+/** these groups and, transitively, every group that lists one of them */
+function withNesting(changed: readonly string[], heads: ReadonlyMap<string, Head>): string[] {
   const parents = new Map<string, string[]>();
   for (const [id, h] of heads) for (const child of h.nested) (parents.get(child) ?? parents.set(child, []).get(child)!).push(id);
-  const out = new Set(changed.keys());
+  const out = new Set(changed);
   for (const id of out) for (const p of parents.get(id) ?? []) out.add(p);
   return [...out];
 }

@@ -10,6 +10,7 @@ import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type File
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
 import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
+import { keptUsers } from './user-changes.js';
 
 /**
  * Users and groups from a YAML/JSON file or a directory of them, for GitOps and tests. The whole
@@ -130,6 +131,11 @@ class FileSource implements Source {
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
         else reads.mark(this.id, mark, { full: true, changed });
+        // a single JSON file's users list is kept as bytes: a run after a few users changed parses only those (user-changes.ts)
+        const usersBytes = rows?.cursor.usersBytes;
+        if (usersBytes === undefined || !single) reads.bytes.put(this.id, undefined);
+        else if (reads.bytes.digest(this.id) !== usersBytes)
+          reads.bytes.put(this.id, keptUsers(files[0]!.bytes, single.users, single.userElements, usersBytes));
         return reads.version(this.id);
       });
     } catch (e) {

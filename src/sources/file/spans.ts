@@ -4,6 +4,8 @@ import { hash } from 'node:crypto';
 export interface FileSpans {
   /** the `users` list, brackets included */
   users: Span;
+  /** each element of the `users` list */
+  userElements: Span[];
   /** each element of the `groups` list */
   groups: Span[];
 }
@@ -21,7 +23,7 @@ const CLOSE_BRACKET = 0x5d;
 
 /**
  * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
- * the byte range of the `users` list and of each element of the `groups` list. A group whose bytes
+ * the byte range of the `users` list and of each element of it and of the `groups` list. A group whose bytes
  * hash as they did at the last read is the same group (a JSON value means the same wherever it
  * stands), so a run after a change parses only the groups whose bytes differ. The outside of the
  * ranges is checked as JSON here (braces, keys, colons, commas, whitespace); anything else, or
@@ -32,7 +34,7 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
   const n = bytes.length;
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== OPEN_BRACE) return undefined;
-  let users: Span | undefined;
+  let users: { list: Span; elements: Span[] } | undefined;
   let groups: Span[] | undefined;
   i = skipSpace(bytes, i + 1);
   for (let first = true; ; first = false) {
@@ -48,10 +50,10 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
     i = skipSpace(bytes, i + 1);
     if (bytes[i] !== OPEN_BRACKET) return undefined;
     if (key.name === 'users' && users === undefined) {
-      const end = endOfValue(bytes, i);
-      if (end < 0) return undefined;
-      users = [i, end];
-      i = end;
+      const elements = elementsOf(bytes, i);
+      if (elements === undefined) return undefined;
+      users = { list: [i, elements.end], elements: elements.spans };
+      i = elements.end;
     } else if (key.name === 'groups' && groups === undefined) {
       const elements = elementsOf(bytes, i);
       if (elements === undefined) return undefined;
@@ -61,7 +63,7 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
     i = skipSpace(bytes, i);
   }
   if (skipSpace(bytes, i + 1) !== n || users === undefined || groups === undefined) return undefined;
-  return { users, groups };
+  return { users: users.list, userElements: users.elements, groups };
 }
 
 /** a digest of a span's bytes */
@@ -69,7 +71,7 @@ export function spanDigest(bytes: Uint8Array, [start, end]: Span): string {
   return hash('sha1', bytes.subarray(start, end), 'base64');
 }
 
-/** the elements of a list of objects starting at `i` (its `[`), and where the list ends */
+/** the elements of a list of objects starting at `i` (its `[`), and where the list ends (after its `]`) */
 function elementsOf(bytes: Uint8Array, i: number): { spans: Span[]; end: number } | undefined {
   const spans: Span[] = [];
   i = skipSpace(bytes, i + 1);
