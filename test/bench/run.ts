@@ -130,6 +130,8 @@ async function main() {
                     floorSeconds: spread(r.floorSeconds),
                     initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
                     change: { ...r.change, targetBeyondWritesSeconds: name.startsWith('L') ? 0.5 : null },
+                    // then a hire in one group and one user's attribute edited
+                    hire: r.hire,
                     fileMiB: r.fileMiB,
                   },
                 ]),
@@ -277,7 +279,8 @@ async function main() {
     process.stdout.write(
       `convsync sync ${name} (CLI process), nothing changed: ${c.noopSeconds.median} s [${c.noopSeconds.min}–${c.noopSeconds.max}] (target ≤ ${c.targetNoopSeconds}), ` +
         `baseline full plan ${c.baselineFullPlanSeconds.median} s (ratio ${c.ratioToBaseline}), process floor ${c.floorSeconds.median} s; ` +
-        `0.1% changed: ${c.change.seconds} s, ${c.change.writes} writes in ${c.change.writesWindowSeconds} s, ${c.change.beyondWritesSeconds} s beyond the writes\n`,
+        `0.1% changed: ${c.change.seconds} s, ${c.change.writes} writes in ${c.change.writesWindowSeconds} s, ${c.change.beyondWritesSeconds} s beyond the writes; ` +
+        `a hire and an edited user: ${c.hire.seconds} s, ${c.hire.beyondWritesSeconds} s beyond the writes${c.hire.followedFileByFile ? '' : ' (read whole)'}\n`,
     );
   }
   const l = results.benchmarks.ldap;

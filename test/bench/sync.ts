@@ -260,31 +260,42 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
       g.members.push(added);
     }
     write();
-    const readBefore = fullReadAt(join(dir, 'db.sqlite'));
-    const before = wire.writeCalls().length;
-    const changed = await sync();
-    const writes = wire.writeCalls().slice(before);
-    const windowSeconds = writes.length === 0 ? 0 : seconds3(Math.max(...writes.map((c) => c.at)) - Math.min(...writes.map((c) => c.at)));
-    const after = await sync();
-    skipped(after.stdout);
-    return {
-      workload: w,
-      initialSyncInProcessSeconds: full.seconds,
-      floorSeconds: floor,
-      noopSeconds: noop,
-      fullPlanNoopSeconds: fullPlan,
-      change: {
-        share: opts.changeShare,
-        membershipsChanged: changes,
+    /** one run after a change: its writes, the window they took, and whether it read only what changed */
+    const changeRun = async () => {
+      const readBefore = fullReadAt(join(dir, 'db.sqlite'));
+      const before = wire.writeCalls().length;
+      const changed = await sync();
+      const writes = wire.writeCalls().slice(before);
+      const windowSeconds = writes.length === 0 ? 0 : seconds3(Math.max(...writes.map((c) => c.at)) - Math.min(...writes.map((c) => c.at)));
+      skipped((await sync()).stdout);
+      return {
         seconds: changed.seconds,
         writes: writes.length,
         writesWindowSeconds: windowSeconds,
         beyondWritesSeconds: seconds3((changed.seconds - windowSeconds) * 1000),
         // the run said it planned only the groups that changed (and those sharing their conversations)
         partialPlan: /^Planned \d+ of \d+ group/m.test(changed.stdout),
-        // only the changed files were parsed (the source's last whole read is still the one before)
+        // only what changed was parsed (the source's last whole read is still the one before)
         followedFileByFile: fullReadAt(join(dir, 'db.sqlite')) === readBefore,
-      },
+      };
+    };
+    const change = { share: opts.changeShare, membershipsChanged: changes, ...(await changeRun()) };
+    // a hire placed in one group, and one user's attribute edited: the users change, not only memberships
+    const hired = { id: 'hire-1', userName: 'hire1', externalId: '00000000-0000-4000-8000-00000000b1e5' };
+    wire.addUser({ id: hired.externalId });
+    users.push(hired);
+    groups[Math.floor(random() * groups.length)]!.members.push(hired.id);
+    users[Math.floor(random() * (users.length - 1))]!.userName += '-renamed';
+    write();
+    const hire = await changeRun();
+    return {
+      workload: w,
+      initialSyncInProcessSeconds: full.seconds,
+      floorSeconds: floor,
+      noopSeconds: noop,
+      fullPlanNoopSeconds: fullPlan,
+      change,
+      hire,
       layout,
       fileMiB: Math.round(sizeOf(file) / 2 ** 20),
       violations: wire.violations.length,

@@ -74,4 +74,22 @@ describe('retention', () => {
     expect(store.guards.scopedChangesSince(since).removals).toBe(150);
     store.close();
   });
+  it('reuses the space a few megabytes of rewrites free, and gives it back once it is a quarter of the file', () => {
+    const store = Store.open(dbPath());
+    const kept = (mb: number) => ({ digest: `d${mb}`, bytes: Buffer.alloc(mb * 2 ** 20, mb), elements: new Int32Array(2) });
+    store.reads.bytes.put('big', kept(8));
+    store.reads.bytes.put('churn', kept(1));
+    store.reads.bytes.put('churn', kept(2));
+    const bytes = store.retention.bytes();
+    // about 1 MB free of some 11: left for the next writes
+    expect(store.retention.prune({ ...POLICY }).freedBytes).toBe(0);
+    expect(store.retention.bytes()).toBe(bytes);
+    store.reads.bytes.put('churn', kept(1));
+    expect(store.retention.bytes()).toBe(bytes);
+    // 8 MB of 11 free: given back
+    store.reads.bytes.put('big', undefined);
+    expect(store.retention.prune({ ...POLICY }).freedBytes).toBeGreaterThan(7 * 2 ** 20);
+    expect(store.reads.bytes.get('churn')!.bytes.equals(kept(1).bytes)).toBe(true);
+    store.close();
+  });
 });

@@ -26,12 +26,13 @@ interface Changed {
 
 /**
  * A directory read again when a run plans only what changed: the files changed since the last read
- * (of a single JSON file, its groups whose bytes changed) are parsed, the groups whose name or
- * member ids they change and the groups that nest those are expanded (members read from the
- * store), and every other group is answered from the store, its members read only if asked for.
- * What this cannot follow file by file — a file added or removed, a user added, removed or edited,
- * a group added, removed or moved to another file, an id given twice, nothing stored — gives
- * undefined: the directory is then read whole.
+ * (of a single JSON file, its groups whose bytes changed and the users whose bytes changed) are
+ * parsed, the groups whose name or member ids they change, those listing a user that changed, and
+ * the groups that nest those are expanded (members read from the store), and every other group is
+ * answered from the store, its members read only if asked for. What this cannot follow file by
+ * file — a file added or removed, a user of a directory added, removed or edited, a group added,
+ * removed or moved to another file, an id given twice, nothing stored — gives undefined: the
+ * directory is then read whole.
  */
 export function readChanges(ctx: {
   source: string;
