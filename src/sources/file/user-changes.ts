@@ -3,7 +3,7 @@ import { plainDirectory, type FileUserRecord } from './format.js';
 import type { Span } from './spans.js';
 import { usersDigest, wellFormed } from './stored.js';
 
-/** at most this many users are parsed from the bytes that differ; a larger change is read whole */
+/** at most this many users are parsed, now and as they were; a larger change is read whole */
 const MOST_PARSED = 500;
 
 export interface UserChanges {
@@ -27,10 +27,12 @@ export function keptUsers(bytes: Uint8Array, list: Span, elements: readonly Span
 
 /**
  * The users of a single JSON file that differ from those of the last read, found by comparing its
- * users list with the bytes the store kept of it: the bytes both begin with and end with are the
- * same users, so only the users in the bytes between are parsed, now and as they were. Undefined
- * when that cannot be told this way (too many users in between, a user only the schema can judge,
- * a record JSON text cannot keep, the users' places not as kept): the file is then read whole.
+ * users list with the bytes the store kept of it. The bytes both begin with and end with are the
+ * same users; in between, users are compared by their bytes in order, and where they differ the
+ * next users both lists have in common (within a few places) take up the comparison again. Only the
+ * users left unpaired are parsed, now and as they were. Undefined when that cannot be told this way
+ * (too many users unpaired, a user only the schema can judge, a record JSON text cannot keep, the
+ * users' places not as kept): the file is then read whole.
  */
 export function changedUsers(kept: KeptBytes, bytes: Buffer, list: Span, elements: readonly Span[]): UserChanges | undefined {
   const now = bytes.subarray(list[0], list[1]);
@@ -38,18 +40,19 @@ export function changedUsers(kept: KeptBytes, bytes: Buffer, list: Span, element
   const shortest = Math.min(now.length, was.length);
   const head = samePrefix(was, now, shortest);
   const tail = sameSuffix(was, now, shortest - head);
-  const before = new Places(kept.elements, 0);
-  const after = new Places(elements, list[0]);
+  const before = new Places(was, kept.elements, 0);
+  const after = new Places(now, elements, list[0]);
   // the users wholly in the bytes both begin with, and in those both end with, must be the same
-  // users at the same places (those at the end shifted alike): only the others are parsed
+  // users at the same places (those at the end shifted alike)
   const first = before.within(head);
   const last = before.from(was.length - tail);
   if (first !== after.within(head) || last !== after.from(now.length - tail)) return undefined;
   const shift = now.length - was.length;
-  for (let i = 0; i < first; i++) if (!before.same(i, after, i, 0)) return undefined;
-  for (let i = 1; i <= last; i++) if (!before.same(before.count - i, after, after.count - i, shift)) return undefined;
-  const old = usersIn(was, before.between(first, last));
-  const fresh = usersIn(now, after.between(first, last));
+  for (let i = 0; i < first; i++) if (!before.samePlace(i, after, i, 0)) return undefined;
+  for (let i = 1; i <= last; i++) if (!before.samePlace(before.count - i, after, after.count - i, shift)) return undefined;
+  const unpaired = unpairedBetween(before, after, first, last);
+  const old = unpaired && usersIn(was, unpaired.old);
+  const fresh = unpaired && usersIn(now, unpaired.fresh);
   if (!old || !fresh || usersDigest(fresh) === undefined || !wellFormed({ users: fresh, groups: [] })) return undefined;
   const oldText = new Map(old.map((u) => [u.id, JSON.stringify(u)]));
   const freshIds = new Set(fresh.map((u) => u.id));
@@ -61,9 +64,51 @@ export function changedUsers(kept: KeptBytes, bytes: Buffer, list: Span, element
   };
 }
 
-/** the users of these elements, each as a whole read checks it, or undefined when one is not plain or there are too many */
+/** how far ahead, in users, the comparison looks for the next pair after users that differ */
+const LOOK_AHEAD = 32;
+
+/**
+ * The users between the first and last ones kept (by index) that have no user of the same bytes at
+ * the same point of the other list. Each pair is of equal bytes, one user each, in order: the users
+ * paired are the same, and every other user is in the answer.
+ */
+function unpairedBetween(before: Places, after: Places, first: number, last: number): { old: Span[]; fresh: Span[] } | undefined {
+  const old: Span[] = [];
+  const fresh: Span[] = [];
+  const endOld = before.count - last;
+  const endNew = after.count - last;
+  const paired = (i: number, j: number) => i < endOld && j < endNew && before.sameBytes(i, after, j);
+  // two pairs in a row, or a last pair, so that a user repeated by chance does not pair the lists wrongly
+  const pairsFrom = (i: number, j: number) => paired(i, j) && (paired(i + 1, j + 1) || (i + 1 === endOld && j + 1 === endNew));
+  let i = first;
+  let j = first;
+  while (i < endOld && j < endNew && old.length + fresh.length <= MOST_PARSED) {
+    if (paired(i, j)) {
+      i++;
+      j++;
+      continue;
+    }
+    const next = nextPair(i, j, pairsFrom) ?? { i: endOld, j: endNew };
+    while (i < next.i) old.push(before.span(i++));
+    while (j < next.j) fresh.push(after.span(j++));
+  }
+  while (i < endOld && old.length <= MOST_PARSED) old.push(before.span(i++));
+  while (j < endNew && fresh.length <= MOST_PARSED) fresh.push(after.span(j++));
+  return old.length + fresh.length <= MOST_PARSED ? { old, fresh } : undefined;
+}
+
+/** the nearest places after (i, j), fewest users skipped first, where the two lists pair again */
+function nextPair(i: number, j: number, pairsFrom: (i: number, j: number) => boolean): { i: number; j: number } | undefined {
+  for (let skipped = 1; skipped <= 2 * LOOK_AHEAD; skipped++) {
+    for (let a = Math.max(0, skipped - LOOK_AHEAD); a <= Math.min(skipped, LOOK_AHEAD); a++) {
+      if (pairsFrom(i + a, j + skipped - a)) return { i: i + a, j: j + skipped - a };
+    }
+  }
+  return undefined;
+}
+
+/** the users of these elements, each as a whole read checks it, or undefined when one is not plain */
 function usersIn(bytes: Buffer, spans: Span[]): FileUserRecord[] | undefined {
-  if (spans.length > MOST_PARSED) return undefined;
   try {
     return plainDirectory({ users: spans.map(([s, e]) => JSON.parse(bytes.toString('utf8', s, e)) as unknown) })?.users;
   } catch {
@@ -76,6 +121,7 @@ class Places {
   readonly count: number;
 
   constructor(
+    private readonly bytes: Buffer,
     private readonly at: Int32Array | readonly Span[],
     /** what to take from each offset given */
     private readonly base: number,
@@ -115,15 +161,19 @@ class Places {
     return this.count - lo;
   }
 
-  same(i: number, other: Places, j: number, shift: number): boolean {
+  span(i: number): Span {
+    return [this.start(i), this.end(i)];
+  }
+
+  samePlace(i: number, other: Places, j: number, shift: number): boolean {
     return other.start(j) === this.start(i) + shift && other.end(j) === this.end(i) + shift;
   }
 
-  /** the elements after the first `first` and before the last `last`, at most one more than parsed */
-  between(first: number, last: number): Span[] {
-    const out: Span[] = [];
-    for (let i = first; i < this.count - last && out.length <= MOST_PARSED; i++) out.push([this.start(i), this.end(i)]);
-    return out;
+  /** whether element i here and element j of the other list have the same bytes */
+  sameBytes(i: number, other: Places, j: number): boolean {
+    const [s, e] = [this.start(i), this.end(i)];
+    const [t, f] = [other.start(j), other.end(j)];
+    return e - s === f - t && this.bytes.compare(other.bytes, t, f, s, e) === 0;
   }
 }
 
