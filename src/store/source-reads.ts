@@ -90,7 +90,7 @@ export class SourceReads {
    */
   groupsListing(source: string, ids: readonly string[]): string[] {
     // SQLite looks for each id in every group's members; past a few ids one pass over them is cheaper
-    if (ids.length <= 4)
+    if (ids.length <= 8)
       return this.statement(
         `SELECT g.id FROM source_read_groups g WHERE g.source = ? AND g.members <> '' AND (substr(g.members, 1, 1) <> char(10)
            OR EXISTS (SELECT 1 FROM json_each(?) j WHERE instr(g.members || char(10), char(10) || j.value || char(10)) > 0))`,
@@ -98,8 +98,12 @@ export class SourceReads {
         .pluck()
         .all(source, JSON.stringify(ids)) as string[];
     const wanted = new Set(ids);
-    const rows = this.statement(`SELECT id, members FROM source_read_groups WHERE source = ?`).raw().all(source) as [string, string][];
-    return rows.filter(([, members]) => decodeIds(members).some((m) => wanted.has(m))).map(([id]) => id);
+    const out: string[] = [];
+    for (const [id, members] of this.statement(`SELECT id, members FROM source_read_groups WHERE source = ?`).raw().iterate(source) as Iterable<
+      [string, string]
+    >)
+      if (decodeIds(members).some((m) => wanted.has(m))) out.push(id);
+    return out;
   }
 
   /** the users as last read: id → data */

@@ -188,7 +188,18 @@ describe('the users that differ, told from the bytes kept', () => {
       const after = before.map((x) => ({ ...x, u: { ...x.u } }));
       for (let k = 0; k < 1 + Math.floor(random() * (long ? 12 : 3)); k++) {
         const i = Math.floor(random() * (after.length + 1));
-        const what = pick(['edit', 'add', 'remove', 'relayout', 'twice', 'move']);
+        const what = pick(['edit', 'add', 'remove', 'relayout', 'twice', 'move', ...(long ? (['block', 'alternate'] as const) : [])]);
+        // a block of 40 users removed, added or edited at once, or every other user of 80 edited
+        if (what === 'block') {
+          const block = after.splice(i, 40);
+          if (random() < 0.3) after.splice(i, 0, ...Array.from({ length: 40 }, () => ({ u: user(long) })));
+          else if (random() < 0.5) after.splice(i, 0, ...block.map((x) => ({ u: { ...x.u, externalId: word() } })));
+          continue;
+        }
+        if (what === 'alternate') {
+          for (let k = i; k < Math.min(after.length, i + 80); k += 2) after[k]!.u = { ...after[k]!.u, active: !after[k]!.u.active };
+          continue;
+        }
         if (what === 'add') after.splice(i, 0, { u: user(long) });
         else if (i >= after.length) continue;
         else if (what === 'edit') after[i]!.u = { ...after[i]!.u, externalId: word() };

@@ -68,9 +68,11 @@ export function changedUsers(kept: KeptBytes, bytes: Buffer, list: Span, element
 const LOOK_AHEAD = 32;
 
 /**
- * The users between the first and last ones kept (by index) that have no user of the same bytes at
- * the same point of the other list. Each pair is of equal bytes, one user each, in order: the users
- * paired are the same, and every other user is in the answer.
+ * The users between the first and last ones kept (by index) that no user of the same bytes in the
+ * other list pairs with. Users of equal bytes are the same user (ids are unique in the list kept,
+ * and a user listed twice now is refused by the caller), so a pair is sound wherever it is: pairs
+ * are looked for in order, and where the lists do not pair again within a few users, by their bytes
+ * in any order over the rest.
  */
 function unpairedBetween(before: Places, after: Places, first: number, last: number): { old: Span[]; fresh: Span[] } | undefined {
   const old: Span[] = [];
@@ -78,7 +80,7 @@ function unpairedBetween(before: Places, after: Places, first: number, last: num
   const endOld = before.count - last;
   const endNew = after.count - last;
   const paired = (i: number, j: number) => i < endOld && j < endNew && before.sameBytes(i, after, j);
-  // two pairs in a row, or a last pair, so that a user repeated by chance does not pair the lists wrongly
+  // two pairs in a row, or a last pair: the lists line up again there, not at a user moved by chance
   const pairsFrom = (i: number, j: number) => paired(i, j) && (paired(i + 1, j + 1) || (i + 1 === endOld && j + 1 === endNew));
   let i = first;
   let j = first;
@@ -88,13 +90,30 @@ function unpairedBetween(before: Places, after: Places, first: number, last: num
       j++;
       continue;
     }
-    const next = nextPair(i, j, pairsFrom) ?? { i: endOld, j: endNew };
+    const next = nextPair(i, j, pairsFrom);
+    if (!next) return unpairedInAnyOrder(before, after, { i, endOld, j, endNew }, { old, fresh });
     while (i < next.i) old.push(before.span(i++));
     while (j < next.j) fresh.push(after.span(j++));
   }
-  while (i < endOld && old.length <= MOST_PARSED) old.push(before.span(i++));
-  while (j < endNew && fresh.length <= MOST_PARSED) fresh.push(after.span(j++));
-  return old.length + fresh.length <= MOST_PARSED ? { old, fresh } : undefined;
+  return unpairedInAnyOrder(before, after, { i, endOld, j, endNew }, { old, fresh });
+}
+
+/** the users of the rest of both lists that no user of the same bytes in the other pairs with, added to those found so far */
+function unpairedInAnyOrder(
+  before: Places,
+  after: Places,
+  rest: { i: number; endOld: number; j: number; endNew: number },
+  found: { old: Span[]; fresh: Span[] },
+): { old: Span[]; fresh: Span[] } | undefined {
+  const unpairedOld = new Map<string, number>();
+  for (let i = rest.i; i < rest.endOld; i++) unpairedOld.set(before.text(i), i);
+  for (let j = rest.j; j < rest.endNew; j++) {
+    const text = after.text(j);
+    if (unpairedOld.has(text)) unpairedOld.delete(text);
+    else if (found.fresh.push(after.span(j)) + found.old.length > MOST_PARSED) return undefined;
+  }
+  for (const i of unpairedOld.values()) found.old.push(before.span(i));
+  return found.old.length + found.fresh.length <= MOST_PARSED ? found : undefined;
 }
 
 /** the nearest places after (i, j), fewest users skipped first, where the two lists pair again */
@@ -167,6 +186,11 @@ class Places {
 
   samePlace(i: number, other: Places, j: number, shift: number): boolean {
     return other.start(j) === this.start(i) + shift && other.end(j) === this.end(i) + shift;
+  }
+
+  /** element i's bytes, one character each: a key equal only for equal bytes */
+  text(i: number): string {
+    return this.bytes.toString('latin1', this.start(i), this.end(i));
   }
 
   /** whether element i here and element j of the other list have the same bytes */
