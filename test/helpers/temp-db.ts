@@ -15,3 +15,12 @@ export function tempDbPaths(prefix: string): () => string {
     return join(dir, 'convsync.db');
   };
 }
+
+/** a list of things to undo (stores to close, folders to remove), undone after each test */
+export function cleanupAfterEach(): (() => void)[] {
+  const cleanup: (() => void)[] = [];
+  afterEach(() => {
+    for (const f of cleanup.splice(0)) f();
+  });
+  return cleanup;
+}

@@ -2,17 +2,15 @@ import { mkdtempSync, rmSync, statSync, unlinkSync, utimesSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fingerprintOf, readStamped, checkFiles } from '../../src/sources/file/fingerprint.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { Source } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-fingerprint-'));

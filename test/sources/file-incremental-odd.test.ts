@@ -2,15 +2,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
 import { sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
 
 interface G {

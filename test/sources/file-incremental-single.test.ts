@@ -1,15 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
 import { followedOverChanges, sourcesOver, view } from './read-view.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
 
 interface G {

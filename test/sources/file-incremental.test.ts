@@ -2,17 +2,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
 import { followedOverChanges, sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 
 const signal = new AbortController().signal;
 

@@ -1,18 +1,16 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { plainDirectory } from '../../src/sources/file/format.js';
 import { spansOf } from '../../src/sources/file/spans.js';
 import { changedUsers, keptUsers } from '../../src/sources/file/user-changes.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
 import { sourcesOver, view } from './read-view.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
 
 interface U {

@@ -2,14 +2,12 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MemberSets } from '../../src/store/member-sets.js';
 import { Store } from '../../src/store/store.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
 
-const cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const f of cleanup.splice(0)) f();
-});
+const cleanup = cleanupAfterEach();
 
 /** two writers on one store file, one after the other (the lease changing hands) */
 function twoWriters() {

@@ -28,9 +28,8 @@ export function keptUsers(bytes: Uint8Array, list: Span, elements: readonly Span
 /**
  * The users of a single JSON file that differ from those of the last read, found by comparing its
  * users list with the bytes the store kept of it. The bytes both begin with and end with are the
- * same users; in between, users are compared by their bytes in order, and where they differ the
- * next users both lists have in common (within a few places) take up the comparison again. Only the
- * users left unpaired are parsed, now and as they were. Undefined when that cannot be told this way
+ * same users; in between, users are paired by their bytes (see unpairedBetween). Only the users
+ * left unpaired are parsed, now and as they were. Undefined when that cannot be told this way
  * (too many users unpaired, a user only the schema can judge, a record JSON text cannot keep, the
  * users' places not as kept): the file is then read whole.
  */
@@ -72,7 +71,7 @@ const LOOK_AHEAD = 32;
  * other list pairs with. Users of equal bytes are the same user (ids are unique in the list kept,
  * and a user listed twice now is refused by the caller), so a pair is sound wherever it is: pairs
  * are looked for in order, and where the lists do not pair again within a few users, by their bytes
- * in any order over the rest.
+ * in any order over the rest (comparing in place costs a tenth of keying every user by its bytes).
  */
 function unpairedBetween(before: Places, after: Places, first: number, last: number): { old: Span[]; fresh: Span[] } | undefined {
   const old: Span[] = [];
