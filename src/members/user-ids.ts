@@ -21,9 +21,9 @@ export class UserIds {
     return new UserIds([undefined, ...ids]);
   }
 
-  /** the store's table as it is (a gap in the numbers is a number without an id) */
-  static fromRows(rows: Iterable<readonly [number, string]>): UserIds {
-    const names: (string | undefined)[] = [undefined];
+  /** the store's table as it is, or a part of it (a gap in the numbers is a number without an id); new ids are numbered past `top` */
+  static fromRows(rows: Iterable<readonly [number, string]>, top = 0): UserIds {
+    const names: (string | undefined)[] = new Array<string | undefined>(top + 1).fill(undefined);
     for (const [ref, id] of rows) names[ref] = id;
     return new UserIds(names);
   }

@@ -34,7 +34,6 @@ export class MemberSets {
    * only the rows of those conversations are read.
    */
   load(only?: readonly string[]): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
-    const users = this.loadUserIds();
     const origins = new Map<string, Map<number, MemberOrigin>>();
     const originRows = (
       only
@@ -51,18 +50,43 @@ export class MemberSets {
         ? only.flatMap((id) => this.statement(`SELECT conversation_id, refs FROM member_sets WHERE conversation_id = ?`).raw().all(id))
         : this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all()) as [string, string][],
     );
+    const parsed = only ? new Map([...rows].map(([id, text]) => [id, parseRefs(text)])) : undefined;
+    const users = parsed ? this.loadUserIdsOf(parsed.values(), originRows) : this.loadUserIds();
     const membersOf = (conversationId: string) => {
-      const refs = rows.get(conversationId);
-      return refs === undefined ? MemberList.empty : MemberList.fromRefs(users, parseRefs(refs), origins.get(conversationId));
+      const refs = parsed?.get(conversationId) ?? (parsed ? undefined : rows.get(conversationId));
+      if (refs === undefined) return MemberList.empty;
+      return MemberList.fromRefs(users, typeof refs === 'string' ? parseRefs(refs) : refs.slice(), origins.get(conversationId));
     };
     return { users, membersOf };
   }
 
   private loadUserIds(): UserIds {
-    const { count, top } = this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
+    const { count, top } = this.numbering();
     // numbers are given in sequence and never taken back: the ids alone, in order, are the table
     if (count === top) return UserIds.fromNames(this.db.prepare(`SELECT user_id FROM user_ids ORDER BY ref`).pluck().all() as string[]);
-    return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][]);
+    return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
+  }
+
+  /**
+   * The numbering of the ids these conversations have, read by number when they are a small part of
+   * the table (a plan of what changed looks at a few conversations of thousands): ids they do not
+   * have are then numbered past the table's highest number, in memory, as ids met only in the directory are
+   */
+  private loadUserIdsOf(sets: Iterable<Int32Array>, origins: readonly (readonly [string, number, MemberOrigin])[]): UserIds {
+    const wanted = new Set<number>();
+    for (const refs of sets) for (const ref of refs) wanted.add(ref);
+    for (const [, ref] of origins) wanted.add(ref);
+    const { count, top } = this.numbering();
+    if (wanted.size * 4 > count) return this.loadUserIds();
+    const rows = this.db
+      .prepare(`SELECT ref, user_id FROM user_ids WHERE ref IN (SELECT value FROM json_each(?))`)
+      .raw()
+      .all(JSON.stringify([...wanted])) as [number, string][];
+    return UserIds.fromRows(rows, top);
+  }
+
+  private numbering(): { count: number; top: number } {
+    return this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
   }
 
   /**

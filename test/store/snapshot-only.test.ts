@@ -64,4 +64,35 @@ describe('a snapshot of only some conversations', () => {
     }
     store.close();
   });
+
+  it('numbers only the ids of the conversations read when they are a small part of the table: others are numbered past it', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'convsync-snapshot-')), 'convsync.db');
+    const store = Store.open(path);
+    const db = new Database(path);
+    const t = '2026-01-01T00:00:00Z';
+    for (let u = 1; u <= 100; u++) db.prepare(`INSERT INTO user_ids (ref, user_id) VALUES (?, ?)`).run(u, `u${u}`);
+    for (let c = 0; c < 10; c++) {
+      db.prepare(
+        `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, state, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, 'bound', ?, ?)`,
+      ).run(`group:dir:g${c}`, `c${c}`, `Team ${c}`, JSON.stringify([`dir:g${c}`]), t, t);
+      db.prepare(`INSERT INTO member_sets (conversation_id, refs) VALUES (?, ?)`).run(`c${c}`, `${c * 10 + 1},${c * 10 + 2},${c * 10 + 3}`);
+    }
+    db.prepare(`UPDATE member_sets SET refs = '21,22,23,99' WHERE conversation_id = 'c2'`).run();
+    db.prepare(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES ('c2', 99, 'external')`).run();
+    db.close();
+    const part = store.loadSnapshot(new Set(['group:dir:g2']));
+    const users = part.users!;
+    expect(part.conversations.map((c) => c.members.toRecord())).toEqual([{ u21: 'convsync', u22: 'convsync', u23: 'convsync', u99: 'external' }]);
+    // the ids read keep their numbers; an id of the table not read is new to this numbering, past the table
+    expect([users.find('u21'), users.find('u99'), users.find('u5')]).toEqual([21, 99, undefined]);
+    expect(users.ref('u5')).toBe(101);
+    expect(users.ref('u22')).toBe(22);
+    expect(users.ref('someone-new')).toBe(102);
+    // past a quarter of the table, the whole table is read
+    const most = store.loadSnapshot(
+      new Set(['group:dir:g1', 'group:dir:g2', 'group:dir:g3', 'group:dir:g4', 'group:dir:g5', 'group:dir:g6', 'group:dir:g7', 'group:dir:g8', 'group:dir:g9']),
+    );
+    expect(most.users!.find('u5')).toBe(5);
+    store.close();
+  });
 });
