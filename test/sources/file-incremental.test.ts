@@ -58,9 +58,17 @@ function directory(seed: number) {
   write();
 
   /** one random change; the ones marked `whole` cannot be followed file by file */
+  let twice: { in: User[]; user: User } | undefined;
   const change = (): string => {
+    // a user listed twice is listed once again by the next change, which the store then cannot follow: it kept nothing of that read
+    if (!twice) return oneChange();
+    twice.in.splice(twice.in.indexOf(twice.user), 1);
+    twice = undefined;
+    return `${oneChange()} and a user listed once again (whole)`;
+  };
+  const oneChange = (): string => {
     const g = pick(allGroups());
-    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8])) {
+    switch (pick([0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 6, 7, 8, 9, 10, 11, 12])) {
       case 0:
         g.members.push(pick(allUsers()).id);
         return 'member added';
@@ -84,7 +92,33 @@ function directory(seed: number) {
       case 6: {
         const u = pick(allUsers());
         u.title = `t${Math.floor(random() * 3)}`;
-        return 'user attribute (whole)';
+        return 'user attribute';
+      }
+      case 9: {
+        const id = `h${Math.floor(random() * 1e6)}`;
+        pick(users).push({ id, externalId: `x-${id}`, active: true });
+        g.members.push(id);
+        return 'user hired';
+      }
+      case 10: {
+        const from = pick(users);
+        if (from.length > 0) from.splice(Math.floor(random() * from.length), 1);
+        return 'user left (still listed by groups)';
+      }
+      case 11: {
+        const [from, to] = random() < 0.5 ? [users[0]!, users[1]!] : [users[1]!, users[0]!];
+        if (from.length > 0) to.splice(Math.floor(random() * (to.length + 1)), 0, ...from.splice(Math.floor(random() * from.length), 1));
+        return 'user moved to the other file';
+      }
+      case 12: {
+        if (random() < 0.5) {
+          const [from, to] = [users[0]!, users[1]!];
+          if (from.length > 0) twice = { in: to, user: { ...pick(from) } };
+          if (twice) to.push(twice.user);
+          return 'user listed in both files (whole)';
+        }
+        for (const us of users) for (const u of us) u.title = `all${Math.floor(random() * 3)}`;
+        return 'every user edited';
       }
       case 7: {
         const from = files.find((f) => f.includes(g))!;

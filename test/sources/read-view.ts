@@ -68,6 +68,8 @@ export async function followedOverChanges(t: ReturnType<typeof sourcesOver> & { 
     // and the store holds what a whole read stores, row for row
     expect(t.store.reads.users('dir'), at).toEqual(t.wholeStore.reads.users('dir'));
     expect(t.store.reads.groups('dir'), at).toEqual(t.wholeStore.reads.groups('dir'));
+    // with the cursor a whole read leaves, which tells the next read whose users changed
+    expect(t.store.reads.state('dir')?.cursor, at).toEqual(t.wholeStore.reads.state('dir')?.cursor);
     if (t.wasWhole())
       expect(
         what.some((w) => w.endsWith('(whole)')),

@@ -4,7 +4,8 @@ import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
-import { parseFile, plainDirectory, sourceUserOf } from './format.js';
+import { changedDirectoryUsers } from './directory-users.js';
+import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
 import { spanDigest, spansOf } from './spans.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
@@ -20,19 +21,19 @@ interface Changed {
   /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
   groups: Map<string, FlatGroup>;
   places: Map<string, { file: string; pos: number; span?: string }>;
-  /** a single JSON file whose users' bytes differ: the users that changed, and what the store keeps of them now */
-  users?: UserChanges & { cursor: StoredCursor; kept: KeptBytes };
+  /** the users that changed, and the cursor that says so (of a single JSON file, with the bytes the store keeps of them now) */
+  users?: UserChanges & { cursor: StoredCursor; kept?: KeptBytes };
 }
 
 /**
  * A directory read again when a run plans only what changed: the files changed since the last read
  * (of a single JSON file, its groups whose bytes changed and the users whose bytes changed) are
- * parsed, the groups whose name or member ids they change, those listing a user that changed, and
- * the groups that nest those are expanded (members read from the store), and every other group is
- * answered from the store, its members read only if asked for. What this cannot follow file by
- * file — a file added or removed, a user of a directory added, removed or edited, a group added,
- * removed or moved to another file, an id given twice, nothing stored — gives undefined: the
- * directory is then read whole.
+ * parsed, with every file that lists users when the users of one changed; the groups whose name or
+ * member ids they change, those listing a user that changed, and the groups that nest those are
+ * expanded (members read from the store), and every other group is answered from the store, its
+ * members read only if asked for. What this cannot follow file by file — a file added or removed,
+ * a group added, removed or moved to another file, an id given twice, too many users changed,
+ * nothing stored — gives undefined: the directory is then read whole.
  */
 export function readChanges(ctx: {
   source: string;
@@ -58,7 +59,7 @@ export function readChanges(ctx: {
     const changed =
       cursor.usersBytes !== undefined
         ? changedSpans(checked, heads, cursor, () => reads.bytes.get(source))
-        : changedGroups(source, reads, checked, heads, cursor.users);
+        : changedGroups(source, reads, checked, heads, cursor);
     if (!changed) return undefined;
     const users = changed.users;
     // a user new to the file must be new to the store too: one listed twice is left to a whole read
@@ -83,7 +84,7 @@ export function readChanges(ctx: {
     if (rows.length > 0 || users) {
       const userRows = (users?.put ?? []).map((u) => ({ id: u.id, data: JSON.stringify(u) }));
       reads.apply(source, { groups: rows, deletedGroups: [], users: userRows, deletedUsers: users?.gone ?? [] }, mark);
-      if (users) reads.bytes.put(source, users.kept);
+      if (users?.kept) reads.bytes.put(source, users.kept);
     } else reads.mark(source, mark, { full: false, changed: !sameVersion(state?.fingerprint, mark.fingerprint) });
     // the groups answered from the store are read from it later, only while it holds what it holds now
     const version = reads.version(source);
@@ -132,22 +133,32 @@ export function unknownWarning(source: string, group: string, member: string): s
   return `file source ${source}: group ${group} lists unknown member ${member}`;
 }
 
-/** the groups of the changed files that differ from the stored ones; undefined when a file changed in a way this cannot follow */
+/**
+ * The groups of the changed files that differ from the stored ones, and the users that changed when
+ * a file's users did (directory-users.ts); undefined when a file changed in a way this cannot follow
+ */
 function changedGroups(
   source: string,
   reads: SourceReads,
   checked: readonly ReturnType<typeof recheck>[],
   heads: ReadonlyMap<string, Head>,
-  usersDigests: Record<string, string>,
+  cursor: StoredCursor,
 ): Changed | undefined {
   const out: Changed = { groups: new Map(), places: new Map() };
   const byFile = new Map<string, string[]>();
   for (const [id, h] of heads) (byFile.get(h.data.file) ?? byFile.set(h.data.file, []).get(h.data.file)!).push(id);
-  for (const { read } of checked) {
-    if (!read) continue;
+  const files: { stamp: FileStamp; content?: FileContent; usersDigest: string | undefined }[] = [];
+  let usersChanged = false;
+  for (const { stamp, read } of checked) {
+    if (!read) {
+      files.push({ stamp, usersDigest: undefined });
+      continue;
+    }
     const content = parseFile(source, read);
     const digest = usersDigest(content.users);
-    if (digest === undefined || digest !== (usersDigests[read.file] ?? usersDigest([])) || !wellFormed(content)) return undefined;
+    if (digest === undefined || !wellFormed(content)) return undefined;
+    files.push({ stamp, content, usersDigest: digest });
+    if (digest !== (cursor.users[read.file] ?? usersDigest([]))) usersChanged = true;
     const before = new Set(byFile.get(read.file) ?? []);
     const ids = content.groups.map((g) => g.id);
     if (new Set(ids).size !== ids.length || ids.length !== before.size || ids.some((id) => !before.has(id))) return undefined;
@@ -160,6 +171,11 @@ function changedGroups(
       out.groups.set(g.id, g);
       out.places.set(g.id, { file: read.file, pos });
     }
+  }
+  if (usersChanged) {
+    const users = changedDirectoryUsers({ source, reads, files, cursor });
+    if (!users) return undefined;
+    out.users = users;
   }
   return out;
 }

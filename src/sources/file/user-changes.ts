@@ -4,7 +4,7 @@ import type { Span } from './spans.js';
 import { usersDigest, wellFormed } from './stored.js';
 
 /** at most this many users are parsed, now and as they were; a larger change is read whole */
-const MOST_PARSED = 500;
+export const MOST_USERS_CHANGED = 500;
 
 export interface UserChanges {
   /** users new or whose record differs, as a whole read gives them */
@@ -83,7 +83,7 @@ function unpairedBetween(before: Places, after: Places, first: number, last: num
   const pairsFrom = (i: number, j: number) => paired(i, j) && (paired(i + 1, j + 1) || (i + 1 === endOld && j + 1 === endNew));
   let i = first;
   let j = first;
-  while (i < endOld && j < endNew && old.length + fresh.length <= MOST_PARSED) {
+  while (i < endOld && j < endNew && old.length + fresh.length <= MOST_USERS_CHANGED) {
     if (paired(i, j)) {
       i++;
       j++;
@@ -109,10 +109,10 @@ function unpairedInAnyOrder(
   for (let j = rest.j; j < rest.endNew; j++) {
     const text = after.text(j);
     if (unpairedOld.has(text)) unpairedOld.delete(text);
-    else if (found.fresh.push(after.span(j)) + found.old.length > MOST_PARSED) return undefined;
+    else if (found.fresh.push(after.span(j)) + found.old.length > MOST_USERS_CHANGED) return undefined;
   }
   for (const i of unpairedOld.values()) found.old.push(before.span(i));
-  return found.old.length + found.fresh.length <= MOST_PARSED ? found : undefined;
+  return found.old.length + found.fresh.length <= MOST_USERS_CHANGED ? found : undefined;
 }
 
 /** the nearest places after (i, j), fewest users skipped first, where the two lists pair again */

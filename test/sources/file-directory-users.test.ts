@@ -1,0 +1,136 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { DesiredGroup } from '../../src/sources/types.js';
+import { cleanupAfterEach } from '../helpers/temp-db.js';
+import { sourcesOver, view } from './read-view.js';
+
+const cleanup = cleanupAfterEach();
+const signal = new AbortController().signal;
+
+interface U {
+  id: string;
+  externalId?: string;
+  active?: boolean;
+  [k: string]: unknown;
+}
+
+/** a directory: 600 users in two files, 30 groups of 10 in three files (group 29 nests group 0) */
+function directory() {
+  const dir = mkdtempSync(join(tmpdir(), 'convsync-dir-users-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const users: U[][] = [[], []];
+  for (let i = 0; i < 600; i++) users[i % 2]!.push({ id: `u${i}`, externalId: `x${i}`, active: true });
+  const groups = Array.from({ length: 30 }, (_, i) => ({
+    id: `g${i}`,
+    displayName: `team-${i}`,
+    members: Array.from({ length: 10 }, (_, k) => `u${(i * 7 + k) % 600}`),
+  }));
+  groups[29]!.members.push('g0');
+  const write = () => {
+    users.forEach((us, i) => writeFileSync(join(dir, `users-${i}.json`), JSON.stringify({ users: us })));
+    for (let f = 0; f < 3; f++) writeFileSync(join(dir, `groups-${f}.json`), JSON.stringify({ groups: groups.slice(f * 10, f * 10 + 10) }));
+  };
+  write();
+  const t = sourcesOver(dir, cleanup);
+  /** read again as a run planning what changed reads it, checked against a whole read and its store */
+  const reread = async () => {
+    write();
+    t.tick();
+    const read = await t.source.fetch(signal, { partial: true });
+    // before the members of the others are read below
+    const fresh = expanded(read.groups).sort();
+    const whole = await t.whole.fetch(signal);
+    expect(view(read.groups)).toEqual(view(whole.groups));
+    expect(read.warnings).toEqual(whole.warnings);
+    expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
+    expect(t.store.reads.groups('dir')).toEqual(t.wholeStore.reads.groups('dir'));
+    expect(t.store.reads.state('dir')?.cursor).toEqual(t.wholeStore.reads.state('dir')?.cursor);
+    return { read, fresh };
+  };
+  /** the groups that list one of these users, and those that nest one of those */
+  const listing = (...ids: string[]) => {
+    const out = new Set<string>();
+    for (let grew = true; grew;) {
+      grew = false;
+      for (const g of groups) if (!out.has(g.id) && g.members.some((m) => ids.includes(m) || out.has(m))) grew = out.add(g.id) !== undefined;
+    }
+    return [...out].sort();
+  };
+  return { dir, users, groups, write, reread, listing, ...t };
+}
+
+/** the groups a read expanded (those it answered from the store have their members still to read) */
+const expanded = (gs: readonly DesiredGroup[]) => gs.filter((g) => Object.getOwnPropertyDescriptor(g, 'members')!.get === undefined).map((g) => g.id);
+
+describe('a directory whose users changed', () => {
+  it('follows users edited, hired, gone and moved between files: only the groups that list them are read again', async () => {
+    const t = directory();
+    await t.source.fetch(signal);
+
+    // an edit in one users file; the other is parsed too, unchanged
+    t.users[1]![3]!.active = false;
+    let read = await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    expect(read.fresh).toEqual(t.listing('u7'));
+
+    // a hire placed in one group: its users file and its group's file changed
+    t.users[0]!.push({ id: 'new1', externalId: 'xn' });
+    t.groups[12]!.members.push('new1');
+    read = await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    expect(read.fresh).toEqual(t.listing('new1'));
+
+    // a leaver still listed by their groups: an unknown member now, with its warning
+    t.users[0] = t.users[0]!.filter((u) => u.id !== 'u0');
+    read = await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    expect(read.fresh).toEqual(t.listing('u0'));
+    expect(read.read.warnings).toContain('file source dir: group g0 lists unknown member u0');
+
+    // a user moved to the other file, unchanged: nothing to expand, the cursor moves
+    t.users[1]!.unshift(t.users[0]!.pop()!);
+    read = await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    expect(read.fresh).toEqual([]);
+
+    // every user of a file edited: 300 users changed, still followed
+    for (const u of t.users[1]!) u.title = 'lead';
+    read = await t.reread();
+    expect(t.wasWhole()).toBe(false);
+  });
+
+  it('is read whole when its users cannot be followed: more than 500 changed, a user in both files', async () => {
+    const t = directory();
+    await t.source.fetch(signal);
+    for (const us of t.users) for (const u of us) u.title = 'everyone';
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+
+    t.users[1]!.push({ ...t.users[0]![5]! });
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+    // and once listed once again, the next change is read whole (the store kept nothing of that read), then followed
+    t.users[1]!.pop();
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+    t.users[0]![9]!.title = 'new';
+    await t.reread();
+    expect(t.wasWhole()).toBe(false);
+  });
+
+  it('is read whole when a users file found unchanged changed before it was parsed', async () => {
+    const t = directory();
+    await t.source.fetch(signal);
+    t.users[0]![4]!.title = 'edited';
+    t.write();
+    t.tick();
+    // the run's check found users-1 unchanged; it changes before the read parses it
+    expect(await t.source.changed!(signal)).toBe(true);
+    writeFileSync(join(t.dir, 'users-1.json'), JSON.stringify({ users: [...t.users[1]!, { id: 'late', externalId: 'xl' }] }));
+    const read = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+  });
+});
