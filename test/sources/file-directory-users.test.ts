@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DesiredGroup } from '../../src/sources/types.js';
+import { cursorOf } from '../../src/sources/file/stored.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
 import { sourcesOver, view } from './read-view.js';
 
@@ -16,12 +17,12 @@ interface U {
   [k: string]: unknown;
 }
 
-/** a directory: 600 users in two files, 30 groups of 10 in three files (group 29 nests group 0) */
-function directory() {
+/** a directory: 600 users in two files (or one), 30 groups of 10 in three files (group 29 nests group 0) */
+function directory(usersFiles: 1 | 2 = 2) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-dir-users-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  const users: U[][] = [[], []];
-  for (let i = 0; i < 600; i++) users[i % 2]!.push({ id: `u${i}`, externalId: `x${i}`, active: true });
+  const users: U[][] = usersFiles === 2 ? [[], []] : [[]];
+  for (let i = 0; i < 600; i++) users[i % usersFiles]!.push({ id: `u${i}`, externalId: `x${i}`, active: true });
   const groups = Array.from({ length: 30 }, (_, i) => ({
     id: `g${i}`,
     displayName: `team-${i}`,
@@ -65,41 +66,43 @@ function directory() {
 const expanded = (gs: readonly DesiredGroup[]) => gs.filter((g) => Object.getOwnPropertyDescriptor(g, 'members')!.get === undefined).map((g) => g.id);
 
 describe('a directory whose users changed', () => {
-  it('follows users edited, hired, gone and moved between files: only the groups that list them are read again', async () => {
-    const t = directory();
-    await t.source.fetch(signal);
+  for (const usersFiles of [2, 1] as const) {
+    it(`follows users edited, hired, gone and moved: only the groups that list them are read again (users in ${usersFiles} file(s))`, async () => {
+      const t = directory(usersFiles);
+      await t.source.fetch(signal);
 
-    // an edit in one users file; the other is parsed too, unchanged
-    t.users[1]![3]!.active = false;
-    let read = await t.reread();
-    expect(t.wasWhole()).toBe(false);
-    expect(read.fresh).toEqual(t.listing('u7'));
+      // an edit (with two files of users, the other is parsed too, unchanged)
+      t.users.at(-1)![7 >> (usersFiles - 1)]!.active = false;
+      let read = await t.reread();
+      expect(t.wasWhole()).toBe(false);
+      expect(read.fresh).toEqual(t.listing('u7'));
 
-    // a hire placed in one group: its users file and its group's file changed
-    t.users[0]!.push({ id: 'new1', externalId: 'xn' });
-    t.groups[12]!.members.push('new1');
-    read = await t.reread();
-    expect(t.wasWhole()).toBe(false);
-    expect(read.fresh).toEqual(t.listing('new1'));
+      // a hire placed in one group: its users file and its group's file changed
+      t.users[0]!.push({ id: 'new1', externalId: 'xn' });
+      t.groups[12]!.members.push('new1');
+      read = await t.reread();
+      expect(t.wasWhole()).toBe(false);
+      expect(read.fresh).toEqual(t.listing('new1'));
 
-    // a leaver still listed by their groups: an unknown member now, with its warning
-    t.users[0] = t.users[0]!.filter((u) => u.id !== 'u0');
-    read = await t.reread();
-    expect(t.wasWhole()).toBe(false);
-    expect(read.fresh).toEqual(t.listing('u0'));
-    expect(read.read.warnings).toContain('file source dir: group g0 lists unknown member u0');
+      // a leaver still listed by their groups: an unknown member now, with its warning
+      t.users[0] = t.users[0]!.filter((u) => u.id !== 'u0');
+      read = await t.reread();
+      expect(t.wasWhole()).toBe(false);
+      expect(read.fresh).toEqual(t.listing('u0'));
+      expect(read.read.warnings).toContain('file source dir: group g0 lists unknown member u0');
 
-    // a user moved to the other file, unchanged: nothing to expand, the cursor moves
-    t.users[1]!.unshift(t.users[0]!.pop()!);
-    read = await t.reread();
-    expect(t.wasWhole()).toBe(false);
-    expect(read.fresh).toEqual([]);
+      // a user moved to the other file (or in its file), unchanged: nothing to expand, the cursor moves
+      t.users.at(-1)!.unshift(t.users[0]!.pop()!);
+      read = await t.reread();
+      expect(t.wasWhole()).toBe(false);
+      expect(read.fresh).toEqual([]);
 
-    // every user of a file edited: 300 users changed, still followed
-    for (const u of t.users[1]!) u.title = 'lead';
-    read = await t.reread();
-    expect(t.wasWhole()).toBe(false);
-  });
+      // 200 users edited, still followed
+      for (const u of t.users.flat().slice(0, 200)) u.title = 'lead';
+      read = await t.reread();
+      expect(t.wasWhole()).toBe(false);
+    });
+  }
 
   it('is read whole when its users cannot be followed: more than 500 changed, a user in both files', async () => {
     const t = directory();
@@ -132,5 +135,46 @@ describe('a directory whose users changed', () => {
     const read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
     expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+  });
+
+  it('keeps one file of users as bytes, and reads whole when the users move to or from that form', async () => {
+    const t = directory(2);
+    await t.source.fetch(signal);
+    expect(cursorOf(t.store.reads.state('dir')?.cursor)?.usersFile).toBeUndefined();
+    // the users of the second file moved to the first: one file of users now, read whole to keep it as bytes
+    t.users[0]!.push(...t.users[1]!.splice(0));
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+    expect(cursorOf(t.store.reads.state('dir')?.cursor)?.usersFile).toBe(join(t.dir, 'users-0.json'));
+    t.users[0]![11]!.title = 'followed';
+    await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    // a second file of users again: read whole
+    t.users[1]!.push(t.users[0]!.shift()!);
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+    expect(cursorOf(t.store.reads.state('dir')?.cursor)?.usersFile).toBeUndefined();
+  });
+
+  it('with one file of users, reads whole when that file lists more than users, or the bytes kept are not those of the users stored', async () => {
+    const t = directory(1);
+    await t.source.fetch(signal);
+    const file = join(t.dir, 'users-0.json');
+    t.users[0]![3]!.title = 'x';
+    t.write();
+    writeFileSync(file, JSON.stringify({ groups: [], users: t.users[0] }));
+    t.tick();
+    let read = await t.source.fetch(signal, { partial: true });
+    expect(t.wasWhole()).toBe(true);
+    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    await t.reread();
+    expect(t.wasWhole()).toBe(true);
+    t.users[0]![4]!.title = 'y';
+    await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    t.store.reads.bytes.put('dir', undefined);
+    t.users[0]![5]!.title = 'z';
+    read = (await t.reread()).read;
+    expect(t.wasWhole()).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
 import { followedOverChanges, sourcesOver, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
+import { cursorOf } from '../../src/sources/file/stored.js';
 import { fileSource } from '../../src/sources/file/index.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
@@ -26,14 +27,14 @@ interface Group {
   members: string[];
 }
 
-/** a directory of users in two files and groups in four, some nested, some listing ids nobody has */
-function directory(seed: number) {
+/** a directory of users in two files (or one) and groups in four, some nested, some listing ids nobody has */
+function directory(seed: number, usersFiles: 1 | 2 = 2) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-incremental-'));
   cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
   const random = seededRandom(seed);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
-  const users: User[][] = [[], []];
-  for (let i = 0; i < 40; i++) users[i % 2]!.push({ id: `u${i}`, externalId: `x${i}`, active: random() < 0.9 });
+  const users: User[][] = usersFiles === 2 ? [[], []] : [[]];
+  for (let i = 0; i < 40; i++) users[i % usersFiles]!.push({ id: `u${i}`, externalId: `x${i}`, active: random() < 0.9 });
   const files: Group[][] = [[], [], [], []];
   for (let i = 0; i < 16; i++) files[i % 4]!.push({ id: `g${i}`, displayName: `team-${i}`, members: [] });
   const allGroups = () => files.flat();
@@ -106,16 +107,21 @@ function directory(seed: number) {
         return 'user left (still listed by groups)';
       }
       case 11: {
-        const [from, to] = random() < 0.5 ? [users[0]!, users[1]!] : [users[1]!, users[0]!];
+        const [from, to] = random() < 0.5 ? [users[0]!, users.at(-1)!] : [users.at(-1)!, users[0]!];
         if (from.length > 0) to.splice(Math.floor(random() * (to.length + 1)), 0, ...from.splice(Math.floor(random() * from.length), 1));
-        return 'user moved to the other file';
+        // a file of users emptied leaves one: read whole, to keep that one's users as bytes
+        return usersFiles === 1
+          ? 'user moved in its file'
+          : from.length === 0
+            ? 'the last user of a file moved to the other (whole)'
+            : 'user moved to the other file';
       }
       case 12: {
         if (random() < 0.5) {
-          const [from, to] = [users[0]!, users[1]!];
+          const [from, to] = [users[0]!, users.at(-1)!];
           if (from.length > 0) twice = { in: to, user: { ...pick(from) } };
           if (twice) to.push(twice.user);
-          return 'user listed in both files (whole)';
+          return 'user listed twice (whole)';
         }
         for (const us of users) for (const u of us) u.title = `all${Math.floor(random() * 3)}`;
         return 'every user edited';
@@ -137,11 +143,20 @@ function directory(seed: number) {
 }
 
 describe('a directory source read again after some files changed', () => {
-  for (const seed of [1, 2, 3]) {
-    it(`gives what a whole read gives, over random changes (seed ${seed})`, async () => {
-      const t = directory(seed);
+  for (const [seed, usersFiles] of [
+    [1, 2],
+    [2, 2],
+    [3, 2],
+    [5, 1],
+    [6, 1],
+  ] as const) {
+    it(`gives what a whole read gives, over random changes (seed ${seed}, users in ${usersFiles} file(s))`, async () => {
+      const t = directory(seed, usersFiles);
       await t.source.fetch(signal, { partial: true });
       expect(t.wasWhole()).toBe(true);
+      // one file of users is followed by its bytes, as a single JSON file's users are
+      expect(cursorOf(t.store.reads.state('dir')?.cursor)?.usersFile !== undefined).toBe(usersFiles === 1);
+      expect(t.store.reads.bytes.digest('dir') !== undefined).toBe(usersFiles === 1);
       const followed = await followedOverChanges(t, 60);
       expect(followed).toBeGreaterThan(20);
     });

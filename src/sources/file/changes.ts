@@ -4,12 +4,12 @@ import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
-import { changedDirectoryUsers } from './directory-users.js';
+import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
 import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
-import { spanDigest, spansOf } from './spans.js';
+import { spanDigest, spansOf, usersSpansOf } from './spans.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
-import { changedUsers, keptUsers, type UserChanges } from './user-changes.js';
+import { usersSinceKept, type UserChanges } from './user-changes.js';
 
 interface Head {
   displayName: string;
@@ -21,7 +21,7 @@ interface Changed {
   /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
   groups: Map<string, FlatGroup>;
   places: Map<string, { file: string; pos: number; span?: string }>;
-  /** the users that changed, and the cursor that says so (of a single JSON file, with the bytes the store keeps of them now) */
+  /** the users that changed, and the cursor that says so (of a users list kept as bytes, with the bytes to keep now) */
   users?: UserChanges & { cursor: StoredCursor; kept?: KeptBytes };
 }
 
@@ -56,10 +56,11 @@ export function readChanges(ctx: {
     const devices = new Map<bigint, boolean>();
     const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
+    const keptBytes = () => reads.bytes.get(source);
     const changed =
-      cursor.usersBytes !== undefined
-        ? changedSpans(checked, heads, cursor, () => reads.bytes.get(source))
-        : changedGroups(source, reads, checked, heads, cursor);
+      cursor.usersBytes !== undefined && cursor.usersFile === undefined
+        ? changedSpans(checked, heads, cursor, keptBytes)
+        : changedGroups(source, reads, checked, heads, cursor, keptBytes);
     if (!changed) return undefined;
     const users = changed.users;
     // a user new to the file must be new to the store too: one listed twice is left to a whole read
@@ -143,21 +144,30 @@ function changedGroups(
   checked: readonly ReturnType<typeof recheck>[],
   heads: ReadonlyMap<string, Head>,
   cursor: StoredCursor,
+  keptBytes: () => KeptBytes | undefined,
 ): Changed | undefined {
   const out: Changed = { groups: new Map(), places: new Map() };
   const byFile = new Map<string, string[]>();
   for (const [id, h] of heads) (byFile.get(h.data.file) ?? byFile.set(h.data.file, []).get(h.data.file)!).push(id);
-  const files: { stamp: FileStamp; content?: FileContent; usersDigest: string | undefined }[] = [];
+  const files: { stamp: FileStamp; bytes?: Buffer; content?: FileContent; usersDigest: string | undefined }[] = [];
   let usersChanged = false;
   for (const { stamp, read } of checked) {
     if (!read) {
       files.push({ stamp, usersDigest: undefined });
       continue;
     }
+    if (read.file === cursor.usersFile) {
+      // the one file of users, followed by its bytes as a single JSON file's users are
+      const spans = usersSpansOf(read.bytes);
+      const users = spans && usersSinceKept(read.bytes, spans, cursor, keptBytes);
+      if (users === undefined) return undefined;
+      if (users) out.users = users;
+      continue;
+    }
     const content = parseFile(source, read);
     const digest = usersDigest(content.users);
-    if (digest === undefined || !wellFormed(content)) return undefined;
-    files.push({ stamp, content, usersDigest: digest });
+    if (digest === undefined || !wellFormed(content) || (cursor.usersFile !== undefined && content.users.length > 0)) return undefined;
+    files.push({ stamp, bytes: read.bytes, content, usersDigest: digest });
     if (digest !== (cursor.users[read.file] ?? usersDigest([]))) usersChanged = true;
     const before = new Set(byFile.get(read.file) ?? []);
     const ids = content.groups.map((g) => g.id);
@@ -172,6 +182,16 @@ function changedGroups(
       out.places.set(g.id, { file: read.file, pos });
     }
   }
+  // users now all in one JSON file laid out plainly: a whole read keeps them as bytes from then on
+  const listing = files.filter((f) => (f.content ? f.content.users.length > 0 : cursor.users[f.stamp.file] !== undefined));
+  const [only] = listing;
+  if (
+    cursor.usersFile === undefined &&
+    listing.length === 1 &&
+    only!.content &&
+    plainUsersFile([{ file: only!.stamp.file, bytes: only!.bytes!, content: only!.content }])
+  )
+    return undefined;
   if (usersChanged) {
     const users = changedDirectoryUsers({ source, reads, files, cursor });
     if (!users) return undefined;
@@ -197,14 +217,9 @@ function changedSpans(
   if (!read) return out;
   const spans = spansOf(read.bytes);
   if (!spans || spans.groups.length !== heads.size) return undefined;
-  const usersBytes = spanDigest(read.bytes, spans.users);
-  if (usersBytes !== cursor.usersBytes) {
-    const kept = keptBytes();
-    // the bytes kept must be those of the users the store holds
-    const users = kept && kept.digest === cursor.usersBytes ? changedUsers(kept, read.bytes, spans.users, spans.userElements) : undefined;
-    if (!users) return undefined;
-    out.users = { ...users, cursor: { ...cursor, usersBytes }, kept: keptUsers(read.bytes, spans.users, spans.userElements, usersBytes) };
-  }
+  const users = usersSinceKept(read.bytes, spans, cursor, keptBytes);
+  if (users === undefined) return undefined;
+  if (users) out.users = users;
   const atPos: (string | undefined)[] = [];
   for (const [id, { data }] of heads) {
     if (data.file !== read.file || data.span === undefined || atPos[data.pos] !== undefined) return undefined;

@@ -1,7 +1,9 @@
+import { extname } from 'node:path';
 import type { SourceReads } from '../../store/source-reads.js';
 import { readStamped, type FileStamp } from './fingerprint.js';
 import { parseFile, type FileContent, type FileUserRecord } from './format.js';
 import type { StoredCursor } from './stored.js';
+import { usersSpansOf } from './spans.js';
 import { MOST_USERS_CHANGED, type UserChanges } from './user-changes.js';
 
 /**
@@ -25,15 +27,14 @@ export function changedDirectoryUsers(ctx: {
   const digests: Record<string, string> = {};
   for (const { stamp, content, usersDigest } of ctx.files) {
     let listed = content?.users;
-    if (!listed) {
-      const kept = cursor.users[stamp.file];
-      if (kept === undefined) continue;
+    if (listed && listed.length > 0) digests[stamp.file] = usersDigest!;
+    else if (!content && cursor.users[stamp.file] !== undefined) {
       const read = readStamped(stamp.file);
       if (read.stamp.sha256 !== stamp.sha256) return undefined;
       listed = parseFile(source, read).users;
-      digests[stamp.file] = kept;
-    } else if (listed.length > 0) digests[stamp.file] = usersDigest!;
-    for (const u of listed) {
+      digests[stamp.file] = cursor.users[stamp.file]!;
+    }
+    for (const u of listed ?? []) {
       if (users.has(u.id)) return undefined;
       users.set(u.id, u);
     }
@@ -50,4 +51,12 @@ export function changedDirectoryUsers(ctx: {
   const gone = [...stored.keys()].filter((id) => !users.has(id));
   if (put.length + gone.length > MOST_USERS_CHANGED) return undefined;
   return { put, gone, added, cursor: { ...cursor, users: digests } };
+}
+
+/** the one file of a directory that lists users, when it is JSON listing only users, laid out plainly */
+export function plainUsersFile(contents: readonly { file: string; bytes: Buffer; content: FileContent }[]) {
+  const listing = contents.filter((c) => c.content.users.length > 0);
+  if (listing.length !== 1 || extname(listing[0]!.file) !== '.json') return undefined;
+  const spans = usersSpansOf(listing[0]!.bytes);
+  return spans && { file: listing[0]!.file, bytes: listing[0]!.bytes, spans };
 }

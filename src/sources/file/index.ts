@@ -9,6 +9,7 @@ import { readChanges, unknownWarning } from './changes.js';
 import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
+import { plainUsersFile } from './directory-users.js';
 import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
 import { keptUsers } from './user-changes.js';
 
@@ -117,7 +118,10 @@ class FileSource implements Source {
     const single = files.length === 1 && extname(files[0]!.file) === '.json' ? spansOf(files[0]!.bytes) : undefined;
     const follow = files.length > 1 || single !== undefined;
     if (follow) printMembers(expanded.groups);
-    const rows = follow ? rowsOfWholeRead(contents, expanded, single && { bytes: files[0]!.bytes, spans: single }) : undefined;
+    // so is a directory's one file of users
+    const usersFile = files.length > 1 ? plainUsersFile(contents) : undefined;
+    const rows = follow ? rowsOfWholeRead(contents, expanded, single && { bytes: files[0]!.bytes, spans: single }, usersFile) : undefined;
+    const keptFrom = single ? { bytes: files[0]!.bytes, spans: single } : usersFile;
     try {
       return reads.writing(() => {
         const before = reads.state(this.id);
@@ -131,11 +135,11 @@ class FileSource implements Source {
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });
         else reads.mark(this.id, mark, { full: true, changed });
-        // a single JSON file's users list is kept as bytes: a run after a few users changed parses only those (user-changes.ts)
+        // such a users list is kept as bytes: a run after a few users changed parses only those (user-changes.ts)
         const usersBytes = rows?.cursor.usersBytes;
-        if (usersBytes === undefined || !single) reads.bytes.put(this.id, undefined);
+        if (usersBytes === undefined || !keptFrom) reads.bytes.put(this.id, undefined);
         else if (reads.bytes.digest(this.id) !== usersBytes)
-          reads.bytes.put(this.id, keptUsers(files[0]!.bytes, single.users, single.userElements, usersBytes));
+          reads.bytes.put(this.id, keptUsers(keptFrom.bytes, keptFrom.spans.users, keptFrom.spans.userElements, usersBytes));
         return reads.version(this.id);
       });
     } catch (e) {

@@ -31,6 +31,20 @@ const CLOSE_BRACKET = 0x5d;
  * is not an object), gives undefined: the file is then read whole, as before it was followed.
  */
 export function spansOf(bytes: Uint8Array): FileSpans | undefined {
+  const lists = listsOf(bytes);
+  if (lists?.users === undefined || lists.groups === undefined) return undefined;
+  return { users: lists.users.list, userElements: lists.users.elements, groups: lists.groups };
+}
+
+/** the same of a file that lists only users (a directory's users file, beside its files of groups) */
+export function usersSpansOf(bytes: Uint8Array): Omit<FileSpans, 'groups'> | undefined {
+  const lists = listsOf(bytes);
+  if (lists?.users === undefined || lists.groups !== undefined) return undefined;
+  return { users: lists.users.list, userElements: lists.users.elements };
+}
+
+/** the `users` and `groups` lists of a file laid out plainly, each at most once, nothing else */
+function listsOf(bytes: Uint8Array): { users?: { list: Span; elements: Span[] }; groups?: Span[] } | undefined {
   const n = bytes.length;
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== OPEN_BRACE) return undefined;
@@ -62,8 +76,8 @@ export function spansOf(bytes: Uint8Array): FileSpans | undefined {
     } else return undefined;
     i = skipSpace(bytes, i);
   }
-  if (skipSpace(bytes, i + 1) !== n || users === undefined || groups === undefined) return undefined;
-  return { users: users.list, userElements: users.elements, groups };
+  if (skipSpace(bytes, i + 1) !== n) return undefined;
+  return { ...(users && { users }), ...(groups && { groups }) };
 }
 
 /** a digest of a span's bytes */

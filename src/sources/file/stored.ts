@@ -58,12 +58,14 @@ export function unknownByGroup(unknown: readonly [string, string][]): Map<string
 
 /**
  * The read state's cursor: the digest of each file's users (files without users left out), to tell
- * a file whose users changed; for a single JSON file, the digest of its users' bytes instead
+ * a file whose users changed; for a single JSON file, and for a directory whose users are all in
+ * one JSON file laid out plainly (`usersFile`), the digest of its users' bytes instead
  */
 export interface StoredCursor {
   v: 1;
   users: Record<string, string>;
   usersBytes?: string;
+  usersFile?: string;
 }
 
 export function cursorOf(text: string | null | undefined): StoredCursor | undefined {
@@ -114,9 +116,16 @@ export function rowsOfWholeRead(
   expanded: { groups: DesiredGroup[]; unknown: readonly [string, string][]; nested: ReadonlyMap<string, string[]> },
   /** a single JSON file's bytes and where its users and groups are in them */
   single?: { bytes: Uint8Array; spans: FileSpans },
+  /** a directory's one file of users, JSON laid out plainly: its bytes and where its users are in them */
+  usersFile?: { file: string; bytes: Uint8Array; spans: Omit<FileSpans, 'groups'> },
 ): { groups: ReadGroup[]; users: ReadUser[]; cursor: StoredCursor } | undefined {
-  // a single JSON file's users are told by their bytes (their digest still says whether JSON text keeps them: 1e400 reads as Infinity)
-  const cursor: StoredCursor = { v: 1, users: {}, ...(single ? { usersBytes: spanDigest(single.bytes, single.spans.users) } : {}) };
+  // such users are told by their bytes (their digest still says whether JSON text keeps them: 1e400 reads as Infinity)
+  const cursor: StoredCursor = {
+    v: 1,
+    users: {},
+    ...(single ? { usersBytes: spanDigest(single.bytes, single.spans.users) } : {}),
+    ...(usersFile ? { usersBytes: spanDigest(usersFile.bytes, usersFile.spans.users), usersFile: usersFile.file } : {}),
+  };
   if (single && (files.length !== 1 || files[0]!.content.groups.length !== single.spans.groups.length)) return undefined;
   const records: FileUserRecord[] = [];
   const userIds = new Set<string>();
@@ -124,7 +133,7 @@ export function rowsOfWholeRead(
   for (const { file, bytes, content } of files) {
     const digest = usersDigest(content.users);
     if (digest === undefined || (escapesCodePoints(bytes) && !wellFormed(content))) return undefined;
-    if (content.users.length > 0 && !single) cursor.users[file] = digest;
+    if (content.users.length > 0 && !single && file !== usersFile?.file) cursor.users[file] = digest;
     for (const u of content.users) {
       if (userIds.has(u.id)) return undefined;
       userIds.add(u.id);

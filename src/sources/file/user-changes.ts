@@ -1,7 +1,7 @@
 import type { KeptBytes } from '../../store/kept-bytes.js';
 import { plainDirectory, type FileUserRecord } from './format.js';
-import type { Span } from './spans.js';
-import { usersDigest, wellFormed } from './stored.js';
+import { spanDigest, type Span } from './spans.js';
+import { usersDigest, wellFormed, type StoredCursor } from './stored.js';
 
 /** at most this many users are parsed, now and as they were; a larger change is read whole */
 export const MOST_USERS_CHANGED = 500;
@@ -23,6 +23,28 @@ export function keptUsers(bytes: Uint8Array, list: Span, elements: readonly Span
     offsets[2 * i + 1] = end - list[0];
   });
   return { digest, bytes: Buffer.from(bytes.buffer, bytes.byteOffset + list[0], list[1] - list[0]), elements: offsets };
+}
+
+/** users found changed, with the cursor and the bytes to keep that say so */
+export type FollowedUsers = UserChanges & { cursor: StoredCursor; kept: KeptBytes };
+
+/**
+ * The users of a users list kept as bytes (a single JSON file's, a directory's one file of users)
+ * that changed since: null when its bytes are those kept, undefined when that cannot be told by
+ * the bytes (they are then read whole)
+ */
+export function usersSinceKept(
+  bytes: Buffer,
+  spans: { users: Span; userElements: readonly Span[] },
+  cursor: StoredCursor,
+  keptBytes: () => KeptBytes | undefined,
+): FollowedUsers | null | undefined {
+  const usersBytes = spanDigest(bytes, spans.users);
+  if (usersBytes === cursor.usersBytes) return null;
+  const kept = keptBytes();
+  // the bytes kept must be those of the users the store holds
+  const users = kept && kept.digest === cursor.usersBytes ? changedUsers(kept, bytes, spans.users, spans.userElements) : undefined;
+  return users && { ...users, cursor: { ...cursor, usersBytes }, kept: keptUsers(bytes, spans.users, spans.userElements, usersBytes) };
 }
 
 /**
