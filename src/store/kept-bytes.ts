@@ -1,5 +1,9 @@
 import type Database from 'better-sqlite3';
+import { endianness } from 'node:os';
 import { Statements } from './statements.js';
+
+/** offsets are kept little-endian whatever the machine: a store copied to another one reads them back the same */
+const SWAP = endianness() === 'BE';
 
 /** bytes a source kept of its last read, with their digest, and where each element is in them (start and end, in pairs) */
 export interface KeptBytes {
@@ -26,7 +30,9 @@ export class SourceReadBytes {
     if (!row || row.elements.byteLength % 8 !== 0) return undefined;
     // a copy: a blob's buffer need not be aligned for 32-bit reads
     const elements = new Int32Array(row.elements.byteLength / 4);
-    Buffer.from(elements.buffer).set(row.elements);
+    const raw = Buffer.from(elements.buffer);
+    raw.set(row.elements);
+    if (SWAP) raw.swap32();
     return { digest: row.digest, bytes: row.bytes, elements };
   }
 
@@ -41,7 +47,8 @@ export class SourceReadBytes {
       this.statements.get(`DELETE FROM source_read_bytes WHERE source = ?`).run(source);
       return;
     }
-    const elements = Buffer.from(kept.elements.buffer, kept.elements.byteOffset, kept.elements.byteLength);
+    const native = Buffer.from(kept.elements.buffer, kept.elements.byteOffset, kept.elements.byteLength);
+    const elements = SWAP ? Buffer.from(native).swap32() : native;
     this.statements
       .get(
         `INSERT INTO source_read_bytes (source, digest, bytes, elements) VALUES (?, ?, ?, ?)

@@ -52,6 +52,18 @@ describe('store', () => {
     db.close();
   });
 
+  it('keeps the places of kept bytes little-endian, whatever the machine, and reads them back', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    store.reads.bytes.put('dir', { digest: 'd', bytes: Buffer.from('[{"id":"a"}]'), elements: Int32Array.from([1, 11, 256, 65_536]) });
+    const db = new Database(path, { readonly: true });
+    const blob = db.prepare(`SELECT elements FROM source_read_bytes WHERE source = 'dir'`).pluck().get() as Buffer;
+    db.close();
+    expect([...blob]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]);
+    expect([...store.reads.bytes.get('dir')!.elements]).toEqual([1, 11, 256, 65_536]);
+    store.close();
+  });
+
   it('refuses a database from a newer convsync', () => {
     const path = dbPath();
     Store.open(path).close();
