@@ -2,10 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { DesiredGroup } from '../../src/sources/types.js';
 import { cursorOf } from '../../src/sources/file/stored.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
-import { sourcesOver, view } from './read-view.js';
+import { rereadAfter, sourcesOver, view } from './read-view.js';
 
 const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
@@ -35,21 +34,7 @@ function directory(usersFiles: 1 | 2 = 2) {
   };
   write();
   const t = sourcesOver(dir, cleanup);
-  /** read again as a run planning what changed reads it, checked against a whole read and its store */
-  const reread = async () => {
-    write();
-    t.tick();
-    const read = await t.source.fetch(signal, { partial: true });
-    // before the members of the others are read below
-    const fresh = expanded(read.groups).sort();
-    const whole = await t.whole.fetch(signal);
-    expect(view(read.groups)).toEqual(view(whole.groups));
-    expect(read.warnings).toEqual(whole.warnings);
-    expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
-    expect(t.store.reads.groups('dir')).toEqual(t.wholeStore.reads.groups('dir'));
-    expect(t.store.reads.state('dir')?.cursor).toEqual(t.wholeStore.reads.state('dir')?.cursor);
-    return { read, fresh };
-  };
+  const reread = rereadAfter(t, write);
   /** the groups that list one of these users, and those that nest one of those */
   const listing = (...ids: string[]) => {
     const out = new Set<string>();
@@ -61,9 +46,6 @@ function directory(usersFiles: 1 | 2 = 2) {
   };
   return { dir, users, groups, write, reread, listing, ...t };
 }
-
-/** the groups a read expanded (those it answered from the store have their members still to read) */
-const expanded = (gs: readonly DesiredGroup[]) => gs.filter((g) => Object.getOwnPropertyDescriptor(g, 'members')!.get === undefined).map((g) => g.id);
 
 describe('a directory whose users changed', () => {
   for (const usersFiles of [2, 1] as const) {

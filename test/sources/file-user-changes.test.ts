@@ -6,8 +6,7 @@ import { seededRandom } from '../../src/sandbox/random.js';
 import { plainDirectory } from '../../src/sources/file/format.js';
 import { spansOf } from '../../src/sources/file/spans.js';
 import { changedUsers, keptUsers } from '../../src/sources/file/user-changes.js';
-import type { DesiredGroup } from '../../src/sources/types.js';
-import { sourcesOver, view } from './read-view.js';
+import { rereadAfter, sourcesOver, view } from './read-view.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
 
 const cleanup = cleanupAfterEach();
@@ -35,25 +34,9 @@ function directory() {
   const write = () => writeFileSync(file, `{"users": [\n${users.map((u) => JSON.stringify(u)).join(',\n')}\n],\n"groups": ${JSON.stringify(groups)}}`);
   write();
   const t = sourcesOver(file, cleanup);
-  /** the file read again as a run planning what changed reads it, checked against a whole read and its store */
-  const reread = async () => {
-    write();
-    t.tick();
-    const read = await t.source.fetch(signal, { partial: true });
-    // before the members of the others are read below
-    const fresh = expanded(read.groups).sort();
-    const whole = await t.whole.fetch(signal);
-    expect(view(read.groups)).toEqual(view(whole.groups));
-    expect(read.warnings).toEqual(whole.warnings);
-    expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
-    expect(t.store.reads.groups('dir')).toEqual(t.wholeStore.reads.groups('dir'));
-    return { read, fresh };
-  };
+  const reread = rereadAfter(t, write);
   return { file, users, groups, write, reread, ...t };
 }
-
-/** the groups a read expanded (those it answered from the store have their members still to read) */
-const expanded = (gs: readonly DesiredGroup[]) => gs.filter((g) => Object.getOwnPropertyDescriptor(g, 'members')!.get === undefined).map((g) => g.id);
 
 describe('a single JSON file whose users changed', () => {
   it('follows users edited, added and removed: only the groups that list them are read again', async () => {

@@ -79,3 +79,30 @@ export async function followedOverChanges(t: ReturnType<typeof sourcesOver> & { 
   }
   return followed;
 }
+
+/** the groups a read expanded (those it answered from the store have their members still to read) */
+export function expandedIn(groups: readonly DesiredGroup[]): string[] {
+  return groups.filter((g) => Object.getOwnPropertyDescriptor(g, 'members')!.get === undefined).map((g) => g.id);
+}
+
+/**
+ * Reads again as a run planning what changed reads, after `write`, and checks the read against a
+ * whole read and its store (rows and cursor); gives the read and the groups it expanded
+ */
+export function rereadAfter(t: ReturnType<typeof sourcesOver>, write: () => void) {
+  const signal = new AbortController().signal;
+  return async () => {
+    write();
+    t.tick();
+    const read = await t.source.fetch(signal, { partial: true });
+    // before the members of the others are read below
+    const fresh = expandedIn(read.groups).sort();
+    const whole = await t.whole.fetch(signal);
+    expect(view(read.groups)).toEqual(view(whole.groups));
+    expect(read.warnings).toEqual(whole.warnings);
+    expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
+    expect(t.store.reads.groups('dir')).toEqual(t.wholeStore.reads.groups('dir'));
+    expect(t.store.reads.state('dir')?.cursor).toEqual(t.wholeStore.reads.state('dir')?.cursor);
+    return { read, fresh };
+  };
+}
