@@ -159,4 +159,28 @@ describe('a directory whose users changed', () => {
     read = (await t.reread()).read;
     expect(t.wasWhole()).toBe(true);
   });
+
+  it('reads whole when the users come to be in one file of users without it changing, or that file comes to list no one', async () => {
+    const after = async (files: Record<string, object>, change: Record<string, object>) => {
+      const dir = mkdtempSync(join(tmpdir(), 'convsync-dir-users-'));
+      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      const put = (fs: Record<string, object>) => {
+        for (const [f, v] of Object.entries(fs)) writeFileSync(join(dir, f), JSON.stringify(v));
+      };
+      put({ ...files, 'c.json': { groups: [{ id: 'g1', displayName: 'G1', members: ['u1', 'u2'] }] } });
+      const t = sourcesOver(dir, cleanup);
+      await t.source.fetch(signal);
+      const reread = rereadAfter(t, () => put(change));
+      await reread();
+      return { ...t, dir };
+    };
+    // the users of b.json gone: a.json, unchanged, is now the one file of users
+    let t = await after({ 'a.json': { users: [{ id: 'u1' }] }, 'b.json': { users: [{ id: 'u2' }] } }, { 'b.json': { users: [] } });
+    expect(t.wasWhole()).toBe(true);
+    expect(cursorOf(t.store.reads.state('dir')?.cursor)?.usersFile).toBe(join(t.dir, 'a.json'));
+    // the one file of users lists no one now
+    t = await after({ 'a.json': { users: [{ id: 'u1' }, { id: 'u2' }] } }, { 'a.json': { users: [] } });
+    expect(t.wasWhole()).toBe(true);
+    expect(t.store.reads.bytes.digest('dir')).toBeUndefined();
+  });
 });

@@ -158,8 +158,9 @@ function changedGroups(
     }
     if (read.file === cursor.usersFile) {
       // the one file of users, followed by its bytes as a single JSON file's users are
+      // listing no one now, it is no file of users to a whole read, which then says so to the store
       const spans = usersSpansOf(read.bytes);
-      const users = spans && usersSinceKept(read.bytes, spans, cursor, keptBytes);
+      const users = spans && spans.userElements.length > 0 ? usersSinceKept(read.bytes, spans, cursor, keptBytes) : undefined;
       if (users === undefined) return undefined;
       if (users) out.users = users;
       continue;
@@ -183,14 +184,10 @@ function changedGroups(
     }
   }
   // users now all in one JSON file laid out plainly: a whole read keeps them as bytes from then on
+  // (one unchanged was not so at the last read, unless other files listed users then)
   const listing = files.filter((f) => (f.content ? f.content.users.length > 0 : cursor.users[f.stamp.file] !== undefined));
-  const [only] = listing;
-  if (
-    cursor.usersFile === undefined &&
-    listing.length === 1 &&
-    only!.content &&
-    plainUsersFile([{ file: only!.stamp.file, bytes: only!.bytes!, content: only!.content }])
-  )
+  const only = listing.length === 1 && cursor.usersFile === undefined ? listing[0]! : undefined;
+  if (only?.content ? plainUsersFile([{ file: only.stamp.file, bytes: only.bytes!, content: only.content }]) : only && Object.keys(cursor.users).length > 1)
     return undefined;
   if (usersChanged) {
     const users = changedDirectoryUsers({ source, reads, files, cursor });

@@ -6,10 +6,10 @@ import type { Store } from '../../store/store.js';
 import { expandGroups, type FlatGroup } from '../expand.js';
 import type { FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { readChanges, unknownWarning } from './changes.js';
+import { plainUsersFile } from './directory-users.js';
 import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
-import { plainUsersFile } from './directory-users.js';
 import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
 import { keptUsers } from './user-changes.js';
 

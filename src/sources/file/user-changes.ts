@@ -3,7 +3,11 @@ import { plainDirectory, type FileUserRecord } from './format.js';
 import { spanDigest, type Span } from './spans.js';
 import { usersDigest, wellFormed, type StoredCursor } from './stored.js';
 
-/** at most this many users are parsed, now and as they were; a larger change is read whole */
+/**
+ * At most this many users are compared; a larger change is read whole. Of a list kept as bytes,
+ * the users parsed now and as they were (an edit counts twice); of a directory's files, the users
+ * that changed.
+ */
 export const MOST_USERS_CHANGED = 500;
 
 export interface UserChanges {
