@@ -12,8 +12,14 @@ import type { DesiredGroup } from '../sources/types.js';
 export function printGroups(groups: readonly DesiredGroup[]): Map<string, string> {
   const call = {};
   const out = new Map<string, string>();
-  for (const g of groups) out.set(g.key, `${headPrint(g)}.${g.membersPrint ?? membersPrint(g.members, call)}`);
+  for (const g of groups) out.set(g.key, `${headOf(g)}.${g.membersPrint ?? membersPrint(g.members, call)}`);
   return out;
+}
+
+/** a stored head's print while the group is as stored, else printed now */
+function headOf(g: DesiredGroup): string {
+  const asStored = g.complete && !g.suspect && g.unknownReason === undefined && g.unknownIsReadError === undefined;
+  return asStored && g.headPrint !== undefined ? g.headPrint : headPrint(g);
 }
 
 export interface ChangeScope {

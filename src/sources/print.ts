@@ -24,7 +24,7 @@ export function membersPrint(members: readonly SourceUser[], call: object): stri
 }
 
 /** the print of a group's own fields (name, flags) */
-export function headPrint(g: DesiredGroup): string {
+export function headPrint(g: Pick<DesiredGroup, 'source' | 'id' | 'displayName' | 'complete' | 'unknownReason' | 'unknownIsReadError' | 'suspect'>): string {
   return new Lanes()
     .text(JSON.stringify([g.source, g.id, g.displayName, g.complete, g.unknownReason ?? null, g.unknownIsReadError ?? null, g.suspect ?? false]))
     .print();

@@ -48,6 +48,11 @@ export interface DesiredGroup {
    */
   membersPrint?: string;
   size?: number;
+  /**
+   * Set, not enumerable, by such a source: the print of the group's own fields as stored (complete,
+   * no flag). A copy of the group (the guard's, making it unknown) has none and is printed anew.
+   */
+  readonly headPrint?: string;
 }
 
 export interface SourceResult {

@@ -60,4 +60,22 @@ describe('group prints', () => {
     expect(user.printedBy).toBeDefined();
     expect(toStoredUser(user).data).toBe(before);
   });
+
+  it("take a stored head's print only while the group is as stored: a copy made unknown, or a flag set on it, is printed anew", () => {
+    const { group } = groupOf('{ id: a, mail: a@x }');
+    const fresh = printGroups([group]).get('f:eng')!;
+    const stub = { ...group };
+    Object.defineProperty(stub, 'headPrint', { value: 'stored' });
+    expect(printGroups([stub]).get('f:eng')).toBe(`stored.${fresh.split('.').slice(2).join('.')}`);
+    // the guard's copy, made unknown and suspect, carries no stored print
+    const suspect = { ...stub, complete: false, unknownReason: 'came back with no members', suspect: true };
+    expect(printGroups([suspect]).get('f:eng')).toBe(
+      printGroups([{ ...group, complete: false, unknownReason: 'came back with no members', suspect: true }]).get('f:eng'),
+    );
+    for (const flag of [{ complete: false }, { suspect: true }, { unknownReason: 'x' }, { unknownIsReadError: false }]) {
+      const flagged = { ...group, ...flag };
+      Object.defineProperty(flagged, 'headPrint', { value: 'stored' });
+      expect(printGroups([flagged]).get('f:eng')).toBe(printGroups([{ ...group, ...flag }]).get('f:eng'));
+    }
+  });
 });

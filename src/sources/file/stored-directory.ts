@@ -66,6 +66,7 @@ export class StoredDirectory {
       membersPrint: data.print,
       size: data.size,
     } as DesiredGroup;
+    if (data.head !== undefined) Object.defineProperty(group, 'headPrint', { value: data.head });
     Object.defineProperty(group, 'members', {
       enumerable: true,
       configurable: true,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ReadChanges, ReadGroup, ReadUser, SourceReads } from '../../store/source-reads.js';
-import { membersPrint, textOf } from '../print.js';
+import { headPrint, membersPrint, textOf } from '../print.js';
 import type { DesiredGroup } from '../types.js';
 import type { FileContent, FileUserRecord } from './format.js';
 import { spanDigest, type FileSpans } from './spans.js';
@@ -14,8 +14,9 @@ export interface StoredGroupData {
   /** the file that lists it, and where in that file */
   file: string;
   pos: number;
-  /** its members' print and count, expanded, as last read */
+  /** its members' print and count, expanded, as last read, and the print of its own fields as a group answered from the store has them */
   print: string;
+  head?: string;
   size: number;
   /** member ids that are neither a user nor a group */
   unknown?: string[];
@@ -39,6 +40,7 @@ export function storedRow(
     file: place.file,
     pos: place.pos,
     print: g.membersPrint ?? membersPrint(g.members, {}),
+    head: headPrint({ source: g.source, id: g.id, displayName: g.displayName, complete: true }),
     size: g.members.length,
     ...(unknown && unknown.length > 0 ? { unknown: [...unknown] } : {}),
     row: createHash('sha1')
