@@ -61,7 +61,7 @@ export class MemberSets {
   }
 
   private loadUserIds(): UserIds {
-    const { count, top } = this.numbering();
+    const { count, top } = this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
     // numbers are given in sequence and never taken back: the ids alone, in order, are the table
     if (count === top) return UserIds.fromNames(this.db.prepare(`SELECT user_id FROM user_ids ORDER BY ref`).pluck().all() as string[]);
     return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
@@ -76,17 +76,14 @@ export class MemberSets {
     const wanted = new Set<number>();
     for (const refs of sets) for (const ref of refs) wanted.add(ref);
     for (const [, ref] of origins) wanted.add(ref);
-    const { count, top } = this.numbering();
-    if (wanted.size * 4 > count) return this.loadUserIds();
+    // the highest number, not the count of the table: SQLite finds it without reading the table
+    const top = this.db.prepare(`SELECT coalesce(max(ref), 0) FROM user_ids`).pluck().get() as number;
+    if (wanted.size * 4 > top) return this.loadUserIds();
     const rows = this.db
       .prepare(`SELECT ref, user_id FROM user_ids WHERE ref IN (SELECT value FROM json_each(?))`)
       .raw()
       .all(JSON.stringify([...wanted])) as [number, string][];
     return UserIds.fromRows(rows, top);
-  }
-
-  private numbering(): { count: number; top: number } {
-    return this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
   }
 
   /**

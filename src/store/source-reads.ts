@@ -65,12 +65,13 @@ export class SourceReads {
     const rows = this.statement(`SELECT id, display_name, '', nested, data FROM source_read_groups WHERE source = ? ORDER BY id`)
       .raw()
       .all(source) as GroupRow[];
-    return rows.map(([id, displayName, , nested, data]) => ({
-      id,
-      displayName,
-      ...(nested !== null ? { nested: decodeIds(nested) } : {}),
-      ...(data !== null ? { data } : {}),
-    }));
+    return rows.map(([id, displayName, , nested, data]) => {
+      // no spread: ten thousand heads a run
+      const head: Omit<ReadGroup, 'members'> = { id, displayName };
+      if (nested !== null) head.nested = decodeIds(nested);
+      if (data !== null) head.data = data;
+      return head;
+    });
   }
 
   /** a few stored groups, by id (those not stored are left out) */
