@@ -29,9 +29,9 @@ export class MemberSets {
   }
 
   /**
-   * The user numbering, and each conversation's members decoded when first asked for: a plan of
-   * what changed decodes the rows of the few conversations it plans, not all of them; with `only`,
-   * only the rows of those conversations are read.
+   * The user numbering, and each conversation's members decoded when first asked for. With `only`
+   * (a plan of what changed, a scoped run), only the rows of those conversations are read, decoded
+   * at once to learn which ids they number.
    */
   load(only?: readonly string[]): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
     const origins = new Map<string, Map<number, MemberOrigin>>();
@@ -68,8 +68,8 @@ export class MemberSets {
   }
 
   /**
-   * The numbering of the ids these conversations have, read by number when they are a small part of
-   * the table (a plan of what changed looks at a few conversations of thousands): ids they do not
+   * The numbering of the ids these conversations have, read by number when they are few beside the
+   * highest number (a plan of what changed looks at a few conversations of thousands): ids they do not
    * have are then numbered past the table's highest number, in memory, as ids met only in the directory are
    */
   private loadUserIdsOf(sets: Iterable<Int32Array>, origins: readonly (readonly [string, number, MemberOrigin])[]): UserIds {

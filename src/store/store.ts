@@ -134,7 +134,7 @@ export class Store {
     return rows.map(([key, groups, state]) => ({ key, groups: JSON.parse(groups) as string[], bound: state === 'bound' }));
   }
 
-  /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read */
+  /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read (with `only`, at load) */
   loadSnapshot(only?: ReadonlySet<string>): Snapshot {
     const columns = `key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable`;
     // with `only`, its rows alone (a plan of what changed looks at a thousandth of ten thousand); a
