@@ -157,8 +157,8 @@ function changedGroups(
       continue;
     }
     if (read.file === cursor.usersFile) {
-      // the one file of users, followed by its bytes as a single JSON file's users are
-      // listing no one now, it is no file of users to a whole read, which then says so to the store
+      // the one file of users, followed by its bytes as a single JSON file's users are; listing no
+      // one now, it is no file of users to a whole read, which is left to say so to the store
       const spans = usersSpansOf(read.bytes);
       const users = spans && spans.userElements.length > 0 ? usersSinceKept(read.bytes, spans, cursor, keptBytes) : undefined;
       if (users === undefined) return undefined;
