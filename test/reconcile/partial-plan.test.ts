@@ -161,7 +161,7 @@ describe('a run told only that a source changed plans the conversations of the g
       expect(opsOf(full.plan.ops), `step ${i}`).toEqual([]);
       expect(full.plan.blocked.map((b) => b.kind)).toEqual(sync.plan.blocked.map((b) => b.kind));
     }
-    // a user edited is read whole (users.json), as are groups new or gone: the rest is followed file by file
+    // groups new or gone are read whole: the rest, users edited included, is followed file by file
     expect(followed).toBeGreaterThan(5);
     expect(fulls).toBeGreaterThan(5);
     const check = await runOnce(t.app, { mode: 'sync', refresh: true });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cursorOf } from '../../src/sources/file/stored.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
 import { rereadAfter, sourcesOver, view } from './read-view.js';
@@ -183,4 +183,32 @@ describe('a directory whose users changed', () => {
     expect(t.wasWhole()).toBe(true);
     expect(t.store.reads.bytes.digest('dir')).toBeUndefined();
   });
+
+  for (const usersFiles of [2, 1] as const) {
+    it(`has the next whole read compare every user after a read of what changed wrote users: a row it got wrong is repaired (users in ${usersFiles} file(s))`, async () => {
+      const t = directory(usersFiles);
+      await t.source.fetch(signal);
+      t.users[0]![2]!.title = 'edited';
+      await t.reread();
+      expect(t.wasWhole()).toBe(false);
+      expect(cursorOf(t.store.reads.state('dir')?.cursor)?.followed).toBe(true);
+      // a user row such a read might have got wrong, the cursor as it left it
+      const state = t.store.reads.state('dir')!;
+      t.store.reads.apply(
+        'dir',
+        { groups: [], deletedGroups: [], users: [{ id: 'u8', data: '{"id":"u8","externalId":"someone-else"}' }], deletedUsers: ['u10'] },
+        { at: state.readAt },
+      );
+      t.tick();
+      await t.source.fetch(signal);
+      expect(t.wasWhole()).toBe(true);
+      expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
+      expect(cursorOf(t.store.reads.state('dir')?.cursor)?.followed).toBeUndefined();
+      // a whole read after a whole read trusts the cursor: it compares no user
+      const users = vi.spyOn(t.store.reads, 'users');
+      t.tick();
+      await t.source.fetch(signal);
+      expect(users).not.toHaveBeenCalled();
+    });
+  }
 });

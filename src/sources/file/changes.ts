@@ -81,7 +81,11 @@ export function readChanges(ctx: {
       const nested = members.filter((m) => directory.isNested(m));
       return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) });
     });
-    const mark = { at: ctx.at, fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)), ...(users && { cursor: JSON.stringify(users.cursor) }) };
+    const mark = {
+      at: ctx.at,
+      fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)),
+      ...(users && { cursor: JSON.stringify({ ...users.cursor, followed: true }) }),
+    };
     if (rows.length > 0 || users) {
       const userRows = (users?.put ?? []).map((u) => ({ id: u.id, data: JSON.stringify(u) }));
       reads.apply(source, { groups: rows, deletedGroups: [], users: userRows, deletedUsers: users?.gone ?? [] }, mark);

@@ -68,6 +68,12 @@ export interface StoredCursor {
   users: Record<string, string>;
   usersBytes?: string;
   usersFile?: string;
+  /**
+   * Set by a read of what changed that wrote users: a whole read never sets it, so the next one
+   * finds the cursor different and compares every user with the store, repairing a row that such
+   * a read got wrong, however rare, at one full comparison's cost
+   */
+  followed?: true;
 }
 
 export function cursorOf(text: string | null | undefined): StoredCursor | undefined {
@@ -170,9 +176,9 @@ export function printMembers(groups: DesiredGroup[]): void {
 
 /**
  * What a whole read must write for the store to hold it: the group rows that differ from those kept
- * (field for field; member and nested ids by their digest) and those gone, and, when the users'
- * digests differ from the stored cursor, the user rows that differ and those gone. Nothing at all
- * when the store holds this read already.
+ * (field for field; member and nested ids by their digest) and those gone, and, when the cursor
+ * differs from the stored one (the users' digests, or a read of what changed wrote users since),
+ * the user rows that differ and those gone. Nothing at all when the store holds this read already.
  */
 export function rowsToWrite(
   reads: SourceReads,
