@@ -30,6 +30,25 @@ describe('partial plans: dry runs write no prints or stamps; nested groups', () 
     expect(sync.plan.ops.map((o) => o.op)).toEqual(['add']);
   });
 
+  for (const layout of ['file', 'directory'] as const) {
+    it(`a dry run after a run that followed users repairs nothing and leaves the source's version: the next sync is still skipped (${layout})`, async () => {
+      h = await harness({}, 10, layout);
+      h.groups.push({ id: 'g1', displayName: 'team-eng', members: ['u0', 'u1'] });
+      h.write();
+      await runOnce(h.app, { mode: 'sync' });
+      h.users[1]!.title = 'edited';
+      h.write();
+      expect((await runOnce(h.app, { mode: 'sync' })).partial).toBeDefined();
+      expect(h.app.store.reads.state('dir')?.cursor).toContain('"followed":true');
+      const version = h.app.store.reads.version('dir');
+      // its whole read compares every user (the mark says a read of what changed wrote some), finds them as stored
+      await runOnce(h.app, { mode: 'dry-run' });
+      expect(h.app.store.reads.state('dir')?.cursor).not.toContain('followed');
+      expect(h.app.store.reads.version('dir')).toBe(version);
+      expect((await runOnce(h.app, { mode: 'sync' })).plan.warnings[0]).toMatch(/^unchanged since run/);
+    });
+  }
+
   it('a change in a nested child changes the parent: both planned, as a full plan does', async () => {
     h = await harness();
     h.groups.push({ id: 'child', displayName: 'child', members: ['u0'] });
