@@ -199,8 +199,16 @@ describe('a directory whose users changed', () => {
         { groups: [], deletedGroups: [], users: [{ id: 'u8', data: '{"id":"u8","externalId":"someone-else"}' }], deletedUsers: ['u10'] },
         { at: state.readAt },
       );
+      // a read of what changed that writes only groups keeps the mark
+      t.groups[3]!.members.pop();
+      t.write();
+      t.tick();
+      await t.source.fetch(signal, { partial: true });
+      expect(t.wasWhole()).toBe(false);
+      expect(cursorOf(t.store.reads.state('dir')?.cursor)?.followed).toBe(true);
       t.tick();
       await t.source.fetch(signal);
+      await t.whole.fetch(signal);
       expect(t.wasWhole()).toBe(true);
       expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
       expect(cursorOf(t.store.reads.state('dir')?.cursor)?.followed).toBeUndefined();

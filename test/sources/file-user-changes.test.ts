@@ -139,6 +139,28 @@ describe('a single JSON file whose users changed', () => {
   });
 });
 
+describe('a single JSON file whose users were followed, read whole', () => {
+  it('compares every user with the store, repairing a row a read of what changed got wrong', async () => {
+    const t = directory();
+    await t.source.fetch(signal);
+    t.users[4]!.title = 'edited';
+    await t.reread();
+    expect(t.wasWhole()).toBe(false);
+    const state = t.store.reads.state('dir')!;
+    expect(state.cursor).toContain('"followed":true');
+    t.store.reads.apply(
+      'dir',
+      { groups: [], deletedGroups: [], users: [{ id: 'u9', data: '{"id":"u9","externalId":"someone-else"}' }], deletedUsers: [] },
+      { at: state.readAt },
+    );
+    t.tick();
+    await t.source.fetch(signal);
+    expect(t.wasWhole()).toBe(true);
+    expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
+    expect(t.store.reads.state('dir')!.cursor).not.toContain('followed');
+  });
+});
+
 describe('the users that differ, told from the bytes kept', () => {
   it('are exactly those that differ, over random edits of a users list laid out in random ways', () => {
     const random = seededRandom(7);
