@@ -128,11 +128,10 @@ class FileSource implements Source {
         const changed = !sameVersion(before?.fingerprint, fingerprint);
         const kept = cursorOf(before?.cursor) !== undefined;
         const mark = { at, fingerprint };
-        // what is kept is a copy, written again wherever it is not what this read would write, whatever the stamps say
+        // what is kept is a copy, written again wherever it is not what this read would write, whatever the stamps say;
+        // rows all as kept, only the cursor may differ (a user moved between files, the mark of a read of what changed): no new version for that
         const differ = rows && kept ? rowsToWrite(reads, this.id, before?.cursor, rows) : undefined;
-        // only the cursor differs (a user moved between files, the mark of a read of what changed): no new version for that
-        const cursorOnly = differ && differ.groups.length + differ.deletedGroups.length + differ.users.length + differ.deletedUsers.length === 0;
-        if (rows && kept && (!differ || cursorOnly)) reads.mark(this.id, { ...mark, cursor: JSON.stringify(rows.cursor) }, { full: true, changed });
+        if (rows && kept && !differ) reads.mark(this.id, { ...mark, cursor: JSON.stringify(rows.cursor) }, { full: true, changed });
         else if (rows && differ) reads.rewrite(this.id, differ, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (rows) reads.replace(this.id, rows, { ...mark, cursor: JSON.stringify(rows.cursor) });
         else if (kept) reads.replace(this.id, { groups: [], users: [] }, { ...mark, cursor: null });

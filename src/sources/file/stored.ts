@@ -178,7 +178,8 @@ export function printMembers(groups: DesiredGroup[]): void {
  * What a whole read must write for the store to hold it: the group rows that differ from those kept
  * (field for field; member and nested ids by their digest) and those gone, and, when the cursor
  * differs from the stored one (the users' digests, or a read of what changed wrote users since),
- * the user rows that differ and those gone. Nothing at all when the store holds this read already.
+ * the user rows that differ and those gone. Nothing at all when the store holds these rows already
+ * (the cursor is written either way).
  */
 export function rowsToWrite(
   reads: SourceReads,
@@ -196,5 +197,6 @@ export function rowsToWrite(
   const stored = reads.users(source);
   const users = rows.users.filter((u) => stored.get(u.id) !== u.data);
   const read = new Set(rows.users.map((u) => u.id));
-  return { groups, deletedGroups, users, deletedUsers: [...stored.keys()].filter((id) => !read.has(id)) };
+  const deletedUsers = [...stored.keys()].filter((id) => !read.has(id));
+  return groups.length + deletedGroups.length + users.length + deletedUsers.length === 0 ? undefined : { groups, deletedGroups, users, deletedUsers };
 }
