@@ -9,6 +9,7 @@ import { createMetrics, type Metrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
 import { mountSaml } from '../server/saml.js';
 import { mountScimPush } from '../server/scim-push.js';
+import type { FastRoute } from '../server/scim-lookups.js';
 import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
 import { RunThread } from './run-thread.js';
@@ -47,15 +48,16 @@ export async function runDaemon(config: Config): Promise<number> {
   let server;
   try {
     await runs.start();
+    let lookups: FastRoute[] = [];
     const http = createHttpApp({
       config,
       store: app.store,
       daemon,
       metrics,
       logger,
-      mount: (express) => mountSources(express, config, app, daemon, metrics),
+      mount: (express) => (lookups = mountSources(express, config, app, daemon, metrics)),
     });
-    server = await listen(http, config.server.host, config.server.port);
+    server = await listen(http, config.server.host, config.server.port, lookups);
   } catch (e) {
     await runs.close();
     await app.close();
@@ -100,10 +102,10 @@ function keepServingOnStrayErrors(log: Logger): void {
 }
 
 /** the routes of the sources that receive their data (SCIM push, SAML) and the status page */
-function mountSources(express: Express, config: Config, app: App, daemon: Daemon, metrics: Metrics): void {
+function mountSources(express: Express, config: Config, app: App, daemon: Daemon, metrics: Metrics): FastRoute[] {
   const { logger } = app;
   const pushSources = config.sources.filter((s): s is ScimPushSourceConfig => s.type === 'scim-push');
-  mountScimPush(express, {
+  const lookups = mountScimPush(express, {
     sources: pushSources,
     store: app.store,
     logger,
@@ -122,6 +124,7 @@ function mountSources(express: Express, config: Config, app: App, daemon: Daemon
     onLogin: (result) => metrics.samlLogins.inc({ result }),
   });
   mountUi(express, { config, store: app.store, daemon, logger });
+  return lookups;
 }
 
 /** node-cron prints its own plain-text lines otherwise */

@@ -1,5 +1,5 @@
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../config/schema.js';
@@ -9,6 +9,7 @@ import type { Store } from '../store/store.js';
 import type { DaemonControl } from './daemon-control.js';
 import { route } from './route.js';
 import { mountRunRoutes } from './run-routes.js';
+import type { FastRoute } from './scim-lookups.js';
 import { syncTokenGate } from './token-gate.js';
 
 export type { DaemonControl, DaemonStatus } from './daemon-control.js';
@@ -89,10 +90,18 @@ const HEADERS_TIMEOUT_MS = 20_000;
 const REQUEST_TIMEOUT_MS = 60_000;
 const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
-export async function listen(app: Express, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s));
-    s.once('error', reject);
+/** the Express app behind `fast`: routes that answer the requests they can before Express sees them */
+export async function listen(app: Express, host: string, port: number, fast: readonly FastRoute[] = []): Promise<{ server: Server; url: string }> {
+  const server = createServer((req, res) => {
+    for (const route of fast) if (route(req, res)) return;
+    app(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.requestTimeout = REQUEST_TIMEOUT_MS;

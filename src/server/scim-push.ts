@@ -7,6 +7,7 @@ import { errorBody, isScimError } from '../sources/scim-push/errors.js';
 import { scimPushProvider, type ScimAnswer, type ScimSourceProvider } from '../sources/scim-push/provider.js';
 import type { Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
+import { scimLookupRoute, type FastRoute } from './scim-lookups.js';
 
 export interface ScimPushDeps {
   sources: ScimPushSourceConfig[];
@@ -75,9 +76,12 @@ function providerRoutes(router: express.Router, provider: ScimSourceProvider): v
  * authentication, body limits and error answers here; the provider answers listings, searches and
  * group PATCHes itself and scimmy's routers the rest (resources by id, POST, PUT, DELETE, schemas).
  */
-export function mountScimPush(app: Express, deps: ScimPushDeps): void {
+export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
+  const fast: FastRoute[] = [];
+  const parseQuery = app.get('query parser fn') as (text: string) => Record<string, unknown>;
   for (const source of deps.sources) {
     const provider = scimPushProvider.open(deps.store, source, (groupIds) => deps.onChange(groupIds.map((g) => `${source.name}:${g}`)));
+    fast.push(scimLookupRoute(source, provider, parseQuery, deps.onRequest));
     const router = express.Router();
     router.use((req, res, next) => {
       res.on('finish', () => deps.onRequest?.(req.method, res.statusCode));
@@ -111,4 +115,5 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): void {
   }
   // after the routers: their constructor writes its own defaults (bulk on, sort on)
   SCIMMY.Config.set(scimPushProvider.serviceProviderConfig);
+  return fast;
 }

@@ -9,6 +9,13 @@ interface Memo {
   before: Map<number, string>;
 }
 
+/** what a page selects: columns of the table (as `t`) and any join */
+export interface PageShape {
+  columns: string;
+  join?: string;
+}
+const WHOLE_ROWS: PageShape = { columns: 't.*' };
+
 /** how many page starts are remembered per source and table */
 const MAX_PAGE_STARTS = 10_000;
 
@@ -43,16 +50,17 @@ export class PushPages {
     return m.count;
   }
 
-  /** rows `offset` to `offset + limit` in id order */
-  page<R extends { id: string }>(table: PagedTable, source: string, offset: number, limit: number): R[] {
+  /** rows `offset` to `offset + limit` in id order: the table's `columns` (as `t`) and what `join` brings */
+  page<R extends { id: string }>(table: PagedTable, source: string, offset: number, limit: number, shape: PageShape = WHOLE_ROWS): R[] {
     const m = this.memo(table, source);
     const after = m.before.get(offset);
+    const from = `SELECT ${shape.columns} FROM ${table} t ${shape.join ?? ''} WHERE t.source = ?`;
     const rows = (
       offset === 0
-        ? this.sql(`SELECT * FROM ${table} WHERE source = ? ORDER BY id LIMIT ?`).all(source, limit)
+        ? this.sql(`${from} ORDER BY t.id LIMIT ?`).all(source, limit)
         : after !== undefined
-          ? this.sql(`SELECT * FROM ${table} WHERE source = ? AND id > ? ORDER BY id LIMIT ?`).all(source, after, limit)
-          : this.sql(`SELECT * FROM ${table} WHERE source = ? ORDER BY id LIMIT ? OFFSET ?`).all(source, limit, offset)
+          ? this.sql(`${from} AND t.id > ? ORDER BY t.id LIMIT ?`).all(source, after, limit)
+          : this.sql(`${from} ORDER BY t.id LIMIT ? OFFSET ?`).all(source, limit, offset)
     ) as R[];
     if (rows.length > 0) {
       if (m.before.size >= MAX_PAGE_STARTS) m.before.clear();

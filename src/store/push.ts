@@ -23,6 +23,12 @@ export interface PushGroup {
 }
 
 /** a member of a group as SCIM shows it: a user, or a group nested in it */
+/** a resource's answer as last rendered, if it was not written since */
+export interface StoredAnswer {
+  id: string;
+  json: string | null;
+}
+
 export interface PushMemberRef {
   value: string;
   type: 'User' | 'Group';
@@ -104,6 +110,12 @@ export class PushStore {
   /** one page of the users in id order (stable across pages, as Okta's import requires) */
   userPage(source: string, offset: number, limit: number): PushUser[] {
     return this.pages.page<UserRow>('push_users', source, offset, limit).map(toUser);
+  }
+
+  /** one page of a listing as the resources' stored answers, in id order (null: none stored yet) */
+  answerPage(source: string, kind: 'User' | 'Group', offset: number, limit: number): StoredAnswer[] {
+    const shape = { columns: 't.id, r.json', join: `LEFT JOIN push_rendered r ON r.source = t.source AND r.kind = '${kind}' AND r.id = t.id` };
+    return this.pages.page<StoredAnswer>(kind === 'User' ? 'push_users' : 'push_groups', source, offset, limit, shape);
   }
 
   putUser(source: string, u: Omit<PushUser, 'created' | 'lastModified'>, now: string): PushUser {

@@ -1,12 +1,11 @@
-import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { pino } from 'pino';
 import { request } from 'undici';
 import type { ScimPushSourceConfig } from '../../src/config/schema.js';
+import { listen } from '../../src/server/http.js';
 import { mountScimPush } from '../../src/server/scim-push.js';
 import { Store } from '../../src/store/store.js';
 
@@ -21,9 +20,17 @@ export const BASE = '/scim/v2';
 export interface PushApp {
   /** the source's SCIM base URL */
   url: string;
+  /** the same routes and store on a server that leaves every request to Express */
+  expressUrl: string;
+  /** the store's SQLite file */
+  storePath: string;
+  /** the file the bearer token is read from */
+  tokenFile: string;
   store: Store;
   /** the group keys each accepted change reported, in order */
   changes: string[][];
+  /** each request the routes counted: method and status */
+  requests: string[];
   scim(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
@@ -43,15 +50,27 @@ export async function startPushApp(): Promise<PushApp> {
   const store = Store.open(join(dir, 'store.sqlite'));
   const source = { name: SOURCE, type: 'scim-push', path: BASE, tokenFile: join(dir, 'token') } as ScimPushSourceConfig;
   const changes: string[][] = [];
+  const requests: string[] = [];
   const app = express();
-  mountScimPush(app, { sources: [source], store, logger: pino({ level: 'silent' }), maxBodyBytes: 1_048_576, onChange: (keys) => changes.push(keys) });
-  const server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}${BASE}`;
+  const lookups = mountScimPush(app, {
+    sources: [source],
+    store,
+    logger: pino({ level: 'silent' }),
+    maxBodyBytes: 1_048_576,
+    onChange: (keys) => changes.push(keys),
+    onRequest: (method, status) => requests.push(`${method} ${status}`),
+  });
+  const { server, url: base } = await listen(app, '127.0.0.1', 0, lookups);
+  const plain = await listen(app, '127.0.0.1', 0);
+  const url = base + BASE;
   return {
     url,
+    expressUrl: plain.url + BASE,
+    storePath: join(dir, 'store.sqlite'),
+    tokenFile: source.tokenFile!,
     store,
     changes,
+    requests,
     async scim(method, path, body, authorization = `Bearer ${TOKEN}`) {
       const res = await request(url + path, {
         method,
@@ -62,8 +81,10 @@ export async function startPushApp(): Promise<PushApp> {
       return { status: res.statusCode, json: text ? JSON.parse(text) : undefined };
     },
     async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      for (const s of [server, plain.server]) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -92,8 +92,12 @@ export function answerOf(ctx: PushContext, kind: ResourceKind, row: PushUser | P
     return JSON.stringify(toScim(kind, raw, location(ctx, kind), view.attributes));
   }
   // rows written before answers were stored are rendered on their first read
-  const json = stored ?? ctx.store.push.rendered(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row);
-  if (kind === 'User' || !view.withMembers) return json;
+  return wholeAnswer(ctx, kind, row.id, stored ?? ctx.store.push.rendered(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row), view);
+}
+
+/** a stored answer as a request that shows the whole resource wants it: a group's members added when asked for */
+export function wholeAnswer(ctx: PushContext, kind: ResourceKind, id: string, stored: string, view: View): string {
+  if (kind === 'User' || !view.withMembers) return stored;
   // members change without the group's row, so they are read each time; scimmy puts them last
-  return `${json.slice(0, -1)},"members":${JSON.stringify(ctx.store.push.memberRefs(ctx.source, row.id))}}`;
+  return `${stored.slice(0, -1)},"members":${JSON.stringify(ctx.store.push.memberRefs(ctx.source, id))}}`;
 }

@@ -1,9 +1,9 @@
 import SCIMMY from 'scimmy';
-import type { PushGroup, PushUser } from '../../store/push.js';
+import type { PushGroup, PushUser, StoredAnswer } from '../../store/push.js';
 import type { PushContext } from './context.js';
 import { isScimError, scimError } from './errors.js';
 import { planFilter, parseFilter, type FilterBranch, type IndexedAttribute } from './filter.js';
-import { answerOf, groupOut, userOut, viewOf, type ResourceKind } from './format.js';
+import { answerOf, groupOut, userOut, viewOf, wholeAnswer, type ResourceKind, type View } from './format.js';
 
 export const LIST_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:ListResponse';
 /** the largest page (advertised as filter.maxResults): a page is built in one turn of the event loop */
@@ -25,6 +25,8 @@ type Row = PushUser | PushGroup;
 export interface Selection {
   total: number;
   page(offset: number, limit: number): Row[];
+  /** a page as stored answers, without reading the rows (a listing of every resource) */
+  answers?(offset: number, limit: number): StoredAnswer[];
 }
 
 function lookup(ctx: PushContext, kind: ResourceKind, attribute: IndexedAttribute, value: string): Row[] {
@@ -57,9 +59,10 @@ function branchMatches(ctx: PushContext, kind: ResourceKind, branch: FilterBranc
 export function select(ctx: PushContext, kind: ResourceKind, filter: SCIMMY.Types.Filter | undefined): Selection {
   const push = ctx.store.push;
   if (!filter) {
+    const answers = (offset: number, limit: number) => push.answerPage(ctx.source, kind, offset, limit);
     return kind === 'User'
-      ? { total: push.userCount(ctx.source), page: (offset, limit) => push.userPage(ctx.source, offset, limit) }
-      : { total: push.groupCount(ctx.source), page: (offset, limit) => push.groupPage(ctx.source, offset, limit) };
+      ? { total: push.userCount(ctx.source), page: (offset, limit) => push.userPage(ctx.source, offset, limit), answers }
+      : { total: push.groupCount(ctx.source), page: (offset, limit) => push.groupPage(ctx.source, offset, limit), answers };
   }
   const found = new Map<string, Row>();
   for (const branch of planFilter(kind, filter)) for (const row of branchMatches(ctx, kind, branch)) found.set(row.id, row);
@@ -95,8 +98,11 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
   let offset = startIndex - 1;
   const out: string[] = [];
   for (const { kind, selection } of parts) {
-    if (out.length < count && offset < selection.total) {
-      const view = views.get(kind)!;
+    const view = views.get(kind)!;
+    if (out.length < count && offset < selection.total && view.whole && selection.answers) {
+      for (const { id, json } of selection.answers(offset, count - out.length))
+        out.push(json === null ? answerOfId(ctx, kind, id, view) : wholeAnswer(ctx, kind, id, json, view));
+    } else if (out.length < count && offset < selection.total) {
       const rows = selection.page(offset, count - out.length);
       // one query for the page's stored answers, not one per resource
       const stored =
@@ -116,6 +122,13 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
     startIndex,
     out,
   );
+}
+
+/** the answer of a resource listed without its stored answer: rendered (and stored) now */
+function answerOfId(ctx: PushContext, kind: ResourceKind, id: string, view: View): string {
+  const row = kind === 'User' ? ctx.store.push.user(ctx.source, id) : ctx.store.push.group(ctx.source, id);
+  if (!row) throw new Error(`${kind} ${id} was listed but cannot be read`);
+  return answerOf(ctx, kind, row, view);
 }
 
 /**

@@ -43,6 +43,9 @@ export const scimPushProvider = {
   normalizeBody: normalizeEntraBooleans,
   open(store, source, onChange) {
     declareResources();
+    // what an unfiltered listing counts, counted before the first request rather than during it
+    store.push.userCount(source.name);
+    store.push.groupCount(source.name);
     const context: PushContext = {
       store,
       source: source.name,
