@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { ScimPushSourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
+import { describeError } from '../errors.js';
+import { isScimError } from '../sources/scim-push/errors.js';
 import type { ListParams } from '../sources/scim-push/list.js';
 import type { ScimSourceProvider } from '../sources/scim-push/provider.js';
 import { bearerMatches } from './auth.js';
@@ -9,23 +12,33 @@ import { bearerMatches } from './auth.js';
 export type FastRoute = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 const RESOURCE = /^\/(Users|Groups)(?:\/([^/]+))?$/;
+/** a target Express's URL parser reads as this route does: no fragment, space or character outside printable ASCII */
+const PLAIN_TARGET = /^[\x21\x22\x24-\x7e]*$/;
+
+/** what Express would look at beyond the path, query and token: a body (checked even on a GET) or a condition */
+function hasMore(req: IncomingMessage): boolean {
+  const h = req.headers;
+  return h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined;
+}
 
 /**
  * The SCIM look-ups an IdP sends by the thousand (`GET /Users?filter=…`, `GET /Groups/{id}`),
  * answered before Express: its per-request objects outlive the young generation, and the
- * collections they cost stall every other request. Only a request that succeeds is answered here;
- * anything else (a bad token, a malformed filter, an unknown id, HEAD, a path Express would match
- * differently) goes to the Express routes, which answer it as they always did.
+ * collections they cost stall every other request. Only a plain request that succeeds is answered
+ * here; anything else (a bad token, a malformed filter, an unknown id, HEAD, a body, a conditional
+ * GET, a target Express would read differently) goes to the Express routes, which answer it as
+ * they always did.
  */
 export function scimLookupRoute(
   source: ScimPushSourceConfig,
   provider: ScimSourceProvider,
   parseQuery: (text: string) => ListParams,
+  logger: Logger,
   onRequest?: (method: string, status: number) => void,
 ): FastRoute {
   const prefix = source.path.replace(/\/+$/, '');
   return (req, res) => {
-    if (req.method !== 'GET' || req.url === undefined) return false;
+    if (req.method !== 'GET' || req.url === undefined || !PLAIN_TARGET.test(req.url) || hasMore(req)) return false;
     const q = req.url.indexOf('?');
     const path = q < 0 ? req.url : req.url.slice(0, q);
     if (!path.startsWith(`${prefix}/`)) return false;
@@ -51,7 +64,9 @@ export function scimLookupRoute(
       const out = id === undefined ? provider.list(kind, query) : provider.read(kind, id, query);
       if (out.status !== 200 || typeof out.body !== 'string') return false;
       body = out.body;
-    } catch {
+    } catch (e) {
+      // Express reads it again and answers the error; one that does not come back is still on record
+      if (!isScimError(e)) logger.error({ source: source.name, err: describeError(e) }, 'SCIM push look-up failed; answered by the routes');
       return false;
     }
     res.writeHead(200, { 'content-type': 'application/scim+json; charset=utf-8', 'content-length': Buffer.byteLength(body as string) });

@@ -81,7 +81,7 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
   const parseQuery = app.get('query parser fn') as (text: string) => Record<string, unknown>;
   for (const source of deps.sources) {
     const provider = scimPushProvider.open(deps.store, source, (groupIds) => deps.onChange(groupIds.map((g) => `${source.name}:${g}`)));
-    fast.push(scimLookupRoute(source, provider, parseQuery, deps.onRequest));
+    fast.push(scimLookupRoute(source, provider, parseQuery, deps.logger, deps.onRequest));
     const router = express.Router();
     router.use((req, res, next) => {
       res.on('finish', () => deps.onRequest?.(req.method, res.statusCode));

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GROUP, PATCH, q, startPushApp, TOKEN, USER, type PushApp } from '../sources/scim-push-app.js';
@@ -17,6 +18,19 @@ async function get(base: string, path: string, opts: { method?: 'GET' | 'HEAD'; 
   const authorization = opts.authorization === undefined ? `Bearer ${TOKEN}` : opts.authorization;
   const res = await request(base + path, { method: opts.method ?? 'GET', headers: authorization ? { authorization } : {} });
   return { status: res.statusCode, type: res.headers['content-type'], etag: res.headers.etag !== undefined, body: await res.body.text() };
+}
+
+/** a request written as it stands on the wire (a fragment, a body on a GET): status and body */
+async function raw(base: string, target: string, headers: string[] = [], body = ''): Promise<{ status: number; body: string }> {
+  const { hostname, port, pathname } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  const head = [`GET ${pathname}${target} HTTP/1.1`, `host: ${hostname}:${port}`, `authorization: Bearer ${TOKEN}`, 'connection: close', ...headers];
+  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  let text = '';
+  for await (const chunk of socket) text += String(chunk);
+  const status = Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1]);
+  const [, ...rest] = text.split('\r\n\r\n');
+  return { status, body: rest.join('\r\n\r\n') };
 }
 
 async function directory() {
@@ -114,6 +128,40 @@ describe('SCIM look-ups answered before Express', () => {
     expect(app.store.push.rendered('idp', 'User', ann)).toBeDefined();
     expect((await get(app.url, '/Groups')).body).toBe(before.groups);
     expect(app.store.push.rendered('idp', 'Group', team)).toBeDefined();
+  });
+
+  it('leaves to Express what it reads beyond the path, query and token: a fragment, a body on a GET, a condition', async () => {
+    await directory();
+    const same = async (target: string, headers: string[] = [], body = '') => {
+      const fast = await raw(app.url, target, headers, body);
+      expect({ target, headers, ...fast }).toEqual({ target, headers, ...(await raw(app.expressUrl, target, headers, body)) });
+      return fast;
+    };
+    // Express cuts the target at '#'
+    expect(JSON.parse((await same('/Users?count=1#x')).body).itemsPerPage).toBe(1);
+    expect((await same(`/Users?${q('userName eq "ann')}#@example.com%22`)).status).toBe(400);
+    // a body is parsed and checked on a GET too
+    expect((await same('/Users', ['content-type: application/scim+json', 'content-length: 4'], '{bad')).status).toBe(400);
+    expect((await same('/Users', ['content-type: application/scim+json; charset=latin1', 'content-length: 0'])).status).toBe(415);
+    expect((await same('/Users', ['content-type: application/scim+json', 'transfer-encoding: chunked'], '4\r\n{bad\r\n0\r\n\r\n')).status).toBe(400);
+    // a conditional GET Express answers 304
+    expect((await same('/Users', ['if-none-match: *'])).status).toBe(304);
+    expect(app.requests.filter((r) => r === 'GET 304')).toHaveLength(2);
+  });
+
+  it('logs a failure that is no SCIM error before Express reads the request again', async () => {
+    const { team } = await directory();
+    const memberRefs = app.store.push.memberRefs.bind(app.store.push);
+    let failures = 1;
+    app.store.push.memberRefs = (source, id) => {
+      if (failures-- > 0) throw new Error('disk I/O error');
+      return memberRefs(source, id);
+    };
+    expect((await get(app.url, `/Groups/${team}`)).status).toBe(200);
+    expect(app.logs.join('')).toContain('disk I/O error');
+    app.logs.length = 0;
+    expect((await get(app.url, '/Groups/nope')).status).toBe(404);
+    expect(app.logs).toEqual([]);
   });
 
   it('counts each request once, answers what was just written, and reads the token file as it is now', async () => {

@@ -31,6 +31,8 @@ export interface PushApp {
   changes: string[][];
   /** each request the routes counted: method and status */
   requests: string[];
+  /** the lines the routes logged */
+  logs: string[];
   scim(
     method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
     path: string,
@@ -51,11 +53,12 @@ export async function startPushApp(): Promise<PushApp> {
   const source = { name: SOURCE, type: 'scim-push', path: BASE, tokenFile: join(dir, 'token') } as ScimPushSourceConfig;
   const changes: string[][] = [];
   const requests: string[] = [];
+  const logs: string[] = [];
   const app = express();
   const lookups = mountScimPush(app, {
     sources: [source],
     store,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: 'warn' }, { write: (line: string) => logs.push(line) }),
     maxBodyBytes: 1_048_576,
     onChange: (keys) => changes.push(keys),
     onRequest: (method, status) => requests.push(`${method} ${status}`),
@@ -71,6 +74,7 @@ export async function startPushApp(): Promise<PushApp> {
     store,
     changes,
     requests,
+    logs,
     async scim(method, path, body, authorization = `Bearer ${TOKEN}`) {
       const res = await request(url + path, {
         method,
