@@ -68,7 +68,8 @@ export function loadConfig(opts: LoadOptions): Config {
   }
 
   const interpolated = interpolate(raw, [], env, issues);
-  const result = ConfigSchema.safeParse(interpolated);
+  // parsed once per process: compiling zod's fast path for the schema costs more than it saves
+  const result = ConfigSchema.safeParse(interpolated, { jitless: true });
   if (!result.success) {
     // a key whose ${VAR} is unset is reported once, for the variable, not again for its empty value
     const unset = new Set(issues.map((i) => i.path));
