@@ -59,7 +59,7 @@ export function scimLookupRoute(
     if (!bearerMatches(req.headers.authorization, token)) return false;
     const kind = m[1] === 'Users' ? 'User' : 'Group';
     const query = parseQuery(q < 0 ? '' : req.url.slice(q + 1));
-    let body: unknown;
+    let body: string;
     try {
       const out = id === undefined ? provider.list(kind, query) : provider.read(kind, id, query);
       if (out.status !== 200 || typeof out.body !== 'string') return false;
@@ -69,7 +69,7 @@ export function scimLookupRoute(
       if (!isScimError(e)) logger.error({ source: source.name, err: describeError(e) }, 'SCIM push look-up failed; answered by the routes');
       return false;
     }
-    res.writeHead(200, { 'content-type': 'application/scim+json; charset=utf-8', 'content-length': Buffer.byteLength(body as string) });
+    res.writeHead(200, { 'content-type': 'application/scim+json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(body);
     onRequest?.('GET', 200);
     return true;
