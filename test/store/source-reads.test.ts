@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -19,6 +19,27 @@ function openStore() {
 const group = (id: string, members: string[], extra: { nested?: string[]; data?: string } = {}) => ({ id, displayName: `team-${id}`, members, ...extra });
 
 describe('source reads (what each source last read)', () => {
+  it('reads the stored group heads from one index in id order, never the rows with their member lists', () => {
+    const { store, path } = openStore();
+    store.reads.replace(
+      'corp',
+      { groups: [group('g2', ['u1'], { nested: ['g1'], data: '{"a":1}' }), group('g1', ['u2'])], users: [] },
+      { at: 't', cursor: 'c' },
+    );
+    expect(store.reads.groupHeads('corp')).toEqual([
+      { id: 'g1', displayName: 'team-g1' },
+      { id: 'g2', displayName: 'team-g2', nested: ['g1'], data: '{"a":1}' },
+    ]);
+    store.close();
+    const text = readFileSync(new URL('../../src/store/source-reads.ts', import.meta.url), 'utf8');
+    const heads = /groupHeads\(source: string\)[^`]*`([^`]+)`/.exec(text)?.[1];
+    expect(heads).toMatch(/^SELECT .* FROM source_read_groups/);
+    const db = new Database(path);
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${heads!}`).all('corp') as { detail: string }[];
+    db.close();
+    expect(plan.map((p) => p.detail)).toEqual(['SEARCH source_read_groups USING COVERING INDEX source_read_group_heads (source=?)']);
+  });
+
   it('replaces a full read and gives it back as stored: groups in id order, nested members, opaque data, users once', () => {
     const { store } = openStore();
     expect(store.reads.state('corp')).toBeUndefined();
