@@ -138,6 +138,28 @@ export function unknownWarning(source: string, group: string, member: string): s
   return `file source ${source}: group ${group} lists unknown member ${member}`;
 }
 
+/** a file of the directory, with its content and its users' digest when it was read now */
+interface ListedFile {
+  stamp: FileStamp;
+  bytes?: Buffer;
+  content?: FileContent;
+  usersDigest: string | undefined;
+}
+
+/**
+ * Whether the users come to sit all in one JSON file laid out plainly, which a whole read keeps as
+ * bytes from then on: one read now that is so, or one unchanged that was not the only file listing
+ * users at the last read
+ */
+function comesToOneUsersFile(files: readonly ListedFile[], cursor: StoredCursor): boolean {
+  if (cursor.usersFile !== undefined) return false;
+  const listing = files.filter((f) => (f.content ? f.content.users.length > 0 : cursor.users[f.stamp.file] !== undefined));
+  if (listing.length !== 1) return false;
+  const only = listing[0]!;
+  if (only.content) return plainUsersFile([{ file: only.stamp.file, bytes: only.bytes!, content: only.content }]) !== undefined;
+  return Object.keys(cursor.users).length > 1;
+}
+
 /**
  * The groups of the changed files that differ from the stored ones, and the users that changed when
  * a file's users did (directory-users.ts); undefined when a file changed in a way this cannot follow
@@ -153,7 +175,7 @@ function changedGroups(
   const out: Changed = { groups: new Map(), places: new Map() };
   const byFile = new Map<string, string[]>();
   for (const [id, h] of heads) (byFile.get(h.data.file) ?? byFile.set(h.data.file, []).get(h.data.file)!).push(id);
-  const files: { stamp: FileStamp; bytes?: Buffer; content?: FileContent; usersDigest: string | undefined }[] = [];
+  const files: ListedFile[] = [];
   let usersChanged = false;
   for (const { stamp, read } of checked) {
     if (!read) {
@@ -187,12 +209,7 @@ function changedGroups(
       out.places.set(g.id, { file: read.file, pos });
     }
   }
-  // users now all in one JSON file laid out plainly: a whole read keeps them as bytes from then on
-  // (one unchanged was not so at the last read, unless other files listed users then)
-  const listing = files.filter((f) => (f.content ? f.content.users.length > 0 : cursor.users[f.stamp.file] !== undefined));
-  const only = listing.length === 1 && cursor.usersFile === undefined ? listing[0]! : undefined;
-  if (only?.content ? plainUsersFile([{ file: only.stamp.file, bytes: only.bytes!, content: only.content }]) : only && Object.keys(cursor.users).length > 1)
-    return undefined;
+  if (comesToOneUsersFile(files, cursor)) return undefined;
   if (usersChanged) {
     const users = changedDirectoryUsers({ source, reads, files, cursor });
     if (!users) return undefined;
