@@ -6,6 +6,9 @@ import { Statements } from './statements.js';
 
 export { decodeIds, encodeIds } from './read-rows.js';
 
+/** users per text of `someUsersParsed`: far below the longest text SQLite makes (a billion bytes) unless users averaged 250 kB */
+const USERS_PER_TEXT = 2000;
+
 /**
  * What each source last read, so that a run reads only what changed, and the stamp of the last
  * plan made from those reads, so that a run with nothing changed reads and plans nothing.
@@ -119,6 +122,23 @@ export class SourceReads {
         .raw()
         .all(source, JSON.stringify(ids)) as [string, string][],
     );
+  }
+
+  /**
+   * A few stored users' data, parsed, by id (those not stored are left out). The rows come back as
+   * one JSON text per batch: a row per user cost a fifth more, in strings made only to be parsed.
+   */
+  someUsersParsed(source: string, ids: readonly string[]): Map<string, unknown> {
+    const out = new Map<string, unknown>();
+    const joined = this.statement(
+      `SELECT '[' || group_concat(json_quote(id) || ',' || data, ',') || ']' FROM source_read_users WHERE source = ? AND id IN (SELECT value FROM json_each(?))`,
+    ).pluck();
+    for (let i = 0; i < ids.length; i += USERS_PER_TEXT) {
+      const text = joined.get(source, JSON.stringify(ids.slice(i, i + USERS_PER_TEXT))) as string | null;
+      const pairs = JSON.parse(text ?? '[]') as unknown[];
+      for (let k = 0; k < pairs.length; k += 2) out.set(pairs[k] as string, pairs[k + 1]);
+    }
+    return out;
   }
 
   /** a full read: the stored groups and users replaced by these */

@@ -19,6 +19,7 @@ import { SnapshotWriter } from './effects.js';
 import { JournalStore } from './journal.js';
 import { DriftStore } from './drift.js';
 import { GroupPrints } from './group-prints.js';
+import { Statements } from './statements.js';
 
 export type { OpEffect } from './effects.js';
 export type { Drift } from './drift.js';
@@ -58,8 +59,11 @@ export class Store {
   readonly drift: DriftStore;
   private readonly members: MemberSets;
   private readonly snapshot: SnapshotWriter;
+  /** the look-ups made once per op */
+  private readonly statements: Statements;
 
   private constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
     this.push = new PushStore(db);
     this.saml = new SamlStore(db);
     this.members = new MemberSets(db);
@@ -195,14 +199,14 @@ export class Store {
   }
 
   bindingOf(key: string): { conversationId: string; ownerId: string } | undefined {
-    const row = this.db.prepare(`SELECT conversation_id, owner_id FROM bindings WHERE key = ? AND state = 'bound'`).get(key) as
+    const row = this.statements.get(`SELECT conversation_id, owner_id FROM bindings WHERE key = ? AND state = 'bound'`).get(key) as
       { conversation_id: string; owner_id: string } | undefined;
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id };
   }
 
   /** the binding row under a key, in any state */
   bindingRow(key: string): { conversationId: string; ownerId: string; state: string } | undefined {
-    const row = this.db.prepare(`SELECT conversation_id, owner_id, state FROM bindings WHERE key = ?`).get(key) as
+    const row = this.statements.get(`SELECT conversation_id, owner_id, state FROM bindings WHERE key = ?`).get(key) as
       { conversation_id: string; owner_id: string; state: string } | undefined;
     return row && { conversationId: row.conversation_id, ownerId: row.owner_id, state: row.state };
   }

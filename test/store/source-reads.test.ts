@@ -147,6 +147,31 @@ describe('source reads (what each source last read)', () => {
     expect(store.reads.groups('corp')[0]).toEqual(group('g1', ['line\nbreak', 'plain'], { nested: ['[g]'] }));
   });
 
+  it('reads some users parsed, in batches, as each row parses alone: any id, any JSON, those not stored left out', () => {
+    const { store } = openStore();
+    const odd = ['quo"te', 'back\\slash', 'line\nbreak', 'tab\t\u0001', '\u2028sep', 'ünï', '😀', '__proto__', ''];
+    const users = [
+      // a `__proto__` key in JSON text is a key like any other
+      ...odd.map((id, i) => ({ id, data: `{"id":${JSON.stringify(id)},"n":${i},"__proto__":{"x":1},"s":"\u2029\\"\\\\"}` })),
+      // more than one batch of 2,000
+      ...Array.from({ length: 4500 }, (_, i) => ({
+        id: `u${i}`,
+        data: JSON.stringify({ id: `u${i}`, emails: [`u${i}@example.com`], active: i % 2 === 0, n: -0 }),
+      })),
+    ];
+    store.reads.replace('corp', { groups: [], users }, { at: '2026-01-01T00:00:00.000Z' });
+    store.reads.replace('other', { groups: [], users: [{ id: 'u1', data: '{"other":true}' }] }, { at: '2026-01-01T00:00:00.000Z' });
+    const asked = [...odd, ...users.slice(odd.length).map((u) => u.id), 'missing', 'u999999'];
+    const parsed = store.reads.someUsersParsed('corp', asked);
+    const oneByOne = new Map([...store.reads.someUsers('corp', asked)].map(([id, data]) => [id, JSON.parse(data) as unknown]));
+    expect(parsed.size).toBe(users.length);
+    expect(parsed).toEqual(oneByOne);
+    expect(Object.keys(parsed.get('__proto__') as object)).toEqual(['id', 'n', '__proto__', 's']);
+    expect(parsed.get('u1')).toEqual({ id: 'u1', emails: ['u1@example.com'], active: false, n: 0 });
+    expect(store.reads.someUsersParsed('corp', [])).toEqual(new Map());
+    expect(store.reads.someUsersParsed('corp', ['missing'])).toEqual(new Map());
+  });
+
   it('bumps the version of a store-fed source on every write to its tables, by triggers; a lost trigger is noticed', () => {
     const { store, path } = openStore();
     const version = (s: string) => store.reads.versions().get(s) ?? 0;

@@ -113,12 +113,13 @@ export class StoredDirectory {
   }
 
   private lookUp(ids: readonly string[]): void {
-    const missing = [...new Set(ids.filter((id) => !this.users.has(id)))];
-    if (missing.length === 0) return;
-    const found = this.reads.someUsers(this.source, missing);
+    const missing = new Set<string>();
+    for (const id of ids) if (!this.users.has(id)) missing.add(id);
+    if (missing.size === 0) return;
+    const found = this.reads.someUsersParsed(this.source, [...missing]);
     for (const id of missing) {
       const data = found.get(id);
-      this.users.set(id, data === undefined ? null : sourceUserOf(JSON.parse(data) as FileUserRecord));
+      this.users.set(id, data === undefined ? null : sourceUserOf(data as FileUserRecord));
     }
   }
 }

@@ -81,14 +81,16 @@ describe('a directory followed file by file, when what the store keeps could go 
     t.write();
     await tick();
     const own = t.app.store.reads;
-    const someUsers = own.someUsers.bind(own);
-    own.someUsers = (source: string, ids: readonly string[]) => {
+    const someUsersParsed = own.someUsersParsed.bind(own);
+    own.someUsersParsed = (source: string, ids: readonly string[]) => {
       for (const write of held.splice(0)) write();
-      return someUsers(source, ids);
+      return someUsersParsed(source, ids);
     };
     const before = own.state('dir')!.fullReadAt;
     const s2 = await runOnce(t.app, { mode: 'sync' });
-    own.someUsers = someUsers;
+    own.someUsersParsed = someUsersParsed;
+    // the other process's write committed in the middle of the read
+    expect(held).toEqual([]);
     expect(s2.exitCode).toBe(0);
     // the other process's whole read is what the store holds now (its time), and this run's read of what changed was made again from it
     expect(own.state('dir')!.fullReadAt).not.toBe(before);
@@ -112,16 +114,18 @@ describe('a directory followed file by file, when what the store keeps could go 
     t.write();
     await tick();
     const own = t.app.store.reads;
-    const someUsers = own.someUsers.bind(own);
+    const someUsersParsed = own.someUsersParsed.bind(own);
     let once = true;
-    own.someUsers = (source: string, ids: readonly string[]) => {
+    own.someUsersParsed = (source: string, ids: readonly string[]) => {
       if (once) other.reads.mark('another-source', { at: new Date().toISOString(), cursor: 'x' }, { full: false, changed: true });
       once = false;
-      return someUsers(source, ids);
+      return someUsersParsed(source, ids);
     };
     const before = own.state('dir')!.fullReadAt;
     const sync = await runOnce(t.app, { mode: 'sync' });
-    own.someUsers = someUsers;
+    own.someUsersParsed = someUsersParsed;
+    // the write came in the middle of the read
+    expect(once).toBe(false);
     expect(sync.plan.ops.map((o) => o.key)).toEqual(['group:dir:a']);
     expect(own.state('dir')!.fullReadAt).toBe(before);
   });
