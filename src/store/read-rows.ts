@@ -8,6 +8,21 @@ export function toGroup([id, displayName, members, nested, data]: GroupRow): Rea
 }
 
 /**
+ * `rows` ids and values, as one JSON list `[id, value, id, value…]`, put in `out`; false when the
+ * text does not hold that many distinct ids, each a string, each with one value
+ */
+export function putPairs(out: Map<string, unknown>, rows: number, text: string | null): boolean {
+  const pairs = JSON.parse(text ?? '[]') as unknown[];
+  if (pairs.length !== 2 * rows) return false;
+  for (let k = 0; k < pairs.length; k += 2) {
+    const id = pairs[k];
+    if (typeof id !== 'string' || out.has(id)) return false;
+    out.set(id, pairs[k + 1]);
+  }
+  return true;
+}
+
+/**
  * A list of ids as one string: one id a line after a leading newline, or JSON when an id holds a
  * newline. Splitting lines costs a tenth of parsing JSON, and a million member ids are read at
  * every incremental read with changes.

@@ -152,11 +152,11 @@ describe('source reads (what each source last read)', () => {
     const odd = ['quo"te', 'back\\slash', 'line\nbreak', 'tab\t\u0001', '\u2028sep', 'ünï', '😀', '__proto__', ''];
     const users = [
       // a `__proto__` key in JSON text is a key like any other
-      ...odd.map((id, i) => ({ id, data: `{"id":${JSON.stringify(id)},"n":${i},"__proto__":{"x":1},"s":"\u2029\\"\\\\"}` })),
+      ...odd.map((id, i) => ({ id, data: `{"id":${JSON.stringify(id)},"n":${i},"__proto__":{"x":1},"s":"\u2029\\"\\\\","z":-0}` })),
       // more than one batch of 2,000
       ...Array.from({ length: 4500 }, (_, i) => ({
         id: `u${i}`,
-        data: JSON.stringify({ id: `u${i}`, emails: [`u${i}@example.com`], active: i % 2 === 0, n: -0 }),
+        data: JSON.stringify({ id: `u${i}`, emails: [`u${i}@example.com`], active: i % 2 === 0 }),
       })),
     ];
     store.reads.replace('corp', { groups: [], users }, { at: '2026-01-01T00:00:00.000Z' });
@@ -166,10 +166,31 @@ describe('source reads (what each source last read)', () => {
     const oneByOne = new Map([...store.reads.someUsers('corp', asked)].map(([id, data]) => [id, JSON.parse(data) as unknown]));
     expect(parsed.size).toBe(users.length);
     expect(parsed).toEqual(oneByOne);
-    expect(Object.keys(parsed.get('__proto__') as object)).toEqual(['id', 'n', '__proto__', 's']);
-    expect(parsed.get('u1')).toEqual({ id: 'u1', emails: ['u1@example.com'], active: false, n: 0 });
+    expect(Object.keys(parsed.get('__proto__') as object)).toEqual(['id', 'n', '__proto__', 's', 'z']);
+    expect(Object.is((parsed.get('') as { z: number }).z, -0)).toBe(true);
+    expect(parsed.get('u1')).toEqual({ id: 'u1', emails: ['u1@example.com'], active: false });
     expect(store.reads.someUsersParsed('corp', [])).toEqual(new Map());
     expect(store.reads.someUsersParsed('corp', ['missing'])).toEqual(new Map());
+  });
+
+  it('refuses stored users whose data is not one JSON value each, rather than pair ids with the wrong data', () => {
+    const { store } = openStore();
+    for (const bad of ['1,2', '{"a":1},"u3",{"evil":true}', '{"a":1},"u1"', '"x"]', '']) {
+      const users = [
+        { id: 'u1', data: '{"id":"u1"}' },
+        { id: 'u2', data: bad },
+        { id: 'u3', data: '{"id":"u3"}' },
+      ];
+      store.reads.replace('corp', { groups: [], users }, { at: '2026-01-01T00:00:00.000Z' });
+      expect(() => store.reads.someUsersParsed('corp', ['u1', 'u2', 'u3']), bad).toThrow(/./);
+      // alone, the others read as they are
+      expect(store.reads.someUsersParsed('corp', ['u1', 'u3'])).toEqual(
+        new Map([
+          ['u1', { id: 'u1' }],
+          ['u3', { id: 'u3' }],
+        ]),
+      );
+    }
   });
 
   it('bumps the version of a store-fed source on every write to its tables, by triggers; a lost trigger is noticed', () => {
