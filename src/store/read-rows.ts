@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { ReadGroup } from './read-types.js';
 
 /** a stored group as the store reads it: id, display name, member ids, nested ids, data */
@@ -7,19 +8,31 @@ export function toGroup([id, displayName, members, nested, data]: GroupRow): Rea
   return { id, displayName, members: decodeIds(members), ...(nested !== null ? { nested: decodeIds(nested) } : {}), ...(data !== null ? { data } : {}) };
 }
 
+/** some users of a source, their count and `[id, data, id, data…]` as one JSON text */
+export const USERS_AS_TEXT = `SELECT count(*), '[' || group_concat(json_quote(id) || ',' || data, ',') || ']' FROM source_read_users WHERE source = ? AND id IN (SELECT value FROM json_each(?))`;
+
+/** users per text: far below the longest text better-sqlite3 lets SQLite make (V8's longest string, 512 MiB) unless users averaged over 250 kB */
+const USERS_PER_TEXT = 2000;
+
 /**
- * `rows` ids and values, as one JSON list `[id, value, id, value…]`, put in `out`; false when the
- * text does not hold that many distinct ids, each a string, each with one value
+ * Stored users' data, parsed, by id, from `USERS_AS_TEXT` one batch at a time: a row and a string
+ * per user cost a fifth more, in strings made only to be parsed. Data that is not one JSON value
+ * each (a damaged store) could shift the pairs: it is an error, never data under another id.
  */
-export function putPairs(out: Map<string, unknown>, rows: number, text: string | null): boolean {
-  const pairs = JSON.parse(text ?? '[]') as unknown[];
-  if (pairs.length !== 2 * rows) return false;
-  for (let k = 0; k < pairs.length; k += 2) {
-    const id = pairs[k];
-    if (typeof id !== 'string' || out.has(id)) return false;
-    out.set(id, pairs[k + 1]);
+export function usersParsed(asText: Database.Statement, source: string, ids: readonly string[]): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  for (let i = 0; i < ids.length; i += USERS_PER_TEXT) {
+    const [rows, text] = asText.get(source, JSON.stringify(ids.slice(i, i + USERS_PER_TEXT))) as [number, string | null];
+    const pairs = JSON.parse(text ?? '[]') as unknown[];
+    let ok = pairs.length === 2 * rows;
+    for (let k = 0; ok && k < pairs.length; k += 2) {
+      const id = pairs[k];
+      ok = typeof id === 'string' && !out.has(id);
+      if (ok) out.set(id as string, pairs[k + 1]);
+    }
+    if (!ok) throw new Error(`the store's users of source ${source} hold data that is not one JSON value each`);
   }
-  return true;
+  return out;
 }
 
 /**

@@ -1,13 +1,10 @@
 import type Database from 'better-sqlite3';
-import { decodeIds, encodeIds, putPairs, toGroup, type GroupRow } from './read-rows.js';
+import { decodeIds, encodeIds, toGroup, usersParsed, USERS_AS_TEXT, type GroupRow } from './read-rows.js';
 import type { ReadState, ReadGroup, ReadUser, ReadChanges, ReadMark, PlanStamp } from './read-types.js';
 import { SourceReadBytes } from './kept-bytes.js';
 import { Statements } from './statements.js';
 
 export { decodeIds, encodeIds } from './read-rows.js';
-
-/** users per text of `someUsersParsed`: far below the longest text better-sqlite3 lets SQLite make (V8's longest string, 512 MiB) unless users averaged over 250 kB */
-const USERS_PER_TEXT = 2000;
 
 /**
  * What each source last read, so that a run reads only what changed, and the stamp of the last
@@ -124,21 +121,9 @@ export class SourceReads {
     );
   }
 
-  /**
-   * A few stored users' data, parsed, by id (those not stored are left out). The rows come back as
-   * one JSON text per batch: a row per user cost a fifth more, in strings made only to be parsed.
-   * Stored data that is not one JSON value (a damaged store) could shift the pairs: it is an error.
-   */
+  /** a few stored users' data, parsed, by id (those not stored are left out), read as in `usersParsed` */
   someUsersParsed(source: string, ids: readonly string[]): Map<string, unknown> {
-    const out = new Map<string, unknown>();
-    const joined = this.statement(
-      `SELECT count(*), '[' || group_concat(json_quote(id) || ',' || data, ',') || ']' FROM source_read_users WHERE source = ? AND id IN (SELECT value FROM json_each(?))`,
-    ).raw();
-    for (let i = 0; i < ids.length; i += USERS_PER_TEXT) {
-      const [rows, text] = joined.get(source, JSON.stringify(ids.slice(i, i + USERS_PER_TEXT))) as [number, string | null];
-      if (!putPairs(out, rows, text)) throw new Error(`the store's users of source ${source} hold data that is not one JSON value each`);
-    }
-    return out;
+    return usersParsed(this.statement(USERS_AS_TEXT).raw(), source, ids);
   }
 
   /** a full read: the stored groups and users replaced by these */
