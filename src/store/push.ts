@@ -22,13 +22,13 @@ export interface PushGroup {
   lastModified: string;
 }
 
-/** a member of a group as SCIM shows it: a user, or a group nested in it */
 /** a resource's answer as last rendered, if it was not written since */
 export interface StoredAnswer {
   id: string;
   json: string | null;
 }
 
+/** a member of a group as SCIM shows it: a user, or a group nested in it */
 export interface PushMemberRef {
   value: string;
   type: 'User' | 'Group';

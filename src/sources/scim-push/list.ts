@@ -98,23 +98,7 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
   let offset = startIndex - 1;
   const out: string[] = [];
   for (const { kind, selection } of parts) {
-    const view = views.get(kind)!;
-    if (out.length < count && offset < selection.total && view.whole && selection.answers) {
-      for (const { id, json } of selection.answers(offset, count - out.length))
-        out.push(json === null ? answerOfId(ctx, kind, id, view) : wholeAnswer(ctx, kind, id, json, view));
-    } else if (out.length < count && offset < selection.total) {
-      const rows = selection.page(offset, count - out.length);
-      // one query for the page's stored answers, not one per resource
-      const stored =
-        view.whole && rows.length > 1
-          ? ctx.store.push.renderedMany(
-              ctx.source,
-              kind,
-              rows.map((r) => r.id),
-            )
-          : undefined;
-      for (const row of rows) out.push(answerOf(ctx, kind, row, view, stored?.get(row.id)));
-    }
+    if (out.length < count && offset < selection.total) out.push(...pageOf(ctx, kind, selection, views.get(kind)!, offset, count - out.length));
     offset = Math.max(0, offset - selection.total);
   }
   return listResponse(
@@ -122,6 +106,23 @@ function pageOver(ctx: PushContext, parts: Part[], params: ListParams): string {
     startIndex,
     out,
   );
+}
+
+/** a selection's resources `offset` to `offset + limit`, answered: a listing of whole resources from their stored answers alone */
+function pageOf(ctx: PushContext, kind: ResourceKind, selection: Selection, view: View, offset: number, limit: number): string[] {
+  if (view.whole && selection.answers)
+    return selection.answers(offset, limit).map(({ id, json }) => (json === null ? answerOfId(ctx, kind, id, view) : wholeAnswer(ctx, kind, id, json, view)));
+  const rows = selection.page(offset, limit);
+  // one query for the page's stored answers, not one per resource
+  const stored =
+    view.whole && rows.length > 1
+      ? ctx.store.push.renderedMany(
+          ctx.source,
+          kind,
+          rows.map((r) => r.id),
+        )
+      : undefined;
+  return rows.map((row) => answerOf(ctx, kind, row, view, stored?.get(row.id)));
 }
 
 /** the answer of a resource listed without its stored answer: rendered (and stored) now */
