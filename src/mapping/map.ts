@@ -54,7 +54,6 @@ function compiled(pattern: string): RegExp {
   return regex;
 }
 
-/** a regex match as template variables: {0}, {1}… and its named groups */
 /**
  * Groups → the conversations they should become. Groups whose rule renders the same
  * `conversation` key are merged (their members united). Deactivated users are left out: they leave
@@ -68,6 +67,7 @@ export function mapGroups(
   removedDefault: RemovedGroupAction = 'keep',
   /** where member ids are numbered: the snapshot's, so the plan compares numbers */
   users: UserIds = UserIds.empty(),
+  parts: GroupRefs = {},
 ): MappingResult {
   const byKey = new Map<string, { d: DesiredConversation; parts: Int32Array[]; names: Map<string, string> }>();
   // each user resolved once, however many groups they are in: their number (0: deactivated, or no
@@ -113,20 +113,11 @@ export function mapGroups(
       entry.d.complete = false;
       entry.d.unknownReasons.push(`${group.key} ("${group.displayName}"): ${group.unknownReason ?? 'membership unknown'}`);
     }
-    const refs = new Int32Array(group.members.length);
-    let n = 0;
-    for (let i = 0; i < group.members.length; i++) {
-      const user = group.members[i]!;
-      let ref: number;
-      if (user.numbered?.by === call) ref = user.numbered.ref;
-      else {
-        const id = user.active ? resolve(user) : undefined;
-        ref = id === undefined ? 0 : users.ref(id);
-        user.numbered = { by: call, ref };
-      }
-      if (ref !== 0) refs[n++] = ref;
-    }
-    entry.parts.push(refs.subarray(0, n));
+    const known = parts.of?.(group);
+    const refs = known ?? refsOf(group.members, resolve, users, call, parts.resolved && ((unresolved) => parts.resolved!(group, unresolved)));
+    if (known) parts.resolved?.(group, { refs: known, unresolved: 0 });
+    // a copy: a conversation of one group sorts its numbers in place
+    entry.parts.push(parts.resolved ? refs.slice() : refs);
   }
   const warnings: string[] = [];
   const conversations = [...byKey.values()].map(({ d, parts, names }) => {
@@ -137,6 +128,42 @@ export function mapGroups(
     return { ...d, members: MemberList.fromRefs(users, parts.length === 1 ? parts[0]! : concat(parts)) };
   });
   return { conversations, unmatched, warnings };
+}
+
+/** a group's members numbered as backend ids, one number per member resolved (repeats kept; deactivated members and those without a backend id left out) */
+function refsOf(
+  members: readonly SourceUser[],
+  resolve: (user: SourceUser) => string | undefined,
+  users: UserIds,
+  call: object,
+  tell: ((part: { refs: Int32Array; unresolved: number }) => void) | undefined,
+): Int32Array {
+  const refs = new Int32Array(members.length);
+  let n = 0;
+  let unresolved = 0;
+  for (let i = 0; i < members.length; i++) {
+    const user = members[i]!;
+    let ref: number;
+    if (user.numbered?.by === call) ref = user.numbered.ref;
+    else {
+      const id = user.active ? resolve(user) : undefined;
+      ref = id === undefined ? 0 : users.ref(id);
+      user.numbered = { by: call, ref };
+    }
+    if (ref !== 0) refs[n++] = ref;
+    else if (user.active) unresolved++;
+  }
+  tell?.({ refs: refs.subarray(0, n), unresolved });
+  return refs.subarray(0, n);
+}
+
+/**
+ * Groups whose members' numbers are known without their members (`of`), and where each group's
+ * numbers are told as they are found (`resolved`: the part a later plan may start from)
+ */
+export interface GroupRefs {
+  of?: (group: DesiredGroup) => Int32Array | undefined;
+  resolved?: (group: DesiredGroup, part: { refs: Int32Array; unresolved: number }) => void;
 }
 
 function concat(parts: readonly Int32Array[]): Int32Array {

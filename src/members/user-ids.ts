@@ -9,23 +9,27 @@
 export class UserIds {
   private byName: Map<string, number> | undefined;
 
-  /** `names[ref]` is the id numbered `ref`; 0 is never a number */
-  private constructor(private readonly names: (string | undefined)[]) {}
+  private constructor(
+    /** `names[ref]` is the id numbered `ref`; 0 is never a number */
+    private readonly names: (string | undefined)[],
+    /** the numbers up to this one are the store's (table `user_ids`); those past it were given in memory */
+    readonly stored: number,
+  ) {}
 
   static empty(): UserIds {
-    return new UserIds([undefined]);
+    return new UserIds([undefined], 0);
   }
 
   /** ids numbered 1, 2, 3… in this order */
   static fromNames(ids: readonly string[]): UserIds {
-    return new UserIds([undefined, ...ids]);
+    return new UserIds([undefined, ...ids], ids.length);
   }
 
   /** the store's table as it is, or a part of it (a gap in the numbers is a number without an id); new ids are numbered past `top` */
   static fromRows(rows: Iterable<readonly [number, string]>, top = 0): UserIds {
     const names: (string | undefined)[] = new Array<string | undefined>(top + 1).fill(undefined);
     for (const [ref, id] of rows) names[ref] = id;
-    return new UserIds(names);
+    return new UserIds(names, top);
   }
 
   /** one more than the highest number */
@@ -37,6 +41,11 @@ export class UserIds {
     const id = this.names[ref];
     if (id === undefined) throw new Error(`no user id numbered ${ref}`);
     return id;
+  }
+
+  /** whether the number has an id here (a number of the store's read in, or one given in memory) */
+  numbers(ref: number): boolean {
+    return this.names[ref] !== undefined;
   }
 
   find(id: string): number | undefined {

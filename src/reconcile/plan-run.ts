@@ -1,11 +1,13 @@
 import type { IdentityResolver } from '../identity/resolve.js';
 import { mapGroups } from '../mapping/map.js';
+import { UserIds } from '../members/user-ids.js';
 import { computePlan } from '../plan/compute.js';
 import type { SourceSize } from '../plan/source-guard.js';
-import type { DesiredConversation, Plan } from '../plan/types.js';
+import type { DesiredConversation, Plan, Snapshot } from '../plan/types.js';
 import type { DesiredGroup } from '../sources/types.js';
 import { guardWindow, refusedLately } from './bookkeeping.js';
 import { reconcilerFor, type RunDeps } from './deps.js';
+import { partIdentity, partNumbers, PlanParts, storedParts } from './group-parts.js';
 import { identityFor } from './identity-for.js';
 import { readSources, type SourcesRead } from './read-sources.js';
 import { printGroups, scopeOfChange, type ChangeScope } from './changed-groups.js';
@@ -28,9 +30,12 @@ export async function planRun(
   const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
   const { prints, change } = changeOf(deps, read, opts, scope);
-  // the members of only the conversations a plan can look at are read (those of a plan of what changed are narrowed below)
-  let snapshot = store.loadSnapshot(runScope ? new Set([...runScope.conversations, ...runScope.claimOnly]) : change?.reach);
   const groups = change ? read.groups.filter((g) => change.keys.has(g.key)) : read.groups;
+  const rule = partIdentity(config, backend);
+  const stored = storedParts(store, groups, rule);
+  // the members of only the conversations a plan can look at are read (those of a plan of what changed are narrowed below)
+  const only = runScope ? new Set([...runScope.conversations, ...runScope.claimOnly]) : change?.reach;
+  let snapshot = store.loadSnapshot(only, partNumbers(stored));
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
   // creates whose answer was lost and that are not found yet: never planned a second time
   const inFlight = new Set(
@@ -39,24 +44,16 @@ export async function planRun(
       .filter((r) => r.op.op === 'create' || r.op.op === 'contact')
       .map((r) => r.op.key),
   );
-  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, snapshot.users);
+  const users = snapshot.users ?? UserIds.empty();
+  const parts = rule === undefined ? undefined : new PlanParts(users).load(groups, stored, (u) => identity.resolve(u));
+  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, users, parts);
   warnings.push(...mapped.warnings, ...identity.warnings());
   if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
   let desired = mapped.conversations;
   // a scoped run read the groups of its conversations only, and its snapshot holds only those
   if (runScope) desired = desired.filter((d) => runScope.conversations.has(d.key));
-  if (change) {
-    const touches = (gs: string[]) => gs.some((g) => change.keys.has(g));
-    desired = desired.filter((d) => touches(d.groups));
-    const keys = new Set(desired.map((d) => d.key));
-    const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);
-    snapshot = {
-      ...snapshot,
-      conversations: snapshot.conversations.filter(inScope),
-      ...(snapshot.unbound ? { unbound: snapshot.unbound.filter(inScope) } : {}),
-    };
-  }
+  if (change) ({ desired, snapshot } = narrowedToChange(desired, snapshot, change));
   const plan = computePlan({
     desired,
     snapshot,
@@ -82,9 +79,20 @@ export async function planRun(
     tripped,
     warnings,
   });
-  const partial = change && { groups: groups.length, of: read.groups.length, changed: change.changed };
+  const partial = change && { groups: groups.length, of: read.groups.length, changed: change.changed, fromParts: parts?.used ?? 0 };
   logger.info({ groups: groups.length, unmatched: mapped.unmatched, conversations: mapped.conversations.length, partial, ...plan.summary }, 'plan computed');
-  return { plan, readErrors, groups, desired, goodSizes, identity, prints, change, readVersions: read.versions };
+  return {
+    plan,
+    readErrors,
+    groups,
+    desired,
+    goodSizes,
+    identity,
+    prints,
+    change,
+    readVersions: read.versions,
+    ...(parts && { parts: { rule: rule!, found: parts, users } }),
+  };
 }
 
 export interface PlanRunOptions {
@@ -110,6 +118,24 @@ export interface PlannedRun {
   change?: ChangeScope;
   /** the versions the sources' reads left, for those that tell */
   readVersions: Map<string, number | null>;
+  /** each group's members as resolved, where the identity rule lets a later plan start from them */
+  parts?: { rule: string; found: PlanParts; users: UserIds };
+}
+
+/** a plan of what changed looks only at the conversations its groups feed, or fed */
+function narrowedToChange(desired: DesiredConversation[], snapshot: Snapshot, change: ChangeScope): { desired: DesiredConversation[]; snapshot: Snapshot } {
+  const touches = (gs: string[]) => gs.some((g) => change.keys.has(g));
+  const wanted = desired.filter((d) => touches(d.groups));
+  const keys = new Set(wanted.map((d) => d.key));
+  const inScope = (c: { key: string; groups: string[] }) => keys.has(c.key) || touches(c.groups);
+  return {
+    desired: wanted,
+    snapshot: {
+      ...snapshot,
+      conversations: snapshot.conversations.filter(inScope),
+      ...(snapshot.unbound ? { unbound: snapshot.unbound.filter(inScope) } : {}),
+    },
+  };
 }
 
 /**

@@ -6,6 +6,7 @@ import { reconcilerFor, type RunDeps } from './deps.js';
 import { planRun } from './plan-run.js';
 import { skipIfUnchanged } from './skip-unchanged.js';
 import { canonicalIds, canonicalMembers, forgetResolvedDrift, pruneStore, recordGoodReads, refreshDrift, rememberHeld } from './bookkeeping.js';
+import { saveParts } from './group-parts.js';
 import { EXIT, exitCodeOf, mergeResults, resultLabel, summarizeResult } from './outcome.js';
 import type { ApplyResult } from './reconciler.js';
 
@@ -93,6 +94,10 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
           `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,
         );
       store.updateBindingGroups(desired);
+      if (planned.parts && opts.scope === undefined) {
+        const { rule, found, users } = planned.parts;
+        saveParts(store, rule, found, users, !change && readErrors.length === 0);
+      }
       // only after a complete read: a group read short must not free its leavers
       if (opts.scope === undefined && readErrors.length === 0) forgetResolvedDrift(store, desired, change?.conversations);
       // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)

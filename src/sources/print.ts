@@ -1,26 +1,74 @@
 import type { DesiredGroup, SourceUser } from './types.js';
 
 /**
- * The print of a group's members: each member with all their attributes, in the order read.
- * Multiply-xor lanes over JSON text, 64 bits, not a cryptographic hash: a print only has to change
- * when its members do, and a SHA-1 over a million memberships took a second. The text is made
- * natively (JSON.stringify) and walked in one tight loop, which costs half of walking the values in JS.
- * `call` is one object per batch of groups: a user in many groups is printed once per batch, the
- * print left on the user object (a map from user to print cost several times as much).
+ * The print of a group's members: each member with all their attributes, in any order. Each
+ * member's print is two 32-bit lanes over their JSON text (multiply-xor, not a cryptographic hash:
+ * a print only has to change when its members do, and a SHA-1 over a million memberships took a
+ * second), mixed, and the group's print is their count and sums. A sum can be updated by the
+ * members that came and went (`updatedMembersPrint`), so a group that gained one member is printed
+ * without reading the others. `call` is one object per batch of groups: a user in many groups is
+ * printed once per batch, the print left on the user object (a map from user to print cost several
+ * times as much).
  */
 export function membersPrint(members: readonly SourceUser[], call: object): string {
-  const lanes = new Lanes();
+  let a = 0;
+  let b = 0;
   for (const m of members) {
-    // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-    if (m.printedBy !== call) {
-      const own = new Lanes().text(textOf([m.id, m.active, m.raw]));
-      m.printedBy = call;
-      m.printedA = own.a;
-      m.printedB = own.b;
-    }
-    lanes.mixLanes(m.printedA!, m.printedB!);
+    printMember(m, call);
+    a = (a + m.printedA!) | 0;
+    b = (b + m.printedB!) | 0;
   }
-  return lanes.print();
+  return sumsText(members.length, a, b);
+}
+
+/**
+ * A members' print after some members left and others came, or undefined when the print is not
+ * one of sums (a store written before prints were) or counts fewer members than left.
+ */
+export function updatedMembersPrint(print: string, left: readonly SourceUser[], came: readonly SourceUser[]): string | undefined {
+  const sums = SUMS.exec(print);
+  if (!sums) return undefined;
+  const count = parseInt(sums[1]!, 36) - left.length + came.length;
+  if (count < came.length) return undefined;
+  let a = parseInt(sums[2]!, 36) | 0;
+  let b = parseInt(sums[3]!, 36) | 0;
+  const call = {};
+  for (const m of left) {
+    printMember(m, call);
+    a = (a - m.printedA!) | 0;
+    b = (b - m.printedB!) | 0;
+  }
+  for (const m of came) {
+    printMember(m, call);
+    a = (a + m.printedA!) | 0;
+    b = (b + m.printedB!) | 0;
+  }
+  return sumsText(count, a, b);
+}
+
+const SUMS = /^([0-9a-z]+)~([0-9a-z]+)~([0-9a-z]+)$/;
+
+function sumsText(count: number, a: number, b: number): string {
+  return `${count.toString(36)}~${(a >>> 0).toString(36)}~${(b >>> 0).toString(36)}`;
+}
+
+/** a member's lanes, mixed (each bit of the text moves half of the bits: sums of unmixed lanes would cancel), left on the user for this call */
+function printMember(m: SourceUser, call: object): void {
+  if (m.printedBy === call) return;
+  // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
+  const own = new Lanes().text(textOf([m.id, m.active, m.raw]));
+  m.printedBy = call;
+  m.printedA = fmix(own.a);
+  m.printedB = fmix(own.b ^ m.printedA);
+}
+
+/** MurmurHash3's finalizer */
+function fmix(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
 }
 
 /** the print of a group's own fields (name, flags) */
@@ -53,14 +101,6 @@ class Lanes {
     this.a = a;
     this.b = b;
     return this;
-  }
-
-  /** another print's lanes, in order */
-  mixLanes(a: number, b: number): void {
-    this.a = Math.imul(this.a ^ a, 0x01000193);
-    this.a ^= this.a >>> 15;
-    this.b = Math.imul(this.b ^ b, 0x85ebca6b);
-    this.b ^= this.b >>> 13;
   }
 
   print(): string {

@@ -53,6 +53,19 @@ export interface DesiredGroup {
    * no flag). A copy of the group (the guard's, making it unknown) has none and is printed anew.
    */
   readonly headPrint?: string;
+  /**
+   * Set, not enumerable, by a source that read only which members came and went since it stored the
+   * group (its members then read only when asked for): a plan may start from the group's members as
+   * resolved at that print. A copy of the group has none.
+   */
+  readonly moved?: MembersMoved;
+}
+
+export interface MembersMoved {
+  /** the members' print the group had before */
+  before: string;
+  left: readonly SourceUser[];
+  came: readonly SourceUser[];
 }
 
 export interface SourceResult {

@@ -31,9 +31,9 @@ export class MemberSets {
   /**
    * The user numbering, and each conversation's members decoded when first asked for. With `only`
    * (a plan of what changed, a scoped run), only the rows of those conversations are read, decoded
-   * at once to learn which ids they number.
+   * at once to learn which ids they number, with the ids of the numbers `alsoNumbered` lists.
    */
-  load(only?: readonly string[]): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
+  load(only?: readonly string[], alsoNumbered: readonly Int32Array[] = []): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
     const origins = new Map<string, Map<number, MemberOrigin>>();
     const originRows = (
       only
@@ -51,7 +51,7 @@ export class MemberSets {
         : this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all()) as [string, string][],
     );
     const parsed = only ? new Map([...rows].map(([id, text]) => [id, parseRefs(text)])) : undefined;
-    const users = parsed ? this.loadUserIdsOf(parsed.values(), originRows) : this.loadUserIds();
+    const users = parsed ? this.loadUserIdsOf([...parsed.values(), ...alsoNumbered], originRows) : this.loadUserIds();
     const membersOf = (conversationId: string) => {
       const refs = parsed?.get(conversationId) ?? (parsed ? undefined : rows.get(conversationId));
       if (refs === undefined) return MemberList.empty;
@@ -251,7 +251,7 @@ export class MemberSets {
 }
 
 /** "3,17,42" → numbers, without a string per number */
-function parseRefs(text: string): Int32Array {
+export function parseRefs(text: string): Int32Array {
   let count = text.length === 0 ? 0 : 1;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
   const refs = new Int32Array(count);

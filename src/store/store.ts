@@ -18,6 +18,7 @@ import { StatusViews } from './views.js';
 import { SnapshotWriter } from './effects.js';
 import { JournalStore } from './journal.js';
 import { DriftStore } from './drift.js';
+import { GroupParts } from './group-parts.js';
 import { GroupPrints } from './group-prints.js';
 import { Statements } from './statements.js';
 
@@ -53,6 +54,8 @@ export class Store {
   readonly views: StatusViews;
   /** each group as the last complete plan read it */
   readonly prints: GroupPrints;
+  /** each group's members as backend ids, as the last plan that took it resolved them */
+  readonly parts: GroupParts;
   /** every op, pending before its call and done or failed after */
   readonly journal: JournalStore;
   /** what refreshes found, and what it leaves to remember */
@@ -78,6 +81,7 @@ export class Store {
     this.reads = new SourceReads(db);
     this.views = new StatusViews(db);
     this.prints = new GroupPrints(db);
+    this.parts = new GroupParts(db);
   }
 
   /**
@@ -138,8 +142,11 @@ export class Store {
     return rows.map(([key, groups, state]) => ({ key, groups: JSON.parse(groups) as string[], bound: state === 'bound' }));
   }
 
-  /** the conversations bound or let go (with `only`, those under these keys), their members decoded when first read (with `only`, at load) */
-  loadSnapshot(only?: ReadonlySet<string>): Snapshot {
+  /**
+   * The conversations bound or let go (with `only`, those under these keys), their members decoded
+   * when first read (with `only`, at load, and the ids of the user numbers `alsoNumbered` lists with them)
+   */
+  loadSnapshot(only?: ReadonlySet<string>, alsoNumbered?: readonly Int32Array[]): Snapshot {
     const columns = `key, conversation_id, owner_id, name, groups, on_group_removed, state, unmanageable`;
     // with `only`, its rows alone (a plan of what changed looks at a thousandth of ten thousand); a
     // key read back with U+FFFD may have been stored as a lone surrogate, which SQL cannot match again
@@ -160,7 +167,7 @@ export class Store {
       state: string;
       unmanageable: string | null;
     }[];
-    const { users, membersOf } = this.members.load(only && rows.filter((r) => only.has(r.key)).map((r) => r.conversation_id));
+    const { users, membersOf } = this.members.load(only && rows.filter((r) => only.has(r.key)).map((r) => r.conversation_id), alsoNumbered);
     const byConversation = new Map<string, SnapshotConversation>();
     const all = rows.map((r) => {
       let members: MemberList | undefined;

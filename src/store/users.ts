@@ -35,6 +35,8 @@ export class UserStore {
         rewrite('leavers', 'user_id');
         rewrite('identity_cache', 'backend_user_id');
         rewrite('refused_users', 'user_id');
+        // members resolved in the other form: a plan resolves them again
+        this.db.prepare(`DELETE FROM group_parts`).run();
         this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, form);
         return changed;
       })(),

@@ -21,7 +21,10 @@ async function startDaemon(h: Harness, server: Record<string, unknown>) {
   proc.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 500 && !/"msg":"run finished"/.test(stderr); i++) await sleep(10);
-  if (!/"msg":"run finished"/.test(stderr)) throw new Error(`the daemon did not finish its start-up run: ${stderr}`);
+  if (!/"msg":"run finished"/.test(stderr)) {
+    proc.child.kill('SIGKILL');
+    throw new Error(`the daemon did not finish its start-up run: ${stderr}`);
+  }
   return { ...proc, url, logs: () => stderr };
 }
 

@@ -15,7 +15,10 @@ async function startDaemon(h: Harness) {
   proc.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 400 && !/"url":"([^"]+)"/.test(stderr); i++) await sleep(10);
   const url = /"url":"([^"]+)"/.exec(stderr)?.[1];
-  if (!url) throw new Error(`the daemon did not start: ${stderr}`);
+  if (!url) {
+    proc.child.kill('SIGKILL');
+    throw new Error(`the daemon did not start: ${stderr}`);
+  }
   return { ...proc, url, logs: () => stderr };
 }
 

@@ -31,7 +31,10 @@ export async function startDaemon(h: Harness, extra: Record<string, unknown> = {
   proc.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 400 && !/"url":"([^"]+)"/.test(stderr); i++) await sleep(10);
   const url = /"url":"([^"]+)"/.exec(stderr)?.[1];
-  if (!url) throw new Error(`daemon did not start: ${stderr}`);
+  if (!url) {
+    proc.child.kill('SIGKILL');
+    throw new Error(`daemon did not start: ${stderr}`);
+  }
   // the start-up run first, so that what the test pushes is reconciled by the push path
   for (let i = 0; i < 500; i++) {
     const ready = await request(`${url}/readyz`);

@@ -211,6 +211,15 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   return startCli(args, env).done;
 }
 
+/**
+ * CLI processes still running: stopped when the test process ends, so that a test that failed
+ * before stopping its daemon leaves no daemon behind to slow every later test
+ */
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 /** the CLI as a child process that a test may kill */
 export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
   assertFreshDist();
@@ -218,6 +227,8 @@ export function startCli(args: string[], env: Record<string, string> = {}): { ch
     env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   const done = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';

@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PlanParts } from '../../src/reconcile/group-parts.js';
 import { runOnce } from '../../src/reconcile/run.js';
 import { readStamped, stampsOf } from '../../src/sources/file/fingerprint.js';
 import { spanDigest, spansOf } from '../../src/sources/file/spans.js';
@@ -145,6 +146,9 @@ describe('a run told only that a source changed plans the conversations of the g
     const fullReadAt = () => t.app.store.reads.state('dir')!.fullReadAt;
     let followed = 0;
     let fulls = 0;
+    // groups a plan started from their stored parts, with who came and went
+    const load = vi.spyOn(PlanParts.prototype, 'load');
+    cleanup.push(() => load.mockRestore());
     for (let i = 0; i < 40; i++) {
       for (let c = 0; c < 1 + (i % 3); c++) t.change();
       t.write();
@@ -164,6 +168,32 @@ describe('a run told only that a source changed plans the conversations of the g
     // groups new or gone are read whole: the rest, users edited included, is followed file by file
     expect(followed).toBeGreaterThan(5);
     expect(fulls).toBeGreaterThan(5);
+    // among them groups whose members only came and went, started from the parts the plans before left
+    expect(load.mock.results.reduce((n, r) => n + (r.value as PlanParts).used, 0)).toBeGreaterThan(5);
+    const check = await runOnce(t.app, { mode: 'sync', refresh: true });
+    expect(check.drift).toMatchObject({ added: 0, left: 0, renamed: 0, deleted: 0 });
+    expect(check.plan.ops).toEqual([]);
+    expect(t.wire.violations).toEqual([]);
+  });
+
+  it('over one JSON file, plans a group whose members came and went from its stored part and who moved, and leaves nothing a full plan would do', async () => {
+    const t = await setup(19);
+    expect((await runOnce(t.app, { mode: 'sync' })).exitCode).toBe(0);
+    const load = vi.spyOn(PlanParts.prototype, 'load');
+    cleanup.push(() => load.mockRestore());
+    let partials = 0;
+    for (let i = 0; i < 30; i++) {
+      for (let c = 0; c < 1 + (i % 3); c++) t.change();
+      t.write();
+      const sync = await runOnce(t.app, { mode: 'sync' });
+      expect(sync.exitCode, JSON.stringify(sync.result?.failed)).toBe(0);
+      if (sync.partial) partials++;
+      const full = await runOnce(t.app, { mode: 'plan' });
+      expect(full.partial).toBeUndefined();
+      expect(opsOf(full.plan.ops), `step ${i}`).toEqual([]);
+    }
+    expect(partials).toBeGreaterThan(10);
+    expect(load.mock.results.reduce((n, r) => n + (r.value as PlanParts).used, 0)).toBeGreaterThan(5);
     const check = await runOnce(t.app, { mode: 'sync', refresh: true });
     expect(check.drift).toMatchObject({ added: 0, left: 0, renamed: 0, deleted: 0 });
     expect(check.plan.ops).toEqual([]);

@@ -2,6 +2,8 @@ import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { identityValue } from '../../src/identity/resolve.js';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
+import { seededRandom } from '../../src/sandbox/random.js';
+import { membersPrint, updatedMembersPrint } from '../../src/sources/print.js';
 import { toStoredUser } from '../../src/sources/ldap/stored.js';
 import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
 
@@ -50,7 +52,31 @@ describe('group prints', () => {
       members: [users[0]!, users[2]!, users[1]!, users[0]!],
       complete: true,
     };
-    expect(printGroups([group]).get('f:eng')).toBe('i5yvon.19taeg6.slhu5b.1p1m783');
+    expect(printGroups([group]).get('f:eng')).toBe('i5yvon.19taeg6.4~1ntphvc~1nk6j15');
+  });
+
+  it('of members are the same in any order, and updated by who left and who came are what printing the members now gives', () => {
+    const random = seededRandom(5);
+    const pool = Array.from({ length: 40 }, (_, i): SourceUser => ({ id: `u${i}`, emails: [], active: i % 7 !== 0, raw: { id: `u${i}`, n: i % 3 } }));
+    const pick = () => pool.filter(() => random() < 0.4);
+    for (let round = 0; round < 200; round++) {
+      const before = pick();
+      const now = pick();
+      const print = membersPrint(before, {});
+      expect(membersPrint([...before].reverse(), {})).toBe(print);
+      const left = before.filter((u) => !now.includes(u));
+      const came = now.filter((u) => !before.includes(u));
+      expect(updatedMembersPrint(print, left, came)).toBe(membersPrint(now, {}));
+      // a member changed, or one more or fewer, prints otherwise
+      if (came.length > 0) expect(updatedMembersPrint(print, left, came.slice(1))).not.toBe(membersPrint(now, {}));
+    }
+    const a = pool[1]!;
+    // repeats count
+    expect(membersPrint([a, a], {})).not.toBe(membersPrint([a], {}));
+    expect(updatedMembersPrint(membersPrint([a, a], {}), [a], [])).toBe(membersPrint([a], {}));
+    // a print of another form (stored before prints were sums), or fewer members than left: no update
+    expect(updatedMembersPrint('slhu5b.1p1m783', [], [a])).toBeUndefined();
+    expect(updatedMembersPrint(membersPrint([a], {}), [a, a], [])).toBeUndefined();
   });
 
   it('leave nothing of theirs in what a source stores of a user', () => {

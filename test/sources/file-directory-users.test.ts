@@ -59,12 +59,13 @@ describe('a directory whose users changed', () => {
       expect(t.wasWhole()).toBe(false);
       expect(read.fresh).toEqual(t.listing('u7'));
 
-      // a hire placed in one group: its users file and its group's file changed
+      // a hire placed in one group: its users file and its group's file changed; the group is answered with who came
       t.users[0]!.push({ id: 'new1', externalId: 'xn' });
       t.groups[12]!.members.push('new1');
       read = await t.reread();
       expect(t.wasWhole()).toBe(false);
-      expect(read.fresh).toEqual(t.listing('new1'));
+      expect(read.fresh).toEqual([]);
+      expect(read.moved).toEqual(t.listing('new1'));
 
       // a leaver still listed by their groups: an unknown member now, with its warning
       t.users[0] = t.users[0]!.filter((u) => u.id !== 'u0');

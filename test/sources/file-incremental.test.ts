@@ -177,9 +177,12 @@ describe('a directory source read again after some files changed', () => {
     const read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(false);
     const unread = (gs: readonly DesiredGroup[]) => gs.filter((x) => Object.getOwnPropertyDescriptor(x, 'members')!.get !== undefined).map((x) => x.id);
-    expect(unread(read.groups)).toEqual(read.groups.map((x) => x.id).filter((id) => id !== g.id));
+    // the changed group too: it is answered with who came
+    expect(unread(read.groups)).toEqual(read.groups.map((x) => x.id));
+    expect(read.groups.find((x) => x.id === g.id)!.moved!.came.map((u) => u.id)).toEqual(['u39']);
     printGroups(read.groups);
-    expect(unread(read.groups).length).toBe(read.groups.length - 1);
+    expect(unread(read.groups).length).toBe(read.groups.length);
+    expect(read.groups.find((x) => x.id === g.id)!.members.map((m) => m.id)).toEqual(g.members);
     const whole = await t.whole.fetch(signal);
     const stub = read.groups.find((x) => x.id === t.files[2]![1]!.id)!;
     expect(stub.members.map((m) => m.id)).toEqual(whole.groups.find((x) => x.id === stub.id)!.members.map((m) => m.id));

@@ -57,12 +57,13 @@ describe('a single JSON file whose users changed', () => {
     expect(t.wasWhole()).toBe(false);
     expect(read.fresh).toEqual(listing('u7'));
 
-    // a hire, in one group
+    // a hire, in one group: that group is answered with who came, its other members not read
     t.users.push({ id: 'new1', externalId: 'xn' });
     t.groups[3]!.members.push('new1');
     read = await t.reread();
     expect(t.wasWhole()).toBe(false);
-    expect(read.fresh).toEqual(listing('new1'));
+    expect(read.fresh).toEqual([]);
+    expect(read.moved).toEqual(listing('new1'));
     expect(listing('new1')).toEqual(['g3']);
 
     // a leaver still listed by groups 0 and 39 (through group 0): an unknown member now

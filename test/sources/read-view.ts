@@ -88,7 +88,8 @@ export function expandedIn(groups: readonly DesiredGroup[]): string[] {
 
 /**
  * Reads again as a run planning what changed reads, after `write`, and checks the read against a
- * whole read and its store (rows and cursor); gives the read and the groups it expanded
+ * whole read and its store (rows and cursor); gives the read, the groups it expanded and those it
+ * answered with who came and went
  */
 export function rereadAfter(t: ReturnType<typeof sourcesOver>, write: () => void) {
   const signal = new AbortController().signal;
@@ -98,13 +99,19 @@ export function rereadAfter(t: ReturnType<typeof sourcesOver>, write: () => void
     const read = await t.source.fetch(signal, { partial: true });
     // before the members of the others are read below
     const fresh = expandedIn(read.groups).sort();
+    const moved = read.groups.filter((g) => g.moved !== undefined);
     const whole = await t.whole.fetch(signal);
+    // who came is listed now, who left is not
+    for (const g of moved) {
+      const now = new Set(whole.groups.find((w) => w.id === g.id)!.members.map((m) => m.id));
+      expect(g.moved!.came.every((u) => now.has(u.id)) && g.moved!.left.every((u) => !now.has(u.id))).toBe(true);
+    }
     expect(view(read.groups)).toEqual(view(whole.groups));
     expect(read.warnings).toEqual(whole.warnings);
     expect(t.store.reads.users('dir')).toEqual(t.wholeStore.reads.users('dir'));
     expect(t.store.reads.groups('dir')).toEqual(t.wholeStore.reads.groups('dir'));
     expect(cursorIn(t.store)).toEqual(cursorIn(t.wholeStore));
-    return { read, fresh };
+    return { read, fresh, moved: moved.map((g) => g.id).sort() };
   };
 }
 

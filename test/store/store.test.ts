@@ -21,6 +21,7 @@ describe('store', () => {
       'bindings',
       'drift',
       'gone',
+      'group_parts',
       'group_prints',
       'group_state',
       'held_ops',

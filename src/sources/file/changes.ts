@@ -2,11 +2,12 @@ import type { KeptBytes } from '../../store/kept-bytes.js';
 import type { SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
-import type { DesiredGroup, SourceResult, SourceUser } from '../types.js';
+import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
 import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
 import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
 import { spanDigest, spansOf, usersSpansOf } from './spans.js';
+import { movedMembers } from './moved-members.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
 import { usersSinceKept, type UserChanges } from './user-changes.js';
@@ -30,8 +31,9 @@ interface Changed {
  * (of a single JSON file, its groups whose bytes changed and the users whose bytes changed) are
  * parsed, with every file that lists users when the users of one changed; the groups whose name or
  * member ids they change, those listing a user that changed, and the groups that nest those are
- * expanded (members read from the store), and every other group is answered from the store, its
- * members read only if asked for. What this cannot follow file by file — a file added or removed,
+ * expanded (members read from the store), but for those whose members only came and went
+ * (moved-members.ts); every other group is answered from the store, its members read only if asked
+ * for. What this cannot follow file by file — a file added or removed,
  * a group added, removed or moved to another file, an id given twice, too many users changed,
  * nothing stored — gives undefined: the directory is then read whole.
  */
@@ -72,7 +74,8 @@ export function readChanges(ctx: {
     // the groups that list a user that changed are expanded again, as are those whose bytes changed
     const listing = fresh.size > 0 ? reads.groupsListing(source, [...fresh.keys()]) : [];
     const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups, fresh);
-    const expanded = directory.expand(withNesting([...changed.groups.keys(), ...listing], heads));
+    const moved = movedMembers({ reads, source, heads, changed: changed.groups, expandedAnyway: new Set(listing), directory });
+    const expanded = directory.expand(withNesting([...[...changed.groups.keys()].filter((id) => !moved.has(id)), ...listing], heads));
     const call = {};
     const unknownOf = unknownByGroup(expanded.unknown);
     const rows = expanded.groups.map((g) => {
@@ -81,6 +84,12 @@ export function readChanges(ctx: {
       const nested = members.filter((m) => directory.isNested(m));
       return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) });
     });
+    const movedRows = [...moved].map(([id, m]) => {
+      const { displayName, members } = changed.groups.get(id)!;
+      const g = { source, id, displayName, membersPrint: m.print, size: m.size, members: [] };
+      return storedRow(g, changed.places.get(id)!, { members, nested: [], unknown: undefined });
+    });
+    rows.push(...movedRows);
     const mark = {
       at: ctx.at,
       fingerprint: JSON.stringify(checked.map((c): FileStamp => c.stamp)),
@@ -94,7 +103,10 @@ export function readChanges(ctx: {
     // the groups answered from the store are read from it later, only while it holds what it holds now
     const version = reads.version(source);
     directory.holds(version);
-    return { files, heads, changed, directory, expanded, version };
+    const answered = new Map(
+      movedRows.map((r) => [r.id, { displayName: r.displayName, data: JSON.parse(r.data!) as StoredGroupData, moved: moved.get(r.id)!.moved }]),
+    );
+    return { files, heads, changed, directory, expanded, version, moved: answered };
   });
   return read && resultOf(source, read);
 }
@@ -109,6 +121,7 @@ function resultOf(
     directory,
     expanded,
     version,
+    moved,
   }: {
     files: string[];
     heads: Map<string, Head>;
@@ -116,6 +129,8 @@ function resultOf(
     directory: StoredDirectory;
     expanded: { groups: DesiredGroup[]; unknown: [string, string][] };
     version: number;
+    /** groups whose members only came and went, answered from the store with who moved */
+    moved: ReadonlyMap<string, { displayName: string; data: StoredGroupData; moved: MembersMoved }>;
   },
 ): SourceResult {
   const fresh = new Map(expanded.groups.map((g) => [g.id, g]));
@@ -129,7 +144,9 @@ function resultOf(
   const warnings: string[] = [];
   const groups = order.map(([id, h]) => {
     for (const m of fresh.has(id) ? (unknownNow.get(id) ?? []) : (h.data.unknown ?? [])) warnings.push(unknownWarning(source, id, m));
-    return fresh.get(id) ?? directory.stub(id, h.displayName, h.data);
+    const m = moved.get(id);
+    if (m === undefined) return fresh.get(id) ?? directory.stub(id, h.displayName, h.data);
+    return Object.defineProperty(directory.stub(id, m.displayName, m.data), 'moved', { value: m.moved });
   });
   return { source, groups, listingComplete: true, warnings, version };
 }

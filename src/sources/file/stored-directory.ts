@@ -45,6 +45,12 @@ export class StoredDirectory {
     return { groups: out.groups.filter((g) => wanted.has(g.id)), unknown: out.unknown.filter(([g]) => wanted.has(g)) };
   }
 
+  /** these users (null: no user has the id), looked up as members are */
+  usersOf(ids: readonly string[]): (SourceUser | null)[] {
+    this.lookUp(ids);
+    return ids.map((id) => this.users.get(id) ?? null);
+  }
+
   /** the member ids of a group expanded already */
   membersOf(id: string): string[] {
     return this.listed.get(id)!.members;

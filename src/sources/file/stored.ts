@@ -31,7 +31,7 @@ export interface StoredGroupData {
  * both write the same text for the same group: a whole read compares rows by their text.
  */
 export function storedRow(
-  g: DesiredGroup,
+  g: Pick<DesiredGroup, 'source' | 'id' | 'displayName' | 'members' | 'membersPrint' | 'size'>,
   place: { file: string; pos: number; span?: string },
   listed: { members: string[]; nested: string[]; unknown: readonly string[] | undefined },
 ): ReadGroup {
@@ -41,7 +41,7 @@ export function storedRow(
     pos: place.pos,
     print: g.membersPrint ?? membersPrint(g.members, {}),
     head: headPrint({ source: g.source, id: g.id, displayName: g.displayName, complete: true }),
-    size: g.members.length,
+    size: g.size ?? g.members.length,
     ...(unknown && unknown.length > 0 ? { unknown: [...unknown] } : {}),
     row: createHash('sha1')
       .update(JSON.stringify([g.displayName, members, nested]))

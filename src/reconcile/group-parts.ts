@@ -1,0 +1,126 @@
+import type { Backend } from '../backends/types.js';
+import type { Config } from '../config/schema.js';
+import type { GroupRefs } from '../mapping/map.js';
+import type { UserIds } from '../members/user-ids.js';
+import type { DesiredGroup, SourceUser } from '../sources/types.js';
+import type { GroupPart } from '../store/group-parts.js';
+import type { Store } from '../store/store.js';
+import { VERSION } from '../version.js';
+
+/**
+ * The identity rule as a part names it, when a user's backend id is a function of the user alone:
+ * their attribute, in the backend's id form, as this version writes it. Undefined when it also
+ * depends on what the backend or a cache says now (handles looked up, ids verified), so that a part
+ * could go stale unseen.
+ */
+export function partIdentity(config: Config, backend: Backend): string | undefined {
+  if (config.identity.lookup !== 'none' || (backend.knownUsers && backend.capabilities.verifyUserIds)) return undefined;
+  return JSON.stringify([VERSION, backend.idForm?.() ?? backend.id, config.identity.from]);
+}
+
+/** the stored parts of the groups read as members that came and went (read before the snapshot, which must name their numbers) */
+export function storedParts(store: Store, groups: readonly DesiredGroup[], identity: string | undefined): Map<string, GroupPart> {
+  const moved = groups.filter((g) => g.moved !== undefined && asRead(g)).map((g) => g.key);
+  return moved.length === 0 || identity === undefined ? new Map() : store.parts.some(moved, identity);
+}
+
+/** the user numbers the parts hold, whose ids the snapshot must read */
+export function partNumbers(parts: ReadonlyMap<string, GroupPart>): Int32Array[] {
+  return [...parts.values()].map((p) => p.refs);
+}
+
+/**
+ * What a plan takes from the stored parts and leaves to store: the numbers of the groups whose
+ * members only came and went since a part was resolved at their print before (the part, less
+ * those who left, with those who came), and each group's part as mapping resolved it.
+ */
+export class PlanParts implements GroupRefs {
+  private readonly known = new Map<string, Int32Array>();
+  /** the parts found in this plan, numbered in `users` */
+  readonly found = new Map<string, GroupPart>();
+
+  constructor(private readonly users: UserIds) {}
+
+  /** starts the groups read as moved members from their stored parts (`storedParts`, their numbers named in `users`) */
+  load(groups: readonly DesiredGroup[], stored: ReadonlyMap<string, GroupPart>, resolve: (user: SourceUser) => string | undefined): this {
+    for (const g of groups) {
+      const part = stored.get(g.key);
+      if (part === undefined || g.moved === undefined || !asRead(g) || part.print !== g.moved.before || part.unresolved !== 0) continue;
+      const refs = this.movedRefs(part.refs, g.moved.left, g.moved.came, resolve);
+      if (refs) this.known.set(g.key, refs);
+    }
+    return this;
+  }
+
+  /** how many groups it starts from a part */
+  get used(): number {
+    return this.known.size;
+  }
+
+  of = (group: DesiredGroup): Int32Array | undefined => (asRead(group) ? this.known.get(group.key) : undefined);
+
+  resolved = (group: DesiredGroup, part: { refs: Int32Array; unresolved: number }): void => {
+    if (group.membersPrint === undefined || !asRead(group)) return;
+    this.found.set(group.key, { print: group.membersPrint, unresolved: part.unresolved, refs: part.refs });
+  };
+
+  /**
+   * The part less one number for each member who left, with one for each who came; undefined when
+   * one of them resolves to nothing (a warning a plan of every member would give), one who left is
+   * not in it, or a number of it is not named: the group's members are then read and resolved
+   */
+  private movedRefs(
+    part: Int32Array,
+    left: readonly SourceUser[],
+    came: readonly SourceUser[],
+    resolve: (user: SourceUser) => string | undefined,
+  ): Int32Array | undefined {
+    for (const ref of part) if (!this.users.numbers(ref)) return undefined;
+    const refs = new Int32Array(part.length + came.length);
+    refs.set(part);
+    let n = part.length;
+    for (const u of left) {
+      if (!u.active) continue;
+      const id = resolve(u);
+      const ref = id === undefined ? undefined : this.users.find(id);
+      const at = ref === undefined ? -1 : refs.subarray(0, n).indexOf(ref);
+      if (at < 0) return undefined;
+      refs[at] = refs[--n]!;
+    }
+    for (const u of came) {
+      if (!u.active) continue;
+      const id = resolve(u);
+      if (id === undefined) return undefined;
+      refs[n++] = this.users.ref(id);
+    }
+    return refs.subarray(0, n);
+  }
+}
+
+/** a group as its source read it: complete, no flag (the guard's copy made unknown has no print or moved members of its own) */
+function asRead(g: DesiredGroup): boolean {
+  return g.complete && !g.suspect && g.unknownReason === undefined && g.unknownIsReadError === undefined;
+}
+
+/**
+ * The parts a plan found that the store does not hold at their print, in the store's numbers; after
+ * a full plan, the parts of groups no longer read are forgotten
+ */
+export function saveParts(store: Store, identity: string, parts: PlanParts, users: UserIds, full: boolean): void {
+  const stored = store.parts.prints(identity, full ? undefined : [...parts.found.keys()]);
+  const changed = [...parts.found].filter(([key, p]) => stored.get(key) !== p.print);
+  // numbers given in memory (ids the store had no number for when the plan began): the store's now, if the ops numbered them
+  const inMemory: string[] = [];
+  for (let ref = users.stored + 1; ref < users.size; ref++) if (users.numbers(ref)) inMemory.push(users.name(ref));
+  const numbers = store.parts.numbersOf(inMemory);
+  const storeRefOf = new Int32Array(users.size);
+  for (let ref = 1; ref < users.size; ref++) storeRefOf[ref] = ref <= users.stored ? ref : users.numbers(ref) ? (numbers.get(users.name(ref)) ?? 0) : 0;
+  const kept = new Map<string, GroupPart>();
+  for (const [key, p] of changed) {
+    const refs = p.refs.map((ref) => storeRefOf[ref]!);
+    // a part with an id the store has no number for is not kept
+    if (!refs.includes(0)) kept.set(key, { ...p, refs });
+  }
+  const gone = full && [...stored.keys()].some((k) => !parts.found.has(k));
+  if (kept.size > 0 || gone) store.parts.save(kept, identity, gone ? [...parts.found.keys()] : undefined);
+}

@@ -1,0 +1,82 @@
+import type Database from 'better-sqlite3';
+import { parseRefs } from './member-sets.js';
+import { Statements } from './statements.js';
+
+/**
+ * A group's members as backend user ids, by their numbers in `user_ids` (one per member resolved,
+ * repeats kept), and the print of the members they were resolved from
+ */
+export interface GroupPart {
+  print: string;
+  /** active members that resolved to no backend id */
+  unresolved: number;
+  refs: Int32Array;
+}
+
+/**
+ * Each group's members as the last plan that took the group resolved them, under the members'
+ * print and the identity rule they were resolved by. Parts are a cache: one that does not match a
+ * group's print and the rule now is never used. They hold numbers of `user_ids`, which change only
+ * when ids are merged into one form, and that forgets every part (users.ts).
+ */
+export class GroupParts {
+  private readonly statements: Statements;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = new Statements(db);
+  }
+
+  /** the parts of these groups resolved by this identity rule */
+  some(keys: readonly string[], identity: string): Map<string, GroupPart> {
+    const rows = this.statements
+      .get(`SELECT group_key, print, unresolved, refs FROM group_parts WHERE identity = ? AND group_key IN (SELECT value FROM json_each(?))`)
+      .raw()
+      .all(identity, JSON.stringify(keys)) as [string, string, number, string][];
+    const out = new Map<string, GroupPart>();
+    for (const [key, print, unresolved, refs] of rows) {
+      // a row that is not a list of numbers (a damaged store) is a part not kept: its group is mapped from its members
+      const numbers = partRefs(refs);
+      if (numbers) out.set(key, { print, unresolved, refs: numbers });
+    }
+    return out;
+  }
+
+  /** the prints of the stored parts of this identity rule, by group (of these groups, or of all) */
+  prints(identity: string, keys?: readonly string[]): Map<string, string> {
+    const rows = keys
+      ? this.statements
+          .get(`SELECT group_key, print FROM group_parts WHERE identity = ? AND group_key IN (SELECT value FROM json_each(?))`)
+          .raw()
+          .all(identity, JSON.stringify(keys))
+      : this.statements.get(`SELECT group_key, print FROM group_parts WHERE identity = ?`).raw().all(identity);
+    return new Map(rows as [string, string][]);
+  }
+
+  /** the numbers `user_ids` gives these ids, for those it has */
+  numbersOf(ids: readonly string[]): Map<string, number> {
+    if (ids.length === 0) return new Map();
+    const rows = this.statements.get(`SELECT user_id, ref FROM user_ids WHERE user_id IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(ids));
+    return new Map(rows as [string, number][]);
+  }
+
+  /** these parts stored; with `only`, every other part is forgotten (a full plan's groups are all there are) */
+  save(parts: ReadonlyMap<string, GroupPart>, identity: string, only?: readonly string[]): void {
+    const put = this.statements.get(
+      `INSERT INTO group_parts (group_key, print, identity, unresolved, refs) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (group_key) DO UPDATE SET print = excluded.print, identity = excluded.identity, unresolved = excluded.unresolved, refs = excluded.refs`,
+    );
+    this.db.transaction(() => {
+      if (only) this.statements.get(`DELETE FROM group_parts WHERE group_key NOT IN (SELECT value FROM json_each(?))`).run(JSON.stringify(only));
+      for (const [key, p] of parts) put.run(key, p.print, identity, p.unresolved, p.refs.join(','));
+    })();
+  }
+}
+
+function partRefs(text: string): Int32Array | undefined {
+  try {
+    const refs = parseRefs(text);
+    return refs.every((r) => r > 0) ? refs : undefined;
+  } catch {
+    return undefined;
+  }
+}
