@@ -114,7 +114,7 @@ export function mapGroups(
       entry.d.unknownReasons.push(`${group.key} ("${group.displayName}"): ${group.unknownReason ?? 'membership unknown'}`);
     }
     const known = parts.of?.(group);
-    const refs = known ?? refsOf(group.members, resolve, users, call, parts.resolved && ((unresolved) => parts.resolved!(group, unresolved)));
+    const refs = known ?? refsOf(group.members, resolve, users, call, parts.resolved && ((part) => parts.resolved!(group, part)));
     if (known) parts.resolved?.(group, { refs: known, unresolved: 0 });
     // a copy: a conversation of one group sorts its numbers in place
     entry.parts.push(parts.resolved ? refs.slice() : refs);

@@ -5,9 +5,9 @@ import type { DesiredGroup } from '../sources/types.js';
 
 /**
  * A print of each group as read: whatever a plan takes from it (name, flags, each member with all
- * their attributes, in the order read). Two reads with the same print plan the same; a reordered
- * read only costs a plan of that group. A source that printed a group's members already (a file
- * source answering from what it stored) gives that print, and its members are not read.
+ * their attributes, in any order). Two reads with the same print plan the same. A source that
+ * printed a group's members already (a file source answering from what it stored, or from who came
+ * and went) gives that print, and its members are not read.
  */
 export function printGroups(groups: readonly DesiredGroup[]): Map<string, string> {
   const call = {};

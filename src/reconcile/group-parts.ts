@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { GroupRefs } from '../mapping/map.js';
 import type { UserIds } from '../members/user-ids.js';
 import type { DesiredGroup, SourceUser } from '../sources/types.js';
-import type { GroupPart } from '../store/group-parts.js';
+import { refsText, type GroupPart } from '../store/group-parts.js';
 import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 
@@ -103,12 +103,15 @@ function asRead(g: DesiredGroup): boolean {
 }
 
 /**
- * The parts a plan found that the store does not hold at their print, in the store's numbers; after
- * a full plan, the parts of groups no longer read are forgotten
+ * Stores the parts a plan found that the store does not hold as they are (print and numbers), in
+ * the store's numbers: a part the store holds under the same print but other numbers (gone wrong)
+ * is written again. Parts with an id the store has no number for yet are left out, and their keys
+ * returned: `only` those can be saved again after the ops numbered them. After a full plan (`full`),
+ * the parts of groups no longer read, or of another identity rule, are forgotten.
  */
-export function saveParts(store: Store, identity: string, parts: PlanParts, users: UserIds, full: boolean): void {
-  const stored = store.parts.prints(identity, full ? undefined : [...parts.found.keys()]);
-  const changed = [...parts.found].filter(([key, p]) => stored.get(key) !== p.print);
+export function saveParts(store: Store, identity: string, parts: PlanParts, users: UserIds, opts: { full: boolean; only?: ReadonlySet<string> }): Set<string> {
+  const keys = opts.only ? [...opts.only] : [...parts.found.keys()];
+  const stored = store.parts.stored(identity, opts.full && !opts.only ? undefined : keys);
   // numbers given in memory (ids the store had no number for when the plan began): the store's now, if the ops numbered them
   const inMemory: string[] = [];
   for (let ref = users.stored + 1; ref < users.size; ref++) if (users.numbers(ref)) inMemory.push(users.name(ref));
@@ -116,11 +119,15 @@ export function saveParts(store: Store, identity: string, parts: PlanParts, user
   const storeRefOf = new Int32Array(users.size);
   for (let ref = 1; ref < users.size; ref++) storeRefOf[ref] = ref <= users.stored ? ref : users.numbers(ref) ? (numbers.get(users.name(ref)) ?? 0) : 0;
   const kept = new Map<string, GroupPart>();
-  for (const [key, p] of changed) {
+  const unnumbered = new Set<string>();
+  for (const key of keys) {
+    const p = parts.found.get(key);
+    if (p === undefined) continue;
     const refs = p.refs.map((ref) => storeRefOf[ref]!);
-    // a part with an id the store has no number for is not kept
-    if (!refs.includes(0)) kept.set(key, { ...p, refs });
+    if (refs.includes(0)) unnumbered.add(key);
+    else if (stored.get(key)?.print !== p.print || stored.get(key)?.refs !== refsText(refs)) kept.set(key, { ...p, refs });
   }
-  const gone = full && [...stored.keys()].some((k) => !parts.found.has(k));
-  if (kept.size > 0 || gone) store.parts.save(kept, identity, gone ? [...parts.found.keys()] : undefined);
+  const prune = opts.full && !opts.only && (store.parts.count() !== stored.size || [...stored.keys()].some((k) => !parts.found.has(k)));
+  if (kept.size > 0 || prune) store.parts.save(kept, identity, prune ? [...parts.found.keys()] : undefined);
+  return unnumbered;
 }

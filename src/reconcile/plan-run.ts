@@ -32,7 +32,8 @@ export async function planRun(
   const { prints, change } = changeOf(deps, read, opts, scope);
   const groups = change ? read.groups.filter((g) => change.keys.has(g.key)) : read.groups;
   const rule = partIdentity(config, backend);
-  const stored = storedParts(store, groups, rule);
+  // a full plan resolves every member: it is what sets right a part gone wrong
+  const stored = storedParts(store, groups, change && rule);
   // the members of only the conversations a plan can look at are read (those of a plan of what changed are narrowed below)
   const only = runScope ? new Set([...runScope.conversations, ...runScope.claimOnly]) : change?.reach;
   let snapshot = store.loadSnapshot(only, partNumbers(stored));

@@ -3,7 +3,7 @@ import { snapshotDigest } from '../plan/digest.js';
 import type { Plan, PlanOp } from '../plan/types.js';
 import type { RunMode } from '../store/store.js';
 import { reconcilerFor, type RunDeps } from './deps.js';
-import { planRun } from './plan-run.js';
+import { planRun, type PlannedRun } from './plan-run.js';
 import { skipIfUnchanged } from './skip-unchanged.js';
 import { canonicalIds, canonicalMembers, forgetResolvedDrift, pruneStore, recordGoodReads, refreshDrift, rememberHeld } from './bookkeeping.js';
 import { saveParts } from './group-parts.js';
@@ -88,16 +88,15 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     // a plan of what changed (`change`) read every source in full and makes the ops a full plan would:
     // it is guarded, and keeps its books, like one, over the conversations it planned
     if (opts.mode === 'sync') {
+      // the parts before the ops: a run that stops half-way never leaves conversations newer than them
+      const unnumbered = keepParts(store, planned, opts);
       result = mergeResults(result, await reconciler.apply(plan, runId));
       for (const r of result.refused ?? [])
         plan.warnings.push(
           `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,
         );
       store.updateBindingGroups(desired);
-      if (planned.parts && opts.scope === undefined) {
-        const { rule, found, users } = planned.parts;
-        saveParts(store, rule, found, users, !change && readErrors.length === 0);
-      }
+      if (unnumbered.size > 0) keepParts(store, planned, opts, unnumbered);
       // only after a complete read: a group read short must not free its leavers
       if (opts.scope === undefined && readErrors.length === 0) forgetResolvedDrift(store, desired, change?.conversations);
       // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)
@@ -218,3 +217,15 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
 export { StalePlanError };
 export { reconcilerFor, type RunDeps } from './deps.js';
 export { planForExplain, planRun } from './plan-run.js';
+
+/**
+ * Stores the parts a sync's plan found (not a scoped run's, which read some groups only); a full
+ * plan of a whole read forgets the others. Returns the groups whose parts have ids the store had no
+ * number for yet: `only` those are stored again after the ops numbered them.
+ */
+function keepParts(store: RunDeps['store'], planned: PlannedRun, opts: RunOptions, only?: ReadonlySet<string>): Set<string> {
+  if (!planned.parts || opts.scope !== undefined) return new Set();
+  const { rule, found, users } = planned.parts;
+  const full = !planned.change && planned.readErrors.length === 0;
+  return saveParts(store, rule, found, users, { full, ...(only && { only }) });
+}

@@ -41,15 +41,20 @@ export class GroupParts {
     return out;
   }
 
-  /** the prints of the stored parts of this identity rule, by group (of these groups, or of all) */
-  prints(identity: string, keys?: readonly string[]): Map<string, string> {
+  /** the stored parts of this identity rule as stored (print and numbers as text), by group: of these groups, or of all */
+  stored(identity: string, keys?: readonly string[]): Map<string, { print: string; refs: string }> {
     const rows = keys
       ? this.statements
-          .get(`SELECT group_key, print FROM group_parts WHERE identity = ? AND group_key IN (SELECT value FROM json_each(?))`)
+          .get(`SELECT group_key, print, refs FROM group_parts WHERE identity = ? AND group_key IN (SELECT value FROM json_each(?))`)
           .raw()
           .all(identity, JSON.stringify(keys))
-      : this.statements.get(`SELECT group_key, print FROM group_parts WHERE identity = ?`).raw().all(identity);
-    return new Map(rows as [string, string][]);
+      : this.statements.get(`SELECT group_key, print, refs FROM group_parts WHERE identity = ?`).raw().all(identity);
+    return new Map((rows as [string, string, string][]).map(([key, print, refs]) => [key, { print, refs }]));
+  }
+
+  /** how many parts there are, of every identity rule */
+  count(): number {
+    return this.statements.get(`SELECT count(*) FROM group_parts`).pluck().get() as number;
   }
 
   /** the numbers `user_ids` gives these ids, for those it has */
@@ -59,23 +64,32 @@ export class GroupParts {
     return new Map(rows as [string, number][]);
   }
 
-  /** these parts stored; with `only`, every other part is forgotten (a full plan's groups are all there are) */
+  /** these parts stored, their numbers in ascending order; with `only`, every other part is forgotten (a full plan's groups are all there are) */
   save(parts: ReadonlyMap<string, GroupPart>, identity: string, only?: readonly string[]): void {
     const put = this.statements.get(
       `INSERT INTO group_parts (group_key, print, identity, unresolved, refs) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (group_key) DO UPDATE SET print = excluded.print, identity = excluded.identity, unresolved = excluded.unresolved, refs = excluded.refs`,
     );
     this.db.transaction(() => {
-      if (only) this.statements.get(`DELETE FROM group_parts WHERE group_key NOT IN (SELECT value FROM json_each(?))`).run(JSON.stringify(only));
-      for (const [key, p] of parts) put.run(key, p.print, identity, p.unresolved, p.refs.join(','));
+      if (only)
+        this.statements
+          .get(`DELETE FROM group_parts WHERE identity != ? OR group_key NOT IN (SELECT value FROM json_each(?))`)
+          .run(identity, JSON.stringify(only));
+      for (const [key, p] of parts) put.run(key, p.print, identity, p.unresolved, refsText(p.refs));
     })();
   }
 }
 
+/** a part's numbers as stored: ascending, so that the same members are the same text */
+export function refsText(refs: Int32Array): string {
+  return refs.slice().sort().join(',');
+}
+
+/** the numbers of a stored part; undefined when the text is not a list of numbers as `refsText` writes them (a damaged row) */
 function partRefs(text: string): Int32Array | undefined {
   try {
     const refs = parseRefs(text);
-    return refs.every((r) => r > 0) ? refs : undefined;
+    return refs.every((r) => r > 0) && refsText(refs) === text ? refs : undefined;
   } catch {
     return undefined;
   }
