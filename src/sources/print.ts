@@ -23,7 +23,7 @@ export function membersPrint(members: readonly SourceUser[], call: object): stri
 
 /**
  * A members' print after some members left and others came, or undefined when the print is not
- * one of sums (a store written before prints were) or counts fewer members than left.
+ * one of sums (stored by an earlier version) or counts fewer members than left.
  */
 export function updatedMembersPrint(print: string, left: readonly SourceUser[], came: readonly SourceUser[]): string | undefined {
   const sums = SUMS.exec(print);

@@ -52,13 +52,13 @@ export function movedMembers(ctx: {
   const users = new Map<string, SourceUser | null>();
   const ids = [...new Set(moves.flatMap((m) => [...m.left, ...m.came]))];
   ctx.directory.usersOf(ids).forEach((u, i) => users.set(ids[i]!, u));
-  for (const { id, size, ...ids } of moves) {
-    const left = ids.left.map((m) => users.get(m) ?? null);
-    const came = ids.came.map((m) => users.get(m) ?? null);
+  for (const move of moves) {
+    const left = move.left.map((m) => users.get(m) ?? null);
+    const came = move.came.map((m) => users.get(m) ?? null);
     if (left.includes(null) || came.includes(null)) continue;
-    const moved = { before: heads.get(id)!.data.print, left: left as SourceUser[], came: came as SourceUser[] };
+    const moved = { before: heads.get(move.id)!.data.print, left: left as SourceUser[], came: came as SourceUser[] };
     const print = updatedMembersPrint(moved.before, moved.left, moved.came);
-    if (print !== undefined) out.set(id, { print, size, moved });
+    if (print !== undefined) out.set(move.id, { print, size: move.size, moved });
   }
   return out;
 }
