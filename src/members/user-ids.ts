@@ -44,7 +44,7 @@ export class UserIds {
   }
 
   /** whether the number has an id here (a number of the store's read in, or one given in memory) */
-  numbers(ref: number): boolean {
+  named(ref: number): boolean {
     return this.names[ref] !== undefined;
   }
 

@@ -75,7 +75,7 @@ export class PlanParts implements GroupRefs {
     came: readonly SourceUser[],
     resolve: (user: SourceUser) => string | undefined,
   ): Int32Array | undefined {
-    for (const ref of part) if (!this.users.numbers(ref)) return undefined;
+    for (const ref of part) if (!this.users.named(ref)) return undefined;
     const refs = new Int32Array(part.length + came.length);
     refs.set(part);
     let n = part.length;
@@ -114,10 +114,10 @@ export function saveParts(store: Store, identity: string, parts: PlanParts, user
   const stored = store.parts.stored(identity, opts.full && !opts.only ? undefined : keys);
   // numbers given in memory (ids the store had no number for when the plan began): the store's now, if the ops numbered them
   const inMemory: string[] = [];
-  for (let ref = users.stored + 1; ref < users.size; ref++) if (users.numbers(ref)) inMemory.push(users.name(ref));
+  for (let ref = users.stored + 1; ref < users.size; ref++) if (users.named(ref)) inMemory.push(users.name(ref));
   const numbers = store.parts.numbersOf(inMemory);
   const storeRefOf = new Int32Array(users.size);
-  for (let ref = 1; ref < users.size; ref++) storeRefOf[ref] = ref <= users.stored ? ref : users.numbers(ref) ? (numbers.get(users.name(ref)) ?? 0) : 0;
+  for (let ref = 1; ref < users.size; ref++) storeRefOf[ref] = ref <= users.stored ? ref : users.named(ref) ? (numbers.get(users.name(ref)) ?? 0) : 0;
   const kept = new Map<string, GroupPart>();
   const unnumbered = new Set<string>();
   for (const key of keys) {

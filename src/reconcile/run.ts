@@ -214,10 +214,6 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
   }
 }
 
-export { StalePlanError };
-export { reconcilerFor, type RunDeps } from './deps.js';
-export { planForExplain, planRun } from './plan-run.js';
-
 /**
  * Stores the parts a sync's plan found (not a scoped run's, which read some groups only); a full
  * plan of a whole read forgets the others. Returns the groups whose parts have ids the store had no
@@ -229,3 +225,7 @@ function keepParts(store: RunDeps['store'], planned: PlannedRun, opts: RunOption
   const full = !planned.change && planned.readErrors.length === 0;
   return saveParts(store, rule, found, users, { full, ...(only && { only }) });
 }
+
+export { StalePlanError };
+export { reconcilerFor, type RunDeps } from './deps.js';
+export { planForExplain, planRun } from './plan-run.js';

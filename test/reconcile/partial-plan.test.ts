@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlanParts } from '../../src/reconcile/group-parts.js';
+import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { runOnce } from '../../src/reconcile/run.js';
 import { readStamped, stampsOf } from '../../src/sources/file/fingerprint.js';
 import { spanDigest, spansOf } from '../../src/sources/file/spans.js';
@@ -210,9 +211,17 @@ describe('a run told only that a source changed plans the conversations of the g
     const good = refsOf();
     // as a collision of prints would leave it: the part of other members under the print of these
     db.prepare(`UPDATE group_parts SET refs = ? WHERE group_key = ?`).run(good.split(',').slice(1).join(','), key);
-    // reconcile.fullPlanEvery has passed: a full plan, with nothing changed
+    // reconcile.fullPlanEvery has passed: a full plan, with nothing changed; the part is set right before any op is sent
     t.app.store.reads.savePlanStamp({ ...t.app.store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
+    const atApply: string[] = [];
+    const original = Reconciler.prototype.apply;
+    const apply = vi.spyOn(Reconciler.prototype, 'apply').mockImplementation(function (this: Reconciler, plan, runId) {
+      atApply.push(refsOf());
+      return original.call(this, plan, runId);
+    });
+    cleanup.push(() => apply.mockRestore());
     const full = await runOnce(t.app, { mode: 'sync' });
+    expect(atApply).toEqual([good]);
     expect(full.partial).toBeUndefined();
     expect(full.plan.ops).toEqual([]);
     expect(refsOf()).toBe(good);
