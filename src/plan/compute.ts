@@ -28,7 +28,7 @@ export function computePlan(input: PlanInput): Plan {
     version: 1,
     ownerId: input.ownerId,
     policy: input.policy,
-    snapshotDigest: snapshotDigest(input.snapshot),
+    snapshotDigest: input.snapshotIsPart ? '' : snapshotDigest(input.snapshot),
     ops: b.ops,
     blocked: b.blocked,
     warnings: b.warnings,

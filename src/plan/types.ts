@@ -73,6 +73,8 @@ export interface Guards {
 export interface PlanInput {
   desired: DesiredConversation[];
   snapshot: Snapshot;
+  /** the snapshot holds only the conversations a plan of what changed looks at: it has no digest */
+  snapshotIsPart?: boolean;
   policy: Policy;
   ownerId: string;
   /** the daemon's own backend user id: never removed, never invited */
@@ -149,7 +151,11 @@ export interface Plan {
   version: 1;
   ownerId: string;
   policy: Policy;
-  /** digest of the snapshot the plan was computed on; `apply` refuses a plan whose snapshot moved */
+  /**
+   * digest of the snapshot the plan was computed on; `apply` refuses a plan whose snapshot moved.
+   * Empty for a plan of what changed, which saw the conversations of its groups only: such a plan
+   * is applied by the run that made it, never saved to a file.
+   */
   snapshotDigest: string;
   ops: PlanOp[];
   blocked: BlockedOp[];

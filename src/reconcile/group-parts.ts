@@ -41,13 +41,28 @@ export class PlanParts implements GroupRefs {
 
   constructor(private readonly users: UserIds) {}
 
-  /** starts the groups read as moved members from their stored parts (`storedParts`, their numbers named in `users`) */
-  load(groups: readonly DesiredGroup[], stored: ReadonlyMap<string, GroupPart>, resolve: (user: SourceUser) => string | undefined): this {
-    for (const g of groups) {
+  /**
+   * Starts the groups read as moved members from their stored parts (`storedParts`, their numbers
+   * named in `users`). Who moved is numbered by the store (`numbersOf`): one query for all of them,
+   * where a look-up in `users` would first index every id the snapshot read.
+   */
+  load(
+    groups: readonly DesiredGroup[],
+    stored: ReadonlyMap<string, GroupPart>,
+    resolve: (user: SourceUser) => string | undefined,
+    numbersOf: (ids: readonly string[]) => ReadonlyMap<string, number>,
+  ): this {
+    const usable = groups.flatMap((g) => {
       const part = stored.get(g.key);
-      if (part === undefined || g.moved === undefined || !asRead(g) || part.print !== g.moved.before || part.unresolved !== 0) continue;
-      const refs = this.movedRefs(part.refs, g.moved.left, g.moved.came, resolve);
-      if (refs) this.known.set(g.key, refs);
+      if (part === undefined || g.moved === undefined || !asRead(g) || part.print !== g.moved.before || part.unresolved !== 0) return [];
+      const ids = (users: readonly SourceUser[]) => users.filter((u) => u.active).map(resolve);
+      return [{ key: g.key, part: part.refs, left: ids(g.moved.left), came: ids(g.moved.came) }];
+    });
+    if (usable.length === 0) return this;
+    const numbers = numbersOf([...new Set(usable.flatMap((u) => [...u.left, ...u.came]).filter((id) => id !== undefined))]);
+    for (const u of usable) {
+      const refs = this.movedRefs(u.part, u.left, u.came, numbers);
+      if (refs) this.known.set(u.key, refs);
     }
     return this;
   }
@@ -65,33 +80,32 @@ export class PlanParts implements GroupRefs {
   };
 
   /**
-   * The part less one number for each member who left, with one for each who came; undefined when
-   * one of them resolves to nothing (a warning a plan of every member would give), one who left is
-   * not in it, or a number of it is not named: the group's members are then read and resolved
+   * The part less one number for each member who left, with one for each who came (their backend
+   * ids; undefined: resolved to nothing); undefined when one of them resolves to nothing (a warning
+   * a plan of every member would give), one who left is not in it, or a number of it is not named:
+   * the group's members are then read and resolved
    */
   private movedRefs(
     part: Int32Array,
-    left: readonly SourceUser[],
-    came: readonly SourceUser[],
-    resolve: (user: SourceUser) => string | undefined,
+    left: readonly (string | undefined)[],
+    came: readonly (string | undefined)[],
+    numbers: ReadonlyMap<string, number>,
   ): Int32Array | undefined {
     for (const ref of part) if (!this.users.named(ref)) return undefined;
     const refs = new Int32Array(part.length + came.length);
     refs.set(part);
     let n = part.length;
-    for (const u of left) {
-      if (!u.active) continue;
-      const id = resolve(u);
-      const ref = id === undefined ? undefined : this.users.find(id);
-      const at = ref === undefined ? -1 : refs.subarray(0, n).indexOf(ref);
+    for (const id of left) {
+      // a part holds the store's numbers only, each named here: one who left and has none is not in it
+      const ref = id === undefined ? undefined : numbers.get(id);
+      const at = ref === undefined || !this.users.named(ref) || this.users.name(ref) !== id ? -1 : refs.subarray(0, n).indexOf(ref);
       if (at < 0) return undefined;
       refs[at] = refs[--n]!;
     }
-    for (const u of came) {
-      if (!u.active) continue;
-      const id = resolve(u);
+    for (const id of came) {
       if (id === undefined) return undefined;
-      refs[n++] = this.users.ref(id);
+      const stored = numbers.get(id);
+      refs[n++] = stored === undefined ? this.users.ref(id) : this.users.storedAs(id, stored);
     }
     return refs.subarray(0, n);
   }

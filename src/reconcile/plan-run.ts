@@ -4,7 +4,8 @@ import { UserIds } from '../members/user-ids.js';
 import { computePlan } from '../plan/compute.js';
 import type { SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, Snapshot } from '../plan/types.js';
-import type { DesiredGroup } from '../sources/types.js';
+import type { DesiredGroup, SourceUser } from '../sources/types.js';
+import type { Store } from '../store/store.js';
 import { guardWindow, refusedLately } from './bookkeeping.js';
 import { reconcilerFor, type RunDeps } from './deps.js';
 import { partIdentity, partNumbers, PlanParts, storedParts } from './group-parts.js';
@@ -38,16 +39,11 @@ export async function planRun(
   const only = runScope ? new Set([...runScope.conversations, ...runScope.claimOnly]) : change?.reach;
   let snapshot = store.loadSnapshot(only, partNumbers(stored));
   const { resolver: identity, newUsers } = await identityFor(deps, groups, reconciler);
-  // creates whose answer was lost and that are not found yet: never planned a second time
-  const inFlight = new Set(
-    store.journal
-      .pendingRows()
-      .filter((r) => r.op.op === 'create' || r.op.op === 'contact')
-      .map((r) => r.op.key),
-  );
+  const inFlight = createsInFlight(store);
   const users = snapshot.users ?? UserIds.empty();
-  const parts = rule === undefined ? undefined : new PlanParts(users).load(groups, stored, (u) => identity.resolve(u));
-  const mapped = mapGroups(groups, config.mappings, (u) => identity.resolve(u), backend.capabilities.removedGroup, users, parts);
+  const resolve = (u: SourceUser) => identity.resolve(u);
+  const parts = rule === undefined ? undefined : new PlanParts(users).load(groups, stored, resolve, (ids) => store.parts.numbersOf(ids));
+  const mapped = mapGroups(groups, config.mappings, resolve, backend.capabilities.removedGroup, users, parts);
   warnings.push(...mapped.warnings, ...identity.warnings());
   if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
@@ -58,6 +54,7 @@ export async function planRun(
   const plan = computePlan({
     desired,
     snapshot,
+    ...(change && { snapshotIsPart: true }),
     policy: config.policy,
     ownerId: config.ownerId,
     selfId,
@@ -121,6 +118,12 @@ export interface PlannedRun {
   readVersions: Map<string, number | null>;
   /** each group's members as resolved, where the identity rule lets a later plan start from them */
   parts?: { rule: string; found: PlanParts; users: UserIds };
+}
+
+/** the keys of creates whose answer was lost and that are not found yet: never planned a second time */
+function createsInFlight(store: Store): Set<string> {
+  const rows = store.journal.pendingRows();
+  return new Set(rows.filter((r) => r.op.op === 'create' || r.op.op === 'contact').map((r) => r.op.key));
 }
 
 /** a plan of what changed looks only at the conversations its groups feed, or fed */

@@ -1,5 +1,4 @@
 import type Database from 'better-sqlite3';
-import { parseRefs } from './member-sets.js';
 import { Statements } from './statements.js';
 
 /**
@@ -85,12 +84,29 @@ export function refsText(refs: Int32Array): string {
   return refs.slice().sort().join(',');
 }
 
-/** the numbers of a stored part; undefined when the text is not a list of numbers as `refsText` writes them (a damaged row) */
+/**
+ * The numbers of a stored part; undefined when the text is not what `refsText` writes (a damaged
+ * row): numbers from 1 to 2^31 - 1 without leading zeros, ascending, one comma between them
+ */
 function partRefs(text: string): Int32Array | undefined {
-  try {
-    const refs = parseRefs(text);
-    return refs.every((r) => r > 0) && refsText(refs) === text ? refs : undefined;
-  } catch {
-    return undefined;
+  if (text === '') return new Int32Array(0);
+  let count = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const refs = new Int32Array(count);
+  let n = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const ch = i === text.length ? 44 : text.charCodeAt(i);
+    if (ch === 44) {
+      if (digits === 0 || v > 0x7fffffff || (n > 0 && v < refs[n - 1]!)) return undefined;
+      refs[n++] = v;
+      v = 0;
+      digits = 0;
+    } else if (ch >= 48 && ch <= 57 && !(digits === 0 && ch === 48) && digits < 10) {
+      v = v * 10 + ch - 48;
+      digits++;
+    } else return undefined;
   }
+  return refs;
 }

@@ -27,6 +27,8 @@ const numbering = () =>
     [1, 2, 3, 4, 5, 6, 7, 8].map((n) => [n, `x${n}`] as const),
     9,
   );
+/** `user_ids` as the store holds it: x1…x9 numbered 1…9 */
+const storeNumbers = (ids: readonly string[]) => new Map(ids.flatMap((id) => (/^x[1-9]$/.test(id) ? [[id, Number(id.slice(1))] as const] : [])));
 const part = (users: UserIds, ids: readonly string[], extra: Partial<GroupPart> = {}): GroupPart => ({
   print: 'p',
   unresolved: 0,
@@ -43,9 +45,20 @@ describe('a plan starts a group from its stored part', () => {
   it('when only members came and went since the part was resolved: the part less who left, with who came', () => {
     const users = numbering();
     const g = movedGroup('f:g', [u1!, u3!, u4!], { before, left: [u2!], came: [u4!] });
-    const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ['x1', 'x2', 'x3'], { print: before })]]), resolve);
+    const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ['x1', 'x2', 'x3'], { print: before })]]), resolve, storeNumbers);
     expect(parts.used).toBe(1);
     expect(idsOf(users, parts.of(g))).toEqual(['x1', 'x3', 'x4']);
+  });
+
+  it('numbers who came as the store does, naming numbers the snapshot did not read, and ids new to the store past them', () => {
+    const users = numbering();
+    const newcomer = user(12);
+    const g = movedGroup('f:g', [u1!, u3!, user(9), newcomer], { before, left: [u2!], came: [user(9), newcomer] });
+    const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ['x1', 'x2', 'x3'], { print: before })]]), resolve, storeNumbers);
+    expect(Array.from(parts.of(g)!).sort((a, b) => a - b)).toEqual([1, 3, 9, 10]);
+    expect(idsOf(users, parts.of(g))).toEqual(['x1', 'x12', 'x3', 'x9']);
+    // one number per id from then on
+    expect([users.ref('x9'), users.ref('x12'), users.find('x9')]).toEqual([9, 10, 9]);
   });
 
   it('keeps a backend id two members share while one of them stays, and leaves out deactivated members', () => {
@@ -53,7 +66,7 @@ describe('a plan starts a group from its stored part', () => {
     const asleep = user(6, { active: false });
     const users = numbering();
     const g = movedGroup('f:g', [twin, u2!, asleep], { before, left: [u1!, asleep], came: [asleep] });
-    const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ['x1', 'x1', 'x2'], { print: before })]]), resolve);
+    const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ['x1', 'x1', 'x2'], { print: before })]]), resolve, storeNumbers);
     expect(idsOf(users, parts.of(g))).toEqual(['x1', 'x2']);
   });
 
@@ -68,7 +81,7 @@ describe('a plan starts a group from its stored part', () => {
     it(`not when ${why}: its members are read and resolved instead`, () => {
       const users = numbering();
       const g = movedGroup('f:g', [u1!, u3!], moved as MembersMoved, flags);
-      const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ids, Object.assign({ print: before }, extra))]]), resolve);
+      const parts = new PlanParts(users).load([g], new Map([['f:g', part(users, ids, Object.assign({ print: before }, extra))]]), resolve, storeNumbers);
       expect(parts.used).toBe(0);
       expect(parts.of(g)).toBeUndefined();
     });
@@ -77,7 +90,7 @@ describe('a plan starts a group from its stored part', () => {
   it('not for a copy of the group, which has no moved members', () => {
     const users = numbering();
     const g = movedGroup('f:g', [u1!, u3!], { before, left: [u2!], came: [] });
-    expect(new PlanParts(users).load([{ ...g }], new Map([['f:g', part(users, ['x1', 'x2', 'x3'], { print: before })]]), resolve).used).toBe(0);
+    expect(new PlanParts(users).load([{ ...g }], new Map([['f:g', part(users, ['x1', 'x2', 'x3'], { print: before })]]), resolve, storeNumbers).used).toBe(0);
   });
 });
 
@@ -155,7 +168,14 @@ describe('the parts a plan leaves', () => {
     const s = store();
     s.parts.save(new Map([['f:g', { print: 'p', unresolved: 0, refs: Int32Array.of(1, 2) }]]), RULE);
     expect(s.parts.some(['f:g'], RULE).get('f:g')?.refs).toEqual(Int32Array.of(1, 2));
-    for (const damaged of ['1,x', '1,,2', '1,0', '-1', '4294967297', '2,1', '01']) {
+    for (const [refs, read] of [
+      [Int32Array.of(), []],
+      [Int32Array.of(2147483647, 7, 7), [7, 7, 2147483647]],
+    ] as const) {
+      s.parts.save(new Map([['f:g', { print: 'p', unresolved: 0, refs }]]), RULE);
+      expect(Array.from(s.parts.some(['f:g'], RULE).get('f:g')!.refs)).toEqual(read);
+    }
+    for (const damaged of ['1,x', '1,,2', '1,0', '-1', '4294967297', '2147483648', '12345678901', '2,1', '01', '1,', ',1', ' 1', '1e3']) {
       s.parts.save(new Map([['f:g', { print: 'p', unresolved: 0, refs: Int32Array.of(1) }]]), RULE);
       (s as unknown as { db: { prepare(sql: string): { run(...a: unknown[]): void } } }).db.prepare(`UPDATE group_parts SET refs = ?`).run(damaged);
       expect(s.parts.some(['f:g'], RULE).size, damaged).toBe(0);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PlanParts } from '../../src/reconcile/group-parts.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';
+import { renderPlan } from '../../src/plan/render.js';
 import { runOnce } from '../../src/reconcile/run.js';
 import { readStamped, stampsOf } from '../../src/sources/file/fingerprint.js';
 import { spanDigest, spansOf } from '../../src/sources/file/spans.js';
@@ -99,10 +100,14 @@ async function missedThenPlannedInFull(t: Awaited<ReturnType<typeof setup>>, a: 
   const missed = await runOnce(t.app, { mode: 'sync' });
   expect(missed.partial?.changed).toBe(1);
   expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a.id}`]]);
+  // it saw only the conversations of a's group: it names no snapshot, and says so
+  expect(missed.plan.snapshotDigest).toBe('');
+  expect(renderPlan(missed.plan).split('\n')[0]).toBe('Plan (owner convsync, policy sync, of what changed)');
   // reconcile.fullPlanEvery has passed since the last full plan
   t.app.store.reads.savePlanStamp({ ...t.app.store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
   const full = await runOnce(t.app, { mode: 'sync' });
   expect(full.partial).toBeUndefined();
+  expect(full.plan.snapshotDigest).toMatch(/^sha256:/);
   expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b.id}`]]);
 }
 
