@@ -83,7 +83,8 @@ export class UserIds {
    * The number of an id the store numbers `stored` (`numbersOf`), without building the index of
    * every id read: the id's number here if it has one, else that number, named from now on. A
    * number past `stored`, or one naming another id here, is not the store's now: the id is then
-   * numbered as `ref` does.
+   * numbered as `ref` does. The number must be read from the store as it was when these ids were
+   * (no merge of ids in between, which only the lease holder's canonicalisation makes).
    */
   storedAs(id: string, stored: number): number {
     const known = this.byName?.get(id);

@@ -54,8 +54,9 @@ function table(rows: string[][]): string[] {
 export function renderPlan(plan: Plan): string {
   const lines: string[] = [];
   const s = plan.summary;
-  const snapshot = plan.snapshotDigest === '' ? 'of what changed' : `snapshot ${plan.snapshotDigest.slice(0, 19)}…`;
-  lines.push(`Plan (owner ${plan.ownerId}, policy ${plan.policy}, ${snapshot})`);
+  // no digest: a plan of what changed, or a run that found nothing changed since a plan that had none
+  const snapshot = plan.snapshotDigest === '' ? '' : `, snapshot ${plan.snapshotDigest.slice(0, 19)}…`;
+  lines.push(`Plan (owner ${plan.ownerId}, policy ${plan.policy}${snapshot})`);
   if (plan.ops.length === 0) lines.push('  no changes: the conversations match the directory');
   else lines.push(...table(plan.ops.map((op) => [SIGN[op.op], op.op, target(op), detail(op), `why: ${op.reason}`])));
   if (plan.blocked.length > 0) {

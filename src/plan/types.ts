@@ -153,8 +153,9 @@ export interface Plan {
   policy: Policy;
   /**
    * digest of the snapshot the plan was computed on; `apply` refuses a plan whose snapshot moved.
-   * Empty for a plan of what changed, which saw the conversations of its groups only: such a plan
-   * is applied by the run that made it, never saved to a file.
+   * Empty for a plan of what changed, which saw the conversations of its groups only (such a plan
+   * is applied by the run that made it, never saved to a file), and for a run that planned nothing
+   * because nothing changed since a plan whose digest was not kept.
    */
   snapshotDigest: string;
   ops: PlanOp[];

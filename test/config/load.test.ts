@@ -92,6 +92,8 @@ describe('configuration', () => {
     for (const name of examples) {
       const res = await runCli(['validate', '--skip-secrets', '--config', join('config', name)], { WIRE_PASSWORD: 'example-secret' });
       expect(res.code, `${name}: ${res.stderr}`).toBe(0);
+      // nothing else on stderr: not even V8's word on a flag the CLI sets (src/cli.ts)
+      expect(res.stderr, name).toBe('');
     }
   });
 

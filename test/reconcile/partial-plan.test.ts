@@ -100,14 +100,15 @@ async function missedThenPlannedInFull(t: Awaited<ReturnType<typeof setup>>, a: 
   const missed = await runOnce(t.app, { mode: 'sync' });
   expect(missed.partial?.changed).toBe(1);
   expect(missed.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${a.id}`]]);
-  // it saw only the conversations of a's group: it names no snapshot, and says so
+  // it saw only the conversations of a's group: it names no snapshot
   expect(missed.plan.snapshotDigest).toBe('');
-  expect(renderPlan(missed.plan).split('\n')[0]).toBe('Plan (owner convsync, policy sync, of what changed)');
+  expect(renderPlan(missed.plan).split('\n')[0]).toBe('Plan (owner convsync, policy sync)');
   // reconcile.fullPlanEvery has passed since the last full plan
   t.app.store.reads.savePlanStamp({ ...t.app.store.reads.planStamp()!, fullAt: '2000-01-01T00:00:00.000Z' });
   const full = await runOnce(t.app, { mode: 'sync' });
   expect(full.partial).toBeUndefined();
   expect(full.plan.snapshotDigest).toMatch(/^sha256:/);
+  expect(renderPlan(full.plan).split('\n')[0]).toMatch(/^Plan \(owner convsync, policy sync, snapshot sha256:[0-9a-f]{12}…\)$/);
   expect(full.plan.ops.map((o) => [o.op, o.key])).toEqual([['add', `group:dir:${b.id}`]]);
 }
 
