@@ -41,6 +41,13 @@ export class SourceReadBytes {
     return this.statements.get(`SELECT digest FROM source_read_bytes WHERE source = ?`).pluck().get(source) as string | undefined;
   }
 
+  /** the digest and length of the bytes kept, without the bytes */
+  shape(source: string): { digest: string; length: number } | undefined {
+    // length() of a blob is read from the row's header, without reading the blob
+    return this.statements.get(`SELECT digest, length(bytes) AS length FROM source_read_bytes WHERE source = ?`).get(source) as
+      { digest: string; length: number } | undefined;
+  }
+
   /** these bytes kept for the source, or none (undefined) */
   put(source: string, kept: KeptBytes | undefined): void {
     if (kept === undefined) {

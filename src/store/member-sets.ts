@@ -22,6 +22,12 @@ export class MemberSets {
   private asked = 0;
   /** SQLite's data_version when the numbers were last trusted: it moves when another connection commits */
   private dataVersion: number | undefined;
+  /**
+   * The whole table as last read, ids in number order, and the data_version it was read at: while
+   * no other connection commits and this one merges no ids, the table only grows, so a daemon's
+   * next run reads just the numbers given since
+   */
+  private names: { ids: string[]; dataVersion: number } | undefined;
   private readonly statements: Statements;
 
   constructor(private readonly db: Database.Database) {
@@ -62,9 +68,18 @@ export class MemberSets {
 
   private loadUserIds(): UserIds {
     const { count, top } = this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
+    const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+    const kept = this.names?.dataVersion === dataVersion && this.names.ids.length <= top ? this.names.ids : undefined;
+    this.names = undefined;
+    if (count !== top) return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
     // numbers are given in sequence and never taken back: the ids alone, in order, are the table
-    if (count === top) return UserIds.fromNames(this.db.prepare(`SELECT user_id FROM user_ids ORDER BY ref`).pluck().all() as string[]);
-    return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
+    const since = this.db
+      .prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`)
+      .pluck()
+      .all(kept?.length ?? 0) as string[];
+    const ids = kept === undefined ? since : since.length === 0 ? kept : kept.concat(since);
+    this.names = { ids, dataVersion };
+    return UserIds.fromNames(ids);
   }
 
   /**
@@ -243,6 +258,7 @@ export class MemberSets {
     this.refs = new Map();
     this.whole = false;
     this.asked = 0;
+    this.names = undefined;
   }
 
   private statement(sql: string): Database.Statement {

@@ -11,6 +11,7 @@ import { runOnce } from '../../src/reconcile/run.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { WireSandbox } from '../../src/sandbox/wire/server.js';
 import { generateDirectory, type Workload } from './plan.js';
+import { daemonSyncBench } from './sync-daemon.js';
 
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
@@ -177,9 +178,10 @@ function fullReadAt(db: string): string | null {
  * the same with a full plan forced (`reconcile.fullPlanEvery=0s`, what every run cost before) as
  * the baseline, `node dist/cli.js --help` as the floor of any run (the process and its modules),
  * and one run after `changeShare` of the memberships changed, with its writes and the window they
- * took on the Wire side.
+ * took on the Wire side; then a hire; then the daemon over the same store, for the same change
+ * (sync-daemon.ts).
  */
-export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number; layout?: 'file' | 'directory' }) {
+export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number; layout?: 'file' | 'directory'; daemonRounds?: number }) {
   const layout = opts.layout ?? 'file';
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-cli-${w.name}-`));
   const wire = await WireSandbox.start({});
@@ -251,15 +253,19 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
 
     const random = seededRandom(21);
     const changes = Math.round(w.memberships * opts.changeShare);
-    for (let i = 0; i < changes / 2; i++) {
-      const g = groups[Math.floor(random() * groups.length)]!;
-      g.members.splice(Math.floor(random() * g.members.length), 1);
-      let added: string;
-      do added = `u${Math.floor(random() * w.users)}`;
-      while (g.members.includes(added));
-      g.members.push(added);
-    }
-    write();
+    /** half of `changes` memberships removed, half added, in random groups */
+    const moveMembers = () => {
+      for (let i = 0; i < changes / 2; i++) {
+        const g = groups[Math.floor(random() * groups.length)]!;
+        g.members.splice(Math.floor(random() * g.members.length), 1);
+        let added: string;
+        do added = `u${Math.floor(random() * w.users)}`;
+        while (g.members.includes(added));
+        g.members.push(added);
+      }
+      write();
+    };
+    moveMembers();
     /** one run after a change: its writes, the window they took, and whether it read only what changed */
     const changeRun = async () => {
       const readBefore = fullReadAt(join(dir, 'db.sqlite'));
@@ -288,6 +294,8 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
     users[Math.floor(random() * (users.length - 1))]!.userName += '-renamed';
     write();
     const hire = await changeRun();
+    // the same change again, synced by the daemon
+    const daemon = await daemonSyncBench({ dir, settings, wire, rounds: opts.daemonRounds ?? 3, change: moveMembers });
     return {
       workload: w,
       initialSyncInProcessSeconds: full.seconds,
@@ -296,6 +304,7 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
       fullPlanNoopSeconds: fullPlan,
       change,
       hire,
+      daemon,
       layout,
       fileMiB: Math.round(sizeOf(file) / 2 ** 20),
       violations: wire.violations.length,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
-import { spansOf, type FileSpans } from '../../src/sources/file/spans.js';
+import { spanDigest, spansOf, type FileSpans } from '../../src/sources/file/spans.js';
 
 /** text that JSON must escape or that looks like structure: quotes, backslashes, brackets, commas, non-ASCII */
 const NASTY = ['"', '\\', '\\"', '{', '}', '[', ']', ',', ':', 'é', '😀', '\u2028', '\n', '\t', 'users', '"groups":'];
@@ -38,6 +38,49 @@ describe('the spans of a JSON directory file', () => {
       expect(spans, text).toBeDefined();
       expect(parts(bytes, spans!)).toEqual({ users: value.users, groups: value.groups });
     }
+  });
+
+  it('step over a users list known by the digest and length of its bytes, and are then those a scan finds', () => {
+    const random = seededRandom(33);
+    let steppedOver = 0;
+    for (let i = 0; i < 1_000; i++) {
+      const before = Buffer.from(documentOf(random).text);
+      const was = spansOf(before)!;
+      const known = { digest: spanDigest(before, was.users), length: was.users[1] - was.users[0] };
+      // the same users list, its groups and what lies around it changed or not
+      const users = before.toString('utf8', ...was.users);
+      const groups = JSON.stringify(documentOf(random).value.groups);
+      const texts = [
+        before.toString(),
+        `{"groups":${groups}, "users":${users}}`,
+        `{ "users" : ${users} ,"groups":${groups}}`,
+        `{"users":${users.slice(0, -1)},"groups":${groups}}`,
+        `{"users":${users}${users},"groups":${groups}}`,
+        `{"users":${JSON.stringify([{ id: 'other' }])},"groups":${groups}}`,
+      ];
+      for (const text of texts) {
+        const bytes = Buffer.from(text);
+        const scanned = spansOf(bytes);
+        const stepped = spansOf(bytes, known);
+        const wrong = spansOf(bytes, { ...known, length: known.length + 1 });
+        for (const spans of [stepped, wrong]) {
+          expect(spans === undefined, text).toBe(scanned === undefined);
+          if (!spans || !scanned) continue;
+          expect({ users: spans.users, groups: spans.groups, elements: spans.userElements }, text).toEqual({
+            users: scanned.users,
+            groups: scanned.groups,
+            elements: scanned.userElements,
+          });
+        }
+        if (stepped?.usersDigest !== undefined) {
+          steppedOver++;
+          expect(bytes.subarray(...stepped.users).equals(before.subarray(...was.users))).toBe(true);
+          expect(stepped.usersDigest).toBe(known.digest);
+        }
+        expect(wrong?.usersDigest).toBeUndefined();
+      }
+    }
+    expect(steppedOver).toBeGreaterThan(2_500);
   });
 
   it('are not given for a file laid out otherwise: the file is then read whole', () => {

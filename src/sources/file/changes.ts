@@ -6,7 +6,7 @@ import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../ty
 import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
 import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
 import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
-import { spanDigest, spansOf, usersSpansOf } from './spans.js';
+import { spanDigest, spansOf, usersSpansOf, type KnownList } from './spans.js';
 import { movedMembers } from './moved-members.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
@@ -61,7 +61,7 @@ export function readChanges(ctx: {
     const keptBytes = () => reads.bytes.get(source);
     const changed =
       cursor.usersBytes !== undefined && cursor.usersFile === undefined
-        ? changedSpans(checked, heads, cursor, keptBytes)
+        ? changedSpans(checked, heads, cursor, keptBytes, reads.bytes.shape(source))
         : changedGroups(source, reads, checked, heads, cursor, keptBytes);
     if (!changed) return undefined;
     const users = changed.users;
@@ -245,12 +245,14 @@ function changedSpans(
   heads: ReadonlyMap<string, Head>,
   cursor: StoredCursor,
   keptBytes: () => KeptBytes | undefined,
+  /** the users' bytes kept, by digest and length: where they are those of the store's users, a list of the same bytes is not scanned */
+  kept: KnownList | undefined,
 ): Changed | undefined {
   if (checked.length !== 1) return undefined;
   const out: Changed = { groups: new Map(), places: new Map() };
   const read = checked[0]!.read;
   if (!read) return out;
-  const spans = spansOf(read.bytes);
+  const spans = spansOf(read.bytes, kept?.digest === cursor.usersBytes ? kept : undefined);
   if (!spans || spans.groups.length !== heads.size) return undefined;
   const users = usersSinceKept(read.bytes, spans, cursor, keptBytes);
   if (users === undefined) return undefined;

@@ -8,6 +8,8 @@ export interface FileSpans {
   userElements: Span[];
   /** each element of the `groups` list */
   groups: Span[];
+  /** the digest of the `users` list, when it was taken to find the list (`spanDigest`) */
+  usersDigest?: string;
 }
 
 export type Span = readonly [start: number, end: number];
@@ -30,25 +32,42 @@ const CLOSE_BRACKET = 0x5d;
  * anything unusual (another key, a key twice or missing, a key written with escapes, a group that
  * is not an object), gives undefined: the file is then read whole, as before it was followed.
  */
-export function spansOf(bytes: Uint8Array): FileSpans | undefined {
-  const lists = listsOf(bytes);
+export function spansOf(bytes: Uint8Array, known?: KnownList): FileSpans | undefined {
+  const lists = listsOf(bytes, known);
   if (lists?.users === undefined || lists.groups === undefined) return undefined;
-  return { users: lists.users.list, userElements: lists.users.elements, groups: lists.groups };
+  const users = lists.users;
+  const spans = { users: users.list, groups: lists.groups, ...(users.elements === undefined && { usersDigest: known!.digest }) } as FileSpans;
+  // a users list known unchanged is not split into users unless asked: there is nothing to compare
+  Object.defineProperty(spans, 'userElements', {
+    enumerable: true,
+    get: () => (users.elements ??= elementsOf(bytes, users.list[0])!.spans),
+  });
+  return spans;
+}
+
+/** the `users` list of the last read, by the digest and length of its bytes */
+export interface KnownList {
+  digest: string;
+  length: number;
 }
 
 /** the same of a file that lists only users (a directory's users file, beside its files of groups) */
 export function usersSpansOf(bytes: Uint8Array): Omit<FileSpans, 'groups'> | undefined {
   const lists = listsOf(bytes);
-  if (lists?.users === undefined || lists.groups !== undefined) return undefined;
+  if (lists?.users?.elements === undefined || lists.groups !== undefined) return undefined;
   return { users: lists.users.list, userElements: lists.users.elements };
 }
 
-/** the `users` and `groups` lists of a file laid out plainly, each at most once, nothing else */
-function listsOf(bytes: Uint8Array): { users?: { list: Span; elements: Span[] }; groups?: Span[] } | undefined {
+/**
+ * The `users` and `groups` lists of a file laid out plainly, each at most once, nothing else. A
+ * `users` list whose bytes are those `known` names (digest and length: the same bytes, which were
+ * checked when they were read) is stepped over, not scanned: it is more than half of a large file.
+ */
+function listsOf(bytes: Uint8Array, known?: KnownList): { users?: { list: Span; elements?: Span[] }; groups?: Span[] } | undefined {
   const n = bytes.length;
   let i = skipSpace(bytes, 0);
   if (bytes[i] !== OPEN_BRACE) return undefined;
-  let users: { list: Span; elements: Span[] } | undefined;
+  let users: { list: Span; elements?: Span[] } | undefined;
   let groups: Span[] | undefined;
   i = skipSpace(bytes, i + 1);
   for (let first = true; ; first = false) {
@@ -63,7 +82,10 @@ function listsOf(bytes: Uint8Array): { users?: { list: Span; elements: Span[] };
     if (bytes[i] !== COLON) return undefined;
     i = skipSpace(bytes, i + 1);
     if (bytes[i] !== OPEN_BRACKET) return undefined;
-    if (key.name === 'users' && users === undefined) {
+    if (key.name === 'users' && users === undefined && known !== undefined && isKnownList(bytes, i, known)) {
+      users = { list: [i, i + known.length] };
+      i += known.length;
+    } else if (key.name === 'users' && users === undefined) {
       const elements = elementsOf(bytes, i);
       if (elements === undefined) return undefined;
       users = { list: [i, elements.end], elements: elements.spans };
@@ -78,6 +100,11 @@ function listsOf(bytes: Uint8Array): { users?: { list: Span; elements: Span[] };
   }
   if (skipSpace(bytes, i + 1) !== n) return undefined;
   return { ...(users && { users }), ...(groups && { groups }) };
+}
+
+function isKnownList(bytes: Uint8Array, i: number, known: KnownList): boolean {
+  const end = i + known.length;
+  return end <= bytes.length && bytes[end - 1] === CLOSE_BRACKET && spanDigest(bytes, [i, end]) === known.digest;
 }
 
 /** a digest of a span's bytes */

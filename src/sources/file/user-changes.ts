@@ -39,11 +39,11 @@ export type FollowedUsers = UserChanges & { cursor: StoredCursor; kept: KeptByte
  */
 export function usersSinceKept(
   bytes: Buffer,
-  spans: { users: Span; userElements: readonly Span[] },
+  spans: { users: Span; userElements: readonly Span[]; usersDigest?: string },
   cursor: StoredCursor,
   keptBytes: () => KeptBytes | undefined,
 ): FollowedUsers | null | undefined {
-  const usersBytes = spanDigest(bytes, spans.users);
+  const usersBytes = spans.usersDigest ?? spanDigest(bytes, spans.users);
   if (usersBytes === cursor.usersBytes) return null;
   const kept = keptBytes();
   // the bytes kept must be those of the users the store holds
