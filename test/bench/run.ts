@@ -116,7 +116,7 @@ async function main() {
         Object.keys(clis).length === 0
           ? undefined
           : {
-              what: '`node dist/cli.js sync` as a process (file source, Wire sandbox on loopback) after the initial sync: runs with nothing changed (no read, no plan); the baseline, the same with a full plan forced (reconcile.fullPlanEvery=0s, every run before); `--help` as the floor of any run; one run after 0.1% of memberships changed, with its writes and their window on the Wire side; then the daemon (`node dist/cli.js daemon`) over the same store: `POST /sync?wait=true` with nothing changed, and three times after 0.1% more moved, from request to answer, with writes and window',
+              what: '`node dist/cli.js sync` as a process (file source, Wire sandbox on loopback) after the initial sync: runs with nothing changed (no read, no plan); the baseline, the same with a full plan forced (reconcile.fullPlanEvery=0s, every run before); `--help` as the floor of any run; one run after 0.1% of memberships changed, with its writes and their window on the Wire side; then the daemon (`node dist/cli.js daemon`) over the same store: `POST /sync?wait=true` with nothing changed, and five times after 0.1% more moved, from request to answer, with writes and window',
               sizes: Object.fromEntries(
                 Object.entries(clis).map(([name, r]) => [
                   name,

@@ -295,7 +295,7 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
     write();
     const hire = await changeRun();
     // the same change again, synced by the daemon
-    const daemon = await daemonSyncBench({ dir, settings, wire, rounds: opts.daemonRounds ?? 3, change: moveMembers });
+    const daemon = await daemonSyncBench({ dir, settings, wire, rounds: opts.daemonRounds ?? 5, change: moveMembers });
     return {
       workload: w,
       initialSyncInProcessSeconds: full.seconds,

@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, readFileSync as readNow, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync as readNow, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -14,11 +15,17 @@ vi.mock('node:fs', async (original) => {
     hook?.();
     return fs.readFileSync(...args);
   }) as typeof fs.readFileSync;
+  const readSync = ((...args: Parameters<typeof fs.readSync>) => {
+    const hook = fsHooks.duringRead;
+    fsHooks.duringRead = undefined;
+    hook?.();
+    return fs.readSync(...args);
+  }) as typeof fs.readSync;
   const statfsSync = ((...args: Parameters<typeof fs.statfsSync>) => {
     const real = fs.statfsSync(...args);
     return fsHooks.statfsType === undefined ? real : { ...real, type: fsHooks.statfsType };
   }) as typeof fs.statfsSync;
-  return { ...fs, default: { ...fs, readFileSync, statfsSync }, readFileSync, statfsSync };
+  return { ...fs, default: { ...fs, readFileSync, readSync, statfsSync }, readFileSync, readSync, statfsSync };
 });
 const { fingerprintOf, readStamped, checkFiles } = await import('../../src/sources/file/fingerprint.js');
 
@@ -61,6 +68,29 @@ describe('file stamps against a changing file system', () => {
     expect(checkFiles(file, stamp).same).toBe(false);
     swap('r1');
     expect(checkFiles(file, stamp).same).toBe(true);
+  });
+
+  it('read into the reusable buffer hold every byte of the file, of another file after it, and of a file that grew past the buffer during the read', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-stamp-reuse-'));
+    dirs.push(dir);
+    const [small, large] = [join(dir, 'small.json'), join(dir, 'large.json')];
+    writeFileSync(small, `{"users":[${'{"id":"s"},'.repeat(10)}{"id":"t"}]}`);
+    writeFileSync(large, `{"users":[${'{"id":"u"},'.repeat(50_000)}`);
+    const same = (file: string) => {
+      const read = readStamped(file, { reuse: true });
+      const whole = readNow(file);
+      expect(read.bytes.equals(whole), file).toBe(true);
+      expect(read.stamp.sha256).toBe(createHash('sha256').update(whole).digest('hex'));
+      return read;
+    };
+    same(small);
+    same(large);
+    same(small);
+    // grown by far more than the room the buffer keeps past the size stamped, once the read began
+    fsHooks.duringRead = () => appendFileSync(large, `${'{"id":"v"},'.repeat(100_000)}{"id":"w"}]}`);
+    const grown = same(large);
+    expect(grown.stamp.size).toBeLessThan(grown.bytes.length);
+    expect(checkFiles(large, fingerprintOf([grown])).same).toBe(false);
   });
 
   it('hash the file on a file system whose change time the kernel may not set (NFS, FUSE)', async () => {

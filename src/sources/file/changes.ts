@@ -56,7 +56,8 @@ export function readChanges(ctx: {
     if (files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
     const unchanged = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked?.unchanged : undefined;
     const devices = new Map<bigint, boolean>();
-    const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices)));
+    // a single file is read into the reusable buffer: nothing read from it outlives this read
+    const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices, undefined, files.length === 1)));
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
     const keptBytes = () => reads.bytes.get(source);
     const changed =

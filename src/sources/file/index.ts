@@ -156,7 +156,7 @@ class FileSource implements Source {
   private files(): ReadFile[] {
     const path = this.config.path;
     try {
-      return filesOf(path).map(readStamped);
+      return filesOf(path).map((f) => readStamped(f));
     } catch (e) {
       throw new PermanentError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { origin: `file:${this.id}` });
     }
