@@ -80,14 +80,7 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
       const random = seededRandom(21);
       const changed = async (share: number) => {
         const changes = Math.round(w.memberships * share);
-        for (let i = 0; i < changes / 2; i++) {
-          const g = groups[Math.floor(random() * groups.length)]!;
-          g.members.splice(Math.floor(random() * g.members.length), 1);
-          let added: string;
-          do added = `u${Math.floor(random() * w.users)}`;
-          while (g.members.includes(added));
-          g.members.push(added);
-        }
+        moveMemberships(groups, w.users, changes, random);
         writeFileSync(file, JSON.stringify({ users, groups }));
         const r = await run();
         // what the change cost beyond a run with nothing to do (which reads and plans nothing)
@@ -118,6 +111,18 @@ export async function syncBench(w: Workload, changeShares = [0.001, 0.01]) {
   } finally {
     await wire.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `changes` memberships moved: half removed, half added (users u0…u{users-1}), in random groups */
+function moveMemberships(groups: readonly { members: string[] }[], users: number, changes: number, random: () => number): void {
+  for (let i = 0; i < changes / 2; i++) {
+    const g = groups[Math.floor(random() * groups.length)]!;
+    g.members.splice(Math.floor(random() * g.members.length), 1);
+    let added: string;
+    do added = `u${Math.floor(random() * users)}`;
+    while (g.members.includes(added));
+    g.members.push(added);
   }
 }
 
@@ -253,16 +258,8 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
 
     const random = seededRandom(21);
     const changes = Math.round(w.memberships * opts.changeShare);
-    /** half of `changes` memberships removed, half added, in random groups */
     const moveMembers = () => {
-      for (let i = 0; i < changes / 2; i++) {
-        const g = groups[Math.floor(random() * groups.length)]!;
-        g.members.splice(Math.floor(random() * g.members.length), 1);
-        let added: string;
-        do added = `u${Math.floor(random() * w.users)}`;
-        while (g.members.includes(added));
-        g.members.push(added);
-      }
+      moveMemberships(groups, w.users, changes, random);
       write();
     };
     moveMembers();
