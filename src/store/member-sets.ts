@@ -40,6 +40,15 @@ export class MemberSets {
    * at once to learn which ids they number, with the ids of the numbers `alsoNumbered` lists.
    */
   load(only?: readonly string[], alsoNumbered: readonly Int32Array[] = []): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
+    // one read transaction: the sets, the numbering and the data_version the numbering is kept under
+    // are of one state, whatever another connection commits meanwhile
+    return this.db.transaction(() => this.loadNow(only, alsoNumbered)).deferred();
+  }
+
+  private loadNow(
+    only: readonly string[] | undefined,
+    alsoNumbered: readonly Int32Array[],
+  ): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
     const origins = new Map<string, Map<number, MemberOrigin>>();
     const originRows = (
       only

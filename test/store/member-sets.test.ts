@@ -90,6 +90,27 @@ describe('member sets: the numbering kept between loads', () => {
     expect(a.sets.load().membersOf('c2').ids).toEqual(['v']);
   });
 
+  it('is of one state with the sets when another connection merges ids in the middle of a load', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u@own', 'v@own'], origin: 'convsync' }));
+    expect(names(a.sets)).toEqual(['u@own', 'v@own']);
+    write(a, () => a.sets.edit('c1', { add: ['x@own'], origin: 'convsync' }));
+    // the other writer commits right after this load has read data_version
+    const pragma = a.db.pragma.bind(a.db);
+    let once = true;
+    a.db.pragma = ((source: string, options?: Database.PragmaOptions) => {
+      const value = pragma(source, options);
+      if (source === 'data_version' && once) {
+        once = false;
+        write(b, () => b.sets.canonicalize((id) => id.replace('@own', '')));
+      }
+      return value;
+    }) as typeof a.db.pragma;
+    const during = a.sets.load();
+    expect(during.membersOf('c1').ids).toEqual(['u@own', 'v@own', 'x@own']);
+    expect(names(a.sets)).toEqual(['u', 'v', 'x']);
+  });
+
   it('reads the table again after this connection merged ids', () => {
     const [a] = twoWriters();
     write(a, () => a.sets.edit('c1', { add: ['u', 'U'], origin: 'convsync' }));
