@@ -276,7 +276,7 @@ export class MemberSets {
 }
 
 /** "3,17,42" → numbers, without a string per number */
-export function parseRefs(text: string): Int32Array {
+function parseRefs(text: string): Int32Array {
   let count = text.length === 0 ? 0 : 1;
   for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
   const refs = new Int32Array(count);
