@@ -75,17 +75,17 @@ export class MemberSets {
     return { users, membersOf };
   }
 
-  private loadUserIds(): UserIds {
-    const { count, top } = this.db.prepare(`SELECT count(*) AS count, coalesce(max(ref), 0) AS top FROM user_ids`).get() as { count: number; top: number };
+  private loadUserIds(top = this.topRef()): UserIds {
     const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
     const kept = this.names?.dataVersion === dataVersion && this.names.ids.length <= top ? this.names.ids : undefined;
     this.names = undefined;
-    if (count !== top) return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
-    // numbers are given in sequence and never taken back: the ids alone, in order, are the table
     const since = this.db
       .prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`)
       .pluck()
       .all(kept?.length ?? 0) as string[];
+    // no number without an id (merged ids leave gaps): the ids alone, in order, are the table
+    if ((kept?.length ?? 0) + since.length !== top)
+      return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
     const ids = kept === undefined ? since : since.length === 0 ? kept : kept.concat(since);
     this.names = { ids, dataVersion };
     return UserIds.fromNames(ids);
@@ -100,9 +100,8 @@ export class MemberSets {
     const wanted = new Set<number>();
     for (const refs of sets) for (const ref of refs) wanted.add(ref);
     for (const [, ref] of origins) wanted.add(ref);
-    // the highest number, not the count of the table: SQLite finds it without reading the table
-    const top = this.db.prepare(`SELECT coalesce(max(ref), 0) FROM user_ids`).pluck().get() as number;
-    if (wanted.size * 4 > top) return this.loadUserIds();
+    const top = this.topRef();
+    if (wanted.size * 4 > top) return this.loadUserIds(top);
     const rows = this.db
       .prepare(`SELECT ref, user_id FROM user_ids WHERE ref IN (SELECT value FROM json_each(?))`)
       .raw()
@@ -228,7 +227,8 @@ export class MemberSets {
     if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');
     // another connection committed since (a writer before a lease hand-over): it may have merged ids
     // and given a merged id's number to another, so no cached number is trusted
-    const version = this.db.pragma('data_version', { simple: true }) as number;
+    // a statement kept prepared: `pragma()` prepares one at every call, and this is once an op
+    const version = this.statement(`PRAGMA data_version`).pluck().get() as number;
     if (version !== this.dataVersion) {
       this.forgetRefs();
       this.dataVersion = version;
@@ -261,6 +261,11 @@ export class MemberSets {
       if (ref !== undefined) this.refs.set(id, ref);
     }
     return ref;
+  }
+
+  /** the highest number, not the count of the table: SQLite finds it without reading the table */
+  private topRef(): number {
+    return this.db.prepare(`SELECT coalesce(max(ref), 0) FROM user_ids`).pluck().get() as number;
   }
 
   private forgetRefs(): void {
