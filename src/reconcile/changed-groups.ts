@@ -2,6 +2,7 @@ import type { MappingConfig } from '../config/schema.js';
 import { conversationKeyOf } from '../mapping/map.js';
 import { headPrint, membersPrint } from '../sources/print.js';
 import type { DesiredGroup } from '../sources/types.js';
+import type { ConversationGroups } from '../store/binding-groups.js';
 
 /**
  * A print of each group as read: whatever a plan takes from it (name, flags, each member with all
@@ -47,24 +48,22 @@ export function scopeOfChange(
   prints: ReadonlyMap<string, string>,
   stored: ReadonlyMap<string, string>,
   mappings: readonly MappingConfig[],
-  /** the conversations bound or let go, with the groups that fed them at the last plan */
-  bindings: readonly { key: string; groups: readonly string[]; bound: boolean }[],
+  /** the conversations bound or let go that list one of these groups, with the groups that fed them at the last plan */
+  listing: (groups: readonly string[]) => readonly ConversationGroups[],
 ): ChangeScope | string {
-  const bound = bindings.filter((b) => b.bound);
   const gone = [...stored.keys()].filter((k) => !prints.has(k));
   if (gone.length > 0) return `${gone.length} group(s) gone since the last complete plan`;
   const changed = [...prints].filter(([key, print]) => stored.get(key) !== print).map(([key]) => key);
   const fresh = changed.filter((k) => !stored.has(k));
   if (fresh.length > 0) return `${fresh.length} new group(s)`;
+  const changedSet = new Set(changed);
+  const boundBefore = listing(changed).filter((c) => c.bound);
   const fedBefore = new Map<string, string[]>();
-  for (const c of bound) for (const g of c.groups) (fedBefore.get(g) ?? fedBefore.set(g, []).get(g)!).push(c.key);
+  for (const c of boundBefore) for (const g of c.groups) if (changedSet.has(g)) (fedBefore.get(g) ?? fedBefore.set(g, []).get(g)!).push(c.key);
   const feedsNow = new Map<string, string>();
-  const feeders = new Map<string, string[]>();
   for (const g of groups) {
     const conv = conversationKeyOf(g, mappings);
-    if (conv === undefined) continue;
-    feedsNow.set(g.key, conv);
-    (feeders.get(conv) ?? feeders.set(conv, []).get(conv)!).push(g.key);
+    if (conv !== undefined) feedsNow.set(g.key, conv);
   }
   const keys = new Set(changed);
   const conversations = new Set<string>();
@@ -75,10 +74,12 @@ export function scopeOfChange(
     if (now === undefined || before.length !== 1 || before[0] !== now) return `group ${g} feeds another conversation than at the last complete plan`;
     conversations.add(now);
   }
-  const groupsBefore = new Map(bound.map((c) => [c.key, c.groups]));
-  for (const conv of conversations) for (const g of [...(feeders.get(conv) ?? []), ...(groupsBefore.get(conv) ?? [])]) keys.add(g);
+  // each conversation taken was fed by a changed group, so its list is among those read
+  const groupsBefore = new Map(boundBefore.map((c) => [c.key, c.groups]));
+  for (const [g, conv] of feedsNow) if (conversations.has(conv)) keys.add(g);
+  for (const conv of conversations) for (const g of groupsBefore.get(conv) ?? []) keys.add(g);
   const reach = new Set<string>();
   for (const g of keys) if (feedsNow.has(g)) reach.add(feedsNow.get(g)!);
-  for (const b of bindings) if (b.groups.some((g) => keys.has(g))) reach.add(b.key);
+  for (const c of listing([...keys])) reach.add(c.key);
   return { keys, changed: changed.length, conversations, reach };
 }

@@ -26,7 +26,7 @@ export async function planRun(
   opts: PlanRunOptions = {},
 ): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const runScope = scope && new RunScope(scope, config.mappings, store.bindingGroups());
+  const runScope = scope && new RunScope(scope, config.mappings, store.bindingGroups.all());
   const readPartial = opts.partial === true && opts.print === true && !scope;
   const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
@@ -151,7 +151,7 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
   const { store, config, logger } = deps;
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   if (!prints || !opts.partial || !isWhole(read)) return { prints };
-  const scoped = scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, store.bindingGroups());
+  const scoped = scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, (groups) => store.bindingGroups.listing(groups));
   if (typeof scoped !== 'string') return { prints, change: scoped };
   logger.info({ why: scoped }, 'sources changed; planning in full');
   return { prints };

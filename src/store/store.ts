@@ -18,6 +18,7 @@ import { StatusViews } from './views.js';
 import { SnapshotWriter } from './effects.js';
 import { JournalStore } from './journal.js';
 import { DriftStore } from './drift.js';
+import { BindingGroups } from './binding-groups.js';
 import { GroupParts } from './group-parts.js';
 import { GroupPrints } from './group-prints.js';
 import { Statements } from './statements.js';
@@ -56,6 +57,8 @@ export class Store {
   readonly prints: GroupPrints;
   /** each group's members as backend ids, as the last plan that took it resolved them */
   readonly parts: GroupParts;
+  /** the groups that fed each conversation at the last plan that took it */
+  readonly bindingGroups: BindingGroups;
   /** every op, pending before its call and done or failed after */
   readonly journal: JournalStore;
   /** what refreshes found, and what it leaves to remember */
@@ -82,6 +85,7 @@ export class Store {
     this.views = new StatusViews(db);
     this.prints = new GroupPrints(db);
     this.parts = new GroupParts(db);
+    this.bindingGroups = new BindingGroups(db);
   }
 
   /**
@@ -135,12 +139,6 @@ export class Store {
   }
 
   // ---- snapshot -------------------------------------------------------------------------------
-
-  /** the key and groups of every conversation bound or let go: what a scoped run starts from */
-  bindingGroups(): { key: string; groups: string[]; bound: boolean }[] {
-    const rows = this.db.prepare(`SELECT key, groups, state FROM bindings WHERE state IN ('bound', 'unbound')`).raw().all() as [string, string, string][];
-    return rows.map(([key, groups, state]) => ({ key, groups: JSON.parse(groups) as string[], bound: state === 'bound' }));
-  }
 
   /**
    * The conversations bound or let go (with `only`, those under these keys), their members decoded

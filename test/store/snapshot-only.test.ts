@@ -47,8 +47,8 @@ describe('a snapshot of only some conversations', () => {
     insert.run('group:dir:y\ud800', 'c\udc00', 'Odd too', '["dir:y\ud800"]', 'unbound', t, t);
     db.close();
     keys.push(
-      ...store
-        .bindingGroups()
+      ...store.bindingGroups
+        .all()
         .map((b) => b.key)
         .filter((k) => k.includes('\uFFFD')),
     );
