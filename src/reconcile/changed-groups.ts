@@ -3,6 +3,7 @@ import { conversationKeyOf } from '../mapping/map.js';
 import { headPrint, membersPrint } from '../sources/print.js';
 import type { DesiredGroup } from '../sources/types.js';
 import type { ConversationGroups } from '../store/binding-groups.js';
+import type { PrintsDiffer } from '../store/group-prints.js';
 
 /**
  * A print of each group as read: whatever a plan takes from it (name, flags, each member with all
@@ -46,15 +47,14 @@ export interface ChangeScope {
 export function scopeOfChange(
   groups: readonly DesiredGroup[],
   prints: ReadonlyMap<string, string>,
-  stored: ReadonlyMap<string, string>,
+  /** how `prints` differ from the last complete plan's */
+  differ: (prints: ReadonlyMap<string, string>) => PrintsDiffer,
   mappings: readonly MappingConfig[],
   /** the conversations bound or let go that list one of these groups, with the groups that fed them at the last plan */
   listing: (groups: readonly string[]) => readonly ConversationGroups[],
 ): ChangeScope | string {
-  const gone = [...stored.keys()].filter((k) => !prints.has(k));
-  if (gone.length > 0) return `${gone.length} group(s) gone since the last complete plan`;
-  const changed = [...prints].filter(([key, print]) => stored.get(key) !== print).map(([key]) => key);
-  const fresh = changed.filter((k) => !stored.has(k));
+  const { gone, changed, fresh } = differ(prints);
+  if (gone > 0) return `${gone} group(s) gone since the last complete plan`;
   if (fresh.length > 0) return `${fresh.length} new group(s)`;
   const changedSet = new Set(changed);
   const boundBefore = listing(changed).filter((c) => c.bound);

@@ -151,7 +151,13 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
   const { store, config, logger } = deps;
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   if (!prints || !opts.partial || !isWhole(read)) return { prints };
-  const scoped = scopeOfChange(read.groups, prints, store.prints.all(), config.mappings, (groups) => store.bindingGroups.listing(groups));
+  const scoped = scopeOfChange(
+    read.groups,
+    prints,
+    (p) => store.prints.differing(p),
+    config.mappings,
+    (groups) => store.bindingGroups.listing(groups),
+  );
   if (typeof scoped !== 'string') return { prints, change: scoped };
   logger.info({ why: scoped }, 'sources changed; planning in full');
   return { prints };

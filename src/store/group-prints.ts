@@ -13,6 +13,25 @@ export class GroupPrints {
     return new Map(rows);
   }
 
+  /**
+   * How these prints differ from those stored: the keys whose print differs or is not stored, in
+   * the order given, those of them not stored, and how many stored keys are not among these.
+   * SQLite compares them: reading ten thousand prints into a map here took twice as long.
+   */
+  differing(prints: ReadonlyMap<string, string>): PrintsDiffer {
+    const keys = [...prints.keys()];
+    const rows = this.db
+      .prepare(
+        `SELECT listed.key, stored.print IS NULL FROM json_each(?) AS listed LEFT JOIN group_prints AS stored ON stored.key = listed.value ->> 0
+         WHERE stored.print IS NOT (listed.value ->> 1) ORDER BY listed.key`,
+      )
+      .raw()
+      .all(JSON.stringify([...prints])) as [number, number][];
+    const fresh = rows.filter(([, notStored]) => notStored === 1).map(([i]) => keys[i]!);
+    const count = this.db.prepare(`SELECT count(*) FROM group_prints`).pluck().get() as number;
+    return { changed: rows.map(([i]) => keys[i]!), fresh, gone: count - (keys.length - fresh.length) };
+  }
+
   /** a full plan's prints replace every print; a partial plan's change those of the groups it planned */
   save(prints: ReadonlyMap<string, string>, opts: { replace: boolean }): void {
     const put = this.db.prepare(`INSERT INTO group_prints (key, print) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET print = excluded.print`);
@@ -26,4 +45,12 @@ export class GroupPrints {
   clear(): void {
     this.db.prepare(`DELETE FROM group_prints`).run();
   }
+}
+
+/** how the prints of a read differ from the stored ones (`GroupPrints.differing`) */
+export interface PrintsDiffer {
+  changed: string[];
+  fresh: string[];
+  /** stored keys not read */
+  gone: number;
 }
