@@ -28,10 +28,23 @@ export function matchGroup(group: GroupHead, mappings: readonly MappingConfig[])
   return undefined;
 }
 
-/** the conversation a group feeds under the first rule that matches it; undefined when none does */
+/**
+ * The conversation a group feeds under the first rule that matches it; undefined when none does. A
+ * rule that names no conversation needs no variables, and a plan of what changed asks this of every
+ * group: testing the patterns alone took a tenth of the time in a new process.
+ */
 export function conversationKeyOf(group: GroupHead, mappings: readonly MappingConfig[]): string | undefined {
-  const matched = matchGroup(group, mappings);
-  return matched && conversationKey(group, mappings[matched.rule]!, matched.vars);
+  const rule = mappings.findIndex(
+    ({ match: m }) => (m.source === undefined || m.source === group.source) && tests(m.displayName, group.displayName) && tests(m.id, group.id),
+  );
+  if (rule < 0) return undefined;
+  if (!mappings[rule]!.conversation) return `group:${group.key}`;
+  const matched = matchGroup(group, mappings)!;
+  return conversationKey(group, mappings[matched.rule]!, matched.vars);
+}
+
+function tests(pattern: string | undefined, value: string): boolean {
+  return pattern === undefined || compiled(pattern).test(value);
 }
 
 function conversationKey(group: GroupHead, rule: MappingConfig, vars: Record<string, string>): string {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { MappingConfig } from '../../src/config/schema.js';
 import { createIdentityResolver, identityValue } from '../../src/identity/resolve.js';
-import { mapGroups } from '../../src/mapping/map.js';
+import { conversationKeyOf, mapGroups, matchGroup } from '../../src/mapping/map.js';
+import { seededRandom } from '../../src/sandbox/random.js';
 import { renderTemplate } from '../../src/template.js';
 import type { DesiredGroup, SourceUser } from '../../src/sources/types.js';
 
@@ -22,6 +23,30 @@ function rule(r: Partial<MappingConfig> & Pick<MappingConfig, 'match' | 'name'>)
 const wireIds = (v: string) => (/^[0-9a-f-]{36}$/.test(v) ? v : undefined);
 
 describe('mapping', () => {
+  it('finds the conversation of a group by testing the patterns as matching them with their variables does', () => {
+    const random = seededRandom(5);
+    const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
+    const patterns = [undefined, '^team-(.+)$', '^(?<team>[a-z]+)-(\\d+)$', 'ops', '^g\\d$', '^$'];
+    const names = ['team-eng', 'eng-42', 'ops', 'devops-7', 'g1', 'g12', '', 'team-'];
+    let conv = 0;
+    for (let trial = 0; trial < 1500; trial++) {
+      const mappings = Array.from({ length: 1 + Math.floor(random() * 3) }, () =>
+        rule({
+          match: { displayName: pick(patterns), id: pick(patterns), source: pick([undefined, 'corp', 'hr']) },
+          name: 'N {1}',
+          ...(random() < 0.5 ? { conversation: pick(['{team}', 'all', '{1}-{source}', '{displayName}']) } : {}),
+        }),
+      );
+      const g = { ...group(pick(names), pick(names), []), source: pick(['corp', 'hr']) };
+      const matched = matchGroup(g, mappings);
+      const template = matched && mappings[matched.rule]!.conversation;
+      const expected = matched && (template ? `conv:${renderTemplate(template, matched.vars)}` : `group:${g.key}`);
+      expect(conversationKeyOf(g, mappings), JSON.stringify({ g, mappings })).toBe(expected);
+      if (expected?.startsWith('conv:')) conv++;
+    }
+    expect(conv).toBeGreaterThan(40);
+  });
+
   it('renders names from regex groups, named groups and group fields', () => {
     expect(renderTemplate('Team {1}', { '1': 'eng' })).toBe('Team eng');
     expect(renderTemplate('{team} ({source})', { team: 'ops', source: 'corp' })).toBe('ops (corp)');
