@@ -53,6 +53,8 @@ export function scopeOfChange(
   /** the conversations bound or let go that list one of these groups, with the groups that fed them at the last plan */
   listing: (groups: readonly string[]) => readonly ConversationGroups[],
 ): ChangeScope | string {
+  // a key read twice is no group a plan of what changed can follow (no source gives one)
+  if (prints.size !== groups.length) return `${groups.length - prints.size} group key(s) read twice`;
   const { gone, changed, fresh } = differ(prints);
   if (gone > 0) return `${gone} group(s) gone since the last complete plan`;
   if (fresh.length > 0) return `${fresh.length} new group(s)`;

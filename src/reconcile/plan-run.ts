@@ -151,12 +151,15 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
   const { store, config, logger } = deps;
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   if (!prints || !opts.partial || !isWhole(read)) return { prints };
-  const scoped = scopeOfChange(
-    read.groups,
-    prints,
-    (p) => store.prints.differing(p),
-    config.mappings,
-    (groups) => store.bindingGroups.listing(groups),
+  // the prints and the lists of one state: another writer's commit between two reads could hide a change
+  const scoped = store.reading(() =>
+    scopeOfChange(
+      read.groups,
+      prints,
+      (p) => store.prints.differing(p),
+      config.mappings,
+      (groups) => store.bindingGroups.listing(groups),
+    ),
   );
   if (typeof scoped !== 'string') return { prints, change: scoped };
   logger.info({ why: scoped }, 'sources changed; planning in full');

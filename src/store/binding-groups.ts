@@ -25,6 +25,10 @@ export class BindingGroups {
    * times as long).
    */
   listing(groups: readonly string[]): ConversationGroups[] {
+    const wanted = new Set(groups);
+    // a lone surrogate SQLite keeps comes back here as U+FFFD: a key with one may be such a key as
+    // read back, and is looked for among the lists as they are read back
+    if (groups.some((g) => g.includes('\uFFFD'))) return this.all().filter((c) => c.groups.some((g) => wanted.has(g)));
     const rows = this.db
       .prepare(
         `SELECT key, groups, state FROM bindings WHERE state IN ('bound', 'unbound')
@@ -32,8 +36,7 @@ export class BindingGroups {
       )
       .raw()
       .all(JSON.stringify(groups)) as Row[];
-    // SQLite reads a lone surrogate as U+FFFD: a list it picks for one is checked here as `all` has it
-    const wanted = new Set(groups);
+    // what SQLite picks for a key with a lone surrogate is checked here as `all` reads it back
     return rows.map(conversationGroupsOf).filter((c) => c.groups.some((g) => wanted.has(g)));
   }
 }

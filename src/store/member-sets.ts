@@ -79,13 +79,13 @@ export class MemberSets {
     const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
     const kept = this.names?.dataVersion === dataVersion && this.names.ids.length <= top ? this.names.ids : undefined;
     this.names = undefined;
-    const since = this.db
-      .prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`)
-      .pluck()
-      .all(kept?.length ?? 0) as string[];
-    // no number without an id (merged ids leave gaps): the ids alone, in order, are the table
-    if ((kept?.length ?? 0) + since.length !== top)
-      return UserIds.fromRows(this.db.prepare(`SELECT ref, user_id FROM user_ids`).raw().all() as [number, string][], top);
+    const base = kept?.length ?? 0;
+    const since = this.db.prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`).pluck().all(base) as string[];
+    // merged ids leave gaps: then the numbers of the ids just read, in the same order, place them
+    if (base + since.length !== top) {
+      const refs = this.db.prepare(`SELECT ref FROM user_ids WHERE ref > ? ORDER BY ref`).pluck().all(base) as number[];
+      return UserIds.fromRows([...(kept ?? []).map((id, i) => [i + 1, id] as const), ...refs.map((ref, i) => [ref, since[i]!] as const)], top);
+    }
     const ids = kept === undefined ? since : since.length === 0 ? kept : kept.concat(since);
     this.names = { ids, dataVersion };
     return UserIds.fromNames(ids);

@@ -117,6 +117,11 @@ export class Store {
     }
   }
 
+  /** reads of one state of the store, whatever another connection commits meanwhile */
+  reading<T>(read: () => T): T {
+    return this.db.transaction(read).deferred();
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -46,7 +46,7 @@ describe('the conversations that list some groups', () => {
     const keysOf = (cs: readonly { key: string }[]) => cs.map((c) => c.key).sort();
     let found = 0;
     for (let trial = 0; trial < 300; trial++) {
-      const asked = [...POOL, 'dir:none', 'dir:x\uFFFD'].filter(() => random() < 0.2);
+      const asked = [...POOL, 'dir:none', 'dir:x\uFFFD', 'dir:x\uFFFD\uFFFD\uFFFD'].filter(() => random() < 0.2);
       const wanted = new Set(asked);
       const expected = all.filter((c) => c.groups.some((g) => wanted.has(g)));
       const listed = store.bindingGroups.listing(asked);

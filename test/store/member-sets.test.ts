@@ -111,6 +111,19 @@ describe('member sets: the numbering kept between loads', () => {
     expect(names(a.sets)).toEqual(['u', 'v', 'x']);
   });
 
+  it('places each id by its number when merged ids left a gap, read whole or on top of the ids kept', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u', 'U', 'v'], origin: 'convsync' }));
+    // "U" (number 2, not the highest) is folded into "u": number 2 is left without an id
+    write(a, () => a.sets.canonicalize((id) => id.toLowerCase()));
+    expect(names(a.sets)).toEqual(['u', undefined, 'v']);
+    expect(names(b.sets)).toEqual(['u', undefined, 'v']);
+    write(b, () => b.sets.edit('c2', { add: ['w'], origin: 'convsync' }));
+    expect(names(b.sets)).toEqual(['u', undefined, 'v', 'w']);
+    expect(b.sets.load().membersOf('c1').ids).toEqual(['u', 'v']);
+    expect(a.sets.load().membersOf('c2').ids).toEqual(['w']);
+  });
+
   it('reads the table again after this connection merged ids', () => {
     const [a] = twoWriters();
     write(a, () => a.sets.edit('c1', { add: ['u', 'U'], origin: 'convsync' }));

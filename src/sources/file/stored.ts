@@ -90,8 +90,8 @@ export function dataOf(head: { data?: string }): StoredGroupData {
 }
 
 /**
- * Whether every id and group name of a file is well-formed Unicode: SQLite keeps a lone surrogate as
- * U+FFFD, so two such ids could meet in the store as one, and a name would come back another
+ * Whether every id and group name of a file is well-formed Unicode: a lone surrogate the store keeps
+ * is read back as U+FFFD, so two such ids could meet as one, and a name would come back another
  */
 export function wellFormed(content: FileContent): boolean {
   const ok = (id: string) => (id as WellFormedString).isWellFormed();
