@@ -1,10 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
-import type { FromRunThread, ToRunThread } from './daemon/run-thread.js';
+import { LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
 import { describeError, toPlainError } from './errors.js';
 import { createLogger } from './log.js';
 import { createApp } from './main.js';
+import type { Store } from './store/store.js';
 
 /**
  * The daemon's runs, on a thread of their own (src/daemon/run-thread.ts starts it): reading,
@@ -34,6 +35,7 @@ try {
     signal: stop.signal,
     onBackendResponse: (status) => post({ type: 'backend-response', status }),
   });
+  app.store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
   const runner = runnerOf({
     ...app,
     onProgress: (figures) => post({ type: 'progress', figures }),
@@ -42,7 +44,7 @@ try {
   port.on('message', (m: ToRunThread) => {
     if (m.type === 'abort') stop.abort();
     else if (m.type === 'close') void app.close().finally(() => port.close());
-    else void answer(runner, m);
+    else void answer(runner, m).finally(() => checkpoint(app.store));
   });
   post({ type: 'ready', backendId: runner.backendId() });
 } catch (e) {
@@ -56,5 +58,14 @@ async function answer(runner: Runner, m: Extract<ToRunThread, { id: number }>): 
     post({ type: 'answer', id: m.id, value, backendId: runner.backendId() });
   } catch (e) {
     post({ type: 'error', id: m.id, error: toPlainError(e), backendId: runner.backendId() });
+  }
+}
+
+/** after a call is answered: what it wrote is copied into the database off its path */
+function checkpoint(store: Store): void {
+  try {
+    store.checkpoint();
+  } catch (e) {
+    logger.warn({ err: describeError(e) }, 'the store could not copy its log after a run; the next commit past the limit does');
   }
 }

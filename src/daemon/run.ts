@@ -12,7 +12,7 @@ import { mountScimPush } from '../server/scim-push.js';
 import type { FastRoute } from '../server/scim-lookups.js';
 import { mountUi } from '../server/ui/index.js';
 import { Daemon } from './daemon.js';
-import { RunThread } from './run-thread.js';
+import { LOG_PAGES_BETWEEN_RUNS, RunThread } from './run-thread.js';
 
 /**
  * `convsync daemon`: schedule, HTTP server and signal handling. Resolves with the exit code once
@@ -36,6 +36,8 @@ export async function runDaemon(config: Config): Promise<number> {
       void stop('lease lost', 1);
     },
   });
+  // the run thread copies the log after each run: a push or a lease renewal during one does not
+  app.store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
   const runs = new RunThread(config, {
     nonce: PROCESS_NONCE,
     pretty: prettyLogs(),

@@ -117,6 +117,20 @@ export class Store {
     }
   }
 
+  /**
+   * Leaves copying the log into the database to `checkpoint()` until the log holds this many pages
+   * (SQLite copies at 1,000, in whichever commit passes them): the daemon checkpoints after each
+   * run, where a run's own commits had copied it while the run planned and wrote
+   */
+  checkpointAt(pages: number): void {
+    this.db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
+  }
+
+  /** copies the log into the database as far as no reader still needs it, without waiting for one */
+  checkpoint(): void {
+    if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+  }
+
   /** reads of one state of the store, whatever another connection commits meanwhile */
   reading<T>(read: () => T): T {
     return this.db.transaction(read).deferred();

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
@@ -73,6 +73,9 @@ describe('convsync daemon', () => {
     expect(synced.status).toBe(200);
     expect(JSON.parse(synced.text)).toMatchObject({ exitCode: 0, summary: { rename: 1 } });
     expect(wireState(h.wire, h.botId).has('Team renamed')).toBe(true);
+    // the run thread copies what a run wrote from the log into the database file once it has answered
+    const dbFile = join(h.dir, 'convsync.db');
+    await until(() => readFileSync(dbFile).includes('Team renamed'), 'the rename in the database file, past the log');
 
     // one writer per database
     const second = await h.cli(['daemon']);
