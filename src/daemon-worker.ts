@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
-import { LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
+import { IDLE_CHECKPOINT_MS, LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
 import { describeError, toPlainError } from './errors.js';
 import { createLogger } from './log.js';
 import { createApp } from './main.js';
@@ -41,10 +41,18 @@ try {
     onProgress: (figures) => post({ type: 'progress', figures }),
     onRunStart: (runId) => post({ type: 'run-started', runId }),
   });
+  // the log is copied once no call is in flight: after the last answer, and now and then between
+  // runs (pushes and lease renewals write on the daemon's thread meanwhile)
+  let inFlight = 0;
+  const copyWhenIdle = () => inFlight === 0 && checkpoint(app.store);
+  setInterval(copyWhenIdle, IDLE_CHECKPOINT_MS).unref();
   port.on('message', (m: ToRunThread) => {
     if (m.type === 'abort') stop.abort();
     else if (m.type === 'close') void app.close().finally(() => port.close());
-    else void answer(runner, m).finally(() => checkpoint(app.store));
+    else {
+      inFlight++;
+      void answer(runner, m).finally(() => (inFlight--, copyWhenIdle()));
+    }
   });
   post({ type: 'ready', backendId: runner.backendId() });
 } catch (e) {
@@ -61,11 +69,11 @@ async function answer(runner: Runner, m: Extract<ToRunThread, { id: number }>): 
   }
 }
 
-/** after a call is answered: what it wrote is copied into the database off its path */
+/** what the calls wrote is copied into the database off their path */
 function checkpoint(store: Store): void {
   try {
     store.checkpoint();
   } catch (e) {
-    logger.warn({ err: describeError(e) }, 'the store could not copy its log after a run; the next commit past the limit does');
+    logger.warn({ err: describeError(e) }, 'the store could not copy its log into the database; the next commit past the limit does');
   }
 }

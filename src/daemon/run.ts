@@ -36,8 +36,8 @@ export async function runDaemon(config: Config): Promise<number> {
       void stop('lease lost', 1);
     },
   });
-  // the run thread copies the log after each run: a push or a lease renewal during one does not
-  app.store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
+  // the run thread copies the log once idle: a push or a lease renewal during a run does not
+  app.store.checkpointAt(2 * LOG_PAGES_BETWEEN_RUNS);
   const runs = new RunThread(config, {
     nonce: PROCESS_NONCE,
     pretty: prettyLogs(),

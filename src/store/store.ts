@@ -124,11 +124,15 @@ export class Store {
    */
   checkpointAt(pages: number): void {
     this.db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
+    // the log file is cut back to this when the log starts over, rather than kept at its largest
+    this.db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
   }
 
-  /** copies the log into the database as far as no reader still needs it, without waiting for one */
-  checkpoint(): void {
-    if (this.db.open) this.db.pragma('wal_checkpoint(PASSIVE)');
+  /** copies the log into the database as far as no reader still needs it, without waiting for one: the pages in the log and those copied */
+  checkpoint(): { log: number; copied: number } | undefined {
+    if (!this.db.open) return undefined;
+    const [row] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
+    return row && { log: row.log, copied: row.checkpointed };
   }
 
   /** reads of one state of the store, whatever another connection commits meanwhile */
