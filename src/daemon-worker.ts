@@ -51,7 +51,10 @@ try {
     else if (m.type === 'close') void app.close().finally(() => port.close());
     else {
       inFlight++;
-      void answer(runner, m).finally(() => (inFlight--, copyWhenIdle()));
+      void answer(runner, m).finally(() => {
+        inFlight--;
+        copyWhenIdle();
+      });
     }
   });
   post({ type: 'ready', backendId: runner.backendId() });

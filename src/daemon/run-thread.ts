@@ -42,9 +42,10 @@ const YOUNG_GENERATION_MB = 192;
  * The log pages past which a commit of the run thread copies the log into the database: it does it
  * once no call is in flight instead (`Store.checkpointAt`), and a larger run still copies every
  * 20,000 pages. The daemon's own connection waits for twice as many, so that during a run the run
- * thread copies, never a push or a lease renewal. A 0.1 % change of 1,000,000 memberships took 0.47–0.69 s beyond its writes
- * while its own commits copied the log (`npm run bench`, medians of five changes, six runs), and
- * 0.39–0.44 s in six of seven runs since (0.77 s in one, while the machine was slower).
+ * thread copies, never a push or a lease renewal. A 0.1 % change of 1,000,000 memberships took
+ * 0.47–0.69 s beyond its writes while its own commits copied the log (`npm run bench`, medians of
+ * five changes, six runs), and 0.39–0.44 s in six of seven runs since (0.77 s in one, while the
+ * machine was slower).
  */
 export const LOG_PAGES_BETWEEN_RUNS = 20_000;
 /** how often the idle run thread copies the log that pushes and lease renewals wrote */

@@ -39,8 +39,7 @@ export function conversationKeyOf(group: GroupHead, mappings: readonly MappingCo
   );
   if (rule < 0) return undefined;
   if (!mappings[rule]!.conversation) return `group:${group.key}`;
-  const matched = matchGroup(group, mappings)!;
-  return conversationKey(group, mappings[matched.rule]!, matched.vars);
+  return conversationKey(group, mappings[rule]!, matchGroup(group, mappings)!.vars);
 }
 
 function tests(pattern: string | undefined, value: string): boolean {

@@ -152,7 +152,7 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
   const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
   if (!prints || !opts.partial || !isWhole(read)) return { prints };
   // the prints and the lists of one state: another writer's commit between two reads could hide a change
-  const scoped = store.reading(() =>
+  const scoped = store.reads.atomically(() =>
     scopeOfChange(
       read.groups,
       prints,

@@ -135,11 +135,6 @@ export class Store {
     return row && { log: row.log, copied: row.checkpointed };
   }
 
-  /** reads of one state of the store, whatever another connection commits meanwhile */
-  reading<T>(read: () => T): T {
-    return this.db.transaction(read).deferred();
-  }
-
   close(): void {
     if (this.db.open) this.db.close();
   }
