@@ -1,11 +1,11 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
-import { IDLE_CHECKPOINT_MS, LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
+import { LogCopier } from './daemon/log-copier.js';
+import { IDLE_CHECKPOINT_MS, LOG_HELD_BACK_TELL_MS, LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
 import { describeError, toPlainError } from './errors.js';
 import { createLogger } from './log.js';
 import { createApp } from './main.js';
-import type { Store } from './store/store.js';
 
 /**
  * The daemon's runs, on a thread of their own (src/daemon/run-thread.ts starts it): reading,
@@ -41,21 +41,13 @@ try {
     onProgress: (figures) => post({ type: 'progress', figures }),
     onRunStart: (runId) => post({ type: 'run-started', runId }),
   });
-  // the log is copied once no call is in flight: after the last answer, and now and then between
-  // runs (pushes and lease renewals write on the daemon's thread meanwhile)
-  let inFlight = 0;
-  const copyWhenIdle = () => inFlight === 0 && checkpoint(app.store);
-  setInterval(copyWhenIdle, IDLE_CHECKPOINT_MS).unref();
+  const copier = new LogCopier(app.store, logger, { everyMs: IDLE_CHECKPOINT_MS, tellHeldBackAfterMs: LOG_HELD_BACK_TELL_MS });
   port.on('message', (m: ToRunThread) => {
     if (m.type === 'abort') stop.abort();
-    else if (m.type === 'close') void app.close().finally(() => port.close());
-    else {
-      inFlight++;
-      void answer(runner, m).finally(() => {
-        inFlight--;
-        copyWhenIdle();
-      });
-    }
+    else if (m.type === 'close') {
+      copier.stop();
+      void app.close().finally(() => port.close());
+    } else void copier.around(() => answer(runner, m));
   });
   post({ type: 'ready', backendId: runner.backendId() });
 } catch (e) {
@@ -69,14 +61,5 @@ async function answer(runner: Runner, m: Extract<ToRunThread, { id: number }>): 
     post({ type: 'answer', id: m.id, value, backendId: runner.backendId() });
   } catch (e) {
     post({ type: 'error', id: m.id, error: toPlainError(e), backendId: runner.backendId() });
-  }
-}
-
-/** what the calls wrote is copied into the database off their path */
-function checkpoint(store: Store): void {
-  try {
-    store.checkpoint();
-  } catch (e) {
-    logger.warn({ err: describeError(e) }, 'the store could not copy its log into the database; the next commit past the limit does');
   }
 }

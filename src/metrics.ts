@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
  * The daemon's metrics, `convsync_*` (Prometheus naming: base units, `_total` counters). Labels
  * stay low-cardinality: never a group, user or conversation id.
  */
-export function createMetrics() {
+export function createMetrics(opts: { storeLogBytes?: () => number } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'convsync_process_' });
   const m = {
@@ -34,6 +34,14 @@ export function createMetrics() {
     consecutiveFailures: new Gauge({ name: 'convsync_consecutive_failures', help: 'Runs in a row that failed', registers: [registry] }),
     quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while the last run held removals back (guards)', registers: [registry] }),
     storeBytes: new Gauge({ name: 'convsync_store_bytes', help: 'Size of the SQLite store file (pruned by retention after each run)', registers: [registry] }),
+    storeLogBytes: new Gauge({
+      name: 'convsync_store_log_bytes',
+      help: "Size of the SQLite store's write-ahead log (-wal) at the scrape; it keeps growing while a reader holds back its copy into the database",
+      registers: [registry],
+      collect() {
+        if (opts.storeLogBytes) this.set(opts.storeLogBytes());
+      },
+    }),
     heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
     unmanageable: new Gauge({
       name: 'convsync_conversations_unmanageable',

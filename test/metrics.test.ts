@@ -1,6 +1,10 @@
+import { mkdtempSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
+import { Store } from '../src/store/store.js';
 
 /** one sample of a scrape, by its name and labels as written */
 async function sample(registry: ReturnType<typeof createMetrics>['registry'], series: string): Promise<number> {
@@ -35,5 +39,19 @@ describe('daemon metrics', () => {
     expect(kept).toBe(20_000_000);
     await sleep(50);
     expect(await sample(registry, 'convsync_gc_pause_max_seconds')).toBeGreaterThan(0);
+  });
+
+  it("report the store's log file as it is at the scrape", async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'convsync-metrics-')), 'convsync.db');
+    const store = Store.open(path);
+    store.checkpointAt(20_000);
+    const { registry } = createMetrics({ storeLogBytes: () => store.logBytes() });
+    for (let i = 0; i < 50; i++) store.users.saveCredential(`c${i}`, 'x'.repeat(4000), 'test');
+    const size = statSync(`${path}-wal`).size;
+    expect(size).toBeGreaterThan(200_000);
+    expect(await sample(registry, 'convsync_store_log_bytes')).toBe(size);
+    // the last connection closed copies the log and removes the file: read at the scrape, not kept
+    store.close();
+    expect(await sample(registry, 'convsync_store_log_bytes')).toBe(0);
   });
 });

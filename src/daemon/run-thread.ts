@@ -50,6 +50,8 @@ const YOUNG_GENERATION_MB = 192;
 export const LOG_PAGES_BETWEEN_RUNS = 20_000;
 /** how often the idle run thread copies the log that pushes and lease renewals wrote */
 export const IDLE_CHECKPOINT_MS = 60_000;
+/** how long copies may stop short of the log's end, held back by a reader, before the run thread tells */
+export const LOG_HELD_BACK_TELL_MS = 5 * IDLE_CHECKPOINT_MS;
 
 type Call = Extract<ToRunThread, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 

@@ -23,7 +23,6 @@ export async function runDaemon(config: Config): Promise<number> {
   const logger = createLogger(config.log.level);
   const log = logger.child({ component: 'daemon' });
   logCronThrough(log);
-  const metrics = createMetrics();
   const controller = new AbortController();
   let stop: (why: string, code: number) => Promise<void> = async () => undefined;
   const app = await createApp(config, {
@@ -36,6 +35,7 @@ export async function runDaemon(config: Config): Promise<number> {
       void stop('lease lost', 1);
     },
   });
+  const metrics = createMetrics({ storeLogBytes: () => app.store.logBytes() });
   // the run thread copies the log once idle: a push or a lease renewal during a run does not
   app.store.checkpointAt(2 * LOG_PAGES_BETWEEN_RUNS);
   const runs = new RunThread(config, {

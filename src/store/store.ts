@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
 import { MemberList } from '../members/member-list.js';
@@ -133,6 +133,11 @@ export class Store {
     if (!this.db.open) return undefined;
     const [row] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
     return row && { log: row.log, copied: row.checkpointed };
+  }
+
+  /** the size of the log file (`-wal`) on disk: copies empty it for reuse, and it is cut back once no reader needs it */
+  logBytes(): number {
+    return statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   }
 
   close(): void {

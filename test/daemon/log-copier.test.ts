@@ -1,0 +1,150 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterEach, expect, it } from 'vitest';
+import { LogCopier } from '../../src/daemon/log-copier.js';
+import { LOG_PAGES_BETWEEN_RUNS } from '../../src/daemon/run-thread.js';
+import { Store } from '../../src/store/store.js';
+
+const open: { close(): void }[] = [];
+afterEach(() => {
+  for (const o of open.splice(0)) o.close();
+});
+
+function setUp() {
+  const path = join(mkdtempSync(join(tmpdir(), 'convsync-copier-')), 'convsync.db');
+  const store = Store.open(path);
+  store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
+  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
+        done();
+      },
+    }),
+  );
+  open.push(store);
+  /** a credential written by the store, found in the database file itself only once the log is copied */
+  const write = (marker: string) => store.users.saveCredential(`marker-${marker}`, `${marker}`.repeat(50), 'test');
+  const inDatabase = (marker: string) => readFileSync(path).includes(`${marker}`.repeat(50));
+  return { path, store, logger, lines, write, inDatabase };
+}
+
+it('copies the log while idle and after the last call in flight, never during a call', async () => {
+  const { store, logger, write, inDatabase } = setUp();
+  const copier = new LogCopier(store, logger, { everyMs: 20, tellHeldBackAfterMs: 60_000 });
+  open.push({ close: () => copier.stop() });
+
+  // idle: a write (a push, a lease renewal) is copied within an interval
+  write('idle-write');
+  expect(inDatabase('idle-write')).toBe(false);
+  await sleep(120);
+  expect(inDatabase('idle-write')).toBe(true);
+
+  // a call in flight: no copy, however many intervals pass, nor when another call ends before it
+  let finish!: () => void;
+  const long = copier.around(() => new Promise<void>((r) => (finish = r)));
+  write('during-call');
+  await copier.around(async () => write('short-call'));
+  await sleep(120);
+  expect(inDatabase('during-call')).toBe(false);
+  expect(inDatabase('short-call')).toBe(false);
+  // the last one's end copies at once, before the next interval
+  copier.stop();
+  finish();
+  await long;
+  expect(inDatabase('during-call')).toBe(true);
+  expect(inDatabase('short-call')).toBe(true);
+});
+
+it('a call that fails still ends: the log is copied after it', async () => {
+  const { store, logger, write, inDatabase } = setUp();
+  const copier = new LogCopier(store, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000 });
+  open.push({ close: () => copier.stop() });
+  await expect(
+    copier.around(async () => {
+      write('failed-call');
+      throw new Error('the run failed');
+    }),
+  ).rejects.toThrow('the run failed');
+  expect(inDatabase('failed-call')).toBe(true);
+});
+
+it('tells once when a reader holds copies back past the limit, with the log size, and when it lets go', async () => {
+  const { path, store, logger, lines, write } = setUp();
+  let now = 0;
+  const copier = new LogCopier(store, logger, { everyMs: 60_000, tellHeldBackAfterMs: 300_000, now: () => now });
+  open.push({ close: () => copier.stop() });
+  const reader = new Database(path);
+  open.push(reader);
+  write('before-reader');
+  reader.exec('BEGIN');
+  reader.prepare('SELECT count(*) FROM runs').get();
+  const call = (marker: string) => copier.around(async () => write(marker));
+
+  await call('held-1');
+  now = 200_000;
+  await call('held-2');
+  expect(lines.filter((l) => l.level === 40)).toEqual([]);
+  now = 300_000;
+  await call('held-3');
+  const warned = lines.filter((l) => l.level === 40);
+  expect(warned).toHaveLength(1);
+  expect(warned[0]!.msg).toMatch(/keeps part of its log from being copied/);
+  expect(warned[0]!.logBytes).toBe(store.logBytes());
+  expect(warned[0]!.logBytes).toBeGreaterThan(0);
+  expect(warned[0]!.pagesNotCopied).toBeGreaterThan(0);
+  expect(warned[0]!.heldBackSeconds).toBe(300);
+  // told once a streak
+  now = 400_000;
+  await call('held-4');
+  expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+
+  reader.exec('COMMIT');
+  await call('after-reader');
+  expect(lines.at(-1)!.msg).toMatch(/copied its log into the database again/);
+  const told = lines.length;
+  const hold = () => {
+    reader.exec('BEGIN');
+    reader.prepare('SELECT count(*) FROM runs').get();
+  };
+  // a short hold is not told, nor its end
+  hold();
+  now = 450_000;
+  await call('short-hold');
+  reader.exec('COMMIT');
+  now = 460_000;
+  await call('after-short-hold');
+  expect(lines).toHaveLength(told);
+  // held back anew: counted from then, and told again
+  hold();
+  now = 500_000;
+  await call('held-again-1');
+  now = 700_000;
+  await call('held-again-2');
+  expect(lines).toHaveLength(told);
+  now = 800_000;
+  await call('held-again-3');
+  expect(lines.filter((l) => l.level === 40).map((l) => l.heldBackSeconds)).toEqual([300, 300]);
+  reader.exec('COMMIT');
+});
+
+it('a store that cannot copy is told, and the calls go on', async () => {
+  const { store, logger, lines } = setUp();
+  const failing = {
+    checkpoint: () => {
+      throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
+    },
+    logBytes: () => store.logBytes(),
+  };
+  const copier = new LogCopier(failing, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000 });
+  open.push({ close: () => copier.stop() });
+  expect(await copier.around(async () => 42)).toBe(42);
+  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database; the next commit past the limit does']);
+});
