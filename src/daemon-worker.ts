@@ -2,7 +2,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Config } from './config/schema.js';
 import { runnerOf, type Runner } from './daemon/runner.js';
 import { LogCopier } from './daemon/log-copier.js';
-import { IDLE_CHECKPOINT_MS, LOG_HELD_BACK_TELL_MS, LOG_PAGES_BETWEEN_RUNS, type FromRunThread, type ToRunThread } from './daemon/run-thread.js';
+import {
+  IDLE_CHECKPOINT_MS,
+  LOG_HELD_BACK_TELL_MS,
+  LOG_PAGES_BETWEEN_RUNS,
+  LOG_RESTART_PAGES,
+  type FromRunThread,
+  type ToRunThread,
+} from './daemon/run-thread.js';
 import { describeError, toPlainError } from './errors.js';
 import { createLogger } from './log.js';
 import { createApp } from './main.js';
@@ -35,13 +42,17 @@ try {
     signal: stop.signal,
     onBackendResponse: (status) => post({ type: 'backend-response', status }),
   });
-  app.store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
+  app.store.wal.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
   const runner = runnerOf({
     ...app,
     onProgress: (figures) => post({ type: 'progress', figures }),
     onRunStart: (runId) => post({ type: 'run-started', runId }),
   });
-  const copier = new LogCopier(app.store, logger, { everyMs: IDLE_CHECKPOINT_MS, tellHeldBackAfterMs: LOG_HELD_BACK_TELL_MS });
+  const copier = new LogCopier(app.store.wal, logger, {
+    everyMs: IDLE_CHECKPOINT_MS,
+    tellHeldBackAfterMs: LOG_HELD_BACK_TELL_MS,
+    restartAtPages: LOG_RESTART_PAGES,
+  });
   port.on('message', (m: ToRunThread) => {
     if (m.type === 'abort') stop.abort();
     else if (m.type === 'close') {

@@ -44,8 +44,8 @@ describe('daemon metrics', () => {
   it("report the store's log file as it is at the scrape", async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'convsync-metrics-')), 'convsync.db');
     const store = Store.open(path);
-    store.checkpointAt(20_000);
-    const { registry } = createMetrics({ storeLogBytes: () => store.logBytes() });
+    store.wal.checkpointAt(20_000);
+    const { registry } = createMetrics({ storeLogBytes: () => store.wal.bytes() });
     for (let i = 0; i < 50; i++) store.users.saveCredential(`c${i}`, 'x'.repeat(4000), 'test');
     const size = statSync(`${path}-wal`).size;
     expect(size).toBeGreaterThan(200_000);

@@ -1,13 +1,17 @@
 import type { Logger } from 'pino';
 import { describeError } from '../errors.js';
-import type { Store } from '../store/store.js';
+import type { WriteAheadLog } from '../store/write-ahead-log.js';
+
+/** how long starting the log over may wait for readers, holding up the writers (pushes on the daemon's thread) */
+const RESTART_WAIT_MS = 10;
 
 /**
  * The run thread's copies of the store's log into the database: once no call is in flight (after
  * the last answer, and every `everyMs` while idle, for what pushes and lease renewals wrote), off
  * the path of the calls. A copy goes only as far as the oldest reader of the database lets it; one
- * held back that long (a backup or a shell with the database open in a transaction) is told once,
- * with the log's size, since the log grows until that reader lets go.
+ * held back for `tellHeldBackAfterMs` (a backup or a shell with the database open in a transaction) is told once,
+ * with the log's size, since the log grows until that reader lets go. A log copied whole and long
+ * enough is started over (`WriteAheadLog.restart`).
  */
 export class LogCopier {
   private inFlight = 0;
@@ -16,9 +20,9 @@ export class LogCopier {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly store: Pick<Store, 'checkpoint' | 'logBytes'>,
+    private readonly wal: Pick<WriteAheadLog, 'checkpoint' | 'restart' | 'bytes'>,
     private readonly logger: Logger,
-    private readonly opts: { everyMs: number; tellHeldBackAfterMs: number; now?: () => number },
+    private readonly opts: { everyMs: number; tellHeldBackAfterMs: number; restartAtPages: number; now?: () => number },
   ) {
     this.timer = setInterval(() => this.copyIfIdle(), opts.everyMs).unref();
   }
@@ -40,14 +44,25 @@ export class LogCopier {
 
   private copyIfIdle(): void {
     if (this.inFlight > 0) return;
-    let copy: ReturnType<Store['checkpoint']>;
+    let copy: ReturnType<WriteAheadLog['checkpoint']>;
     try {
-      copy = this.store.checkpoint();
+      copy = this.wal.checkpoint();
     } catch (e) {
       this.logger.warn({ err: describeError(e) }, 'the store could not copy its log into the database; the next commit past the limit does');
       return;
     }
-    if (copy !== undefined) this.track(copy);
+    if (copy === undefined) return;
+    this.track(copy);
+    // copied whole and long enough to matter: the next commit starts the log over
+    if (copy.copied >= copy.log && copy.log >= this.opts.restartAtPages) this.restart();
+  }
+
+  private restart(): void {
+    try {
+      this.wal.restart(RESTART_WAIT_MS);
+    } catch (e) {
+      this.logger.warn({ err: describeError(e) }, 'the store could not start its log over; the next copy tries again');
+    }
   }
 
   private track(copy: { log: number; copied: number }): void {
@@ -61,7 +76,7 @@ export class LogCopier {
     if (this.heldBack.told || now - this.heldBack.since < this.opts.tellHeldBackAfterMs) return;
     this.heldBack.told = true;
     this.logger.warn(
-      { logBytes: this.store.logBytes(), pagesNotCopied: copy.log - copy.copied, heldBackSeconds: Math.round((now - this.heldBack.since) / 1000) },
+      { logBytes: this.wal.bytes(), pagesNotCopied: copy.log - copy.copied, heldBackSeconds: Math.round((now - this.heldBack.since) / 1000) },
       "another connection's read of the store keeps part of its log from being copied into the database; the log grows until that reader (a backup, a shell holding a transaction) lets go",
     );
   }

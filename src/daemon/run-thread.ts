@@ -40,7 +40,7 @@ const YOUNG_GENERATION_MB = 192;
 
 /**
  * The log pages past which a commit of the run thread copies the log into the database: it does it
- * once no call is in flight instead (`Store.checkpointAt`), and a larger run still copies every
+ * once no call is in flight instead (`WriteAheadLog.checkpointAt`), and a larger run still copies every
  * 20,000 pages. The daemon's own connection waits for twice as many, so that during a run the run
  * thread copies, never a push or a lease renewal. A 0.1 % change of 1,000,000 memberships took
  * 0.47–0.69 s beyond its writes while its own commits copied the log (`npm run bench`, medians of
@@ -48,10 +48,23 @@ const YOUNG_GENERATION_MB = 192;
  * machine was slower).
  */
 export const LOG_PAGES_BETWEEN_RUNS = 20_000;
-/** how often the idle run thread copies the log that pushes and lease renewals wrote */
-export const IDLE_CHECKPOINT_MS = 60_000;
+/**
+ * How often the idle run thread copies the log that pushes and lease renewals wrote. Pushes write
+ * fast (an Entra-style first cycle, about 5,000 pages a second here): copied once a minute, the log
+ * reached the daemon's own limit every 8 s, and the commit of a push that passed it copied 40,000
+ * pages on the daemon's thread, holding its event loop 0.33–0.55 s. Copied every second, it still
+ * held it 0.11–0.14 s: the log, copied whole, was not started over (`LOG_RESTART_PAGES`). A copy
+ * with nothing to copy costs next to nothing.
+ */
+export const IDLE_CHECKPOINT_MS = 1_000;
+/**
+ * The log, copied whole, is started over past this many pages (16 MB at 4 KiB pages, the size its
+ * file is cut back to): with that, the longest hold of the daemon's event loop over a first cycle
+ * of 20,000 users went to 0.05–0.06 s (`test/bench`'s push look-ups measure it over 100,000).
+ */
+export const LOG_RESTART_PAGES = 4_000;
 /** how long copies may stop short of the log's end, held back by a reader, before the run thread tells */
-export const LOG_HELD_BACK_TELL_MS = 5 * IDLE_CHECKPOINT_MS;
+export const LOG_HELD_BACK_TELL_MS = 5 * 60_000;
 
 type Call = Extract<ToRunThread, { id: number }> extends infer C ? (C extends unknown ? Omit<C, 'id'> : never) : never;
 

@@ -35,9 +35,9 @@ export async function runDaemon(config: Config): Promise<number> {
       void stop('lease lost', 1);
     },
   });
-  const metrics = createMetrics({ storeLogBytes: () => app.store.logBytes() });
+  const metrics = createMetrics({ storeLogBytes: () => app.store.wal.bytes() });
   // the run thread copies the log once idle: a push or a lease renewal during a run does not
-  app.store.checkpointAt(2 * LOG_PAGES_BETWEEN_RUNS);
+  app.store.wal.checkpointAt(2 * LOG_PAGES_BETWEEN_RUNS);
   const runs = new RunThread(config, {
     nonce: PROCESS_NONCE,
     pretty: prettyLogs(),

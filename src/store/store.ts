@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { PlanOp, RemovedGroupAction, Snapshot, SnapshotConversation } from '../plan/types.js';
 import { MemberList } from '../members/member-list.js';
@@ -22,6 +22,7 @@ import { BindingGroups } from './binding-groups.js';
 import { GroupParts } from './group-parts.js';
 import { GroupPrints } from './group-prints.js';
 import { Statements } from './statements.js';
+import { BUSY_TIMEOUT_MS, WriteAheadLog } from './write-ahead-log.js';
 
 export type { OpEffect } from './effects.js';
 export type { Drift } from './drift.js';
@@ -63,6 +64,8 @@ export class Store {
   readonly journal: JournalStore;
   /** what refreshes found, and what it leaves to remember */
   readonly drift: DriftStore;
+  /** SQLite's log of commits not yet copied into the database: when it is copied, and its size */
+  readonly wal: WriteAheadLog;
   private readonly members: MemberSets;
   private readonly snapshot: SnapshotWriter;
   /** the look-ups made once per op */
@@ -86,6 +89,7 @@ export class Store {
     this.prints = new GroupPrints(db);
     this.parts = new GroupParts(db);
     this.bindingGroups = new BindingGroups(db);
+    this.wal = new WriteAheadLog(db);
   }
 
   /**
@@ -102,7 +106,7 @@ export class Store {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
-      db.pragma('busy_timeout = 5000');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
       const store = new Store(db);
       const holder = opts.writer ?? (store.schemaVersion < MIGRATIONS.length ? { host: hostname(), pid: process.pid, command: 'migrate' } : undefined);
       const taken = holder !== undefined && store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
@@ -115,29 +119,6 @@ export class Store {
       db.close();
       throw e;
     }
-  }
-
-  /**
-   * Leaves copying the log into the database to `checkpoint()` until the log holds this many pages
-   * (SQLite copies at 1,000, in whichever commit passes them): the daemon checkpoints after each
-   * run, where a run's own commits had copied it while the run planned and wrote
-   */
-  checkpointAt(pages: number): void {
-    this.db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
-    // the log file is cut back to this when the log starts over, rather than kept at its largest
-    this.db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`);
-  }
-
-  /** copies the log into the database as far as no reader still needs it, without waiting for one: the pages in the log and those copied */
-  checkpoint(): { log: number; copied: number } | undefined {
-    if (!this.db.open) return undefined;
-    const [row] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-    return row && { log: row.log, copied: row.checkpointed };
-  }
-
-  /** the size of the log file (`-wal`) on disk: copies empty it for reuse, and it is cut back once no reader needs it */
-  logBytes(): number {
-    return statSync(`${this.db.name}-wal`, { throwIfNoEntry: false })?.size ?? 0;
   }
 
   close(): void {

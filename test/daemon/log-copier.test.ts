@@ -18,7 +18,7 @@ afterEach(() => {
 function setUp() {
   const path = join(mkdtempSync(join(tmpdir(), 'convsync-copier-')), 'convsync.db');
   const store = Store.open(path);
-  store.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
+  store.wal.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
   const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
   const logger = pino(
     { level: 'info' },
@@ -38,7 +38,7 @@ function setUp() {
 
 it('copies the log while idle and after the last call in flight, never during a call', async () => {
   const { store, logger, write, inDatabase } = setUp();
-  const copier = new LogCopier(store, logger, { everyMs: 20, tellHeldBackAfterMs: 60_000 });
+  const copier = new LogCopier(store.wal, logger, { everyMs: 20, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
   open.push({ close: () => copier.stop() });
 
   // idle: a write (a push, a lease renewal) is copied within an interval
@@ -65,7 +65,7 @@ it('copies the log while idle and after the last call in flight, never during a 
 
 it('a call that fails still ends: the log is copied after it', async () => {
   const { store, logger, write, inDatabase } = setUp();
-  const copier = new LogCopier(store, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000 });
+  const copier = new LogCopier(store.wal, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
   open.push({ close: () => copier.stop() });
   await expect(
     copier.around(async () => {
@@ -79,7 +79,7 @@ it('a call that fails still ends: the log is copied after it', async () => {
 it('tells once when a reader holds copies back past the limit, with the log size, and when it lets go', async () => {
   const { path, store, logger, lines, write } = setUp();
   let now = 0;
-  const copier = new LogCopier(store, logger, { everyMs: 60_000, tellHeldBackAfterMs: 300_000, now: () => now });
+  const copier = new LogCopier(store.wal, logger, { everyMs: 60_000, tellHeldBackAfterMs: 300_000, restartAtPages: Number.POSITIVE_INFINITY, now: () => now });
   open.push({ close: () => copier.stop() });
   const reader = new Database(path);
   open.push(reader);
@@ -97,7 +97,7 @@ it('tells once when a reader holds copies back past the limit, with the log size
   const warned = lines.filter((l) => l.level === 40);
   expect(warned).toHaveLength(1);
   expect(warned[0]!.msg).toMatch(/keeps part of its log from being copied/);
-  expect(warned[0]!.logBytes).toBe(store.logBytes());
+  expect(warned[0]!.logBytes).toBe(store.wal.bytes());
   expect(warned[0]!.logBytes).toBeGreaterThan(0);
   expect(warned[0]!.pagesNotCopied).toBeGreaterThan(0);
   expect(warned[0]!.heldBackSeconds).toBe(300);
@@ -135,15 +135,48 @@ it('tells once when a reader holds copies back past the limit, with the log size
   reader.exec('COMMIT');
 });
 
+it('starts a log copied whole over once it reaches the limit, and not one that is short or not copied whole', async () => {
+  const { store, logger, lines } = setUp();
+  const copies: { log: number; copied: number }[] = [];
+  const restarts: number[] = [];
+  const spy = {
+    checkpoint: () => copies.shift(),
+    restart: (waitMs: number) => (restarts.push(waitMs), true),
+    bytes: () => store.wal.bytes(),
+  };
+  const copier = new LogCopier(spy, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: 4000 });
+  open.push({ close: () => copier.stop() });
+  const call = async (copy?: { log: number; copied: number }) => {
+    if (copy) copies.push(copy);
+    await copier.around(async () => undefined);
+  };
+  await call({ log: 3999, copied: 3999 });
+  await call({ log: 9000, copied: 8999 });
+  await call();
+  expect(restarts).toEqual([]);
+  await call({ log: 4000, copied: 4000 });
+  // held up writers wait for it: it waits for readers only briefly
+  expect(restarts).toEqual([10]);
+  await call({ log: 9000, copied: 9000 });
+  expect(restarts).toHaveLength(2);
+  // one that fails is told, and the next copy tries again
+  spy.restart = () => {
+    throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+  };
+  await call({ log: 9000, copied: 9000 });
+  expect(lines.map((l) => l.msg)).toEqual(['the store could not start its log over; the next copy tries again']);
+});
+
 it('a store that cannot copy is told, and the calls go on', async () => {
   const { store, logger, lines } = setUp();
   const failing = {
     checkpoint: () => {
       throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
     },
-    logBytes: () => store.logBytes(),
+    restart: () => true,
+    bytes: () => store.wal.bytes(),
   };
-  const copier = new LogCopier(failing, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000 });
+  const copier = new LogCopier(failing, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
   open.push({ close: () => copier.stop() });
   expect(await copier.around(async () => 42)).toBe(42);
   expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database; the next commit past the limit does']);
