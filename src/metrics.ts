@@ -39,7 +39,11 @@ export function createMetrics(opts: { storeLogBytes?: () => number } = {}) {
       help: "Size of the SQLite store's write-ahead log (-wal) at the scrape; it keeps growing while a reader holds back its copy into the database",
       registers: [registry],
       collect() {
-        if (opts.storeLogBytes) this.set(opts.storeLogBytes());
+        try {
+          if (opts.storeLogBytes) this.set(opts.storeLogBytes());
+        } catch {
+          // a file that cannot be read now leaves the last size, rather than fail the whole scrape
+        }
       },
     }),
     heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),

@@ -44,24 +44,16 @@ export class LogCopier {
 
   private copyIfIdle(): void {
     if (this.inFlight > 0) return;
-    let copy: ReturnType<WriteAheadLog['checkpoint']>;
+    // nothing here may end the thread: a copy not made now is made by the next
     try {
-      copy = this.wal.checkpoint();
+      const copy = this.wal.checkpoint();
+      // -1: not copied at all (another connection was copying, or no log): nothing to tell from it
+      if (copy === undefined || copy.log < 0) return;
+      this.track(copy);
+      // copied whole and long enough to matter: the next commit starts the log over
+      if (copy.copied >= copy.log && copy.log >= this.opts.restartAtPages) this.wal.restart(RESTART_WAIT_MS);
     } catch (e) {
-      this.logger.warn({ err: describeError(e) }, 'the store could not copy its log into the database; the next commit past the limit does');
-      return;
-    }
-    if (copy === undefined) return;
-    this.track(copy);
-    // copied whole and long enough to matter: the next commit starts the log over
-    if (copy.copied >= copy.log && copy.log >= this.opts.restartAtPages) this.restart();
-  }
-
-  private restart(): void {
-    try {
-      this.wal.restart(RESTART_WAIT_MS);
-    } catch (e) {
-      this.logger.warn({ err: describeError(e) }, 'the store could not start its log over; the next copy tries again');
+      this.logger.warn({ err: describeError(e) }, 'the store could not copy its log into the database, or start it over; the next copy tries again');
     }
   }
 

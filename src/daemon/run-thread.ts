@@ -53,14 +53,16 @@ export const LOG_PAGES_BETWEEN_RUNS = 20_000;
  * fast (an Entra-style first cycle, about 5,000 pages a second here): copied once a minute, the log
  * reached the daemon's own limit every 8 s, and the commit of a push that passed it copied 40,000
  * pages on the daemon's thread, holding its event loop 0.33–0.55 s. Copied every second, it still
- * held it 0.11–0.14 s: the log, copied whole, was not started over (`LOG_RESTART_PAGES`). A copy
- * with nothing to copy costs next to nothing.
+ * held it 0.11–0.14 s: pushes added to the log while it was copied, so it was never whole when a
+ * writer began and never started over (`LOG_RESTART_PAGES`). A copy with nothing to copy costs
+ * next to nothing.
  */
 export const IDLE_CHECKPOINT_MS = 1_000;
 /**
  * The log, copied whole, is started over past this many pages (16 MB at 4 KiB pages, the size its
  * file is cut back to): with that, the longest hold of the daemon's event loop over a first cycle
- * of 20,000 users went to 0.05–0.06 s (`test/bench`'s push look-ups measure it over 100,000).
+ * of 20,000 users went to 0.06 s, over 100,000 (the push look-ups bench) to 0.11 s. What is left is
+ * the garbage collector, and the restarts, which hold writes up for 17–35 ms once the log is long.
  */
 export const LOG_RESTART_PAGES = 4_000;
 /** how long copies may stop short of the log's end, held back by a reader, before the run thread tells */

@@ -164,7 +164,7 @@ it('starts a log copied whole over once it reaches the limit, and not one that i
     throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
   };
   await call({ log: 9000, copied: 9000 });
-  expect(lines.map((l) => l.msg)).toEqual(['the store could not start its log over; the next copy tries again']);
+  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
 });
 
 it('a store that cannot copy is told, and the calls go on', async () => {
@@ -179,5 +179,37 @@ it('a store that cannot copy is told, and the calls go on', async () => {
   const copier = new LogCopier(failing, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
   open.push({ close: () => copier.stop() });
   expect(await copier.around(async () => 42)).toBe(42);
-  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database; the next commit past the limit does']);
+  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
+});
+
+it('a copy that did not run (another connection copying) neither ends a streak held back nor starts the log over; a failure to tell is no end of the thread', async () => {
+  const { logger, lines } = setUp();
+  let now = 0;
+  const copies: { log: number; copied: number }[] = [];
+  let restarts = 0;
+  let bytes = () => 1234;
+  const spy = { checkpoint: () => copies.shift(), restart: () => (restarts++, true), bytes: () => bytes() };
+  const copier = new LogCopier(spy, logger, { everyMs: 60_000, tellHeldBackAfterMs: 1000, restartAtPages: 1, now: () => now });
+  open.push({ close: () => copier.stop() });
+  const call = (copy: { log: number; copied: number }) => (copies.push(copy), copier.around(async () => undefined));
+  await call({ log: 50, copied: 10 });
+  now = 1000;
+  await call({ log: 60, copied: 10 });
+  expect(lines.map((l) => l.level)).toEqual([40]);
+  await call({ log: -1, copied: -1 });
+  expect(lines).toHaveLength(1);
+  expect(restarts).toBe(0);
+  // still the same streak: its end is told
+  await call({ log: 70, copied: 70 });
+  expect(lines.at(-1)!.msg).toMatch(/copied its log into the database again/);
+  expect(restarts).toBe(1);
+  // the log's size unreadable when telling: logged, and the calls go on
+  bytes = () => {
+    throw Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  };
+  await call({ log: 50, copied: 10 });
+  now = 3000;
+  await call({ log: 60, copied: 10 });
+  expect(lines.at(-1)!.msg).toMatch(/could not copy its log into the database, or start it over/);
+  expect(await copier.around(async () => 'next call')).toBe('next call');
 });
