@@ -8,10 +8,10 @@ const RESTART_WAIT_MS = 10;
 /**
  * The run thread's copies of the store's log into the database: once no call is in flight (after
  * the last answer, and every `everyMs` while idle, for what pushes and lease renewals wrote), off
- * the path of the calls. A copy goes only as far as the oldest reader of the database lets it; one
- * held back for `tellHeldBackAfterMs` (a backup or a shell with the database open in a transaction) is told once,
- * with the log's size, since the log grows until that reader lets go. A log copied whole and long
- * enough is started over (`WriteAheadLog.restart`).
+ * the path of the calls. A copy goes only as far as the oldest reader of the database lets it;
+ * copies held back for `tellHeldBackAfterMs` (a backup, a shell holding a transaction) are told
+ * once, with the log's size, since the log grows until that reader lets go. A log copied whole and
+ * long enough is started over (`WriteAheadLog.restart`).
  */
 export class LogCopier {
   private inFlight = 0;

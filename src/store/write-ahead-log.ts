@@ -10,8 +10,8 @@ export class WriteAheadLog {
 
   /**
    * Leaves copying the log into the database to `checkpoint()` until the log holds this many pages
-   * (SQLite copies at 1,000, in whichever commit passes them): the daemon checkpoints after each
-   * run, where a run's own commits had copied it while the run planned and wrote
+   * (SQLite copies at 1,000, in whichever commit passes them): the daemon's run thread copies it
+   * after each run, off the run's path, rather than in the run's own commits
    */
   checkpointAt(pages: number): void {
     this.db.pragma(`wal_autocheckpoint = ${Math.trunc(pages)}`);
