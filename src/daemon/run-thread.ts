@@ -61,7 +61,7 @@ export const IDLE_CHECKPOINT_MS = 1_000;
 /**
  * The log, copied whole, is started over past this many pages (16 MB at 4 KiB pages, the size its
  * file is cut back to): with that, the longest hold of the daemon's event loop over a first cycle
- * of 20,000 users went to 0.06 s, over 100,000 (the push look-ups bench) to 0.11 s. What is left is
+ * of 20,000 users went to 0.06 s, over 100,000 (the push look-ups bench) to 0.09–0.11 s. What is left is
  * the garbage collector, and the restarts, which hold writes up for 17–35 ms once the log is long.
  */
 export const LOG_RESTART_PAGES = 4_000;
