@@ -1,10 +1,9 @@
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../src/metrics.js';
 import { Store } from '../src/store/store.js';
+import { tempDbPaths } from './helpers/temp-db.js';
 
 /** one sample of a scrape, by its name and labels as written */
 async function sample(registry: ReturnType<typeof createMetrics>['registry'], series: string): Promise<number> {
@@ -14,6 +13,8 @@ async function sample(registry: ReturnType<typeof createMetrics>['registry'], se
 }
 
 describe('daemon metrics', () => {
+  const dbPath = tempDbPaths('convsync-metrics-');
+
   it('report the longest event-loop block since the last scrape, and start again after it', async () => {
     const { registry } = createMetrics();
     await sleep(20);
@@ -42,7 +43,7 @@ describe('daemon metrics', () => {
   });
 
   it("report the store's log file as it is at the scrape", async () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'convsync-metrics-')), 'convsync.db');
+    const path = dbPath();
     const store = Store.open(path);
     store.wal.checkpointAt(20_000);
     const { registry } = createMetrics({ storeLogBytes: () => store.wal.bytes() });

@@ -1,45 +1,36 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { LogCopier } from '../../src/daemon/log-copier.js';
 import { LOG_PAGES_BETWEEN_RUNS } from '../../src/daemon/run-thread.js';
 import { Store } from '../../src/store/store.js';
+import { captureLines } from '../helpers/log-lines.js';
+import { cleanupAfterEach, tempDbPaths } from '../helpers/temp-db.js';
 
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
+const dbPath = tempDbPaths('convsync-copier-');
+const cleanup = cleanupAfterEach();
 
 function setUp() {
-  const path = join(mkdtempSync(join(tmpdir(), 'convsync-copier-')), 'convsync.db');
+  const path = dbPath();
   const store = Store.open(path);
+  cleanup.push(() => store.close());
   store.wal.checkpointAt(LOG_PAGES_BETWEEN_RUNS);
-  const lines: { level: number; msg: string; [k: string]: unknown }[] = [];
-  const logger = pino(
-    { level: 'info' },
-    new Writable({
-      write(chunk: Buffer, _enc, done) {
-        lines.push(JSON.parse(chunk.toString()) as (typeof lines)[number]);
-        done();
-      },
-    }),
-  );
-  open.push(store);
+  const captured = captureLines();
+  const logger = pino({ level: 'info' }, captured.stream);
+  /** what was logged so far, line by line */
+  const logged = () => captured.lines.map((l) => JSON.parse(l) as { level: number; msg: string; [k: string]: unknown });
   /** a credential written by the store, found in the database file itself only once the log is copied */
   const write = (marker: string) => store.users.saveCredential(`marker-${marker}`, `${marker}`.repeat(50), 'test');
   const inDatabase = (marker: string) => readFileSync(path).includes(`${marker}`.repeat(50));
-  return { path, store, logger, lines, write, inDatabase };
+  return { path, store, logger, logged, write, inDatabase };
 }
 
 it('copies the log while idle and after the last call in flight, never during a call', async () => {
   const { store, logger, write, inDatabase } = setUp();
   const copier = new LogCopier(store.wal, logger, { everyMs: 20, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
 
   // idle: a write (a push, a lease renewal) is copied within an interval
   write('idle-write');
@@ -66,7 +57,7 @@ it('copies the log while idle and after the last call in flight, never during a 
 it('a call that fails still ends: the log is copied after it', async () => {
   const { store, logger, write, inDatabase } = setUp();
   const copier = new LogCopier(store.wal, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
   await expect(
     copier.around(async () => {
       write('failed-call');
@@ -77,12 +68,12 @@ it('a call that fails still ends: the log is copied after it', async () => {
 });
 
 it('tells once when a reader holds copies back past the limit, with the log size, and when it lets go', async () => {
-  const { path, store, logger, lines, write } = setUp();
+  const { path, store, logger, logged, write } = setUp();
   let now = 0;
   const copier = new LogCopier(store.wal, logger, { everyMs: 60_000, tellHeldBackAfterMs: 300_000, restartAtPages: Number.POSITIVE_INFINITY, now: () => now });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
   const reader = new Database(path);
-  open.push(reader);
+  cleanup.push(() => reader.close());
   write('before-reader');
   reader.exec('BEGIN');
   reader.prepare('SELECT count(*) FROM runs').get();
@@ -91,10 +82,10 @@ it('tells once when a reader holds copies back past the limit, with the log size
   await call('held-1');
   now = 200_000;
   await call('held-2');
-  expect(lines.filter((l) => l.level === 40)).toEqual([]);
+  expect(logged().filter((l) => l.level === 40)).toEqual([]);
   now = 300_000;
   await call('held-3');
-  const warned = lines.filter((l) => l.level === 40);
+  const warned = logged().filter((l) => l.level === 40);
   expect(warned).toHaveLength(1);
   expect(warned[0]!.msg).toMatch(/keeps part of its log from being copied/);
   expect(warned[0]!.logBytes).toBe(store.wal.bytes());
@@ -104,12 +95,12 @@ it('tells once when a reader holds copies back past the limit, with the log size
   // told once a streak
   now = 400_000;
   await call('held-4');
-  expect(lines.filter((l) => l.level === 40)).toHaveLength(1);
+  expect(logged().filter((l) => l.level === 40)).toHaveLength(1);
 
   reader.exec('COMMIT');
   await call('after-reader');
-  expect(lines.at(-1)!.msg).toMatch(/copied its log into the database again/);
-  const told = lines.length;
+  expect(logged().at(-1)!.msg).toMatch(/copied its log into the database again/);
+  const told = logged().length;
   const hold = () => {
     reader.exec('BEGIN');
     reader.prepare('SELECT count(*) FROM runs').get();
@@ -121,22 +112,26 @@ it('tells once when a reader holds copies back past the limit, with the log size
   reader.exec('COMMIT');
   now = 460_000;
   await call('after-short-hold');
-  expect(lines).toHaveLength(told);
+  expect(logged()).toHaveLength(told);
   // held back anew: counted from then, and told again
   hold();
   now = 500_000;
   await call('held-again-1');
   now = 700_000;
   await call('held-again-2');
-  expect(lines).toHaveLength(told);
+  expect(logged()).toHaveLength(told);
   now = 800_000;
   await call('held-again-3');
-  expect(lines.filter((l) => l.level === 40).map((l) => l.heldBackSeconds)).toEqual([300, 300]);
+  expect(
+    logged()
+      .filter((l) => l.level === 40)
+      .map((l) => l.heldBackSeconds),
+  ).toEqual([300, 300]);
   reader.exec('COMMIT');
 });
 
 it('starts a log copied whole over once it reaches the limit, and not one that is short or not copied whole', async () => {
-  const { store, logger, lines } = setUp();
+  const { store, logger, logged } = setUp();
   const copies: { log: number; copied: number }[] = [];
   const restarts: number[] = [];
   const spy = {
@@ -145,7 +140,7 @@ it('starts a log copied whole over once it reaches the limit, and not one that i
     bytes: () => store.wal.bytes(),
   };
   const copier = new LogCopier(spy, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: 4000 });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
   const call = async (copy?: { log: number; copied: number }) => {
     if (copy) copies.push(copy);
     await copier.around(async () => undefined);
@@ -164,11 +159,11 @@ it('starts a log copied whole over once it reaches the limit, and not one that i
     throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
   };
   await call({ log: 9000, copied: 9000 });
-  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
+  expect(logged().map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
 });
 
 it('a store that cannot copy is told, and the calls go on', async () => {
-  const { store, logger, lines } = setUp();
+  const { store, logger, logged } = setUp();
   const failing = {
     checkpoint: () => {
       throw Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR' });
@@ -177,31 +172,31 @@ it('a store that cannot copy is told, and the calls go on', async () => {
     bytes: () => store.wal.bytes(),
   };
   const copier = new LogCopier(failing, logger, { everyMs: 60_000, tellHeldBackAfterMs: 60_000, restartAtPages: Number.POSITIVE_INFINITY });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
   expect(await copier.around(async () => 42)).toBe(42);
-  expect(lines.map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
+  expect(logged().map((l) => l.msg)).toEqual(['the store could not copy its log into the database, or start it over; the next copy tries again']);
 });
 
 it('a copy that did not run (another connection copying) neither ends a streak held back nor starts the log over; a failure to tell is no end of the thread', async () => {
-  const { logger, lines } = setUp();
+  const { logger, logged } = setUp();
   let now = 0;
   const copies: { log: number; copied: number }[] = [];
   let restarts = 0;
   let bytes = () => 1234;
   const spy = { checkpoint: () => copies.shift(), restart: () => (restarts++, true), bytes: () => bytes() };
   const copier = new LogCopier(spy, logger, { everyMs: 60_000, tellHeldBackAfterMs: 1000, restartAtPages: 1, now: () => now });
-  open.push({ close: () => copier.stop() });
+  cleanup.push(() => copier.stop());
   const call = (copy: { log: number; copied: number }) => (copies.push(copy), copier.around(async () => undefined));
   await call({ log: 50, copied: 10 });
   now = 1000;
   await call({ log: 60, copied: 10 });
-  expect(lines.map((l) => l.level)).toEqual([40]);
+  expect(logged().map((l) => l.level)).toEqual([40]);
   await call({ log: -1, copied: -1 });
-  expect(lines).toHaveLength(1);
+  expect(logged()).toHaveLength(1);
   expect(restarts).toBe(0);
   // still the same streak: its end is told
   await call({ log: 70, copied: 70 });
-  expect(lines.at(-1)!.msg).toMatch(/copied its log into the database again/);
+  expect(logged().at(-1)!.msg).toMatch(/copied its log into the database again/);
   expect(restarts).toBe(1);
   // the log's size unreadable when telling: logged, and the calls go on
   bytes = () => {
@@ -210,6 +205,6 @@ it('a copy that did not run (another connection copying) neither ends a streak h
   await call({ log: 50, copied: 10 });
   now = 3000;
   await call({ log: 60, copied: 10 });
-  expect(lines.at(-1)!.msg).toMatch(/could not copy its log into the database, or start it over/);
+  expect(logged().at(-1)!.msg).toMatch(/could not copy its log into the database, or start it over/);
   expect(await copier.around(async () => 'next call')).toBe('next call');
 });

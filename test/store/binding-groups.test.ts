@@ -1,10 +1,8 @@
-import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
+import { rawBindings } from '../helpers/raw-bindings.js';
 
 /** group keys as sources make them, with the characters JSON escapes or SQLite might trip on */
 const POOL = [
@@ -23,24 +21,22 @@ const POOL = [
 ];
 
 describe('the conversations that list some groups', () => {
+  const dbPath = tempDbPaths('convsync-binding-groups-');
+
   it('are those of every conversation bound or let go whose groups include one, whatever the keys hold', () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'convsync-binding-groups-')), 'convsync.db');
+    const path = dbPath();
     const store = Store.open(path);
-    const db = new Database(path);
+    const rows = rawBindings(path);
     const random = seededRandom(7);
-    const t = '2026-01-01T00:00:00Z';
-    const insert = db.prepare(
-      `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, state, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?, ?, ?)`,
-    );
     for (let i = 0; i < 80; i++) {
       const groups = POOL.filter(() => random() < 0.15);
       const state = random() < 0.5 ? 'bound' : random() < 0.7 ? 'unbound' : 'deleted';
       // as JSON.stringify writes a list (lone surrogates escaped), or, for some, the text as it came
       const text =
         random() < 0.8 ? JSON.stringify(groups) : `[${groups.map((g) => `"${g.replace(/["\\]/g, (c) => `\\${c}`).replace('\t', '\\t')}"`).join(',')}]`;
-      insert.run(`conv:${i}`, `c${i}`, `Team ${i}`, text, state, t, t);
+      rows.insert(`conv:${i}`, `c${i}`, `Team ${i}`, text, state);
     }
-    db.close();
+    rows.close();
     const all = store.bindingGroups.all();
     expect(all.length).toBeGreaterThan(50);
     const keysOf = (cs: readonly { key: string }[]) => cs.map((c) => c.key).sort();

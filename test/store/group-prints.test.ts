@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import type { PrintsDiffer } from '../../src/store/group-prints.js';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
 
 /** group keys as sources make them, with characters JSON escapes, and one SQLite cannot keep (a lone surrogate) */
 const KEYS = ['dir:g1', 'dir:g2', 'dir:g3', 'dir:g4', 'scim:a"b', 'scim:a\\b', 'ldap:cn=x,ou=y', 'dir:ü', 'dir:😀', 'dir:\uFFFD', 'dir:x\uFFFD', 'dir:tab\t'];
@@ -17,8 +15,10 @@ function differingFrom(stored: ReadonlyMap<string, string>, prints: ReadonlyMap<
 }
 
 describe('the prints of a read against the last complete plan’s', () => {
+  const dbPath = tempDbPaths('convsync-prints-');
+
   it('differ key by key as the keys were given: those changed in read order, those not stored, and how many stored were not read', () => {
-    const store = Store.open(join(mkdtempSync(join(tmpdir(), 'convsync-prints-')), 'convsync.db'));
+    const store = Store.open(dbPath());
     const random = seededRandom(11);
     const printOf = () => ['p1', 'p2', '1z~3~4.x'][Math.floor(random() * 3)]!;
     let seen = { changed: 0, fresh: 0, gone: 0 };

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import type { Snapshot } from '../../src/plan/types.js';
 import { Store } from '../../src/store/store.js';
+import { rawBindings } from '../helpers/raw-bindings.js';
 
 /** what a plan takes from a snapshot, member lists aside (read on demand, from the same rows) */
 function view(s: Snapshot, only?: ReadonlySet<string>) {
@@ -20,12 +21,10 @@ describe('a snapshot of only some conversations', () => {
   it('is the whole snapshot narrowed to them, with a conversation let go under one key and bound under another left out', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'convsync-snapshot-')), 'convsync.db');
     const store = Store.open(path);
-    const db = new Database(path);
-    const random = seededRandom(41);
     const t = '2026-01-01T00:00:00Z';
-    const insert = db.prepare(
-      `INSERT INTO bindings (key, conversation_id, owner_id, backend, name, groups, state, created_at, updated_at) VALUES (?, ?, 'convsync', 'wire', ?, ?, ?, ?, ?)`,
-    );
+    const rows = rawBindings(path, t);
+    const { db } = rows;
+    const random = seededRandom(41);
     const bound = new Set<string>();
     const keys: string[] = [];
     for (let i = 0; i < 40; i++) {
@@ -33,7 +32,7 @@ describe('a snapshot of only some conversations', () => {
       // one bound row per conversation at most (the store's unique index): the others are let go or deleted
       const state = !bound.has(conversation) && random() < 0.6 ? 'bound' : random() < 0.8 ? 'unbound' : 'deleted';
       if (state === 'bound') bound.add(conversation);
-      insert.run(`group:dir:g${i}`, conversation, `Team ${i}`, JSON.stringify([`dir:g${i}`]), state, t, t);
+      rows.insert(`group:dir:g${i}`, conversation, `Team ${i}`, JSON.stringify([`dir:g${i}`]), state);
       keys.push(`group:dir:g${i}`);
     }
     for (let u = 0; u <= 15; u++) db.prepare(`INSERT INTO user_ids (ref, user_id) VALUES (?, ?)`).run(u + 1, `u${u}`);
@@ -43,8 +42,8 @@ describe('a snapshot of only some conversations', () => {
     }
     db.prepare(`INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES ('group:dir:g3', 'c1', ?)`).run(t);
     // a key and a conversation id with a lone surrogate: stored as it came, read back with U+FFFD
-    insert.run('group:dir:x\ud800', 'c\udc00', 'Odd', '["dir:x\ud800"]', 'bound', t, t);
-    insert.run('group:dir:y\ud800', 'c\udc00', 'Odd too', '["dir:y\ud800"]', 'unbound', t, t);
+    rows.insert('group:dir:x\ud800', 'c\udc00', 'Odd', '["dir:x\ud800"]', 'bound');
+    rows.insert('group:dir:y\ud800', 'c\udc00', 'Odd too', '["dir:y\ud800"]', 'unbound');
     db.close();
     keys.push(
       ...store.bindingGroups

@@ -1,12 +1,12 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
+
+const dbPath = tempDbPaths('convsync-wal-');
 
 it('copies the log into the database when asked, past a reader only as far as its snapshot, and in a commit only past the limit set', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'convsync-checkpoint-')), 'convsync.db');
+  const path = dbPath();
   const store = Store.open(path);
   store.wal.checkpointAt(20_000);
   const other = new Database(path);
@@ -39,7 +39,7 @@ it('copies the log into the database when asked, past a reader only as far as it
 });
 
 it('starts the log over: the next writer writes at its beginning; a reader that needs it keeps it, and is waited for only as long as asked', () => {
-  const path = join(mkdtempSync(join(tmpdir(), 'convsync-restart-')), 'convsync.db');
+  const path = dbPath();
   const store = Store.open(path);
   store.wal.checkpointAt(20_000);
   const write = (n: number, round: string) => {
