@@ -20,14 +20,13 @@ export class MemberSets {
   private refs = new Map<string, number>();
   private whole = false;
   private asked = 0;
-  /** SQLite's data_version when the numbers were last trusted: it moves when another connection commits */
-  private dataVersion: number | undefined;
+  /** the table's epoch (migration 018) when the numbers were last trusted: a merge or a rename moves it */
+  private epoch: number | undefined;
   /**
-   * The whole table as last read, ids in number order, and the data_version it was read at: while
-   * no other connection commits and this one merges no ids, the table only grows, so a daemon's
-   * next run reads just the numbers given since
+   * The whole table as last read, ids in number order, and the epoch it was read at: while the epoch
+   * stays, the table only grows, whoever commits, so a daemon's next run reads just the numbers given since
    */
-  private names: { ids: string[]; dataVersion: number } | undefined;
+  private names: { ids: string[]; epoch: number } | undefined;
   private readonly statements: Statements;
 
   constructor(private readonly db: Database.Database) {
@@ -40,7 +39,7 @@ export class MemberSets {
    * at once to learn which ids they number, with the ids of the numbers `alsoNumbered` lists.
    */
   load(only?: readonly string[], alsoNumbered: readonly Int32Array[] = []): { users: UserIds; membersOf: (conversationId: string) => MemberList } {
-    // one read transaction: the sets, the numbering and the data_version the numbering is kept under
+    // one read transaction: the sets, the numbering and the epoch the numbering is kept under
     // are of one state, whatever another connection commits meanwhile
     return this.db.transaction(() => this.loadNow(only, alsoNumbered)).deferred();
   }
@@ -76,8 +75,8 @@ export class MemberSets {
   }
 
   private loadUserIds(top = this.topRef()): UserIds {
-    const dataVersion = this.db.pragma('data_version', { simple: true }) as number;
-    const kept = this.names?.dataVersion === dataVersion && this.names.ids.length <= top ? this.names.ids : undefined;
+    const epoch = this.epochNow();
+    const kept = this.names?.epoch === epoch && this.names.ids.length <= top ? this.names.ids : undefined;
     this.names = undefined;
     const base = kept?.length ?? 0;
     const since = this.db.prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`).pluck().all(base) as string[];
@@ -87,7 +86,7 @@ export class MemberSets {
       return UserIds.fromRows([...(kept ?? []).map((id, i) => [i + 1, id] as const), ...refs.map((ref, i) => [ref, since[i]!] as const)], top);
     }
     const ids = kept === undefined ? since : since.length === 0 ? kept : kept.concat(since);
-    this.names = { ids, dataVersion };
+    this.names = { ids, epoch };
     return UserIds.fromNames(ids);
   }
 
@@ -97,15 +96,22 @@ export class MemberSets {
    * have are then numbered past the table's highest number, in memory, as ids met only in the directory are
    */
   private loadUserIdsOf(sets: Iterable<Int32Array>, origins: readonly (readonly [string, number, MemberOrigin])[]): UserIds {
-    const wanted = new Set<number>();
-    for (const refs of sets) for (const ref of refs) wanted.add(ref);
-    for (const [, ref] of origins) wanted.add(ref);
     const top = this.topRef();
-    if (wanted.size * 4 > top) return this.loadUserIds(top);
-    const rows = this.db
-      .prepare(`SELECT ref, user_id FROM user_ids WHERE ref IN (SELECT value FROM json_each(?))`)
-      .raw()
-      .all(JSON.stringify([...wanted])) as [number, string][];
+    // one byte per number up to the highest: fifty thousand memberships are counted without a Set
+    const seen = new Uint8Array(top + 1);
+    const wanted: number[] = [];
+    const want = (ref: number) => {
+      if (ref > top || seen[ref] === 1) return;
+      seen[ref] = 1;
+      wanted.push(ref);
+    };
+    for (const refs of sets) for (const ref of refs) want(ref);
+    for (const [, ref] of origins) want(ref);
+    if (wanted.length * 4 > top) return this.loadUserIds(top);
+    const rows = this.db.prepare(`SELECT ref, user_id FROM user_ids WHERE ref IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(wanted)) as [
+      number,
+      string,
+    ][];
     return UserIds.fromRows(rows, top);
   }
 
@@ -225,13 +231,12 @@ export class MemberSets {
   writing<T>(write: () => T): T {
     // a rollback outside this call would keep the numbers the write gave: it must hold the transaction
     if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');
-    // another connection committed since (a writer before a lease hand-over): it may have merged ids
-    // and given a merged id's number to another, so no cached number is trusted
-    // a statement kept prepared: `pragma()` prepares one at every call, and this is once an op
-    const version = this.statement(`PRAGMA data_version`).pluck().get() as number;
-    if (version !== this.dataVersion) {
+    // ids merged or renamed since, by any connection (a writer before a lease hand-over): a merged
+    // id's number may have been given to another, so no cached number is trusted
+    const epoch = this.epochNow();
+    if (epoch !== this.epoch) {
       this.forgetRefs();
-      this.dataVersion = version;
+      this.epoch = epoch;
     }
     try {
       return write();
@@ -261,6 +266,10 @@ export class MemberSets {
       if (ref !== undefined) this.refs.set(id, ref);
     }
     return ref;
+  }
+
+  private epochNow(): number {
+    return this.statement(`SELECT n FROM user_ids_epoch`).pluck().get() as number;
   }
 
   /** the highest number, not the count of the table: SQLite finds it without reading the table */

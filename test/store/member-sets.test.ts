@@ -90,22 +90,33 @@ describe('member sets: the numbering kept between loads', () => {
     expect(a.sets.load().membersOf('c2').ids).toEqual(['v']);
   });
 
+  it('keeps the numbering while other connections only add ids or write elsewhere (a daemon: pushes, the lease)', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u1', 'u2'], origin: 'convsync' }));
+    expect(names(a.sets)).toEqual(['u1', 'u2']);
+    write(b, () => b.sets.edit('c2', { add: ['u3'], origin: 'convsync' }));
+    b.db.prepare(`INSERT INTO meta (key, value) VALUES ('elsewhere', 'x')`).run();
+    // a change the epoch does not tell (its trigger dropped): a numbering read again would show it
+    b.db.exec(`DROP TRIGGER user_ids_renamed; UPDATE user_ids SET user_id = 'unseen' WHERE user_id = 'u1'`);
+    expect(names(a.sets)).toEqual(['u1', 'u2', 'u3']);
+    expect(names(b.sets)).toEqual(['unseen', 'u2', 'u3']);
+  });
+
   it('is of one state with the sets when another connection merges ids in the middle of a load', () => {
     const [a, b] = twoWriters();
     write(a, () => a.sets.edit('c1', { add: ['u@own', 'v@own'], origin: 'convsync' }));
     expect(names(a.sets)).toEqual(['u@own', 'v@own']);
     write(a, () => a.sets.edit('c1', { add: ['x@own'], origin: 'convsync' }));
-    // the other writer commits right after this load has read data_version
-    const pragma = a.db.pragma.bind(a.db);
+    // the other writer commits while this load reads: after the sets, before the numbering
+    const prepare = a.db.prepare.bind(a.db);
     let once = true;
-    a.db.pragma = ((source: string, options?: Database.PragmaOptions) => {
-      const value = pragma(source, options);
-      if (source === 'data_version' && once) {
+    a.db.prepare = ((source: string) => {
+      if (source.includes('max(ref)') && once) {
         once = false;
         write(b, () => b.sets.canonicalize((id) => id.replace('@own', '')));
       }
-      return value;
-    }) as typeof a.db.pragma;
+      return prepare(source);
+    }) as typeof a.db.prepare;
     const during = a.sets.load();
     expect(during.membersOf('c1').ids).toEqual(['u@own', 'v@own', 'x@own']);
     expect(names(a.sets)).toEqual(['u', 'v', 'x']);
@@ -137,7 +148,7 @@ describe('member sets: the numbering kept between loads', () => {
 describe('member sets: numbers another writer changed', () => {
   const write = (w: ReturnType<typeof twoWriters>[number], fn: () => unknown) => w.sets.writing(() => w.db.transaction(fn)());
 
-  it('are not trusted from the cache once another connection committed (a merge freed a number, given again to someone else)', () => {
+  it('are not trusted from the cache once another connection merged ids (a merge freed a number, given again to someone else)', () => {
     const [a, b] = twoWriters();
     write(a, () => a.sets.edit('c1', { add: ['u', 'U'], origin: 'convsync' }));
     // the other writer folds "U" into "u": the highest number is freed, and SQLite gives it to the next id

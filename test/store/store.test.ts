@@ -49,6 +49,7 @@ describe('store', () => {
       'source_state',
       'source_versions',
       'user_ids',
+      'user_ids_epoch',
     ]);
     db.close();
   });
