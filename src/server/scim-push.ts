@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import SCIMMYRouters, { SCIMMY } from 'scimmy-routers';
 import type { ScimPushSourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
+import { describeError } from '../errors.js';
 import { errorBody, isScimError } from '../sources/scim-push/errors.js';
 import { scimPushProvider, type ScimAnswer, type ScimSourceProvider } from '../sources/scim-push/provider.js';
 import type { Store } from '../store/store.js';
@@ -107,8 +108,12 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
       if (err.type === 'entity.too.large') sendError(res, 413, `the request body is larger than ${deps.maxBodyBytes} bytes`, 'tooLarge');
       else if (err.type === 'entity.parse.failed') sendError(res, 400, `the request body is not valid JSON: ${err.message}`, 'invalidSyntax');
       else {
-        deps.logger.error({ source: source.name, err: err.message }, 'SCIM push request failed');
-        sendError(res, err.status ?? 500, err.status && err.status < 500 ? err.message : 'internal error');
+        // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
+        const cause = (err as { cause?: unknown }).cause ?? err;
+        const code = (cause as { code?: unknown }).code;
+        deps.logger.error({ source: source.name, err: describeError(cause), ...(typeof code === 'string' ? { code } : {}) }, 'SCIM push request failed');
+        // scimmy's routers answered already, and hand on what they answered 500
+        if (!res.headersSent) sendError(res, err.status ?? 500, err.status && err.status < 500 ? err.message : 'internal error');
       }
     });
     app.use(source.path, router);

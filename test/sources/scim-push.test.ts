@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { bearerMatches } from '../../src/server/auth.js';
@@ -266,6 +267,42 @@ describe('SCIM push requests', () => {
     );
     expect(app.changes.at(-1)).toEqual([`${SOURCE}:${g}`]);
   });
+});
+
+describe('SCIM push writes the store cannot make', () => {
+  const failures = () => app.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'SCIM push request failed');
+
+  it('answers a create, a replace or a delete the store fails with 500, never 404 (a delete would pass for done), logs why, and keeps what it held', async () => {
+    const a = await user('a@example.com', { emails: [{ value: 'a@corp.example', type: 'work' }] });
+    const changesBefore = app.changes.length;
+    const other = new Database(app.storePath);
+    // a table every write of a user needs, gone: the write fails inside its transaction, after its first statement
+    other.exec('DROP TABLE push_user_emails');
+    other.close();
+    const created = await app.scim('POST', '/Users', { schemas: [USER], userName: 'b@example.com', active: true });
+    const replaced = await app.scim('PUT', `/Users/${a}`, { schemas: [USER], userName: 'a2@example.com', active: false });
+    const deleted = await app.scim('DELETE', `/Users/${a}`);
+    for (const res of [created, replaced, deleted]) expect(res).toMatchObject({ status: 500, json: { status: '500', detail: 'internal error' } });
+    expect((await app.scim('GET', `/Users/${a}`)).json).toMatchObject({ userName: 'a@example.com', active: true });
+    expect((await app.scim('GET', `/Users?${q('userName eq "b@example.com"')}`)).json.totalResults).toBe(0);
+    expect(app.changes.length).toBe(changesBefore);
+    // logged once each, after the answer was sent
+    expect(failures().map((l) => l.code)).toEqual(['SQLITE_ERROR', 'SQLITE_ERROR', 'SQLITE_ERROR']);
+    expect(failures()[0]!.err).toMatch(/push_user_emails/);
+  });
+
+  it('answers 500 "the store is busy" when another writer holds the store past the wait, and writes nothing', async () => {
+    const other = new Database(app.storePath);
+    other.exec('BEGIN IMMEDIATE');
+    // the server waits for the lock (5 s) on this thread, then gives up
+    const res = await app.scim('POST', '/Users', { schemas: [USER], userName: 'late@example.com', active: true });
+    other.exec('ROLLBACK');
+    other.close();
+    expect(res).toMatchObject({ status: 500, json: { detail: 'the store is busy; send the request again' } });
+    expect((await app.scim('GET', `/Users?${q('userName eq "late@example.com"')}`)).json.totalResults).toBe(0);
+    expect(failures().map((l) => l.code)).toEqual(['SQLITE_BUSY']);
+    expect((await app.scim('POST', '/Users', { schemas: [USER], userName: 'late@example.com', active: true })).status).toBe(201);
+  }, 20_000);
 });
 
 describe('push and SAML paths in the configuration', () => {

@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { FileSourceConfig } from '../../config/schema.js';
 import { PermanentError } from '../../errors.js';
+import { isBusy } from '../../store/busy.js';
 import type { Store } from '../../store/store.js';
 import { expandGroups, type FlatGroup } from '../expand.js';
 import type { FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
@@ -168,8 +169,3 @@ export const fileSource = {
   // without a store (a benchmark reading a file alone) nothing is remembered, and it always reads
   create: (config: FileSourceConfig, ctx?: SourceContext) => new FileSource(config, ctx?.store, ctx?.now ?? Date.now, ctx?.logger ?? pino({ level: 'silent' })),
 } satisfies SourceAdapter<FileSourceConfig>;
-
-/** SQLite's answer to a write from a transaction that began before another connection's write */
-export function isBusy(e: unknown): boolean {
-  return typeof (e as { code?: unknown }).code === 'string' && (e as { code: string }).code.startsWith('SQLITE_BUSY');
-}

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import SCIMMY from 'scimmy';
+import { isBusy } from '../../store/busy.js';
 import type { PushGroup, PushUser } from '../../store/push.js';
 import { withAncestors, type PushContext } from './context.js';
-import { scimError } from './errors.js';
+import { isScimError, scimError } from './errors.js';
 import { groupOut, storeAnswer, userOut, type ResourceKind } from './format.js';
 import { MAX_RESULTS, select } from './list.js';
 import { checkMembers, memberIds } from './patch-group.js';
@@ -97,6 +98,23 @@ function degress(kind: ResourceKind) {
   };
 }
 
+/**
+ * scimmy answers whatever else a handler throws as 404 "Resource … not found" (a TypeError as 400):
+ * an IdP told that a delete found nothing takes it as done, and one told that a create found
+ * nothing does not send it again. A fault of the store or of convsync is answered 500 instead,
+ * which Entra ID and Okta retry; the routes log its cause.
+ */
+function guarded<A extends unknown[], R>(handler: (...args: A) => R): (...args: A) => R {
+  return (...args) => {
+    try {
+      return handler(...args);
+    } catch (e) {
+      if (isScimError(e)) throw e;
+      throw Object.assign(scimError(500, null, isBusy(e) ? 'the store is busy; send the request again' : 'internal error'), { cause: e });
+    }
+  };
+}
+
 let declared = false;
 
 /** scimmy's handlers are process-wide; each request finds its source and the store in its context */
@@ -107,11 +125,11 @@ export function declareResources(): void {
   // scimmy would drop them and refuse Entra's replace of `urn:…:enterprise:2.0:User:<attr>`
   SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false);
   SCIMMY.Resources.declare(SCIMMY.Resources.User)
-    .egress(egressUser as never)
-    .ingress(ingressUser as never)
-    .degress(degress('User') as never);
+    .egress(guarded(egressUser) as never)
+    .ingress(guarded(ingressUser) as never)
+    .degress(guarded(degress('User')) as never);
   SCIMMY.Resources.declare(SCIMMY.Resources.Group)
-    .egress(egressGroup as never)
-    .ingress(ingressGroup as never)
-    .degress(degress('Group') as never);
+    .egress(guarded(egressGroup) as never)
+    .ingress(guarded(ingressGroup) as never)
+    .degress(guarded(degress('Group')) as never);
 }
