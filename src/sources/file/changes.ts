@@ -3,7 +3,7 @@ import type { SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../types.js';
-import { filesOf, recheck, sameVersion, stampsOf, type FileStamp } from './fingerprint.js';
+import { filesOf, recheck, sameVersion, stampsOf, type FilesChecked, type FileStamp } from './fingerprint.js';
 import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
 import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
 import { spanDigest, spansOf, usersSpansOf, type KnownList } from './spans.js';
@@ -37,14 +37,7 @@ interface Changed {
  * a group added, removed or moved to another file, an id given twice, too many users changed,
  * nothing stored — gives undefined: the directory is then read whole.
  */
-export function readChanges(ctx: {
-  source: string;
-  path: string;
-  reads: SourceReads;
-  at: string;
-  /** files this process found unchanged against a fingerprint, with the stamps to keep */
-  checked?: { fingerprint: string; unchanged: ReadonlyMap<string, FileStamp> };
-}): SourceResult | undefined {
+export function readChanges(ctx: { source: string; path: string; reads: SourceReads; at: string; checked?: FilesChecked }): SourceResult | undefined {
   const { source, reads } = ctx;
   // one state of the store from the first read to the write, which fails if another process wrote meanwhile
   const read = reads.atomically(() => {
@@ -54,10 +47,14 @@ export function readChanges(ctx: {
     if (!cursor || !stamps) return undefined;
     const files = filesOf(ctx.path);
     if (files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
-    const unchanged = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked?.unchanged : undefined;
+    const known = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked : undefined;
     const devices = new Map<bigint, boolean>();
-    // a single file is read into the reusable buffer: nothing read from it outlives this read
-    const checked = files.map((f, i) => (unchanged?.has(f) ? { stamp: unchanged.get(f)! } : recheck(f, stamps[i]!, devices, undefined, files.length === 1)));
+    const checked = files.map((f, i) => {
+      const [unchanged, read] = [known?.unchanged.get(f), known?.changed.get(f)];
+      // a file read to tell that it changed (its size stayed) is not read again; a single file is read
+      // into the reusable buffer: nothing read from it outlives this read
+      return unchanged ? { stamp: unchanged } : read ? { stamp: read.stamp, read } : recheck(f, stamps[i]!, devices, undefined, files.length === 1);
+    });
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
     const keptBytes = () => reads.bytes.get(source);
     const changed =

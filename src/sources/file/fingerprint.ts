@@ -21,6 +21,15 @@ export interface FileStamp {
   statAt?: number;
 }
 
+/** what this process found when it checked the files against a fingerprint, for the one read that follows */
+export interface FilesChecked {
+  fingerprint: string;
+  /** the files found unchanged, with the stamps to keep */
+  unchanged: ReadonlyMap<string, FileStamp>;
+  /** the files read and found changed, with their bytes and stamps */
+  changed: ReadonlyMap<string, ReadFile>;
+}
+
 /** a file changed this close to its read may change again within its file system's time granularity unseen by stat */
 const RACY_MS = 2_000;
 
@@ -93,13 +102,17 @@ export function fingerprintOf(files: readonly ReadFile[]): string {
  * time are those stamped, and which had not changed for a while when it was read, is not read again;
  * any other is hashed. Any doubt is a change. When files hashed the same could be stamped anew (to
  * be trusted unread next time), the fingerprint with their new stamps is given too; and always the
- * files found unchanged, with the stamps to keep.
+ * files found unchanged, with the stamps to keep, and those read and found changed, with their bytes.
  */
-export function checkFiles(path: string, fingerprint: string): { same: boolean; fingerprint?: string; unchanged: Map<string, FileStamp> } {
+export function checkFiles(
+  path: string,
+  fingerprint: string,
+): { same: boolean; fingerprint?: string; unchanged: Map<string, FileStamp>; changed: Map<string, ReadFile> } {
   const before = stampsOf(fingerprint);
   const files = filesOf(path);
   const unchanged = new Map<string, FileStamp>();
-  if (!before || files.length !== before.length || files.some((f, i) => before[i]!.file !== f)) return { same: false, unchanged };
+  const changed = new Map<string, ReadFile>();
+  if (!before || files.length !== before.length || files.some((f, i) => before[i]!.file !== f)) return { same: false, unchanged, changed };
   const devices = new Map<bigint, boolean>();
   let same = true;
   // every file, not up to the first changed: what changed is asked next, and these need not be asked again
@@ -109,9 +122,10 @@ export function checkFiles(path: string, fingerprint: string): { same: boolean; 
     const checked = Number(stat.size) === before[i]!.size ? recheck(file, before[i]!, devices, stat) : undefined;
     if (checked && !checked.read) unchanged.set(file, checked.stamp);
     else same = false;
+    if (checked?.read) changed.set(file, checked.read);
   }
   const refreshed = same && before.some((s) => unchanged.get(s.file) !== s);
-  return { same, unchanged, ...(refreshed ? { fingerprint: JSON.stringify(files.map((f) => unchanged.get(f))) } : {}) };
+  return { same, unchanged, changed, ...(refreshed ? { fingerprint: JSON.stringify(files.map((f) => unchanged.get(f))) } : {}) };
 }
 
 /** the stamps a fingerprint names, or undefined when it is not one */

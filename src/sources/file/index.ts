@@ -8,7 +8,7 @@ import { expandGroups, type FlatGroup } from '../expand.js';
 import type { FetchOptions, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 import { readChanges, unknownWarning } from './changes.js';
 import { plainUsersFile } from './directory-users.js';
-import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FileStamp, type ReadFile } from './fingerprint.js';
+import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type FilesChecked, type ReadFile } from './fingerprint.js';
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
 import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
@@ -24,8 +24,8 @@ import { keptUsers } from './user-changes.js';
  */
 class FileSource implements Source {
   readonly id: string;
-  /** the files the last `changed()` found unchanged when others had, against which fingerprint */
-  private checked?: { fingerprint: string; unchanged: ReadonlyMap<string, FileStamp> };
+  /** the files the last `changed()` found unchanged when others had, and those it read changed, against which fingerprint */
+  private checked?: FilesChecked;
 
   constructor(
     private readonly config: FileSourceConfig,
@@ -46,7 +46,7 @@ class FileSource implements Source {
       if (check.fingerprint) this.store!.reads.restamp(this.id, fingerprint, check.fingerprint);
       // kept for the read of what changed that follows in this run (once): a file changed after this
       // check keeps its old stamp, which it no longer matches, so the next run finds it
-      this.checked = check.same ? undefined : { fingerprint, unchanged: check.unchanged };
+      this.checked = check.same ? undefined : { fingerprint, unchanged: check.unchanged, changed: check.changed };
       return !check.same;
     } catch {
       // unreadable now: the read says why
