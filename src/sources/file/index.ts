@@ -56,11 +56,12 @@ class FileSource implements Source {
 
   async fetch(_signal?: AbortSignal, opts?: FetchOptions): Promise<SourceResult> {
     const at = new Date(this.now()).toISOString();
+    // what the check found serves this read only: its bytes are not kept to the next run
+    const checked = this.checked;
+    this.checked = undefined;
     if (opts?.partial && this.store) {
       const { reads } = this.store;
       let changes: SourceResult | undefined;
-      const checked = this.checked;
-      this.checked = undefined;
       const read = () => readChanges({ source: this.id, path: this.config.path, reads, at, ...(checked ? { checked } : {}) });
       try {
         try {
