@@ -7,7 +7,7 @@ const SCANS_BEFORE_INDEX = 4;
  * keeps each id once (table `user_ids`, same numbers). Ids met only in the directory get the next
  * numbers, in memory. Within one load a number means one id; across loads it can change only when
  * ids of one person are merged (the highest number freed may be given again), which is why writers
- * drop the numbers they cached when another connection committed.
+ * drop the numbers they cached when ids were merged or renamed, or numbered by another connection.
  */
 export class UserIds {
   private byName: Map<string, number> | undefined;

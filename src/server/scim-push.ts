@@ -4,7 +4,8 @@ import SCIMMYRouters, { SCIMMY } from 'scimmy-routers';
 import type { ScimPushSourceConfig } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
 import { describeError } from '../errors.js';
-import { errorBody, isScimError } from '../sources/scim-push/errors.js';
+import { BUSY_DETAIL, errorBody, isScimError } from '../sources/scim-push/errors.js';
+import { isBusy } from '../store/busy.js';
 import { scimPushProvider, type ScimAnswer, type ScimSourceProvider } from '../sources/scim-push/provider.js';
 import type { Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
@@ -111,9 +112,14 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;
         const code = (cause as { code?: unknown }).code;
-        deps.logger.error({ source: source.name, err: describeError(cause), ...(typeof code === 'string' ? { code } : {}) }, 'SCIM push request failed');
+        // an Error whole, with its stack: a fault of convsync is found by it
+        deps.logger.error(
+          { source: source.name, err: cause instanceof Error ? cause : describeError(cause), ...(typeof code === 'string' ? { code } : {}) },
+          'SCIM push request failed',
+        );
         // scimmy's routers answered already, and hand on what they answered 500
-        if (!res.headersSent) sendError(res, err.status ?? 500, err.status && err.status < 500 ? err.message : 'internal error');
+        const detail = err.status && err.status < 500 ? err.message : isBusy(cause) ? BUSY_DETAIL : 'internal error';
+        if (!res.headersSent) sendError(res, err.status ?? 500, detail);
       }
     });
     app.use(source.path, router);

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { mergeRefs, parseRefs } from './member-refs.js';
 import { Statements } from './statements.js';
 import { MemberList, type MemberOrigin } from '../members/member-list.js';
 import { UserIds } from '../members/user-ids.js';
@@ -20,11 +21,12 @@ export class MemberSets {
   private refs = new Map<string, number>();
   private whole = false;
   private asked = 0;
-  /** the table's epoch (migration 018) when the numbers were last trusted: a merge or a rename moves it */
-  private epoch: number | undefined;
+  /** the numbering as this connection left it after its last write (`numbering()`): the cached numbers hold while it stays */
+  private numberingAfterWrite: string | undefined;
   /**
    * The whole table as last read, ids in number order, and the epoch it was read at: while the epoch
-   * stays, the table only grows, whoever commits, so a daemon's next run reads just the numbers given since
+   * stays and its last id still has its number, the table only grew, whoever committed, so a
+   * daemon's next run reads just the numbers given since
    */
   private names: { ids: string[]; epoch: number } | undefined;
   private readonly statements: Statements;
@@ -76,7 +78,7 @@ export class MemberSets {
 
   private loadUserIds(top = this.topRef()): UserIds {
     const epoch = this.epochNow();
-    const kept = this.names?.epoch === epoch && this.names.ids.length <= top ? this.names.ids : undefined;
+    const kept = this.names && this.stillNumbered(this.names, epoch, top) ? this.names.ids : undefined;
     this.names = undefined;
     const base = kept?.length ?? 0;
     const since = this.db.prepare(`SELECT user_id FROM user_ids WHERE ref > ? ORDER BY ref`).pluck().all(base) as string[];
@@ -86,7 +88,7 @@ export class MemberSets {
       return UserIds.fromRows([...(kept ?? []).map((id, i) => [i + 1, id] as const), ...refs.map((ref, i) => [ref, since[i]!] as const)], top);
     }
     const ids = kept === undefined ? since : since.length === 0 ? kept : kept.concat(since);
-    this.names = { ids, epoch };
+    if (epoch !== undefined) this.names = { ids, epoch };
     return UserIds.fromNames(ids);
   }
 
@@ -174,44 +176,10 @@ export class MemberSets {
       }
     }
     if (merged.size === 0 && renamed.length === 0) return 0;
-    if (merged.size > 0) this.merge(merged);
+    if (merged.size > 0) mergeRefs(this.db, merged);
     for (const [ref, id] of renamed) this.db.prepare(`UPDATE user_ids SET user_id = ? WHERE ref = ?`).run(id, ref);
     this.forgetRefs();
     return merged.size + renamed.length;
-  }
-
-  /** refs that are one person folded into one: in every member set, and in who added them */
-  private merge(merged: ReadonlyMap<number, number>): void {
-    const sets = this.db.prepare(`SELECT conversation_id, refs FROM member_sets`).raw().all() as [string, string][];
-    const isExternal = this.db.prepare(`SELECT 1 FROM member_origins WHERE conversation_id = ? AND user_ref = ?`).pluck();
-    const dropOrigin = this.db.prepare(`DELETE FROM member_origins WHERE conversation_id = ? AND user_ref = ?`);
-    for (const [conversationId, text] of sets) {
-      const refs = parseRefs(text);
-      if (!refs.some((r) => merged.has(r))) continue;
-      const present = new Set(refs);
-      for (const old of refs) {
-        const keeper = merged.get(old);
-        if (keeper === undefined) continue;
-        const oldExternal = isExternal.get(conversationId, old) !== undefined;
-        if (!present.has(keeper)) {
-          // the keeper takes the place of the old form here, and who added them with it
-          if (oldExternal)
-            this.statement(`INSERT INTO member_origins (conversation_id, user_ref, origin) VALUES (?, ?, 'external') ON CONFLICT DO NOTHING`).run(
-              conversationId,
-              keeper,
-            );
-        } else if (!oldExternal) {
-          // both forms here: added by convsync under either means added by convsync (managed removal applies)
-          dropOrigin.run(conversationId, keeper);
-        }
-      }
-      const next = Int32Array.from(new Set(Array.from(refs, (r) => merged.get(r) ?? r))).sort();
-      this.statement(`UPDATE member_sets SET refs = ? WHERE conversation_id = ?`).run(next.join(','), conversationId);
-    }
-    for (const old of merged.keys()) {
-      this.db.prepare(`DELETE FROM member_origins WHERE user_ref = ?`).run(old);
-      this.db.prepare(`DELETE FROM user_ids WHERE ref = ?`).run(old);
-    }
   }
 
   /** the member ids of one conversation */
@@ -231,17 +199,18 @@ export class MemberSets {
   writing<T>(write: () => T): T {
     // a rollback outside this call would keep the numbers the write gave: it must hold the transaction
     if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');
-    // ids merged or renamed since, by any connection (a writer before a lease hand-over): a merged
-    // id's number may have been given to another, so no cached number is trusted
-    const epoch = this.epochNow();
-    if (epoch !== this.epoch) {
-      this.forgetRefs();
-      this.epoch = epoch;
-    }
+    // ids merged or renamed since, or numbered by another connection (a writer before a lease
+    // hand-over; a store restored from a copy): a merged id's number may have been given to another,
+    // so no cached number is trusted
+    const before = this.numbering();
+    if (before === undefined || before !== this.numberingAfterWrite) this.forgetRefs();
     try {
-      return write();
+      const out = write();
+      this.numberingAfterWrite = this.numbering();
+      return out;
     } catch (e) {
       this.forgetRefs();
+      this.numberingAfterWrite = undefined;
       throw e;
     }
   }
@@ -268,8 +237,23 @@ export class MemberSets {
     return ref;
   }
 
-  private epochNow(): number {
-    return this.statement(`SELECT n FROM user_ids_epoch`).pluck().get() as number;
+  /** the count moved by merges and renames (migration 018); undefined, and nothing cached trusted, in a store that lost it */
+  private epochNow(): number | undefined {
+    return this.statement(`SELECT n FROM user_ids_epoch`).pluck().get() as number | undefined;
+  }
+
+  /** the epoch, the highest number and its id: what a write finds as the last one of this connection left it, unless someone else numbered since */
+  private numbering(): string | undefined {
+    const epoch = this.epochNow();
+    const top = this.statement(`SELECT ref, user_id FROM user_ids ORDER BY ref DESC LIMIT 1`).raw().get() as [number, string] | undefined;
+    return epoch === undefined ? undefined : JSON.stringify([epoch, top ?? null]);
+  }
+
+  /** ids read before whose numbers still hold: the epoch has not moved and the last of them still has its number (no copy of the store restored since) */
+  private stillNumbered(names: { ids: string[]; epoch: number }, epoch: number | undefined, top: number): boolean {
+    if (names.epoch !== epoch || names.ids.length > top) return false;
+    if (names.ids.length === 0) return true;
+    return this.statement(`SELECT user_id FROM user_ids WHERE ref = ?`).pluck().get(names.ids.length) === names.ids.at(-1);
   }
 
   /** the highest number, not the count of the table: SQLite finds it without reading the table */
@@ -287,23 +271,4 @@ export class MemberSets {
   private statement(sql: string): Database.Statement {
     return this.statements.get(sql);
   }
-}
-
-/** "3,17,42" → numbers, without a string per number */
-function parseRefs(text: string): Int32Array {
-  let count = text.length === 0 ? 0 : 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
-  const refs = new Int32Array(count);
-  let n = 0;
-  let v = 0;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 44) {
-      refs[n++] = v;
-      v = 0;
-    } else if (ch >= 48 && ch <= 57) v = v * 10 + ch - 48;
-    else throw new Error(`member_sets.refs is not a list of numbers: ${JSON.stringify(text.slice(0, 40))}`);
-  }
-  if (count > 0) refs[n] = v;
-  return refs;
 }

@@ -288,21 +288,36 @@ describe('SCIM push writes the store cannot make', () => {
     expect(app.changes.length).toBe(changesBefore);
     // logged once each, after the answer was sent
     expect(failures().map((l) => l.code)).toEqual(['SQLITE_ERROR', 'SQLITE_ERROR', 'SQLITE_ERROR']);
-    expect(failures()[0]!.err).toMatch(/push_user_emails/);
+    expect((failures()[0]!.err as { message: string; stack: string }).message).toMatch(/push_user_emails/);
+  });
+
+  it('stores neither a created user nor its answer when the answer cannot be stored, so that the IdP sends the create again, not a duplicate', async () => {
+    const other = new Database(app.storePath);
+    other.exec(`CREATE TRIGGER no_answers BEFORE INSERT ON push_rendered BEGIN SELECT RAISE(ABORT, 'answers refused'); END`);
+    const body = { schemas: [USER], userName: 'n@example.com', active: true };
+    expect(await app.scim('POST', '/Users', body)).toMatchObject({ status: 500, json: { detail: 'internal error' } });
+    expect(app.store.push.userByName(SOURCE, 'n@example.com')).toBeUndefined();
+    other.exec('DROP TRIGGER no_answers');
+    other.close();
+    expect((await app.scim('POST', '/Users', body)).status).toBe(201);
+    expect((failures()[0]!.err as { message: string }).message).toBe('answers refused');
   });
 
   it('answers 500 "the store is busy" when another writer holds the store past the wait, and writes nothing', async () => {
+    const g = await group('team');
     const other = new Database(app.storePath);
     other.exec('BEGIN IMMEDIATE');
-    // the server waits for the lock (5 s) on this thread, then gives up
+    // the server waits for the lock (5 s) on this thread, then gives up: scimmy's route, then the provider's own
     const res = await app.scim('POST', '/Users', { schemas: [USER], userName: 'late@example.com', active: true });
+    const patched = await app.scim('PATCH', `/Groups/${g}`, { schemas: [PATCH], Operations: [{ op: 'replace', path: 'displayName', value: 'renamed' }] });
     other.exec('ROLLBACK');
     other.close();
-    expect(res).toMatchObject({ status: 500, json: { detail: 'the store is busy; send the request again' } });
+    for (const r of [res, patched]) expect(r).toMatchObject({ status: 500, json: { detail: 'the store is busy; send the request again' } });
     expect((await app.scim('GET', `/Users?${q('userName eq "late@example.com"')}`)).json.totalResults).toBe(0);
-    expect(failures().map((l) => l.code)).toEqual(['SQLITE_BUSY']);
+    expect((await app.scim('GET', `/Groups/${g}`)).json.displayName).toBe('team');
+    expect(failures().map((l) => l.code)).toEqual(['SQLITE_BUSY', 'SQLITE_BUSY']);
     expect((await app.scim('POST', '/Users', { schemas: [USER], userName: 'late@example.com', active: true })).status).toBe(201);
-  }, 20_000);
+  }, 30_000);
 });
 
 describe('push and SAML paths in the configuration', () => {

@@ -102,6 +102,39 @@ describe('member sets: the numbering kept between loads', () => {
     expect(names(b.sets)).toEqual(['unseen', 'u2', 'u3']);
   });
 
+  it('reads the numbering again, and trusts no cached number, after a copy of the store was restored under it', async () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u1', 'u2'], origin: 'convsync' }));
+    const copy = `${a.db.name}.copy`;
+    cleanup.push(() => rmSync(copy, { force: true }));
+    a.db.exec(`VACUUM INTO '${copy}'`);
+    write(a, () => a.sets.edit('c2', { add: ['u3'], origin: 'convsync' }));
+    expect(names(a.sets)).toEqual(['u1', 'u2', 'u3']);
+    // the copy, restored: its epoch is the same, and number 3 is given again, to someone else
+    const restored = new Database(copy);
+    await restored.backup(a.db.name);
+    restored.close();
+    write(b, () => b.sets.edit('c2', { add: ['v'], origin: 'convsync' }));
+    expect(names(a.sets)).toEqual(['u1', 'u2', 'v']);
+    expect(a.sets.load().membersOf('c2').ids).toEqual(['v']);
+    write(a, () => a.sets.edit('c3', { add: ['u3'], origin: 'convsync' }));
+    expect(b.sets.load().membersOf('c3').ids).toEqual(['u3']);
+  });
+
+  it('trusts nothing cached in a store that lost its epoch', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u1', 'u2'], origin: 'convsync' }));
+    expect(names(a.sets)).toEqual(['u1', 'u2']);
+    b.db.exec(`DELETE FROM user_ids_epoch; DROP TRIGGER user_ids_renamed; UPDATE user_ids SET user_id = 'w' WHERE user_id = 'u1'`);
+    expect(names(a.sets)).toEqual(['w', 'u2']);
+    write(a, () => a.sets.edit('c2', { add: ['u1'], origin: 'convsync' }));
+    expect(b.sets.load().membersOf('c2').ids).toEqual(['u1']);
+    // and again after a write that found no epoch either
+    b.db.exec(`UPDATE user_ids SET user_id = 'x' WHERE user_id = 'u1'`);
+    write(a, () => a.sets.edit('c3', { add: ['u1'], origin: 'convsync' }));
+    expect(b.sets.load().membersOf('c3').ids).toEqual(['u1']);
+  });
+
   it('is of one state with the sets when another connection merges ids in the middle of a load', () => {
     const [a, b] = twoWriters();
     write(a, () => a.sets.edit('c1', { add: ['u@own', 'v@own'], origin: 'convsync' }));

@@ -2,6 +2,9 @@ import SCIMMY from 'scimmy';
 
 export const ERROR_SCHEMA = 'urn:ietf:params:scim:api:messages:2.0:Error';
 
+/** the detail of a 500 answered when SQLite stayed locked past its wait: the IdP sends the request again */
+export const BUSY_DETAIL = 'the store is busy; send the request again';
+
 /** a SCIM error answer (RFC 7644 §3.12): what scimmy's routers and ours send back as is */
 export type ScimError = InstanceType<typeof SCIMMY.Types.Error>;
 

@@ -3,7 +3,7 @@ import SCIMMY from 'scimmy';
 import { isBusy } from '../../store/busy.js';
 import type { PushGroup, PushUser } from '../../store/push.js';
 import { withAncestors, type PushContext } from './context.js';
-import { isScimError, scimError } from './errors.js';
+import { BUSY_DETAIL, isScimError, scimError } from './errors.js';
 import { groupOut, storeAnswer, userOut, type ResourceKind } from './format.js';
 import { MAX_RESULTS, select } from './list.js';
 import { checkMembers, memberIds } from './patch-group.js';
@@ -51,12 +51,16 @@ function ingressUser(resource: ScimResource, instance: unknown, ctx: PushContext
   if (resource.id && !before) throw notFound(resource.id);
   const clash = push.userByName(ctx.source, data.userName);
   if (clash && clash.id !== id) throw scimError(409, 'uniqueness', `userName "${data.userName}" is already taken`);
-  const user = push.putUser(
-    ctx.source,
-    { id, userName: data.userName, externalId: data.externalId, active: data.active ?? true, resource: data },
-    new Date().toISOString(),
-  );
-  storeAnswer(ctx, 'User', user);
+  // the user and its answer in one transaction: a create answered 500 has stored nothing, so the IdP's retry is no duplicate
+  const user = push.transaction(() => {
+    const u = push.putUser(
+      ctx.source,
+      { id, userName: data.userName, externalId: data.externalId, active: data.active ?? true, resource: data },
+      new Date().toISOString(),
+    );
+    storeAnswer(ctx, 'User', u);
+    return u;
+  });
   // a (de)activation or a new identity changes every conversation the user is in
   if (before) ctx.changed(withAncestors(ctx, [id]));
   return userOut(user);
@@ -110,7 +114,7 @@ function guarded<A extends unknown[], R>(handler: (...args: A) => R): (...args: 
       return handler(...args);
     } catch (e) {
       if (isScimError(e)) throw e;
-      throw Object.assign(scimError(500, null, isBusy(e) ? 'the store is busy; send the request again' : 'internal error'), { cause: e });
+      throw Object.assign(scimError(500, null, isBusy(e) ? BUSY_DETAIL : 'internal error'), { cause: e });
     }
   };
 }
