@@ -112,11 +112,12 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;
         const code = (cause as { code?: unknown }).code;
-        // an Error whole, with its stack: a fault of convsync is found by it
-        deps.logger.error(
-          { source: source.name, err: cause instanceof Error ? cause : describeError(cause), ...(typeof code === 'string' ? { code } : {}) },
-          'SCIM push request failed',
-        );
+        // an Error whole, with its stack: a fault of convsync is found by it; 501 (bulk) is no fault
+        if (err.status !== 501)
+          deps.logger.error(
+            { source: source.name, err: cause instanceof Error ? cause : describeError(cause), ...(typeof code === 'string' ? { code } : {}) },
+            'SCIM push request failed',
+          );
         // scimmy's routers answered already, and hand on what they answered 500
         const detail = err.status && err.status < 500 ? err.message : isBusy(cause) ? BUSY_DETAIL : 'internal error';
         if (!res.headersSent) sendError(res, err.status ?? 500, detail);

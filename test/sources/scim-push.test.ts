@@ -291,6 +291,14 @@ describe('SCIM push writes the store cannot make', () => {
     expect((failures()[0]!.err as { message: string; stack: string }).message).toMatch(/push_user_emails/);
   });
 
+  it('answers POST /Bulk 501, as /ServiceProviderConfig says bulk is not supported, and logs no failure', async () => {
+    const res = await app.scim('POST', '/Bulk', { schemas: ['urn:ietf:params:scim:api:messages:2.0:BulkRequest'], Operations: [] });
+    expect(res.status).toBe(501);
+    // a failure is logged after its answer: the next answer comes after it
+    await app.scim('GET', '/Users');
+    expect(failures()).toEqual([]);
+  });
+
   it('stores neither a created user nor its answer when the answer cannot be stored, so that the IdP sends the create again, not a duplicate', async () => {
     const other = new Database(app.storePath);
     other.exec(`CREATE TRIGGER no_answers BEFORE INSERT ON push_rendered BEGIN SELECT RAISE(ABORT, 'answers refused'); END`);
