@@ -195,19 +195,26 @@ export class MemberSets {
     this.statement(`DELETE FROM member_origins WHERE conversation_id = ?`).run(conversationId);
   }
 
-  /** runs a write transaction that may number new user ids; if it fails, the numbers it gave are forgotten with it */
+  /**
+   * Runs a write transaction that may number new user ids, inside one this call begins (the write's
+   * own becomes a savepoint of it); if it fails, the numbers it gave are forgotten with it
+   */
   writing<T>(write: () => T): T {
     // a rollback outside this call would keep the numbers the write gave: it must hold the transaction
     if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');
-    // ids merged or renamed since, or numbered by another connection (a writer before a lease
-    // hand-over; a store restored from a copy): a merged id's number may have been given to another,
-    // so no cached number is trusted
-    const before = this.numbering();
-    if (before === undefined || before !== this.numberingAfterWrite) this.forgetRefs();
     try {
-      const out = write();
-      this.numberingAfterWrite = this.numbering();
-      return out;
+      return this.db
+        .transaction(() => {
+          // ids merged or renamed since, or numbered by another connection (a writer before a lease
+          // hand-over; a store restored from a copy): a merged id's number may have been given to
+          // another, so no cached number is trusted. Told under the write lock: none can come between
+          const before = this.numbering();
+          if (before === undefined || before !== this.numberingAfterWrite) this.forgetRefs();
+          const out = write();
+          this.numberingAfterWrite = this.numbering();
+          return out;
+        })
+        .immediate();
     } catch (e) {
       this.forgetRefs();
       this.numberingAfterWrite = undefined;

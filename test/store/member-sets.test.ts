@@ -192,6 +192,25 @@ describe('member sets: numbers another writer changed', () => {
     expect(a.sets.load().membersOf('c2').ids).toEqual(['v']);
   });
 
+  it('are told under the write lock: a merge cannot come between the check and the write', () => {
+    const [a, b] = twoWriters();
+    write(a, () => a.sets.edit('c1', { add: ['u', 'U'], origin: 'convsync' }));
+    b.db.pragma('busy_timeout = 0');
+    // the other writer folds "U" into "u" and gives the freed number to "w", once this write has begun
+    const interloper = () => write(b, () => [b.sets.canonicalize((id) => id.toLowerCase()), b.sets.edit('c2', { add: ['w'], origin: 'convsync' })]);
+    let tried: unknown;
+    a.sets.writing(() => {
+      try {
+        interloper();
+      } catch (e) {
+        tried = e;
+      }
+      return a.db.transaction(() => a.sets.edit('c3', { add: ['U'], origin: 'convsync' }))();
+    });
+    expect((tried as { code?: string } | undefined)?.code).toBe('SQLITE_BUSY');
+    expect(b.sets.load().membersOf('c3').ids).toEqual(['U']);
+  });
+
   it('refuses a write started inside a transaction, whose rollback it could not see', () => {
     const [a] = twoWriters();
     const inside = a.db.transaction(() => a.sets.writing(() => a.sets.edit('c1', { add: ['x'], origin: 'convsync' })));
