@@ -24,7 +24,10 @@ import { keptUsers } from './user-changes.js';
  */
 class FileSource implements Source {
   readonly id: string;
-  /** the files the last `changed()` found unchanged when others had, and those it read changed, against which fingerprint */
+  /**
+   * the files the last `changed()` found unchanged when others had, and those it read changed, with
+   * their bytes (a large single file's held until the read that follows in the run), against which fingerprint
+   */
   private checked?: FilesChecked;
 
   constructor(
