@@ -32,34 +32,30 @@ export class DriftStore {
     const t = now();
     const log = this.db.prepare(`INSERT INTO drift (run_id, binding_key, conversation_id, kind, user_id, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`);
     const leaver = this.db.prepare(`INSERT INTO leavers (conversation_id, user_id, left_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`);
-    this.members.writing(() =>
-      this.db.transaction(() => {
-        for (const d of drift) {
-          const ours = this.members.edit(d.conversationId, { add: d.added, origin: 'external', remove: d.left });
-          for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
-          for (const u of ours) leaver.run(d.conversationId, u, t);
-          for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
-          if (d.unmanageable !== undefined) this.snapshot.markUnmanageable(d.conversationId, d.unmanageable);
-          if (d.renamedTo !== undefined) {
-            this.snapshot.apply({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
-            log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
-          }
-          if (d.deleted !== undefined) {
-            this.snapshot.apply({ kind: 'deleted', key: d.key });
-            this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
-            this.db
-              .prepare(
-                `INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`,
-              )
-              .run(d.key, d.conversationId, t);
-            log.run(runId, d.key, d.conversationId, 'deleted', null, d.deleted, t);
-          }
+    this.members.writing(() => {
+      for (const d of drift) {
+        const ours = this.members.edit(d.conversationId, { add: d.added, origin: 'external', remove: d.left });
+        for (const u of d.added) log.run(runId, d.key, d.conversationId, 'added', u, null, t);
+        for (const u of ours) leaver.run(d.conversationId, u, t);
+        for (const u of d.left) log.run(runId, d.key, d.conversationId, 'left', u, null, t);
+        if (d.unmanageable !== undefined) this.snapshot.markUnmanageable(d.conversationId, d.unmanageable);
+        if (d.renamedTo !== undefined) {
+          this.snapshot.apply({ kind: 'renamed', conversationId: d.conversationId, name: d.renamedTo });
+          log.run(runId, d.key, d.conversationId, 'renamed', null, d.renamedTo, t);
         }
-        this.db
-          .prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
-          .run(String(runId));
-      })(),
-    );
+        if (d.deleted !== undefined) {
+          this.snapshot.apply({ kind: 'deleted', key: d.key });
+          this.db.prepare(`DELETE FROM leavers WHERE conversation_id = ?`).run(d.conversationId);
+          this.db
+            .prepare(
+              `INSERT INTO gone (binding_key, conversation_id, detected_at) VALUES (?, ?, ?) ON CONFLICT (binding_key) DO UPDATE SET conversation_id = excluded.conversation_id, detected_at = excluded.detected_at`,
+            )
+            .run(d.key, d.conversationId, t);
+          log.run(runId, d.key, d.conversationId, 'deleted', null, d.deleted, t);
+        }
+      }
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(runId));
+    });
   }
 
   /** sync runs since the last refresh (all of them when there was none) */

@@ -65,12 +65,10 @@ export class JournalStore {
 
   /** the op's result and its snapshot change land together or not at all */
   done(id: number, effect: OpEffect, note?: string): void {
-    this.members.writing(() =>
-      this.db.transaction(() => {
-        this.snapshot.apply(effect);
-        this.sql.get(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
-      })(),
-    );
+    this.members.writing(() => {
+      this.snapshot.apply(effect);
+      this.sql.get(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
+    });
   }
 
   failed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {

@@ -195,10 +195,7 @@ export class MemberSets {
     this.statement(`DELETE FROM member_origins WHERE conversation_id = ?`).run(conversationId);
   }
 
-  /**
-   * Runs a write transaction that may number new user ids, inside one this call begins (the write's
-   * own becomes a savepoint of it); if it fails, the numbers it gave are forgotten with it
-   */
+  /** runs a write that may number new user ids in a transaction of its own; if it fails, the numbers it gave are forgotten with it */
   writing<T>(write: () => T): T {
     // a rollback outside this call would keep the numbers the write gave: it must hold the transaction
     if (this.db.inTransaction) throw new Error('MemberSets.writing must start outside a transaction');

@@ -20,27 +20,25 @@ export class UserStore {
   canonicalizeUserIds(form: string, canonical: (id: string) => string): number {
     const key = 'id_form';
     if (this.db.prepare(`SELECT value FROM meta WHERE key = ?`).pluck().get(key) === form) return 0;
-    return this.members.writing(() =>
-      this.db.transaction(() => {
-        let changed = this.members.canonicalize(canonical);
-        const rewrite = (table: string, column: string, where = '') => {
-          const ids = this.db.prepare(`SELECT DISTINCT ${column} FROM ${table} WHERE ${column} IS NOT NULL ${where}`).pluck().all() as string[];
-          for (const id of ids) {
-            const c = canonical(id);
-            if (c === id) continue;
-            changed++;
-            this.db.prepare(`UPDATE OR REPLACE ${table} SET ${column} = ? WHERE ${column} = ?`).run(c, id);
-          }
-        };
-        rewrite('leavers', 'user_id');
-        rewrite('identity_cache', 'backend_user_id');
-        rewrite('refused_users', 'user_id');
-        // members resolved in the other form: a plan resolves them again
-        this.db.prepare(`DELETE FROM group_parts`).run();
-        this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, form);
-        return changed;
-      })(),
-    );
+    return this.members.writing(() => {
+      let changed = this.members.canonicalize(canonical);
+      const rewrite = (table: string, column: string, where = '') => {
+        const ids = this.db.prepare(`SELECT DISTINCT ${column} FROM ${table} WHERE ${column} IS NOT NULL ${where}`).pluck().all() as string[];
+        for (const id of ids) {
+          const c = canonical(id);
+          if (c === id) continue;
+          changed++;
+          this.db.prepare(`UPDATE OR REPLACE ${table} SET ${column} = ? WHERE ${column} = ?`).run(c, id);
+        }
+      };
+      rewrite('leavers', 'user_id');
+      rewrite('identity_cache', 'backend_user_id');
+      rewrite('refused_users', 'user_id');
+      // members resolved in the other form: a plan resolves them again
+      this.db.prepare(`DELETE FROM group_parts`).run();
+      this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, form);
+      return changed;
+    });
   }
 
   credential(name: string): { value: string; origin: string } | undefined {
