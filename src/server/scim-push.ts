@@ -10,6 +10,7 @@ import { scimPushProvider, type ScimAnswer, type ScimSourceProvider } from '../s
 import type { Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
 import { scimLookupRoute, type FastRoute } from './scim-lookups.js';
+import { warmUpLookups, warmUpServiceProviderConfig } from './scim-warm-up.js';
 
 export interface ScimPushDeps {
   sources: ScimPushSourceConfig[];
@@ -84,6 +85,7 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
   for (const source of deps.sources) {
     const provider = scimPushProvider.open(deps.store, source, (groupIds) => deps.onChange(groupIds.map((g) => `${source.name}:${g}`)));
     fast.push(scimLookupRoute(source, provider, parseQuery, deps.logger, deps.onRequest));
+    warmUpLookups(provider, parseQuery, deps.logger, source.name);
     const router = express.Router();
     router.use((req, res, next) => {
       res.on('finish', () => deps.onRequest?.(req.method, res.statusCode));
@@ -127,5 +129,6 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
   }
   // after the routers: their constructor writes its own defaults (bulk on, sort on)
   SCIMMY.Config.set(scimPushProvider.serviceProviderConfig);
+  if (deps.sources.length > 0) warmUpServiceProviderConfig(deps.logger);
   return fast;
 }

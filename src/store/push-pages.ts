@@ -55,12 +55,16 @@ export class PushPages {
     const m = this.memo(table, source);
     const after = m.before.get(offset);
     const from = `SELECT ${shape.columns} FROM ${table} t ${shape.join ?? ''} WHERE t.source = ?`;
+    // OFFSET steps over the ids alone (an index of them), and the page's rows are read after:
+    // stepping over whole rows, and joins, cost 50–190 ms at 60,000 users
+    const offsetPage = `SELECT ${shape.columns} FROM (SELECT source, id FROM ${table} WHERE source = ? ORDER BY id LIMIT ? OFFSET ?) p
+      JOIN ${table} t ON t.source = p.source AND t.id = p.id ${shape.join ?? ''} ORDER BY t.id`;
     const rows = (
       offset === 0
         ? this.sql(`${from} ORDER BY t.id LIMIT ?`).all(source, limit)
         : after !== undefined
           ? this.sql(`${from} AND t.id > ? ORDER BY t.id LIMIT ?`).all(source, after, limit)
-          : this.sql(`${from} ORDER BY t.id LIMIT ? OFFSET ?`).all(source, limit, offset)
+          : this.sql(offsetPage).all(source, limit, offset)
     ) as R[];
     if (rows.length > 0) {
       if (m.before.size >= MAX_PAGE_STARTS) m.before.clear();

@@ -123,6 +123,8 @@ function lookupRequests(params: LookupParams, userIds: string[]): Record<string,
     // Okta's import: pages of 100, one after the other
     userPage: (i) => `/scim/v2/Users?startIndex=${1 + 100 * (i % Math.floor(params.users / 100))}&count=100`,
     groupPage: (i) => `/scim/v2/Groups?excludedAttributes=members&startIndex=${1 + 100 * (i % Math.floor(params.groups / 100))}&count=100`,
+    // a page no page read before ended at: Okta's import resumed after a restart, or after a write
+    userPageAnywhere: (i) => `/scim/v2/Users?startIndex=${2 + at(i, params.users - 100)}&count=100`,
   };
 }
 

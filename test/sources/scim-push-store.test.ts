@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
+import { PushPages } from '../../src/store/push-pages.js';
 import { Store } from '../../src/store/store.js';
 
 const dbPath = () => join(mkdtempSync(join(tmpdir(), 'convsync-push-store-')), 'store.sqlite');
@@ -95,5 +96,37 @@ describe('the SCIM push store', () => {
     expect(whole.members.get('g1')).toEqual(ids);
     expect(store.push.members('idp', 'g1')).toContain('z1');
     store.close();
+  });
+
+  it('steps over the ids alone for a page at an offset no page ended at, and reads only the rows of the page', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    const now = new Date().toISOString();
+    store.push.transaction(() => {
+      for (let i = 0; i < 30; i++) store.push.putUser('idp', { id: `u${String(i).padStart(2, '0')}`, userName: `u${i}`, active: true, resource: {} }, now);
+      for (let i = 0; i < 30; i++) store.push.putGroup('idp', { id: `g${String(i).padStart(2, '0')}`, displayName: `g${i}` }, now);
+    });
+    store.close();
+    const db = new Database(path);
+    const asked: string[] = [];
+    const pages = new PushPages((text) => (asked.push(text), db.prepare(text)));
+    expect(pages.page<{ id: string }>('push_users', 'idp', 7, 3).map((r) => r.id)).toEqual(['u07', 'u08', 'u09']);
+    const shape = { columns: 't.id, r.json', join: `LEFT JOIN push_rendered r ON r.source = t.source AND r.kind = 'Group' AND r.id = t.id` };
+    expect(pages.page<{ id: string }>('push_groups', 'idp', 28, 5, shape).map((r) => r.id)).toEqual(['g28', 'g29']);
+    expect(asked).toHaveLength(2);
+    for (const [q, table] of asked.map((q, i) => [q, ['push_users', 'push_groups'][i]!] as const)) {
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${q}`).all('idp', 1, 1) as { detail: string }[]).map((r) => r.detail);
+      expect(plan, q).toContain(`SEARCH ${table} USING COVERING INDEX ${table}_ids (source=?)`);
+      // the rows themselves, and their answers, are read by id: none is stepped over
+      expect(
+        plan.filter((d) => /^SCAN (?!p\b)/.test(d)),
+        q,
+      ).toEqual([]);
+      expect(
+        plan.filter((d) => / t USING PRIMARY KEY \(source=\? AND id=\?\)/.test(d)),
+        q,
+      ).toHaveLength(1);
+    }
+    db.close();
   });
 });
