@@ -22,6 +22,9 @@ export interface ScimPushDeps {
   onRequest?: (method: string, status: number) => void;
 }
 
+/** how long a write of the warm-up (an answer rendered) waits for another writer's lock */
+const WARM_UP_WAIT_MS = 50;
+
 function sendError(res: Response, status: number, detail: string, scimType?: string): void {
   res
     .status(status)
@@ -85,7 +88,8 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
   for (const source of deps.sources) {
     const provider = scimPushProvider.open(deps.store, source, (groupIds) => deps.onChange(groupIds.map((g) => `${source.name}:${g}`)));
     fast.push(scimLookupRoute(source, provider, parseQuery, deps.logger, deps.onRequest));
-    warmUpLookups(provider, parseQuery, deps.logger, source.name);
+    // a store another writer holds delays the start by this, not by busy_timeout per write
+    deps.store.waitingAtMost(WARM_UP_WAIT_MS, () => warmUpLookups(provider, parseQuery, deps.logger, source.name));
     const router = express.Router();
     router.use((req, res, next) => {
       res.on('finish', () => deps.onRequest?.(req.method, res.statusCode));

@@ -17,17 +17,22 @@ const NO_MEMBERS = 'excludedAttributes=members';
  * provider before the daemon listens. The first of a kind compiles its code and prepares its
  * statements: 10–28 ms that held the event loop while it served. The values are those of the first
  * user and group stored, so that finding one and answering it are taken too, and a name no one has.
- * It writes what any read of them writes (their answers, rendered once). What fails here fails
- * again for the request that meets it, which reports it.
+ * It writes what any read of them writes (their answers, rendered once); the caller bounds how long
+ * such a write waits for another writer. The first failure that is no SCIM answer (a store locked
+ * or failing) ends it: the requests that meet the same store report it.
  */
 export function warmUpLookups(provider: ScimSourceProvider, parseQuery: (text: string) => ListParams, logger: Logger, source: string): void {
+  let failed = false;
   const ask: Ask = (kind, query, id) => {
+    if (failed) return undefined;
     try {
       const params = parseQuery(query);
       return (id === undefined ? provider.list(kind, params) : provider.read(kind, id, params)).body;
     } catch (e) {
       // not found is the answer to a look-up of no one
-      if (!isScimError(e)) logger.debug({ source, err: (e as Error).message }, 'a SCIM push look-up failed before the daemon listened');
+      if (isScimError(e)) return undefined;
+      failed = true;
+      logger.debug({ source, err: (e as Error).message }, 'a SCIM push look-up failed before the daemon listened; the others are not asked');
       return undefined;
     }
   };

@@ -241,6 +241,16 @@ export class Store {
     })();
   }
 
+  /** `fn` with its writes waiting at most `waitMs` for another writer's lock before they fail busy (not busy_timeout) */
+  waitingAtMost<T>(waitMs: number, fn: () => T): T {
+    this.db.pragma(`busy_timeout = ${Math.trunc(waitMs)}`);
+    try {
+      return fn();
+    } finally {
+      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    }
+  }
+
   /** a trivial read, for readiness */
   ping(): boolean {
     return this.db.open && this.db.prepare('SELECT 1').pluck().get() === 1;

@@ -11,6 +11,7 @@ import { warmUpLookups } from '../../src/server/scim-warm-up.js';
 import type { ListParams } from '../../src/sources/scim-push/list.js';
 import { scimPushProvider, type ScimSourceProvider } from '../../src/sources/scim-push/provider.js';
 import { Store } from '../../src/store/store.js';
+import { BUSY_TIMEOUT_MS } from '../../src/store/write-ahead-log.js';
 
 const SOURCE = { name: 'idp', path: '/scim/v2' };
 const parseQuery = express().get('query parser fn') as (text: string) => ListParams;
@@ -112,11 +113,42 @@ describe('the SCIM look-ups asked before the daemon listens', () => {
       expect.stringMatching(/not found/),
     ]);
     expect(lines).toEqual([]);
-    // a store that fails: every look-up fails, the daemon starts all the same
+    // a store that fails: the first failure ends the warm-up, and the daemon starts all the same
     store.close();
+    const before = asked.length;
     expect(() => warmUpLookups(wrapped, parseQuery, logger, 'idp')).not.toThrow();
-    expect(lines.length).toBeGreaterThan(0);
-    expect(lines.every((l) => l.msg === 'a SCIM push look-up failed before the daemon listened' && typeof l.err === 'string')).toBe(true);
+    // asked until the first failure (a listing of nothing is answered from what the provider counted), then no more
+    const after = asked.slice(before).map((a) => a.answer);
+    expect(after.filter((a) => /not open/.test(a))).toHaveLength(1);
+    expect(after.at(-1)).toMatch(/not open/);
+    expect(lines).toEqual([
+      expect.objectContaining({ msg: expect.stringMatching(/^a SCIM push look-up failed before the daemon listened/), err: expect.any(String) }),
+    ]);
+  });
+
+  it('does not hold the start up for busy_timeout when another writer holds the store, and leaves busy_timeout as it was', () => {
+    const { store, path } = storeWithDirectory();
+    store.push.putUser('idp2', { id: 'u-cy', userName: 'cy@example.com', active: true, resource: { userName: 'cy@example.com' } }, new Date().toISOString());
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    const { logger, lines } = recordingLogger();
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-warm-up-'));
+    writeFileSync(join(dir, 'token'), 'secret-token-for-the-warm-up-test\n');
+    const source = { ...SOURCE, type: 'scim-push', tokenFile: join(dir, 'token') } as ScimPushSourceConfig;
+    const started = Date.now();
+    mountScimPush(express(), { sources: [source, { ...source, name: 'idp2', path: '/scim2' }], store, logger, maxBodyBytes: 1_048_576, onChange: () => {} });
+    // each source's first answer to render met the lock: one failure each, and no other write tried
+    expect(lines.map((l) => [l.msg, l.err])).toEqual([
+      [expect.stringMatching(/^a SCIM push look-up failed/), 'database is locked'],
+      [expect.stringMatching(/^a SCIM push look-up failed/), 'database is locked'],
+    ]);
+    // busy_timeout is 5 s a write: the two sources waited far less than one of those
+    expect(Date.now() - started).toBeLessThan(BUSY_TIMEOUT_MS);
+    other.exec('ROLLBACK');
+    const db = (store as unknown as { db: Database.Database }).db;
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(BUSY_TIMEOUT_MS);
+    other.close();
+    store.close();
   });
 
   it('is asked of every push source as its routes are mounted, before any request, and counts no request', () => {
