@@ -126,6 +126,21 @@ describe('the SCIM look-ups asked before the daemon listens', () => {
     ]);
   });
 
+  it('starts all the same when a stored answer is not JSON any more: the listing that meets it fails, and the warm-up ends there', () => {
+    const { store, path } = storeWithDirectory();
+    const { wrapped, asked } = recorded(scimPushProvider.open(store, SOURCE, () => {}));
+    warmUpLookups(wrapped, parseQuery, pino({ level: 'silent' }), 'idp');
+    const other = new Database(path);
+    other.prepare(`UPDATE push_rendered SET json = '{"id": "u-ann", ' WHERE kind = 'User'`).run();
+    other.close();
+    asked.length = 0;
+    const { logger, lines } = recordingLogger();
+    expect(() => warmUpLookups(wrapped, parseQuery, logger, 'idp')).not.toThrow();
+    expect(asked).toEqual([{ what: expect.stringMatching(/^User .*startIndex/), answer: expect.stringMatching(/JSON/) }]);
+    expect(lines).toHaveLength(1);
+    store.close();
+  });
+
   it('does not hold the start up for busy_timeout when another writer holds the store, and leaves busy_timeout as it was', () => {
     const { store, path } = storeWithDirectory();
     store.push.putUser('idp2', { id: 'u-cy', userName: 'cy@example.com', active: true, resource: { userName: 'cy@example.com' } }, new Date().toISOString());
