@@ -21,8 +21,8 @@ const MAX_PAGE_STARTS = 10_000;
 
 /**
  * Counts and pages of the SCIM push listings. COUNT(*) walks an index entry per row of the
- * source and OFFSET steps over every row before the page, so both are remembered until the next
- * write of the table: Okta's import reads its pages in turn, each starting after the last id of
+ * source and OFFSET steps over the id of every row before the page, so both are remembered until
+ * the next write of the table: Okta's import reads its pages in turn, each starting after the last id of
  * the page before, through the primary key.
  */
 export class PushPages {

@@ -22,7 +22,7 @@ import { BindingGroups } from './binding-groups.js';
 import { GroupParts } from './group-parts.js';
 import { GroupPrints } from './group-prints.js';
 import { Statements } from './statements.js';
-import { BUSY_TIMEOUT_MS, WriteAheadLog } from './write-ahead-log.js';
+import { BUSY_TIMEOUT_MS, waitingAtMost, WriteAheadLog } from './write-ahead-log.js';
 
 export type { OpEffect } from './effects.js';
 export type { Drift } from './drift.js';
@@ -243,12 +243,7 @@ export class Store {
 
   /** `fn` with its writes waiting at most `waitMs` for another writer's lock before they fail busy (not busy_timeout) */
   waitingAtMost<T>(waitMs: number, fn: () => T): T {
-    this.db.pragma(`busy_timeout = ${Math.trunc(waitMs)}`);
-    try {
-      return fn();
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+    return waitingAtMost(this.db, waitMs, fn);
   }
 
   /** a trivial read, for readiness */

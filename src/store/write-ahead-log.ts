@@ -4,6 +4,16 @@ import { statSync } from 'node:fs';
 /** how long a statement waits for the write lock another connection holds */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** `fn` with the connection's waits for another's lock bounded by `waitMs` (then SQLITE_BUSY), busy_timeout after */
+export function waitingAtMost<T>(db: Database.Database, waitMs: number, fn: () => T): T {
+  db.pragma(`busy_timeout = ${Math.trunc(waitMs)}`);
+  try {
+    return fn();
+  } finally {
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  }
+}
+
 /** SQLite's log of commits not yet copied into the database (`-wal`): when it is copied, and its size */
 export class WriteAheadLog {
   constructor(private readonly db: Database.Database) {}
@@ -37,13 +47,10 @@ export class WriteAheadLog {
    */
   restart(waitMs: number): boolean {
     if (!this.db.open) return false;
-    this.db.pragma(`busy_timeout = ${Math.trunc(waitMs)}`);
-    try {
+    return waitingAtMost(this.db, waitMs, () => {
       const [row] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
       return row?.busy === 0;
-    } finally {
-      this.db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    }
+    });
   }
 
   /** the size of the log file (`-wal`) on disk: copies empty it for reuse, and it is cut back once no reader needs it */
