@@ -1,11 +1,18 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
+import { streamedChanges } from '../../src/sources/file/span-changes.js';
 import type { DesiredGroup } from '../../src/sources/types.js';
 import { followedOverChanges, sourcesOver, view } from './read-view.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
+
+// the same function, watched: a change of groups only is read in pieces
+vi.mock('../../src/sources/file/span-changes.js', async (original) => {
+  const actual = await original<typeof import('../../src/sources/file/span-changes.js')>();
+  return { ...actual, streamedChanges: vi.fn(actual.streamedChanges) };
+});
 
 const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
@@ -121,8 +128,10 @@ describe('a single JSON file read again after some of its groups changed', () =>
     g.members.push('u29');
     t.write();
     t.tick();
+    vi.mocked(streamedChanges).mockClear();
     const read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(false);
+    expect([...vi.mocked(streamedChanges).mock.results[0]!.value.changed.groups.keys()]).toEqual([g.id]);
     const unread = (gs: readonly DesiredGroup[]) => gs.filter((x) => Object.getOwnPropertyDescriptor(x, 'members')!.get !== undefined).map((x) => x.id);
     // the changed group, and those that list it or list one of those, are read; every other is a stub
     const parents = new Set([g.id]);

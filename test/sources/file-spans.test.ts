@@ -1,27 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { spanDigest, spansOf, type FileSpans } from '../../src/sources/file/spans.js';
-
-/** text that JSON must escape or that looks like structure: quotes, backslashes, brackets, commas, non-ASCII */
-const NASTY = ['"', '\\', '\\"', '{', '}', '[', ']', ',', ':', 'é', '😀', '\u2028', '\n', '\t', 'users', '"groups":'];
-
-function textOf(random: () => number): string {
-  const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)]!;
-  return Array.from({ length: Math.floor(random() * 4) }, () => (random() < 0.5 ? pick(NASTY) : `u${Math.floor(random() * 50)}`)).join('');
-}
-
-function documentOf(random: () => number): { value: { users: unknown[]; groups: unknown[] }; text: string } {
-  const users = Array.from({ length: Math.floor(random() * 4) }, (_, i) => ({ id: `u${i}`, title: textOf(random), tags: [textOf(random)] }));
-  const groups = Array.from({ length: Math.floor(random() * 6) }, (_, i) => ({
-    id: `g${i}`,
-    displayName: textOf(random) || 'x',
-    members: Array.from({ length: Math.floor(random() * 4) }, () => textOf(random)),
-    ...(random() < 0.2 ? { extra: { nested: [[], {}, [textOf(random)]] } } : {}),
-  }));
-  const value = random() < 0.5 ? { users, groups } : ({ groups, users } as { users: unknown[]; groups: unknown[] });
-  const text = JSON.stringify(value, null, [undefined, 2, '\t', ' \r\n '][Math.floor(random() * 4)]);
-  return { value, text };
-}
+import { documentOf, mutatedText, ODD_LAYOUTS } from '../helpers/json-directory.js';
 
 const parts = (bytes: Buffer, spans: FileSpans) => ({
   users: JSON.parse(bytes.toString('utf8', ...spans.users)) as unknown,
@@ -86,42 +66,16 @@ describe('the spans of a JSON directory file', () => {
   it('are not given for a file laid out otherwise: the file is then read whole', () => {
     const plain = '{"users":[{"id":"u1"}],"groups":[{"id":"g1","displayName":"G","members":["u1"]}]}';
     expect(spansOf(Buffer.from(plain))).toBeDefined();
-    for (const odd of [
-      '{"users":[],"groups":[],"extra":1}',
-      '{"users":[],"groups":[],"groups":[]}',
-      '{"user\\u0073":[],"groups":[]}',
-      '{"users":[],"groups":["g1"]}',
-      '{"users":[],"groups":[{"id":"g1"}] x}',
-      '\ufeff{"users":[],"groups":[]}',
-      '{"groups":[]}',
-      '{"users":[]}',
-      '{}',
-      '[]',
-      '{"users":[],"groups":[{"id":"g1"}',
-      '{"users":[],"groups":[{"id":"g1"},]}',
-      '{"users":[],,"groups":[]}',
-      '{"users":{},"groups":[]}',
-      '{"users":[] "groups":[]}',
-      '{"users":[],"groups":[{"id":"g1\\"}]}',
-      '{"users":[],"groups":[]}\u00a0',
-    ])
-      expect(spansOf(Buffer.from(odd)), odd).toBeUndefined();
+    for (const odd of ODD_LAYOUTS) expect(spansOf(Buffer.from(odd)), odd).toBeUndefined();
   });
 
   it('never vouch for a file JSON refuses: where spans are given and each parses, the file parses to them', () => {
     // the property a run relies on: unchanged spans parsed before, changed ones are parsed now, so the file is what they say
     const random = seededRandom(32);
-    const alphabet = ['{', '}', '[', ']', '"', '\\', ',', ':', ' ', 'x', '0', '\n'];
     let vouched = 0;
     let refused = 0;
     for (let i = 0; i < 20_000; i++) {
-      let text = documentOf(random).text;
-      for (let m = 0; m < 1 + Math.floor(random() * 3); m++) {
-        const at = Math.floor(random() * (text.length + 1));
-        const r = random();
-        const c = alphabet[Math.floor(random() * alphabet.length)]!;
-        text = r < 0.4 ? text.slice(0, at) + text.slice(at + 1) : r < 0.8 ? text.slice(0, at) + c + text.slice(at) : text.slice(0, at) + c + text.slice(at + 1);
-      }
+      const text = mutatedText(documentOf(random).text, random);
       const bytes = Buffer.from(text);
       const spans = spansOf(bytes);
       let fromSpans: unknown;

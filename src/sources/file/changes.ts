@@ -5,20 +5,21 @@ import { membersPrint } from '../print.js';
 import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FilesChecked, type FileStamp } from './fingerprint.js';
 import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
-import { parseFile, plainDirectory, sourceUserOf, type FileContent } from './format.js';
-import { spanDigest, spansOf, usersSpansOf, type KnownList } from './spans.js';
+import { parseFile, sourceUserOf, type FileContent } from './format.js';
+import { changedSpans, streamedChanges } from './span-changes.js';
+import { usersSpansOf } from './spans.js';
 import { movedMembers } from './moved-members.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
 import { usersSinceKept, type UserChanges } from './user-changes.js';
 
-interface Head {
+export interface Head {
   displayName: string;
   nested: string[];
   data: StoredGroupData;
 }
 
-interface Changed {
+export interface Changed {
   /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
   groups: Map<string, FlatGroup>;
   places: Map<string, { file: string; pos: number; span?: string }>;
@@ -48,19 +49,8 @@ export function readChanges(ctx: { source: string; path: string; reads: SourceRe
     const files = filesOf(ctx.path);
     if (files.length !== stamps.length || files.some((f, i) => stamps[i]!.file !== f)) return undefined;
     const known = ctx.checked?.fingerprint === state?.fingerprint ? ctx.checked : undefined;
-    const devices = new Map<bigint, boolean>();
-    const checked = files.map((f, i) => {
-      const [unchanged, read] = [known?.unchanged.get(f), known?.changed.get(f)];
-      // a file read to tell that it changed (its size stayed) is not read again; a single file is read
-      // into the reusable buffer: nothing read from it outlives this read
-      return unchanged ? { stamp: unchanged } : read ? { stamp: read.stamp, read } : recheck(f, stamps[i]!, devices, undefined, files.length === 1);
-    });
     const heads = new Map(reads.groupHeads(source).map((h): [string, Head] => [h.id, { displayName: h.displayName, nested: h.nested ?? [], data: dataOf(h) }]));
-    const keptBytes = () => reads.bytes.get(source);
-    const changed =
-      cursor.usersBytes !== undefined && cursor.usersFile === undefined
-        ? changedSpans(checked, heads, cursor, keptBytes, reads.bytes.shape(source))
-        : changedGroups(source, reads, checked, heads, cursor, keptBytes);
+    const { checked, changed } = filesChanged({ source, reads, files, stamps, heads, cursor, known });
     if (!changed) return undefined;
     const users = changed.users;
     // a user new to the file must be new to the store too: one listed twice is left to a whole read
@@ -107,6 +97,37 @@ export function readChanges(ctx: { source: string; path: string; reads: SourceRe
     return { files, heads, changed, directory, expanded, version, moved: answered };
   });
   return read && resultOf(source, read);
+}
+
+/** each file's stamp now, and what changed in those that did (undefined: what a whole read must tell) */
+function filesChanged(ctx: {
+  source: string;
+  reads: SourceReads;
+  files: string[];
+  stamps: readonly FileStamp[];
+  heads: ReadonlyMap<string, Head>;
+  cursor: StoredCursor;
+  known: FilesChecked | undefined;
+}): { checked: { stamp: FileStamp }[]; changed: Changed | undefined } {
+  const { source, reads, files, stamps, heads, cursor, known } = ctx;
+  const keptBytes = () => reads.bytes.get(source);
+  const bySpans = cursor.usersBytes !== undefined && cursor.usersFile === undefined;
+  const kept = bySpans ? reads.bytes.shape(source) : undefined;
+  // a single file not read yet is read in pieces where its users list is the one kept
+  const streamed =
+    bySpans && files.length === 1 && !known?.unchanged.has(files[0]!) && !known?.changed.has(files[0]!)
+      ? streamedChanges(files[0]!, stamps[0]!, heads, cursor, kept)
+      : undefined;
+  if (streamed) return { checked: [{ stamp: streamed.stamp }], changed: streamed.changed };
+  const devices = new Map<bigint, boolean>();
+  const checked = files.map((f, i) => {
+    const [unchanged, read] = [known?.unchanged.get(f), known?.changed.get(f)];
+    // a file read to tell that it changed (its size stayed) is not read again; a single file is read
+    // into the reusable buffer: nothing read from it outlives this read
+    return unchanged ? { stamp: unchanged } : read ? { stamp: read.stamp, read } : recheck(f, stamps[i]!, devices, undefined, files.length === 1);
+  });
+  const changed = bySpans ? changedSpans(checked, heads, cursor, keptBytes, kept) : changedGroups(source, reads, checked, heads, cursor, keptBytes);
+  return { checked, changed };
 }
 
 /** every group in the order a whole read gives them: those expanded now, and the others answered from the store */
@@ -231,56 +252,6 @@ function changedGroups(
     out.users = users;
   }
   return out;
-}
-
-/**
- * The groups of a single JSON file whose bytes differ from those stored, parsed, and the users that
- * differ (user-changes.ts); undefined when the users cannot be told apart that way, or a group is
- * added, removed or moved, or anything is not laid out plainly
- */
-function changedSpans(
-  checked: readonly ReturnType<typeof recheck>[],
-  heads: ReadonlyMap<string, Head>,
-  cursor: StoredCursor,
-  keptBytes: () => KeptBytes | undefined,
-  /** the users' bytes kept, by digest and length: where they are those of the store's users, a list of the same bytes is not scanned */
-  kept: KnownList | undefined,
-): Changed | undefined {
-  if (checked.length !== 1) return undefined;
-  const out: Changed = { groups: new Map(), places: new Map() };
-  const read = checked[0]!.read;
-  if (!read) return out;
-  const spans = spansOf(read.bytes, kept?.digest === cursor.usersBytes ? kept : undefined);
-  if (!spans || spans.groups.length !== heads.size) return undefined;
-  const users = usersSinceKept(read.bytes, spans, cursor, keptBytes);
-  if (users === undefined) return undefined;
-  if (users) out.users = users;
-  const atPos: (string | undefined)[] = [];
-  for (const [id, { data }] of heads) {
-    if (data.file !== read.file || data.span === undefined || atPos[data.pos] !== undefined) return undefined;
-    atPos[data.pos] = id;
-  }
-  for (const [pos, span] of spans.groups.entries()) {
-    const id = atPos[pos];
-    if (id === undefined) return undefined;
-    const digest = spanDigest(read.bytes, span);
-    if (digest === heads.get(id)!.data.span) continue;
-    const group = groupOf(read.bytes.toString('utf8', span[0], span[1]));
-    if (group?.id !== id || !wellFormed({ users: [], groups: [group] })) return undefined;
-    // bytes that differ and say the same (spacing) are stored anew too, with their digest
-    out.groups.set(id, group);
-    out.places.set(id, { file: read.file, pos, span: digest });
-  }
-  return out;
-}
-
-/** one group of a file as a whole read takes it, or undefined when only the schema can say what it is */
-function groupOf(text: string): FlatGroup | undefined {
-  try {
-    return plainDirectory({ groups: [JSON.parse(text) as unknown] })?.groups[0];
-  } catch {
-    return undefined;
-  }
 }
 
 function sameIds(a: readonly string[], b: readonly string[]): boolean {

@@ -163,7 +163,8 @@ export function recheck(
   return was.file === file && read.stamp.sha256 === was.sha256 ? { stamp: read.stamp } : { stamp: read.stamp, read };
 }
 
-function unchangedSinceStamped(file: string, was: FileStamp, devices: Map<bigint, boolean>, now: BigIntStats): boolean {
+/** whether a file is the one stamped, told from its stat alone (see checkFiles) */
+export function unchangedSinceStamped(file: string, was: FileStamp, devices: Map<bigint, boolean>, now: BigIntStats): boolean {
   if (was.ino === undefined || was.ctimeNs === undefined || was.statAt === undefined) return false;
   if (Number(now.size) !== was.size || String(now.ino) !== was.ino || String(now.ctimeNs) !== was.ctimeNs) return false;
   if (!(now.ctimeNs < BigInt(was.statAt - RACY_MS) * 1_000_000n)) return false;

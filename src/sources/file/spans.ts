@@ -16,12 +16,12 @@ export type Span = readonly [start: number, end: number];
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+export const COMMA = 0x2c;
+export const COLON = 0x3a;
+export const OPEN_BRACE = 0x7b;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
 
 /**
  * Where a JSON directory file keeps its users and each of its groups, found without parsing it:
@@ -130,7 +130,7 @@ function elementsOf(bytes: Uint8Array, i: number): { spans: Span[]; end: number 
 }
 
 /** one of the two keys, written plainly (no escapes), and where it ends */
-function keyAt(bytes: Uint8Array, i: number): { name: string; end: number } | undefined {
+export function keyAt(bytes: Uint8Array, i: number): { name: string; end: number } | undefined {
   if (bytes[i] !== QUOTE) return undefined;
   for (const name of ['users', 'groups']) {
     const end = i + name.length + 2;
@@ -143,12 +143,12 @@ function keyAt(bytes: Uint8Array, i: number): { name: string; end: number } | un
 }
 
 /**
- * Where the object or list starting at `i` ends (after its closing bracket), or -1. Brackets are
+ * Where the object or list starting at `i` ends (after its closing bracket), or -1 when it does not
+ * end before `n`. Brackets are
  * counted, strings skipped (a backslash escapes the byte after it); whether the value inside is
  * valid JSON is left to whoever parses it.
  */
-function endOfValue(bytes: Uint8Array, i: number): number {
-  const n = bytes.length;
+export function endOfValue(bytes: Uint8Array, i: number, n = bytes.length): number {
   let depth = 0;
   for (; i < n; i++) {
     const c = bytes[i]!;
@@ -168,9 +168,8 @@ function endOfValue(bytes: Uint8Array, i: number): number {
   return -1;
 }
 
-/** JSON's whitespace: space, tab, line feed, carriage return */
-function skipSpace(bytes: Uint8Array, i: number): number {
-  const n = bytes.length;
+/** JSON's whitespace: space, tab, line feed, carriage return (up to `n`) */
+export function skipSpace(bytes: Uint8Array, i: number, n = bytes.length): number {
   while (i < n) {
     const c = bytes[i];
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
