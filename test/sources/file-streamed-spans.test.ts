@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { seededRandom } from '../../src/sandbox/random.js';
-import type { Head } from '../../src/sources/file/changes.js';
+import type { Head } from '../../src/sources/file/read-changes.js';
 import { readStamped } from '../../src/sources/file/fingerprint.js';
 import { streamedChanges } from '../../src/sources/file/span-changes.js';
 import { spanDigest, spansOf, type KnownList } from '../../src/sources/file/spans.js';

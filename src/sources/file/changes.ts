@@ -11,21 +11,8 @@ import { usersSpansOf } from './spans.js';
 import { movedMembers } from './moved-members.js';
 import { StoredDirectory } from './stored-directory.js';
 import { cursorOf, dataOf, storedRow, unknownByGroup, usersDigest, wellFormed, type StoredCursor, type StoredGroupData } from './stored.js';
-import { usersSinceKept, type UserChanges } from './user-changes.js';
-
-export interface Head {
-  displayName: string;
-  nested: string[];
-  data: StoredGroupData;
-}
-
-export interface Changed {
-  /** the groups whose name, member ids or place differ from the stored ones, as the files list them now */
-  groups: Map<string, FlatGroup>;
-  places: Map<string, { file: string; pos: number; span?: string }>;
-  /** the users that changed, and the cursor that says so (of a users list kept as bytes, with the bytes to keep now) */
-  users?: UserChanges & { cursor: StoredCursor; kept?: KeptBytes };
-}
+import { usersSinceKept } from './user-changes.js';
+import type { Changed, Head } from './read-changes.js';
 
 /**
  * A directory read again when a run plans only what changed: the files changed since the last read

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { KeptBytes } from '../../store/kept-bytes.js';
 import type { FlatGroup } from '../expand.js';
-import type { Changed, Head } from './changes.js';
+import type { Changed, Head } from './read-changes.js';
 import { unchangedSinceStamped, type FileStamp, type recheck } from './fingerprint.js';
 import { plainDirectory } from './format.js';
 import { spanDigest, spansOf, type KnownList } from './spans.js';
@@ -43,8 +43,10 @@ export function changedSpans(
 
 /**
  * The same, of a file whose users list is the one kept (its bytes unchanged), read in pieces
- * (streamed-spans.ts) rather than whole: with the stamp of that read. Undefined when it cannot be
- * told that way (the users changed, the file is not laid out plainly): the file is then read whole.
+ * (streamed-spans.ts) rather than whole, with the stamp of that read. Undefined when the pieces
+ * cannot tell (the users changed, the file is not laid out plainly): the file is then read whole
+ * and compared as before. `changed` undefined when they tell that a group was added, removed or
+ * moved: the directory is then read whole, without this file being compared a second time.
  */
 export function streamedChanges(
   file: string,
