@@ -182,11 +182,14 @@ function fullReadAt(db: string): string | null {
  * sync: `runs` runs with nothing changed (the source's fingerprint unchanged: no read, no plan),
  * the same with a full plan forced (`reconcile.fullPlanEvery=0s`, what every run cost before) as
  * the baseline, `node dist/cli.js --help` as the floor of any run (the process and its modules),
- * and one run after `changeShare` of the memberships changed, with its writes and the window they
- * took on the Wire side; then a hire; then the daemon over the same store, for the same change
+ * and three runs, each after `changeShare` of the memberships changed, with their writes and the
+ * window they took on the Wire side; then a hire; then the daemon over the same store, for the same change
  * (sync-daemon.ts).
  */
-export async function cliSyncBench(w: Workload, opts: { runs: number; changeShare: number; layout?: 'file' | 'directory'; daemonRounds?: number }) {
+export async function cliSyncBench(
+  w: Workload,
+  opts: { runs: number; changeShare: number; changeRuns?: number; layout?: 'file' | 'directory'; daemonRounds?: number },
+) {
   const layout = opts.layout ?? 'file';
   const dir = mkdtempSync(join(tmpdir(), `convsync-bench-cli-${w.name}-`));
   const wire = await WireSandbox.start({});
@@ -262,7 +265,6 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
       moveMemberships(groups, w.users, changes, random);
       write();
     };
-    moveMembers();
     /** one run after a change: its writes, the window they took, and whether it read only what changed */
     const changeRun = async () => {
       const readBefore = fullReadAt(join(dir, 'db.sqlite'));
@@ -282,7 +284,13 @@ export async function cliSyncBench(w: Workload, opts: { runs: number; changeShar
         followedFileByFile: fullReadAt(join(dir, 'db.sqlite')) === readBefore,
       };
     };
-    const change = { share: opts.changeShare, membershipsChanged: changes, ...(await changeRun()) };
+    // one change after another: a single run on this machine is too noisy to stand alone
+    const changeRuns = [];
+    for (let i = 0; i < (opts.changeRuns ?? 3); i++) {
+      moveMembers();
+      changeRuns.push(await changeRun());
+    }
+    const change = { share: opts.changeShare, membershipsChanged: changes, runs: changeRuns };
     // a hire placed in one group, and one user's attribute edited: the users change, not only memberships
     const hired = { id: 'hire-1', userName: 'hire1', externalId: '00000000-0000-4000-8000-00000000b1e5' };
     wire.addUser({ id: hired.externalId });
