@@ -1,6 +1,5 @@
 import type { KeptBytes } from '../../store/kept-bytes.js';
 import type { SourceReads } from '../../store/source-reads.js';
-import type { FlatGroup } from '../expand.js';
 import { membersPrint } from '../print.js';
 import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FilesChecked, type FileStamp } from './fingerprint.js';
