@@ -15,7 +15,7 @@ export interface StreamedFile {
 /**
  * A piece of a file at a time, in one buffer a process keeps: a new process read 18 MB into fresh
  * memory and hashed it in 0.1 s on this kind of machine, the same bytes 256 KiB at a time in
- * 0.02 s. The buffer grows to hold a group larger than it, and stays grown.
+ * 0.02 s. The buffer grows to hold a group larger than it.
  */
 const PIECE = 256 * 1024;
 let reusable: Buffer | undefined;
@@ -44,8 +44,6 @@ class Pieces {
     if (kept === this.bytes.length) {
       const larger = Buffer.allocUnsafeSlow(this.bytes.length * 2);
       this.bytes.copy(larger, 0, from, this.length);
-      // kept for the next read: a group this large is likely there again
-      if (this.bytes === reusable) reusable = larger;
       this.bytes = larger;
     } else this.bytes.copyWithin(0, from, this.length);
     this.length = kept;
@@ -92,6 +90,9 @@ export function streamedSpans(
     pieces.more(0);
     const found = scan(pieces, knownUsers, storedDigest);
     if (!found) return undefined;
+    // a buffer grown for a large group is kept for the next read, where it is likely there again (not
+    // for a file refused: a string left open grows it to the rest of the file)
+    if (piece === PIECE && pieces.bytes.length > PIECE) reusable = pieces.bytes;
     // the scan read to the end of the file: bytes written after it are neither scanned nor hashed,
     // so the stamp names the bytes used, and the file, grown, no longer matches it
     const sha256 = pieces.sha256.digest('hex');
