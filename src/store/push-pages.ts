@@ -22,8 +22,8 @@ const MAX_PAGE_STARTS = 10_000;
 /**
  * Counts and pages of the SCIM push listings. COUNT(*) walks an index entry per row of the
  * source and OFFSET steps over the id of every row before the page, so both are remembered until
- * the next write of the table: Okta's import reads its pages in turn, each starting after the last id of
- * the page before, through the primary key.
+ * a row of the table is added or removed (a row replaced moves none): Okta's import reads its pages
+ * in turn, each starting after the last id of the page before, through the primary key.
  */
 export class PushPages {
   private readonly memos = new Map<string, Memo>();
@@ -42,6 +42,14 @@ export class PushPages {
   /** a row added or removed moves every position after it: what listings learnt is forgotten */
   written(table: PagedTable, source: string): void {
     this.memos.delete(`${table}:${source}`);
+  }
+
+  /**
+   * A row written over (`created_at` as it was made): one replaced moves no position; one added
+   * (made now, or in the same millisecond as the one it replaced: both are forgotten) moves those after it
+   */
+  upserted(table: PagedTable, source: string, createdAt: unknown, now: string): void {
+    if (createdAt === now) this.written(table, source);
   }
 
   count(table: PagedTable, source: string): number {

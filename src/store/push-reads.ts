@@ -149,3 +149,11 @@ export function readSelectedGroups(
     return out;
   });
 }
+
+/** the `value` of each email of a SCIM user resource, as look-ups by email compare them */
+export function emailValues(resource: Record<string, unknown>): string[] {
+  const emails = resource.emails;
+  if (!Array.isArray(emails)) return [];
+  const values = emails.map((e) => (typeof e === 'object' && e !== null ? (e as { value?: unknown }).value : undefined));
+  return [...new Set(values.filter((v): v is string => typeof v === 'string'))];
+}

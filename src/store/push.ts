@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { Statements } from './statements.js';
 import { PushPages } from './push-pages.js';
-import { readSelectedGroups, readWholeSource, toGroup, toUser, type GroupRow, type SelectedGroups, type UserRow, type WholeSource } from './push-reads.js';
+import { emailValues, readSelectedGroups, readWholeSource, toGroup, toUser } from './push-reads.js';
+import type { GroupRow, SelectedGroups, UserRow, WholeSource } from './push-reads.js';
 
 export interface PushUser {
   id: string;
@@ -32,14 +33,6 @@ export interface StoredAnswer {
 export interface PushMemberRef {
   value: string;
   type: 'User' | 'Group';
-}
-
-/** the `value` of each email of a SCIM user resource, as look-ups by email compare them */
-function emailValues(resource: Record<string, unknown>): string[] {
-  const emails = resource.emails;
-  if (!Array.isArray(emails)) return [];
-  const values = emails.map((e) => (typeof e === 'object' && e !== null ? (e as { value?: unknown }).value : undefined));
-  return [...new Set(values.filter((v): v is string => typeof v === 'string'))];
 }
 
 /**
@@ -120,14 +113,16 @@ export class PushStore {
 
   putUser(source: string, u: Omit<PushUser, 'created' | 'lastModified'>, now: string): PushUser {
     this.transaction(() => {
-      this.sql(
+      const createdAt = this.sql(
         `INSERT INTO push_users (source, id, user_name, external_id, active, resource, created_at, updated_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET user_name = excluded.user_name, external_id = excluded.external_id,
-           active = excluded.active, resource = excluded.resource, updated_at = excluded.updated_at`,
-      ).run(source, u.id, u.userName, u.externalId ?? null, u.active ? 1 : 0, JSON.stringify(u.resource), now, now);
+           active = excluded.active, resource = excluded.resource, updated_at = excluded.updated_at RETURNING created_at`,
+      )
+        .pluck()
+        .get(source, u.id, u.userName, u.externalId ?? null, u.active ? 1 : 0, JSON.stringify(u.resource), now, now);
       this.forgetRendered(source, 'User', u.id);
-      this.pages.written('push_users', source);
+      this.pages.upserted('push_users', source, createdAt, now);
       this.sql(`DELETE FROM push_user_emails WHERE source = ? AND user_id = ?`).run(source, u.id);
       const add = this.sql(`INSERT INTO push_user_emails (source, value, user_id) VALUES (?, ?, ?)`);
       for (const value of emailValues(u.resource)) add.run(source, value, u.id);
@@ -188,13 +183,15 @@ export class PushStore {
 
   putGroup(source: string, g: { id: string; displayName: string; externalId?: string | undefined }, now: string): PushGroup {
     this.transaction(() => {
-      this.sql(
+      const createdAt = this.sql(
         `INSERT INTO push_groups (source, id, display_name, external_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)
          ON CONFLICT (source, id) DO UPDATE SET display_name = excluded.display_name, external_id = excluded.external_id,
-           updated_at = excluded.updated_at`,
-      ).run(source, g.id, g.displayName, g.externalId ?? null, now, now);
+           updated_at = excluded.updated_at RETURNING created_at`,
+      )
+        .pluck()
+        .get(source, g.id, g.displayName, g.externalId ?? null, now, now);
       this.forgetRendered(source, 'Group', g.id);
-      this.pages.written('push_groups', source);
+      this.pages.upserted('push_groups', source, createdAt, now);
     });
     return this.group(source, g.id)!;
   }

@@ -129,4 +129,35 @@ describe('the SCIM push store', () => {
     }
     db.close();
   });
+  it('keeps what listings learnt when a PUT replaces a user or group, and forgets it when one adds a row', () => {
+    const path = dbPath();
+    const store = Store.open(path);
+    const now = new Date().toISOString();
+    for (let i = 0; i < 5; i++) {
+      store.push.putUser('idp', { id: `u${i}`, userName: `u${i}`, active: true, resource: {} }, now);
+      store.push.putGroup('idp', { id: `g${i}`, displayName: `g${i}` }, now);
+    }
+    expect([store.push.userCount('idp'), store.push.groupCount('idp')]).toEqual([5, 5]);
+    // a row no write of the store told it of: a count still learnt does not see it
+    const other = new Database(path);
+    other
+      .prepare(`INSERT INTO push_users (source, id, user_name, active, resource, created_at, updated_at) VALUES ('idp', 'x', 'x', 1, '{}', ?, ?)`)
+      .run(now, now);
+    other.prepare(`INSERT INTO push_groups (source, id, display_name, created_at, updated_at) VALUES ('idp', 'x', 'x', ?, ?)`).run(now, now);
+    other.close();
+    const later = new Date(Date.parse(now) + 1000).toISOString();
+    store.push.putUser('idp', { id: 'u2', userName: 'renamed', active: false, resource: {} }, later);
+    store.push.putGroup('idp', { id: 'g2', displayName: 'renamed' }, later);
+    expect([store.push.userCount('idp'), store.push.groupCount('idp')]).toEqual([5, 5]);
+    store.push.putUser('idp', { id: 'u9', userName: 'new', active: true, resource: {} }, later);
+    store.push.putGroup('idp', { id: 'g9', displayName: 'new' }, later);
+    expect([store.push.userCount('idp'), store.push.groupCount('idp')]).toEqual([7, 7]);
+    // replaced in the millisecond it was made: it cannot be told from one added, and is forgotten as one
+    const other2 = new Database(path);
+    other2.prepare(`DELETE FROM push_users WHERE id = 'x'`).run();
+    other2.close();
+    store.push.putUser('idp', { id: 'u9', userName: 'again', active: true, resource: {} }, later);
+    expect(store.push.userCount('idp')).toBe(6);
+    store.close();
+  });
 });
