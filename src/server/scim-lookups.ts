@@ -21,6 +21,9 @@ function hasMore(req: IncomingMessage): boolean {
   return h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined;
 }
 
+/** requests whose failure the look-up before Express logged: the routes' answer to one that fails again is not logged twice as an error */
+export const loggedBeforeRoutes = new WeakSet<IncomingMessage>();
+
 /**
  * The SCIM look-ups an IdP sends by the thousand (`GET /Users?filter=…`, `GET /Groups/{id}`),
  * answered before Express: its per-request objects outlive the young generation, and the
@@ -66,7 +69,10 @@ export function scimLookupRoute(
       body = out.body;
     } catch (e) {
       // Express reads it again and answers the error; one that does not come back is still on record
-      if (!isScimError(e)) logger.error({ source: source.name, err: describeError(e) }, 'SCIM push look-up failed; answered by the routes');
+      if (!isScimError(e)) {
+        logger.error({ source: source.name, err: describeError(e) }, 'SCIM push look-up failed; answered by the routes');
+        loggedBeforeRoutes.add(req);
+      }
       return false;
     }
     res.writeHead(200, { 'content-type': 'application/scim+json; charset=utf-8', 'content-length': Buffer.byteLength(body) });

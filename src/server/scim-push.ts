@@ -9,7 +9,7 @@ import { isBusy } from '../store/busy.js';
 import { scimPushProvider, type ScimAnswer, type ScimSourceProvider } from '../sources/scim-push/provider.js';
 import type { Store } from '../store/store.js';
 import { bearerMatches } from './auth.js';
-import { scimLookupRoute, type FastRoute } from './scim-lookups.js';
+import { loggedBeforeRoutes, scimLookupRoute, type FastRoute } from './scim-lookups.js';
 import { warmUpLookups, warmUpServiceProviderConfig } from './scim-warm-up.js';
 
 export interface ScimPushDeps {
@@ -111,16 +111,18 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
         context: () => provider.context,
       }) as unknown as express.Router,
     );
-    router.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    router.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
       if (err.type === 'entity.too.large') sendError(res, 413, `the request body is larger than ${deps.maxBodyBytes} bytes`, 'tooLarge');
       else if (err.type === 'entity.parse.failed') sendError(res, 400, `the request body is not valid JSON: ${err.message}`, 'invalidSyntax');
       else {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;
         const code = (cause as { code?: unknown }).code;
+        // a request whose look-up before Express failed and was logged, failing here again, is logged once
+        const log = loggedBeforeRoutes.has(req) ? deps.logger.debug.bind(deps.logger) : deps.logger.error.bind(deps.logger);
         // an Error whole, with its stack: a fault of convsync is found by it; 501 (bulk) is no fault
         if (err.status !== 501)
-          deps.logger.error(
+          log(
             { source: source.name, err: cause instanceof Error ? cause : describeError(cause), ...(typeof code === 'string' ? { code } : {}) },
             'SCIM push request failed',
           );

@@ -162,6 +162,15 @@ describe('SCIM look-ups answered before Express', () => {
     app.logs.length = 0;
     expect((await get(app.url, '/Groups/nope')).status).toBe(404);
     expect(app.logs).toEqual([]);
+    // failing again in the routes: one line for the request, not two
+    failures = 2;
+    expect((await get(app.url, `/Groups/${team}`)).status).toBe(500);
+    expect(app.logs.filter((l) => l.includes('disk I/O error'))).toHaveLength(1);
+    // one the look-up leaves to the routes (a condition), failing there, is logged there
+    app.logs.length = 0;
+    failures = 1;
+    expect((await raw(app.url, `/Groups/${team}`, ['if-none-match: "x"'])).status).toBe(500);
+    expect(app.logs.filter((l) => l.includes('disk I/O error') && l.includes('"level":50'))).toHaveLength(1);
   });
 
   it('counts each request once, answers what was just written, and reads the token file as it is now', async () => {
