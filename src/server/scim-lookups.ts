@@ -21,8 +21,8 @@ function hasMore(req: IncomingMessage): boolean {
   return h['content-length'] !== undefined || h['transfer-encoding'] !== undefined || h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined;
 }
 
-/** requests whose failure the look-up before Express logged: the routes' answer to one that fails again is not logged twice as an error */
-export const loggedBeforeRoutes = new WeakSet<IncomingMessage>();
+/** requests whose failure the look-up before Express logged, with what failed: the routes' answer to the same failure is not logged twice as an error */
+export const loggedBeforeRoutes = new WeakMap<IncomingMessage, string>();
 
 /**
  * The SCIM look-ups an IdP sends by the thousand (`GET /Users?filter=…`, `GET /Groups/{id}`),
@@ -70,8 +70,13 @@ export function scimLookupRoute(
     } catch (e) {
       // Express reads it again and answers the error; one that does not come back is still on record
       if (!isScimError(e)) {
-        logger.error({ source: source.name, err: describeError(e) }, 'SCIM push look-up failed; answered by the routes');
-        loggedBeforeRoutes.add(req);
+        // an Error whole, with its stack and code: the routes' line for the same failure goes to debug
+        const code = (e as { code?: unknown }).code;
+        logger.error(
+          { source: source.name, err: e instanceof Error ? e : describeError(e), ...(typeof code === 'string' ? { code } : {}) },
+          'SCIM push look-up failed; answered by the routes',
+        );
+        loggedBeforeRoutes.set(req, describeError(e));
       }
       return false;
     }

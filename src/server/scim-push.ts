@@ -118,8 +118,9 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;
         const code = (cause as { code?: unknown }).code;
-        // a request whose look-up before Express failed and was logged, failing here again, is logged once
-        const log = loggedBeforeRoutes.has(req) ? deps.logger.debug.bind(deps.logger) : deps.logger.error.bind(deps.logger);
+        // the same failure of a request whose look-up before Express logged it is logged once; another is logged as any
+        const again = loggedBeforeRoutes.get(req) === describeError(cause);
+        const log = again ? deps.logger.debug.bind(deps.logger) : deps.logger.error.bind(deps.logger);
         // an Error whole, with its stack: a fault of convsync is found by it; 501 (bulk) is no fault
         if (err.status !== 501)
           log(

@@ -45,8 +45,9 @@ export class PushPages {
   }
 
   /**
-   * A row written over (`created_at` as it was made): one replaced moves no position; one added
-   * (made now, or in the same millisecond as the one it replaced: both are forgotten) moves those after it
+   * A row upserted, with its `created_at`: one replaced moves no position, one added moves those
+   * after it. `created_at` equal to `now` is a row added, or one replaced in the millisecond it was
+   * made: what listings learnt is forgotten either way
    */
   upserted(table: PagedTable, source: string, createdAt: unknown, now: string): void {
     if (createdAt === now) this.written(table, source);

@@ -6,7 +6,9 @@ import { planBench, WORKLOADS, type Workload } from './plan.js';
 import { pushLatency } from './push-latency.js';
 import { LOOKUP_PARAMS, lookupsLine, pushLookups, summarizeLookups } from './push-lookups.js';
 import { scimPull } from './scim-pull.js';
-import { cliSyncBench, syncBench } from './sync.js';
+import { cliSyncBench } from './sync-cli.js';
+import { syncBench } from './sync.js';
+import { spread } from './spread.js';
 
 /**
  * `npm run bench`: each benchmark several times, JSON to stdout and to test/bench/results/latest.json,
@@ -24,11 +26,6 @@ async function repeat<T>(what: string, fn: () => Promise<T>): Promise<T[]> {
     out.push(await fn());
   }
   return out;
-}
-
-function spread(values: number[]) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { median: sorted[Math.floor(sorted.length / 2)]!, min: sorted[0]!, max: sorted.at(-1)!, runs: values };
 }
 
 async function main() {
@@ -129,11 +126,7 @@ async function main() {
                     ratioToBaseline: Math.round((spread(r.noopSeconds).median / spread(r.fullPlanNoopSeconds).median) * 1000) / 1000,
                     floorSeconds: spread(r.floorSeconds),
                     initialSyncInProcessSeconds: r.initialSyncInProcessSeconds,
-                    change: {
-                      ...r.change,
-                      beyondWritesSeconds: spread(r.change.runs.map((c) => c.beyondWritesSeconds)),
-                      targetBeyondWritesSeconds: name.startsWith('L') ? 0.5 : null,
-                    },
+                    change: { ...r.change, targetBeyondWritesSeconds: name.startsWith('L') ? 0.5 : null },
                     // then a hire in one group and one user's attribute edited
                     hire: r.hire,
                     // the same change synced by the daemon (POST /sync?wait=true), its process and store up between runs

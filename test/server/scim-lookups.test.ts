@@ -159,6 +159,8 @@ describe('SCIM look-ups answered before Express', () => {
     };
     expect((await get(app.url, `/Groups/${team}`)).status).toBe(200);
     expect(app.logs.join('')).toContain('disk I/O error');
+    // the Error whole: where in convsync it failed
+    expect(app.logs.join('')).toContain('"stack"');
     app.logs.length = 0;
     expect((await get(app.url, '/Groups/nope')).status).toBe(404);
     expect(app.logs).toEqual([]);
@@ -166,6 +168,20 @@ describe('SCIM look-ups answered before Express', () => {
     failures = 2;
     expect((await get(app.url, `/Groups/${team}`)).status).toBe(500);
     expect(app.logs.filter((l) => l.includes('disk I/O error'))).toHaveLength(1);
+    // failing otherwise in the routes: that is logged too
+    app.logs.length = 0;
+    let calls = 0;
+    app.store.push.memberRefs = () => {
+      throw new Error(calls++ === 0 ? 'disk I/O error' : 'another fault');
+    };
+    expect((await get(app.url, `/Groups/${team}`)).status).toBe(500);
+    expect(
+      app.logs.filter((l) => l.includes('"level":50')).map((l) => (l.includes('another fault') ? 'another' : l.includes('disk I/O') ? 'disk' : l)),
+    ).toEqual(['disk', 'another']);
+    app.store.push.memberRefs = (source, id) => {
+      if (failures-- > 0) throw new Error('disk I/O error');
+      return memberRefs(source, id);
+    };
     // one the look-up leaves to the routes (a condition), failing there, is logged there
     app.logs.length = 0;
     failures = 1;
