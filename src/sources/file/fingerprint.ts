@@ -51,20 +51,32 @@ export function filesOf(path: string): string[] {
     .map((f) => prefix + f);
 }
 
-/**
- * A file read once, with its stamp: size, mtime, inode and change time taken before the read, the
- * hash of the bytes read, all of one open file (a symlink swapped meanwhile cannot mix two files).
- * A file changed during the read gets a stamp that will not match it again, never the reverse.
- */
+/** a file read once, with its stamp (see `stamped`) */
 export function readStamped(file: string, opts: { reuse?: boolean } = {}): ReadFile {
+  const read = stamped(file, (fd, size) => {
+    const bytes = opts.reuse ? readReused(fd, size) : readFileSync(fd);
+    return { sha256: createHash('sha256').update(bytes).digest('hex'), value: bytes };
+  })!;
+  return { file, bytes: read.value, stamp: read.stamp };
+}
+
+/**
+ * A file opened once and read by `read`, with its stamp: size, mtime, inode and change time taken
+ * before the read, and the hash `read` gives of the bytes it used, all of one open file (a symlink
+ * swapped meanwhile cannot mix two files). A file changed during the read gets a stamp that will
+ * not match it again, never the reverse. Undefined when `read` gives nothing.
+ */
+export function stamped<T>(
+  file: string,
+  read: (fd: number, size: number) => { sha256: string; value: T } | undefined,
+): { stamp: FileStamp; value: T } | undefined {
   const statAt = Date.now();
   const fd = openSync(file, 'r');
   try {
     const { size, mtimeMs } = fstatSync(fd);
     const { ino, ctimeNs } = fstatSync(fd, { bigint: true });
-    const bytes = opts.reuse ? readReused(fd, size) : readFileSync(fd);
-    const sha256 = createHash('sha256').update(bytes).digest('hex');
-    return { file, bytes, stamp: { file, size, mtimeMs, ino: String(ino), ctimeNs: String(ctimeNs), statAt, sha256 } };
+    const out = read(fd, size);
+    return out && { stamp: { file, size, mtimeMs, ino: String(ino), ctimeNs: String(ctimeNs), statAt, sha256: out.sha256 }, value: out.value };
   } finally {
     closeSync(fd);
   }

@@ -1,6 +1,6 @@
 import { createHash, hash, type Hash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import type { FileStamp } from './fingerprint.js';
+import { readSync } from 'node:fs';
+import { stamped, type FileStamp } from './fingerprint.js';
 import { CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, endOfValue, keyAt, OPEN_BRACE, OPEN_BRACKET, skipSpace, type KnownList } from './spans.js';
 
 /** a single JSON directory file read in pieces, as far as a run that follows it by its groups' bytes needs it */
@@ -61,7 +61,8 @@ class Pieces {
   space(i: number): number {
     for (;;) {
       const j = skipSpace(this.bytes, i, this.length);
-      if (j < this.length || !this.more(j)) return j < this.length ? j : this.length;
+      if (j < this.length) return j;
+      if (!this.more(j)) return this.length;
       i = 0;
     }
   }
@@ -81,11 +82,7 @@ export function streamedSpans(
   /** the bytes read at a time (a test reads a few, to cross every boundary) */
   piece = PIECE,
 ): StreamedFile | undefined {
-  const statAt = Date.now();
-  const fd = openSync(file, 'r');
-  try {
-    const { size, mtimeMs } = fstatSync(fd);
-    const { ino, ctimeNs } = fstatSync(fd, { bigint: true });
+  const read = stamped(file, (fd) => {
     const pieces = new Pieces(fd, piece);
     pieces.more(0);
     const found = scan(pieces, knownUsers, storedDigest);
@@ -95,11 +92,9 @@ export function streamedSpans(
     if (piece === PIECE && pieces.bytes.length > PIECE) reusable = pieces.bytes;
     // the scan read to the end of the file: bytes written after it are neither scanned nor hashed,
     // so the stamp names the bytes used, and the file, grown, no longer matches it
-    const sha256 = pieces.sha256.digest('hex');
-    return { stamp: { file, size, mtimeMs, ino: String(ino), ctimeNs: String(ctimeNs), statAt, sha256 }, ...found };
-  } finally {
-    closeSync(fd);
-  }
+    return { sha256: pieces.sha256.digest('hex'), value: found };
+  });
+  return read && { stamp: read.stamp, ...read.value };
 }
 
 /** the top level of the file: `users` and `groups`, each once, and nothing but whitespace after */
