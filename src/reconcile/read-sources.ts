@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { AuthError, describeError } from '../errors.js';
 import { sourceOfGroup } from '../group-key.js';
-import { distrustVanishedGroups, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
+import { distrustVanishedGroups, memberCount, sizeOf, sourceShrink, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredGroup, FetchOptions, Source } from '../sources/types.js';
 import type { Store } from '../store/store.js';
 
@@ -85,7 +85,9 @@ export async function readSources(
     else readErrors.push(why);
   }
 
-  const distrusted = distrustVanishedGroups(groups, store.guards.groupSizes(), allowRemovals);
+  // only a group read empty can have vanished: the counts of the others are not read
+  const empty = groups.filter((g) => g.complete && memberCount(g) === 0).map((g) => g.key);
+  const distrusted = distrustVanishedGroups(groups, empty.length === 0 ? new Map() : store.guards.groupSizes(empty), allowRemovals);
   groups = distrusted.groups;
   warnings.push(...distrusted.warnings);
   return { groups, warnings, readErrors, incompleteSources, tripped, goodSizes, versions };
