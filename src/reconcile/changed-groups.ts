@@ -1,6 +1,6 @@
 import type { MappingConfig } from '../config/schema.js';
 import { conversationKeyOf } from '../mapping/map.js';
-import { headPrint, membersPrint } from '../sources/print.js';
+import { headPrint, membersPrint, printBatch, type PrintKey } from '../sources/print.js';
 import type { DesiredGroup } from '../sources/types.js';
 import type { ConversationGroups } from '../store/binding-groups.js';
 import type { PrintsDiffer } from '../store/group-prints.js';
@@ -11,17 +11,17 @@ import type { PrintsDiffer } from '../store/group-prints.js';
  * printed a group's members already (a file source answering from what it stored, or from who came
  * and went) gives that print, and its members are not read.
  */
-export function printGroups(groups: readonly DesiredGroup[]): Map<string, string> {
-  const call = {};
+export function printGroups(groups: readonly DesiredGroup[], key: PrintKey): Map<string, string> {
+  const batch = printBatch(key);
   const out = new Map<string, string>();
-  for (const g of groups) out.set(g.key, `${headOf(g)}.${g.membersPrint ?? membersPrint(g.members, call)}`);
+  for (const g of groups) out.set(g.key, `${headOf(g, key)}.${g.membersPrint ?? membersPrint(g.members, batch)}`);
   return out;
 }
 
 /** a stored head's print while the group is as stored, else printed now */
-function headOf(g: DesiredGroup): string {
+function headOf(g: DesiredGroup, key: PrintKey): string {
   const asStored = g.complete && !g.suspect && g.unknownReason === undefined && g.unknownIsReadError === undefined;
-  return asStored && g.headPrint !== undefined ? g.headPrint : headPrint(g);
+  return asStored && g.headPrint !== undefined ? g.headPrint : headPrint(g, key);
 }
 
 export interface ChangeScope {

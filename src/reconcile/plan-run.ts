@@ -12,6 +12,7 @@ import { partIdentity, partNumbers, PlanParts, storedParts } from './group-parts
 import { identityFor } from './identity-for.js';
 import { readSources, type SourcesRead } from './read-sources.js';
 import { printGroups, scopeOfChange, type ChangeScope } from './changed-groups.js';
+import { printKeyOf } from '../sources/print.js';
 import { RunScope } from './run-scope.js';
 import type { Reconciler } from './reconciler.js';
 
@@ -149,7 +150,7 @@ function narrowedToChange(desired: DesiredConversation[], snapshot: Snapshot, ch
  */
 function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope: ReadonlySet<string> | undefined) {
   const { store, config, logger } = deps;
-  const prints = opts.print && !scope ? printGroups(read.groups) : undefined;
+  const prints = opts.print && !scope ? printGroups(read.groups, printKeyOf(store.prints.key())) : undefined;
   if (!prints || !opts.partial || !isWhole(read)) return { prints };
   // the prints and the lists of one state: another writer's commit between two reads could hide a change
   const scoped = store.reads.atomically(() =>

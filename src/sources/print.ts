@@ -1,20 +1,45 @@
+import { halfSipHash64 } from './keyed-hash.js';
 import type { DesiredGroup, SourceUser } from './types.js';
 
 /**
- * The print of a group's members: each member with all their attributes, in any order. Each
- * member's print is two 32-bit lanes over their JSON text (multiply-xor, not a cryptographic hash:
- * a print only has to change when its members do, and a SHA-1 over a million memberships took a
- * second), mixed, and the group's print is their count and sums. A sum can be updated by the
- * members that came and went (`updatedMembersPrint`), so a group that gained one member is printed
- * without reading the others. `call` is one object per batch of groups: a user in many groups is
- * printed once per batch, the print left on the user object (a map from user to print cost several
- * times as much).
+ * The key of a store's prints (HalfSipHash's 64 bits, as two words). Prints are sums of each
+ * member's keyed hash: with the key, which only the store holds, no one can make a changed group
+ * print as it did before (members whose free attributes were chosen to make the sums meet again),
+ * and so have a plan of what changed pass it over.
  */
-export function membersPrint(members: readonly SourceUser[], call: object): string {
+export interface PrintKey {
+  readonly k0: number;
+  readonly k1: number;
+}
+
+/** a key as the store keeps it: 16 hex digits, read as two little-endian words */
+export function printKeyOf(hex: string): PrintKey {
+  if (!/^[0-9a-f]{16}$/.test(hex)) throw new Error('a print key is 16 lowercase hex digits');
+  const word = (at: number) => Buffer.from(hex.slice(at, at + 8), 'hex').readInt32LE(0);
+  return { k0: word(0), k1: word(8) };
+}
+
+/** one per batch of groups: a user in many groups is printed once per batch */
+export interface PrintBatch {
+  readonly key: PrintKey;
+}
+
+export function printBatch(key: PrintKey): PrintBatch {
+  return { key };
+}
+
+/**
+ * The print of a group's members: each member with all their attributes, in any order. Each
+ * member's print is the keyed hash of their JSON text, two 32-bit lanes, and the group's print is
+ * their count and sums. A sum can be updated by the members that came and went
+ * (`updatedMembersPrint`), so a group that gained one member is printed without reading the others.
+ * The print is left on the user for the batch (a map from user to print cost several times as much).
+ */
+export function membersPrint(members: readonly SourceUser[], batch: PrintBatch): string {
   let a = 0;
   let b = 0;
   for (const m of members) {
-    printMember(m, call);
+    printMember(m, batch);
     a = (a + m.printedA!) | 0;
     b = (b + m.printedB!) | 0;
   }
@@ -25,21 +50,21 @@ export function membersPrint(members: readonly SourceUser[], call: object): stri
  * A members' print after some members left and others came, or undefined when the print is not
  * one of sums (stored by an earlier version) or counts fewer members than left.
  */
-export function updatedMembersPrint(print: string, left: readonly SourceUser[], came: readonly SourceUser[]): string | undefined {
+export function updatedMembersPrint(print: string, left: readonly SourceUser[], came: readonly SourceUser[], key: PrintKey): string | undefined {
   const sums = SUMS.exec(print);
   if (!sums) return undefined;
   const count = parseInt(sums[1]!, 36) - left.length + came.length;
   if (count < came.length) return undefined;
   let a = parseInt(sums[2]!, 36) | 0;
   let b = parseInt(sums[3]!, 36) | 0;
-  const call = {};
+  const batch = printBatch(key);
   for (const m of left) {
-    printMember(m, call);
+    printMember(m, batch);
     a = (a - m.printedA!) | 0;
     b = (b - m.printedB!) | 0;
   }
   for (const m of came) {
-    printMember(m, call);
+    printMember(m, batch);
     a = (a + m.printedA!) | 0;
     b = (b + m.printedB!) | 0;
   }
@@ -52,30 +77,23 @@ function sumsText(count: number, a: number, b: number): string {
   return `${count.toString(36)}~${(a >>> 0).toString(36)}~${(b >>> 0).toString(36)}`;
 }
 
-/** a member's lanes, mixed (each bit of the text moves half of the bits: sums of unmixed lanes would cancel), left on the user for this call */
-function printMember(m: SourceUser, call: object): void {
-  if (m.printedBy === call) return;
+function printMember(m: SourceUser, batch: PrintBatch): void {
+  if (m.printedBy === batch) return;
   // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-  const own = new Lanes().text(textOf([m.id, m.active, m.raw]));
-  m.printedBy = call;
-  m.printedA = fmix(own.a);
-  m.printedB = fmix(own.b ^ m.printedA);
-}
-
-/** MurmurHash3's finalizer */
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return h ^ (h >>> 16);
+  const [a, b] = halfSipHash64(batch.key.k0, batch.key.k1, textOf([m.id, m.active, m.raw]));
+  m.printedBy = batch;
+  m.printedA = a;
+  m.printedB = b;
 }
 
 /** the print of a group's own fields (name, flags) */
-export function headPrint(g: Pick<DesiredGroup, 'source' | 'id' | 'displayName' | 'complete' | 'unknownReason' | 'unknownIsReadError' | 'suspect'>): string {
-  return new Lanes()
-    .text(JSON.stringify([g.source, g.id, g.displayName, g.complete, g.unknownReason ?? null, g.unknownIsReadError ?? null, g.suspect ?? false]))
-    .print();
+export function headPrint(
+  g: Pick<DesiredGroup, 'source' | 'id' | 'displayName' | 'complete' | 'unknownReason' | 'unknownIsReadError' | 'suspect'>,
+  key: PrintKey,
+): string {
+  const text = JSON.stringify([g.source, g.id, g.displayName, g.complete, g.unknownReason ?? null, g.unknownIsReadError ?? null, g.suspect ?? false]);
+  const [a, b] = halfSipHash64(key.k0, key.k1, text);
+  return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
 }
 
 /** JSON text in which the numbers JSON cannot write (NaN, ±Infinity: YAML's .nan and .inf, JSON's 1e400) stay apart from null and each other */
@@ -83,29 +101,4 @@ export function textOf(value: unknown): string {
   const text = JSON.stringify(value);
   // only a text with a null can hide one: the others are not made twice
   return text.includes('null') ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? `\u0001${v}` : v)) : text;
-}
-
-/** two 32-bit multiply-xor lanes */
-class Lanes {
-  a = 0x811c9dc5 | 0;
-  b = 0x9e3779b9 | 0;
-
-  text(text: string): this {
-    let a = this.a;
-    let b = this.b;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x85ebca6b);
-    }
-    this.a = a;
-    this.b = b;
-    return this;
-  }
-
-  print(): string {
-    const a = Math.imul(this.a ^ (this.a >>> 15), 0x2c1b3c6d) ^ this.b;
-    const b = Math.imul(this.b ^ (this.b >>> 13), 0x297a2d39) ^ a;
-    return `${(a >>> 0).toString(36)}.${(b >>> 0).toString(36)}`;
-  }
 }

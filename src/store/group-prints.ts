@@ -32,6 +32,20 @@ export class GroupPrints {
     return { changed: rows.map(([i]) => keys[i]!), fresh, gone: count - (keys.length - fresh.length) };
   }
 
+  /**
+   * The key of the store's prints, 16 hex digits (made by migration 020). One missing or damaged is
+   * made anew: prints made with the one before then differ, and their groups are planned.
+   */
+  key(): string {
+    const read = () => this.db.prepare(`SELECT value FROM meta WHERE key = 'print_key'`).pluck().get() as string | undefined;
+    const key = read();
+    if (key !== undefined && /^[0-9a-f]{16}$/.test(key)) return key;
+    this.db
+      .prepare(`INSERT INTO meta (key, value) VALUES ('print_key', lower(hex(randomblob(8)))) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+      .run();
+    return read()!;
+  }
+
   /** a full plan's prints replace every print; a partial plan's change those of the groups it planned */
   save(prints: ReadonlyMap<string, string>, opts: { replace: boolean }): void {
     const put = this.db.prepare(`INSERT INTO group_prints (key, print) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET print = excluded.print`);

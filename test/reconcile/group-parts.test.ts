@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserIds } from '../../src/members/user-ids.js';
 import { PlanParts, saveParts } from '../../src/reconcile/group-parts.js';
-import { membersPrint } from '../../src/sources/print.js';
+import { membersPrint, printBatch, printKeyOf } from '../../src/sources/print.js';
 import type { DesiredGroup, MembersMoved, SourceUser } from '../../src/sources/types.js';
 import type { GroupPart } from '../../src/store/group-parts.js';
 import { Store } from '../../src/store/store.js';
 
+const KEY = printKeyOf('0001020304050607');
 const RULE = '["test","wire:example.com","externalId"]';
 const stores: Store[] = [];
 afterEach(() => stores.splice(0).forEach((s) => s.close()));
@@ -17,7 +18,7 @@ const resolve = (u: SourceUser) => u.externalId;
 
 /** a group read as members that came and went since `before` */
 function movedGroup(key: string, members: SourceUser[], moved: MembersMoved, flags: Partial<DesiredGroup> = {}): DesiredGroup {
-  const g = { key, source: 'f', id: key.slice(2), displayName: key, members, complete: true, membersPrint: membersPrint(members, {}), ...flags };
+  const g = { key, source: 'f', id: key.slice(2), displayName: key, members, complete: true, membersPrint: membersPrint(members, printBatch(KEY)), ...flags };
   return Object.defineProperty(g, 'moved', { value: moved });
 }
 
@@ -40,7 +41,7 @@ const partPrints = (s: Store) => new Map([...s.parts.stored(RULE)].map(([k, p]) 
 
 describe('a plan starts a group from its stored part', () => {
   const [u1, u2, u3, u4] = [1, 2, 3, 4].map((n) => user(n));
-  const before = membersPrint([u1!, u2!, u3!], {});
+  const before = membersPrint([u1!, u2!, u3!], printBatch(KEY));
 
   it('when only members came and went since the part was resolved: the part less who left, with who came', () => {
     const users = numbering();

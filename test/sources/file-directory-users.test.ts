@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { cursorOf } from '../../src/sources/file/stored.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
-import { rereadAfter, sourcesOver, view } from './read-view.js';
+import { rereadAfter, sourcesOver, unprinted, view } from './read-view.js';
 
 const cleanup = cleanupAfterEach();
 const signal = new AbortController().signal;
@@ -117,7 +117,7 @@ describe('a directory whose users changed', () => {
     writeFileSync(join(t.dir, 'users-1.json'), JSON.stringify({ users: [...t.users[1]!, { id: 'late', externalId: 'xl' }] }));
     const read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
-    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    expect(view(read.groups, t.key)).toEqual(view(unprinted((await t.whole.fetch(signal)).groups), t.key));
   });
 
   it('keeps one file of users as bytes, and reads whole when the users move to or from that form', async () => {
@@ -149,7 +149,7 @@ describe('a directory whose users changed', () => {
     t.tick();
     let read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
-    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    expect(view(read.groups, t.key)).toEqual(view(unprinted((await t.whole.fetch(signal)).groups), t.key));
     await t.reread();
     expect(t.wasWhole()).toBe(true);
     t.users[0]![4]!.title = 'y';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { printGroups } from '../../src/reconcile/changed-groups.js';
-import { followedOverChanges, sourcesOver, view } from './read-view.js';
+import { followedOverChanges, sourcesOver, unprinted, view } from './read-view.js';
 import { seededRandom } from '../../src/sandbox/random.js';
 import { cursorOf } from '../../src/sources/file/stored.js';
 import { fileSource } from '../../src/sources/file/index.js';
@@ -180,7 +180,7 @@ describe('a directory source read again after some files changed', () => {
     // the changed group too: it is answered with who came
     expect(unread(read.groups)).toEqual(read.groups.map((x) => x.id));
     expect(read.groups.find((x) => x.id === g.id)!.moved!.came.map((u) => u.id)).toEqual(['u39']);
-    printGroups(read.groups);
+    printGroups(read.groups, t.key);
     expect(unread(read.groups).length).toBe(read.groups.length);
     expect(read.groups.find((x) => x.id === g.id)!.members.map((m) => m.id)).toEqual(g.members);
     const whole = await t.whole.fetch(signal);
@@ -212,7 +212,7 @@ describe('a directory source read again after some files changed', () => {
     t.tick();
     const read = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
-    expect(view(read.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    expect(view(read.groups, t.key)).toEqual(view(unprinted((await t.whole.fetch(signal)).groups), t.key));
 
     rmSync(join(t.dir, 'users-1.yaml'));
     writeFileSync(join(t.dir, 'zz-extra.json'), JSON.stringify({ groups: [{ id: 'g0', displayName: 'team-twice', members: [] }] }));
@@ -239,6 +239,6 @@ describe('a directory source read again after some files changed', () => {
     t.tick();
     const odd = await t.source.fetch(signal, { partial: true });
     expect(t.wasWhole()).toBe(true);
-    expect(view(odd.groups)).toEqual(view((await t.whole.fetch(signal)).groups));
+    expect(view(odd.groups, t.key)).toEqual(view(unprinted((await t.whole.fetch(signal)).groups), t.key));
   });
 });

@@ -1,6 +1,6 @@
 import type { KeptBytes } from '../../store/kept-bytes.js';
 import type { SourceReads } from '../../store/source-reads.js';
-import { membersPrint } from '../print.js';
+import { membersPrint, printBatch, type PrintKey } from '../print.js';
 import type { DesiredGroup, MembersMoved, SourceResult, SourceUser } from '../types.js';
 import { filesOf, recheck, sameVersion, stampsOf, type FilesChecked, type FileStamp } from './fingerprint.js';
 import { changedDirectoryUsers, plainUsersFile } from './directory-users.js';
@@ -24,7 +24,14 @@ import type { Changed, Head } from './read-changes.js';
  * a group added, removed or moved to another file, an id given twice, too many users changed,
  * nothing stored — gives undefined: the directory is then read whole.
  */
-export function readChanges(ctx: { source: string; path: string; reads: SourceReads; at: string; checked?: FilesChecked }): SourceResult | undefined {
+export function readChanges(ctx: {
+  source: string;
+  path: string;
+  reads: SourceReads;
+  key: PrintKey;
+  at: string;
+  checked?: FilesChecked;
+}): SourceResult | undefined {
   const { source, reads } = ctx;
   // one state of the store from the first read to the write, which fails if another process wrote meanwhile
   const read = reads.atomically(() => {
@@ -48,20 +55,20 @@ export function readChanges(ctx: { source: string; path: string; reads: SourceRe
     // the groups that list a user that changed are expanded again, as are those whose bytes changed
     const listing = fresh.size > 0 ? reads.groupsListing(source, [...fresh.keys()]) : [];
     const directory = new StoredDirectory(reads, source, (id) => heads.has(id), changed.groups, fresh);
-    const moved = movedMembers({ reads, source, heads, changed: changed.groups, expandedAnyway: new Set(listing), directory });
+    const moved = movedMembers({ reads, source, key: ctx.key, heads, changed: changed.groups, expandedAnyway: new Set(listing), directory });
     const expanded = directory.expand(withNesting([...[...changed.groups.keys()].filter((id) => !moved.has(id)), ...listing], heads));
-    const call = {};
+    const batch = printBatch(ctx.key);
     const unknownOf = unknownByGroup(expanded.unknown);
     const rows = expanded.groups.map((g) => {
-      g.membersPrint = membersPrint(g.members, call);
+      g.membersPrint = membersPrint(g.members, batch);
       const members = directory.membersOf(g.id);
       const nested = members.filter((m) => directory.isNested(m));
-      return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) });
+      return storedRow(g, changed.places.get(g.id) ?? heads.get(g.id)!.data, { members, nested, unknown: unknownOf.get(g.id) }, ctx.key);
     });
     const movedRows = [...moved].map(([id, m]) => {
       const { displayName, members } = changed.groups.get(id)!;
       const g = { source, id, displayName, membersPrint: m.print, size: m.size, members: [] };
-      return storedRow(g, changed.places.get(id)!, { members, nested: [], unknown: undefined });
+      return storedRow(g, changed.places.get(id)!, { members, nested: [], unknown: undefined }, ctx.key);
     });
     rows.push(...movedRows);
     const mark = {

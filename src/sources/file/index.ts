@@ -12,6 +12,7 @@ import { checkFiles, filesOf, fingerprintOf, readStamped, sameVersion, type File
 import { parseFile, sourceUserOf, type FileContent } from './format.js';
 import { spansOf } from './spans.js';
 import { cursorOf, printMembers, rowsOfWholeRead, rowsToWrite } from './stored.js';
+import { printKeyOf } from '../print.js';
 import { keptUsers } from './user-changes.js';
 
 /**
@@ -65,7 +66,8 @@ class FileSource implements Source {
     if (opts?.partial && this.store) {
       const { reads } = this.store;
       let changes: SourceResult | undefined;
-      const read = () => readChanges({ source: this.id, path: this.config.path, reads, at, ...(checked ? { checked } : {}) });
+      const key = printKeyOf(this.store.prints.key());
+      const read = () => readChanges({ source: this.id, path: this.config.path, reads, key, at, ...(checked ? { checked } : {}) });
       try {
         try {
           changes = read();
@@ -122,10 +124,11 @@ class FileSource implements Source {
     // a single file is followed group by group when it is JSON laid out plainly (see spans.ts)
     const single = files.length === 1 && extname(files[0]!.file) === '.json' ? spansOf(files[0]!.bytes) : undefined;
     const follow = files.length > 1 || single !== undefined;
-    if (follow) printMembers(expanded.groups);
+    const key = printKeyOf(this.store.prints.key());
+    if (follow) printMembers(expanded.groups, key);
     // so is a directory's one file of users
     const usersFile = files.length > 1 ? plainUsersFile(contents) : undefined;
-    const rows = follow ? rowsOfWholeRead(contents, expanded, single && { bytes: files[0]!.bytes, spans: single }, usersFile) : undefined;
+    const rows = follow ? rowsOfWholeRead(contents, expanded, key, single && { bytes: files[0]!.bytes, spans: single }, usersFile) : undefined;
     const keptFrom = single ? { bytes: files[0]!.bytes, spans: single } : usersFile;
     try {
       return reads.writing(() => {

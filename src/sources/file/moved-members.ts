@@ -1,6 +1,6 @@
 import type { SourceReads } from '../../store/source-reads.js';
 import type { FlatGroup } from '../expand.js';
-import { updatedMembersPrint } from '../print.js';
+import { updatedMembersPrint, type PrintKey } from '../print.js';
 import type { MembersMoved, SourceUser } from '../types.js';
 import type { StoredDirectory } from './stored-directory.js';
 import type { StoredGroupData } from './stored.js';
@@ -21,6 +21,7 @@ export interface MovedGroup {
 export function movedMembers(ctx: {
   reads: SourceReads;
   source: string;
+  key: PrintKey;
   heads: ReadonlyMap<string, { nested: string[]; data: StoredGroupData }>;
   changed: ReadonlyMap<string, FlatGroup>;
   /** groups expanded whole whatever their members did: those listing a user that changed */
@@ -57,7 +58,7 @@ export function movedMembers(ctx: {
     const came = move.came.map((m) => users.get(m) ?? null);
     if (left.includes(null) || came.includes(null)) continue;
     const moved = { before: heads.get(move.id)!.data.print, left: left as SourceUser[], came: came as SourceUser[] };
-    const print = updatedMembersPrint(moved.before, moved.left, moved.came);
+    const print = updatedMembersPrint(moved.before, moved.left, moved.came, ctx.key);
     if (print !== undefined) out.set(move.id, { print, size: move.size, moved });
   }
   return out;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ReadChanges, ReadGroup, ReadUser, SourceReads } from '../../store/source-reads.js';
-import { headPrint, membersPrint, textOf } from '../print.js';
+import { headPrint, membersPrint, printBatch, textOf, type PrintKey } from '../print.js';
 import type { DesiredGroup } from '../types.js';
 import type { FileContent, FileUserRecord } from './format.js';
 import { spanDigest, type FileSpans } from './spans.js';
@@ -34,13 +34,14 @@ export function storedRow(
   g: Pick<DesiredGroup, 'source' | 'id' | 'displayName' | 'members' | 'membersPrint' | 'size'>,
   place: { file: string; pos: number; span?: string },
   listed: { members: string[]; nested: string[]; unknown: readonly string[] | undefined },
+  key: PrintKey,
 ): ReadGroup {
   const { members, nested, unknown } = listed;
   const data: StoredGroupData = {
     file: place.file,
     pos: place.pos,
-    print: g.membersPrint ?? membersPrint(g.members, {}),
-    head: headPrint({ source: g.source, id: g.id, displayName: g.displayName, complete: true }),
+    print: g.membersPrint ?? membersPrint(g.members, printBatch(key)),
+    head: headPrint({ source: g.source, id: g.id, displayName: g.displayName, complete: true }, key),
     size: g.size ?? g.members.length,
     ...(unknown && unknown.length > 0 ? { unknown: [...unknown] } : {}),
     row: createHash('sha1')
@@ -122,6 +123,7 @@ export function usersDigest(users: readonly FileUserRecord[]): string | undefine
 export function rowsOfWholeRead(
   files: readonly { file: string; bytes: Buffer; content: FileContent }[],
   expanded: { groups: DesiredGroup[]; unknown: readonly [string, string][]; nested: ReadonlyMap<string, string[]> },
+  key: PrintKey,
   /** a single JSON file's bytes and where its users and groups are in them */
   single?: { bytes: Uint8Array; spans: FileSpans },
   /** a directory's one file of users, JSON laid out plainly: its bytes and where its users are in them */
@@ -155,7 +157,7 @@ export function rowsOfWholeRead(
   const unknownOf = unknownByGroup(expanded.unknown);
   const groups = expanded.groups.map((g) => {
     const { members, ...place } = where.get(g.id)!;
-    return storedRow(g, place, { members, nested: expanded.nested.get(g.id) ?? [], unknown: unknownOf.get(g.id) });
+    return storedRow(g, place, { members, nested: expanded.nested.get(g.id) ?? [], unknown: unknownOf.get(g.id) }, key);
   });
   let users: ReadUser[] | undefined;
   // the users' rows are written only when the store does not hold this read already (compared by the cursor)
@@ -169,9 +171,9 @@ export function rowsOfWholeRead(
 }
 
 /** each group's members printed, the print left on the group (a run's prints take it from there) */
-export function printMembers(groups: DesiredGroup[]): void {
-  const call = {};
-  for (const g of groups) g.membersPrint = membersPrint(g.members, call);
+export function printMembers(groups: DesiredGroup[], key: PrintKey): void {
+  const batch = printBatch(key);
+  for (const g of groups) g.membersPrint = membersPrint(g.members, batch);
 }
 
 /**

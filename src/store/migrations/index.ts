@@ -21,6 +21,28 @@ import m016 from './016.js';
 import m017 from './017.js';
 import m018 from './018.js';
 import m019 from './019.js';
+import m020 from './020.js';
 
 /** one file per version, numbered from 001; a new migration is a new file and a line here */
-export const MIGRATIONS: readonly string[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013, m014, m015, m016, m017, m018, m019];
+export const MIGRATIONS: readonly string[] = [
+  m001,
+  m002,
+  m003,
+  m004,
+  m005,
+  m006,
+  m007,
+  m008,
+  m009,
+  m010,
+  m011,
+  m012,
+  m013,
+  m014,
+  m015,
+  m016,
+  m017,
+  m018,
+  m019,
+  m020,
+];

@@ -68,7 +68,9 @@ describe('a directory followed file by file, when what the store keeps could go 
       held.push(() => other.reads.writing(fn));
       return undefined as T;
     };
-    await fileSource.create(config, { logger: pino({ level: 'silent' }), store: { reads } as unknown as Store }).fetch(new AbortController().signal);
+    await fileSource
+      .create(config, { logger: pino({ level: 'silent' }), store: { reads, prints: other.prints } as unknown as Store })
+      .fetch(new AbortController().signal);
     expect(held.length).toBe(1);
 
     // V2: b gains u3, synced
