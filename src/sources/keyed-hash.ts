@@ -1,9 +1,8 @@
 /**
- * HalfSipHash-2-4 with a 64-bit answer (Aumasson and Bernstein's SipHash on 32-bit words), over
- * a string's UTF-16 code units, two to a word: the reference code built with 16-bit characters, and
- * for an even number of bytes the same answer as the reference over those bytes, little-endian. A
- * keyed hash: without the key, no one can tell what it answers for a text, so no one can look for
- * texts that answer alike.
+ * HalfSipHash-2-4 with a 64-bit answer (Aumasson and Bernstein's SipHash on 32-bit words) of a
+ * string's UTF-16LE bytes: its code units, two to a word, as the reference reads those bytes. A keyed
+ * hash: without the key, no one can tell what it answers for a text, so no one can look for texts
+ * that answer alike.
  */
 export function halfSipHash64(k0: number, k1: number, text: string): [number, number] {
   const v = state;

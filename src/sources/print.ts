@@ -19,13 +19,24 @@ export function printKeyOf(hex: string): PrintKey {
   return { k0: word(0), k1: word(8) };
 }
 
-/** one per batch of groups: a user in many groups is printed once per batch */
-export interface PrintBatch {
-  readonly key: PrintKey;
+/**
+ * One per batch of groups: a user in many groups is printed once per batch, the batch left on the
+ * user. The key is private to it: a user written out as JSON or logged carries no key.
+ */
+export class PrintBatch {
+  readonly #key: PrintKey;
+
+  constructor(key: PrintKey) {
+    this.#key = key;
+  }
+
+  hash(text: string): [number, number] {
+    return halfSipHash64(this.#key.k0, this.#key.k1, text);
+  }
 }
 
 export function printBatch(key: PrintKey): PrintBatch {
-  return { key };
+  return new PrintBatch(key);
 }
 
 /**
@@ -80,7 +91,7 @@ function sumsText(count: number, a: number, b: number): string {
 function printMember(m: SourceUser, batch: PrintBatch): void {
   if (m.printedBy === batch) return;
   // the other fields of a source's user (userName, emails, …) are read from `raw` by its configuration
-  const [a, b] = halfSipHash64(batch.key.k0, batch.key.k1, textOf([m.id, m.active, m.raw]));
+  const [a, b] = batch.hash(textOf([m.id, m.active, m.raw]));
   m.printedBy = batch;
   m.printedA = a;
   m.printedB = b;

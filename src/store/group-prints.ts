@@ -40,8 +40,12 @@ export class GroupPrints {
     const read = () => this.db.prepare(`SELECT value FROM meta WHERE key = 'print_key'`).pluck().get() as string | undefined;
     const key = read();
     if (key !== undefined && /^[0-9a-f]{16}$/.test(key)) return key;
+    // one statement, replacing only a key still not well-formed: two processes that met a damaged key keep one new key
     this.db
-      .prepare(`INSERT INTO meta (key, value) VALUES ('print_key', lower(hex(randomblob(8)))) ON CONFLICT (key) DO UPDATE SET value = excluded.value`)
+      .prepare(
+        `INSERT INTO meta (key, value) VALUES ('print_key', lower(hex(randomblob(8))))
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE length(meta.value) <> 16 OR meta.value GLOB '*[^0-9a-f]*'`,
+      )
       .run();
     return read()!;
   }

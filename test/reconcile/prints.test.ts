@@ -90,6 +90,10 @@ describe('group prints', () => {
     printGroups([{ key: 'l:eng', source: 'l', id: 'eng', displayName: 'eng', members: [user], complete: true }], KEY);
     expect(user.printedBy).toBeDefined();
     expect(toStoredUser(user).data).toBe(before);
+    // nor the key: a user written out or logged shows no key of the store's
+    const written = JSON.stringify(user);
+    for (const word of [KEY.k0, KEY.k1]) expect(written).not.toContain(String(word));
+    expect(JSON.stringify(user.printedBy)).toBe('{}');
   });
 
   it("take a stored head's print only while the group is as stored: a copy made unknown, or a flag set on it, is printed anew", () => {

@@ -66,8 +66,8 @@ class FileSource implements Source {
     if (opts?.partial && this.store) {
       const { reads } = this.store;
       let changes: SourceResult | undefined;
-      const key = printKeyOf(this.store.prints.key());
-      const read = () => readChanges({ source: this.id, path: this.config.path, reads, key, at, ...(checked ? { checked } : {}) });
+      const { prints } = this.store;
+      const read = () => readChanges({ source: this.id, path: this.config.path, reads, key: printKeyOf(prints.key()), at, ...(checked ? { checked } : {}) });
       try {
         try {
           changes = read();
