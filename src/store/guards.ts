@@ -30,13 +30,12 @@ export class GuardStore {
     return out;
   }
 
-  /** the last good read's member counts, of these groups only when given */
-  groupSizes(keys?: readonly string[]): Map<string, number> {
-    const rows = (
-      keys === undefined
-        ? this.db.prepare(`SELECT group_key, member_count FROM group_state`).raw().all()
-        : this.db.prepare(`SELECT group_key, member_count FROM group_state WHERE group_key IN (SELECT value FROM json_each(?))`).raw().all(JSON.stringify(keys))
-    ) as [string, number][];
+  /** the last good read's member counts of these groups (those it recorded) */
+  groupSizes(keys: readonly string[]): Map<string, number> {
+    const rows = this.db
+      .prepare(`SELECT group_key, member_count FROM group_state WHERE group_key IN (SELECT value FROM json_each(?))`)
+      .raw()
+      .all(JSON.stringify(keys)) as [string, number][];
     return new Map(rows);
   }
 

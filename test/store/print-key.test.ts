@@ -1,16 +1,10 @@
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { Store } from '../../src/store/store.js';
+import { tempDbPaths } from '../helpers/temp-db.js';
 
-const dbPath = () => {
-  const dir = join(mkdtempSync(join(tmpdir(), 'convsync-print-key-')), 'nested');
-  mkdirSync(dir);
-  return join(dir, 'convsync.db');
-};
+const dbPath = tempDbPaths('convsync-print-key-');
 const HEX = /^[0-9a-f]{16}$/;
 
 describe("the key of a store's prints", () => {

@@ -64,9 +64,8 @@ class FileSource implements Source {
     const checked = this.checked;
     this.checked = undefined;
     if (opts?.partial && this.store) {
-      const { reads } = this.store;
+      const { reads, prints } = this.store;
       let changes: SourceResult | undefined;
-      const { prints } = this.store;
       const read = () => readChanges({ source: this.id, path: this.config.path, reads, key: printKeyOf(prints.key()), at, ...(checked ? { checked } : {}) });
       try {
         try {
