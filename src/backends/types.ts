@@ -121,6 +121,11 @@ export interface BackendContext {
   /** counts each HTTP answer, for metrics */
   onResponse?: (status: number) => void;
   credentials?: CredentialStore;
+  /**
+   * The command holds no writer lease, so it may run beside the daemon (`explain`, `validate
+   * --check-backend`): a backend whose logins carry a label logs it in under a label of its own
+   */
+  readOnly?: boolean;
 }
 
 /** What each backend folder exports: a config type name and a factory. */

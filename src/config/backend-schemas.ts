@@ -20,7 +20,11 @@ const WireBackendConfig = z
     password: secret('its password'),
     passwordFile: secretFile('its password'),
     teamId: z.uuid({ error: 'must be a UUID' }).optional().describe('the team conversations are created in (default: the team of the logged-in user)'),
-    label: nonEmpty.default('convsync').describe('cookie label; a new login revokes older cookies with the same label'),
+    label: nonEmpty
+      .default('convsync')
+      .describe(
+        'cookie label of password logins; a new login revokes older cookies with the same label. Commands that only read (explain, validate --check-backend) log in as <label>-read, so they do not end the session of a daemon running beside them',
+      ),
     maxConversationSize: z.int().min(2).default(500).describe("the backend's maxConvSize, convsync included (proteus groups; MLS channels have no such limit)"),
     apiVersions: z
       .strictObject({

@@ -141,6 +141,27 @@ describe('Wire backend against the Wire sandbox', () => {
     expect(w.logins).toHaveLength(2);
   });
 
+  it("logs a read-only command in under a label of its own, which leaves the daemon's cookie alive", async () => {
+    const { wire: w, backend: daemon } = await setup();
+    await daemon.whoami();
+    const reader = wireBackend.create(config(w.url), { logger, readOnly: true });
+    await reader.whoami();
+    await reader.close?.();
+    w.expireTokens();
+    await daemon.whoami();
+    expect(w.logins).toEqual([
+      { persist: true, label: 'convsync' },
+      { persist: true, label: 'convsync-read' },
+    ]);
+    expect(paths(w).slice(-3)).toEqual(['401 GET /v9/self', '200 POST /access', '200 GET /v9/self']);
+
+    // another writer's login under the same label does end the daemon's session
+    await wireBackend.create(config(w.url), { logger }).whoami();
+    w.expireTokens();
+    await daemon.whoami();
+    expect(paths(w).slice(-4)).toEqual(['401 GET /v9/self', '403 POST /access', '200 POST /v9/login', '200 GET /v9/self']);
+  });
+
   it('raises typed errors with Wire labels: auth, capacity, permanent', async () => {
     const { wire: w, people, backend } = await setup({ maxConvSize: 4 });
     const conv = await backend.create({ name: 'Small', members: people.slice(0, 3) });

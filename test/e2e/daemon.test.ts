@@ -106,6 +106,30 @@ describe('convsync daemon', () => {
     expect((await d.done).code).toBe(0);
   });
 
+  it('keeps its Wire session while explain and validate --check-backend sign in beside it', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 2, wire: { faults: { tokenLifetimeSeconds: 2 } } });
+    configure();
+    const d = await startDaemon(h);
+    await until(() => h.wire.conversations.size === 2, 'two conversations');
+    const group = h.directory.groups[0]!.displayName;
+    for (const args of [
+      ['validate', '--check-backend'],
+      ['explain', '--group', group],
+    ]) {
+      const res = await h.cli(args);
+      expect(res.code, res.stderr).toBe(0);
+    }
+    // the daemon's token has expired: its next run renews it with its cookie, which the commands left alive
+    await sleep(2_100);
+    h.scim.renameGroup(h.directory.groups[0]!.id, 'team-renamed');
+    const synced = await get(`${d.url}/sync?wait=true`, { authorization: `Bearer ${SYNC_TOKEN}` }, 'POST');
+    expect(JSON.parse(synced.text)).toMatchObject({ exitCode: 0, summary: { rename: 1 } });
+    expect(h.wire.logins.map((l) => l.label)).toEqual(['convsync', 'convsync-read', 'convsync-read']);
+    expect(h.wire.calls.filter((c) => c.path === '/access').map((c) => c.status)).toContain(200);
+    d.child.kill('SIGTERM');
+    expect((await d.done).code).toBe(0);
+  });
+
   it('skips and counts a scheduled run that finds the previous one still going', async () => {
     h = await startHarness({ groups: 30, membersPerGroup: 2, wire: { faults: { latencyMs: 60 } } });
     configure({ schedule: '* * * * * *', reconcile: { concurrency: 1, ratePerSecond: 1000, burst: 50 } });

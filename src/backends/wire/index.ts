@@ -35,7 +35,9 @@ class WireBackend implements Backend {
   constructor(config: WireBackendConfig, ctx: BackendContext) {
     this.channels = config.conversationType === 'channel';
     if (this.channels) this.updateConversation = (id, change, signal) => this.updateChannel(id, change, signal);
-    this.session = new WireSession(config, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
+    // a login revokes the user's other cookies with its label: a command beside the daemon must not end the daemon's session
+    const label = ctx.readOnly ? `${config.label}-read` : config.label;
+    this.session = new WireSession({ ...config, label }, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
     this.ids = new WireIds(() => this.session.domain);
     this.teamId = config.teamId;
     this.capabilities = {
