@@ -5,6 +5,7 @@ export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/helpers/tests-tmpdir.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
