@@ -69,7 +69,7 @@ export async function createApp(
       get: (name: string) => store.users.credential(name),
       put: (name: string, value: string, origin: string) => store.users.saveCredential(name, value, origin),
     };
-    const backend = await createBackend(config.backend, { ...backendCtx, credentials, readOnly: opts.writer === undefined });
+    const backend = await createBackend(config.backend, { ...backendCtx, credentials, readOnly: !opts.writer });
     return {
       config,
       store,

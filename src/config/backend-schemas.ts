@@ -23,7 +23,7 @@ const WireBackendConfig = z
     label: nonEmpty
       .default('convsync')
       .describe(
-        'cookie label of password logins; a new login revokes older cookies with the same label. Commands that only read (explain, validate --check-backend) log in as <label>-read, so they do not end the session of a daemon running beside them',
+        'cookie label of password logins; a new login revokes older cookies with the same label. Commands that only read (`explain`, `validate --check-backend`) log in as `<label>-read`, so they do not end the session of a daemon running beside them',
       ),
     maxConversationSize: z.int().min(2).default(500).describe("the backend's maxConvSize, convsync included (proteus groups; MLS channels have no such limit)"),
     apiVersions: z

@@ -198,6 +198,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     writeConfig,
     cli: (args, env = {}) => runCli([...args, '--config', configFile], env),
     async close() {
+      await stopRunning();
       await scim.stop();
       await wire.stop();
       await protocol?.stop();
@@ -220,11 +221,18 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
+/** CLI processes a test left running (it failed before stopping its daemon): killed before the test's servers stop and its folder goes */
+async function stopRunning(): Promise<void> {
+  const left = [...running];
+  await Promise.all(left.map((child) => new Promise((resolve) => child.once('exit', resolve).kill('SIGKILL'))));
+}
+
 /** the CLI as a child process that a test may kill */
 export function startCli(args: string[], env: Record<string, string> = {}): { child: ChildProcess; done: Promise<CliResult> } {
   assertFreshDist();
   const child = spawn(process.execPath, [CLI, ...args], {
-    env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false', ...env },
+    // TMPDIR: the run's temp folder (helpers/tests-tmpdir.ts), where SQLite puts its temp files too
+    env: { PATH: process.env.PATH ?? '', CONVSYNC_LOG_PRETTY: 'false', ...(process.env.TMPDIR && { TMPDIR: process.env.TMPDIR }), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
