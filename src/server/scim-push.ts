@@ -97,8 +97,14 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
     });
     router.use(authenticate(source, deps.logger));
     router.use(express.json({ type: ['application/scim+json', 'application/json'], limit: deps.maxBodyBytes }));
-    router.use((req, _res, next) => {
-      scimPushProvider.normalizeBody(req.body);
+    router.use((req, res, next) => {
+      try {
+        scimPushProvider.prepareBody(req.body);
+      } catch (e) {
+        if (!isScimError(e)) throw e;
+        sendError(res, e.status, e.message, e.scimType);
+        return;
+      }
       next();
     });
     providerRoutes(router, provider);

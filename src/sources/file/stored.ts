@@ -4,6 +4,7 @@ import { headPrint, membersPrint, printBatch, textOf, type PrintKey } from '../p
 import type { DesiredGroup } from '../types.js';
 import type { FileContent, FileUserRecord } from './format.js';
 import { spanDigest, type FileSpans } from './spans.js';
+import { wellFormedText } from '../well-formed.js';
 
 /**
  * What a directory source or a single JSON file keeps in the store (`source_read_groups` and
@@ -95,7 +96,7 @@ export function dataOf(head: { data?: string }): StoredGroupData {
  * is read back as U+FFFD, so two such ids could meet as one, and a name would come back another
  */
 export function wellFormed(content: FileContent): boolean {
-  const ok = (id: string) => (id as WellFormedString).isWellFormed();
+  const ok = wellFormedText;
   return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && ok(g.displayName) && g.members.every(ok));
 }
 
@@ -103,9 +104,6 @@ export function wellFormed(content: FileContent): boolean {
 function escapesCodePoints(bytes: Buffer): boolean {
   return bytes.includes('\\u') || bytes.includes('\\U');
 }
-
-/** ES2024's check for a lone surrogate, in every Node.js convsync runs on (20 and later) */
-type WellFormedString = string & { isWellFormed(): boolean };
 
 /** the digest of a file's users as checked (of none: `usersDigest([])`); undefined when JSON text cannot keep them (NaN, ±Infinity) */
 export function usersDigest(users: readonly FileUserRecord[]): string | undefined {

@@ -5,6 +5,7 @@ import type { ResourceKind } from './format.js';
 import { listResources, readResource, searchResources, type ListParams } from './list.js';
 import { patchGroup } from './patch-group.js';
 import { declareResources, SERVICE_PROVIDER_CONFIG } from './resources.js';
+import { refuseIllFormedText } from './text-check.js';
 
 /** A SCIM answer the router sends as it is. */
 export interface ScimAnswer {
@@ -28,8 +29,11 @@ export interface ScimSourceProvider {
 export interface ScimPushProvider {
   /** what /ServiceProviderConfig advertises */
   readonly serviceProviderConfig: typeof SERVICE_PROVIDER_CONFIG;
-  /** Entra's string booleans made booleans, before scimmy or the provider reads the body */
-  normalizeBody(body: unknown): void;
+  /**
+   * Before scimmy or the provider reads a body: text that is not well-formed Unicode refused (a
+   * SCIM error thrown), Entra's string booleans made booleans
+   */
+  prepareBody(body: unknown): void;
   /**
    * The provider of the source named `source`, served at `path`; `onChange` gets the ids (at the
    * source) of the groups a request changed.
@@ -40,7 +44,10 @@ export interface ScimPushProvider {
 /** convsync as the SCIM 2.0 service provider Entra ID and Okta push users and groups to */
 export const scimPushProvider = {
   serviceProviderConfig: SERVICE_PROVIDER_CONFIG,
-  normalizeBody: normalizeEntraBooleans,
+  prepareBody(body) {
+    refuseIllFormedText(body);
+    normalizeEntraBooleans(body);
+  },
   open(store, source, onChange) {
     declareResources();
     // what an unfiltered listing counts, counted before the first request rather than during it
