@@ -227,6 +227,26 @@ describe('SCIM pull source', () => {
     await expect(fetchOnce(bad)).rejects.toThrow(/OAuth2 client-credentials token refused \(invalid_client\)/);
   });
 
+  it('rejects a user and a group whose text is not well-formed Unicode: unknown, never gone or emptied', async () => {
+    const directory = sampleDirectory({ groups: 3, membersPerGroup: 2, seed: 3 });
+    const member = directory.users.find((u) => u.id === directory.groups[0]!.members[0]!.value)!;
+    member.userName = 'alice\ud800';
+    directory.groups[1]!.displayName = 'team-\udc00';
+    directory.groups[2]!.members.push({ value: 'u-\ud800', type: 'User' });
+    const s = await start({ directory });
+    const res = await fetchOnce(config(s.baseUrl, { maxAttempts: 1 }));
+    const said = res.warnings.join('\n');
+    expect(said).toMatch(/a user was rejected \(Attribute 'userName' is not well-formed Unicode \(an unpaired surrogate\)\)/);
+    expect(said).toMatch(/a group was rejected \(Attribute 'displayName' is not well-formed Unicode \(an unpaired surrogate\)\)/);
+    expect(said).toMatch(/a group was rejected \(Attribute 'value' of 'members' is not well-formed Unicode \(an unpaired surrogate\)\)/);
+    // the group left out of the listing: no group is unbound; those with such a member: no one is removed
+    expect(res.listingComplete).toBe(false);
+    expect(res.groups.map((g) => [g.id, g.complete])).toEqual([
+      [directory.groups[0]!.id, false],
+      [directory.groups[2]!.id, false],
+    ]);
+  });
+
   it('rejects a group whose members break RFC 7643 (no value, unknown type), saying which rule (MockAgent)', async () => {
     const agent = new MockAgent();
     agent.disableNetConnect();

@@ -71,6 +71,7 @@ export class MemberResolver {
       }
       const user = await this.resolveUser(m.value);
       if (user === 'failed') unknown(`member ${m.value} could not be resolved through /Users`);
+      else if (user === 'rejected') unknown(`member ${m.value}: the provider's answer for it was rejected`);
       else if (user === 'missing') dangling.push(m.value);
       else members.set(user.id, user);
     }
@@ -99,13 +100,15 @@ export class MemberResolver {
     }
   }
 
-  private async resolveUser(id: string): Promise<SourceUser | 'missing' | 'failed'> {
+  /** 'missing' only on a 404: a user the provider answered with a resource convsync rejects is unknown, never left out */
+  private async resolveUser(id: string): Promise<SourceUser | 'missing' | 'failed' | 'rejected'> {
     const known = this.ctx.users.get(id);
     if (known) return known;
     try {
       const raw = await this.ctx.client.get(`/Users/${encodeURIComponent(id)}`, {}, this.ctx.signal);
-      const u = raw === undefined ? undefined : parseUser(this.ctx.source, raw as Record<string, unknown>, this.ctx.warnings);
-      if (!u) return 'missing';
+      if (raw === undefined) return 'missing';
+      const u = parseUser(this.ctx.source, raw as Record<string, unknown>, this.ctx.warnings);
+      if (!u) return 'rejected';
       this.ctx.users.set(u.id, u);
       this.readUsers.set(u.id, u);
       return u;

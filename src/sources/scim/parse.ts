@@ -1,5 +1,6 @@
 import SCIMMY from 'scimmy';
 import type { SourceUser } from '../types.js';
+import { wellFormedText } from '../well-formed.js';
 
 export interface ScimMember {
   value: string;
@@ -22,6 +23,8 @@ export function parseGroup(source: string, raw: Record<string, unknown>, warning
     const { members: rawMembers, ...rest } = raw;
     const g = new SCIMMY.Schemas.Group(rest, 'out') as unknown as { id?: string; displayName: string };
     if (typeof g.id !== 'string' || g.id === '') throw new Error('no id');
+    wellFormed('id', g.id);
+    wellFormed('displayName', g.displayName);
     const members = rawMembers === undefined ? undefined : parseMembers(rawMembers);
     const lastModified = lastModifiedOf(raw);
     return { id: g.id, displayName: g.displayName, members, lastModified };
@@ -74,7 +77,7 @@ function parseUserFields(raw: Record<string, unknown>): {
   const optionalString = (name: string) => {
     const v = raw[name];
     if (v !== undefined && v !== null && typeof v !== 'string') throw new TypeError(`Attribute '${name}' expected to be a string`);
-    return typeof v === 'string' ? v : undefined;
+    return typeof v === 'string' ? wellFormed(name, v) : undefined;
   };
   const userName = optionalString('userName');
   if (userName === undefined || userName === '') throw new TypeError("Required attribute 'userName' is missing");
@@ -85,6 +88,7 @@ function parseUserFields(raw: Record<string, unknown>): {
   const parsed = ((emails ?? []) as unknown[]).map((e) => {
     const { value, primary } = (typeof e === 'object' && e !== null ? e : {}) as { value?: unknown; primary?: unknown };
     if (typeof value !== 'string') throw new TypeError("Attribute 'value' of 'emails' expected to be a string");
+    wellFormed("'value' of 'emails'", value);
     if (primary !== undefined && typeof primary !== 'boolean') throw new TypeError("Attribute 'primary' of 'emails' expected to be a boolean");
     return { value, primary };
   });
@@ -107,9 +111,19 @@ function parseMembers(list: unknown): ScimMember[] {
   return list.map((m: unknown) => {
     const { value, type } = (typeof m === 'object' && m !== null ? m : {}) as { value?: unknown; type?: unknown };
     if (typeof value !== 'string' || value === '') throw new TypeError("Required attribute 'value' of 'members' is missing or not a string");
+    wellFormed("'value' of 'members'", value);
     if (type === undefined) return { value };
     const t = typeof type === 'string' ? type.toLowerCase() : '';
     if (t !== 'user' && t !== 'group') throw new TypeError(`Attribute 'type' of 'members' must be User or Group, not ${JSON.stringify(type)}`);
     return { value, type: t === 'user' ? 'User' : 'Group' };
   });
+}
+
+/**
+ * JSON may carry an unpaired surrogate (`"\ud800"`), which the store would read back as U+FFFD:
+ * two ids or names apart would meet as one. Such a resource is rejected like any malformed one.
+ */
+function wellFormed(name: string, value: string): string {
+  if (!wellFormedText(value)) throw new TypeError(`Attribute ${name.startsWith("'") ? name : `'${name}'`} is not well-formed Unicode (an unpaired surrogate)`);
+  return value;
 }
