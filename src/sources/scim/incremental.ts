@@ -196,7 +196,10 @@ async function listIds(ctx: ScimContext, path: '/Groups' | '/Users', filter: str
     report(ctx, listing.problems);
     fail(ctx, `a total changed and the listing of ${path} ids that says what was deleted could not be read whole`);
   }
-  return new Set(listing.resources.map((r) => r.id).filter((id): id is string => typeof id === 'string'));
+  const ids = listing.resources.map((r) => r.id);
+  // an entry without an id counted toward the total: taking the listing whole would take a group or user it stood for as deleted
+  if (ids.some((id) => typeof id !== 'string' || id === '')) fail(ctx, `the listing of ${path} ids holds an entry without an id`);
+  return new Set(ids as string[]);
 }
 
 /** nested groups outside the group filter are not in its listing of changes: asked for apart */

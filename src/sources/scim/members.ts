@@ -56,24 +56,29 @@ export class MemberResolver {
       group.complete = false;
       group.unknownReason = why;
     };
+    /** false: no such group (404) */
+    const expand = async (id: string): Promise<boolean> => {
+      if (!expandNested || visited.has(id)) return true;
+      visited.add(id);
+      const inner = await this.nestedGroup(id);
+      if (inner === 'failed') unknown(`nested group ${id} could not be read`);
+      else if (inner === 'vanished') unknown(`nested group ${id} was listed, then vanished during the read`);
+      else if (inner) queue.push(...(inner.members ?? []));
+      return inner !== undefined;
+    };
     for (let i = 0; i < queue.length; i++) {
       const m = queue[i]!;
       const isGroup = m.type === 'Group' || (m.type === undefined && (groups.has(m.value) || vanished.has(m.value)) && !users.has(m.value));
       if (isGroup) {
-        if (!expandNested || visited.has(m.value)) continue;
-        visited.add(m.value);
-        const inner = await this.nestedGroup(m.value);
-        if (inner === 'failed') unknown(`nested group ${m.value} could not be read`);
-        else if (inner === 'vanished') unknown(`nested group ${m.value} was listed, then vanished during the read`);
-        else if (inner) queue.push(...(inner.members ?? []));
-        else dangling.push(`group ${m.value}`);
+        if (!(await expand(m.value))) dangling.push(`group ${m.value}`);
         continue;
       }
       const user = await this.resolveUser(m.value);
       if (user === 'failed') unknown(`member ${m.value} could not be resolved through /Users`);
       else if (user === 'rejected') unknown(`member ${m.value}: the provider's answer for it was rejected`);
-      else if (user === 'missing') dangling.push(m.value);
-      else members.set(user.id, user);
+      // `type` is optional (RFC 7643 §4.2): an untyped member no user has may be a group the listing's filter left out
+      else if (user === 'missing' && (m.type === 'User' || !expandNested || !(await expand(m.value)))) dangling.push(m.value);
+      else if (user !== 'missing') members.set(user.id, user);
     }
     if (dangling.length > 0) {
       this.ctx.warnings.push(
