@@ -5,6 +5,7 @@ import { protocolBackend } from '../../src/backends/protocol/index.js';
 import type { ProtocolBackendConfig } from '../../src/config/schema.js';
 import { AuthError, PermanentError, TransientError } from '../../src/errors.js';
 import { ProtocolSandbox } from '../../src/sandbox/protocol/server.js';
+import { startProxy } from '../helpers/gateway-proxy.js';
 
 const logger = pino({ level: 'silent' });
 const config = (baseUrl: string, extra: Partial<ProtocolBackendConfig> = {}): ProtocolBackendConfig => ({
@@ -62,6 +63,31 @@ describe('Protocol backend against the Protocol sandbox', () => {
     expect(wanted).toEqual({ handle: 'nobody', phone: '+49301234' });
     const id = await creating.createUser!(wanted);
     expect(sandbox.contacts.get(id)).toMatchObject({ username: 'nobody', phone_number: '+49301234' });
+  });
+
+  it('takes a page that says more follow yet holds nothing as outside the contract, never as the end of a listing', async () => {
+    sandbox = await ProtocolSandbox.start({ token: 'tok' });
+    for (let i = 0; i < 150; i++) sandbox.addContact({ username: `user${i}` });
+    const backend = protocolBackend.create(config(sandbox.baseUrl), { logger });
+    await backend.create({ name: 'Team x', members: [] });
+    let pages = 0;
+    // the second page of contacts, and the first of groups, come back empty with has_more (a lagging replica, a gateway)
+    const proxy = await startProxy(sandbox.url, (method, path) =>
+      method === 'GET' && (path.endsWith('/groups') || (path.endsWith('/contacts') && ++pages === 2))
+        ? { kind: 'mangle', body: () => JSON.stringify({ has_more: true, data: [] }) }
+        : { kind: 'pass' },
+    );
+    try {
+      const odd = protocolBackend.create(config(`${proxy.url}/v1`), { logger });
+      const contract = { origin: 'protocol', label: 'contract' };
+      await expect(odd.lookupHandles!(['user0', 'user149'])).rejects.toThrow(/GET \/contacts: has_more with an empty page \(outside the Protocol contract\)/);
+      await expect(odd.lookupHandles!(['user0'])).resolves.toBeInstanceOf(Map);
+      const listed = await odd.list().catch((e: unknown) => e);
+      expect(listed).toBeInstanceOf(PermanentError);
+      expect(listed).toMatchObject({ ...contract, message: 'GET /groups: has_more with an empty page (outside the Protocol contract)' });
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('rejects what the documented API rejects: unknown contacts, bad limits, missing token', async () => {

@@ -118,8 +118,8 @@ class ProtocolBackend implements Backend {
       );
       const page = this.parse(List(Group), res, 'GET /groups');
       out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
-      if (!page.has_more || page.data.length === 0) return out;
-      after = page.data.at(-1)!.id;
+      after = nextPage(page, 'GET /groups');
+      if (after === undefined) return out;
     }
   }
 
@@ -190,8 +190,8 @@ class ProtocolBackend implements Backend {
         const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
         if (key) known.set(key, c.id);
       }
-      if (!page.has_more || page.data.length === 0) break;
-      after = page.data.at(-1)!.id;
+      after = nextPage(page, 'GET /contacts');
+      if (after === undefined) break;
     }
     return new Map(handles.map((h) => [h, known.get(h.toLowerCase()) ?? null]));
   }
@@ -279,3 +279,16 @@ export const protocolBackend = {
   type: 'protocol',
   create: (config: ProtocolBackendConfig, ctx: BackendContext) => new ProtocolBackend(config, ctx),
 } satisfies BackendAdapter<ProtocolBackendConfig>;
+
+/**
+ * Where the next page starts, or undefined after the last. A page that says more follow yet holds
+ * nothing is outside the contract: taken as the end, it would hide every item after it (a
+ * conversation made again, a contact taken as no one's).
+ */
+function nextPage(page: { has_more: boolean; data: { id: string }[] }, what: string): string | undefined {
+  if (!page.has_more) return undefined;
+  const last = page.data.at(-1);
+  if (last === undefined)
+    throw new PermanentError(`${what}: has_more with an empty page (outside the Protocol contract)`, { origin: 'protocol', label: 'contract' });
+  return last.id;
+}
