@@ -24,7 +24,7 @@ export async function readWhole(ctx: SearchContext, config: LdapSourceConfig, co
     warnings: [],
   };
   groupsById(listing.groups, read.directory.groups, read);
-  read.directory.outside = await outsideOf(ctx, config, read.directory);
+  read.directory.outside = await outsideOf(ctx, config, read.directory, users.withoutId);
   const stamps = [listing.highestStamp, users.highestStamp].filter((n): n is number => n !== undefined);
   if (stamps.length > 0) read.highestStamp = Math.max(...stamps);
   return read;

@@ -81,7 +81,7 @@ export async function mergeChanges(
   const unexplained = firstUnknown(groupIds, read.directory.groups) ?? firstUnknown(userIds, read.directory.users);
   if (unexplained) return { fallback: unexplainedWhy(unexplained) };
 
-  read.directory.outside = await outsideOf(ctx, config, read.directory, stored.outside);
+  read.directory.outside = await outsideOf(ctx, config, read.directory, changedUsers.withoutId, stored.outside);
   // a member DN that no longer resolves, and is no entry seen deleted, was renamed or moved: groups
   // not changed since still list its old DN (Active Directory's member is a linked attribute, a
   // rename does not touch the group), so only a full read can say who is in them

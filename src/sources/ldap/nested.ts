@@ -23,6 +23,8 @@ export interface Directory {
   usersByDn: ReadonlyMap<string, SourceUser>;
   usersByUid: ReadonlyMap<string, SourceUser>;
   outside: ReadonlyMap<string, Outside>;
+  /** DN keys and uids of users whose id could not be read */
+  withoutId: ReadonlySet<string>;
   byUid: boolean;
   expandNested: boolean;
 }
@@ -34,8 +36,8 @@ export interface Expanded {
 
 /**
  * Each listed group with the users it reaches: nested groups (listed or not) expanded when asked,
- * each group entered once per expansion so a cycle ends. A member that could not be read makes
- * the group unknown; a member that does not exist, or is not a user of this source, is left out
+ * each group entered once per expansion so a cycle ends. A member that could not be read, or a
+ * user whose id could not be read, makes the group unknown; a member that does not exist, or is not a user of this source, is left out
  * and said so.
  */
 export function expandDirectory(d: Directory): Expanded {
@@ -57,6 +59,11 @@ export function expandDirectory(d: Directory): Expanded {
           takenBy.set(user, n);
           out.members.push(user);
         }
+        continue;
+      }
+      if (d.withoutId.has(m)) {
+        out.complete = false;
+        out.unknownReason = `member ${m} is a user whose id could not be read`;
         continue;
       }
       if (d.byUid) {

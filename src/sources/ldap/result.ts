@@ -4,6 +4,7 @@ import { expandDirectory, type ReadGroup } from './nested.js';
 import { resolveOutside } from './outside.js';
 import type { SearchContext } from './paged-search.js';
 import { userIndexes, type DirectoryRead } from './stored.js';
+import type { UserWithoutId } from './users.js';
 
 /** a read of the directory, whole or merged from what changed, before expansion */
 export interface ListingRead {
@@ -12,8 +13,8 @@ export interface ListingRead {
   groupsWithoutId: string[];
   /** DNs of groups left out for an id another group has: the listing is not whole either */
   duplicateIds: string[];
-  /** DNs of users left out for want of an id */
-  usersWithoutId: string[];
+  /** users left out for want of an id */
+  usersWithoutId: UserWithoutId[];
   /** the latest modifyTimestamp seen (epoch ms), where the server has them */
   highestStamp?: number;
   warnings: string[];
@@ -24,13 +25,16 @@ export async function outsideOf(
   ctx: SearchContext,
   config: LdapSourceConfig,
   directory: Pick<DirectoryRead, 'groups' | 'users'>,
+  withoutId: readonly UserWithoutId[],
   known?: DirectoryRead['outside'],
 ): Promise<DirectoryRead['outside']> {
   if (config.groups.memberAttribute === 'memberUid') return new Map();
   const { byDn } = userIndexes(directory.users.values());
+  const noId = keysOf(withoutId);
   return resolveOutside(ctx, {
     groups: [...directory.groups.values()],
-    isUser: (k) => byDn.has(k),
+    // a user without an id is no entry to read: expansion takes the group it is in as unknown
+    isUser: (k) => byDn.has(k) || noId.has(k),
     memberAttribute: config.groups.memberAttribute,
     expandNested: config.expandNested,
     concurrency: config.concurrency,
@@ -85,6 +89,7 @@ export function resultOf(source: string, config: LdapSourceConfig, read: Listing
     usersByDn: byDn,
     usersByUid: byUid,
     outside: read.directory.outside,
+    withoutId: keysOf(read.usersWithoutId),
     byUid: config.groups.memberAttribute === 'memberUid',
     expandNested: config.expandNested,
   });
@@ -92,7 +97,10 @@ export function resultOf(source: string, config: LdapSourceConfig, read: Listing
   const { usersWithoutId, groupsWithoutId } = read;
   if (usersWithoutId.length > 0) {
     warnings.push(
-      `source ${source}: ${usersWithoutId.length} user(s) have no ${config.users.idAttribute} and are left out: ${usersWithoutId.slice(0, 3).join('; ')}`,
+      `source ${source}: ${usersWithoutId.length} user(s) have no ${config.users.idAttribute} (${usersWithoutId
+        .slice(0, 3)
+        .map((u) => u.dn)
+        .join('; ')}): the groups listing them are unknown, their removals frozen`,
     );
   }
   const listingComplete = groupsWithoutId.length === 0 && read.duplicateIds.length === 0;
@@ -104,4 +112,8 @@ export function resultOf(source: string, config: LdapSourceConfig, read: Listing
   }
   const groups = expanded.groups.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { source, groups, listingComplete, warnings };
+}
+
+function keysOf(users: readonly UserWithoutId[]): Set<string> {
+  return new Set(users.flatMap((u) => u.keys));
 }

@@ -10,11 +10,17 @@ import { highestStamp } from './time.js';
 const ALWAYS = ['uid', 'mail', 'displayName', 'cn'];
 const ACTIVE_DIRECTORY = ['sAMAccountName', 'userPrincipalName', 'userAccountControl'];
 
+export interface UserWithoutId {
+  dn: string;
+  /** how a group may list it: its DN as compared, and its uid (lower-cased) for memberUid groups */
+  keys: string[];
+}
+
 export interface ReadUsers {
   byDn: Map<string, SourceUser>;
   byUid: Map<string, SourceUser>;
-  /** users left out for want of an id */
-  withoutId: string[];
+  /** users left out for want of an id: a group listing one is unknown, never complete without them */
+  withoutId: UserWithoutId[];
   /** the latest `stampAttribute` among the users read (epoch ms) */
   highestStamp?: number;
 }
@@ -62,7 +68,8 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
     const key = dnKey(entry.dn);
     const id = idValue(entry, idAttribute);
     if (id === undefined) {
-      out.withoutId.push(entry.dn);
+      const uid = first(entry, 'uid') ?? first(entry, 'sAMAccountName');
+      out.withoutId.push({ dn: entry.dn, keys: [key, ...(uid === undefined ? [] : [uid.toLowerCase()])] });
       continue;
     }
     const off = disabled ? disabled.has(key) : activeDirectory && disabledByAccountControl(entry) === true;

@@ -1,0 +1,94 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigSchema, type LdapSourceConfig } from '../../src/config/schema.js';
+import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
+import type { SourceResult } from '../../src/sources/types.js';
+import { Store } from '../../src/store/store.js';
+import { GROUPS, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
+import { BIND_DN, BIND_PASSWORD, slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+
+/**
+ * A user whose id attribute cannot be read (emptied, or hidden from the bind DN by an ACL) cannot
+ * be told apart from someone who left: a group listing one is unknown, never complete without them.
+ * Against Debian's OpenLDAP, ids in employeeNumber.
+ */
+const run = slapdHere();
+let slapd: Slapd;
+const stores: Store[] = [];
+
+function config(s: Slapd, groups: Record<string, unknown> = {}): LdapSourceConfig {
+  return ConfigSchema.parse({
+    store: { path: ':memory:' },
+    sources: [
+      {
+        name: 'corp',
+        type: 'ldap',
+        url: s.url,
+        bindDn: BIND_DN,
+        password: BIND_PASSWORD,
+        pageSize: 100,
+        timeoutMs: 5000,
+        modifyTimestampOverlap: '0s',
+        groups: { baseDn: GROUPS, ...groups },
+        users: { baseDn: PEOPLE, idAttribute: 'employeeNumber' },
+      },
+    ],
+    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
+    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
+  }).sources[0] as LdapSourceConfig;
+}
+
+function source(cfg: LdapSourceConfig) {
+  const store = Store.open(':memory:');
+  stores.push(store);
+  const s = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
+  return {
+    fetch: async () => ({ ...(await s.fetch(new AbortController().signal)), report: (s as unknown as { lastRead: LdapReadReport }).lastRead }),
+  };
+}
+
+const group = (r: SourceResult, name: string) => r.groups.find((g) => g.displayName === name)!;
+const dropId = (uid: string) => slapd.modify(`dn: ${userDn(uid)}\nchangetype: modify\ndelete: employeeNumber\n`);
+
+describe.runIf(run)('LDAP source: users whose id cannot be read (slapd)', () => {
+  beforeAll(async () => {
+    // team-0: u000000…u000004, team-1: u000005…u000009
+    const posix = `dn: cn=posix-ops,${GROUPS}\nobjectClass: posixGroup\ncn: posix-ops\ngidNumber: 5000\nmemberUid: u000002\nmemberUid: u000007\n\n`;
+    slapd = await startSlapd({ ldif: toLdif(makeDirectory({ users: 20, groups: 2, membersPerGroup: 5 })) + posix });
+  });
+  afterAll(async () => {
+    for (const s of stores.splice(0)) s.close();
+    await slapd?.close();
+  });
+
+  it('takes a group listing such a user as unknown in a full read, by DN and by memberUid, and stores no read', async () => {
+    await dropId('u000001');
+    const r = await source(config(slapd)).fetch();
+    expect(group(r, 'team-0')).toMatchObject({ complete: false, unknownReason: `member ${userDn('u000001')} is a user whose id could not be read` });
+    expect(group(r, 'team-1')).toMatchObject({ complete: true });
+    expect(group(r, 'team-1').members).toHaveLength(5);
+    expect(r.warnings.join('\n')).toMatch(/1 user\(s\) have no employeeNumber \(uid=u000001,.*\): the groups listing them are unknown, their removals frozen/);
+    expect(r.report).toMatchObject({ mode: 'full', stored: false });
+
+    await dropId('u000002');
+    const byUid = await source(config(slapd, { filter: '(objectClass=posixGroup)', memberAttribute: 'memberUid' })).fetch();
+    expect(group(byUid, 'posix-ops')).toMatchObject({ complete: false, unknownReason: 'member u000002 is a user whose id could not be read' });
+    await slapd.modify(`dn: ${userDn('u000001')}\nchangetype: modify\nadd: employeeNumber\nemployeeNumber: 00000000-0000-4000-8000-000000000001\n`);
+    await slapd.modify(`dn: ${userDn('u000002')}\nchangetype: modify\nadd: employeeNumber\nemployeeNumber: 00000000-0000-4000-8000-000000000002\n`);
+  });
+
+  it('takes a group as unknown when an incremental read finds that a member lost its id', async () => {
+    const s = source(config(slapd));
+    const first = await s.fetch();
+    expect(first.report).toMatchObject({ mode: 'full', stored: true });
+    expect(group(first, 'team-1')).toMatchObject({ complete: true });
+    // modifyTimestamp counts whole seconds
+    await sleep(1100);
+    await dropId('u000006');
+    const next = await s.fetch();
+    expect(next.report).toMatchObject({ mode: 'incremental' });
+    expect(group(next, 'team-1')).toMatchObject({ complete: false, unknownReason: `member ${userDn('u000006')} is a user whose id could not be read` });
+    expect(group(next, 'team-0')).toMatchObject({ complete: true });
+  });
+});
