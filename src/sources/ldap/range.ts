@@ -9,12 +9,13 @@ interface Range {
   end: number | undefined;
 }
 
-function rangeOf(entry: LdapEntry, attribute: string): Range | undefined {
+function rangeOf(entry: LdapEntry, attribute: string, origin: string): Range | undefined {
   const prefix = `${attribute.toLowerCase()};range=`;
   for (const [name, attr] of entry.attrs) {
     if (!name.startsWith(prefix)) continue;
     const m = /^(\d+)-(\d+|\*)$/.exec(name.slice(prefix.length));
-    if (!m) return undefined;
+    // a range this cannot read holds some of the members: taken as none, the group would be read empty
+    if (!m) throw new PermanentError(`${name} of ${entry.dn}: a range option that is not first-last`, { origin, label: 'range-lost' });
     return { values: attr.values, start: Number(m[1]), end: m[2] === '*' ? undefined : Number(m[2]) };
   }
   return undefined;
@@ -27,7 +28,7 @@ function rangeOf(entry: LdapEntry, attribute: string): Range | undefined {
  * last range throws: a partial member list is never taken as the group.
  */
 export async function allValues(ctx: SearchContext, entry: LdapEntry, attribute: string): Promise<string[]> {
-  let range = rangeOf(entry, attribute);
+  let range = rangeOf(entry, attribute, ctx.origin);
   if (!range) return values(entry, attribute);
   const out = [...range.values];
   while (range.end !== undefined) {
@@ -35,7 +36,7 @@ export async function allValues(ctx: SearchContext, entry: LdapEntry, attribute:
     const what = `range retrieval of ${attribute} of ${entry.dn} from ${next}`;
     const again = await readEntry(ctx, entry.dn, [`${attribute};range=${next}-*`], what);
     if (!again) throw new PermanentError(`${what}: the group vanished during the read`, { origin: ctx.origin, label: 'vanished' });
-    const got = rangeOf(again, attribute);
+    const got = rangeOf(again, attribute, ctx.origin);
     if (!got || got.start !== next) {
       throw new PermanentError(`${what}: the answer held no range starting at ${next}, so the rest of its members is unknown`, {
         origin: ctx.origin,
