@@ -5,7 +5,7 @@ import { ConfigSchema, type LdapSourceConfig } from '../../src/config/schema.js'
 import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
-import { GROUPS, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
+import { GROUPS, groupDn, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
 import { BIND_DN, BIND_PASSWORD, slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
 
 /**
@@ -90,5 +90,23 @@ describe.runIf(run)('LDAP source: users whose id cannot be read (slapd)', () => 
     expect(next.report).toMatchObject({ mode: 'incremental' });
     expect(group(next, 'team-1')).toMatchObject({ complete: false, unknownReason: `member ${userDn('u000006')} is a user whose id could not be read` });
     expect(group(next, 'team-0')).toMatchObject({ complete: true });
+  });
+
+  it('takes a group as unknown when an incremental read finds it listing a user that had no id at the stored read', async () => {
+    // u000015 is in no group: a full read of a directory where it has no id is whole, and stored
+    await dropId('u000015');
+    await slapd.modify(`dn: ${userDn('u000006')}\nchangetype: modify\nadd: employeeNumber\nemployeeNumber: 00000000-0000-4000-8000-000000000006\n`);
+    // a later change moves the cursor past the second u000015 changed in (two seconds on, as a read
+    // asks again for the second it starts in): only the listing of ids can tell of it
+    await sleep(2100);
+    await slapd.modify(`dn: ${userDn('u000019')}\nchangetype: modify\nreplace: mail\nmail: nineteen@example.com\n`);
+    const s = source(config(slapd));
+    expect((await s.fetch()).report).toMatchObject({ mode: 'full', stored: true });
+    await sleep(1100);
+    await slapd.modify(`dn: ${groupDn('team-0')}\nchangetype: modify\nadd: member\nmember: ${userDn('u000015')}\n`);
+    const next = await s.fetch();
+    expect(next.report).toMatchObject({ mode: 'incremental', changes: { listedUsers: 1 } });
+    expect(group(next, 'team-0')).toMatchObject({ complete: false, unknownReason: `member ${userDn('u000015')} is a user whose id could not be read` });
+    expect(group(next, 'team-1')).toMatchObject({ complete: true });
   });
 });

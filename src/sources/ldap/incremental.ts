@@ -10,7 +10,7 @@ import type { Outside } from './nested.js';
 import type { SearchContext } from './paged-search.js';
 import { groupsById, outsideOf, type ListingRead } from './result.js';
 import { outsideId, sameStoredGroup, toStoredGroup, toStoredOutside, toStoredUser, type DirectoryRead } from './stored.js';
-import { readUsers, type ReadUsers } from './users.js';
+import { readUsers, type ReadUsers, type UserWithoutId } from './users.js';
 
 /** what an incremental read found: the directory merged with the changes, and those changes as the store takes them */
 export interface ChangesRead {
@@ -73,7 +73,10 @@ export async function mergeChanges(
   const { groupIds, userIds, changedGroups, changedUsers } = asked;
   const read: ListingRead = { ...nothing.read, directory: { groups: new Map(stored.groups), users: new Map(stored.users), outside: new Map() } };
   read.groupsWithoutId = [...groupIds.withoutId, ...changedGroups.withoutId];
-  read.usersWithoutId = changedUsers.withoutId;
+  // every user without a readable id, changed or not (an ACL hides an attribute without touching modifyTimestamp):
+  // their groups are unknown, as in a full read; the id listing names them by DN only, which memberUid groups do not use
+  if (userIds.withoutId.length > 0 && config.groups.memberAttribute === 'memberUid') return { fallback: 'a user has no id' };
+  read.usersWithoutId = withoutIdOf(changedUsers.withoutId, userIds.withoutId);
   const changed = { groups: new Set(changedGroups.groups.map((g) => g.id)), users: new Set([...changedUsers.byDn.values()].map((u) => u.id)) };
   groupsById(changedGroups.groups, read.directory.groups, read);
   for (const u of changedUsers.byDn.values()) read.directory.users.set(u.id, u);
@@ -81,7 +84,7 @@ export async function mergeChanges(
   const unexplained = firstUnknown(groupIds, read.directory.groups) ?? firstUnknown(userIds, read.directory.users);
   if (unexplained) return { fallback: unexplainedWhy(unexplained) };
 
-  read.directory.outside = await outsideOf(ctx, config, read.directory, changedUsers.withoutId, stored.outside);
+  read.directory.outside = await outsideOf(ctx, config, read.directory, read.usersWithoutId, stored.outside);
   // a member DN that no longer resolves, and is no entry seen deleted, was renamed or moved: groups
   // not changed since still list its old DN (Active Directory's member is a linked attribute, a
   // rename does not touch the group), so only a full read can say who is in them
@@ -165,4 +168,10 @@ function outsideRows(before: ReadonlyMap<string, Outside>, now: ReadonlyMap<stri
 
 function differs(before: SourceUser | undefined, now: SourceUser): boolean {
   return before === undefined || toStoredUser(before).data !== toStoredUser(now).data;
+}
+
+/** the changed users without an id, with the listed ones they do not already hold */
+function withoutIdOf(changed: readonly UserWithoutId[], listed: readonly string[]): UserWithoutId[] {
+  const seen = new Set(changed.flatMap((u) => u.keys));
+  return [...changed, ...listed.filter((dn) => !seen.has(dnKey(dn))).map((dn) => ({ dn, keys: [dnKey(dn)] }))];
 }
