@@ -25,20 +25,26 @@ function config(baseUrl: string, extra: Record<string, unknown> = {}): ScimSourc
   return parsed.sources[0] as ScimSourceConfig;
 }
 
-/** the sandbox behind a proxy that passes `rewrite` every JSON answer to a GET */
-async function behindProxy(opts: Parameters<typeof ScimSandbox.start>[0], rewrite: (path: string, body: any) => void) {
+/** the sandbox behind a proxy that passes `rewrite` every JSON answer to a GET, and answers with `fail`'s status where it gives one */
+async function behindProxy(
+  opts: Parameters<typeof ScimSandbox.start>[0],
+  rewrite: (path: string, body: any) => void,
+  fail: (path: string) => number | undefined = () => undefined,
+) {
   const sandbox = await ScimSandbox.start(opts);
   const proxy = await startProxy(sandbox.url, (method, path) =>
-    method === 'GET'
-      ? {
-          kind: 'mangle',
-          body: (text) => {
-            const body = JSON.parse(text);
-            rewrite(path, body);
-            return JSON.stringify(body);
-          },
-        }
-      : { kind: 'pass' },
+    fail(path) !== undefined
+      ? { kind: 'fail', status: fail(path)! }
+      : method === 'GET'
+        ? {
+            kind: 'mangle',
+            body: (text) => {
+              const body = JSON.parse(text);
+              rewrite(path, body);
+              return JSON.stringify(body);
+            },
+          }
+        : { kind: 'pass' },
   );
   const store = Store.open(':memory:');
   cleanup.push(
@@ -81,10 +87,16 @@ describe('SCIM pull, answers outside what the sandbox gives', () => {
     let untyped = false;
     const directory = sampleDirectory({ groups: 3, membersPerGroup: 2, seed: 3 });
     directory.groups[2]!.displayName = 'inner';
-    const t = await behindProxy({ directory, auth: { type: 'bearer', token: 't0ken' } }, (_path, body) => {
-      // `type` is optional in a member (RFC 7643 §4.2)
-      if (untyped && Array.isArray(body.members)) for (const m of body.members) delete m.type;
-    });
+    // a provider may refuse an id of no group with 400, or fail to answer at all
+    const refusals: Record<string, number> = { '/scim/v2/Groups/refused': 400, '/scim/v2/Groups/unanswered': 503 };
+    const t = await behindProxy(
+      { directory, auth: { type: 'bearer', token: 't0ken' } },
+      (_path, body) => {
+        // `type` is optional in a member (RFC 7643 §4.2)
+        if (untyped && Array.isArray(body.members)) for (const m of body.members) delete m.type;
+      },
+      (path) => refusals[path],
+    );
     t.sandbox.addMember('g-00001', 'g-00003', 'Group');
     const cfg = config(t.baseUrl, { groups: { filter: 'displayName sw "team-"' }, fullReadEvery: '0s' });
     const read = () => scimSource.create(cfg, { logger, store: t.store }).fetch(new AbortController().signal);
@@ -94,10 +106,17 @@ describe('SCIM pull, answers outside what the sandbox gives', () => {
     untyped = true;
     const members = (await team()).members;
     expect(members.map((u) => u.id).sort()).toEqual(typed.members.map((u) => u.id).sort());
-    // one that is neither a user nor a group is left out, with the warning
+    // one that is neither a user nor a group is left out, with the warning, also when /Groups refuses its id
     t.sandbox.addMember('g-00001', 'nobody', 'User');
+    t.sandbox.addMember('g-00001', 'refused', 'User');
     const res = await read();
     expect(res.groups.find((g) => g.id === 'g-00001')).toMatchObject({ complete: true, members: expect.arrayContaining(members) });
-    expect(res.warnings.join('\n')).toMatch(/lists 1 member\(s\) that the provider does not know \(nobody\): left out/);
+    expect(res.warnings.join('\n')).toMatch(/lists 2 member\(s\) that the provider does not know \(nobody, refused\): left out/);
+    // one /Groups does not answer for is unknown: it may be a group
+    t.sandbox.addMember('g-00001', 'unanswered', 'User');
+    expect((await read()).groups.find((g) => g.id === 'g-00001')).toMatchObject({
+      complete: false,
+      unknownReason: 'nested group unanswered could not be read',
+    });
   });
 });

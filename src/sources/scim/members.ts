@@ -1,4 +1,4 @@
-import { AuthError } from '../../errors.js';
+import { AuthError, PermanentError } from '../../errors.js';
 import type { DesiredGroup, SourceUser } from '../types.js';
 import type { ScimClient } from './client.js';
 import { parseGroup, parseUser, type ScimGroup, type ScimMember } from './parse.js';
@@ -56,11 +56,11 @@ export class MemberResolver {
       group.complete = false;
       group.unknownReason = why;
     };
-    /** false: no such group (404) */
-    const expand = async (id: string): Promise<boolean> => {
+    /** false: no such group (404; or any 4xx for a member only guessed to be a group) */
+    const expand = async (id: string, guessed = false): Promise<boolean> => {
       if (!expandNested || visited.has(id)) return true;
       visited.add(id);
-      const inner = await this.nestedGroup(id);
+      const inner = await this.nestedGroup(id, guessed);
       if (inner === 'failed') unknown(`nested group ${id} could not be read`);
       else if (inner === 'vanished') unknown(`nested group ${id} was listed, then vanished during the read`);
       else if (inner) queue.push(...(inner.members ?? []));
@@ -77,7 +77,7 @@ export class MemberResolver {
       if (user === 'failed') unknown(`member ${m.value} could not be resolved through /Users`);
       else if (user === 'rejected') unknown(`member ${m.value}: the provider's answer for it was rejected`);
       // `type` is optional (RFC 7643 §4.2): an untyped member no user has may be a group the listing's filter left out
-      else if (user === 'missing' && (m.type === 'User' || !expandNested || !(await expand(m.value)))) dangling.push(m.value);
+      else if (user === 'missing' && (m.type === 'User' || !expandNested || !(await expand(m.value, true)))) dangling.push(m.value);
       else if (user !== 'missing') members.set(user.id, user);
     }
     if (dangling.length > 0) {
@@ -89,7 +89,7 @@ export class MemberResolver {
     return group;
   }
 
-  private async nestedGroup(id: string): Promise<ScimGroup | undefined | 'failed' | 'vanished'> {
+  private async nestedGroup(id: string, guessed: boolean): Promise<ScimGroup | undefined | 'failed' | 'vanished'> {
     if (this.ctx.vanished.has(id)) return 'vanished';
     const known = this.ctx.groups.get(id);
     if (known?.members) return known;
@@ -101,6 +101,8 @@ export class MemberResolver {
       return g;
     } catch (e) {
       if (e instanceof AuthError) throw e;
+      // asked only because /Users did not know the id: a provider refusing it as a group id says it is none
+      if (guessed && e instanceof PermanentError && e.status !== undefined && e.status >= 400 && e.status < 500) return undefined;
       return 'failed';
     }
   }
