@@ -71,16 +71,23 @@ describe('Protocol backend against the Protocol sandbox', () => {
     const backend = protocolBackend.create(config(sandbox.baseUrl), { logger });
     await backend.create({ name: 'Team x', members: [] });
     let pages = 0;
-    // the second page of contacts, and the first of groups, come back empty with has_more (a lagging replica, a gateway)
-    const proxy = await startProxy(sandbox.url, (method, path) =>
-      method === 'GET' && (path.endsWith('/groups') || (path.endsWith('/contacts') && ++pages === 2))
-        ? { kind: 'mangle', body: () => JSON.stringify({ has_more: true, data: [] }) }
-        : { kind: 'pass' },
-    );
+    let lastOfFirst: unknown;
+    // the second page of contacts, and the first of groups, come back empty with has_more (a lagging replica, a gateway);
+    // the fourth (the second of the next listing) holds only the item it was to start after
+    const proxy = await startProxy(sandbox.url, (method, path) => {
+      if (method !== 'GET') return { kind: 'pass' };
+      if (path.endsWith('/groups')) return { kind: 'mangle', body: () => JSON.stringify({ has_more: true, data: [] }) };
+      pages++;
+      if (pages === 2) return { kind: 'mangle', body: () => JSON.stringify({ has_more: true, data: [] }) };
+      if (pages === 3) return { kind: 'mangle', body: (text) => ((lastOfFirst = JSON.parse(text).data.at(-1)), text) };
+      if (pages === 4) return { kind: 'mangle', body: () => JSON.stringify({ has_more: true, data: [lastOfFirst] }) };
+      return { kind: 'pass' };
+    });
     try {
       const odd = protocolBackend.create(config(`${proxy.url}/v1`), { logger });
       const contract = { origin: 'protocol', label: 'contract' };
       await expect(odd.lookupHandles!(['user0', 'user149'])).rejects.toThrow(/GET \/contacts: has_more with an empty page \(outside the Protocol contract\)/);
+      await expect(odd.lookupHandles!(['user0'])).rejects.toThrow(/GET \/contacts: a page after \w+ that ends at it \(outside the Protocol contract\)/);
       await expect(odd.lookupHandles!(['user0'])).resolves.toBeInstanceOf(Map);
       const listed = await odd.list().catch((e: unknown) => e);
       expect(listed).toBeInstanceOf(PermanentError);

@@ -118,7 +118,7 @@ class ProtocolBackend implements Backend {
       );
       const page = this.parse(List(Group), res, 'GET /groups');
       out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
-      after = nextPage(page, 'GET /groups');
+      after = nextPage(page, after, 'GET /groups');
       if (after === undefined) return out;
     }
   }
@@ -190,7 +190,7 @@ class ProtocolBackend implements Backend {
         const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
         if (key) known.set(key, c.id);
       }
-      after = nextPage(page, 'GET /contacts');
+      after = nextPage(page, after, 'GET /contacts');
       if (after === undefined) break;
     }
     return new Map(handles.map((h) => [h, known.get(h.toLowerCase()) ?? null]));
@@ -283,12 +283,13 @@ export const protocolBackend = {
 /**
  * Where the next page starts, or undefined after the last. A page that says more follow yet holds
  * nothing is outside the contract: taken as the end, it would hide every item after it (a
- * conversation made again, a contact taken as no one's).
+ * conversation made again, a contact taken as no one's). One that ends where it started would be
+ * asked for again and again.
  */
-function nextPage(page: { has_more: boolean; data: { id: string }[] }, what: string): string | undefined {
+function nextPage(page: { has_more: boolean; data: { id: string }[] }, after: string | undefined, what: string): string | undefined {
   if (!page.has_more) return undefined;
-  const last = page.data.at(-1);
-  if (last === undefined)
-    throw new PermanentError(`${what}: has_more with an empty page (outside the Protocol contract)`, { origin: 'protocol', label: 'contract' });
-  return last.id;
+  const last = page.data.at(-1)?.id;
+  const outside = last === undefined ? 'has_more with an empty page' : last === after ? `a page after ${after} that ends at it` : undefined;
+  if (outside !== undefined) throw new PermanentError(`${what}: ${outside} (outside the Protocol contract)`, { origin: 'protocol', label: 'contract' });
+  return last;
 }
