@@ -83,6 +83,23 @@ describe('SCIM pull, answers outside what the sandbox gives', () => {
     expect(next.groups.map((g) => g.id)).toEqual(['g-00001', 'g-00002', 'g-00003', 'g-00004', 'g-00005']);
   });
 
+  it('takes a group as unknown when a group nested in it comes without its members attribute', async () => {
+    const directory = sampleDirectory({ groups: 3, membersPerGroup: 2, seed: 3 });
+    directory.groups[2]!.displayName = 'inner';
+    // some providers leave members out of a group (INDIGO IAM, for large groups): that is no empty group
+    const t = await behindProxy({ directory, auth: { type: 'bearer', token: 't0ken' } }, (path, body) => {
+      if (path === '/scim/v2/Groups/g-00003') delete body.members;
+    });
+    t.sandbox.addMember('g-00001', 'g-00003', 'Group');
+    const cfg = config(t.baseUrl, { groups: { filter: 'displayName sw "team-"' }, fullReadEvery: '0s' });
+    const res = await scimSource.create(cfg, { logger, store: t.store }).fetch(new AbortController().signal);
+    expect(res.groups.find((g) => g.id === 'g-00001')).toMatchObject({
+      complete: false,
+      unknownReason: 'nested group g-00003 came without its members attribute',
+    });
+    expect(res.groups.find((g) => g.id === 'g-00002')).toMatchObject({ complete: true });
+  });
+
   it('expands an untyped member that no user has as a group, also one the group filter leaves out of the listing', async () => {
     let untyped = false;
     const directory = sampleDirectory({ groups: 3, membersPerGroup: 2, seed: 3 });

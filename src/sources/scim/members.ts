@@ -63,7 +63,9 @@ export class MemberResolver {
       const inner = await this.nestedGroup(id, guessed);
       if (inner === 'failed') unknown(`nested group ${id} could not be read`);
       else if (inner === 'vanished') unknown(`nested group ${id} was listed, then vanished during the read`);
-      else if (inner) queue.push(...(inner.members ?? []));
+      // a provider that leaves members out (some do for large groups) cannot be told from an empty group: not taken as one
+      else if (inner && inner.members === undefined) unknown(`nested group ${id} came without its members attribute`);
+      else if (inner) queue.push(...inner.members!);
       return inner !== undefined;
     };
     for (let i = 0; i < queue.length; i++) {
