@@ -193,3 +193,8 @@ export async function startSlapd(opts: SlapdOptions): Promise<Slapd> {
     },
   };
 }
+
+/** the fields of an LDAP source reading this slapd as its admin that every test shares; `over` is the test's own */
+export function slapdSource(s: Slapd, over: Record<string, unknown>) {
+  return { name: 'corp', type: 'ldap' as const, url: s.url, bindDn: BIND_DN, password: BIND_PASSWORD, timeoutMs: 5000, ...over };
+}

@@ -4,12 +4,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema, type LdapSourceConfig } from '../../src/config/schema.js';
+import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
 import { GROUPS, groupDn, makeDirectory, OTHER, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
-import { BIND_DN, BIND_PASSWORD, slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { BIND_DN, slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { parsedSource } from '../helpers/source-config.js';
 
 /**
  * Incremental reads by modifyTimestamp against Debian's OpenLDAP: a full read first, stored in a
@@ -36,27 +37,16 @@ function directoryLdif(users = USERS, groups = 12): string {
 }
 
 function config(s: Slapd, over: Record<string, unknown> = {}): LdapSourceConfig {
-  return ConfigSchema.parse({
-    store: { path: ':memory:' },
-    sources: [
-      {
-        name: 'corp',
-        type: 'ldap',
-        url: s.url,
-        bindDn: BIND_DN,
-        password: BIND_PASSWORD,
-        pageSize: 100,
-        timeoutMs: 5000,
-        // one clock on loopback: no skew to cover
-        modifyTimestampOverlap: '0s',
-        groups: { baseDn: GROUPS },
-        users: { baseDn: PEOPLE, attributes: ['employeeNumber'], disabledFilter: '(pwdAccountLockedTime=*)' },
-        ...over,
-      },
-    ],
-    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
-    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
-  }).sources[0] as LdapSourceConfig;
+  return parsedSource<LdapSourceConfig>(
+    slapdSource(s, {
+      pageSize: 100,
+      // one clock on loopback: no skew to cover
+      modifyTimestampOverlap: '0s',
+      groups: { baseDn: GROUPS },
+      users: { baseDn: PEOPLE, attributes: ['employeeNumber'], disabledFilter: '(pwdAccountLockedTime=*)' },
+      ...over,
+    }),
+  );
 }
 
 type Reported = SourceResult & { report: LdapReadReport };

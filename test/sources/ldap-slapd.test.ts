@@ -2,14 +2,15 @@ import { Writable } from 'node:stream';
 import { Client } from 'ldapts';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema, type LdapSourceConfig } from '../../src/config/schema.js';
+import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { AuthError, describeError } from '../../src/errors.js';
 import { identityValue } from '../../src/identity/resolve.js';
 import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
 import { GROUPS, groupDn, makeDirectory, OTHER, PEOPLE, toLdif, userDn, type LdapDirectory } from '../helpers/ldap-directory.js';
-import { BIND_DN, BIND_PASSWORD, slapdHere, startSlapd, SUFFIX, type Slapd } from '../helpers/slapd.js';
+import { BIND_DN, BIND_PASSWORD, slapdHere, slapdSource, startSlapd, SUFFIX, type Slapd } from '../helpers/slapd.js';
+import { parsedSource } from '../helpers/source-config.js';
 
 /**
  * The LDAP source against Debian's OpenLDAP on loopback: a directory of 3,000 users, nested groups
@@ -40,26 +41,14 @@ const unique = `dn: cn=unique-ops,${GROUPS}\nobjectClass: groupOfUniqueNames\ncn
 const locked = `dn: ${userDn('u000005')}\nchangetype: modify\nadd: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n`;
 
 function config(s: Slapd, over: Record<string, unknown> = {}, groups: Record<string, unknown> = {}): LdapSourceConfig {
-  const parsed = ConfigSchema.parse({
-    store: { path: ':memory:' },
-    sources: [
-      {
-        name: 'corp',
-        type: 'ldap',
-        url: s.url,
-        bindDn: BIND_DN,
-        password: BIND_PASSWORD,
-        pageSize: 200,
-        timeoutMs: 5000,
-        groups: { baseDn: GROUPS, ...groups },
-        users: { baseDn: PEOPLE, attributes: ['employeeNumber'], disabledFilter: '(pwdAccountLockedTime=*)' },
-        ...over,
-      },
-    ],
-    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
-    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
-  });
-  return parsed.sources[0] as LdapSourceConfig;
+  return parsedSource<LdapSourceConfig>(
+    slapdSource(s, {
+      pageSize: 200,
+      groups: { baseDn: GROUPS, ...groups },
+      users: { baseDn: PEOPLE, attributes: ['employeeNumber'], disabledFilter: '(pwdAccountLockedTime=*)' },
+      ...over,
+    }),
+  );
 }
 
 const stores: Store[] = [];

@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigSchema, type LdapSourceConfig } from '../../src/config/schema.js';
+import type { LdapSourceConfig } from '../../src/config/schema.js';
 import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
 import { GROUPS, groupDn, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
-import { BIND_DN, BIND_PASSWORD, slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { parsedSource } from '../helpers/source-config.js';
 
 /**
  * A user whose id attribute cannot be read (emptied, or hidden from the bind DN by an ACL) cannot
@@ -17,27 +18,15 @@ const run = slapdHere();
 let slapd: Slapd;
 const stores: Store[] = [];
 
-function config(s: Slapd, groups: Record<string, unknown> = {}): LdapSourceConfig {
-  return ConfigSchema.parse({
-    store: { path: ':memory:' },
-    sources: [
-      {
-        name: 'corp',
-        type: 'ldap',
-        url: s.url,
-        bindDn: BIND_DN,
-        password: BIND_PASSWORD,
-        pageSize: 100,
-        timeoutMs: 5000,
-        modifyTimestampOverlap: '0s',
-        groups: { baseDn: GROUPS, ...groups },
-        users: { baseDn: PEOPLE, idAttribute: 'employeeNumber' },
-      },
-    ],
-    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
-    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
-  }).sources[0] as LdapSourceConfig;
-}
+const config = (s: Slapd, groups: Record<string, unknown> = {}) =>
+  parsedSource<LdapSourceConfig>(
+    slapdSource(s, {
+      pageSize: 100,
+      modifyTimestampOverlap: '0s',
+      groups: { baseDn: GROUPS, ...groups },
+      users: { baseDn: PEOPLE, idAttribute: 'employeeNumber' },
+    }),
+  );
 
 function source(cfg: LdapSourceConfig) {
   const store = Store.open(':memory:');

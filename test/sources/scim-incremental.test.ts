@@ -1,11 +1,12 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConfigSchema, type ScimSourceConfig } from '../../src/config/schema.js';
+import type { ScimSourceConfig } from '../../src/config/schema.js';
 import { sampleDirectory } from '../../src/sandbox/directory.js';
 import { ScimSandbox, type ScimSandboxOptions } from '../../src/sandbox/scim/server.js';
 import { scimSource } from '../../src/sources/scim/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
 import { Store } from '../../src/store/store.js';
+import { parsedSource } from '../helpers/source-config.js';
 
 const logger = pino({ level: 'silent' });
 const MINUTE = 60_000;
@@ -23,15 +24,8 @@ function clock(start = Date.parse('2026-03-02T10:00:00.000Z')) {
   return { now: () => t, advance: (ms: number) => (t += ms) };
 }
 
-function config(baseUrl: string, extra: Record<string, unknown> = {}): ScimSourceConfig {
-  const parsed = ConfigSchema.parse({
-    store: { path: ':memory:' },
-    sources: [{ name: 'corp', type: 'scim', baseUrl, auth: { type: 'bearer', token: 't0ken' }, timeoutMs: 2000, maxAttempts: 1, ...extra }],
-    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
-    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
-  });
-  return parsed.sources[0] as ScimSourceConfig;
-}
+const config = (baseUrl: string, extra: Record<string, unknown> = {}) =>
+  parsedSource<ScimSourceConfig>({ name: 'corp', type: 'scim', baseUrl, auth: { type: 'bearer', token: 't0ken' }, timeoutMs: 2000, maxAttempts: 1, ...extra });
 
 /** `skewMs`: how far the provider's clock is behind convsync's */
 async function setup(opts: Partial<ScimSandboxOptions> & { config?: Record<string, unknown>; skewMs?: number } = {}) {

@@ -1,12 +1,13 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ConfigSchema, type ScimSourceConfig } from '../../src/config/schema.js';
+import type { ScimSourceConfig } from '../../src/config/schema.js';
 import { sampleDirectory } from '../../src/sandbox/directory.js';
 import { ScimSandbox } from '../../src/sandbox/scim/server.js';
 import { scimSource } from '../../src/sources/scim/index.js';
 import { Store } from '../../src/store/store.js';
 import { startProxy } from '../helpers/gateway-proxy.js';
 import { cleanupAfterEach } from '../helpers/temp-db.js';
+import { parsedSource } from '../helpers/source-config.js';
 
 /**
  * Answers a provider may give that the SCIM sandbox, faithful to the RFC, does not: rewritten by a
@@ -15,15 +16,8 @@ import { cleanupAfterEach } from '../helpers/temp-db.js';
 const logger = pino({ level: 'silent' });
 const cleanup = cleanupAfterEach();
 
-function config(baseUrl: string, extra: Record<string, unknown> = {}): ScimSourceConfig {
-  const parsed = ConfigSchema.parse({
-    store: { path: ':memory:' },
-    sources: [{ name: 'corp', type: 'scim', baseUrl, auth: { type: 'bearer', token: 't0ken' }, timeoutMs: 2000, maxAttempts: 1, ...extra }],
-    backend: { type: 'protocol', baseUrl: 'http://127.0.0.1:9', auth: { type: 'bearer', token: 'unused' } },
-    mappings: [{ match: { source: 'corp' }, name: '{displayName}' }],
-  });
-  return parsed.sources[0] as ScimSourceConfig;
-}
+const config = (baseUrl: string, extra: Record<string, unknown> = {}) =>
+  parsedSource<ScimSourceConfig>({ name: 'corp', type: 'scim', baseUrl, auth: { type: 'bearer', token: 't0ken' }, timeoutMs: 2000, maxAttempts: 1, ...extra });
 
 /** the sandbox behind a proxy that passes `rewrite` every JSON answer to a GET, and answers with `fail`'s status where it gives one */
 async function behindProxy(
