@@ -96,7 +96,7 @@ export function dataOf(head: { data?: string }): StoredGroupData {
  * is read back as U+FFFD, so two such ids could meet as one, and a name would come back another
  */
 export function wellFormed(content: FileContent): boolean {
-  const ok = wellFormedText;
+  const ok = (text: string) => wellFormedText(text);
   return content.users.every((u) => ok(u.id)) && content.groups.every((g) => ok(g.id) && ok(g.displayName) && g.members.every(ok));
 }
 

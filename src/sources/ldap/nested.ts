@@ -37,8 +37,8 @@ export interface Expanded {
 /**
  * Each listed group with the users it reaches: nested groups (listed or not) expanded when asked,
  * each group entered once per expansion so a cycle ends. A member that could not be read, or a
- * user whose id could not be read, makes the group unknown; a member that does not exist, or is not a user of this source, is left out
- * and said so.
+ * user whose id could not be read, makes the group unknown; a member that does not exist, or is
+ * not a user of this source, is left out and said so.
  */
 export function expandDirectory(d: Directory): Expanded {
   const byDn = new Map(d.groups.map((g) => [g.dnKey, g]));
