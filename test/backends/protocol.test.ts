@@ -87,7 +87,7 @@ describe('Protocol backend against the Protocol sandbox', () => {
       const odd = protocolBackend.create(config(`${proxy.url}/v1`), { logger });
       const contract = { origin: 'protocol', label: 'contract' };
       await expect(odd.lookupHandles!(['user0', 'user149'])).rejects.toThrow(/GET \/contacts: has_more with an empty page \(outside the Protocol contract\)/);
-      await expect(odd.lookupHandles!(['user0'])).rejects.toThrow(/GET \/contacts: a page after \w+ that ends at it \(outside the Protocol contract\)/);
+      await expect(odd.lookupHandles!(['user0'])).rejects.toThrow(/GET \/contacts: a page that ends at \w+ again \(outside the Protocol contract\)/);
       await expect(odd.lookupHandles!(['user0'])).resolves.toBeInstanceOf(Map);
       const listed = await odd.list().catch((e: unknown) => e);
       expect(listed).toBeInstanceOf(PermanentError);

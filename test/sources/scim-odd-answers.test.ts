@@ -92,6 +92,13 @@ describe('SCIM pull, answers outside what the sandbox gives', () => {
       unknownReason: 'nested group g-00003 came without its members attribute',
     });
     expect(res.groups.find((g) => g.id === 'g-00002')).toMatchObject({ complete: true });
+    // listed itself, it is unknown too, and so is the group holding it
+    const all = await scimSource.create(config(t.baseUrl, { fullReadEvery: '0s' }), { logger, store: t.store }).fetch(new AbortController().signal);
+    expect(all.groups.map((g) => [g.id, g.complete, g.unknownReason])).toEqual([
+      ['g-00001', false, 'nested group g-00003 came without its members attribute'],
+      ['g-00002', true, undefined],
+      ['g-00003', false, 'its answer came without its members attribute'],
+    ]);
   });
 
   it('expands an untyped member that no user has as a group, also one the group filter leaves out of the listing', async () => {

@@ -108,6 +108,7 @@ class ProtocolBackend implements Backend {
 
   async list(signal?: AbortSignal): Promise<BackendConversation[]> {
     const out: BackendConversation[] = [];
+    const seen = new Set<string>();
     let after: string | undefined;
     for (;;) {
       const res = await this.call(
@@ -118,7 +119,7 @@ class ProtocolBackend implements Backend {
       );
       const page = this.parse(List(Group), res, 'GET /groups');
       out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
-      after = nextPage(page, after, 'GET /groups');
+      after = nextPage(page, seen, 'GET /groups');
       if (after === undefined) return out;
     }
   }
@@ -182,6 +183,7 @@ class ProtocolBackend implements Backend {
   async lookupHandles(handles: string[], signal?: AbortSignal) {
     const field = this.config.contacts.matchOn;
     const known = new Map<string, string>();
+    const seen = new Set<string>();
     let after: string | undefined;
     for (;;) {
       const res = await this.call('GET', `/contacts?limit=${PAGE}${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`, undefined, signal);
@@ -190,7 +192,7 @@ class ProtocolBackend implements Backend {
         const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
         if (key) known.set(key, c.id);
       }
-      after = nextPage(page, after, 'GET /contacts');
+      after = nextPage(page, seen, 'GET /contacts');
       if (after === undefined) break;
     }
     return new Map(handles.map((h) => [h, known.get(h.toLowerCase()) ?? null]));
@@ -283,13 +285,14 @@ export const protocolBackend = {
 /**
  * Where the next page starts, or undefined after the last. A page that says more follow yet holds
  * nothing is outside the contract: taken as the end, it would hide every item after it (a
- * conversation made again, a contact taken as no one's). One that ends where it started would be
- * asked for again and again.
+ * conversation made again, a contact taken as no one's). One that ends where an earlier page
+ * ended would be asked for again and again. `seen`: where the pages of this listing ended so far.
  */
-function nextPage(page: { has_more: boolean; data: { id: string }[] }, after: string | undefined, what: string): string | undefined {
+function nextPage(page: { has_more: boolean; data: { id: string }[] }, seen: Set<string>, what: string): string | undefined {
   if (!page.has_more) return undefined;
   const last = page.data.at(-1)?.id;
-  const outside = last === undefined ? 'has_more with an empty page' : last === after ? `a page after ${after} that ends at it` : undefined;
+  const outside = last === undefined ? 'has_more with an empty page' : seen.has(last) ? `a page that ends at ${last} again` : undefined;
   if (outside !== undefined) throw new PermanentError(`${what}: ${outside} (outside the Protocol contract)`, { origin: 'protocol', label: 'contract' });
+  seen.add(last!);
   return last;
 }

@@ -13,7 +13,7 @@ export function refuseIllFormedText(body: unknown): void {
   // the walk that builds paths only for a body known to hold such text: most bodies are large and well-formed
   if (!holdsIllFormedText(body)) return;
   const at = illFormedAt(body) ?? 'the body';
-  const shown = at.length > SHOWN ? `${at.slice(0, SHOWN)}…` : at;
+  const shown = at.length > SHOWN ? `${Array.from(at).slice(0, SHOWN).join('')}…` : at;
   throw scimError(400, 'invalidValue', `${shown} is not well-formed Unicode (it holds an unpaired surrogate, \\uD800–\\uDFFF): nothing was changed`);
 }
 
@@ -27,9 +27,9 @@ function holdsIllFormedText(body: unknown): boolean {
     } else if (Array.isArray(value)) {
       for (const v of value) stack.push(v);
     } else if (typeof value === 'object' && value !== null) {
-      for (const key in value) {
+      for (const [key, v] of Object.entries(value)) {
         if (!wellFormedText(key)) return true;
-        stack.push((value as Record<string, unknown>)[key]);
+        stack.push(v);
       }
     }
   }

@@ -45,11 +45,14 @@ export async function readMembers(ctx: ScimContext, groups: Iterable<ScimGroup>)
   await runPool([...groups], ctx.config.concurrency, async (g) => {
     try {
       const full = await readGroup(ctx.client, ctx.source, g.id, ctx.signal, ctx.warnings);
-      if (full) {
+      if (!full) reads.vanished.add(g.id);
+      // a provider that leaves members out (some do for large groups) cannot be told from an empty group: not taken as one
+      else if (full.members === undefined) reads.failures.set(g.id, 'its answer came without its members attribute');
+      else {
         g.displayName = full.displayName;
-        g.members = full.members ?? [];
+        g.members = full.members;
         if (full.lastModified !== undefined) g.lastModified = full.lastModified;
-      } else reads.vanished.add(g.id);
+      }
     } catch (e) {
       if (e instanceof AuthError) throw e;
       reads.failures.set(g.id, `its members could not be read (${describeError(e)})`);

@@ -56,14 +56,14 @@ export class MemberResolver {
       group.complete = false;
       group.unknownReason = why;
     };
-    /** false: no such group (404; or any 4xx for a member only guessed to be a group) */
+    /** false: no such group (404; or 400 or 410 for a member only guessed to be a group) */
     const expand = async (id: string, guessed = false): Promise<boolean> => {
       if (!expandNested || visited.has(id)) return true;
       visited.add(id);
       const inner = await this.nestedGroup(id, guessed);
       if (inner === 'failed') unknown(`nested group ${id} could not be read`);
       else if (inner === 'vanished') unknown(`nested group ${id} was listed, then vanished during the read`);
-      // a provider that leaves members out (some do for large groups) cannot be told from an empty group: not taken as one
+      // as for a listed group (context.ts)
       else if (inner && inner.members === undefined) unknown(`nested group ${id} came without its members attribute`);
       else if (inner) queue.push(...inner.members!);
       return inner !== undefined;
@@ -104,7 +104,7 @@ export class MemberResolver {
     } catch (e) {
       if (e instanceof AuthError) throw e;
       // asked only because /Users did not know the id: a provider refusing it as a group id says it is none
-      if (guessed && e instanceof PermanentError && e.status !== undefined && e.status >= 400 && e.status < 500) return undefined;
+      if (guessed && e instanceof PermanentError && (e.status === 400 || e.status === 410)) return undefined;
       return 'failed';
     }
   }
