@@ -98,4 +98,23 @@ describe.runIf(run)('LDAP source: users whose id cannot be read (slapd)', () => 
     expect(group(next, 'team-0')).toMatchObject({ complete: false, unknownReason: `member ${userDn('u000015')} is a user whose id could not be read` });
     expect(group(next, 'team-1')).toMatchObject({ complete: true });
   });
+
+  it('reads memberUid groups incrementally while a user has no id, a group coming to list one by uid unknown', async () => {
+    const posix = config(slapd, { filter: '(objectClass=posixGroup)', memberAttribute: 'memberUid' });
+    const s = source(posix);
+    // u000015 has no id since the test before, and no group lists it
+    const first = await s.fetch();
+    expect(first.report).toMatchObject({ mode: 'full', stored: true });
+    expect(group(first, 'posix-ops')).toMatchObject({ complete: true });
+    await sleep(1100);
+    await slapd.modify(`dn: cn=posix-ops,${GROUPS}\nchangetype: modify\nadd: memberUid\nmemberUid: u000003\n`);
+    const next = await s.fetch();
+    expect(next.report).toMatchObject({ mode: 'incremental', stored: true });
+    expect(group(next, 'posix-ops').members.map((m) => m.userName)).toEqual(['u000002', 'u000007', 'u000003']);
+    await sleep(1100);
+    await slapd.modify(`dn: cn=posix-ops,${GROUPS}\nchangetype: modify\nadd: memberUid\nmemberUid: U000015\n`);
+    const listing = await s.fetch();
+    expect(listing.report).toMatchObject({ mode: 'incremental', stored: false });
+    expect(group(listing, 'posix-ops')).toMatchObject({ complete: false, unknownReason: 'member u000015 is a user whose id could not be read' });
+  });
 });

@@ -3,12 +3,13 @@ import type { SyncError } from '../../errors.js';
 import { idValue } from './ad.js';
 import type { LdapEntry } from './entry.js';
 import { pagedSearch, type SearchContext, type SearchSpec } from './paged-search.js';
+import { UID_ATTRIBUTES, uidOf } from './users.js';
 
 export interface IdListing {
   /** id → DN of every entry listed */
   ids: Map<string, string>;
-  /** DNs of entries without the id attribute */
-  withoutId: string[];
+  /** entries without the id attribute: their DN and, for users memberUid groups list, their uid */
+  withoutId: { dn: string; uid?: string }[];
 }
 
 /**
@@ -18,13 +19,16 @@ export interface IdListing {
  */
 export async function listIds(ctx: SearchContext, config: LdapSourceConfig, which: 'groups' | 'users'): Promise<IdListing> {
   const { baseDn, filter, idAttribute } = config[which];
-  const attributes = idAttribute.toLowerCase() === 'dn' ? ['1.1'] : [idAttribute];
+  // users lacking an id are then told by the uid such groups list them by, as a full read tells them
+  const byUid = which === 'users' && config.groups.memberAttribute === 'memberUid';
+  const named = [...(idAttribute.toLowerCase() === 'dn' ? [] : [idAttribute]), ...(byUid ? UID_ATTRIBUTES : [])];
+  const attributes = named.length > 0 ? named : ['1.1'];
   const what = `${which === 'groups' ? 'group' : 'user'} ids under ${baseDn}`;
   const entries = await pagedWithLargerPages(ctx, { base: baseDn, scope: 'sub', filter, attributes, what }, config.idPageSize);
   const out: IdListing = { ids: new Map(), withoutId: [] };
   for (const e of entries) {
     const id = idValue(e, idAttribute);
-    if (id === undefined) out.withoutId.push(e.dn);
+    if (id === undefined) out.withoutId.push({ dn: e.dn, ...(byUid ? { uid: uidOf(e) } : {}) });
     else out.ids.set(id, e.dn);
   }
   return out;

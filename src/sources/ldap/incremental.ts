@@ -10,7 +10,7 @@ import type { Outside } from './nested.js';
 import type { SearchContext } from './paged-search.js';
 import { groupsById, outsideOf, type ListingRead } from './result.js';
 import { outsideId, sameStoredGroup, toStoredGroup, toStoredOutside, toStoredUser, type DirectoryRead } from './stored.js';
-import { readUsers, type ReadUsers, type UserWithoutId } from './users.js';
+import { readUsers, withoutIdUser, type ReadUsers, type UserWithoutId } from './users.js';
 
 /** what an incremental read found: the directory merged with the changes, and those changes as the store takes them */
 export interface ChangesRead {
@@ -72,10 +72,9 @@ export async function mergeChanges(
   if (asked === undefined) return nothing;
   const { groupIds, userIds, changedGroups, changedUsers } = asked;
   const read: ListingRead = { ...nothing.read, directory: { groups: new Map(stored.groups), users: new Map(stored.users), outside: new Map() } };
-  read.groupsWithoutId = [...groupIds.withoutId, ...changedGroups.withoutId];
-  // every user without a readable id, changed or not (an ACL hides an attribute without touching modifyTimestamp):
-  // their groups are unknown, as in a full read; the id listing names them by DN only, which memberUid groups do not use
-  if (userIds.withoutId.length > 0 && config.groups.memberAttribute === 'memberUid') return { fallback: 'a user has no id' };
+  read.groupsWithoutId = [...groupIds.withoutId.map((e) => e.dn), ...changedGroups.withoutId];
+  // every user without a readable id, changed or not (an ACL hides an attribute without touching
+  // modifyTimestamp): their groups are unknown, as in a full read
   read.usersWithoutId = withoutIdOf(changedUsers.withoutId, userIds.withoutId);
   const changed = { groups: new Set(changedGroups.groups.map((g) => g.id)), users: new Set([...changedUsers.byDn.values()].map((u) => u.id)) };
   groupsById(changedGroups.groups, read.directory.groups, read);
@@ -171,7 +170,7 @@ function differs(before: SourceUser | undefined, now: SourceUser): boolean {
 }
 
 /** the changed users without an id, with the listed ones they do not already hold */
-function withoutIdOf(changed: readonly UserWithoutId[], listed: readonly string[]): UserWithoutId[] {
+function withoutIdOf(changed: readonly UserWithoutId[], listed: IdListing['withoutId']): UserWithoutId[] {
   const seen = new Set(changed.flatMap((u) => u.keys));
-  return [...changed, ...listed.filter((dn) => !seen.has(dnKey(dn))).map((dn) => ({ dn, keys: [dnKey(dn)] }))];
+  return [...changed, ...listed.filter((e) => !seen.has(dnKey(e.dn))).map((e) => withoutIdUser(e.dn, e.uid))];
 }

@@ -68,17 +68,28 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
     const key = dnKey(entry.dn);
     const id = idValue(entry, idAttribute);
     if (id === undefined) {
-      const uid = first(entry, 'uid') ?? first(entry, 'sAMAccountName');
-      out.withoutId.push({ dn: entry.dn, keys: [key, ...(uid === undefined ? [] : [uid.toLowerCase()])] });
+      out.withoutId.push(withoutIdUser(entry.dn, uidOf(entry)));
       continue;
     }
     const off = disabled ? disabled.has(key) : activeDirectory && disabledByAccountControl(entry) === true;
     const user = toSourceUser(entry, id, !off, kept);
     out.byDn.set(key, user);
-    const uid = first(entry, 'uid') ?? first(entry, 'sAMAccountName');
+    const uid = uidOf(entry);
     if (uid !== undefined) out.byUid.set(uid.toLowerCase(), user);
   }
   return out;
+}
+
+/** the name a memberUid group lists a user by (the attributes read for it: `UID_ATTRIBUTES`) */
+export function uidOf(entry: LdapEntry): string | undefined {
+  return first(entry, 'uid') ?? first(entry, 'sAMAccountName');
+}
+
+export const UID_ATTRIBUTES = ['uid', 'sAMAccountName'];
+
+/** a user without an id, by the keys a group may list them by */
+export function withoutIdUser(dn: string, uid: string | undefined): UserWithoutId {
+  return { dn, keys: [dnKey(dn), ...(uid === undefined ? [] : [uid.toLowerCase()])] };
 }
 
 function toSourceUser(entry: LdapEntry, id: string, active: boolean, attributes: { name: string; binary: boolean }[]): SourceUser {
@@ -87,7 +98,7 @@ function toSourceUser(entry: LdapEntry, id: string, active: boolean, attributes:
     const v = a.binary ? idValue(entry, a.name) : first(entry, a.name);
     if (v !== undefined) raw[a.name] = v;
   }
-  const userName = first(entry, 'uid') ?? first(entry, 'sAMAccountName');
+  const userName = uidOf(entry);
   const displayName = first(entry, 'displayName') ?? first(entry, 'cn');
   return {
     id,
