@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
 import { StalePlanError } from '../errors.js';
-import { httpRequest } from '../http/request.js';
+import { httpRequest, shownUrl } from '../http/request.js';
 import type { LeaseHolder } from '../store/store.js';
 
 /** an operator's run can take as long as a full sync: wait for the answer, not for a timer */
@@ -36,8 +36,8 @@ export async function sendToDaemon(config: Config, holder: LeaseHolder, path: st
   if (res.status === 200) return body;
   const why = body?.error ?? `HTTP ${res.status}`;
   if (res.status === 409) throw new StalePlanError(why);
-  if (res.status === 401) throw new Error(`${who} at ${base} refused the token: server.syncToken differs from the daemon's`);
-  throw new Error(`${who} at ${base} answered ${res.status}: ${why}`);
+  if (res.status === 401) throw new Error(`${who} at ${shownUrl(base)} refused the token: server.syncToken differs from the daemon's`);
+  throw new Error(`${who} at ${shownUrl(base)} answered ${res.status}: ${why}`);
 }
 
 function localUrl(config: Config): string {

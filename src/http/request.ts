@@ -97,6 +97,16 @@ export function pathOf(url: string): string {
   }
 }
 
+/** a URL as errors show it: a key in its query or its user info stays out of logs */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${pathOf(url)}`;
+  } catch {
+    return '(a URL that does not parse)';
+  }
+}
+
 export function headerValue(headers: HttpResponse['headers'], name: string): string[] {
   const raw = headers[name];
   return raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];

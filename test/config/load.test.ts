@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, envNameToPath, loadConfig } from '../../src/config/load.js';
 import { runCli } from '../helpers/harness.js';
 
@@ -33,6 +33,27 @@ describe('configuration', () => {
     expect(config.mappings[0]!.onGroupRemoved).toBeUndefined(); // the backend's default: keep on Wire
     expect(config.guards).toMatchObject({ maxRemovalsPerRun: 100, maxRemovalRatio: 0.2, protect: [] });
     expect(config.store.path).toBe(join(dir, 'data/convsync.db'));
+  });
+
+  it('tells a file that is not YAML by line, column and kind, never quoting it (an inline secret may be what broke it)', () => {
+    // the YAML library's warnings would quote an unresolved tag on stderr
+    const warned = vi.spyOn(process, 'emitWarning');
+    const cases: [string, string][] = [
+      ['token: @S3cret-a\n', 'at line 1, column 8: Plain value cannot start with reserved character @'],
+      ['a: 1\npassword: ab: S3cret-b\n', 'at line 2, column 11: Nested mappings are not allowed in compact mappings'],
+      ['a: "ab"S3cret-c\n', 'at line 1, column 8: Unexpected scalar at node end'],
+      ['token: |S3cret-d\n', 'at line 1, column 9: Block scalar header includes extra characters'],
+      ['token: !S3cret-e x\n', 'at line 1, column 8: Unresolved tag'],
+      ['token: *S3cret-f\n', ': Unresolved alias (the anchor must be set before the alias)'],
+    ];
+    for (const [text, told] of cases) {
+      const issues = issuesOf(() => loadConfig({ file: file('broken.yaml', text), env: {}, checkSecretFiles: false }));
+      expect(issues[0]!.message).toBe(`not valid YAML ${told}`.replace('YAML :', 'YAML:'));
+      expect(JSON.stringify(issues)).not.toContain('S3cret');
+    }
+    expect(warned).not.toHaveBeenCalled();
+    warned.mockRestore();
+    expect(issuesOf(() => loadConfig({ file: file('loop.yaml', 'x: &a [*a]\n'), env: {}, checkSecretFiles: false }))[0]!.message).toMatch(/alias holds itself/);
   });
 
   it('reports every problem with its path', () => {

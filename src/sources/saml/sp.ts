@@ -6,6 +6,7 @@ import type { Dispatcher } from 'undici';
 import { validateXML } from 'xmllint-wasm';
 import { defaultDispatcher } from '../../http/dispatcher.js';
 import { request } from '../../http/undici.js';
+import { shownUrl } from '../../http/request.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
@@ -133,7 +134,7 @@ export class SamlServiceProvider {
       bodyTimeout: 10_000,
     });
     const body = await res.body.text();
-    if (res.statusCode !== 200) throw new Error(`the IdP metadata at ${metadataUrl} answered HTTP ${res.statusCode}`);
+    if (res.statusCode !== 200) throw new Error(`the IdP metadata at ${shownUrl(metadataUrl!)} answered HTTP ${res.statusCode}`);
     return body;
   }
 
