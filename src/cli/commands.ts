@@ -4,6 +4,7 @@ import { createLogger } from '../log.js';
 import { createApp } from '../main.js';
 import { parsePlanFile } from '../plan/file.js';
 import { migrateConversations } from '../reconcile/migrate.js';
+import { runNumberOf } from '../store/runs.js';
 import { applySavedPlan, approveRun, EXIT, planForExplain, runOnce, type RunOutcome } from '../reconcile/run.js';
 import { Store, type LeaseHolder } from '../store/store.js';
 import type { Config } from '../config/schema.js';
@@ -94,8 +95,8 @@ export async function apply(file: string | undefined, flags: Flags): Promise<num
 }
 
 export async function approve(run: string | undefined, flags: Flags): Promise<number> {
-  const runId = Number(run);
-  if (!run || !Number.isInteger(runId) || runId < 1) {
+  const runId = runNumberOf(run);
+  if (runId === undefined) {
     process.stderr.write('approve needs the number of the run whose removals were held back: convsync approve 42 (see convsync status)\n');
     return EXIT.error;
   }

@@ -26,16 +26,16 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
       `  #${r.id} ${r.mode.padEnd(7)} ${r.startedAt}  ${r.result ?? 'running or interrupted'} (exit ${r.exitCode ?? '-'})${plan}${r.error ? ` — ${r.error}` : ''}`,
     );
   }
-  const quarantined = runs.find((r) => (r.summary as { plan?: { quarantined?: boolean } } | null)?.plan !== undefined);
-  const plan = quarantined && (store.runs.plan(quarantined.id) as Plan | undefined);
-  if (plan?.summary.quarantined) {
-    const held = plan.blocked.filter((b) => b.kind === 'guard');
+  // what waits for approval: dry runs hold nothing back, and an approved or superseded run no longer does
+  for (const { run, plan } of store.views.heldRuns()) {
+    const { blocked, warnings } = plan as Plan;
+    const held = blocked.filter((b) => b.kind === 'guard');
     const members = held.reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 1), 0);
     lines.push(
       '',
-      `Held back in run #${quarantined!.id}: ${members} removal(s)/delete(s) in ${held.length} conversation(s) — ${held[0]?.why ?? plan.warnings.find((w) => w.startsWith('guards tripped')) ?? ''}`,
+      `Held back in run #${run.id}: ${members} removal(s)/delete(s) in ${held.length} conversation(s) — ${held[0]?.why ?? warnings.find((w) => w.startsWith('guards tripped')) ?? ''}`,
     );
-    lines.push(`  release them with: convsync approve ${quarantined!.id}`);
+    lines.push(`  release them with: convsync approve ${run.id}`);
   }
   lines.push('', `Pending ops: ${pending.length}${pending.length > 0 ? ' (resolved at the start of the next sync)' : ''}`);
   if (failures.length > 0) {

@@ -173,6 +173,8 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
         : `run ${heldIn} has no plan recorded: there is no such run, or it was pruned (retention.runs); see convsync status`,
     );
   }
+  // approving again, or a run a later one superseded, would release what no one approved since
+  if (!store.views.heldRunIds().includes(heldIn)) throw new StalePlanError(store.views.whyNotHeld(heldIn));
   const held = saved.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
   const runId = store.runs.start('approve');
   deps.onRunStart?.(runId);

@@ -1,5 +1,6 @@
 import type { Express, RequestHandler } from 'express';
 import { StalePlanError } from '../errors.js';
+import { runNumberOf } from '../store/runs.js';
 import type { RunOutcome } from '../reconcile/run.js';
 import type { DaemonControl } from './daemon-control.js';
 import { route } from './route.js';
@@ -30,8 +31,8 @@ export function mountRunRoutes(app: Express, daemon: DaemonControl, requireToken
     '/approve/:run',
     requireToken,
     route(async (req, res) => {
-      const runId = Number(req.params.run);
-      if (!Number.isInteger(runId) || runId < 1) {
+      const runId = runNumberOf(req.params.run);
+      if (runId === undefined) {
         res.status(400).json({ error: 'the run must be a positive whole number (see convsync status)' });
         return;
       }

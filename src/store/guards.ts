@@ -66,18 +66,18 @@ export class GuardStore {
       .run(source, size.groups, size.memberships, now());
   }
 
-  /** ops a scoped run held back: every later run holds them too until they are approved */
+  /** ops a scoped run held back: every later run holds them too until each run that held them is approved */
   recordHeld(runId: number, ops: readonly { op: string; key: string }[]): void {
-    const put = this.db.prepare(`INSERT INTO held_ops (op, key, run_id, held_at) VALUES (?, ?, ?, ?) ON CONFLICT (op, key) DO NOTHING`);
+    const put = this.db.prepare(`INSERT INTO held_ops (op, key, run_id, held_at) VALUES (?, ?, ?, ?) ON CONFLICT (op, key, run_id) DO NOTHING`);
     const t = now();
     this.db.transaction(() => {
       for (const o of ops) put.run(o.op, o.key, runId, t);
     })();
   }
 
-  /** "op key" → the run that held it back */
+  /** "op key" → the first run that held it back and is not approved yet */
   heldOps(): Map<string, number> {
-    const rows = this.db.prepare(`SELECT op, key, run_id FROM held_ops`).raw().all() as [string, string, number][];
+    const rows = this.db.prepare(`SELECT op, key, min(run_id) FROM held_ops GROUP BY op, key`).raw().all() as [string, string, number][];
     return new Map(rows.map(([op, key, run]) => [`${op} ${key}`, run]));
   }
 

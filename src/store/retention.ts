@@ -75,7 +75,7 @@ export class Retention {
       INSERT OR IGNORE INTO prune_protected SELECT id FROM runs WHERE finished_at IS NULL;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM held_ops;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM journal WHERE status = 'pending';
-      INSERT OR IGNORE INTO prune_protected SELECT max(id) FROM runs WHERE exit_code = 3 AND id IS NOT NULL HAVING max(id) IS NOT NULL;
+      INSERT OR IGNORE INTO prune_protected SELECT max(id) FROM runs WHERE exit_code = 3 AND mode = 'sync' AND scoped = 0 HAVING max(id) IS NOT NULL;
     `);
   }
 

@@ -5,6 +5,11 @@ const now = () => new Date().toISOString();
 
 export type RunMode = 'sync' | 'dry-run' | 'plan' | 'apply' | 'approve' | 'migrate';
 
+/** a run's number as an operator writes it (`approve 42`): digits only, so that `1e1` or `0x10` names no run */
+export function runNumberOf(text: string | undefined): number | undefined {
+  return text !== undefined && /^[1-9][0-9]{0,14}$/.test(text) ? Number(text) : undefined;
+}
+
 export interface RunRow {
   id: number;
   mode: RunMode;

@@ -64,6 +64,18 @@ export class StatusViews {
       .all() as number[];
   }
 
+  /** why a run that recorded a plan is not among `heldRuns` */
+  whyNotHeld(id: number): string {
+    const mode = this.db.prepare(`SELECT mode FROM runs WHERE id = ?`).pluck().get(id) as string | undefined;
+    if (mode !== 'sync') return `run ${id} was a ${mode ?? 'pruned'} run: only what a sync held back can be approved`;
+    const by = this.db
+      .prepare(`SELECT id FROM runs WHERE mode = 'approve' AND id > ? AND json_extract(summary, '$.approved') = ? ORDER BY id LIMIT 1`)
+      .pluck()
+      .get(id, id) as number | undefined;
+    if (by !== undefined) return `run ${id} was approved already, by run ${by}`;
+    return `run ${id} holds nothing back now: it held nothing, or a later full run planned again; see convsync status for what waits for approval`;
+  }
+
   /** the newest full run and its plan (none when it planned nothing or was pruned) */
   latestPlan(): { runId: number; plan: unknown } | undefined {
     const row = this.db

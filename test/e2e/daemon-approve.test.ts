@@ -58,6 +58,8 @@ describe('approve while the daemon runs', () => {
     expect((await post(`${d.url}/approve/${heldRun}`)).status).toBe(401);
     expect((await post(`${d.url}/approve/${heldRun}`, 'wrong')).status).toBe(401);
     expect((await post(`${d.url}/approve/first`, SYNC_TOKEN)).status).toBe(400);
+    // a run's number is digits: 1e1 is no way to write run 10
+    expect((await post(`${d.url}/approve/${heldRun}e0`, SYNC_TOKEN)).status).toBe(400);
 
     // a plain one-shot sync is still refused: one writer
     const oneShot = await h.cli(['sync']);
@@ -72,6 +74,21 @@ describe('approve while the daemon runs', () => {
     expect(approved.stdout).toMatch(new RegExp(`Approved run ${heldRun}: 5 held-back removal\\(s\\) released, 1 no longer apply`));
     expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(7);
     expect((await h.cli(['approve', '99'])).stderr).toMatch(/refused: run 99 has no plan recorded/);
+    // approved once: a second approval (a retried script, a second click) releases nothing
+    const again = await post(`${d.url}/approve/${heldRun}`, SYNC_TOKEN);
+    expect(again).toMatchObject({ status: 409, json: { error: expect.stringMatching(new RegExp(`^run ${heldRun} was approved already, by run \\d+$`)) } });
+    // where the daemon is may carry user info: no error repeats it
+    writeFileSync(join(h.dir, 'other-token'), 'not-the-daemons\n');
+    const wrongToken = await h.cli([
+      'approve',
+      String(heldRun),
+      '--daemon',
+      d.url.replace('//', '//ops:pw-S3cret@'),
+      '--set',
+      'server.syncTokenFile=./other-token',
+    ]);
+    expect(wrongToken.stderr).toMatch(/refused the token/);
+    expect(wrongToken.stderr).not.toMatch(/S3cret/);
 
     // held again; released this time by sync --allow-removals through the daemon
     for (const m of g.members.slice(0, 1).concat(g.members.slice(6, 11))) h.scim.removeMember(g.id, m.value);

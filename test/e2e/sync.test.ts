@@ -114,10 +114,16 @@ describe('convsync sync (end to end)', () => {
     expect(h.wire.writeCalls().length).toBe(writes);
     expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(12);
 
+    // a dry run that would hold the same back (run 3) holds nothing: it is no approval's subject
+    expect((await h.cli(['plan'])).code).toBe(3);
     // status says what is held and how to release it
     const status = await h.cli(['status']);
     expect(status.stdout).toMatch(/Held back in run #2: 6 removal\(s\)\/delete\(s\) in 1 conversation\(s\)/);
     expect(status.stdout).toMatch(/convsync approve 2/);
+    expect(status.stdout).not.toMatch(/approve 3|run #3:/);
+    const dryApproved = await h.cli(['approve', '3']);
+    expect(dryApproved.code).toBe(1);
+    expect(dryApproved.stderr).toMatch(/run 3 was a plan run: only what a sync held back can be approved/);
 
     // one of the six is back in the group before the approval: only the other five go
     h.scim.addMember(g.id, g.members[0]!.value);
@@ -129,6 +135,7 @@ describe('convsync sync (end to end)', () => {
     expect(after).toContain(h.wireId(g.members[0]!.value));
     expect((await h.cli(['sync'])).code).toBe(0);
     expect((await h.cli(['approve', '99'])).stderr).toMatch(/run 99 has no plan recorded/);
+    expect((await h.cli(['approve', '2'])).stderr).toMatch(/run 2 was approved already, by run 4/);
   });
 
   it('distrusts a source that answers an empty list: nothing unbound or removed, exit 3, until approved', async () => {

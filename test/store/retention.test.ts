@@ -23,6 +23,9 @@ describe('retention', () => {
     // a later quarantined run: the newest, so its plan is kept too
     const newestHeld = store.runs.start('sync');
     store.runs.finish(newestHeld, { result: 'quarantined', exitCode: 3, summary: { plan: {} }, plan: heldBackPlan(3) });
+    // a dry run that would have held removals back holds nothing: it takes no protection from the sync
+    const dry = store.runs.start('dry-run');
+    store.runs.finish(dry, { result: 'quarantined', exitCode: 3, summary: { plan: {} }, plan: heldBackPlan(4) });
     const crashed = store.runs.start('sync');
     store.journal.pending(crashed, { op: 'add', key: 'k', name: 'K', conversationId: 'c', members: ['u'], reason: 'r' });
     store.runs.finish(crashed, { result: 'error', exitCode: 1, summary: null });
@@ -45,8 +48,8 @@ describe('retention', () => {
     const reopened = Store.open(path);
     const before = reopened.retention.bytes();
     const report = reopened.retention.prune({ ...POLICY, plansMaxCount: 50 });
-    // the first (quarantined, not the newest) run goes; the one awaiting approval, the crashed one and the newest quarantined stay
-    expect(report.runs).toBe(300 + 1);
+    // the first (quarantined, not the newest) run and the dry run go; the one awaiting approval, the crashed one and the newest quarantined stay
+    expect(report.runs).toBe(300 + 2);
     expect(report.identity).toBe(1);
     expect(reopened.runs.plan(held)).toBeUndefined();
     expect(reopened.runs.plan(heldScoped)).toEqual(heldBackPlan(2));

@@ -51,6 +51,11 @@ describe('store', () => {
       'user_ids',
       'user_ids_epoch',
     ]);
+    // an anonymous GET /saml/login adds a request and clears the expired ones: by an index, never by reading them all
+    for (const table of ['saml_requests', 'saml_assertions']) {
+      const plan = db.prepare(`EXPLAIN QUERY PLAN DELETE FROM ${table} WHERE expires_at <= ?`).all('2026-01-01') as { detail: string }[];
+      expect(plan.map((p) => p.detail).join('; ')).toMatch(new RegExp(`^SEARCH ${table} USING (COVERING )?INDEX ${table}_expiry \\(expires_at<\\?\\)$`));
+    }
     db.close();
   });
 

@@ -2,6 +2,7 @@ import type { Router } from 'express';
 import type { Logger } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DaemonStoppingError, describeError, StalePlanError, SyncError } from '../../errors.js';
+import { runNumberOf } from '../../store/runs.js';
 import { route } from '../http.js';
 import type { UiAuth } from './auth.js';
 import { sessionOf } from './auth.js';
@@ -32,9 +33,9 @@ export class UiActions {
       auth.require,
       auth.checkCsrf,
       route(async (req, res) => {
-        const runId = Number(req.params.run);
+        const runId = runNumberOf(req.params.run);
         const session = sessionOf(res);
-        if (!Number.isInteger(runId) || runId < 1) session.notice = 'The run must be a positive whole number.';
+        if (runId === undefined) session.notice = 'The run must be a positive whole number.';
         else if (this.approving.has(runId)) session.notice = `Run #${runId} is being approved already.`;
         else {
           const action = this.approve(runId);

@@ -22,6 +22,7 @@ import m017 from './017.js';
 import m018 from './018.js';
 import m019 from './019.js';
 import m020 from './020.js';
+import m021 from './021.js';
 
 /** one file per version, numbered from 001; a new migration is a new file and a line here */
 export const MIGRATIONS: readonly string[] = [
@@ -45,4 +46,5 @@ export const MIGRATIONS: readonly string[] = [
   m018,
   m019,
   m020,
+  m021,
 ];
