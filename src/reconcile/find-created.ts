@@ -15,7 +15,8 @@ export class UnclearAdoption extends Error {
 /**
  * What a create whose answer was lost (or whose run was killed) may have made, looked for before
  * any new attempt. Exact where the create carried an identifier journaled with it (Mixin's derived
- * id, Protocol's marker); otherwise narrow: a conversation with the op's name that no binding ever
+ * id, Protocol's marker: its conversation is adopted even renamed or joined by hand since, those
+ * people then recorded as added by hand); otherwise narrow: a conversation with the op's name that no binding ever
  * referred to, made by the daemon's own user (where the backend says who made it), not before the
  * op was journaled (where it says when), and holding nobody the create did not ask for. A
  * conversation a person made is never adopted; two that fit are a question for the operator.
@@ -35,21 +36,26 @@ export async function findCreated(
   const conversations = listed?.conversations ?? (await caller.attempt(() => list()));
   if (listed) listed.conversations = conversations;
   const marker = op.prepared?.marker;
+  // the marker journaled with the create tells its conversation alone, whatever a person did to it since
+  if (marker !== undefined) return unique(op, conversations.filter((c) => c.marker === marker && store.bindingByConversation(c.id) === undefined));
   const self = b.capabilities.reportsCreator ? (await caller.whoami()).userId : undefined;
   const after = Date.parse(since) - CLOCK_SKEW_MS;
   const asked = new Set([...op.members, ...(op.external ?? [])]);
   const fits = conversations.filter(
     (c) =>
       c.name === op.name &&
-      (marker === undefined || c.marker === marker) &&
       (self === undefined || (c.creator !== undefined && b.parseUserId(c.creator) === self)) &&
       (c.createdAt === undefined || c.createdAt >= after) &&
       c.members.every((m) => asked.has(m)) &&
       store.bindingByConversation(c.id) === undefined,
   );
+  return unique(op, fits);
+}
+
+function unique(op: CreateOp, fits: readonly BackendConversation[]): BackendConversation | undefined {
   if (fits.length > 1) {
     throw new UnclearAdoption(
-      `${fits.length} conversations named "${op.name}" could be the one a lost create made (${fits.map((c) => c.id).join(', ')}); none is adopted: ` +
+      `${fits.length} conversations could be the one a lost create of "${op.name}" made (${fits.map((c) => c.id).join(', ')}); none is adopted: ` +
         'delete the ones that are not wanted on the backend, and the next run adopts the one left',
     );
   }

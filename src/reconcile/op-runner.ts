@@ -60,6 +60,7 @@ export class OpRunner {
         for (const op of ops) outcomes.push(await this.execute(op, runId));
         return outcomes;
       }
+      if (isAmbiguous(e)) return ops.map((op) => this.leftPending(op, e));
       const failure = classify(e);
       this.noteUnmanageable(ops[0]!, e);
       for (const id of ids) this.store.journal.failed(id, failure);
@@ -85,6 +86,7 @@ export class OpRunner {
       return 'done';
     } catch (e) {
       if (op.op === 'add' && this.refusesUser(e)) return this.isolate(journalId, op, e, runId);
+      if (isAmbiguous(e)) return this.leftPending(op, e);
       return this.failed(journalId, op, e);
     }
   }
@@ -224,6 +226,17 @@ export class OpRunner {
   /** the op stays pending in the journal: the next run looks again before planning */
   private unknown(op: PlanOp, lost: unknown, look?: unknown): FailedOp {
     const error = `answer lost (${describeError(lost)})${look ? ` and the look for what it made failed (${describeError(look)})` : ', nothing found yet'}; left pending, looked for again before the next plan`;
+    this.log.error({ op: op.op, key: op.key }, `could not ${describeOp(op)}: ${error}`);
+    return { op, kind: 'transient', error };
+  }
+
+  /**
+   * A change whose last answer was lost may have been made: recorded as failed, a refresh would
+   * take its members for people added or gone by hand. It stays pending, and what the
+   * conversation holds is read back before the next plan, as after a crash.
+   */
+  private leftPending(op: PlanOp, lost: unknown): FailedOp {
+    const error = `answer lost (${describeError(lost)}); left pending, the conversation is read back before the next plan`;
     this.log.error({ op: op.op, key: op.key }, `could not ${describeOp(op)}: ${error}`);
     return { op, kind: 'transient', error };
   }

@@ -4,7 +4,8 @@ import { AuthError, describeError, isAmbiguous } from '../errors.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { JournalRow, OpEffect, Store } from '../store/store.js';
 import type { BackendCaller } from './caller.js';
-import { createdEffect, identifiedEffect } from './effects.js';
+import { applyOp } from './apply-op.js';
+import { createdEffect, effectOf, identifiedEffect } from './effects.js';
 import { findCreated, findUser } from './find-created.js';
 
 const NOT_MADE = { kind: 'interrupted', message: 'not made before the interruption (looked for once its answer could no longer come); planned again' };
@@ -52,7 +53,7 @@ async function resolve(
   caller: BackendCaller,
   store: Store,
   row: JournalRow,
-  opts: { ownerId: string; settleMs: number },
+  opts: { ownerId: string; settleMs: number; logger: Logger },
   listed: { conversations?: BackendConversation[] },
 ): Promise<Resolution> {
   const op: PlanOp = row.op;
@@ -74,7 +75,8 @@ async function resolve(
   const present = new Set(conv.members);
   const effect: OpEffect =
     op.op === 'add'
-      ? { kind: 'added', conversationId: op.conversationId, members: op.members.filter((m) => present.has(m)) }
+      ? // those it brought in as added by hand elsewhere (a migration's) stay so
+        effectOf({ ...op, members: op.members.filter((m) => present.has(m)) })
       : op.op === 'remove'
         ? { kind: 'removed', conversationId: op.conversationId, members: op.members.filter((m) => !present.has(m)) }
         : op.op === 'rename'
@@ -102,7 +104,7 @@ async function resolveCreate(
   store: Store,
   row: JournalRow,
   op: CreateOp,
-  ctx: { ownerId: string; settled: boolean; listed: { conversations?: BackendConversation[] } },
+  ctx: { ownerId: string; settled: boolean; listed: { conversations?: BackendConversation[] }; logger: Logger },
 ): Promise<Resolution> {
   const b = caller.backend;
   let found = await findCreated(caller, store, op, row.startedAt, ctx.listed);
@@ -124,5 +126,19 @@ async function resolveCreate(
     return 'resolved';
   }
   store.journal.done(row.id, createdEffect(op, found, ctx.ownerId, b.id), 'adopted after interruption');
+  await bringInByHand(caller, store, row, op, found, ctx.logger);
   return 'adopted';
+}
+
+/**
+ * The people a create brought along as added by hand (a migration's, from the old conversation),
+ * whom no plan adds: what `executeCreate` adds after a create, added now to the adopted one
+ */
+async function bringInByHand(caller: BackendCaller, store: Store, row: JournalRow, op: CreateOp, found: BackendConversation, logger: Logger): Promise<void> {
+  const there = new Set(found.members);
+  const missing = (op.external ?? []).filter((m) => !there.has(m));
+  if (missing.length === 0) return;
+  const add = { op: 'add' as const, key: op.key, name: op.name, conversationId: found.id, members: missing, external: missing, reason: op.reason };
+  const id = store.journal.pending(row.runId, add);
+  store.journal.done(id, await applyOp(caller, add, logger), 'after its create was adopted');
 }
