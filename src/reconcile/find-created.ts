@@ -37,7 +37,11 @@ export async function findCreated(
   if (listed) listed.conversations = conversations;
   const marker = op.prepared?.marker;
   // the marker journaled with the create tells its conversation alone, whatever a person did to it since
-  if (marker !== undefined) return unique(op, conversations.filter((c) => c.marker === marker && store.bindingByConversation(c.id) === undefined));
+  if (marker !== undefined)
+    return unique(
+      op,
+      conversations.filter((c) => c.marker === marker && store.bindingByConversation(c.id) === undefined),
+    );
   const self = b.capabilities.reportsCreator ? (await caller.whoami()).userId : undefined;
   const after = Date.parse(since) - CLOCK_SKEW_MS;
   const asked = new Set([...op.members, ...(op.external ?? [])]);

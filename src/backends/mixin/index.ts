@@ -179,7 +179,11 @@ class MixinBackend implements Backend {
     const echoed = res.headers['x-request-id'];
     // the answer to another request: this one may have been applied all the same, and is looked for like a lost answer
     if (typeof echoed === 'string' && echoed !== requestId) {
-      throw new TransientError(`${method} ${uri}: the answer is for request ${echoed}, not ${requestId}`, { origin: 'mixin', label: 'contract', ambiguous: true });
+      throw new TransientError(`${method} ${uri}: the answer is for request ${echoed}, not ${requestId}`, {
+        origin: 'mixin',
+        label: 'contract',
+        ambiguous: true,
+      });
     }
     const err = (parseJson(res.text) as { error?: { code?: unknown; description?: unknown } } | undefined)?.error;
     if (err && typeof err.code === 'number' && err.code > 0) throw this.error(err.code, String(err.description ?? ''), res, `${method} ${uri.split('?')[0]}`);
