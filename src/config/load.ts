@@ -1,7 +1,8 @@
 import { readFileSync, accessSync, constants } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml, parseDocument, YAMLError } from 'yaml';
+import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type Config } from './schema.js';
+import { configYaml } from './yaml-text.js';
 
 /** One problem in the configuration, with the path of the key it is about. */
 export interface ConfigIssue {
@@ -47,7 +48,9 @@ export function loadConfig(opts: LoadOptions): Config {
   } catch (e) {
     throw new ConfigError([{ path: `(file ${opts.file})`, message: `cannot read: ${(e as Error).message}` }]);
   }
-  const raw = configYaml(text, opts.file);
+  const read = configYaml(text, opts.file);
+  if ('issues' in read) throw new ConfigError(read.issues);
+  const raw = read.value;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError([{ path: `(file ${opts.file})`, message: 'must be a mapping of keys to values' }]);
   }
@@ -91,38 +94,6 @@ export function loadConfig(opts: LoadOptions): Config {
 }
 
 /** `BACKEND__BASE_URL` → ["backend", "baseUrl"]; `SOURCES__0__NAME` → ["sources", "0", "name"] */
-/**
- * The configuration file's YAML. Its mistakes are told by line, column and kind only: the text
- * around one (what the YAML library's own messages quote, as do some of its warnings) may be an
- * inline secret that broke the YAML.
- */
-function configYaml(text: string, file: string): unknown {
-  const doc = parseDocument(text, { prettyErrors: false, logLevel: 'silent' });
-  const mistakes = [...doc.errors, ...doc.warnings];
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return '';
-    const before = text.slice(0, offset);
-    return ` at line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
-  };
-  // the library's messages name the kind of mistake before any ": " that quotes the text
-  const kind = (e: Error) => e.message.split(': ')[0];
-  if (mistakes.length > 0) throw new ConfigError(mistakes.map((e) => ({ path: `(file ${file})`, message: `not valid YAML${at(e.pos[0])}: ${kind(e)}` })));
-  let value: unknown;
-  try {
-    value = doc.toJS() ?? {};
-  } catch (e) {
-    // an alias to no anchor, or too many aliases
-    const where = e instanceof YAMLError ? at(e.pos[0]) : '';
-    throw new ConfigError([{ path: `(file ${file})`, message: `not valid YAML${where}: ${kind(e as Error)}` }]);
-  }
-  try {
-    JSON.stringify(value);
-  } catch {
-    throw new ConfigError([{ path: `(file ${file})`, message: 'an alias holds itself: a configuration cannot be a loop' }]);
-  }
-  return value;
-}
-
 export function envNameToPath(name: string): string[] {
   return name.split('__').map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
 }

@@ -1,6 +1,9 @@
 import type { PlanBuilder, RemovalCandidate } from './builder.js';
 import type { OpType, PlanInput, PlanOp } from './types.js';
 
+/** how an op held only because an earlier run held it back is told (that run's approval releases it) */
+export const HELD_SINCE = 'held back by guards since run';
+
 /** ops a tripped guard holds back until approved, beside removals */
 const HELD_BY_GUARD: ReadonlySet<OpType> = new Set(['delete', 'archive', 'unbind']);
 
@@ -23,7 +26,7 @@ export function applyGuards(b: PlanBuilder): string[] {
   const heldIn = (op: PlanOp) => (input.allowRemovals ? undefined : input.held?.get(`${op.op} ${op.key}`));
   holdBack(b, (op) => {
     const run = heldIn(op);
-    return run === undefined ? undefined : `held back by guards since run ${run}: approve it (convsync approve ${run}) or sync --allow-removals`;
+    return run === undefined ? undefined : `${HELD_SINCE} ${run}: approve it (convsync approve ${run}) or sync --allow-removals`;
   });
   return quarantine;
 }

@@ -3,6 +3,7 @@ import type { Backend } from '../backends/types.js';
 import { durationMs } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import type { computePlan } from '../plan/compute.js';
+import { HELD_SINCE } from '../plan/guards.js';
 import { memberCount, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup } from '../sources/types.js';
@@ -59,8 +60,14 @@ export function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
  * those no plan wants any more.
  */
 export function rememberHeld(store: Store, runId: number, plan: Plan, run: { scoped: boolean; allowRemovals: boolean; complete: boolean }): void {
-  const held = plan.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
-  if (run.scoped) store.guards.recordHeld(runId, held);
+  const guarded = plan.blocked.filter((b) => b.kind === 'guard');
+  const held = guarded.map((b) => b.op);
+  // what this run holds only because an earlier one did is that run's to approve, not this one's
+  if (run.scoped)
+    store.guards.recordHeld(
+      runId,
+      guarded.filter((b) => !b.why.startsWith(HELD_SINCE)).map((b) => b.op),
+    );
   else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
   else if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
 }

@@ -4,9 +4,9 @@ import { AuthError, describeError, isAmbiguous } from '../errors.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { JournalRow, OpEffect, Store } from '../store/store.js';
 import type { BackendCaller } from './caller.js';
-import { applyOp } from './apply-op.js';
 import { createdEffect, effectOf, identifiedEffect } from './effects.js';
 import { findCreated, findUser } from './find-created.js';
+import { OpRunner } from './op-runner.js';
 
 const NOT_MADE = { kind: 'interrupted', message: 'not made before the interruption (looked for once its answer could no longer come); planned again' };
 
@@ -126,7 +126,11 @@ async function resolveCreate(
     return 'resolved';
   }
   store.journal.done(row.id, createdEffect(op, found, ctx.ownerId, b.id), 'adopted after interruption');
-  await bringInByHand(caller, store, row, op, found, ctx.logger);
+  // the create is resolved whatever becomes of this add: a failed one is in the journal, and read back next run
+  await bringInByHand(caller, store, row, op, found, ctx).catch((e: unknown) => {
+    if (e instanceof AuthError) throw e;
+    ctx.logger.warn({ key: op.key, err: describeError(e) }, 'could not add those added by hand to the conversation adopted');
+  });
   return 'adopted';
 }
 
@@ -134,11 +138,18 @@ async function resolveCreate(
  * The people a create brought along as added by hand (a migration's, from the old conversation),
  * whom no plan adds: what `executeCreate` adds after a create, added now to the adopted one
  */
-async function bringInByHand(caller: BackendCaller, store: Store, row: JournalRow, op: CreateOp, found: BackendConversation, logger: Logger): Promise<void> {
+async function bringInByHand(
+  caller: BackendCaller,
+  store: Store,
+  row: JournalRow,
+  op: CreateOp,
+  found: BackendConversation,
+  ctx: { ownerId: string; logger: Logger },
+): Promise<void> {
   const there = new Set(found.members);
   const missing = (op.external ?? []).filter((m) => !there.has(m));
   if (missing.length === 0) return;
   const add = { op: 'add' as const, key: op.key, name: op.name, conversationId: found.id, members: missing, external: missing, reason: op.reason };
-  const id = store.journal.pending(row.runId, add);
-  store.journal.done(id, await applyOp(caller, add, logger), 'after its create was adopted');
+  // journaled, and anyone the backend refuses set apart from the others, as after any create
+  await new OpRunner(store, caller, ctx).execute(add, row.runId);
 }

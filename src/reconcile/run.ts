@@ -173,8 +173,9 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
         : `run ${heldIn} has no plan recorded: there is no such run, or it was pruned (retention.runs); see convsync status`,
     );
   }
-  // approving again, or a run a later one superseded, would release what no one approved since
-  if (!store.views.heldRunIds().includes(heldIn)) throw new StalePlanError(store.views.whyNotHeld(heldIn));
+  // approved again, a run would release what a later one held back and nobody approved
+  const refused = store.views.notApprovable(heldIn);
+  if (refused !== undefined) throw new StalePlanError(refused);
   const held = saved.blocked.filter((b) => b.kind === 'guard').map((b) => b.op);
   const runId = store.runs.start('approve');
   deps.onRunStart?.(runId);
@@ -209,6 +210,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
       summary: { approved: heldIn, released, stale: wanted - released, result: summarizeResult(result) },
       plan,
     });
+    store.runs.approved(heldIn, runId);
     return { runId, mode: 'approve', plan, result, readErrors: [], exitCode, released, stale: wanted - released };
   } catch (e) {
     store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });

@@ -30,8 +30,9 @@ const iso = (ms: number) => new Date(ms).toISOString();
 
 /**
  * Keeps the store bounded on a five-minute schedule. Never pruned: a scoped run of the guards' window, a run still going, a run with a
- * pending op (crash recovery needs it), a run whose held ops wait for approval, and the newest
- * quarantined run with its plan (`convsync approve` reads it). Deleted pages go back to the file
+ * pending op (crash recovery needs it), a run whose held ops wait for approval, the newest
+ * quarantined sync not approved yet, with its plan (`convsync approve` reads it), and the newest
+ * full run. Deleted pages go back to the file
  * system (incremental vacuum).
  */
 export class Retention {
@@ -75,7 +76,11 @@ export class Retention {
       INSERT OR IGNORE INTO prune_protected SELECT id FROM runs WHERE finished_at IS NULL;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM held_ops;
       INSERT OR IGNORE INTO prune_protected SELECT run_id FROM journal WHERE status = 'pending';
-      INSERT OR IGNORE INTO prune_protected SELECT max(id) FROM runs WHERE exit_code = 3 AND mode = 'sync' AND scoped = 0 HAVING max(id) IS NOT NULL;
+      INSERT OR IGNORE INTO prune_protected SELECT max(id) FROM runs
+        WHERE mode = 'sync' AND (exit_code = 3 OR json_extract(summary, '$.plan.quarantined') = 1) AND approved_by IS NULL HAVING max(id) IS NOT NULL;
+      -- the newest full run: gone, an older quarantined one would read as the newest, waiting again
+      INSERT OR IGNORE INTO prune_protected SELECT max(id) FROM runs
+        WHERE mode = 'sync' AND scoped = 0 AND finished_at IS NOT NULL AND result <> 'error' HAVING max(id) IS NOT NULL;
     `);
   }
 

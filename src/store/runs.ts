@@ -99,6 +99,11 @@ export class RunStore {
     this.db.prepare(`UPDATE runs SET triggered_by = ? WHERE id > ? AND triggered_by IS NULL`).run(trigger, afterId);
   }
 
+  /** kept on the approved run itself: the approve run may be pruned before it */
+  approved(id: number, by: number): void {
+    this.db.prepare(`UPDATE runs SET approved_by = ? WHERE id = ?`).run(by, id);
+  }
+
   /** whether a run of this id was recorded (and not pruned) */
   exists(id: number): boolean {
     return this.db.prepare(`SELECT 1 FROM runs WHERE id = ?`).get(id) !== undefined;

@@ -56,6 +56,7 @@ export class StatusViews {
          WHERE (r.id = (SELECT max(id) FROM runs WHERE mode = 'sync' AND scoped = 0 AND finished_at IS NOT NULL AND result <> 'error')
                 AND json_extract(r.summary, '$.plan.quarantined') = 1
                 OR r.id IN (SELECT run_id FROM held_ops))
+           AND r.approved_by IS NULL
            AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.mode = 'approve' AND a.id > r.id AND json_extract(a.summary, '$.approved') = r.id)
            AND (r.plan IS NOT NULL OR r.plan_of IS NOT NULL)
          ORDER BY r.id DESC`,
@@ -64,16 +65,21 @@ export class StatusViews {
       .all() as number[];
   }
 
-  /** why a run that recorded a plan is not among `heldRuns` */
-  whyNotHeld(id: number): string {
-    const mode = this.db.prepare(`SELECT mode FROM runs WHERE id = ?`).pluck().get(id) as string | undefined;
-    if (mode !== 'sync') return `run ${id} was a ${mode ?? 'pruned'} run: only what a sync held back can be approved`;
-    const by = this.db
-      .prepare(`SELECT id FROM runs WHERE mode = 'approve' AND id > ? AND json_extract(summary, '$.approved') = ? ORDER BY id LIMIT 1`)
-      .pluck()
-      .get(id, id) as number | undefined;
-    if (by !== undefined) return `run ${id} was approved already, by run ${by}`;
-    return `run ${id} holds nothing back now: it held nothing, or a later full run planned again; see convsync status for what waits for approval`;
+  /**
+   * Why a run cannot be approved: only a sync's held-back ops are approved, and once. A run a later
+   * full run superseded still can be (an approval queued behind the daemon's run in flight): each
+   * op is checked against a fresh plan then.
+   */
+  notApprovable(id: number): string | undefined {
+    const row = this.db.prepare(`SELECT mode, approved_by FROM runs WHERE id = ?`).get(id) as { mode: string; approved_by: number | null } | undefined;
+    if (row?.mode !== 'sync') return `run ${id} was a ${row?.mode ?? 'pruned'} run: only what a sync held back can be approved`;
+    const by =
+      row.approved_by ??
+      (this.db
+        .prepare(`SELECT id FROM runs WHERE mode = 'approve' AND id > ? AND json_extract(summary, '$.approved') = ? ORDER BY id LIMIT 1`)
+        .pluck()
+        .get(id, id) as number | undefined);
+    return by === undefined ? undefined : `run ${id} was approved already, by run ${by}`;
   }
 
   /** the newest full run and its plan (none when it planned nothing or was pruned) */

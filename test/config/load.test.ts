@@ -39,16 +39,18 @@ describe('configuration', () => {
     // the YAML library's warnings would quote an unresolved tag on stderr
     const warned = vi.spyOn(process, 'emitWarning');
     const cases: [string, string][] = [
-      ['token: @S3cret-a\n', 'at line 1, column 8: Plain value cannot start with reserved character @'],
-      ['a: 1\npassword: ab: S3cret-b\n', 'at line 2, column 11: Nested mappings are not allowed in compact mappings'],
-      ['a: "ab"S3cret-c\n', 'at line 1, column 8: Unexpected scalar at node end'],
-      ['token: |S3cret-d\n', 'at line 1, column 9: Block scalar header includes extra characters'],
-      ['token: !S3cret-e x\n', 'at line 1, column 8: Unresolved tag'],
-      ['token: *S3cret-f\n', ': Unresolved alias (the anchor must be set before the alias)'],
+      ['token: @S3cret-a\n', 'at line 1, column 8: a plain value starts with a reserved character (quote it)'],
+      ['a: 1\npassword: ab: S3cret-b\n', 'at line 2, column 11: a value holds ": " (quote it) or a nested mapping is out of place'],
+      ['a: "ab"S3cret-c\n', 'at line 1, column 8: there is unexpected text (a value that needs quotes?)'],
+      ['token: |S3cret-d\n', 'at line 1, column 9: there is unexpected text (a value that needs quotes?)'],
+      ['token: !S3cret-e x\n', 'at line 1, column 8: a !tag is not known'],
+      ['token: *S3cret-f\n', ': an alias refers to no anchor before it'],
+      ['token: "ab\\US3cret-g"\n', 'at line 1, column 11: a double-quoted value holds an escape sequence that is not valid'],
+      ['policy: sync\n---\npolicy: upsert-only # S3cret-h\n', 'at line 2, column 1: the file holds more than one YAML document'],
     ];
     for (const [text, told] of cases) {
       const issues = issuesOf(() => loadConfig({ file: file('broken.yaml', text), env: {}, checkSecretFiles: false }));
-      expect(issues[0]!.message).toBe(`not valid YAML ${told}`.replace('YAML :', 'YAML:'));
+      expect(issues[0]!.message, text).toBe(`not valid YAML ${told}`.replace('YAML :', 'YAML:'));
       expect(JSON.stringify(issues)).not.toContain('S3cret');
     }
     expect(warned).not.toHaveBeenCalled();

@@ -37,23 +37,28 @@ describe('adoption after a kill (the real CLI, SIGKILL)', () => {
     }, 30_000);
   }
 
-  /** a Wire group with someone a person added, to be moved to a channel */
-  async function groupWithGuest() {
+  /** a Wire group with someone a person added (and, with `refused`, one more who has left the team since), to be moved to a channel */
+  async function groupWithGuest(refused = false) {
     h = await startHarness({ groups: 1, membersPerGroup: 3, users: 8, wire: { features: { channels: true, mls: true } } });
     expect((await h.cli(['sync'])).code).toBe(0);
     const old = [...h.wire.conversations.values()][0]!;
-    const guest = h.directory.users.find((u) => !old.members.has(u.externalId))!.externalId;
-    old.members.set(guest, 'wire_member');
+    const [guest, gone] = h.directory.users.filter((u) => !old.members.has(u.externalId)).map((u) => u.externalId);
+    old.members.set(guest!, 'wire_member');
+    if (refused) {
+      old.members.set(gone!, 'wire_member');
+      // Wire refuses to add them: not connected
+      h.wire.users.get(gone!)!.team = 'another-team';
+    }
     h.wire.users.get(h.botId)!.role = 'admin';
     h.writeConfig({
       backend: { type: 'wire', baseUrl: h.wire.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId, conversationType: 'channel' },
     });
     const channel = () => [...h.wire.conversations.values()].find((c) => c.groupConvType === 'channel');
-    return { guest, channel };
+    return { guest: guest!, channel };
   }
 
-  it('migrate-to-channels killed once the channel was made: the next run adopts it and brings in who was added by hand', async () => {
-    const { guest, channel } = await groupWithGuest();
+  it('migrate-to-channels killed once the channel was made: the next run adopts it and brings in who was added by hand (but the one Wire refuses)', async () => {
+    const { guest, channel } = await groupWithGuest(true);
     h.wire.loseResponses({ method: 'POST', path: /^\/v\d+\/conversations$/, as: 'slow', delayMs: 60_000 });
     const run = startCli(['migrate-to-channels', '--config', h.configFile]);
     await until(() => channel() !== undefined, 'the channel is made');

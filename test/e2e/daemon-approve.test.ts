@@ -104,6 +104,28 @@ describe('approve while the daemon runs', () => {
     expect((await d.done).code).toBe(0);
   });
 
+  it('an approval queued behind a full run that holds the same removals again still goes through', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 12, users: 14 });
+    writeFileSync(join(h.dir, 'sync-token'), `${SYNC_TOKEN}\n`);
+    const d = await startDaemon(h, { syncTokenFile: './sync-token' });
+    const g = h.directory.groups[0]!;
+    for (const m of g.members.slice(0, 6)) h.scim.removeMember(g.id, m.value);
+    const held = await post(`${d.url}/sync?wait=true`, SYNC_TOKEN);
+    expect(held.json).toMatchObject({ exitCode: 3 });
+    // the daemon's next full run (slowed by an add) starts before the approval and holds the six again
+    const newcomer = h.directory.users.find((u) => !g.members.some((m) => m.value === u.id))!;
+    h.scim.addMember(g.id, newcomer.id);
+    h.wire.loseResponses({ method: 'POST', path: /^\/v\d+\/conversations\/[^/]+\/[^/]+\/members$/, as: 'slow', delayMs: 1500 });
+    void post(`${d.url}/sync`, SYNC_TOKEN);
+    await sleep(300);
+    const approved = await post(`${d.url}/approve/${held.json.runId as number}`, SYNC_TOKEN);
+    expect(approved.status, JSON.stringify(approved.json)).toBe(200);
+    expect(approved.json).toMatchObject({ released: 6 });
+    expect(wireState(h.wire, h.botId).get('Team eng')).toHaveLength(7);
+    d.child.kill('SIGTERM');
+    expect((await d.done).code).toBe(0);
+  });
+
   it('without a sync token, approve says what to configure instead of waiting for the daemon', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 2 });
     const d = await startDaemon(h, {});

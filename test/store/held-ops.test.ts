@@ -1,7 +1,11 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { HELD_SINCE } from '../../src/plan/guards.js';
+import type { Plan } from '../../src/plan/types.js';
+import { rememberHeld } from '../../src/reconcile/bookkeeping.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { Store } from '../../src/store/store.js';
+import { POLICY } from '../helpers/retention.js';
 import { tempDbPaths } from '../helpers/temp-db.js';
 
 describe('held ops, per run that held them', () => {
@@ -35,6 +39,22 @@ describe('held ops, per run that held them', () => {
     store.close();
   });
 
+  it('records what a scoped run held on its own, not what it held only because an earlier run had', () => {
+    const store = Store.open(dbPath());
+    const op = (key: string) => ({ op: 'remove' as const, key, name: key, conversationId: `c-${key}`, members: ['u1'], reason: 'r' });
+    const plan = {
+      ops: [],
+      blocked: [
+        { kind: 'guard' as const, why: `${HELD_SINCE} 3: approve it (convsync approve 3) or sync --allow-removals`, op: op('idp:x') },
+        { kind: 'guard' as const, why: 'held back by guards: 3 removals exceed maxRemovalsPerRun 2', op: op('idp:y') },
+      ],
+      warnings: [],
+    } as unknown as Plan;
+    rememberHeld(store, 4, plan, { scoped: true, allowRemovals: false, complete: true });
+    expect(store.guards.heldOps()).toEqual(new Map([['remove idp:y', 4]]));
+    store.close();
+  });
+
   it('keeps the holds of a store made before, through the upgrade', () => {
     const path = dbPath();
     const version = MIGRATIONS.length - 1;
@@ -51,25 +71,48 @@ describe('held ops, per run that held them', () => {
     store.close();
   });
 
-  it('says why a run with a plan waits for no approval', () => {
+  const removal = { op: 'remove', key: 'idp:x', name: 'x', conversationId: 'c', members: ['u1'], reason: 'r' };
+  const plan = { ops: [], blocked: [{ kind: 'guard', why: 'held back by guards', op: removal }], warnings: [], summary: { quarantined: true } };
+  const quarantined = { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan };
+
+  it('says why a run cannot be approved: not a sync, or approved already (a superseded one can be)', () => {
     const store = Store.open(dbPath());
-    const removal = { op: 'remove', key: 'idp:x', name: 'x', conversationId: 'c', members: ['u1'], reason: 'r' };
-    const plan = { ops: [], blocked: [{ kind: 'guard', why: 'held back by guards', op: removal }], warnings: [], summary: { quarantined: true } };
     const dry = store.runs.start('dry-run');
-    store.runs.finish(dry, { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan });
+    store.runs.finish(dry, quarantined);
     const held = store.runs.start('sync');
-    store.runs.finish(held, { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan });
+    store.runs.finish(held, quarantined);
     expect(store.views.heldRunIds()).toEqual([held]);
-    expect(store.views.whyNotHeld(dry)).toBe(`run ${dry} was a dry-run run: only what a sync held back can be approved`);
-    const approve = store.runs.start('approve');
-    store.runs.finish(approve, { result: 'ok', exitCode: 0, summary: { approved: held, released: 1, stale: 0 } });
-    expect(store.views.heldRunIds()).toEqual([]);
-    expect(store.views.whyNotHeld(held)).toBe(`run ${held} was approved already, by run ${approve}`);
+    expect(store.views.notApprovable(dry)).toBe(`run ${dry} was a dry-run run: only what a sync held back can be approved`);
+    expect(store.views.notApprovable(held)).toBeUndefined();
+    // a later full run holds the same again: the first no longer waits, and can still be approved
     const later = store.runs.start('sync');
-    store.runs.finish(later, { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan });
-    const superseding = store.runs.start('sync');
-    store.runs.finish(superseding, { result: 'ok', exitCode: 0, summary: { plan: { quarantined: false } }, plan });
-    expect(store.views.whyNotHeld(later)).toMatch(/^run \d+ holds nothing back now: it held nothing, or a later full run planned again/);
+    store.runs.finish(later, quarantined);
+    expect(store.views.heldRunIds()).toEqual([later]);
+    expect(store.views.notApprovable(held)).toBeUndefined();
+    const approve = store.runs.start('approve');
+    store.runs.finish(approve, { result: 'ok', exitCode: 0, summary: { approved: later, released: 1, stale: 0 } });
+    store.runs.approved(later, approve);
+    expect(store.views.heldRunIds()).toEqual([]);
+    expect(store.views.notApprovable(later)).toBe(`run ${later} was approved already, by run ${approve}`);
+    // the approve run is pruned long before the run it approved: that run stays approved
+    store.retention.prune({ ...POLICY, runsMaxAgeMs: 1000 }, Date.now() + 10_000);
+    expect(store.runs.exists(approve)).toBe(false);
+    expect(store.views.heldRunIds()).toEqual([]);
+    expect(store.views.notApprovable(later)).toBe(`run ${later} was approved already, by run ${approve}`);
+    store.close();
+  });
+
+  it('keeps the plan of the run status says to approve, also when it ended 1 (an op failed beside the held ones)', () => {
+    const store = Store.open(dbPath());
+    const held = store.runs.start('sync');
+    store.runs.finish(held, { ...quarantined, result: 'failed', exitCode: 1 });
+    for (let i = 0; i < 5; i++) {
+      const dry = store.runs.start('dry-run');
+      store.runs.finish(dry, { result: 'ok', exitCode: 0, summary: { plan: {} }, plan: { ...plan, warnings: [`dry ${i}`] } });
+    }
+    store.retention.prune({ ...POLICY, plansMaxCount: 3 });
+    expect(store.views.heldRunIds()).toEqual([held]);
+    expect(store.runs.plan(held)).toEqual(plan);
     store.close();
   });
 });
