@@ -91,6 +91,8 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       // the parts before the ops: a run that stops half-way never leaves conversations newer than them
       const unnumbered = keepParts(store, planned, opts);
       result = mergeResults(result, await reconciler.apply(plan, runId));
+      // the books are kept only by the writer: a process paused past its lease keeps none
+      store.journal.fence();
       for (const r of result.refused ?? [])
         plan.warnings.push(
           `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,

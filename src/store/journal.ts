@@ -27,6 +27,8 @@ export interface JournalRow {
  */
 export class JournalStore {
   private readonly sql: Statements;
+  /** run inside each write: throws when this process is no longer the writer (see Lease.hold) */
+  fence: () => void = () => undefined;
 
   constructor(
     private readonly db: Database.Database,
@@ -45,14 +47,19 @@ export class JournalStore {
     const conversationId = 'conversationId' in op ? op.conversationId : null;
     const startedAt = now();
     const insert = () =>
-      Number(
-        this.sql
-          .get(
-            `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
-          )
-          .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, startedAt).lastInsertRowid,
-      );
+      this.db
+        .transaction(() => {
+          this.fence();
+          return Number(
+            this.sql
+              .get(
+                `INSERT INTO journal (run_id, op, binding_key, conversation_id, payload, reason, status, started_at)
+                 VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+              )
+              .run(runId, op.op, op.key, conversationId, JSON.stringify(op), op.reason, startedAt).lastInsertRowid,
+          );
+        })
+        .immediate();
     if (!opts.durable) return insert();
     // in WAL mode, FULL syncs the log at this commit; NORMAL only at checkpoints
     this.db.pragma('synchronous = FULL');
@@ -66,15 +73,21 @@ export class JournalStore {
   /** the op's result and its snapshot change land together or not at all */
   done(id: number, effect: OpEffect, note?: string): void {
     this.members.writing(() => {
+      this.fence();
       this.snapshot.apply(effect);
       this.sql.get(`UPDATE journal SET status = 'done', finished_at = ?, note = ? WHERE id = ? AND status = 'pending'`).run(now(), note ?? null, id);
     });
   }
 
   failed(id: number, error: { kind: string; label?: string | undefined; message: string }): void {
-    this.sql
-      .get(`UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`)
-      .run(now(), error.kind, error.label ?? null, error.message, id);
+    this.db
+      .transaction(() => {
+        this.fence();
+        this.sql
+          .get(`UPDATE journal SET status = 'failed', finished_at = ?, error_kind = ?, error_label = ?, error_message = ? WHERE id = ?`)
+          .run(now(), error.kind, error.label ?? null, error.message, id);
+      })
+      .immediate();
   }
 
   /** whether a create for this key is still pending (its answer lost, not found yet) */

@@ -73,6 +73,19 @@ export class Lease {
       .immediate();
   }
 
+  /**
+   * The fence of every journal write, inside its transaction: throws when the lease is no longer
+   * this holder's (a process paused past the lease's life, whose lease another convsync took), and
+   * keeps it fresh otherwise. Without it, such a process would go on applying its old plan beside
+   * the new writer, making conversations that writer made already.
+   */
+  hold(holder: LeaseHolder): void {
+    const current = this.current();
+    if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync: this process writes no more');
+    if (Date.parse(current.renewedAt) + LEASE_TTL_MS / 3 < Date.now())
+      this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+  }
+
   release(holder: LeaseHolder): void {
     const current = this.current();
     if (current && same(current, holder)) this.db.prepare(`DELETE FROM meta WHERE key = 'lease'`).run();

@@ -65,7 +65,10 @@ export class RunStore {
     const holder = this.db.transaction(() => {
       const h = same?.holder ?? (digest === null ? undefined : this.holderOf(digest, id));
       this.db
-        .prepare(`UPDATE runs SET finished_at = ?, result = ?, exit_code = ?, summary = ?, plan = ?, plan_digest = ?, plan_of = ?, error = ? WHERE id = ?`)
+        // a run another writer marked interrupted (this one had lost the lease) keeps that mark
+        .prepare(
+          `UPDATE runs SET finished_at = ?, result = ?, exit_code = ?, summary = ?, plan = ?, plan_digest = ?, plan_of = ?, error = ? WHERE id = ? AND finished_at IS NULL`,
+        )
         .run(now(), result, exitCode, JSON.stringify(summary ?? null), h === undefined ? (stored ?? null) : null, digest, h ?? null, error ?? null, id);
       return h;
     })();

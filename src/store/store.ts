@@ -100,6 +100,7 @@ export class Store {
   static open(path: string, opts: { writer?: LeaseHolder } = {}): Store {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const db = writesWaitForTheLock(new Database(path));
+    let giveBack: (() => void) | undefined;
     try {
       // a new file gives deleted pages back (retention); set before its first table
       if (db.prepare(`SELECT count(*) FROM sqlite_master`).pluck().get() === 0) db.pragma('auto_vacuum = INCREMENTAL');
@@ -110,12 +111,21 @@ export class Store {
       const store = new Store(db);
       const holder = opts.writer ?? (store.schemaVersion < MIGRATIONS.length ? { host: hostname(), pid: process.pid, command: 'migrate' } : undefined);
       const taken = holder !== undefined && store.lease.acquire(holder, LEASE_TTL_MS, isAlive);
+      // a store that fails to open (a newer schema, a full disk) does not keep another writer out
+      if (taken) giveBack = () => store.lease.release(holder);
       store.migrate();
       // runs are made only under the lease: one left open when it changed hands has lost its writer
       if (taken) store.runs.interrupted('its writer was gone or had lost the lease when the next writer started');
       if (holder && !opts.writer) store.lease.release(holder);
+      const writer = opts.writer;
+      if (writer) store.journal.fence = () => store.lease.hold(writer);
       return store;
     } catch (e) {
+      try {
+        giveBack?.();
+      } catch {
+        // not given back, it lapses after LEASE_TTL_MS
+      }
       db.close();
       throw e;
     }
