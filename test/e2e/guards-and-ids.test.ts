@@ -1,8 +1,7 @@
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
-import { GROUP, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
+import { afterPush, GROUP, lastRun as lastRunOf, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
 import { desiredState, startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 
 const MAPPING = { match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' };
@@ -104,21 +103,8 @@ describe('guards hold across pushes (the real daemon)', () => {
     d = undefined;
     await h?.close();
   });
-  const lastRun = () => {
-    const s = Store.open(join(h.dir, 'convsync.db'));
-    try {
-      return s.runs.recent(1)[0]!;
-    } finally {
-      s.close();
-    }
-  };
-  /** a push, then the daemon's run after it */
-  const pushed = async (send: () => Promise<unknown>) => {
-    const before = lastRun().id;
-    await send();
-    await until(() => lastRun().id > before && lastRun().finishedAt !== null, 'the run after a push');
-    await sleep(20);
-  };
+  const lastRun = () => lastRunOf(h);
+  const pushed = (send: () => Promise<unknown>) => afterPush(h, send);
 
   it('a delete a push run held stays held in the next scheduled full run until approved', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1, users: 4 });

@@ -1,8 +1,5 @@
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Store } from '../../src/store/store.js';
-import { GROUP, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
+import { afterPush, GROUP, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
 import { startHarness, until, wireState, type Harness } from '../helpers/harness.js';
 
 const MAPPING = { match: { displayName: '^team-(.+)$' }, name: 'Team {1}', remove: 'managed' };
@@ -15,21 +12,7 @@ describe('removals held in one conversation by two push runs (the real daemon, t
     d = undefined;
     await h?.close();
   });
-  const lastRun = () => {
-    const s = Store.open(join(h.dir, 'convsync.db'));
-    try {
-      return s.runs.recent(1)[0]!;
-    } finally {
-      s.close();
-    }
-  };
-  const pushed = async (send: () => Promise<unknown>) => {
-    const before = lastRun().id;
-    await send();
-    await until(() => lastRun().id > before && lastRun().finishedAt !== null, 'the run after a push');
-    await sleep(20);
-    return lastRun();
-  };
+  const pushed = (send: () => Promise<unknown>) => afterPush(h, send);
 
   it('approving the first run releases what it held; what the second held waits for its own approval', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1, users: 10 });

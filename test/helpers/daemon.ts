@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { request } from 'undici';
-import { startCli, type Harness } from './harness.js';
+import { Store } from '../../src/store/store.js';
+import type { RunRow } from '../../src/store/runs.js';
+import { startCli, until, type Harness } from './harness.js';
 
 export const TOKEN = 'entra-secret-token';
 export const PATCH = 'urn:ietf:params:scim:api:messages:2.0:PatchOp';
@@ -59,4 +61,23 @@ export async function scim(d: Daemon, method: 'GET' | 'POST' | 'PUT' | 'PATCH' |
   });
   const text = await res.body.text();
   return { status: res.statusCode, json: (text ? JSON.parse(text) : undefined) as Record<string, any> };
+}
+
+/** the newest run the daemon recorded, read from its store */
+export function lastRun(h: Harness): RunRow {
+  const s = Store.open(join(h.dir, 'convsync.db'));
+  try {
+    return s.runs.recent(1)[0]!;
+  } finally {
+    s.close();
+  }
+}
+
+/** a push, then the daemon's run after it (finished) */
+export async function afterPush(h: Harness, send: () => Promise<unknown>): Promise<RunRow> {
+  const before = lastRun(h).id;
+  await send();
+  await until(() => lastRun(h).id > before && lastRun(h).finishedAt !== null, 'the run after a push');
+  await sleep(20);
+  return lastRun(h);
 }

@@ -1,16 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { createApp } from '../../src/main.js';
 import { runOnce } from '../../src/reconcile/run.js';
-import { ScimSandbox } from '../../src/sandbox/scim/server.js';
-import { sampleDirectory } from '../../src/sandbox/directory.js';
-import { WireSandbox } from '../../src/sandbox/wire/server.js';
 import { scimSource } from '../../src/sources/scim/index.js';
 import { Store } from '../../src/store/store.js';
+import { scimToWire } from '../helpers/scim-wire.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -19,28 +13,8 @@ afterEach(async () => {
 const skipped = (o: { plan: { warnings: string[] } }) => o.plan.warnings.some((w) => /^unchanged since run/.test(w));
 
 it('a SCIM change another process reads and stores while a sync runs is planned by the next sync, not skipped as unchanged', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'convsync-concurrent-read-'));
-  const scim = await ScimSandbox.start({
-    directory: sampleDirectory({ groups: 2, membersPerGroup: 3, users: 6, seed: 3 }),
-    auth: { type: 'bearer', token: 't' },
-  });
-  const wire = await WireSandbox.start({});
-  cleanup.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => wire.stop(),
-    () => scim.stop(),
-  );
-  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
-  for (const u of scim.users.values()) wire.addUser({ id: u.externalId });
-  const config = ConfigSchema.parse({
-    store: { path: join(dir, 'db.sqlite') },
-    sources: [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', token: 't' } }],
-    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
-    mappings: [{ match: { displayName: '.*' }, name: '{0}' }],
-    reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
-    drift: { refreshEveryRuns: 0 },
-    log: { level: 'silent' },
-  });
+  const { scim, config, cleanup: stop } = await scimToWire({ groups: 2, membersPerGroup: 3, users: 6, seed: 3 });
+  cleanup.push(stop);
   const app = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'test' });
   cleanup.push(() => app.close());
   expect((await runOnce(app, { mode: 'sync' })).exitCode).toBe(0);

@@ -1,17 +1,11 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
-import { ConfigSchema } from '../../src/config/schema.js';
 import { createApp } from '../../src/main.js';
 import { runOnce } from '../../src/reconcile/run.js';
-import { sampleDirectory } from '../../src/sandbox/directory.js';
-import { ScimSandbox } from '../../src/sandbox/scim/server.js';
-import { WireSandbox } from '../../src/sandbox/wire/server.js';
 import { Store } from '../../src/store/store.js';
+import { scimToWire } from '../helpers/scim-wire.js';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -19,28 +13,8 @@ afterEach(async () => {
 });
 
 it('a writer paused past its lease, whose lease another took, makes no further conversation when it resumes', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'convsync-fence-run-'));
-  const scim = await ScimSandbox.start({
-    directory: sampleDirectory({ groups: 12, membersPerGroup: 2, users: 6, seed: 5 }),
-    auth: { type: 'bearer', token: 't' },
-  });
-  const wire = await WireSandbox.start({});
-  cleanup.push(
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => wire.stop(),
-    () => scim.stop(),
-  );
-  wire.addUser({ email: 'bot@example.com', password: 'bot-password' });
-  for (const u of scim.users.values()) wire.addUser({ id: u.externalId });
-  const config = ConfigSchema.parse({
-    store: { path: join(dir, 'db.sqlite') },
-    sources: [{ name: 'corp', type: 'scim', baseUrl: scim.baseUrl, auth: { type: 'bearer', token: 't' } }],
-    backend: { type: 'wire', baseUrl: wire.url, email: 'bot@example.com', password: 'bot-password', teamId: wire.teamId },
-    mappings: [{ match: { displayName: '.*' }, name: '{0}' }],
-    reconcile: { concurrency: 1, baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0 },
-    drift: { refreshEveryRuns: 0 },
-    log: { level: 'silent' },
-  });
+  const { wire, config, cleanup: stop } = await scimToWire({ groups: 12, membersPerGroup: 2, users: 6, seed: 5, reconcile: { concurrency: 1 } });
+  cleanup.push(stop);
   const a = await createApp(config, { logger: pino({ level: 'silent' }), writer: 'daemon' });
   cleanup.push(() => a.close());
   // the first create's answer is held back, as for a process paused while it waits
