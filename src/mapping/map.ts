@@ -81,7 +81,7 @@ export function mapGroups(
   users: UserIds = UserIds.empty(),
   parts: GroupRefs = {},
 ): MappingResult {
-  const byKey = new Map<string, { d: DesiredConversation; parts: Int32Array[]; names: Map<string, string> }>();
+  const byKey = new Map<string, { d: DesiredConversation; parts: Int32Array[]; names: Map<string, string>; rules: Set<number> }>();
   // each user resolved once, however many groups they are in: their number (0: deactivated, or no
   // backend id) is left on the user object for this call. A map from user to number cost three
   // times as much per membership (a hash lookup each, cache misses at a million memberships).
@@ -97,27 +97,20 @@ export function mapGroups(
     const rule = mappings[matched.rule]!;
     const key = conversationKey(group, rule, matched.vars);
     const name = renderTemplate(rule.name, matched.vars);
+    const settings = settingsOf(rule, matched.rule, name, removedDefault);
     let entry = byKey.get(key);
     if (!entry) {
       entry = {
-        d: {
-          key,
-          name,
-          rule: matched.rule,
-          remove: rule.remove,
-          onGroupRemoved: rule.onGroupRemoved ?? removedDefault,
-          readdLeavers: rule.readdLeavers,
-          recreateDeleted: rule.recreateDeleted,
-          groups: [],
-          members: MemberList.empty,
-          complete: true,
-          unknownReasons: [],
-        },
+        d: { key, ...settings, groups: [], members: MemberList.empty, complete: true, unknownReasons: [] },
         parts: [],
         names: new Map(),
+        rules: new Set(),
       };
       byKey.set(key, entry);
     }
+    // whichever group comes first, the first rule (in the configuration's order) says how the conversation is kept
+    if (matched.rule < entry.d.rule) Object.assign(entry.d, settings);
+    entry.rules.add(matched.rule);
     entry.d.groups.push(group.key);
     entry.names.set(group.key, name);
     if (group.suspect) entry.d.suspect = true;
@@ -132,14 +125,36 @@ export function mapGroups(
     entry.parts.push(parts.resolved ? refs.slice() : refs);
   }
   const warnings: string[] = [];
-  const conversations = [...byKey.values()].map(({ d, parts, names }) => {
+  const conversations = [...byKey.values()].map(({ d, parts, names, rules }) => {
     const distinct = new Set(names.values());
     if (distinct.size > 1) {
       warnings.push(`${d.key} is fed by groups whose names render differently (${[...distinct].join(' | ')}): using "${d.name}"`);
     }
+    const differ = [...rules].filter((r) => !sameSettings(settingsOf(mappings[r]!, r, d.name, removedDefault), d));
+    if (differ.length > 0) {
+      warnings.push(`${d.key} is fed by groups of rules #${[d.rule, ...differ].join(', #')}, which keep it differently: rule #${d.rule}'s settings apply`);
+    }
     return { ...d, members: MemberList.fromRefs(users, parts.length === 1 ? parts[0]! : concat(parts)) };
   });
   return { conversations, unmatched, warnings };
+}
+
+type Settings = Pick<DesiredConversation, 'name' | 'rule' | 'remove' | 'onGroupRemoved' | 'readdLeavers' | 'recreateDeleted'>;
+
+/** how a rule keeps the conversations it makes */
+function settingsOf(rule: MappingConfig, index: number, name: string, removedDefault: RemovedGroupAction): Settings {
+  return {
+    name,
+    rule: index,
+    remove: rule.remove,
+    onGroupRemoved: rule.onGroupRemoved ?? removedDefault,
+    readdLeavers: rule.readdLeavers,
+    recreateDeleted: rule.recreateDeleted,
+  };
+}
+
+function sameSettings(a: Settings, b: Settings): boolean {
+  return a.remove === b.remove && a.onGroupRemoved === b.onGroupRemoved && a.readdLeavers === b.readdLeavers && a.recreateDeleted === b.recreateDeleted;
 }
 
 /** a group's members numbered as backend ids, one number per member resolved (repeats kept; deactivated members and those without a backend id left out) */

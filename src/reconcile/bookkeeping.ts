@@ -35,13 +35,19 @@ export async function refreshDrift(store: Store, reconciler: Reconciler, runId: 
   return summary;
 }
 
-/** leavers no longer in their group may be added again when they rejoin; gone groups need no memory (`planned`: of these conversations only) */
+/**
+ * Leavers no longer in their group may be added again when they rejoin; gone groups need no memory
+ * (`planned`: of these conversations only). A conversation fed by a group whose members are unknown
+ * or distrusted (read empty) keeps its leavers: that read says nothing of who left the group.
+ */
 export function forgetResolvedDrift(store: Store, desired: DesiredConversation[], planned?: ReadonlySet<string>): void {
   const byKey = new Map(desired.map((d) => [d.key, d]));
   const { leavers, gone } = store.drift.memory();
   for (const [key, { conversationId, users }] of leavers) {
     if (planned && !planned.has(key)) continue;
-    const wanted = byKey.get(key)?.members;
+    const d = byKey.get(key);
+    if (d && (!d.complete || d.suspect)) continue;
+    const wanted = d?.members;
     const out = users.filter((u) => !wanted?.has(u));
     if (out.length > 0) store.drift.forgetLeavers(conversationId, out);
   }

@@ -83,6 +83,7 @@ export async function planRun(
   return {
     plan,
     readErrors,
+    whole: isWhole(read),
     groups,
     desired,
     goodSizes,
@@ -106,6 +107,8 @@ export interface PlanRunOptions {
 export interface PlannedRun {
   plan: Plan;
   readErrors: string[];
+  /** every source read in full and trusted: no failure, no listing cut short, no guard tripped on a shrunk source */
+  whole: boolean;
   /** the groups planned (a partial plan: those of its scope) */
   groups: DesiredGroup[];
   desired: DesiredConversation[];

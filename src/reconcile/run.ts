@@ -99,8 +99,8 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
         );
       store.updateBindingGroups(desired);
       if (unnumbered.size > 0) keepParts(store, planned, opts, unnumbered);
-      // only after a complete read: a group read short must not free its leavers
-      if (opts.scope === undefined && readErrors.length === 0) forgetResolvedDrift(store, desired, change?.conversations);
+      // only after a whole read: a group read short or distrusted must not free its leavers or the conversations deleted by hand
+      if (opts.scope === undefined && planned.whole) forgetResolvedDrift(store, desired, change?.conversations);
       // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)
       if (opts.scope === undefined) recordGoodReads(store, groups, goodSizes);
       rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });

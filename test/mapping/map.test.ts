@@ -101,6 +101,23 @@ describe('mapping', () => {
     expect(out.conversations[0]!.unknownReasons[0]).toMatch(/page failed/);
   });
 
+  it("keeps a conversation fed through two rules as the first rule says, whatever its groups' ids, and warns that they differ", () => {
+    const mappings = [
+      rule({ match: { displayName: '^eng-(.+)$' }, conversation: 'team-{1}', name: 'Team {1}', remove: 'never' }),
+      rule({ match: { displayName: '^ops-(.+)$' }, conversation: 'team-{1}', name: 'Ops {1}', remove: 'authoritative', onGroupRemoved: 'delete' }),
+    ];
+    const eng = group('b-111', 'eng-x', [user(1)]);
+    for (const ops of [group('c-222', 'ops-x', [user(2)]), group('a-000', 'ops-x', [user(2)])]) {
+      const { conversations, warnings } = mapGroups([eng, ops], mappings, (u) => u.externalId);
+      expect(conversations[0]).toMatchObject({ rule: 0, name: 'Team x', remove: 'never', onGroupRemoved: 'keep' });
+      expect(conversations[0]!.members.size).toBe(2);
+      expect(warnings).toContain("conv:team-x is fed by groups of rules #0, #1, which keep it differently: rule #0's settings apply");
+    }
+    // rules that keep it alike: no word about it
+    const alike = [mappings[0]!, { ...mappings[1]!, remove: 'never' as const, onGroupRemoved: 'keep' as const }];
+    expect(mapGroups([eng, group('a-000', 'ops-x', [user(2)])], alike, (u) => u.externalId).warnings.filter((w) => /keep it differently/.test(w))).toEqual([]);
+  });
+
   it('matches on id and source too', () => {
     const out = mapGroups(
       [group('abc-1', 'x', [user(1)]), group('zzz', 'y', [user(2)])],
