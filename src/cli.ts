@@ -49,6 +49,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`--output must be one of: text, json\n`);
     return EXIT.error;
   }
+  // a word where a flag was meant (`sync dry-run`) must not run the command without it
+  const takes = command === 'apply' || command === 'approve' ? 1 : 0;
+  if (rest.length > takes) {
+    const extra = rest[takes]!;
+    process.stderr.write(
+      `convsync ${command} takes ${takes === 0 ? 'no argument' : 'one argument'}, not "${extra}"${extra in OPTIONS ? ` (--${extra}?)` : ''}\n\n${USAGE}\n`,
+    );
+    return EXIT.error;
+  }
   // each command's modules load with it: a CronJob's `sync` does not pay for the daemon's HTTP stack
   // (express, SAML, SCIM, metrics) or the demo's fakes, nor `--help` for any of them
   const commands = () => import('./cli/commands.js');

@@ -1,4 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../config/load.js';
+import { scheduleIssues } from '../config/schedule.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createApp } from '../main.js';
@@ -19,6 +21,8 @@ import { withWriter } from './writer.js';
 
 export async function validate(flags: Flags): Promise<number> {
   const config = load(flags, !flags['skip-secrets']);
+  const badSchedule = await scheduleIssues(config.schedule);
+  if (badSchedule.length > 0) throw new ConfigError(badSchedule);
   process.stdout.write(
     `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
       `${config.mappings.length} mapping(s), policy ${config.policy}\n`,

@@ -1,4 +1,4 @@
-import { readFileSync, accessSync, constants } from 'node:fs';
+import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type Config } from './schema.js';
@@ -80,16 +80,16 @@ export function loadConfig(opts: LoadOptions): Config {
       if (!unset.has(path)) issues.push({ path, message: issue.message });
     }
   }
-  if (!result.success || issues.length > 0) throw new ConfigError(dedupe(issues));
-
-  const config = result.data;
   // relative paths in the file are relative to the file, so a config works from any directory
   const base = dirname(resolve(opts.file));
-  resolvePaths(config, base);
+  // told beside the schema's problems: one pass fixes them all
   if (opts.checkSecretFiles ?? true) {
-    const secretIssues = checkSecretFiles(config);
-    if (secretIssues.length > 0) throw new ConfigError(secretIssues);
+    const told = new Set(issues.map((i) => i.path));
+    issues.push(...checkSecretFiles(interpolated, base).filter((i) => !told.has(i.path)));
   }
+  if (!result.success || issues.length > 0) throw new ConfigError(dedupe(issues));
+  const config = result.data;
+  resolvePaths(config, base);
   return config;
 }
 
@@ -162,7 +162,7 @@ function resolvePaths(config: Config, base: string): void {
 
 type Holder = Record<string, unknown>;
 
-function forEachSecretFile(config: Config, fn: (holder: Holder, key: string, file: string, path: string) => void): void {
+function forEachSecretFile(config: unknown, fn: (holder: Holder, key: string, file: string, path: string) => void): void {
   const walk = (node: unknown, path: string) => {
     if (Array.isArray(node)) node.forEach((v, i) => walk(v, `${path}[${i}]`));
     else if (typeof node === 'object' && node !== null) {
@@ -176,11 +176,13 @@ function forEachSecretFile(config: Config, fn: (holder: Holder, key: string, fil
   walk(config, '');
 }
 
-function checkSecretFiles(config: Config): ConfigIssue[] {
+function checkSecretFiles(config: unknown, base: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
-  forEachSecretFile(config, (_holder, _key, file, path) => {
+  forEachSecretFile(config, (_holder, _key, given, path) => {
+    const file = isAbsolute(given) ? given : resolve(base, given);
     try {
       accessSync(file, constants.R_OK);
+      if (!statSync(file).isFile()) issues.push({ path, message: `${file} is not a file` });
     } catch (e) {
       issues.push({ path, message: `cannot read file ${file} (${(e as NodeJS.ErrnoException).code ?? 'error'})` });
     }

@@ -3,7 +3,7 @@ import * as z from 'zod';
 /** The pieces the configuration schemas are made of: strings, URLs, durations, secrets and paths. */
 
 export const nonEmpty = z.string().min(1, 'must not be empty');
-export const url = z.url({ error: 'must be an absolute URL (http:// or https://)' });
+export const url = z.url({ protocol: /^https?$/, error: 'must be an absolute URL (http:// or https://)' });
 
 export function regexString(what: string) {
   return z.string().superRefine((value, ctx) => {

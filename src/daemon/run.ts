@@ -1,6 +1,8 @@
 import cron from 'node-cron';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
+import { ConfigError } from '../config/load.js';
+import { scheduleIssues } from '../config/schedule.js';
 import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger, prettyLogs } from '../log.js';
@@ -20,6 +22,8 @@ import { LOG_PAGES_BETWEEN_RUNS, RunThread } from './run-thread.js';
  * journaled, closes the store and exits 0; a second one exits at once.
  */
 export async function runDaemon(config: Config): Promise<number> {
+  const badSchedule = await scheduleIssues(config.schedule);
+  if (badSchedule.length > 0) throw new ConfigError(badSchedule);
   const logger = createLogger(config.log.level);
   const log = logger.child({ component: 'daemon' });
   logCronThrough(log);

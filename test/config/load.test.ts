@@ -81,9 +81,19 @@ describe('configuration', () => {
     expect(paths).toContain('mappings[0].match.displayName');
     expect(issues.some((i) => /polcy/.test(i.message))).toBe(true);
 
+    // the secret file that cannot be read is told in the same pass
+    expect(issues.find((i) => i.path === 'backend.passwordFile')?.message).toMatch(/cannot read file .*missing-password \(ENOENT\)/);
     const fine = text.replace('auth: { type: bearer }', 'auth: { type: bearer, token: t }').replace('"("', '"x"').replace('polcy: sync', '');
     const secret = issuesOf(() => loadConfig({ file: file('secret.yaml', fine), env: {} }));
     expect(secret).toEqual([{ path: 'backend.passwordFile', message: expect.stringMatching(/cannot read file .*missing-password \(ENOENT\)/) }]);
+    // a folder is no secret file, though it can be read
+    const folder = issuesOf(() => loadConfig({ file: file('folder.yaml', fine.replace('./missing-password', '.')), env: {} }));
+    expect(folder).toEqual([{ path: 'backend.passwordFile', message: `${dir} is not a file` }]);
+    // a mapping that names no source would find no group, and every conversation of it would look gone
+    const typo = issuesOf(() =>
+      loadConfig({ file: file('typo.yaml', fine.replace('match: { displayName: "x" }', 'match: { source: crop }')), env: {}, checkSecretFiles: false }),
+    );
+    expect(typo).toEqual([{ path: 'mappings[0].match.source', message: 'no source is named "crop": must be one of corp' }]);
   });
 
   it('layers file < CONVSYNC_* environment < --set, and interpolates ${VAR}', () => {
@@ -120,13 +130,41 @@ describe('configuration', () => {
     }
   });
 
-  it('`convsync validate` prints all three mistakes with their paths and exits 78', async () => {
+  it('`convsync validate` and `convsync daemon` refuse a schedule node-cron cannot run, and take one it can', async () => {
+    const secret = file('secret', 'not-a-real-secret\n');
+    const bad = file('schedule.yaml', EXAMPLE.replace('schedule: "*/5 * * * *"', 'schedule: "99 * * * *"').replace(/\/run\/secrets\/[\w-]+/g, secret));
+    for (const command of ['validate', 'daemon']) {
+      const res = await runCli([command, '--config', bad]);
+      expect(res.code, res.stderr).toBe(78);
+      expect(res.stderr).toMatch(/- schedule: "99 \* \* \* \*" is not a cron expression node-cron can run/);
+      expect(res.stderr).not.toMatch(/listening/);
+    }
+    const weekdays = await runCli([
+      'validate',
+      '--skip-secrets',
+      '--config',
+      file('weekdays.yaml', EXAMPLE.replace('schedule: "*/5 * * * *"', 'schedule: "0 9 * * mon-fri"')),
+    ]);
+    expect(weekdays.code, weekdays.stderr).toBe(0);
+    expect(
+      issuesOf(() =>
+        loadConfig({
+          file: file('ftp.yaml', EXAMPLE.replace('baseUrl: https://prod-nginz-https.wire.com', 'baseUrl: ftp://wire.example')),
+          env: {},
+          checkSecretFiles: false,
+        }),
+      ),
+    ).toEqual([{ path: 'backend.baseUrl', message: 'must be an absolute URL (http:// or https://)' }]);
+  });
+
+  it('`convsync validate` prints every mistake, the secret files it cannot read too, with their paths and exits 78', async () => {
     const bad = EXAMPLE.replace('policy: sync', 'policy: mirror')
       .replace('baseUrl: https://prod-nginz-https.wire.com', 'baseUrl: not-a-url')
       .replace('identity: { from: externalId }', 'identity: { from: externalId, lookups: handle }');
     const res = await runCli(['validate', '--config', file('three.yaml', bad)]);
     expect(res.code).toBe(78);
-    expect(res.stderr).toMatch(/configuration error in 3 place\(s\)/);
+    expect(res.stderr).toMatch(/configuration error in 5 place\(s\)/);
+    expect(res.stderr).toMatch(/- backend\.passwordFile: cannot read file \/run\/secrets\/wire-password \(ENOENT\)/);
     expect(res.stderr).toMatch(/- policy: must be one of: sync, upsert-only, create-only/);
     expect(res.stderr).toMatch(/- backend\.baseUrl: must be an absolute URL/);
     expect(res.stderr).toMatch(/- identity: Unrecognized key: "lookups"/);

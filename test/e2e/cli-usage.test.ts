@@ -1,0 +1,29 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, startHarness, type Harness } from '../helpers/harness.js';
+
+describe('the command line refuses what it cannot take (the real CLI)', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('a word where a flag was meant stops the command before it reads or writes anything', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 2 });
+    const dry = await h.cli(['sync', 'dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.stderr).toMatch(/^convsync sync takes no argument, not "dry-run" \(--dry-run\?\)/);
+    expect(h.wire.writeCalls()).toEqual([]);
+    const plan = await h.cli(['plan', 'out.json']);
+    expect(plan.code).toBe(1);
+    expect(plan.stderr).toMatch(/^convsync plan takes no argument, not "out.json"\n/);
+    expect((await h.cli(['approve', '1', '2'])).stderr).toMatch(/^convsync approve takes one argument, not "2"/);
+    expect(h.wire.writeCalls()).toEqual([]);
+  });
+
+  it('answers --help with exit 0, and an unknown command or output format with exit 1', async () => {
+    expect(await runCli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringMatching(/^convsync — keeps chat conversations/) });
+    expect(await runCli(['synk'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^unknown command "synk"/) });
+    expect(await runCli(['status', '--output', 'xml'])).toMatchObject({ code: 1, stderr: '--output must be one of: text, json\n' });
+  });
+});
