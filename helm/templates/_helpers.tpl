@@ -28,6 +28,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* the pod both modes run: one container, config, store, secrets, a writable /tmp */}}
 {{- define "convsync.podSpec" -}}
+{{- /* Kubernetes' service links would set CONVSYNC_* variables (a Service named convsync-…), which convsync reads as configuration */}}
+enableServiceLinks: false
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
 {{- with .Values.imagePullSecrets }}

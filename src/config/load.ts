@@ -1,8 +1,10 @@
 import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type Config } from './schema.js';
+import { applyOverrides, interpolate, textWhereWanted, told } from './overrides.js';
 import { configYaml } from './yaml-text.js';
+
+export { envNameToPath, formatPath } from './overrides.js';
 
 /** One problem in the configuration, with the path of the key it is about. */
 export interface ConfigIssue {
@@ -31,10 +33,6 @@ export interface LoadOptions {
   checkSecretFiles?: boolean;
 }
 
-const ENV_PREFIX = 'CONVSYNC_';
-/** environment variables with this prefix that are not config overrides */
-const ENV_RESERVED = new Set(['CONVSYNC_CONFIG', 'CONVSYNC_LOG_PRETTY']);
-
 /**
  * file < env (CONVSYNC_*) < --set, then `${VAR}` interpolation, then the schema. Every problem is
  * collected before failing, so an operator fixes them all in one pass.
@@ -55,90 +53,27 @@ export function loadConfig(opts: LoadOptions): Config {
     throw new ConfigError([{ path: `(file ${opts.file})`, message: 'must be a mapping of keys to values' }]);
   }
 
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
-    const path = envNameToPath(name.slice(ENV_PREFIX.length));
-    setPath(raw as Record<string, unknown>, path, parseScalar(value));
-  }
-  for (const assignment of opts.set ?? []) {
-    const eq = assignment.indexOf('=');
-    if (eq <= 0) {
-      issues.push({ path: `(--set ${assignment})`, message: 'must be key.path=value' });
-      continue;
-    }
-    setPath(raw as Record<string, unknown>, assignment.slice(0, eq).split('.'), parseScalar(assignment.slice(eq + 1)));
-  }
-
-  const interpolated = interpolate(raw, [], env, issues);
+  const origins = applyOverrides(raw as Record<string, unknown>, env, opts.set ?? [], issues);
+  const interpolated = interpolate(raw, [], env, issues, origins);
   // parsed once per process: compiling zod's fast path for the schema costs more than it saves
-  const result = ConfigSchema.safeParse(interpolated, { jitless: true });
+  let result = ConfigSchema.safeParse(interpolated, { jitless: true });
+  if (!result.success && textWhereWanted(interpolated, result.error.issues, origins)) result = ConfigSchema.safeParse(interpolated, { jitless: true });
   if (!result.success) {
     // a key whose ${VAR} is unset is reported once, for the variable, not again for its empty value
     const unset = new Set(issues.map((i) => i.path));
-    for (const issue of result.error.issues) {
-      const path = formatPath(issue.path);
-      if (!unset.has(path)) issues.push({ path, message: issue.message });
-    }
+    for (const issue of result.error.issues) issues.push(...told(issue as Parameters<typeof told>[0], origins).filter((i) => !unset.has(i.path)));
   }
   // relative paths in the file are relative to the file, so a config works from any directory
   const base = dirname(resolve(opts.file));
   // told beside the schema's problems: one pass fixes them all
   if (opts.checkSecretFiles ?? true) {
-    const told = new Set(issues.map((i) => i.path));
-    issues.push(...checkSecretFiles(interpolated, base).filter((i) => !told.has(i.path)));
+    const said = new Set(issues.map((i) => i.path));
+    issues.push(...checkSecretFiles(interpolated, base).filter((i) => !said.has(i.path)));
   }
   if (!result.success || issues.length > 0) throw new ConfigError(dedupe(issues));
   const config = result.data;
   resolvePaths(config, base);
   return config;
-}
-
-/** `BACKEND__BASE_URL` → ["backend", "baseUrl"]; `SOURCES__0__NAME` → ["sources", "0", "name"] */
-export function envNameToPath(name: string): string[] {
-  return name.split('__').map((part) => part.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
-}
-
-function parseScalar(value: string): unknown {
-  try {
-    const parsed: unknown = parseYaml(value);
-    return parsed === null || typeof parsed === 'object' ? value : parsed;
-  } catch {
-    return value;
-  }
-}
-
-function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
-  let node: Record<string, unknown> = target;
-  path.forEach((key, i) => {
-    if (i === path.length - 1) {
-      node[key] = value;
-      return;
-    }
-    const next = node[key];
-    if (typeof next !== 'object' || next === null) node[key] = /^\d+$/.test(path[i + 1] ?? '') ? [] : {};
-    node = node[key] as Record<string, unknown>;
-  });
-}
-
-function interpolate(value: unknown, path: (string | number)[], env: NodeJS.ProcessEnv, issues: ConfigIssue[]): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
-      const v = env[name];
-      if (v !== undefined) return v;
-      if (fallback !== undefined) return fallback;
-      issues.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
-      return '';
-    });
-  }
-  if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], env, issues));
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, [...path, k], env, issues)]));
-  }
-  return value;
-}
-
-export function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
 }
 
 function dedupe(issues: ConfigIssue[]): ConfigIssue[] {

@@ -119,6 +119,41 @@ describe('configuration', () => {
     expect(missing).toEqual([{ path: 'backend.email', message: 'environment variable BOT_EMAIL is not set' }]);
   });
 
+  it('takes text where the schema wants it, numbers from ${VAR}, paths as errors print them, and names what set a wrong key', () => {
+    const text = [
+      'store: { path: ./x.db }',
+      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
+      'backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: from-the-file }',
+      'mappings: [{ match: { displayName: "^team-(.+)$" }, name: "Team {1}" }]',
+      'server:',
+      '  port: ${PORT}',
+    ].join('\n');
+    const load = (env: Record<string, string>, set: string[] = []) =>
+      loadConfig({ file: file('over.yaml', text), env: { PORT: '9090', ...env }, set, checkSecretFiles: false });
+    // digits where text is wanted stay the text given (a leading zero kept); ${PORT} fills a number
+    const config = load({ CONVSYNC_BACKEND__PASSWORD: '0012345678' }, ['server.syncToken=0123', 'sources[0].baseUrl=https://set/scim/v2']);
+    expect(config.backend).toMatchObject({ password: '0012345678' });
+    expect(config.server).toMatchObject({ port: 9090, syncToken: '0123' });
+    expect(config.sources[0]).toMatchObject({ baseUrl: 'https://set/scim/v2' });
+    // a variable that is no key is named; a Service's links get a word on how to stop them
+    const LINKS = 'Kubernetes sets such variables for a Service whose name starts with convsync- unless the pod says enableServiceLinks: false';
+    expect(
+      issuesOf(() => load({ CONVSYNC_LOG_LEVEL: 'debug', CONVSYNC_CONVSYNC_SERVICE_HOST: '10.0.0.1', CONVSYNC_CONVSYNC_PORT: 'tcp://10.0.0.1:8080' })),
+    ).toEqual([
+      { path: 'logLevel', message: 'not a configuration key (set by the environment variable CONVSYNC_LOG_LEVEL)' },
+      {
+        path: 'convsyncServiceHost',
+        message: `not a configuration key (set by the environment variable CONVSYNC_CONVSYNC_SERVICE_HOST): ${LINKS}`,
+      },
+      { path: 'convsyncPort', message: `not a configuration key (set by the environment variable CONVSYNC_CONVSYNC_PORT): ${LINKS}` },
+    ]);
+    // a list needs its index; a value of the wrong kind says where it came from
+    expect(issuesOf(() => load({}, ['mappings.name=Foo', 'guards.maxRemovalsPerRun=many']))).toEqual([
+      { path: 'mappings.name', message: 'mappings is a list: give the index, e.g. mappings[0].name (set by --set mappings.name)' },
+      { path: 'guards.maxRemovalsPerRun', message: 'Invalid input: expected number, received string (set by --set guards.maxRemovalsPerRun)' },
+    ]);
+  });
+
   it('every example in config/ validates through the CLI', async () => {
     const examples = readdirSync(new URL('../../config/', import.meta.url)).filter((f) => f.endsWith('.yaml'));
     expect(examples.length).toBeGreaterThanOrEqual(3);

@@ -120,6 +120,8 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    // the Service <release>-convsync would otherwise give the pod CONVSYNC_CONVSYNC_SERVICE_HOST and the like
+    expect(pod.enableServiceLinks).toBe(false);
     expect(c.volumeMounts.map((v: { mountPath: string }) => v.mountPath)).toEqual(['/etc/convsync', '/var/lib/convsync', '/tmp', '/run/secrets']);
     expect(pod.volumes.find((v: { name: string }) => v.name === 'secrets').secret.secretName).toBe('convsync-secrets');
     expect(dep.spec.template.metadata.annotations['checksum/config']).toMatch(/^[0-9a-f]{64}$/);
