@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import { scheduleIssues } from '../config/schedule.js';
 import { describeError } from '../errors.js';
@@ -147,6 +147,11 @@ export async function explain(flags: Flags): Promise<number> {
 
 export function status(flags: Flags): number {
   const config = load(flags, false);
+  // a mistyped store.path would otherwise show an empty store made just now
+  if (config.store.path !== ':memory:' && !existsSync(config.store.path)) {
+    process.stderr.write(`no store at ${config.store.path} (store.path): convsync has not run with this configuration yet\n`);
+    return EXIT.error;
+  }
   const store = Store.open(config.store.path);
   try {
     process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text'));

@@ -31,6 +31,7 @@ const WireBackendConfig = z
         min: z.int().min(6).default(6).describe('lowest API version accepted'),
         max: z.int().max(16).default(15).describe('highest API version used (a development version only when set to one)'),
       })
+      .refine((v) => v.min <= v.max, { message: 'min cannot be above max', path: ['min'] })
       .prefault({})
       .describe('the API version range negotiated through /api-version'),
   })

@@ -219,6 +219,17 @@ export const ConfigSchema = z
       // beside every other problem, so read from what was given, checked or not
       const list = (v: unknown) => (Array.isArray(v) ? (v as unknown[]) : []);
       const names = new Set(list(config.sources).map((s) => (s as { name?: unknown } | null)?.name));
+      const backend = config.backend as { type?: unknown; contacts?: { create?: unknown } } | undefined;
+      if (
+        backend?.type === 'protocol' &&
+        backend.contacts?.create === true &&
+        (config.identity as { phoneFrom?: unknown } | undefined)?.phoneFrom === undefined
+      )
+        ctx.addIssue({
+          code: 'custom',
+          path: ['identity', 'phoneFrom'],
+          message: 'backend.contacts.create needs it: the API makes a contact only with a phone number',
+        });
       list(config.mappings).forEach((m, i) => {
         const source = (m as { match?: { source?: unknown } } | null)?.match?.source;
         if (typeof source === 'string' && !names.has(source)) {

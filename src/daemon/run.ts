@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import cron from 'node-cron';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
@@ -6,6 +7,7 @@ import { scheduleIssues } from '../config/schedule.js';
 import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger, prettyLogs } from '../log.js';
+import { HEALTHCHECK_PORT_FILE } from '../healthcheck-port.js';
 import { createApp, PROCESS_NONCE, type App } from '../main.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import { createHttpApp, listen } from '../server/http.js';
@@ -70,6 +72,7 @@ export async function runDaemon(config: Config): Promise<number> {
     throw e;
   }
   log.info({ url: server.url, schedule: config.schedule }, 'convsync daemon listening');
+  tellHealthcheck(server.url);
   keepServingOnStrayErrors(log);
   daemon.start();
 
@@ -141,4 +144,13 @@ function logCronThrough(log: Logger): void {
     error: (m) => log.error({ from: 'node-cron' }, String(m)),
     debug: (m) => log.debug({ from: 'node-cron' }, String(m)),
   });
+}
+
+/** where the container's HEALTHCHECK (healthcheck.ts) finds the port, whatever configured it */
+function tellHealthcheck(url: string): void {
+  try {
+    writeFileSync(HEALTHCHECK_PORT_FILE, new URL(url).port);
+  } catch {
+    // a read-only /tmp: the check falls back to CONVSYNC_SERVER__PORT or 8080
+  }
 }

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { parseSecretJson } from '../config/secrets.js';
 import { PlanFileOp } from './ops.js';
 import type { Plan } from './types.js';
 
@@ -17,7 +18,8 @@ const PlanFile = z.looseObject({
 export function parsePlanFile(text: string): Plan {
   let raw: unknown;
   try {
-    raw = JSON.parse(text);
+    // told by line and column, never quoted: a file given by mistake may hold a secret
+    raw = parseSecretJson(text, 'it');
   } catch (e) {
     throw new Error(`not a plan file: ${(e as Error).message}`);
   }

@@ -119,6 +119,25 @@ describe('configuration', () => {
     expect(missing).toEqual([{ path: 'backend.email', message: 'environment variable BOT_EMAIL is not set' }]);
   });
 
+  it('refuses settings that only fail later: a Wire API range upside down, Protocol contacts made without a phone number', () => {
+    const text = [
+      'store: { path: ./x.db }',
+      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
+      'backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: p, apiVersions: { min: 12, max: 9 } }',
+      'mappings: [{ match: { displayName: "x" }, name: x }]',
+    ].join('\n');
+    expect(issuesOf(() => loadConfig({ file: file('range.yaml', text), env: {}, checkSecretFiles: false }))).toEqual([
+      { path: 'backend.apiVersions.min', message: 'min cannot be above max' },
+    ]);
+    const protocol = text.replace(
+      /backend: .*/,
+      'backend: { type: protocol, baseUrl: "https://p.example/v1", auth: { type: bearer, token: t }, contacts: { create: true } }',
+    );
+    expect(issuesOf(() => loadConfig({ file: file('contacts.yaml', protocol), env: {}, checkSecretFiles: false }))).toEqual([
+      { path: 'identity.phoneFrom', message: 'backend.contacts.create needs it: the API makes a contact only with a phone number' },
+    ]);
+  });
+
   it('takes text where the schema wants it, numbers from ${VAR}, paths as errors print them, and names what set a wrong key', () => {
     const text = [
       'store: { path: ./x.db }',

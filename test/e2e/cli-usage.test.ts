@@ -1,3 +1,5 @@
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, startHarness, type Harness } from '../helpers/harness.js';
 
@@ -19,6 +21,23 @@ describe('the command line refuses what it cannot take (the real CLI)', () => {
     expect(plan.stderr).toMatch(/^convsync plan takes no argument, not "out.json"\n/);
     expect((await h.cli(['approve', '1', '2'])).stderr).toMatch(/^convsync approve takes one argument, not "2"/);
     expect(h.wire.writeCalls()).toEqual([]);
+  });
+
+  it('`status` of a store that is not there says so, and makes none', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1 });
+    const res = await h.cli(['status', '--set', 'store.path=./mistyped/convsync.db']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/^no store at .*mistyped\/convsync\.db \(store\.path\): convsync has not run with this configuration yet\n$/);
+    expect(existsSync(join(h.dir, 'mistyped'))).toBe(false);
+  });
+
+  it('`apply` of a file that is no plan says where, never what it holds', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1 });
+    writeFileSync(join(h.dir, 'not-a-plan'), 'sk-LIVE-abcdef123456\n');
+    const res = await h.cli(['apply', join(h.dir, 'not-a-plan')]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/not a plan file: it is not valid JSON at line 1, column 1/);
+    expect(res.stderr).not.toMatch(/sk-LIVE/);
   });
 
   it('answers --help with exit 0, and an unknown command or output format with exit 1', async () => {

@@ -1,6 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Store } from '../../src/store/store.js';
@@ -9,8 +12,8 @@ import { desiredState, startCli, startHarness, until, wireState, type Harness } 
 const SYNC_TOKEN = 'harness-sync-token';
 
 /** starts `convsync daemon`, waits for its HTTP server, returns its URL */
-async function startDaemon(h: Harness) {
-  const proc = startCli(['daemon', '--config', h.configFile]);
+async function startDaemon(h: Harness, env: Record<string, string> = {}) {
+  const proc = startCli(['daemon', '--config', h.configFile], env);
   let stderr = '';
   proc.child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 400 && !/"url":"([^"]+)"/.test(stderr); i++) await sleep(10);
@@ -46,11 +49,16 @@ describe('convsync daemon', () => {
   it('syncs at start, serves health, readiness and metrics, runs on POST /sync, and stops on SIGTERM', async () => {
     h = await startHarness({ groups: 3, membersPerGroup: 3 });
     configure();
-    const d = await startDaemon(h);
+    // a folder of its own for the port it tells the image's HEALTHCHECK
+    const tmp = mkdtempSync(join(tmpdir(), 'convsync-daemon-tmp-'));
+    const d = await startDaemon(h, { TMPDIR: tmp });
     await until(() => h.wire.conversations.size === 3, 'three conversations');
     await until(async () => /convsync_runs_total\{result="ok"\} 1/.test((await get(`${d.url}/metrics`)).text), 'one ok run in the metrics');
 
     expect(await get(`${d.url}/healthz`)).toEqual({ status: 200, text: '{"status":"ok"}' });
+    expect(readFileSync(join(tmp, 'convsync-daemon.port'), 'utf8')).toBe(new URL(d.url).port);
+    const healthcheck = spawnSync(process.execPath, [fileURLToPath(new URL('../../dist/healthcheck.js', import.meta.url))], { env: { TMPDIR: tmp } });
+    expect(healthcheck.status).toBe(0);
     const ready = await get(`${d.url}/readyz`);
     expect(ready.status).toBe(200);
     const metrics = (await get(`${d.url}/metrics`)).text;

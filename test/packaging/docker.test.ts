@@ -1,7 +1,9 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = new URL('../../', import.meta.url);
@@ -47,15 +49,18 @@ describe('Dockerfile', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = String((server.address() as AddressInfo).port);
     const script = new URL('dist/healthcheck.js', root).pathname;
-    const check = () =>
+    const tmp = mkdtempSync(join(tmpdir(), 'convsync-healthcheck-'));
+    const check = (env: Record<string, string>) =>
       new Promise<number>((resolve) => {
-        const child = execFile(process.execPath, [script], { env: { CONVSYNC_SERVER__PORT: port } });
+        const child = execFile(process.execPath, [script], { env: { TMPDIR: tmp, ...env } });
         child.on('exit', (code) => resolve(code ?? -1));
       });
-    const ok = await check();
+    const byEnv = await check({ CONVSYNC_SERVER__PORT: port });
+    // the port the daemon wrote once it listened, whatever configured it (a --config file, --set)
+    writeFileSync(join(tmp, 'convsync-daemon.port'), port);
+    const written = await check({});
     await new Promise<void>((r) => server.close(() => r()));
-    const down = await check();
-    expect(ok).toBe(0);
-    expect(down).toBe(1);
+    const down = await check({});
+    expect([byEnv, written, down]).toEqual([0, 0, 1]);
   });
 });
