@@ -13,3 +13,9 @@ export async function createBackend(config: BackendConfig, ctx: BackendContext):
   if (!load) throw new Error(`backend.type must be one of: ${[...backends.keys()].join(', ')}`);
   return ((await load()) as BackendAdapter<BackendConfig>).create(config, ctx);
 }
+
+/** what the backend finds wrong in the files its configuration names (`convsync validate`) */
+export async function backendFileIssues(config: BackendConfig): Promise<{ path: string; message: string }[]> {
+  const adapter = (await backends.get(config.type)?.()) as BackendAdapter<BackendConfig> | undefined;
+  return adapter?.fileIssues?.(config) ?? [];
+}

@@ -132,4 +132,6 @@ export interface BackendContext {
 export interface BackendAdapter<C> {
   readonly type: string;
   create(config: C, ctx: BackendContext): Backend;
+  /** what `convsync validate` finds wrong in the files the configuration names (their content, not only that they can be read) */
+  fileIssues?(config: C): { path: string; message: string }[];
 }

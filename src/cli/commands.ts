@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
 import { scheduleIssues } from '../config/schedule.js';
+import { backendFileIssues } from '../backends/registry.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
 import { createApp } from '../main.js';
@@ -21,8 +22,8 @@ import { withWriter } from './writer.js';
 
 export async function validate(flags: Flags): Promise<number> {
   const config = load(flags, !flags['skip-secrets']);
-  const badSchedule = await scheduleIssues(config.schedule);
-  if (badSchedule.length > 0) throw new ConfigError(badSchedule);
+  const contentIssues = [...(await scheduleIssues(config.schedule)), ...(flags['skip-secrets'] ? [] : await backendFileIssues(config.backend))];
+  if (contentIssues.length > 0) throw new ConfigError(contentIssues);
   process.stdout.write(
     `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
       `${config.mappings.length} mapping(s), policy ${config.policy}\n`,

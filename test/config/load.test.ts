@@ -211,6 +211,21 @@ describe('configuration', () => {
     ).toEqual([{ path: 'backend.baseUrl', message: 'must be an absolute URL (http:// or https://)' }]);
   });
 
+  it('`convsync validate` reads what a Mixin keystore holds, not only that it can be read', async () => {
+    const keystore = file('keystore.json', '{ "app_id": "not-a-uuid" }');
+    const text = [
+      'store: { path: ./x.db }',
+      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
+      `backend: { type: mixin, keystoreFile: ${keystore} }`,
+      'identity: { from: externalId }',
+      'mappings: [{ match: { displayName: "x" }, name: x }]',
+    ].join('\n');
+    const res = await runCli(['validate', '--config', file('mixin.yaml', text)]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toMatch(/- backend\.keystoreFile: the Mixin keystore .*keystore\.json is not a bot keystore/);
+    expect((await runCli(['validate', '--skip-secrets', '--config', file('mixin.yaml', text)])).code).toBe(0);
+  });
+
   it('`convsync validate` prints every mistake, the secret files it cannot read too, with their paths and exits 78', async () => {
     const bad = EXAMPLE.replace('policy: sync', 'policy: mirror')
       .replace('baseUrl: https://prod-nginz-https.wire.com', 'baseUrl: not-a-url')

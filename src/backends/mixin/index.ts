@@ -229,4 +229,12 @@ class MixinBackend implements Backend {
 export const mixinBackend = {
   type: 'mixin',
   create: (config: MixinBackendConfig, ctx: BackendContext) => new MixinBackend(config, ctx),
+  fileIssues(config: MixinBackendConfig) {
+    try {
+      ed25519FromSeed(readKeystore(config.keystoreFile).session_private_key);
+      return [];
+    } catch (e) {
+      return [{ path: 'backend.keystoreFile', message: (e as Error).message }];
+    }
+  },
 } satisfies BackendAdapter<MixinBackendConfig>;
