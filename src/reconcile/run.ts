@@ -141,9 +141,10 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     }
     const reconciler = reconcilerFor(deps, false);
     // the backend's id form needs its domain, known once it answered
-    await reconciler.whoami();
+    const self = (await reconciler.whoami()).userId;
     canonicalIds(deps, deps.logger);
     plan = { ...plan, ops: plan.ops.map((op) => canonicalMembers(op, deps.backend)) };
+    refuseProtectedRemovals(plan, new Set([self, ...config.guards.protect.map((p) => deps.backend.parseUserId(p) ?? p)]));
     const recovered = await reconciler.recover();
     const digest = snapshotDigest(store.loadSnapshot());
     if (digest !== plan.snapshotDigest) {
@@ -156,6 +157,17 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
   } catch (e) {
     store.runs.finish(runId, { result: e instanceof StalePlanError ? 'refused' : 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
+  }
+}
+
+/** a saved plan (made before guards.protect changed, or edited by hand) never removes whom this configuration never removes */
+function refuseProtectedRemovals(plan: Plan, never: ReadonlySet<string>): void {
+  for (const op of plan.ops) {
+    const member = op.op === 'remove' ? op.members.find((m) => never.has(m)) : undefined;
+    if (member !== undefined)
+      throw new StalePlanError(
+        `the plan removes ${member} from "${op.name}", whom this configuration never removes (the daemon's own user or guards.protect); make a new plan`,
+      );
   }
 }
 

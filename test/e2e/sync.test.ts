@@ -229,6 +229,22 @@ describe('convsync sync (end to end)', () => {
     expect(h.wire.conversations.size).toBe(3);
   });
 
+  it('refuses a saved plan that removes someone guards.protect came to protect since it was made', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 4 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const g = h.directory.groups[0]!;
+    const leaving = g.members[0]!.value;
+    h.scim.removeMember(g.id, leaving);
+    const planFile = join(h.dir, 'plan.json');
+    expect((await h.cli(['plan', '--out', planFile])).code).toBe(0);
+    h.writeConfig({ guards: { protect: [h.wireId(leaving).toUpperCase()] } });
+    const writes = h.wire.writeCalls().length;
+    const refused = await h.cli(['apply', planFile]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/whom this configuration never removes \(the daemon's own user or guards\.protect\); make a new plan/);
+    expect(h.wire.writeCalls().length).toBe(writes);
+  });
+
   it('converges through random 503s and latency, and keeps no secret in its logs', async () => {
     h = await startHarness({ groups: 30, membersPerGroup: 5, wire: { seed: 3, faults: { errorRatio: 0.15, latencyMs: 3 } } });
     h.writeConfig({ log: { level: 'trace' }, reconcile: { baseDelayMs: 5, maxDelayMs: 50, maxAttempts: 10, lostAnswerSettleMs: 0 } });
