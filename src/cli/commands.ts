@@ -29,7 +29,9 @@ export async function validate(flags: Flags): Promise<number> {
       `${config.mappings.length} mapping(s), policy ${config.policy}\n`,
   );
   if (!flags['check-backend']) return EXIT.ok;
-  const app = await createApp(config, { logger: createLogger(config.log.level) });
+  // a check before the first run makes no store (one there may hold a renewed Wire cookie: used)
+  const store = config.store.path === ':memory:' || existsSync(config.store.path) ? config.store : { path: ':memory:' };
+  const app = await createApp({ ...config, store }, { logger: createLogger(config.log.level) });
   try {
     const self = await app.backend.whoami();
     await app.backend.preflight?.();

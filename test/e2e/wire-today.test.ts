@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BOT_EMAIL, desiredState, startHarness, wireState, type Harness } from '../helpers/harness.js';
@@ -77,6 +77,8 @@ describe('Wire today', () => {
     const off = await h.cli(['validate', '--check-backend']);
     expect(off.code).toBe(1);
     expect(off.stderr).toMatch(/channels feature is disabled: a team owner enables Channels/);
+    // a check before the first run leaves no store behind
+    expect(existsSync(join(h.dir, 'convsync.db'))).toBe(false);
     h.wire.features.channels = true;
     h.wire.features.mls = true;
     const member = await h.cli(['sync']);
