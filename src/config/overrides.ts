@@ -9,6 +9,9 @@ const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP
 
 type Path = (string | number)[];
 
+/** keys whose value is a secret (password, token, clientSecret, syncToken…) */
+const SECRET_KEY = /(password|token|secret)$/i;
+
 /** where a value set over the file came from, and its text as given */
 export interface Origin {
   from: string;
@@ -101,7 +104,12 @@ export function interpolate(value: unknown, path: Path, env: NodeJS.ProcessEnv, 
       const v = env[name];
       if (v !== undefined) return v;
       if (fallback !== undefined) return fallback;
-      issues.push({ path: formatPath(path), message: `environment variable ${name} is not set` });
+      // inside a secret's text, `${…}` may be part of the secret: not repeated
+      const secret = SECRET_KEY.test(String(path[path.length - 1] ?? '')) && value !== `\${${name}}`;
+      issues.push({
+        path: formatPath(path),
+        message: secret ? 'an environment variable its ${…} names is not set' : `environment variable ${name} is not set`,
+      });
       return '';
     });
     const whole = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}$/.exec(value);

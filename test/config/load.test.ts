@@ -117,6 +117,11 @@ describe('configuration', () => {
 
     const missing = issuesOf(() => loadConfig({ file: file('layers2.yaml', text), env: {}, checkSecretFiles: false }));
     expect(missing).toEqual([{ path: 'backend.email', message: 'environment variable BOT_EMAIL is not set' }]);
+    // in a secret's text a `${…}` may be part of the secret: its name is not repeated
+    const inSecret = text.replace('passwordFile: /run/secrets/wire-password', 'password: s3${cr3t}x');
+    expect(issuesOf(() => loadConfig({ file: file('layers3.yaml', inSecret), env: { BOT_EMAIL: 'b@c.example' }, checkSecretFiles: false }))).toEqual([
+      { path: 'backend.password', message: 'an environment variable its ${…} names is not set' },
+    ]);
   });
 
   it('refuses settings that only fail later: a Wire API range upside down, Protocol contacts made without a phone number', () => {
