@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
     case 'migrate-to-channels':
       return (await commands()).migrate(flags);
     case 'daemon':
-      return (await import('./daemon/run.js')).runDaemon(load(flags));
+      return (await import('./daemon/run.js')).runDaemon(load(flags, true, true));
     case 'sandbox': {
       const backend = flags.backend ?? 'wire';
       const { backends } = await import('./backends/registry.js');

@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/load.js';
-import { scheduleIssues } from '../config/schedule.js';
 import { backendFileIssues } from '../backends/registry.js';
 import { describeError } from '../errors.js';
 import { createLogger } from '../log.js';
@@ -21,8 +20,9 @@ import { withWriter } from './writer.js';
 // one function per command of `convsync`
 
 export async function validate(flags: Flags): Promise<number> {
-  const config = load(flags, !flags['skip-secrets']);
-  const contentIssues = [...(await scheduleIssues(config.schedule)), ...(flags['skip-secrets'] ? [] : await backendFileIssues(config.backend))];
+  const config = load(flags, !flags['skip-secrets'], true);
+  // what files hold is read once the configuration is sound (the backend's part told which files)
+  const contentIssues = flags['skip-secrets'] ? [] : await backendFileIssues(config.backend);
   if (contentIssues.length > 0) throw new ConfigError(contentIssues);
   process.stdout.write(
     `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +

@@ -27,6 +27,6 @@ export function configPath(flags: Flags): string {
   return flags.config ?? process.env.CONVSYNC_CONFIG ?? 'convsync.yaml';
 }
 
-export function load(flags: Flags, checkSecretFiles = true): Config {
-  return loadConfig({ file: configPath(flags), set: flags.set ?? [], checkSecretFiles });
+export function load(flags: Flags, checkSecretFiles = true, checkSchedule = false): Config {
+  return loadConfig({ file: configPath(flags), set: flags.set ?? [], checkSecretFiles, checkSchedule });
 }

@@ -2,6 +2,7 @@ import { readFileSync, accessSync, constants, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigSchema, type Config } from './schema.js';
 import { applyOverrides, interpolate, textWhereWanted, told } from './overrides.js';
+import { scheduleIssues } from './schedule.js';
 import { configYaml } from './yaml-text.js';
 
 export { envNameToPath, formatPath } from './overrides.js';
@@ -31,6 +32,8 @@ export interface LoadOptions {
   set?: string[];
   /** check that every `*File` secret can be read (default true) */
   checkSecretFiles?: boolean;
+  /** check the schedule with node-cron, which runs it (the daemon, `validate`) */
+  checkSchedule?: boolean;
 }
 
 /**
@@ -63,6 +66,7 @@ export function loadConfig(opts: LoadOptions): Config {
     const unset = new Set(issues.map((i) => i.path));
     for (const issue of result.error.issues) issues.push(...told(issue as Parameters<typeof told>[0], origins).filter((i) => !unset.has(i.path)));
   }
+  if (opts.checkSchedule && !issues.some((i) => i.path === 'schedule')) issues.push(...scheduleIssues((interpolated as { schedule?: unknown }).schedule));
   // relative paths in the file are relative to the file, so a config works from any directory
   const base = dirname(resolve(opts.file));
   // told beside the schema's problems: one pass fixes them all

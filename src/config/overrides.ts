@@ -63,10 +63,14 @@ function setPathOf(text: string): Path | undefined {
   return path.length > 0 && path.every((p) => p !== '') ? path : undefined;
 }
 
+/**
+ * A number or a switch as YAML reads it (`7`, `1e3`, `true`); any other text as given, never as
+ * YAML would rewrite it (`abc #1` is not `abc`, a secret's quotes and spaces stay)
+ */
 function parseScalar(value: string): unknown {
   try {
-    const parsed: unknown = parseYaml(value);
-    return parsed === null || typeof parsed === 'object' ? value : parsed;
+    const parsed: unknown = parseYaml(value, { logLevel: 'silent' });
+    return typeof parsed === 'number' || typeof parsed === 'boolean' ? parsed : value;
   } catch {
     return value;
   }

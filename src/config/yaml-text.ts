@@ -52,10 +52,12 @@ export function configYaml(text: string, file: string): { value: unknown } | { i
       e instanceof YAMLError ? (KINDS[e.code] ?? e.code) : /alias/i.test((e as Error).message) ? 'an alias refers to no anchor before it' : 'it cannot be read';
     return { issues: [problem(`${e instanceof YAMLError ? at(e.pos[0]) : ''}: ${kind}`)] };
   }
+  let json: string;
   try {
-    JSON.stringify(value);
+    json = JSON.stringify(value);
   } catch {
     return { issues: [problem(': an alias holds itself (a configuration cannot be a loop)')] };
   }
-  return { value };
+  // a copy without aliases: what --set or a CONVSYNC_* variable changes in one place changes nothing else
+  return { value: JSON.parse(json) as unknown };
 }

@@ -1,9 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import cron from 'node-cron';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { ConfigError } from '../config/load.js';
-import { scheduleIssues } from '../config/schedule.js';
 import { describeError } from '../errors.js';
 import type { Config, SamlSourceConfig, ScimPushSourceConfig } from '../config/schema.js';
 import { createLogger, prettyLogs } from '../log.js';
@@ -24,8 +23,6 @@ import { LOG_PAGES_BETWEEN_RUNS, RunThread } from './run-thread.js';
  * journaled, closes the store and exits 0; a second one exits at once.
  */
 export async function runDaemon(config: Config): Promise<number> {
-  const badSchedule = await scheduleIssues(config.schedule);
-  if (badSchedule.length > 0) throw new ConfigError(badSchedule);
   const logger = createLogger(config.log.level);
   const log = logger.child({ component: 'daemon' });
   logCronThrough(log);
@@ -72,7 +69,7 @@ export async function runDaemon(config: Config): Promise<number> {
     throw e;
   }
   log.info({ url: server.url, schedule: config.schedule }, 'convsync daemon listening');
-  tellHealthcheck(server.url);
+  tellHealthcheck((server.server.address() as AddressInfo).port);
   keepServingOnStrayErrors(log);
   daemon.start();
 
@@ -147,9 +144,9 @@ function logCronThrough(log: Logger): void {
 }
 
 /** where the container's HEALTHCHECK (healthcheck.ts) finds the port, whatever configured it */
-function tellHealthcheck(url: string): void {
+function tellHealthcheck(port: number): void {
   try {
-    writeFileSync(HEALTHCHECK_PORT_FILE, new URL(url).port);
+    writeFileSync(HEALTHCHECK_PORT_FILE, String(port));
   } catch {
     // a read-only /tmp: the check falls back to CONVSYNC_SERVER__PORT or 8080
   }

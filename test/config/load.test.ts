@@ -157,6 +157,20 @@ describe('configuration', () => {
     // digits where text is wanted stay the text given (a leading zero kept); ${PORT} fills a number
     const config = load({ CONVSYNC_BACKEND__PASSWORD: '0012345678' }, ['server.syncToken=0123', 'sources[0].baseUrl=https://set/scim/v2']);
     expect(config.backend).toMatchObject({ password: '0012345678' });
+    // text is never read as YAML would rewrite it: a comment sign, quotes, spaces, a tag stay as given
+    const warned = vi.spyOn(process, 'emitWarning');
+    for (const secret of ['abc #1', '"Qu0ted"', '  spaced  ', '!S3cret-tag', '&anchor x']) {
+      expect(load({ CONVSYNC_BACKEND__PASSWORD: secret }).backend).toMatchObject({ password: secret });
+      expect(
+        loadConfig({
+          file: file('var.yaml', text.replace('password: from-the-file', 'password: "${PW}"')),
+          env: { PORT: '1', PW: secret },
+          checkSecretFiles: false,
+        }).backend,
+      ).toMatchObject({ password: secret });
+    }
+    expect(warned).not.toHaveBeenCalled();
+    warned.mockRestore();
     expect(config.server).toMatchObject({ port: 9090, syncToken: '0123' });
     expect(config.sources[0]).toMatchObject({ baseUrl: 'https://set/scim/v2' });
     // a variable that is no key is named; a Service's links get a word on how to stop them
@@ -171,6 +185,10 @@ describe('configuration', () => {
       },
       { path: 'convsyncPort', message: `not a configuration key (set by the environment variable CONVSYNC_CONVSYNC_PORT): ${LINKS}` },
     ]);
+    // an override of one item of a list is of that item only, though YAML made two of one (an alias)
+    const aliased = text.replace(/mappings: .*/, 'mappings: [&m { match: { displayName: "^team-(.+)$" }, name: "Team {1}" }, *m]');
+    const two = loadConfig({ file: file('alias.yaml', aliased), env: { PORT: '1' }, set: ['mappings[1].name=Other {1}'], checkSecretFiles: false });
+    expect(two.mappings.map((m) => m.name)).toEqual(['Team {1}', 'Other {1}']);
     // a list needs its index; a value of the wrong kind says where it came from
     expect(issuesOf(() => load({}, ['mappings.name=Foo', 'guards.maxRemovalsPerRun=many']))).toEqual([
       { path: 'mappings.name', message: 'mappings is a list: give the index, e.g. mappings[0].name (set by --set mappings.name)' },
@@ -198,6 +216,9 @@ describe('configuration', () => {
       expect(res.stderr).toMatch(/- schedule: "99 \* \* \* \*" is not a cron expression node-cron can run/);
       expect(res.stderr).not.toMatch(/listening/);
     }
+    // told with the configuration's other problems, in one pass
+    const both = await runCli(['validate', '--config', file('both.yaml', readFileSync(bad, 'utf8').replace('policy: sync', 'policy: mirror'))]);
+    expect(both.stderr).toMatch(/configuration error in 2 place\(s\):\n {2}- policy: .*\n {2}- schedule: "99/);
     const weekdays = await runCli([
       'validate',
       '--skip-secrets',
