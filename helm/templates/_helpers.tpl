@@ -27,8 +27,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
 {{/* the pod both modes run: one container, config, store, secrets, a writable /tmp */}}
+{{- /* service links would give the pod CONVSYNC_* variables (a Service named convsync-…), which convsync reads as configuration */}}
 {{- define "convsync.podSpec" -}}
-{{- /* Kubernetes' service links would set CONVSYNC_* variables (a Service named convsync-…), which convsync reads as configuration */}}
 enableServiceLinks: false
 securityContext:
   {{- toYaml .Values.podSecurityContext | nindent 2 }}
