@@ -80,11 +80,25 @@ export class Lease {
    * the new writer, making conversations that writer made already.
    */
   hold(holder: LeaseHolder): void {
-    const current = this.current();
-    if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync: this process writes no more');
-    if (Date.parse(current.renewedAt) + LEASE_TTL_MS / 3 < Date.now())
-      this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(JSON.stringify({ ...current, renewedAt: now() }));
+    // once per write: the statement is prepared once, and the row parsed only when it changed
+    this.read ??= this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).pluck();
+    const text = this.read.get() as string | undefined;
+    let held = this.held;
+    if (text === undefined || text !== held?.text) {
+      const current = text === undefined ? undefined : (JSON.parse(text) as LeaseHolder & { renewedAt: string });
+      if (!current || !same(current, holder)) throw new LeaseError('the writer lease was taken over by another convsync: this process writes no more');
+      held = this.held = { text: text!, renewedAt: Date.parse(current.renewedAt) };
+    }
+    if (held.renewedAt + LEASE_TTL_MS / 3 < Date.now()) {
+      const renewed = JSON.stringify({ ...(JSON.parse(held.text) as object), renewedAt: now() });
+      this.db.prepare(`UPDATE meta SET value = ? WHERE key = 'lease'`).run(renewed);
+      this.held = { text: renewed, renewedAt: Date.now() };
+    }
   }
+
+  private read?: Database.Statement;
+  /** the lease row as this process last found it its own */
+  private held?: { text: string; renewedAt: number };
 
   release(holder: LeaseHolder): void {
     const current = this.current();

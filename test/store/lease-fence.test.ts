@@ -38,6 +38,18 @@ describe('the writer lease fences the journal', () => {
     b.close();
   });
 
+  it('a writer whose lease row is gone writes nothing either', () => {
+    const path = dbPath();
+    for (const wroteBefore of [false, true]) {
+      const a = Store.open(path, { writer: A });
+      const run = a.runs.start('sync');
+      if (wroteBefore) a.journal.pending(run, op('k1'));
+      a.lease.release(A);
+      expect(() => a.journal.pending(run, op('k2'))).toThrow(LeaseError);
+      a.close();
+    }
+  });
+
   it('keeps a lease its writer still holds fresh, however late its renewal timer', () => {
     const path = dbPath();
     const a = Store.open(path, { writer: A });
