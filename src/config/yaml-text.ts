@@ -52,12 +52,22 @@ export function configYaml(text: string, file: string): { value: unknown } | { i
       e instanceof YAMLError ? (KINDS[e.code] ?? e.code) : /alias/i.test((e as Error).message) ? 'an alias refers to no anchor before it' : 'it cannot be read';
     return { issues: [problem(`${e instanceof YAMLError ? at(e.pos[0]) : ''}: ${kind}`)] };
   }
-  let json: string;
   try {
-    json = JSON.stringify(value);
+    JSON.stringify(value);
   } catch {
     return { issues: [problem(': an alias holds itself (a configuration cannot be a loop)')] };
   }
-  // a copy without aliases: what --set or a CONVSYNC_* variable changes in one place changes nothing else
-  return { value: JSON.parse(json) as unknown };
+  return { value: unshared(value) };
+}
+
+/**
+ * A copy in which no two places are one object (YAML aliases make them so): what --set or a
+ * CONVSYNC_* variable changes in one place changes nothing else. Values that are not lists or
+ * mappings (a date, Infinity) are kept as read, for the schema to judge.
+ */
+function unshared(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unshared);
+  if (typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype)
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unshared(v)]));
+  return value;
 }

@@ -189,6 +189,16 @@ describe('configuration', () => {
     const aliased = text.replace(/mappings: .*/, 'mappings: [&m { match: { displayName: "^team-(.+)$" }, name: "Team {1}" }, *m]');
     const two = loadConfig({ file: file('alias.yaml', aliased), env: { PORT: '1' }, set: ['mappings[1].name=Other {1}'], checkSecretFiles: false });
     expect(two.mappings.map((m) => m.name)).toEqual(['Team {1}', 'Other {1}']);
+    // what is neither a list nor a mapping is judged as read: a YAML 1.1 date is no name, .inf no rate
+    const dated = `%YAML 1.1\n---\n${aliased.replace('name: "Team {1}"', 'name: 2024-01-02')}`;
+    expect(issuesOf(() => loadConfig({ file: file('date.yaml', dated), env: { PORT: '1' }, checkSecretFiles: false })).map((i) => i.path)).toEqual([
+      'mappings[0].name',
+      'mappings[1].name',
+    ]);
+    const inf = issuesOf(() =>
+      loadConfig({ file: file('inf.yaml', `${aliased}\nreconcile:\n  ratePerSecond: .inf\n`), env: { PORT: '1' }, checkSecretFiles: false }),
+    );
+    expect(inf).toEqual([{ path: 'reconcile.ratePerSecond', message: expect.not.stringMatching(/null/) }]);
     // a list needs its index; a value of the wrong kind says where it came from
     expect(issuesOf(() => load({}, ['mappings.name=Foo', 'guards.maxRemovalsPerRun=many']))).toEqual([
       { path: 'mappings.name', message: 'mappings is a list: give the index, e.g. mappings[0].name (set by --set mappings.name)' },
