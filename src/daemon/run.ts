@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import cron from 'node-cron';
 import type { Express } from 'express';
@@ -69,7 +69,8 @@ export async function runDaemon(config: Config): Promise<number> {
     throw e;
   }
   log.info({ url: server.url, schedule: config.schedule }, 'convsync daemon listening');
-  tellHealthcheck((server.server.address() as AddressInfo).port);
+  const port = (server.server.address() as AddressInfo).port;
+  tellHealthcheck(port);
   keepServingOnStrayErrors(log);
   daemon.start();
 
@@ -83,6 +84,7 @@ export async function runDaemon(config: Config): Promise<number> {
       stopping = true;
       log.info({ signal, graceMs: config.daemon.shutdownGraceMs }, 'stopping: finishing the call in flight');
       server.server.close();
+      forgetHealthcheck(port);
       controller.abort();
       runs.abort();
       const finished = await daemon.stop(config.daemon.shutdownGraceMs);
@@ -141,6 +143,15 @@ function logCronThrough(log: Logger): void {
     error: (m) => log.error({ from: 'node-cron' }, String(m)),
     debug: (m) => log.debug({ from: 'node-cron' }, String(m)),
   });
+}
+
+/** a daemon that stopped leaves no port behind (unless another daemon wrote its own since) */
+function forgetHealthcheck(port: number): void {
+  try {
+    if (readFileSync(HEALTHCHECK_PORT_FILE, 'utf8') === String(port)) unlinkSync(HEALTHCHECK_PORT_FILE);
+  } catch {
+    // not there, or not ours to remove
+  }
 }
 
 /** where the container's HEALTHCHECK (healthcheck.ts) finds the port, whatever configured it */

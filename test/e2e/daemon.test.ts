@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,6 +96,7 @@ describe('convsync daemon', () => {
     const end = await d.done;
     expect(end.code).toBe(0);
     expect(d.logs()).toMatch(/"msg":"stopped"/);
+    expect(existsSync(join(tmp, 'convsync-daemon.port'))).toBe(false);
     // the lease is released: a one-shot sync may run now
     expect((await h.cli(['sync'])).code).toBe(0);
   });
