@@ -218,7 +218,14 @@ class ProtocolBackend implements Backend {
 
   private async group(id: string, signal?: AbortSignal): Promise<Group | undefined> {
     const res = await this.call('GET', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
-    return res.status === 404 ? undefined : this.parse(Group, res, 'GET /groups/:id');
+    if (res.status !== 404) return this.parse(Group, res, 'GET /groups/:id');
+    // an unknown id is the API's own `invalid_request`; a 404 from elsewhere (a wrong baseUrl, a proxy) says nothing of the group
+    if ((parseJson(res.text) as { type?: unknown } | undefined)?.type === 'invalid_request') return undefined;
+    throw new PermanentError("GET /groups/:id: HTTP 404 without the API's error object (is baseUrl right?)", {
+      origin: 'protocol',
+      status: 404,
+      label: 'contract',
+    });
   }
 
   private async call(method: Dispatcher.HttpMethod, path: string, body?: unknown, signal?: AbortSignal, allowed: number[] = []): Promise<HttpResponse> {

@@ -88,6 +88,11 @@ export function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: st
 }
 
 /** Wire's error body is `{code, label, message}`; only a body with all three counts as one. */
+/** Wire's own answer that a conversation does not exist (galley's `no-conversation`) */
+export function isNoConversation(res: HttpResponse): boolean {
+  return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'no-conversation';
+}
+
 export function wireError(res: HttpResponse, what: string): SyncError {
   const body = parseJson(res.text) as { code?: unknown; label?: unknown; message?: unknown } | undefined;
   const isWire = body !== undefined && typeof body.code === 'number' && typeof body.label === 'string' && typeof body.message === 'string';

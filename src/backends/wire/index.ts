@@ -1,7 +1,17 @@
 import type { WireBackendConfig } from '../../config/schema.js';
 import { PermanentError, UnmanageableError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
-import { Conversation, ConversationIdsPage, ConversationsFound, MemberJoinEvent, parseAnswer, SelfProfile, UsersFound, wireError } from './contract.js';
+import {
+  Conversation,
+  ConversationIdsPage,
+  ConversationsFound,
+  isNoConversation,
+  MemberJoinEvent,
+  parseAnswer,
+  SelfProfile,
+  UsersFound,
+  wireError,
+} from './contract.js';
 import { checkChannelMode } from './channels.js';
 import { WireIds, type Qualified } from './ids.js';
 import { WireSession } from './session.js';
@@ -140,7 +150,9 @@ class WireBackend implements Backend {
     await this.session.ready(signal);
     const q = this.ids.qualify(conversationId);
     const res = await this.session.call('GET', `/conversations/${q.domain}/${q.id}`, undefined, signal);
-    if (res.status === 404) return undefined;
+    // only Wire's own `no-conversation` says it is gone: a 404 of another label (an API version
+    // turned off, `no-endpoint`) or from a gateway is no answer about it
+    if (res.status === 404 && isNoConversation(res)) return undefined;
     if (res.status !== 200) throw wireError(res, 'GET /conversations/{domain}/{id}');
     return this.ids.conversation(parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}'));
   }
@@ -149,6 +161,7 @@ class WireBackend implements Backend {
     const team = await this.team(signal);
     const ids: Qualified[] = [];
     let paging: string | null | undefined;
+    const seen = new Set<string>();
     do {
       const res = await this.session.call('POST', '/conversations/list-ids', { size: 1000, ...(paging ? { paging_state: paging } : {}) }, signal);
       if (res.status !== 200) throw wireError(res, 'POST /conversations/list-ids');
@@ -158,6 +171,11 @@ class WireBackend implements Backend {
       if (page.has_more && !paging) {
         throw new PermanentError('POST /conversations/list-ids: has_more without paging_state', { origin: 'wire', label: 'contract' });
       }
+      // a paging state given again would page for ever
+      if (paging && seen.has(paging)) {
+        throw new PermanentError('POST /conversations/list-ids: a paging_state given twice', { origin: 'wire', label: 'contract' });
+      }
+      if (paging) seen.add(paging);
     } while (paging);
     const out: BackendConversation[] = [];
     for (let i = 0; i < ids.length; i += LIST_CHUNK) {
@@ -246,7 +264,7 @@ class WireBackend implements Backend {
     const q = this.ids.qualify(conversationId);
     const res = await this.session.call('DELETE', `/teams/${team}/conversations/${q.id}`, undefined, signal);
     // already gone: a repeat after a lost answer
-    if (res.status === 404) return;
+    if (res.status === 404 && isNoConversation(res)) return;
     if (res.status !== 200) throw wireError(res, 'DELETE /teams/{team}/conversations/{id}');
   }
 
