@@ -25,7 +25,9 @@ export async function refreshConversations(
       conv = await caller.attempt(() => caller.backend.get(c.conversationId));
     } catch (e) {
       if (e instanceof AuthError) throw e;
-      if (!(e instanceof PermanentError && e.status === 403)) {
+      // the backend's own refusal (Wire's access-denied: convsync is no member any more); a bare 403
+      // from a gateway or an ACL in front of it says nothing of the conversation
+      if (!(e instanceof PermanentError && e.status === 403 && e.label !== undefined)) {
         unreadable++;
         opts.logger.warn({ key: c.key, err: describeError(e) }, 'refresh: conversation unreadable, skipped');
         return;

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { startHarness, wireState, type Harness } from '../helpers/harness.js';
+import { startProxy } from '../helpers/gateway-proxy.js';
+import { BOT_EMAIL, startHarness, wireState, type Harness } from '../helpers/harness.js';
 
 /** Changes made by hand on the chat side, found by `sync --refresh`, against the sandboxes. */
 describe('drift', () => {
@@ -75,5 +76,28 @@ describe('drift', () => {
     const second = await h.cli(['sync']);
     expect(second.stdout).toMatch(/Refreshed from the backend: 0 member\(s\) added by hand, 1 left/);
     expect(wireState(h.wire, h.botId).get('Team eng')).toContain(leaver);
+  });
+
+  it('lets go of a conversation Wire says convsync may no longer read, never of one a gateway refused', async () => {
+    h = await startHarness({ groups: 2, membersPerGroup: 2, users: 4 });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    // a bare 403 page in front of Wire, for every read of a conversation
+    const proxy = await startProxy(h.wire.url, (m, p) =>
+      m === 'GET' && /^\/v\d+\/conversations\/[^/]+\/[^/]+$/.test(p) ? { kind: 'fail', status: 403 } : { kind: 'pass' },
+    );
+    try {
+      h.writeConfig({ backend: { type: 'wire', baseUrl: proxy.url, email: BOT_EMAIL, passwordFile: './wire-password', teamId: h.wire.teamId } });
+      const refused = await h.cli(['sync', '--refresh']);
+      expect(refused.stdout).toMatch(/0 conversation\(s\) gone/);
+      expect((await h.cli(['status'])).stdout).toMatch(/^2 conversation\(s\) bound/);
+    } finally {
+      await proxy.stop();
+    }
+    // convsync taken out of one by hand: Wire answers access-denied, and it is let go
+    h.writeConfig({});
+    conv('Team ops').members.delete(h.botId);
+    const denied = await h.cli(['sync', '--refresh']);
+    expect(denied.stdout).toMatch(/1 conversation\(s\) gone/);
+    expect((await h.cli(['status'])).stdout).toMatch(/^1 conversation\(s\) bound/);
   });
 });
