@@ -51,6 +51,8 @@ export class PlanBuilder {
   private readonly refusedNow = new Set<string>();
   /** owned conversations no group wants any more, by name: a desired one of the same name takes them over */
   private readonly leaving = new Map<string, SnapshotConversation[]>();
+  /** owned conversations let go earlier whose group is not back, by name: taken over when no bound one is */
+  private readonly letGo = new Map<string, SnapshotConversation[]>();
 
   constructor(readonly input: PlanInput) {
     this.allowed = POLICY_ALLOWS[input.policy];
@@ -65,6 +67,7 @@ export class PlanBuilder {
       if (c.ownerId !== input.ownerId || desiredKeys.has(c.key) || this.fromIncompleteSource(c.groups)) continue;
       this.leaving.set(c.name, [...(this.leaving.get(c.name) ?? []), c]);
     }
+    for (const c of this.unboundByKey.values()) if (!desiredKeys.has(c.key)) this.letGo.set(c.name, [...(this.letGo.get(c.name) ?? []), c]);
   }
 
   block(kind: BlockKind, why: string, op: PlanOp): void {
@@ -83,7 +86,10 @@ export class PlanBuilder {
 
   /** the one conversation leaving under this name, if there is exactly one */
   claimLeaving(name: string): SnapshotConversation | undefined {
-    const candidates = (this.leaving.get(name) ?? []).filter((c) => !this.claimed.has(c.key));
+    const unclaimed = (list: SnapshotConversation[] | undefined) => (list ?? []).filter((c) => !this.claimed.has(c.key));
+    // one still bound first; else one let go earlier (a group deleted, then made again under a new id)
+    const bound = unclaimed(this.leaving.get(name));
+    const candidates = bound.length > 0 ? bound : unclaimed(this.letGo.get(name));
     if (candidates.length !== 1) return undefined;
     this.claimed.add(candidates[0]!.key);
     return candidates[0];

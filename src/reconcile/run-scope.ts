@@ -13,8 +13,8 @@ export class RunScope {
   /** the conversations planned; those the scoped groups feed now are added as their listings are read */
   readonly conversations = new Set<string>();
   /**
-   * Bound conversations of one group no group feeds any more, there only to be taken over as a
-   * full plan would (a group made again under a new id while its old conversation is still held).
+   * Conversations of one group (bound or let go) no group feeds any more, there only to be taken
+   * over as a full plan would (a group made again under a new id).
    */
   readonly claimOnly = new Set<string>();
   private readonly bound: ReadonlySet<string>;
@@ -54,7 +54,8 @@ export class RunScope {
     const bound = this.known.filter((c) => c.bound);
     if (!bound.every((c) => c.groups.length > 0 && c.groups.every((g) => listed.has(sourceOfGroup(g))))) return;
     const fedNow = new Set(feeds);
-    for (const c of bound) if (c.key.startsWith('group:') && !fedNow.has(c.key) && !this.conversations.has(c.key)) this.claimOnly.add(c.key);
+    // let go earlier too: a group deleted, then made again under a new id, takes its conversation back
+    for (const c of this.known) if (c.key.startsWith('group:') && !fedNow.has(c.key) && !this.conversations.has(c.key)) this.claimOnly.add(c.key);
   }
 
   /**

@@ -6,26 +6,15 @@ import { AuthError, isAmbiguous, PermanentError, type SyncError } from '../../er
 import { HttpAuthorizer } from '../../http/auth.js';
 import { errorForStatus, httpRequest, parseJson, type HttpResponse } from '../../http/request.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation, NewUser } from '../types.js';
+import { Contact, Group, isUnknownId, List, nextPage } from './contract.js';
 
 /** Protocol ids: 16 alphanumeric characters, case-sensitive */
 const ID = /^[A-Za-z0-9]{16}$/;
 const PAGE = 100;
 
-const Contact = z.looseObject({ id: z.string(), username: z.string(), phone_number: z.string().nullish() });
-const Group = z.looseObject({
-  id: z.string(),
-  name: z.string(),
-  conversation_id: z.string().nullish(),
-  contacts: z.array(z.union([Contact, z.looseObject({ id: z.string() })])),
-  description: z.string().nullish(),
-  archived_at: z.number().nullish(),
-  created_at: z.number().nullish(),
-});
 /** what convsync writes in the description of its groups; the marker makes a lost create findable */
 const DESCRIPTION = 'managed by convsync';
 const MARKED = /^managed by convsync \(([0-9a-f-]{36})\)$/;
-type Group = z.infer<typeof Group>;
-const List = <T extends z.ZodType>(item: T) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
 
 /**
  * The "Protocol" REST chat API. A synced group is a Protocol group, which carries its conversation;
@@ -220,7 +209,7 @@ class ProtocolBackend implements Backend {
     const res = await this.call('GET', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
     if (res.status !== 404) return this.parse(Group, res, 'GET /groups/:id');
     // an unknown id is the API's own `invalid_request`; a 404 from elsewhere (a wrong baseUrl, a proxy) says nothing of the group
-    if ((parseJson(res.text) as { type?: unknown } | undefined)?.type === 'invalid_request') return undefined;
+    if (isUnknownId(res)) return undefined;
     throw new PermanentError("GET /groups/:id: HTTP 404 without the API's error object (is baseUrl right?)", {
       origin: 'protocol',
       status: 404,
@@ -288,18 +277,3 @@ export const protocolBackend = {
   type: 'protocol',
   create: (config: ProtocolBackendConfig, ctx: BackendContext) => new ProtocolBackend(config, ctx),
 } satisfies BackendAdapter<ProtocolBackendConfig>;
-
-/**
- * Where the next page starts, or undefined after the last. A page that says more follow yet holds
- * nothing is outside the contract: taken as the end, it would hide every item after it (a
- * conversation made again, a contact taken as no one's). One that ends where an earlier page
- * ended would be asked for again and again. `seen`: where the pages of this listing ended so far.
- */
-function nextPage(page: { has_more: boolean; data: { id: string }[] }, seen: Set<string>, what: string): string | undefined {
-  if (!page.has_more) return undefined;
-  const last = page.data.at(-1)?.id;
-  const outside = last === undefined ? 'has_more with an empty page' : seen.has(last) ? `a page that ends at ${last} again` : undefined;
-  if (outside !== undefined) throw new PermanentError(`${what}: ${outside} (outside the Protocol contract)`, { origin: 'protocol', label: 'contract' });
-  seen.add(last!);
-  return last;
-}

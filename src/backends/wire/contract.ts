@@ -88,6 +88,19 @@ export function parseAnswer<T>(schema: z.ZodType<T>, res: HttpResponse, what: st
 }
 
 /** Wire's error body is `{code, label, message}`; only a body with all three counts as one. */
+/**
+ * Where a listing goes on, or undefined after its last page. `has_more` without a paging state,
+ * or a paging state given again (which would page for ever), is outside the contract.
+ */
+export function nextPagingState(page: { has_more: boolean; paging_state?: string | null }, seen: Set<string>, what: string): string | undefined {
+  if (!page.has_more) return undefined;
+  const paging = page.paging_state;
+  const outside = !paging ? 'has_more without paging_state' : seen.has(paging) ? 'a paging_state given twice' : undefined;
+  if (outside !== undefined) throw new PermanentError(`${what}: ${outside}`, { origin: 'wire', label: 'contract' });
+  seen.add(paging!);
+  return paging!;
+}
+
 /** Wire's own answer that a conversation does not exist (galley's `no-conversation`) */
 export function isNoConversation(res: HttpResponse): boolean {
   return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'no-conversation';

@@ -7,6 +7,7 @@ import {
   ConversationsFound,
   isNoConversation,
   MemberJoinEvent,
+  nextPagingState,
   parseAnswer,
   SelfProfile,
   UsersFound,
@@ -167,15 +168,7 @@ class WireBackend implements Backend {
       if (res.status !== 200) throw wireError(res, 'POST /conversations/list-ids');
       const page = parseAnswer(ConversationIdsPage, res, 'POST /conversations/list-ids');
       ids.push(...page.qualified_conversations);
-      paging = page.has_more ? page.paging_state : undefined;
-      if (page.has_more && !paging) {
-        throw new PermanentError('POST /conversations/list-ids: has_more without paging_state', { origin: 'wire', label: 'contract' });
-      }
-      // a paging state given again would page for ever
-      if (paging && seen.has(paging)) {
-        throw new PermanentError('POST /conversations/list-ids: a paging_state given twice', { origin: 'wire', label: 'contract' });
-      }
-      if (paging) seen.add(paging);
+      paging = nextPagingState(page, seen, 'POST /conversations/list-ids');
     } while (paging);
     const out: BackendConversation[] = [];
     for (let i = 0; i < ids.length; i += LIST_CHUNK) {
