@@ -30,7 +30,7 @@ export async function validate(flags: Flags): Promise<number> {
   );
   if (!flags['check-backend']) return EXIT.ok;
   // a check before the first run makes no store (one there may hold a renewed Wire cookie: used)
-  const store = config.store.path === ':memory:' || existsSync(config.store.path) ? config.store : { path: ':memory:' };
+  const store = storeIsThere(config) ? config.store : { path: ':memory:' };
   const app = await createApp({ ...config, store }, { logger: createLogger(config.log.level) });
   try {
     const self = await app.backend.whoami();
@@ -151,7 +151,7 @@ export async function explain(flags: Flags): Promise<number> {
 export function status(flags: Flags): number {
   const config = load(flags, false);
   // a mistyped store.path would otherwise show an empty store made just now
-  if (config.store.path !== ':memory:' && !existsSync(config.store.path)) {
+  if (!storeIsThere(config)) {
     process.stderr.write(`no store at ${config.store.path} (store.path): convsync has not run with this configuration yet\n`);
     return EXIT.error;
   }
@@ -162,4 +162,9 @@ export function status(flags: Flags): number {
   } finally {
     store.close();
   }
+}
+
+/** whether a run has made the store this configuration names (an in-memory one always is) */
+function storeIsThere(config: Config): boolean {
+  return config.store.path === ':memory:' || existsSync(config.store.path);
 }

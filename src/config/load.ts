@@ -90,8 +90,13 @@ function dedupe(issues: ConfigIssue[]): ConfigIssue[] {
   });
 }
 
+/** a path of the file, relative to the file's folder */
+function fromBase(base: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(base, path);
+}
+
 function resolvePaths(config: Config, base: string): void {
-  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const abs = (p: string) => fromBase(base, p);
   config.store.path = config.store.path === ':memory:' ? ':memory:' : abs(config.store.path);
   forEachSecretFile(config, (holder, key, file) => {
     holder[key] = abs(file);
@@ -118,7 +123,7 @@ function forEachSecretFile(config: unknown, fn: (holder: Holder, key: string, fi
 function checkSecretFiles(config: unknown, base: string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
   forEachSecretFile(config, (_holder, _key, given, path) => {
-    const file = isAbsolute(given) ? given : resolve(base, given);
+    const file = fromBase(base, given);
     try {
       accessSync(file, constants.R_OK);
       if (!statSync(file).isFile()) issues.push({ path, message: `${file} is not a file` });

@@ -40,7 +40,6 @@ export function configYaml(text: string, file: string): { value: unknown } | { i
     const before = text.slice(0, offset);
     return ` at line ${before.split('\n').length}, column ${offset - before.lastIndexOf('\n')}`;
   };
-  if (!Array.isArray(docs)) return { value: {} };
   const mistakes = docs.flatMap((d) => [...d.errors, ...d.warnings]);
   if (mistakes.length > 0) return { issues: mistakes.map((e) => problem(`${at(e.pos[0])}: ${KINDS[e.code] ?? e.code}`)) };
   if (docs.length > 1) return { issues: [problem(`${at(docs[1]!.range[0])}: ${KINDS.MULTIPLE_DOCS}`)] };

@@ -22,6 +22,17 @@ function issuesOf(fn: () => unknown): { path: string; message: string }[] {
   throw new Error('expected a ConfigError');
 }
 
+/** a small configuration: one SCIM source, then the backend, the mappings and any lines given */
+function configText(backend: string, mappings = 'mappings: [{ match: { displayName: "x" }, name: x }]', ...more: string[]): string {
+  return [
+    'store: { path: ./x.db }',
+    'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
+    backend,
+    mappings,
+    ...more,
+  ].join('\n');
+}
+
 const EXAMPLE = readFileSync(new URL('../../config/wire-scim.yaml', import.meta.url), 'utf8');
 
 describe('configuration', () => {
@@ -125,12 +136,7 @@ describe('configuration', () => {
   });
 
   it('refuses settings that only fail later: a Wire API range upside down, Protocol contacts made without a phone number', () => {
-    const text = [
-      'store: { path: ./x.db }',
-      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
-      'backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: p, apiVersions: { min: 12, max: 9 } }',
-      'mappings: [{ match: { displayName: "x" }, name: x }]',
-    ].join('\n');
+    const text = configText('backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: p, apiVersions: { min: 12, max: 9 } }');
     expect(issuesOf(() => loadConfig({ file: file('range.yaml', text), env: {}, checkSecretFiles: false }))).toEqual([
       { path: 'backend.apiVersions.min', message: 'min cannot be above max' },
     ]);
@@ -144,14 +150,12 @@ describe('configuration', () => {
   });
 
   it('takes text where the schema wants it, numbers from ${VAR}, paths as errors print them, and names what set a wrong key', () => {
-    const text = [
-      'store: { path: ./x.db }',
-      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
+    const text = configText(
       'backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: from-the-file }',
       'mappings: [{ match: { displayName: "^team-(.+)$" }, name: "Team {1}" }]',
       'server:',
       '  port: ${PORT}',
-    ].join('\n');
+    );
     const load = (env: Record<string, string>, set: string[] = []) =>
       loadConfig({ file: file('over.yaml', text), env: { PORT: '9090', ...env }, set, checkSecretFiles: false });
     // digits where text is wanted stay the text given (a leading zero kept); ${PORT} fills a number
@@ -249,13 +253,7 @@ describe('configuration', () => {
 
   it('`convsync validate` reads what a Mixin keystore holds, not only that it can be read', async () => {
     const keystore = file('keystore.json', '{ "app_id": "not-a-uuid" }');
-    const text = [
-      'store: { path: ./x.db }',
-      'sources: [{ name: corp, type: scim, baseUrl: "https://x/scim/v2", auth: { type: bearer, token: t } }]',
-      `backend: { type: mixin, keystoreFile: ${keystore} }`,
-      'identity: { from: externalId }',
-      'mappings: [{ match: { displayName: "x" }, name: x }]',
-    ].join('\n');
+    const text = configText(`backend: { type: mixin, keystoreFile: ${keystore} }`, undefined, 'identity: { from: externalId }');
     const res = await runCli(['validate', '--config', file('mixin.yaml', text)]);
     expect(res.code).toBe(78);
     expect(res.stderr).toMatch(/- backend\.keystoreFile: the Mixin keystore .*keystore\.json is not a bot keystore/);
