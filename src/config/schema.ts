@@ -85,7 +85,7 @@ export const ConfigSchema = z
       .refine((r) => r.plans <= r.runs.maxCount, { message: 'plans cannot exceed runs.maxCount', path: ['plans'] })
       .prefault({})
       .describe(
-        'what the store keeps; pruned after each run, and the file gives the space back. Pending ops, runs awaiting approval and the newest quarantined run are never pruned',
+        'what the store keeps; pruned after each run, and the file gives the space back. Pending ops, runs awaiting approval, the newest quarantined sync not approved yet and the newest full run are never pruned',
       ),
     ownerId: nonEmpty.default('convsync').describe('written on every binding; conversations of another owner are left alone'),
     sources: z
