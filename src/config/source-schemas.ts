@@ -132,7 +132,7 @@ const SamlSource = z.strictObject({
   users: z
     .strictObject({
       emailAttribute: nonEmpty.optional().describe('attribute read as the e-mail (default: the NameID when it is an e-mail address)'),
-      externalIdAttribute: nonEmpty.optional().describe('attribute read as externalId (identity.from: externalId)'),
+      externalIdAttribute: nonEmpty.optional().describe('attribute read as externalId (identity.from: externalId), and what tells one person across logins'),
       displayNameAttribute: nonEmpty.optional().describe('attribute read as the display name'),
       attributes: z.array(nonEmpty).default([]).describe('further attributes recorded with the login (identity.from can read them by name)'),
     })

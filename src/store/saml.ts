@@ -3,6 +3,8 @@ import type Database from 'better-sqlite3';
 /** What one accepted SAML login showed of a user. */
 export interface SamlLogin {
   nameId: string;
+  /** who signed in, the same across their logins (src/sources/saml/subject.ts); none on logins recorded before it was kept */
+  subject?: string;
   nameIdFormat?: string;
   /** the attributes chosen in the config, each as its list of values */
   attributes: Record<string, string[]>;
@@ -24,6 +26,7 @@ export type RecordOutcome = { ok: true; previousGroups: string[] } | { ok: false
 
 type LoginRow = {
   name_id: string;
+  subject: string | null;
   name_id_format: string | null;
   attributes: string;
   groups: string;
@@ -36,6 +39,7 @@ type LoginRow = {
 
 const toLogin = (r: LoginRow): SamlLogin => ({
   nameId: r.name_id,
+  ...(r.subject !== null ? { subject: r.subject } : {}),
   ...(r.name_id_format !== null ? { nameIdFormat: r.name_id_format } : {}),
   attributes: JSON.parse(r.attributes) as Record<string, string[]>,
   groups: JSON.parse(r.groups) as string[],
@@ -93,21 +97,26 @@ export class SamlStore {
         .prepare(`INSERT OR IGNORE INTO saml_assertions (source, id, expires_at) VALUES (?, ?, ?)`)
         .run(source, login.assertionId, opts.assertionExpiresAt);
       if (fresh.changes === 0) throw new Refused('replayed');
-      const before = this.login(source, login.nameId);
-      const previousGroups = before?.groups ?? [];
-      const groups = login.groupsUnknown ? previousGroups : login.groups;
+      const earlier = this.earlier(source, login);
+      const before = earlier[0];
+      const previousGroups = [...new Set(earlier.flatMap((e) => e.groups))].sort();
+      const groups = login.groupsUnknown ? (before?.groups ?? []) : login.groups;
       const groupsSeenAt = login.groupsUnknown ? (before?.groupsSeenAt ?? login.loggedInAt) : login.loggedInAt;
+      // the same person under another NameID (another case, a new address): this login replaces theirs
+      if (login.subject !== undefined)
+        this.db.prepare(`DELETE FROM saml_logins WHERE source = ? AND subject = ? AND name_id <> ?`).run(source, login.subject, login.nameId);
       this.db
         .prepare(
-          `INSERT INTO saml_logins (source, name_id, name_id_format, attributes, groups, groups_unknown, assertion_id, issue_instant, logged_in_at, groups_seen_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT (source, name_id) DO UPDATE SET name_id_format = excluded.name_id_format, attributes = excluded.attributes,
+          `INSERT INTO saml_logins (source, name_id, subject, name_id_format, attributes, groups, groups_unknown, assertion_id, issue_instant, logged_in_at, groups_seen_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (source, name_id) DO UPDATE SET subject = excluded.subject, name_id_format = excluded.name_id_format, attributes = excluded.attributes,
              groups = excluded.groups, groups_unknown = excluded.groups_unknown, assertion_id = excluded.assertion_id,
              issue_instant = excluded.issue_instant, logged_in_at = excluded.logged_in_at, groups_seen_at = excluded.groups_seen_at`,
         )
         .run(
           source,
           login.nameId,
+          login.subject ?? null,
           login.nameIdFormat ?? null,
           JSON.stringify(login.attributes),
           JSON.stringify(groups),
@@ -125,6 +134,14 @@ export class SamlStore {
       if (!login.groupsUnknown) for (const g of groups) seen.run(source, g, login.loggedInAt, login.loggedInAt);
       return { ok: true, previousGroups };
     })();
+  }
+
+  /** the logins this one replaces or updates (its NameID's, its subject's), the newest first */
+  private earlier(source: string, login: Omit<SamlLogin, 'groupsSeenAt'>): SamlLogin[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM saml_logins WHERE source = ? AND (name_id = ? OR subject = ?) ORDER BY logged_in_at DESC, name_id`)
+      .all(source, login.nameId, login.subject ?? null) as LoginRow[];
+    return rows.map(toLogin);
   }
 
   login(source: string, nameId: string): SamlLogin | undefined {

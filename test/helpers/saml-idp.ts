@@ -32,6 +32,8 @@ export function makeKeyPair(cn: string, bits = 2048): KeyPair {
 
 export interface ResponseOptions {
   nameId: string;
+  /** the NameID's Format (default: emailAddress) */
+  nameIdFormat?: string;
   groups?: string | string[];
   attributes?: Record<string, string | string[]>;
   inResponseTo?: string;
@@ -99,7 +101,10 @@ export function testIdp(sp: { entityId: string; acsUrl: string }, entityId = 'ht
             ...(o.encryptFor !== undefined ? { encryptionCert: o.encryptFor, encryptionPublicKey: publicKeyOf(o.encryptFor) } : {}),
             profileMapper: () => ({
               getClaims: () => claims,
-              getNameIdentifier: () => ({ nameIdentifier: o.nameId, nameIdentifierFormat: 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress' }),
+              getNameIdentifier: () => ({
+                nameIdentifier: o.nameId,
+                nameIdentifierFormat: o.nameIdFormat ?? 'urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress',
+              }),
             }),
           },
           {},

@@ -301,6 +301,81 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
     expect(store.saml.groups('sso')).toEqual(['team-eng', 'team-ops', 'team-qa']);
   });
 
+  describe('one person under another NameID: the later login replaces the earlier', () => {
+    const TRANSIENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:transient';
+    const PERSISTENT = 'urn:oasis:names:tc:SAML:2.0:nameid-format:persistent';
+    const membersOf = async (config: SamlSourceConfig) => {
+      const { groups } = await samlSource.create(config, { store, logger: pino({ level: 'silent' }) }).fetch();
+      return Object.fromEntries(groups.map((g) => [g.id, g.members.map((m) => m.id)]));
+    };
+
+    it('an address in another case', async () => {
+      const config = await start();
+      await post(await signedResponse({ nameId: 'Alice@Corp.test' }));
+      changes = [];
+      expect((await post(await signedResponse({ nameId: 'alice@corp.test', groups: ['team-eng'] }))).status).toBe(200);
+      // team-ops, which only the earlier login named, is run too
+      expect(changes).toEqual([['sso:team-eng', 'sso:team-ops']]);
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['alice@corp.test'], 'team-ops': [] });
+      expect(store.saml.counts('sso').logins).toBe(1);
+    });
+
+    it('a renamed address, with users.externalIdAttribute', async () => {
+      const config = await start({ users: { externalIdAttribute: 'oid' } });
+      await post(await signedResponse({ attributes: { oid: 'u-1' } }));
+      await post(await signedResponse({ nameId: 'alice.smith@corp.test', groups: ['team-eng'], attributes: { oid: 'u-1' } }));
+      // another person with the same groups stays
+      await post(await signedResponse({ nameId: 'bob@corp.test', groups: ['team-ops'], attributes: { oid: 'u-2' } }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['alice.smith@corp.test'], 'team-ops': ['bob@corp.test'] });
+    });
+
+    it('a transient NameID, by the e-mail attribute; persistent NameIDs are people of their own, whatever their e-mail', async () => {
+      const config = await start({ users: { emailAttribute: 'mail' } });
+      await post(await signedResponse({ nameId: 'x-1', nameIdFormat: TRANSIENT, attributes: { mail: 'alice@corp.test' } }));
+      await post(await signedResponse({ nameId: 'x-2', nameIdFormat: TRANSIENT, groups: ['team-eng'], attributes: { mail: 'ALICE@corp.test' } }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['x-2'], 'team-ops': [] });
+      await post(await signedResponse({ nameId: 'p-1', nameIdFormat: PERSISTENT, groups: ['team-ops'], attributes: { mail: 'shared@corp.test' } }));
+      await post(await signedResponse({ nameId: 'p-2', nameIdFormat: PERSISTENT, groups: ['team-ops'], attributes: { mail: 'shared@corp.test' } }));
+      expect((await membersOf(config))['team-ops']).toEqual(['p-1', 'p-2']);
+    });
+
+    it('an overage login under another NameID carries the earlier groups over as unknown', async () => {
+      const config = await start();
+      await post(await signedResponse({ nameId: 'Alice@corp.test' }));
+      const link = { 'http://schemas.microsoft.com/claims/groups.link': 'https://graph.windows.net/tenant/users/alice/getMemberObjects' };
+      await post(await signedResponse({ nameId: 'alice@corp.test', groups: undefined, attributes: link }));
+      const { groups } = await samlSource.create(config, { store, logger: pino({ level: 'silent' }) }).fetch();
+      expect(groups.map((g) => [g.id, g.members.map((m) => m.id), g.complete])).toEqual([
+        ['team-eng', ['alice@corp.test'], false],
+        ['team-ops', ['alice@corp.test'], false],
+      ]);
+    });
+
+    it('logins recorded before subjects were kept: the latest speaks for the person', async () => {
+      const config = await start();
+      const at = (n: number) => new Date(Date.now() - 3_600_000 + n * 60_000).toISOString();
+      const record = (nameId: string, groups: string[], n: number, subject?: string) =>
+        store.saml.recordLogin(
+          'sso',
+          {
+            nameId,
+            ...(subject ? { subject } : {}),
+            attributes: {},
+            groups,
+            groupsUnknown: false,
+            assertionId: `a${n}`,
+            issueInstant: at(n),
+            loggedInAt: at(n),
+          },
+          { assertionExpiresAt: at(n + 5), now: at(n) },
+        );
+      expect(record('Alice@corp.test', ['team-eng', 'team-ops'], 1).ok).toBe(true);
+      expect(record('alice@corp.test', ['team-eng'], 2, 'email:alice@corp.test').ok).toBe(true);
+      expect(store.saml.counts('sso').logins).toBe(2);
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['alice@corp.test'], 'team-ops': [] });
+    });
+  });
+
   it('accepts IdP-initiated responses only when allowIdpInitiated is set', async () => {
     await start();
     const unsolicited = await idp.response({ nameId: 'alice@corp.test', groups: ['team-eng'] });

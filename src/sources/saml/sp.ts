@@ -12,6 +12,7 @@ import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
 import { checkFacts, inspectEnvelope, readFacts, SamlRejected } from './checks.js';
 import { assertedGroups, attributeValues, type AssertedGroups } from './groups.js';
+import { loginSubject } from './subject.js';
 
 const POST_BINDING = 'urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST';
 const MAX_RESPONSE_BYTES = 512 * 1024;
@@ -193,10 +194,10 @@ export class SamlServiceProvider {
     for (const name of [u.emailAttribute, u.externalIdAttribute, u.displayNameAttribute, ...u.attributes]) {
       if (name !== undefined && attributes[name] !== undefined) recorded[name] = attributeValues(attributes[name]);
     }
+    const who = { nameId: nameId.trim(), nameIdFormat: facts.nameIdFormat, attributes: recorded };
     const login: Omit<SamlLogin, 'groupsSeenAt'> = {
-      nameId: nameId.trim(),
-      nameIdFormat: facts.nameIdFormat,
-      attributes: recorded,
+      ...who,
+      subject: loginSubject(who, u),
       groups: groups.keys,
       groupsUnknown: groups.unknown,
       assertionId,

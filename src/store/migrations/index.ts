@@ -23,6 +23,7 @@ import m018 from './018.js';
 import m019 from './019.js';
 import m020 from './020.js';
 import m021 from './021.js';
+import m022 from './022.js';
 
 /** one file per version, numbered from 001; a new migration is a new file and a line here */
 export const MIGRATIONS: readonly string[] = [
@@ -47,4 +48,5 @@ export const MIGRATIONS: readonly string[] = [
   m019,
   m020,
   m021,
+  m022,
 ];

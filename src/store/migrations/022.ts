@@ -1,0 +1,10 @@
+/**
+ * A SAML login names who signed in by a subject that stays the same across their logins (an
+ * external id, a persistent NameID, an e-mail in lower case); a later login of the same subject
+ * replaces the earlier ones. Logins recorded before have none: the SAML source tells their subject
+ * when it reads them.
+ */
+export default `
+  ALTER TABLE saml_logins ADD COLUMN subject TEXT;
+  CREATE INDEX saml_logins_subject ON saml_logins (source, subject);
+  `;
