@@ -28,6 +28,15 @@ describe('file source', () => {
     expect(res.warnings).toEqual(['file source git: group eng lists unknown member ghost']);
   });
 
+  it('says so when a group is defined more than once, and uses the last definition', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
+    writeFileSync(join(dir, 'a.yaml'), 'users: [{ id: a }, { id: b }]\ngroups: [{ id: eng, displayName: team-eng, members: [a] }]\n');
+    writeFileSync(join(dir, 'b.yaml'), 'groups: [{ id: eng, displayName: team-eng, members: [b] }]\n');
+    const res = await run(dir);
+    expect(res.groups.map((g) => [g.id, g.members.map((m) => m.id)])).toEqual([['eng', ['b']]]);
+    expect(res.warnings).toEqual([`file source git: group eng is defined more than once; the last definition (in ${join(dir, 'b.yaml')}) is used`]);
+  });
+
   it('fails with the file and the path of the problem', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'convsync-file-'));
     writeFileSync(join(dir, 'bad.yaml'), 'groups:\n  - { id: g, members: [a] }\n');

@@ -89,9 +89,13 @@ class FileSource implements Source {
     const contents = files.map((read) => ({ file: read.file, bytes: read.bytes, content: parseFile(this.id, read) }));
     const users = new Map<string, SourceUser>();
     const groups = new Map<string, FlatGroup>();
-    for (const { content } of contents) {
+    const twice: string[] = [];
+    for (const { file, content } of contents) {
       for (const u of content.users) users.set(u.id, sourceUserOf(u));
-      for (const g of content.groups) groups.set(g.id, g);
+      for (const g of content.groups) {
+        if (groups.has(g.id)) twice.push(`file source ${this.id}: group ${g.id} is defined more than once; the last definition (in ${file}) is used`);
+        groups.set(g.id, g);
+      }
     }
     const expanded = expandGroups(this.id, [...groups.values()], users);
     const { groups: out, unknown } = expanded;
@@ -100,7 +104,7 @@ class FileSource implements Source {
       source: this.id,
       groups: out,
       listingComplete: true,
-      warnings: unknown.map(([g, m]) => unknownWarning(this.id, g, m)),
+      warnings: [...twice, ...unknown.map(([g, m]) => unknownWarning(this.id, g, m))],
       ...(version !== undefined ? { version } : {}),
     };
   }
