@@ -351,27 +351,60 @@ describe('SAML service provider (samlify, Auth0 samlp as the IdP, over HTTP)', (
       ]);
     });
 
-    it('logins recorded before subjects were kept: the latest speaks for the person', async () => {
+    it('a login recorded before subjects were kept is a person of its own until its NameID signs in again', async () => {
       const config = await start();
-      const at = (n: number) => new Date(Date.now() - 3_600_000 + n * 60_000).toISOString();
-      const record = (nameId: string, groups: string[], n: number, subject?: string) =>
-        store.saml.recordLogin(
-          'sso',
-          {
-            nameId,
-            ...(subject ? { subject } : {}),
-            attributes: {},
-            groups,
-            groupsUnknown: false,
-            assertionId: `a${n}`,
-            issueInstant: at(n),
-            loggedInAt: at(n),
-          },
-          { assertionExpiresAt: at(n + 5), now: at(n) },
-        );
-      expect(record('Alice@corp.test', ['team-eng', 'team-ops'], 1).ok).toBe(true);
-      expect(record('alice@corp.test', ['team-eng'], 2, 'email:alice@corp.test').ok).toBe(true);
-      expect(store.saml.counts('sso').logins).toBe(2);
+      const at = new Date(Date.now() - 600_000).toISOString();
+      const old = {
+        nameId: 'Alice@corp.test',
+        attributes: {},
+        groups: ['team-eng', 'team-ops'],
+        groupsUnknown: false,
+        assertionId: 'old',
+        issueInstant: at,
+        loggedInAt: at,
+      };
+      expect(store.saml.recordLogin('sso', old, { assertionExpiresAt: new Date(Date.now() + 600_000).toISOString(), now: at }).ok).toBe(true);
+      // an overage login, then one naming groups, under another case: neither takes Alice out of what the old login named
+      const link = { 'http://schemas.microsoft.com/claims/groups.link': 'https://graph.windows.net/tenant/users/alice/getMemberObjects' };
+      await post(await signedResponse({ nameId: 'alice@corp.test', groups: undefined, attributes: link }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['Alice@corp.test'], 'team-ops': ['Alice@corp.test'] });
+      await post(await signedResponse({ nameId: 'alice@corp.test', groups: ['team-eng'] }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['Alice@corp.test', 'alice@corp.test'], 'team-ops': ['Alice@corp.test'] });
+      // the old NameID signs in: its login gets the subject, and replaces the other
+      await post(await signedResponse({ nameId: 'Alice@corp.test', groups: ['team-eng'] }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['Alice@corp.test'], 'team-ops': [] });
+      expect(store.saml.counts('sso').logins).toBe(1);
+    });
+
+    it('users.externalIdAttribute set later: the logins recorded before stay until they expire', async () => {
+      await start({ users: { attributes: ['oid'] } });
+      await post(await signedResponse({ groups: ['team-eng', 'team-ops'], attributes: { oid: 'u-1' } }));
+      server?.closeAllConnections();
+      await new Promise((r) => server?.close(r));
+      const config = await start({ users: { externalIdAttribute: 'oid' } });
+      const link = { 'http://schemas.microsoft.com/claims/groups.link': 'https://graph.windows.net/tenant/users/alice/getMemberObjects' };
+      expect((await post(await signedResponse({ nameId: 'alice.smith@corp.test', groups: undefined, attributes: { oid: 'u-1', ...link } }))).status).toBe(200);
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['alice@corp.test'], 'team-ops': ['alice@corp.test'] });
+    });
+
+    it('two accounts sharing a mail attribute stay two people', async () => {
+      const config = await start({ users: { emailAttribute: 'mail' } });
+      await post(await signedResponse({ nameId: 'jsmith@corp.test', groups: ['team-eng'], attributes: { mail: 'jsmith@corp.test' } }));
+      await post(await signedResponse({ nameId: 'jsmith-admin@corp.test', groups: ['team-ops'], attributes: { mail: 'jsmith@corp.test' } }));
+      expect(await membersOf(config)).toEqual({ 'team-eng': ['jsmith@corp.test'], 'team-ops': ['jsmith-admin@corp.test'] });
+    });
+
+    it('a refused login under another NameID of the same person deletes nothing', async () => {
+      const config = await start();
+      const first = await signedResponse({ nameId: 'Alice@corp.test', groups: ['team-ops'] });
+      expect((await post(first)).status).toBe(200);
+      await post(await signedResponse({ nameId: 'alice@corp.test', groups: ['team-eng'] }));
+      const before = store.saml.logins('sso');
+      changes = [];
+      // a replay, and an IdP-initiated response (not allowed here)
+      expect((await post(first)).status).toBe(400);
+      expect((await post(await idp.response({ nameId: 'ALICE@corp.test', groups: [] }))).status).toBe(400);
+      expect([store.saml.logins('sso'), changes]).toEqual([before, []]);
       expect(await membersOf(config)).toEqual({ 'team-eng': ['alice@corp.test'], 'team-ops': [] });
     });
   });

@@ -2,7 +2,7 @@ import { groupKey } from '../../group-key.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
-import { loginEmail, loginSubject } from './subject.js';
+import { loginEmail } from './subject.js';
 import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 
 /** The user a login shows, in the shape identity reads (`identity.from: email`, `externalId`, an attribute name). */
@@ -48,7 +48,7 @@ class SamlSource implements Source {
     const unknownOf = new Map<string, string[]>();
     const warnings: string[] = [];
     let expired = 0;
-    for (const login of this.latestBySubject()) {
+    for (const login of this.store.saml.logins(this.id)) {
       if (Date.parse(login.groupsSeenAt) + ttlMs <= now) {
         expired++;
         continue;
@@ -92,20 +92,6 @@ class SamlSource implements Source {
     // every group a login ever named is listed (SAML never says that a group is gone), so the
     // listing is complete: a group whose memberships all expired is listed empty, and guarded
     return { source: this.id, groups, listingComplete: true, warnings };
-  }
-
-  /**
-   * Each person's latest login: an earlier one under another NameID (recorded before subjects were
-   * kept, or before `users.externalIdAttribute` was set) no longer speaks for them
-   */
-  private latestBySubject(): SamlLogin[] {
-    const latest = new Map<string, SamlLogin>();
-    for (const login of this.store.saml.logins(this.id)) {
-      const subject = loginSubject(login, this.config.users);
-      const kept = latest.get(subject);
-      if (kept === undefined || login.loggedInAt > kept.loggedInAt) latest.set(subject, login);
-    }
-    return [...latest.values()];
   }
 }
 
