@@ -10,6 +10,9 @@ import { SourceConfig } from './source-schemas.js';
  * that is read when needed, so a rotated secret file is picked up at the next token renewal.
  */
 
+/** the paths the daemon serves itself: a source served at one of them, or inside, would clash */
+const DAEMON_ROUTES = ['/ui', '/approve', '/sync', '/healthz', '/readyz', '/metrics'];
+
 export { durationMs } from './parts.js';
 export { HttpAuth, SourceConfig } from './source-schemas.js';
 export type { FileSourceConfig, LdapSourceConfig, SamlSourceConfig, ScimPushSourceConfig, ScimSourceConfig } from './source-schemas.js';
@@ -100,6 +103,15 @@ export const ConfigSchema = z
           if (seen.has(s.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate source name "${s.name}"` });
           seen.add(s.name);
           if (s.type === 'scim-push' || s.type === 'saml') {
+            // the daemon's own routes answer first (/approve/{run} takes any POST one level down) or the
+            // source's router would answer them (the status page is mounted after the sources)
+            const own = DAEMON_ROUTES.find((r) => inside(r, s.path) || inside(s.path, r));
+            if (own)
+              ctx.addIssue({
+                code: 'custom',
+                path: [i, 'path'],
+                message: `${s.path} (source "${s.name}") overlaps the daemon's own ${own}: give the source another path`,
+              });
             const other = served.find((o) => inside(o.path, s.path) || inside(s.path, o.path));
             if (other) {
               const message = `${s.path} (source "${s.name}") overlaps ${other.path} (source "${other.name}"): give each source a path that is not the other's or inside it`;

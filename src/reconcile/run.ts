@@ -109,7 +109,8 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
     store.runs.finish(runId, {
       result: resultLabel(exitCode, result),
       exitCode,
-      summary: { plan: plan.summary, result: result && summarizeResult(result), drift },
+      // a plan of what changed (`change`) says nothing of the conversations it did not look at
+      summary: { plan: plan.summary, result: result && summarizeResult(result), drift, ...(change && { partial: true }) },
       plan,
     });
     pruneStore(deps);

@@ -82,12 +82,18 @@ export class StatusViews {
     return by === undefined ? undefined : `run ${id} was approved already, by run ${by}`;
   }
 
-  /** the newest full run and its plan (none when it planned nothing or was pruned) */
+  /**
+   * The newest full run that planned everything, and its plan (none when it planned nothing or was
+   * pruned). A run that failed before it planned, one that found nothing changed (it plans nothing)
+   * and one that planned only the groups that changed say nothing of the other conversations.
+   */
   latestPlan(): { runId: number; plan: unknown } | undefined {
     const row = this.db
       .prepare(
         `SELECT r.id, coalesce(r.plan, o.plan) AS plan FROM runs r LEFT JOIN runs o ON o.id = r.plan_of
-         WHERE r.mode = 'sync' AND r.scoped = 0 AND r.finished_at IS NOT NULL ORDER BY r.id DESC LIMIT 1`,
+         WHERE r.mode = 'sync' AND r.scoped = 0 AND r.finished_at IS NOT NULL AND r.result NOT IN ('error', 'unchanged')
+           AND json_extract(r.summary, '$.partial') IS NOT 1
+         ORDER BY r.id DESC LIMIT 1`,
       )
       .get() as { id: number; plan: string | null } | undefined;
     return row?.plan ? { runId: row.id, plan: json(row.plan) } : undefined;

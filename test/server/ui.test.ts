@@ -17,7 +17,7 @@ import { Store } from '../../src/store/store.js';
 const TOKEN = 'status-page-token';
 
 /** the daemon's HTTP server with the status page, around a daemon that records what it is asked */
-async function serve(server: Record<string, unknown>) {
+async function serve(server: Record<string, unknown>, prepare: (store: Store) => void = () => undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'convsync-ui-'));
   writeFileSync(join(dir, 'ui-token'), `${TOKEN}\n`);
   writeFileSync(join(dir, 'empty-token'), '\n');
@@ -34,6 +34,7 @@ async function serve(server: Record<string, unknown>) {
   );
   const config = loadConfig({ file: configFile, env: {}, set: [], checkSecretFiles: false });
   const store = Store.open(config.store.path);
+  prepare(store);
   const asked: string[] = [];
   const daemon: StatusPageControl = {
     status: { running: false, backendOk: true },
@@ -195,5 +196,64 @@ describe('status page pieces', () => {
     expect(limiter.waitSeconds('c')).toBe(0);
     now = 1001;
     expect([limiter.waitSeconds('a'), limiter.waitSeconds('c')]).toEqual([0, 0]);
+  });
+});
+
+/** a binding made by a journaled create, as a run leaves it */
+function bind(store: Store, runId: number, key: string, name: string, conversationId: string) {
+  const op = { op: 'create' as const, key, name, members: ['u1'], groups: [`corp:${key}`], onGroupRemoved: 'keep' as const, reason: 'r' };
+  store.journal.done(store.journal.pending(runId, op), {
+    kind: 'created',
+    key,
+    conversationId,
+    name,
+    ownerId: 'convsync',
+    backend: 'wire',
+    members: ['u1'],
+    external: [],
+    groups: [`corp:${key}`],
+    onGroupRemoved: 'keep',
+  });
+}
+
+describe('status page: problems shown by conversation', () => {
+  let s: Awaited<ReturnType<typeof serve>> | undefined;
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+  });
+
+  it('keeps showing removals held back for approval after a full run that failed before it planned', async () => {
+    s = await serve({ uiTokenFile: './ui-token' }, (store) => {
+      const first = store.runs.start('sync');
+      bind(store, first, 'k1', 'Team one', 'c1');
+      store.runs.finish(first, { result: 'ok', exitCode: 0, summary: { plan: { quarantined: false } } });
+      const held = store.runs.start('sync');
+      store.runs.finish(held, {
+        result: 'quarantined',
+        exitCode: 3,
+        summary: { plan: { quarantined: true } },
+        plan: {
+          ops: [],
+          blocked: [
+            {
+              kind: 'guard',
+              why: 'held back by guards: 6 removals exceed maxRemovalsPerRun 5',
+              op: { op: 'remove', key: 'k1', name: 'Team one', conversationId: 'c1', members: ['u1'], reason: 'r' },
+            },
+          ],
+          warnings: ['guards tripped: 6 removals exceed maxRemovalsPerRun 5'],
+          summary: { quarantined: true },
+        },
+      });
+      // the backend was down for the next run: it ended in an error, with no plan
+      const failed = store.runs.start('sync');
+      store.runs.finish(failed, { result: 'error', exitCode: 1, summary: null, error: 'wire 503: unavailable' });
+    });
+    const cookie = pair((await signIn(s.url, TOKEN)).setCookie, 'convsync_ui');
+    // the held page still offers run 2 for approval ...
+    expect((await get(`${s.url}/ui/held`, [cookie])).text).toContain('Approve run #2');
+    // ... and the conversation's problems say so too
+    expect((await get(`${s.url}/ui/conversations`, [cookie])).text).toContain('remove: held back by guards');
   });
 });
