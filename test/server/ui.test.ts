@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -151,6 +152,34 @@ describe('status page routes', () => {
   it('falls back to the sync token', async () => {
     s = await serve({ syncTokenFile: './ui-token' });
     expect((await signIn(s.url, TOKEN)).status).toBe(303);
+  });
+});
+
+describe('status page live view', () => {
+  it('answers HEAD /ui/events at once, holding none of the streams open', async () => {
+    const s = await serve({ uiTokenFile: './ui-token' });
+    try {
+      const cookie = pair((await signIn(s.url, TOKEN)).setCookie, 'convsync_ui');
+      // a client that keeps its connection open after the answer, as a keep-alive client does
+      const host = new URL(s.url);
+      const sockets = await Promise.all(
+        Array.from({ length: 25 }, async () => {
+          const socket = connect(Number(host.port), host.hostname);
+          socket.write(`HEAD /ui/events HTTP/1.1\r\nHost: ${host.host}\r\nCookie: ${cookie}\r\nConnection: keep-alive\r\n\r\n`);
+          const head = await new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString())));
+          expect(head).toMatch(/^HTTP\/1\.1 200/);
+          return socket;
+        }),
+      );
+      const ac = new AbortController();
+      const live = await request(`${s.url}/ui/events`, { headers: { cookie }, signal: ac.signal });
+      expect(live.statusCode).toBe(200);
+      ac.abort();
+      await live.body.dump().catch(() => undefined);
+      for (const socket of sockets) socket.destroy();
+    } finally {
+      await s.close();
+    }
   });
 });
 

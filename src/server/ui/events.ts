@@ -23,8 +23,13 @@ export class LiveEvents {
       res.status(503).set('retry-after', '30').type('text').send('too many live views open; try again later');
       return;
     }
-    this.open++;
     res.status(200).set({ 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    // a HEAD has no body to stream: answered at once, it holds no stream open
+    if (req.method === 'HEAD') {
+      res.end();
+      return;
+    }
+    this.open++;
     res.flushHeaders();
     const send = (live: LiveRun | undefined) => void res.write(`event: live\ndata: ${JSON.stringify(payload(live))}\n\n`);
     send(this.daemon.live());
