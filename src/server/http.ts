@@ -72,9 +72,15 @@ export function createHttpApp(deps: HttpDeps): Express {
   });
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return void res.end();
-    // body-parser's own refusals (too large, malformed) are the client's mistake
+    // body-parser's own refusals (too large, malformed) and a path Express cannot decode are the client's mistake
     if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
-      res.status(err.status).json({ error: err.type === 'entity.too.large' ? 'the request body is too large' : 'the request body cannot be read' });
+      const why =
+        err instanceof URIError
+          ? 'the request path cannot be read (a malformed %-escape)'
+          : err.type === 'entity.too.large'
+            ? 'the request body is too large'
+            : 'the request body cannot be read';
+      res.status(err.status).json({ error: why });
       return;
     }
     deps.logger.error({ err: describeError(err), path: req.path }, 'request failed');

@@ -106,6 +106,12 @@ describe('the daemon HTTP server when things break', () => {
     expect(ready.text).not.toContain('secret-looking');
   });
 
+  it('answers 400 naming the path, not the body, to a path with a malformed %-escape', async () => {
+    s = await serve();
+    const res = await call(`${s.url}/approve/%zz`, 'POST', TOKEN);
+    expect([res.status, JSON.parse(res.text)]).toEqual([400, { error: 'the request path cannot be read (a malformed %-escape)' }]);
+  });
+
   it('readiness shows the error text only to a caller with the token', async () => {
     s = await serve();
     expect((await call(`${s.url}/readyz`, 'GET')).text).not.toContain('secret-looking');
