@@ -32,7 +32,7 @@ export function createMetrics(opts: { storeLogBytes?: () => number } = {}) {
       registers: [registry],
     }),
     consecutiveFailures: new Gauge({ name: 'convsync_consecutive_failures', help: 'Runs in a row that failed', registers: [registry] }),
-    quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while the last run held removals back (guards)', registers: [registry] }),
+    quarantined: new Gauge({ name: 'convsync_quarantined', help: '1 while a run holds removals back (guards) and waits for approval', registers: [registry] }),
     storeBytes: new Gauge({ name: 'convsync_store_bytes', help: 'Size of the SQLite store file (pruned by retention after each run)', registers: [registry] }),
     storeLogBytes: new Gauge({
       name: 'convsync_store_log_bytes',

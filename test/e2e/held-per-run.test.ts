@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { afterPush, GROUP, PATCH, scim, startDaemon, USER, type Daemon } from '../helpers/daemon.js';
 import { startHarness, until, wireState, type Harness } from '../helpers/harness.js';
@@ -30,6 +31,12 @@ describe('removals held in one conversation by two push runs (the real daemon, t
     const second = await pushed(() => remove(ids.slice(3, 5)));
     expect([first.result, second.result]).toEqual(['quarantined', 'quarantined']);
     expect(members()).toBe(10);
+    // a later run that holds nothing leaves both waiting, and the gauge says so
+    const gauge = async () => /^convsync_quarantined (\d)/m.exec(await (await request(`${d!.url}/metrics`)).body.text())?.[1];
+    expect(await gauge()).toBe('1');
+    const calm = await pushed(() => scim(d!, 'POST', '/Groups', { schemas: [GROUP], displayName: 'team-y', members: [{ value: ids[9]! }] }));
+    expect(calm.result).toBe('ok');
+    expect(await gauge()).toBe('1');
     expect(await d.stop()).toBe(0);
     d = undefined;
 
