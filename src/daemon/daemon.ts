@@ -252,7 +252,6 @@ export class Daemon implements StatusPageControl {
     const held = o.plan.blocked
       .filter((b) => b.kind === 'guard' && b.op.op === 'remove')
       .reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 0), 0);
-    // a later run that holds nothing does not release what an earlier one holds
     this.metrics.quarantined.set(o.plan.summary.quarantined || this.app.store.views.heldRunIds().length > 0 ? 1 : 0);
     if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
     this.metrics.heldRemovals.set(held);

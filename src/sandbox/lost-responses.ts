@@ -90,8 +90,8 @@ export class LostResponses {
    * Queued rules come first, in order; the random draw happens only with a ratio set, so a
    * sandbox without one draws the same ids as before.
    */
-  take(method: string, path: string): LostAnswer | undefined {
-    const answer = this.fromRules(method.toUpperCase(), path) ?? this.fromRatio();
+  take(method: string, path: string, opts: { namedOnly?: boolean } = {}): LostAnswer | undefined {
+    const answer = this.fromRules(method.toUpperCase(), path, opts.namedOnly === true) ?? (opts.namedOnly ? undefined : this.fromRatio());
     if (answer) this.lost.push({ method, path, as: answer.as, at: Date.now() });
     return answer;
   }
@@ -127,8 +127,9 @@ export class LostResponses {
     this.held.clear();
   }
 
-  private fromRules(method: string, path: string): LostAnswer | undefined {
-    const i = this.rules.findIndex((r) => (r.method === undefined || r.method === method) && pathMatches(r.path, path));
+  /** `namedOnly`: only a rule that names a path matches (a credential route is lost only when a test asks for it) */
+  private fromRules(method: string, path: string, namedOnly = false): LostAnswer | undefined {
+    const i = this.rules.findIndex((r) => (r.method === undefined || r.method === method) && (!namedOnly || r.path !== undefined) && pathMatches(r.path, path));
     if (i < 0) return undefined;
     const rule = this.rules[i]!;
     rule.left--;

@@ -165,7 +165,15 @@ class ProtocolBackend implements Backend {
 
   /** already gone (a repeat after a lost answer) is done too */
   async delete(id: string, signal?: AbortSignal): Promise<void> {
-    await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
+    const res = await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
+    // gone only by the API's own word: a 404 page from a proxy or a wrong baseUrl says nothing of the group
+    if (res.status === 404 && !isUnknownId(res)) {
+      throw new PermanentError("DELETE /groups/:id: HTTP 404 without the API's error object (is baseUrl right?)", {
+        origin: 'protocol',
+        status: 404,
+        label: 'contract',
+      });
+    }
   }
 
   /** usernames (or phone numbers, `contacts.matchOn`) → contact ids, from the full contact list */

@@ -19,6 +19,10 @@ import { WireSession } from './session.js';
 
 /** list-users takes 1..4 handles per call */
 const HANDLES_PER_CALL = 4;
+/** a Wire handle (wire-server Data.Handle): any other fails the whole list-users call with 400 */
+const HANDLE = /^[a-z0-9_.-]{2,256}$/;
+/** nginz answers 413 to bodies over 512k: a bigger PUT …/members goes as single calls, adds 2000 (~150k) a call */
+const [MAX_BODY_BYTES, SAFE_ADD_BATCH] = [480 * 1024, 2000];
 /** conversations/list takes up to 1000 ids; the official client sends 500 */
 const LIST_CHUNK = 500;
 
@@ -55,7 +59,7 @@ class WireBackend implements Backend {
       // maxConvSize binds proteus groups only; MLS channels have no such cap
       maxMembers: this.channels ? undefined : config.maxConversationSize,
       // no per-call cap besides the conversation size, so one call per conversation
-      addBatch: this.channels ? 2000 : config.maxConversationSize,
+      addBatch: this.channels ? SAFE_ADD_BATCH : config.maxConversationSize,
       // v6–v9 remove one member per call
       removeBatch: 1,
       removedGroup: 'keep' as const,
@@ -216,23 +220,22 @@ class WireBackend implements Backend {
    */
   private async updateChannel(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void> {
     const calls = change.remove.length + (change.add.length > 0 ? 1 : 0);
+    let put: { qualified_users: Qualified[]; conversation_role: string } | undefined;
     if ((this.session.version ?? 0) >= 13 && calls > 2) {
       const conv = await this.get(id, signal);
       if (!conv) throw new PermanentError(`conversation ${id} is gone`, { origin: 'wire', status: 404, label: 'no-conversation' });
       const gone = new Set(change.remove);
       const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
+      put = { qualified_users: [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' };
+      if (Buffer.byteLength(JSON.stringify(put)) > MAX_BODY_BYTES) put = undefined; // a large channel's list: single calls
+    }
+    if (put) {
       const q = this.ids.qualify(id);
-      const users = [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m));
-      const res = await this.session.call(
-        'PUT',
-        `/conversations/${q.domain}/${q.id}/members`,
-        { qualified_users: users, conversation_role: 'wire_member' },
-        signal,
-      );
+      const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, put, signal);
       if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
     } else {
       if (change.remove.length > 0) await this.removeMembers(id, change.remove, signal);
-      if (change.add.length > 0) await this.addMembers(id, change.add, signal);
+      for (let i = 0; i < change.add.length; i += SAFE_ADD_BATCH) await this.addMembers(id, change.add.slice(i, i + SAFE_ADD_BATCH), signal);
     }
     if (change.name !== undefined) await this.rename(id, change.name, signal);
   }
@@ -263,9 +266,10 @@ class WireBackend implements Backend {
 
   async lookupHandles(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>> {
     await this.session.ready(signal);
-    const out = new Map<string, string | null>();
-    for (let i = 0; i < handles.length; i += HANDLES_PER_CALL) {
-      const chunk = handles.slice(i, i + HANDLES_PER_CALL);
+    const out = new Map<string, string | null>(handles.map((h) => [h, null]));
+    const valid = handles.filter((h) => HANDLE.test(h)); // one Wire cannot parse is no one's, and would fail the others' lookup
+    for (let i = 0; i < valid.length; i += HANDLES_PER_CALL) {
+      const chunk = valid.slice(i, i + HANDLES_PER_CALL);
       const res = await this.session.call(
         'POST',
         '/list-users',
@@ -274,7 +278,6 @@ class WireBackend implements Backend {
       );
       if (res.status !== 200) throw wireError(res, 'POST /list-users');
       const found = parseAnswer(UsersFound, res, 'POST /list-users').found;
-      for (const h of chunk) out.set(h, null);
       for (const u of found) if (u.handle && out.has(u.handle)) out.set(u.handle, this.ids.fromQualified(u.qualified_id));
     }
     return out;

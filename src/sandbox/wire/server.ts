@@ -53,6 +53,10 @@ export interface WireSandboxOptions {
 /** the API versions the fake serves: v6–v15, and v16 (served as v15) when announced */
 const MIN_VERSION = 6;
 const MAX_VERSION = 16;
+/** nginz's `client_max_body_size` (512k): a bigger body gets nginx's 413 (reference/wire-api.md §4.1) */
+const MAX_BODY_BYTES = 512 * 1024;
+/** routes that change credentials (cookies) but not conversations: lost only by a rule that names their path */
+const CREDENTIAL_ROUTES = new Set(['/login', '/access', '/access/logout']);
 
 interface RouteContext {
   caller: FakeUser;
@@ -239,19 +243,28 @@ export class WireSandbox {
     const url = new URL(req.url ?? '/', 'http://sandbox');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString('utf8');
     let reply: Reply;
     let write = false;
     try {
       if (this.faults.latencyMs > 0) await sleep(this.faults.latencyMs);
-      const routed = this.route(req, url, raw);
-      reply = routed.reply;
-      write = routed.write;
+      if (bytes.length > MAX_BODY_BYTES) {
+        reply = new Reply(
+          413,
+          '<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+        );
+      } else {
+        const routed = this.route(req, url, raw);
+        reply = routed.reply;
+        write = routed.write;
+      }
     } catch (e) {
       reply = fail(500, 'server-error', (e as Error).message);
     }
     const method = req.method ?? 'GET';
-    const lost = write && reply.status < 400 ? this.losses.take(method, url.pathname) : undefined;
+    const credential = method === 'POST' && CREDENTIAL_ROUTES.has(url.pathname.replace(/^\/v\d+/, ''));
+    const lost = reply.status < 400 && (write || credential) ? this.losses.take(method, url.pathname, { namedOnly: !write }) : undefined;
     this.calls.push({
       method,
       path: url.pathname,

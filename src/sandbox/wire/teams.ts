@@ -3,6 +3,8 @@
 import { badRequest, isObject, isQualified, noEndpoint, noTeamMember, operationDenied, type Qualified, Reply } from './http.js';
 import { DEFAULT_FEATURES, PERMISSION_BITS, TEAM_PERMS, type FakeUser, type WireFeatures, type WireWorld } from './state.js';
 
+const HANDLE = /^[a-z0-9_.-]{2,256}$/;
+
 export class Teams {
   constructor(private readonly w: WireWorld) {}
 
@@ -70,6 +72,9 @@ export class Teams {
     if (byHandles) {
       const handles = b.qualified_handles as unknown[];
       if (handles.length < 1 || handles.length > 4) return badRequest('Error in $.qualified_handles: expected 1..4 handles');
+      // Handle's schema: 2..256 of [a-z0-9_.-] (wire-server Data.Handle), so one bad handle fails the body
+      const bad = handles.find((h) => !isObject(h) || typeof h.handle !== 'string' || !HANDLE.test(h.handle));
+      if (bad !== undefined) return badRequest(`Error in $.qualified_handles: Invalid handle: ${JSON.stringify(isObject(bad) ? bad.handle : bad)}`);
       const found = handles.flatMap((h) =>
         isObject(h) && h.domain === this.w.domain ? [...this.w.users.values()].filter((u) => u.handle === h.handle).map((u) => this.profile(u)) : [],
       );
