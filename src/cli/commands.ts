@@ -157,7 +157,7 @@ export function status(flags: Flags): number {
   }
   const store = Store.open(config.store.path);
   try {
-    process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text'));
+    process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text', { refusedTtlHours: config.identity.cacheTtlHours }));
     return EXIT.ok;
   } finally {
     store.close();

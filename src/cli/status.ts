@@ -2,12 +2,12 @@ import type { Plan } from '../plan/types.js';
 import type { Store } from '../store/store.js';
 
 /** `convsync status`: the last runs, ops still pending, and the latest failures with the backend's label. */
-export function renderStatus(store: Store, format: 'text' | 'json'): string {
+export function renderStatus(store: Store, format: 'text' | 'json', opts: { refusedTtlHours: number }): string {
   const runs = store.runs.recent(10);
   const pending = store.journal.pendingRows();
   const failures = store.journal.recentFailures(20);
   const drift = store.drift.recent(20);
-  const refused = [...store.users.refusedUsers(new Date(Date.now() - 30 * 86_400_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
+  const refused = [...store.users.refusedUsers(new Date(Date.now() - opts.refusedTtlHours * 3_600_000).toISOString())].map(([userId, r]) => ({ userId, ...r }));
   const snapshot = store.loadSnapshot();
   const bound = snapshot.conversations.length;
   const members = snapshot.conversations.reduce((n, c) => n + c.members.size, 0);
@@ -49,7 +49,7 @@ export function renderStatus(store: Store, format: 'text' | 'json'): string {
     for (const u of unmanageable) lines.push(`  ${u.key} "${u.name}" (${u.conversationId}): ${u.why}`);
   }
   if (refused.length > 0) {
-    lines.push('', 'Users the backend refused (not offered again for identity.cacheTtlHours):');
+    lines.push('', `Users the backend refused (not offered again for identity.cacheTtlHours, ${opts.refusedTtlHours} h):`);
     for (const r of refused) lines.push(`  ${r.userId} ${r.refusedAt}${r.label ? ` [${r.label}]` : ''} ${r.message}`);
   }
   if (drift.length > 0) {

@@ -238,6 +238,9 @@ describe('one id form, and one bad user never blocks the others', () => {
     expect(h.wire.writeCalls().length).toBe(writes);
     const status = await h.cli(['status']);
     expect(status.stdout).toContain(stranger);
+    // offered again once identity.cacheTtlHours is over: status no longer lists the user
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await h.cli(['status', '--set', 'identity.cacheTtlHours=0.0001'])).stdout).not.toContain(stranger);
   });
 });
 
