@@ -61,7 +61,7 @@ export function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
 }
 
 /**
- * A scoped run's held-back ops are remembered, so the next run (a push or the schedule) holds them
+ * A run's held-back ops are remembered, so the next run (a push or the schedule) holds them
  * too until they are approved; `--allow-removals` approves them all; a complete full read forgets
  * those no plan wants any more.
  */
@@ -69,13 +69,14 @@ export function rememberHeld(store: Store, runId: number, plan: Plan, run: { sco
   const guarded = plan.blocked.filter((b) => b.kind === 'guard');
   const held = guarded.map((b) => b.op);
   // what this run holds only because an earlier one did is that run's to approve, not this one's
-  if (run.scoped)
-    store.guards.recordHeld(
-      runId,
-      guarded.filter((b) => !b.why.startsWith(HELD_SINCE)).map((b) => b.op),
-    );
+  const ownHolds = guarded.filter((b) => !b.why.startsWith(HELD_SINCE)).map((b) => b.op);
+  if (run.scoped) store.guards.recordHeld(runId, ownHolds);
   else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
-  else if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
+  else {
+    if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
+    // a full run's holds too: a run after a push, which plans some conversations only, would not trip on them
+    store.guards.recordHeld(runId, ownHolds, { full: true });
+  }
 }
 
 /** ids stored by an earlier version in another form (`uuid@own-domain`) are rewritten once the backend says its form */

@@ -1,3 +1,4 @@
+import type { MappingConfig } from '../config/schema.js';
 import type { IdentityResolver } from '../identity/resolve.js';
 import { mapGroups } from '../mapping/map.js';
 import { UserIds } from '../members/user-ids.js';
@@ -27,7 +28,7 @@ export async function planRun(
   opts: PlanRunOptions = {},
 ): Promise<PlannedRun> {
   const { config, store, backend, logger } = deps;
-  const runScope = scope && new RunScope(scope, config.mappings, store.bindingGroups.all());
+  const runScope = scope && new RunScope(scope, config.mappings, store.bindingGroups.all(), store.bindingGroups.gone());
   const readPartial = opts.partial === true && opts.print === true && !scope;
   const read = await readSources(deps, { allowRemovals, signal, scope, partial: readPartial, ...(runScope && { select: (heads) => runScope.select(heads) }) });
   const { warnings, readErrors, incompleteSources, tripped, goodSizes } = read;
@@ -49,6 +50,7 @@ export async function planRun(
   if (newUsers.length > 0) warnings.push(`${newUsers.length} user(s) are not on ${backend.id} yet: made on apply, then added to their conversations`);
 
   let desired = mapped.conversations;
+  freezeWhereUnreadMayFeed(desired, config.mappings, incompleteSources);
   // a scoped run read the groups of its conversations only, and its snapshot holds only those
   if (runScope) desired = desired.filter((d) => runScope.conversations.has(d.key));
   if (change) ({ desired, snapshot } = narrowedToChange(desired, snapshot, change));
@@ -83,6 +85,7 @@ export async function planRun(
   return {
     plan,
     readErrors,
+    incompleteSources,
     whole: isWhole(read),
     groups,
     desired,
@@ -91,6 +94,7 @@ export async function planRun(
     prints,
     change,
     readVersions: read.versions,
+    ...(runScope && { scoped: scopedDrift(runScope, read) }),
     ...(parts && { parts: { rule: rule!, found: parts, users } }),
   };
 }
@@ -107,6 +111,8 @@ export interface PlanRunOptions {
 export interface PlannedRun {
   plan: Plan;
   readErrors: string[];
+  /** sources whose absent groups are unknown, not gone (not read, read short, or distrusted) */
+  incompleteSources: string[];
   /** every source read in full and trusted: no failure, no listing cut short, no guard tripped on a shrunk source */
   whole: boolean;
   /** the groups planned (a partial plan: those of its scope) */
@@ -120,8 +126,30 @@ export interface PlannedRun {
   change?: ChangeScope;
   /** the versions the sources' reads left, for those that tell */
   readVersions: Map<string, number | null>;
+  /**
+   * a scoped run: the conversations whose drift memory (leavers, conversations deleted by hand) it
+   * may settle as a full plan would — each planned whole, from sources read in full and trusted —
+   * or undefined when its read says nothing of who left a group
+   */
+  scoped?: Set<string>;
   /** each group's members as resolved, where the identity rule lets a later plan start from them */
   parts?: { rule: string; found: PlanParts; users: UserIds };
+}
+
+/**
+ * A conversation a rule unites groups into (`conv:` key) may be fed now by a group of a source not
+ * read, or read short, that no plan has seen feed it yet (so the snapshot does not list it): who is
+ * in it is unknown, and its removals are frozen, as for a group of such a source that fed it.
+ */
+function freezeWhereUnreadMayFeed(desired: DesiredConversation[], mappings: readonly MappingConfig[], incomplete: readonly string[]): void {
+  if (incomplete.length === 0) return;
+  const uniting = mappings.filter((m) => m.conversation !== undefined);
+  const sources = [...new Set(incomplete)].filter((s) => uniting.some((m) => m.match.source === undefined || m.match.source === s));
+  if (sources.length === 0) return;
+  for (const d of desired) {
+    if (!d.key.startsWith('conv:')) continue;
+    d.unknownReasons.push(`groups of ${sources.map((s) => `source ${s}`).join(', ')} (not read in full) may feed it`);
+  }
 }
 
 /** the keys of creates whose answer was lost and that are not found yet: never planned a second time */
@@ -168,6 +196,17 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
   if (typeof scoped !== 'string') return { prints, change: scoped };
   logger.info({ why: scoped }, 'sources changed; planning in full');
   return { prints };
+}
+
+/**
+ * The conversations a scoped run planned that it read whole: none when a source it read failed,
+ * was cut short or distrusted; with a source not read, only those of one group (`group:` keys), as
+ * a group of that source may feed any other.
+ */
+function scopedDrift(runScope: RunScope, read: SourcesRead): Set<string> | undefined {
+  if (read.readErrors.length > 0 || read.tripped.length > 0) return undefined;
+  const someUnread = read.incompleteSources.length > 0;
+  return new Set([...runScope.conversations].filter((k) => !someUnread || k.startsWith('group:')));
 }
 
 /** a read that can be compared group by group: every source read in full, nothing distrusted */

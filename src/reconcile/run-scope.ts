@@ -24,8 +24,10 @@ export class RunScope {
     private readonly mappings: readonly MappingConfig[],
     /** every conversation bound or let go, with the groups that fed it at the last plan */
     private readonly known: readonly { key: string; groups: readonly string[]; bound: boolean }[],
+    /** the conversations deleted by hand that drift remembers, with the groups that fed them: planned whole too, so their memory is kept or let go as a full plan would */
+    gone: readonly { key: string; groups: readonly string[] }[] = [],
   ) {
-    for (const c of known) if (c.groups.some((g) => groups.has(g))) this.conversations.add(c.key);
+    for (const c of [...known, ...gone]) if (c.groups.some((g) => groups.has(g))) this.conversations.add(c.key);
     this.bound = new Set(known.filter((c) => c.bound).map((c) => c.key));
   }
 

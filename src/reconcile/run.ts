@@ -1,6 +1,7 @@
 import { describeError, StalePlanError } from '../errors.js';
 import { snapshotDigest } from '../plan/digest.js';
-import type { Plan, PlanOp } from '../plan/types.js';
+import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
+import { sourceOfGroup } from '../group-key.js';
 import type { RunMode } from '../store/store.js';
 import { reconcilerFor, type RunDeps } from './deps.js';
 import { planRun, type PlannedRun } from './plan-run.js';
@@ -97,10 +98,12 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
         plan.warnings.push(
           `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,
         );
-      store.updateBindingGroups(desired);
+      store.updateBindingGroups(withUnknownGroups(store, desired, planned.incompleteSources));
       if (unnumbered.size > 0) keepParts(store, planned, opts, unnumbered);
       // only after a whole read: a group read short or distrusted must not free its leavers or the conversations deleted by hand
       if (opts.scope === undefined && planned.whole) forgetResolvedDrift(store, desired, change?.conversations);
+      // a scoped run, over the conversations it planned whole: someone it finds out of their group may join it again
+      else if (opts.scope !== undefined && planned.scoped) forgetResolvedDrift(store, desired, planned.scoped);
       // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)
       if (opts.scope === undefined) recordGoodReads(store, groups, goodSizes);
       rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
@@ -243,6 +246,19 @@ function keepParts(store: RunDeps['store'], planned: PlannedRun, opts: RunOption
   const { rule, found, users } = planned.parts;
   const full = !planned.change && planned.readErrors.length === 0;
   return saveParts(store, rule, found, users, { full, ...(only && { only }) });
+}
+
+/**
+ * The groups each conversation is fed by, as a run that did not read a source (a scoped run), or
+ * read it short, can tell: that source's groups it was fed by stay in its list, unknown, not gone.
+ */
+function withUnknownGroups(store: RunDeps['store'], desired: DesiredConversation[], incomplete: readonly string[]): DesiredConversation[] {
+  if (incomplete.length === 0) return desired;
+  const before = new Map(store.bindingGroups.all().map((c) => [c.key, c.groups]));
+  return desired.map((d) => {
+    const kept = (before.get(d.key) ?? []).filter((g) => incomplete.includes(sourceOfGroup(g)) && !d.groups.includes(g));
+    return kept.length === 0 ? d : { ...d, groups: [...d.groups, ...kept].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
+  });
 }
 
 export { StalePlanError };

@@ -19,6 +19,15 @@ export class BindingGroups {
     return rows.map(conversationGroupsOf);
   }
 
+  /** the conversations deleted by hand that drift remembers (`gone`), with the groups that fed them when they went */
+  gone(): ConversationGroups[] {
+    const rows = this.db
+      .prepare(`SELECT b.key, b.groups, b.state FROM bindings b JOIN gone g ON g.binding_key = b.key WHERE b.state = 'deleted'`)
+      .raw()
+      .all() as Row[];
+    return rows.map(conversationGroupsOf);
+  }
+
   /**
    * Those that list one of these groups. SQLite picks them out of every conversation's list (a plan
    * of what changed asks of a few hundred groups, where parsing ten thousand lists here took ten

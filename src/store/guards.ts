@@ -66,12 +66,22 @@ export class GuardStore {
       .run(source, size.groups, size.memberships, now());
   }
 
-  /** ops a scoped run held back: every later run holds them too until each run that held them is approved */
-  recordHeld(runId: number, ops: readonly { op: string; key: string }[]): void {
+  /**
+   * Ops a run held back: every later run holds them too until each run that held them is approved.
+   * A full run's hold stands for the same op's hold by an earlier full run, which is no longer
+   * offered for approval (a scoped run's stays: its own approval releases it).
+   */
+  recordHeld(runId: number, ops: readonly { op: string; key: string }[], opts: { full?: boolean } = {}): void {
     const put = this.db.prepare(`INSERT INTO held_ops (op, key, run_id, held_at) VALUES (?, ?, ?, ?) ON CONFLICT (op, key, run_id) DO NOTHING`);
+    const superseded = this.db.prepare(
+      `DELETE FROM held_ops WHERE op = ? AND key = ? AND run_id < ? AND run_id IN (SELECT id FROM runs WHERE mode = 'sync' AND scoped = 0)`,
+    );
     const t = now();
     this.db.transaction(() => {
-      for (const o of ops) put.run(o.op, o.key, runId, t);
+      for (const o of ops) {
+        if (opts.full) superseded.run(o.op, o.key, runId);
+        put.run(o.op, o.key, runId, t);
+      }
     })();
   }
 

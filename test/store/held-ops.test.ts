@@ -55,6 +55,32 @@ describe('held ops, per run that held them', () => {
     store.close();
   });
 
+  it('a full run’s hold stands for an earlier full run’s hold of the same op, not for a scoped run’s', () => {
+    const store = Store.open(dbPath());
+    const finished = (scoped: boolean) => {
+      const id = store.runs.start('sync', { scoped });
+      const plan = { ops: [], blocked: [{ kind: 'guard', why: `held in run ${id}`, op: { op: 'remove', key: 'idp:x' } }], warnings: [] };
+      store.runs.finish(id, { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan: plan as unknown as Plan });
+      return id;
+    };
+    const [scoped, full1, full2] = [finished(true), finished(false), finished(false)];
+    store.guards.recordHeld(scoped, [{ op: 'remove', key: 'idp:x' }]);
+    store.guards.recordHeld(
+      full1,
+      [
+        { op: 'remove', key: 'idp:x' },
+        { op: 'remove', key: 'idp:y' },
+      ],
+      { full: true },
+    );
+    store.guards.recordHeld(full2, [{ op: 'remove', key: 'idp:y' }], { full: true });
+    // run 2's hold of idp:x is its own; full run 3 holds idp:y again, for run 2
+    expect(store.views.heldRunIds()).toEqual([full2, full1, scoped]);
+    store.guards.releaseHeld({ runId: full2 });
+    expect(store.guards.heldOps()).toEqual(new Map([['remove idp:x', scoped]]));
+    store.close();
+  });
+
   it('keeps the holds of a store made before, through the upgrade', () => {
     const path = dbPath();
     const version = MIGRATIONS.length - 1;
