@@ -16,7 +16,7 @@ export function createMetrics(opts: { storeLogBytes?: () => number } = {}) {
       labelNames: ['result'],
       registers: [registry],
     }),
-    runsSkipped: new Counter({ name: 'convsync_runs_skipped_total', help: 'Scheduled runs skipped because a run was still going', registers: [registry] }),
+    runsSkipped: new Counter({ name: 'convsync_runs_skipped_total', help: 'Scheduled runs skipped because a full run was still going', registers: [registry] }),
     runDuration: new Histogram({
       name: 'convsync_run_duration_seconds',
       help: 'Duration of runs',

@@ -8,6 +8,7 @@ import type { StatusPageControl } from '../server/ui/control.js';
 import { LiveTracker } from '../server/ui/live.js';
 import type { RunOutcome } from '../reconcile/run.js';
 import type { Runner } from './runner.js';
+import { recordRunMetrics } from './run-metrics.js';
 
 export interface DaemonOptions {
   schedule: string;
@@ -18,14 +19,16 @@ export interface DaemonOptions {
 type Scope = 'all' | Set<string>;
 
 /**
- * The long-running mode: `runOnce()` on the cron schedule (a tick that finds a run still going is
- * skipped and counted), on demand (POST /sync), and shortly after pushed changes, for the groups
+ * The long-running mode: `runOnce()` on the cron schedule (a tick that finds a full run still going
+ * is skipped and counted; one that finds a run after a push runs after it), on demand (POST /sync), and shortly after pushed changes, for the groups
  * they touched only. One run at a time; requests that arrive meanwhile are merged into the next.
  */
 export class Daemon implements StatusPageControl {
   readonly status: DaemonStatus = { running: false, backendOk: true };
   private task: ScheduledTask | undefined;
   private current: Promise<RunOutcome | undefined> | undefined;
+  /** the run in flight reads and plans everything (not a run after a push, nor an operator's) */
+  private currentIsFull = false;
   private pending: Scope | undefined;
   private debounce: NodeJS.Timeout | undefined;
   private stopping = false;
@@ -69,6 +72,8 @@ export class Daemon implements StatusPageControl {
     this.task = cron.schedule(
       this.opts.schedule,
       async () => {
+        // a run after a push (or an operator's) does not stand for a full one: the schedule's follows it
+        if (this.current && !this.currentIsFull) return void this.request('all', 'schedule');
         if (this.current) {
           this.metrics.runsSkipped.inc();
           this.log.info('scheduled run skipped: a run is still going');
@@ -141,6 +146,7 @@ export class Daemon implements StatusPageControl {
     const before = this.lastRunId();
     const outcome = this.runner.run({ mode: 'sync', scope: scoped });
     this.track(outcome, reason, before);
+    this.currentIsFull = scoped === undefined;
     return this.current!;
   }
 
@@ -165,6 +171,7 @@ export class Daemon implements StatusPageControl {
     const before = this.lastRunId();
     const outcome = fn();
     this.track(outcome, trigger, before);
+    this.currentIsFull = false;
     return outcome;
   }
 
@@ -246,26 +253,7 @@ export class Daemon implements StatusPageControl {
 
   private record(o: RunOutcome): void {
     const result = o.exitCode === 0 ? 'ok' : o.exitCode === 3 ? 'quarantined' : 'failed';
-    this.metrics.runs.inc({ result });
-    for (const [op, n] of Object.entries(o.result?.doneByOp ?? {})) this.metrics.ops.inc({ op, result: 'done' }, n);
-    for (const f of o.result?.failed ?? []) this.metrics.ops.inc({ op: f.op.op, result: 'failed' });
-    const held = o.plan.blocked
-      .filter((b) => b.kind === 'guard' && b.op.op === 'remove')
-      .reduce((n, b) => n + (b.op.op === 'remove' ? b.op.members.length : 0), 0);
-    this.metrics.quarantined.set(o.plan.summary.quarantined || this.app.store.views.heldRunIds().length > 0 ? 1 : 0);
-    if (o.drift) this.metrics.driftMembers.set(o.drift.added + o.drift.left);
-    this.metrics.heldRemovals.set(held);
-    // from the store: a run after a push plans only the conversations it touches
-    this.metrics.unmanageable.set(this.app.store.countUnmanageable());
-    this.metrics.storeBytes.set(this.app.store.retention.bytes());
-    this.metrics.refusedUsers.set(
-      this.app.store.users.refusedUsers(new Date(Date.now() - this.app.config.identity.cacheTtlHours * 3_600_000).toISOString()).size,
-    );
-    if (result === 'failed') this.metrics.consecutiveFailures.inc();
-    else {
-      this.metrics.consecutiveFailures.set(0);
-      this.metrics.lastSuccess.set(Date.now() / 1000);
-    }
+    recordRunMetrics(this.metrics, this.app, o, result);
     Object.assign(this.status, { lastRunAt: new Date().toISOString(), lastResult: result, lastExitCode: o.exitCode, backendOk: !o.result?.authFailed });
     delete this.status.lastError;
     delete this.status.lastErrorLabel;

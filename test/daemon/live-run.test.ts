@@ -65,3 +65,38 @@ it('records the end of a run whose thread ended under it, with why, so that it i
     await t.close();
   }
 });
+
+it('a scheduled tick during a run after a push runs a full run after it, not skipped', async () => {
+  const t = await apps.pushApp();
+  let daemon: Daemon | undefined;
+  try {
+    t.group('s1', 'team-tick', ['u1']);
+    const metrics = createMetrics();
+    const own = runnerOf(t.app);
+    const runs: string[] = [];
+    let skippedDuringScoped: number | undefined;
+    const runner = {
+      ...own,
+      run: async (o: Parameters<typeof own.run>[0]) => {
+        runs.push(o.scope ? 'scoped' : 'full');
+        if (!o.scope) return own.run(o);
+        // long enough for the every-second schedule to tick during it
+        await new Promise((r) => setTimeout(r, 2100));
+        skippedDuringScoped = (await metrics.runsSkipped.get()).values[0]?.value ?? 0;
+        return own.run(o);
+      },
+    };
+    daemon = new Daemon(t.app, metrics, { schedule: '* * * * * *', debounceMs: 10 }, runner);
+    daemon.start();
+    for (let i = 0; i < 300 && runs.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 200));
+    daemon.changed(['idp:s1']);
+    const fullAfterScoped = () => runs.includes('scoped') && runs.slice(runs.indexOf('scoped')).includes('full');
+    for (let i = 0; i < 500 && !fullAfterScoped(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(skippedDuringScoped).toBe(0);
+    expect(runs.slice(runs.indexOf('scoped'))).toEqual(expect.arrayContaining(['scoped', 'full']));
+  } finally {
+    await daemon?.stop(5000);
+    await t.close();
+  }
+}, 20_000);
