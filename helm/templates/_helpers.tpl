@@ -83,7 +83,10 @@ volumes:
 {{- end }}
 {{- end -}}
 
+{{- /* CONVSYNC_CONFIG: `kubectl exec … -- convsync approve N` (or status) finds the configuration without --config */}}
 {{- define "convsync.env" -}}
+- name: CONVSYNC_CONFIG
+  value: /etc/convsync/convsync.yaml
 - name: CONVSYNC_SERVER__PORT
   value: {{ .Values.containerPort | quote }}
 {{- with .Values.env }}

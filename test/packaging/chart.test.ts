@@ -116,7 +116,7 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     expect(c.args).toEqual(['daemon', '--config', '/etc/convsync/convsync.yaml']);
     expect(c.image).toBe('convsync/convsync:0.1.0');
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'http' });
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(c.resources).toEqual({ requests: { cpu: '50m', memory: '128Mi' }, limits: { memory: '512Mi' } });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
@@ -172,8 +172,8 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     expect(Object.keys(tpl.metadata.annotations).sort()).toEqual(['checksum/config', 'example.com/owner']);
     expect(c.args).toEqual(['daemon', '--config', '/etc/convsync/convsync.yaml', '--set', 'log.level=debug']);
     expect(c.imagePullPolicy).toBe('Always');
-    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['CONVSYNC_SERVER__PORT', 'NODE_EXTRA_CA_CERTS', 'POD_NAME']);
-    expect(c.env[0].value).toBe('9090');
+    expect(c.env.map((e: { name: string }) => e.name)).toEqual(['CONVSYNC_CONFIG', 'CONVSYNC_SERVER__PORT', 'NODE_EXTRA_CA_CERTS', 'POD_NAME']);
+    expect(c.env[1].value).toBe('9090');
     expect(c.ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
     expect(c.volumeMounts.find((v: { name: string }) => v.name === 'secrets').mountPath).toBe('/var/run/convsync-secrets');
     expect(byKind(m, 'Service')[0].spec.ports[0]).toMatchObject({ port: 80, targetPort: 'http' });
