@@ -115,6 +115,7 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     const c = pod.containers[0];
     expect(c.args).toEqual(['daemon', '--config', '/etc/convsync/convsync.yaml']);
     expect(c.image).toBe('convsync/convsync:0.1.0');
+    expect(c.startupProbe).toEqual({ httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, failureThreshold: 60 });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
