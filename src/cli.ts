@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
-import { load, OPTIONS } from './cli/flags.js';
+import { load, OPTIONS, refusedOptions } from './cli/flags.js';
 import { ConfigError, formatIssues } from './config/load.js';
 import { describeError } from './errors.js';
 import { EXIT } from './reconcile/outcome.js';
@@ -56,6 +56,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(
       `convsync ${command} takes ${takes === 0 ? 'no argument' : 'one argument'}, not "${extra}"${extra in OPTIONS ? ` (--${extra}?)` : ''}\n\n${USAGE}\n`,
     );
+    return EXIT.error;
+  }
+  const refused = refusedOptions(command, flags);
+  if (refused !== undefined) {
+    process.stderr.write(`${refused}\n\n${USAGE}\n`);
     return EXIT.error;
   }
   // each command's modules load with it: a CronJob's `sync` does not pay for the daemon's HTTP stack

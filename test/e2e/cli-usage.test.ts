@@ -23,6 +23,18 @@ describe('the command line refuses what it cannot take (the real CLI)', () => {
     expect(h.wire.writeCalls()).toEqual([]);
   });
 
+  it('an option the command does not take is refused, not ignored', async () => {
+    h = await startHarness({ groups: 1, membersPerGroup: 1 });
+    const daemon = await h.cli(['daemon', '--allow-removals']);
+    expect(daemon.code).toBe(1);
+    expect(daemon.stderr).toMatch(/^convsync daemon does not take --allow-removals \(while the daemon runs, `convsync sync --allow-removals`/);
+    expect((await h.cli(['plan', '--dry-run', '--refresh'])).stderr).toMatch(/^convsync plan does not take --dry-run, --refresh\n/);
+    expect((await h.cli(['sandbox', '--config', 'x.yaml'])).stderr).toMatch(/^convsync sandbox does not take --config\n/);
+    // those it takes still run
+    expect((await h.cli(['sync', '--dry-run', '--output', 'json'])).code).toBe(0);
+    expect(h.wire.writeCalls()).toEqual([]);
+  });
+
   it('`status` of a store that is not there says so, and makes none', async () => {
     h = await startHarness({ groups: 1, membersPerGroup: 1 });
     const res = await h.cli(['status', '--set', 'store.path=./mistyped/convsync.db']);
