@@ -100,6 +100,12 @@ export function describeError(e: unknown): string {
   return String(e);
 }
 
+/**
+ * A backend's `updateConversation` cannot make these changes in one call: nothing was sent, and the
+ * ops go one by one, each under the rate limit, retried and journaled on its own.
+ */
+export class SplitCallsError extends Error {}
+
 /** an operator's request that no longer fits the store: a saved plan or an approval gone stale */
 export class StalePlanError extends Error {
   override name = 'StalePlanError';

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Backend, BackendConversation } from '../backends/types.js';
 import { AuthError, CapacityError, describeError, isAmbiguous, isSyncError, PermanentError, TransientError, UnmanageableError } from '../errors.js';
+import { SplitCallsError } from '../errors.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
 import type { OpEffect, Store } from '../store/store.js';
 import { applyOp } from './apply-op.js';
@@ -53,9 +54,14 @@ export class OpRunner {
       ops.forEach((op, i) => this.store.journal.done(ids[i]!, effectOf(op)));
       return ops.map(() => 'done' as const);
     } catch (e) {
-      // someone the backend refuses: op by op, so the batch is split until they stand alone
-      if (this.refusesUser(e)) {
-        for (const id of ids) this.store.journal.failed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });
+      // op by op: changes the backend cannot make in one call (nothing was sent; each op then goes
+      // under the rate limit, retried on its own), or someone it refuses (split until they stand alone)
+      const split = e instanceof SplitCallsError;
+      if (split || this.refusesUser(e)) {
+        for (const id of ids) {
+          if (split) this.store.journal.withdraw(id);
+          else this.store.journal.failed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });
+        }
         const outcomes: Outcome[] = [];
         for (const op of ops) outcomes.push(await this.execute(op, runId));
         return outcomes;

@@ -120,6 +120,8 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
     router.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
       if (err.type === 'entity.too.large') sendError(res, 413, `the request body is larger than ${deps.maxBodyBytes} bytes`, 'tooLarge');
       else if (err.type === 'entity.parse.failed') sendError(res, 400, `the request body is not valid JSON: ${err.message}`, 'invalidSyntax');
+      // a path Express cannot decode is the client's mistake, as at the daemon's other routes
+      else if (err instanceof URIError) sendError(res, 400, 'the request path cannot be read (a malformed %-escape)');
       else {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;

@@ -90,6 +90,16 @@ export class JournalStore {
       .immediate();
   }
 
+  /** a pending op never sent (its batch went op by op instead): no trace of a call that was not made */
+  withdraw(id: number): void {
+    this.db
+      .transaction(() => {
+        this.fence();
+        this.sql.get(`DELETE FROM journal WHERE id = ? AND status = 'pending'`).run(id);
+      })
+      .immediate();
+  }
+
   /** whether a create for this key is still pending (its answer lost, not found yet) */
   createPending(key: string): boolean {
     return this.sql.get(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;

@@ -1,5 +1,5 @@
 import type { WireBackendConfig } from '../../config/schema.js';
-import { PermanentError, UnmanageableError } from '../../errors.js';
+import { PermanentError, SplitCallsError, UnmanageableError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
 import {
   Conversation,
@@ -215,28 +215,23 @@ class WireBackend implements Backend {
 
   /**
    * A channel's changes: with v13+ and more than two calls' worth of them, one read and one
-   * `PUT …/members` with the whole list (convsync itself, whoever is there and stays, the new);
-   * otherwise the single calls. The PUT keeps people added by hand: only those named go.
+   * `PUT …/members` with the whole list (convsync itself, whoever is there and stays, the new), which
+   * keeps people added by hand: only those named go. Otherwise, or when that list passes nginz's
+   * body limit, nothing is sent: the reconciler sends the ops one by one (many calls inside this one
+   * would pass the rate limit with one token, and start over at any 420).
    */
   private async updateChannel(id: string, change: { name?: string; add: string[]; remove: string[] }, signal?: AbortSignal): Promise<void> {
     const calls = change.remove.length + (change.add.length > 0 ? 1 : 0);
-    let put: { qualified_users: Qualified[]; conversation_role: string } | undefined;
-    if ((this.session.version ?? 0) >= 13 && calls > 2) {
-      const conv = await this.get(id, signal);
-      if (!conv) throw new PermanentError(`conversation ${id} is gone`, { origin: 'wire', status: 404, label: 'no-conversation' });
-      const gone = new Set(change.remove);
-      const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
-      put = { qualified_users: [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' };
-      if (Buffer.byteLength(JSON.stringify(put)) > MAX_BODY_BYTES) put = undefined; // a large channel's list: single calls
-    }
-    if (put) {
-      const q = this.ids.qualify(id);
-      const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, put, signal);
-      if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
-    } else {
-      if (change.remove.length > 0) await this.removeMembers(id, change.remove, signal);
-      for (let i = 0; i < change.add.length; i += SAFE_ADD_BATCH) await this.addMembers(id, change.add.slice(i, i + SAFE_ADD_BATCH), signal);
-    }
+    if ((this.session.version ?? 0) < 13 || calls <= 2) throw new SplitCallsError(`conversation ${id}: its changes go one by one`);
+    const conv = await this.get(id, signal);
+    if (!conv) throw new PermanentError(`conversation ${id} is gone`, { origin: 'wire', status: 404, label: 'no-conversation' });
+    const gone = new Set(change.remove);
+    const wanted = [...new Set([...conv.members, ...change.add])].filter((m) => !gone.has(m));
+    const put = { qualified_users: [this.session.userId!, ...wanted].map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' };
+    if (Buffer.byteLength(JSON.stringify(put)) > MAX_BODY_BYTES) throw new SplitCallsError(`conversation ${id}: its member list is too large for one call`);
+    const q = this.ids.qualify(id);
+    const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, put, signal);
+    if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
     if (change.name !== undefined) await this.rename(id, change.name, signal);
   }
 
