@@ -94,7 +94,7 @@ export async function planRun(
     prints,
     change,
     readVersions: read.versions,
-    ...(runScope && { scoped: scopedDrift(runScope, read) }),
+    ...(runScope && { scoped: scopedDrift(runScope, read, config.mappings) }),
     ...(parts && { parts: { rule: rule!, found: parts, users } }),
   };
 }
@@ -143,13 +143,39 @@ export interface PlannedRun {
  */
 function freezeWhereUnreadMayFeed(desired: DesiredConversation[], mappings: readonly MappingConfig[], incomplete: readonly string[]): void {
   if (incomplete.length === 0) return;
-  const uniting = mappings.filter((m) => m.conversation !== undefined);
-  const sources = [...new Set(incomplete)].filter((s) => uniting.some((m) => m.match.source === undefined || m.match.source === s));
-  if (sources.length === 0) return;
+  const feeders = mayFeedFrom(mappings, incomplete);
   for (const d of desired) {
-    if (!d.key.startsWith('conv:')) continue;
+    const sources = feeders(d.key);
+    if (sources.length === 0) continue;
     d.unknownReasons.push(`groups of ${sources.map((s) => `source ${s}`).join(', ')} (not read in full) may feed it`);
   }
+}
+
+/**
+ * Of these sources, those a group of which may feed conversation `key`: through a rule that unites
+ * groups (`conversation:`), may take a group of the source, and renders a key of that form (its
+ * variables any text; blanks, which rendering may trim, ignored).
+ */
+export function mayFeedFrom(mappings: readonly MappingConfig[], sources: readonly string[]): (key: string) => string[] {
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const rules = mappings
+    .filter((m) => m.conversation !== undefined)
+    .map((m) => ({
+      takes: [...new Set(sources)].filter((s) => m.match.source === undefined || m.match.source === s),
+      form: new RegExp(
+        `^${m
+          .conversation!.replace(/\s+/g, '')
+          .split(/\{[A-Za-z0-9_]+\}/)
+          .map(escape)
+          .join('[\\s\\S]*')}$`,
+      ),
+    }))
+    .filter((r) => r.takes.length > 0);
+  return (key) => {
+    if (!key.startsWith('conv:')) return [];
+    const name = key.slice('conv:'.length).replace(/\s+/g, '');
+    return [...new Set(rules.filter((r) => r.form.test(name)).flatMap((r) => r.takes))];
+  };
 }
 
 /** the keys of creates whose answer was lost and that are not found yet: never planned a second time */
@@ -200,13 +226,13 @@ function changeOf(deps: RunDeps, read: SourcesRead, opts: PlanRunOptions, scope:
 
 /**
  * The conversations a scoped run planned that it read whole: none when a source it read failed,
- * was cut short or distrusted; with a source not read, only those of one group (`group:` keys), as
- * a group of that source may feed any other.
+ * was cut short or distrusted; with a source not read, not those a group of that source may feed
+ * (mayFeedFrom).
  */
-function scopedDrift(runScope: RunScope, read: SourcesRead): Set<string> | undefined {
+function scopedDrift(runScope: RunScope, read: SourcesRead, mappings: readonly MappingConfig[]): Set<string> | undefined {
   if (read.readErrors.length > 0 || read.tripped.length > 0) return undefined;
-  const someUnread = read.incompleteSources.length > 0;
-  return new Set([...runScope.conversations].filter((k) => !someUnread || k.startsWith('group:')));
+  const unreadMayFeed = mayFeedFrom(mappings, read.incompleteSources);
+  return new Set([...runScope.conversations].filter((k) => unreadMayFeed(k).length === 0));
 }
 
 /** a read that can be compared group by group: every source read in full, nothing distrusted */

@@ -220,7 +220,7 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
     const plan: Plan = { ...fresh, ops, blocked: [], summary: { ...fresh.summary, quarantined: false } };
     const result = await reconciler.apply(plan, runId);
-    store.guards.releaseHeld({ runId: heldIn });
+    store.guards.releaseApproved(heldIn, held);
     const exitCode = exitCodeOf(plan, result, [], false);
     store.runs.finish(runId, {
       result: resultLabel(exitCode, result),

@@ -85,6 +85,21 @@ export class GuardStore {
     })();
   }
 
+  /**
+   * Approved: what run `runId` held back and, when it was a full run, these ops' holds by the later
+   * full runs that stood for its hold (they held the same again before or while it was approved).
+   */
+  releaseApproved(runId: number, ops: readonly { op: string; key: string }[]): void {
+    const later = this.db.prepare(
+      `DELETE FROM held_ops WHERE op = ? AND key = ? AND run_id > ? AND run_id IN (SELECT id FROM runs WHERE mode = 'sync' AND scoped = 0)
+         AND EXISTS (SELECT 1 FROM runs WHERE id = ? AND mode = 'sync' AND scoped = 0)`,
+    );
+    this.db.transaction(() => {
+      this.db.prepare(`DELETE FROM held_ops WHERE run_id = ?`).run(runId);
+      for (const o of ops) later.run(o.op, o.key, runId, runId);
+    })();
+  }
+
   /** "op key" → the first run that held it back and is not approved yet */
   heldOps(): Map<string, number> {
     const rows = this.db.prepare(`SELECT op, key, min(run_id) FROM held_ops GROUP BY op, key`).raw().all() as [string, string, number][];
