@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici';
 import type { HttpAuth } from '../config/schema.js';
 import { readSecret } from '../config/secrets.js';
-import { AuthError } from '../errors.js';
+import { AuthError, TransientError } from '../errors.js';
 import { errorForStatus, httpRequest, parseJson } from './request.js';
 
 /**
@@ -10,7 +10,9 @@ import { errorForStatus, httpRequest, parseJson } from './request.js';
  * (after a 401) so the next call fetches a new one. Secrets are read from their files at each use.
  */
 export class HttpAuthorizer {
-  private token: { value: string; expiresAt: number } | undefined;
+  private token: { value: string; expiresAt: number; renewAt: number } | undefined;
+  /** the token request in flight: calls made together wait for the one request */
+  private fetching: Promise<{ value: string; expiresAt: number; renewAt: number }> | undefined;
 
   constructor(
     private readonly origin: string,
@@ -34,7 +36,10 @@ export class HttpAuthorizer {
       case 'basic':
         return `Basic ${Buffer.from(`${auth.username}:${this.secret(auth, 'password')}`).toString('base64')}`;
       case 'oauth2':
-        if (!this.token || Date.now() > this.token.expiresAt - 30_000) this.token = await this.clientCredentials(auth, signal);
+        if (!this.token || Date.now() > this.token.renewAt) {
+          this.fetching ??= this.clientCredentials(auth, signal).finally(() => (this.fetching = undefined));
+          this.token = await this.fetching;
+        }
         return `Bearer ${this.token.value}`;
     }
   }
@@ -44,23 +49,30 @@ export class HttpAuthorizer {
     if (auth.scope) form.set('scope', auth.scope);
     if (auth.audience) form.set('audience', auth.audience);
     const basic = Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(this.secret(auth, 'clientSecret'))}`).toString('base64');
-    const res = await httpRequest(this.origin, {
-      method: 'POST',
-      url: auth.tokenUrl,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
-      body: form.toString(),
-      timeoutMs: this.opts.timeoutMs,
-      signal,
-      dispatcher: this.opts.dispatcher,
-    });
+    let res;
+    try {
+      res = await httpRequest(this.origin, {
+        method: 'POST',
+        url: auth.tokenUrl,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}` },
+        body: form.toString(),
+        timeoutMs: this.opts.timeoutMs,
+        signal,
+        dispatcher: this.opts.dispatcher,
+      });
+    } catch (e) {
+      throw e instanceof TransientError ? notSent(e) : e;
+    }
     const body = parseJson(res.text) as { access_token?: unknown; expires_in?: unknown; error?: unknown } | undefined;
-    if (res.status >= 500 || res.status === 429) throw errorForStatus(this.origin, res, undefined, 'OAuth2 token endpoint');
+    if (res.status >= 500 || res.status === 429) throw notSent(errorForStatus(this.origin, res, undefined, 'OAuth2 token endpoint') as TransientError);
     if (res.status !== 200 || typeof body?.access_token !== 'string') {
       const why = typeof body?.error === 'string' ? body.error : `HTTP ${res.status}`;
       throw new AuthError(`OAuth2 client-credentials token refused (${why})`, { origin: this.origin, status: res.status });
     }
-    const seconds = typeof body.expires_in === 'number' ? body.expires_in : 3600;
-    return { value: body.access_token, expiresAt: Date.now() + seconds * 1000 };
+    const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
+    const now = Date.now();
+    // renewed 30 s before it expires, or half-way through a token that lives less than a minute
+    return { value: body.access_token, expiresAt: now + seconds * 1000, renewAt: now + seconds * 1000 - Math.min(30_000, (seconds * 1000) / 2) };
   }
 
   private secret(holder: object, key: string): string {
@@ -70,4 +82,20 @@ export class HttpAuthorizer {
       throw new AuthError(`cannot read the ${key}: ${(e as Error).message}`, { origin: this.origin });
     }
   }
+}
+
+/**
+ * A failed token request is never a lost answer of the call it was for: that call was not sent.
+ * Transient still (retried), but not ambiguous, so a create is not looked for as if it had been made.
+ */
+function notSent(e: TransientError): TransientError {
+  return new TransientError(e.message.startsWith('OAuth2') ? e.message : `OAuth2 token endpoint: ${e.message}`, {
+    origin: e.origin,
+    ...(e.status !== undefined ? { status: e.status } : {}),
+    ...(e.label !== undefined ? { label: e.label } : {}),
+    ...(e.retryAfterMs !== undefined ? { retryAfterMs: e.retryAfterMs } : {}),
+    throttled: e.throttled,
+    ambiguous: false,
+    cause: e,
+  });
 }

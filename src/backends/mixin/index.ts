@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import * as z from 'zod';
 import type { MixinBackendConfig } from '../../config/schema.js';
 import { AuthError, CapacityError, PermanentError, TransientError, type SyncError } from '../../errors.js';
-import { httpRequest, parseJson, retryAfterMs, type HttpResponse } from '../../http/request.js';
+import { errorForStatus, httpRequest, parseJson, retryAfterMs, type HttpResponse } from '../../http/request.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
 import { groupConversationId } from './ids.js';
 import { ed25519FromSeed, readKeystore, signRequest, type Keystore } from './keystore.js';
@@ -176,6 +176,9 @@ class MixinBackend implements Backend {
     this.ctx.onResponse?.(res.status);
     if (res.status >= 500)
       throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
+    // Mixin itself answers only 20x and 500; an edge in front of it may throttle or time out with the HTTP status
+    if (res.status === 408 || res.status === 420 || res.status === 429)
+      throw errorForStatus('mixin', res, undefined, `${method} ${uri.split('?')[0]}: HTTP ${res.status}`);
     const echoed = res.headers['x-request-id'];
     // the answer to another request: this one may have been applied all the same, and is looked for like a lost answer
     if (typeof echoed === 'string' && echoed !== requestId) {
@@ -192,7 +195,9 @@ class MixinBackend implements Backend {
 
   /** Mixin's codes (reference §5.1) as typed errors; the HTTP status is 202 for all of them */
   private error(code: number, description: string, res: HttpResponse, what: string): SyncError {
-    const details = { origin: 'mixin', status: res.status, label: String(code) };
+    // not the HTTP status: Mixin sends every error as 202, which would read as a 2xx whose body was unreadable
+    // (a create made, its answer lost); the code is the label
+    const details = { origin: 'mixin', label: String(code) };
     const message = `${what}: ${description || `error ${code}`}`;
     if (code === 401) return new AuthError(message, details);
     if (code === 429) return new TransientError(message, { ...details, throttled: true, retryAfterMs: retryAfterMs(res.headers) ?? 1000 });
