@@ -35,7 +35,7 @@ export class OpRunner {
     return this.opts.logger;
   }
 
-  async executeTogether(ops: PlanOp[], runId: number): Promise<Outcome[]> {
+  async executeTogether(ops: PlanOp[], runId: number): Promise<Outcome[] | 'one-by-one'> {
     for (const op of ops) {
       const ownership = this.checkOwnership(op);
       if (ownership) return ops.map((o) => ({ op: o, kind: 'permanent', error: ownership }));
@@ -62,9 +62,8 @@ export class OpRunner {
           if (split) this.store.journal.withdraw(id);
           else this.store.journal.failed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });
         }
-        const outcomes: Outcome[] = [];
-        for (const op of ops) outcomes.push(await this.execute(op, runId));
-        return outcomes;
+        // the reconciler sends them one by one, each under its circuit, auth and stop checks
+        return 'one-by-one';
       }
       if (isAmbiguous(e)) return ops.map((op) => this.leftPending(op, e));
       const failure = classify(e);

@@ -157,25 +157,39 @@ function freezeWhereUnreadMayFeed(desired: DesiredConversation[], mappings: read
  * variables any text; blanks, which rendering may trim, ignored).
  */
 export function mayFeedFrom(mappings: readonly MappingConfig[], sources: readonly string[]): (key: string) => string[] {
-  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const rules = mappings
     .filter((m) => m.conversation !== undefined)
     .map((m) => ({
       takes: [...new Set(sources)].filter((s) => m.match.source === undefined || m.match.source === s),
-      form: new RegExp(
-        `^${m
-          .conversation!.replace(/\s+/g, '')
-          .split(/\{[A-Za-z0-9_]+\}/)
-          .map(escape)
-          .join('[\\s\\S]*')}$`,
-      ),
+      // the template's text between its variables, in order (a variable: any text)
+      parts: m.conversation!.replace(/\s+/g, '').split(/\{[A-Za-z0-9_]+\}/),
     }))
     .filter((r) => r.takes.length > 0);
   return (key) => {
     if (!key.startsWith('conv:')) return [];
     const name = key.slice('conv:'.length).replace(/\s+/g, '');
-    return [...new Set(rules.filter((r) => r.form.test(name)).flatMap((r) => r.takes))];
+    return [...new Set(rules.filter((r) => rendersAs(r.parts, name)).flatMap((r) => r.takes))];
   };
+}
+
+/**
+ * Whether `text` is `parts` joined by any texts: a glob match without backtracking (a regex of many
+ * `[\s\S]*` takes exponential time on a key of another form): the first part starts it, the last
+ * ends it, and each one between is taken where it first occurs.
+ */
+function rendersAs(parts: readonly string[], text: string): boolean {
+  if (parts.length === 1) return text === parts[0];
+  const first = parts[0]!;
+  const last = parts.at(-1)!;
+  if (text.length < first.length + last.length || !text.startsWith(first) || !text.endsWith(last)) return false;
+  let at = first.length;
+  const end = text.length - last.length;
+  for (const part of parts.slice(1, -1)) {
+    const found = text.indexOf(part, at);
+    if (found < 0 || found + part.length > end) return false;
+    at = found + part.length;
+  }
+  return true;
 }
 
 /** the keys of creates whose answer was lost and that are not found yet: never planned a second time */

@@ -7,7 +7,7 @@ import { runPool } from '../pool.js';
 import type { RetryPolicy } from '../http/retry.js';
 import { BackendCaller } from './caller.js';
 import { describeOp } from './effects.js';
-import { OpRunner } from './op-runner.js';
+import { OpRunner, type Outcome } from './op-runner.js';
 import { Progress, type ProgressFigures } from './progress.js';
 import { recoverPending, type Recovered } from './recover.js';
 import { refreshConversations } from './refresh.js';
@@ -102,6 +102,7 @@ export class Reconciler {
     const runner = new OpRunner(this.store, this.caller, { ownerId: this.opts.ownerId, logger: this.log });
     const threshold = this.opts.circuitThreshold ?? 5;
     let transientInARow = 0;
+    const log = this.log;
     const stopped = () => result.circuitOpen || result.authFailed !== undefined || this.opts.signal?.aborted === true;
 
     await runPool([...byKey.values()], this.opts.concurrency, async (ops) => {
@@ -111,28 +112,39 @@ export class Reconciler {
           result.skipped += batch.length;
           continue;
         }
-        const outcomes = batch.length === 1 ? [await runner.execute(batch[0]!, runId)] : await runner.executeTogether(batch, runId);
+        const together = batch.length === 1 ? [await runner.execute(batch[0]!, runId)] : await runner.executeTogether(batch, runId);
+        if (together !== 'one-by-one') record(batch, together);
+        else {
+          // changes that could not go in one call: op by op, each under the circuit, auth and stop checks
+          for (const op of batch) {
+            if (stopped()) result.skipped++;
+            else record([op], [await runner.execute(op, runId)]);
+          }
+        }
         progress.tick();
-        outcomes.forEach((outcome, i) => {
-          const op = batch[i]!;
-          if (outcome === 'done') {
-            result.done++;
-            result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
-            transientInARow = 0;
-            return;
-          }
-          result.failed.push(outcome);
-          if (outcome.kind === 'auth') result.authFailed = outcome.error;
-          if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
-            result.circuitOpen = true;
-            this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
-          }
-        });
       }
     });
     progress.finish();
     if (runner.refused.length > 0) result.refused = [...runner.refused];
     return result;
+
+    function record(batch: PlanOp[], outcomes: Outcome[]): void {
+      outcomes.forEach((outcome, i) => {
+        const op = batch[i]!;
+        if (outcome === 'done') {
+          result.done++;
+          result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
+          transientInARow = 0;
+          return;
+        }
+        result.failed.push(outcome);
+        if (outcome.kind === 'auth') result.authFailed = outcome.error;
+        if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
+          result.circuitOpen = true;
+          log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
+        }
+      });
+    }
   }
 
   /** the daemon's own backend identity, with the same retries as every other call */
