@@ -20,8 +20,9 @@ type Scope = 'all' | Set<string>;
 
 /**
  * The long-running mode: `runOnce()` on the cron schedule (a tick that finds a full run still going
- * is skipped and counted; one that finds a run after a push runs after it), on demand (POST /sync), and shortly after pushed changes, for the groups
- * they touched only. One run at a time; requests that arrive meanwhile are merged into the next.
+ * is skipped and counted; one that finds a run after a push runs after it), on demand (POST /sync),
+ * and shortly after pushed changes, for the groups they touched only. One run at a time; requests
+ * that arrive meanwhile are merged into the next.
  */
 export class Daemon implements StatusPageControl {
   readonly status: DaemonStatus = { running: false, backendOk: true };

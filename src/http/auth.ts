@@ -4,15 +4,19 @@ import { readSecret } from '../config/secrets.js';
 import { AuthError, TransientError } from '../errors.js';
 import { errorForStatus, httpRequest, parseJson } from './request.js';
 
+/** an OAuth2 access token, and when to fetch the next one */
+type Token = { value: string; renewAt: number };
+
 /**
  * The `Authorization` header for bearer, basic or OAuth2 client-credentials auth. The OAuth2
- * token is fetched when needed, renewed 30 s before it expires, and dropped by `invalidate()`
- * (after a 401) so the next call fetches a new one. Secrets are read from their files at each use.
+ * token is fetched when needed (once for the calls made together), renewed 30 s before it expires
+ * (half-way through a shorter one), and dropped by `invalidate()` (after a 401) so the next call
+ * fetches a new one. Secrets are read from their files at each use.
  */
 export class HttpAuthorizer {
-  private token: { value: string; expiresAt: number; renewAt: number } | undefined;
+  private token: Token | undefined;
   /** the token request in flight: calls made together wait for the one request */
-  private fetching: Promise<{ value: string; expiresAt: number; renewAt: number }> | undefined;
+  private fetching: Promise<Token> | undefined;
 
   constructor(
     private readonly origin: string,
@@ -44,7 +48,7 @@ export class HttpAuthorizer {
     }
   }
 
-  private async clientCredentials(auth: HttpAuth & { type: 'oauth2' }, signal?: AbortSignal) {
+  private async clientCredentials(auth: HttpAuth & { type: 'oauth2' }, signal?: AbortSignal): Promise<Token> {
     const form = new URLSearchParams({ grant_type: 'client_credentials' });
     if (auth.scope) form.set('scope', auth.scope);
     if (auth.audience) form.set('audience', auth.audience);
@@ -72,7 +76,7 @@ export class HttpAuthorizer {
     const seconds = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 3600;
     const now = Date.now();
     // renewed 30 s before it expires, or half-way through a token that lives less than a minute
-    return { value: body.access_token, expiresAt: now + seconds * 1000, renewAt: now + seconds * 1000 - Math.min(30_000, (seconds * 1000) / 2) };
+    return { value: body.access_token, renewAt: now + seconds * 1000 - Math.min(30_000, (seconds * 1000) / 2) };
   }
 
   private secret(holder: object, key: string): string {

@@ -94,7 +94,7 @@ export async function planRun(
     prints,
     change,
     readVersions: read.versions,
-    ...(runScope && { scoped: scopedDrift(runScope, read, config.mappings) }),
+    ...(runScope && { scoped: scopedDrift(runScope, read, config.mappings), bindingGroups: runScope.known }),
     ...(parts && { parts: { rule: rule!, found: parts, users } }),
   };
 }
@@ -132,6 +132,8 @@ export interface PlannedRun {
    * or undefined when its read says nothing of who left a group
    */
   scoped?: Set<string>;
+  /** a scoped run: every conversation bound or let go, with its groups, as it started from them */
+  bindingGroups?: RunScope['known'];
   /** each group's members as resolved, where the identity rule lets a later plan start from them */
   parts?: { rule: string; found: PlanParts; users: UserIds };
 }

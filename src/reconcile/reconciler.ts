@@ -102,8 +102,25 @@ export class Reconciler {
     const runner = new OpRunner(this.store, this.caller, { ownerId: this.opts.ownerId, logger: this.log });
     const threshold = this.opts.circuitThreshold ?? 5;
     let transientInARow = 0;
-    const log = this.log;
     const stopped = () => result.circuitOpen || result.authFailed !== undefined || this.opts.signal?.aborted === true;
+    /** each op's outcome counted; transient failures in a row open the circuit */
+    const record = (batch: PlanOp[], outcomes: Outcome[]): void => {
+      outcomes.forEach((outcome, i) => {
+        const op = batch[i]!;
+        if (outcome === 'done') {
+          result.done++;
+          result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
+          transientInARow = 0;
+          return;
+        }
+        result.failed.push(outcome);
+        if (outcome.kind === 'auth') result.authFailed = outcome.error;
+        if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
+          result.circuitOpen = true;
+          this.log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
+        }
+      });
+    };
 
     await runPool([...byKey.values()], this.opts.concurrency, async (ops) => {
       // a conversation's ops run in order: create before add, remove before add (room for the new)
@@ -127,24 +144,6 @@ export class Reconciler {
     progress.finish();
     if (runner.refused.length > 0) result.refused = [...runner.refused];
     return result;
-
-    function record(batch: PlanOp[], outcomes: Outcome[]): void {
-      outcomes.forEach((outcome, i) => {
-        const op = batch[i]!;
-        if (outcome === 'done') {
-          result.done++;
-          result.doneByOp[op.op] = (result.doneByOp[op.op] ?? 0) + 1;
-          transientInARow = 0;
-          return;
-        }
-        result.failed.push(outcome);
-        if (outcome.kind === 'auth') result.authFailed = outcome.error;
-        if (outcome.kind === 'transient' && i === 0 && ++transientInARow >= threshold) {
-          result.circuitOpen = true;
-          log.error({ failures: transientInARow }, 'circuit open: the backend keeps failing; the remaining ops wait for the next run');
-        }
-      });
-    }
   }
 
   /** the daemon's own backend identity, with the same retries as every other call */

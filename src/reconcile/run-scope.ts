@@ -23,7 +23,7 @@ export class RunScope {
     readonly groups: ReadonlySet<string>,
     private readonly mappings: readonly MappingConfig[],
     /** every conversation bound or let go, with the groups that fed it at the last plan */
-    private readonly known: readonly { key: string; groups: readonly string[]; bound: boolean }[],
+    readonly known: readonly { key: string; groups: readonly string[]; bound: boolean }[],
     /** the conversations deleted by hand that drift remembers, with the groups that fed them: planned whole too, so their memory is kept or let go as a full plan would */
     gone: readonly { key: string; groups: readonly string[] }[] = [],
   ) {

@@ -98,7 +98,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
         plan.warnings.push(
           `${r.key}: user ${r.userId} refused by ${deps.backend.id} (${r.label ?? r.message}); the others were added, ${r.userId} is not offered again for ${config.identity.cacheTtlHours} h`,
         );
-      store.updateBindingGroups(withUnknownGroups(store, desired, planned.incompleteSources));
+      store.updateBindingGroups(withUnknownGroups(() => planned.bindingGroups ?? store.bindingGroups.all(), desired, planned.incompleteSources));
       if (unnumbered.size > 0) keepParts(store, planned, opts, unnumbered);
       // only after a whole read: a group read short or distrusted must not free its leavers or the conversations deleted by hand
       if (opts.scope === undefined && planned.whole) forgetResolvedDrift(store, desired, change?.conversations);
@@ -252,12 +252,16 @@ function keepParts(store: RunDeps['store'], planned: PlannedRun, opts: RunOption
  * The groups each conversation is fed by, as a run that did not read a source (a scoped run), or
  * read it short, can tell: that source's groups it was fed by stay in its list, unknown, not gone.
  */
-function withUnknownGroups(store: RunDeps['store'], desired: DesiredConversation[], incomplete: readonly string[]): DesiredConversation[] {
+function withUnknownGroups(
+  known: () => readonly { key: string; groups: readonly string[] }[],
+  desired: DesiredConversation[],
+  incomplete: readonly string[],
+): DesiredConversation[] {
   if (incomplete.length === 0) return desired;
-  const before = new Map(store.bindingGroups.all().map((c) => [c.key, c.groups]));
+  const before = new Map(known().map((c) => [c.key, c.groups]));
   return desired.map((d) => {
     const kept = (before.get(d.key) ?? []).filter((g) => incomplete.includes(sourceOfGroup(g)) && !d.groups.includes(g));
-    return kept.length === 0 ? d : { ...d, groups: [...d.groups, ...kept].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) };
+    return kept.length === 0 ? d : { ...d, groups: [...d.groups, ...kept].sort() };
   });
 }
 

@@ -165,15 +165,7 @@ class ProtocolBackend implements Backend {
 
   /** already gone (a repeat after a lost answer) is done too */
   async delete(id: string, signal?: AbortSignal): Promise<void> {
-    const res = await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
-    // gone only by the API's own word: a 404 page from a proxy or a wrong baseUrl says nothing of the group
-    if (res.status === 404 && !isUnknownId(res)) {
-      throw new PermanentError("DELETE /groups/:id: HTTP 404 without the API's error object (is baseUrl right?)", {
-        origin: 'protocol',
-        status: 404,
-        label: 'contract',
-      });
-    }
+    this.isGone(await this.call('DELETE', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]), 'DELETE /groups/:id');
   }
 
   /** usernames (or phone numbers, `contacts.matchOn`) → contact ids, from the full contact list */
@@ -215,14 +207,17 @@ class ProtocolBackend implements Backend {
 
   private async group(id: string, signal?: AbortSignal): Promise<Group | undefined> {
     const res = await this.call('GET', `/groups/${encodeURIComponent(id)}`, undefined, signal, [404]);
-    if (res.status !== 404) return this.parse(Group, res, 'GET /groups/:id');
-    // an unknown id is the API's own `invalid_request`; a 404 from elsewhere (a wrong baseUrl, a proxy) says nothing of the group
-    if (isUnknownId(res)) return undefined;
-    throw new PermanentError("GET /groups/:id: HTTP 404 without the API's error object (is baseUrl right?)", {
-      origin: 'protocol',
-      status: 404,
-      label: 'contract',
-    });
+    return this.isGone(res, 'GET /groups/:id') ? undefined : this.parse(Group, res, 'GET /groups/:id');
+  }
+
+  /**
+   * Whether a group's answer says it is gone: a 404 with the API's own `invalid_request`; a 404 from
+   * elsewhere (a wrong baseUrl, a proxy) says nothing of the group, and is an error
+   */
+  private isGone(res: HttpResponse, what: string): boolean {
+    if (res.status !== 404) return false;
+    if (isUnknownId(res)) return true;
+    throw new PermanentError(`${what}: HTTP 404 without the API's error object (is baseUrl right?)`, { origin: 'protocol', status: 404, label: 'contract' });
   }
 
   private async call(method: Dispatcher.HttpMethod, path: string, body?: unknown, signal?: AbortSignal, allowed: number[] = []): Promise<HttpResponse> {

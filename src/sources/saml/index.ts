@@ -2,15 +2,14 @@ import { groupKey } from '../../group-key.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
-import { loginEmail } from './subject.js';
+import { firstValue, loginEmail } from './subject.js';
 import type { DesiredGroup, Source, SourceAdapter, SourceContext, SourceResult, SourceUser } from '../types.js';
 
 /** The user a login shows, in the shape identity reads (`identity.from: email`, `externalId`, an attribute name). */
 export function loginUser(login: Omit<SamlLogin, 'groupsSeenAt'>, config: SamlSourceConfig['users']): SourceUser {
-  const first = (name: string | undefined) => (name !== undefined ? login.attributes[name]?.[0] : undefined);
   const email = loginEmail(login, config);
-  const externalId = first(config.externalIdAttribute);
-  const displayName = first(config.displayNameAttribute);
+  const externalId = firstValue(login, config.externalIdAttribute);
+  const displayName = firstValue(login, config.displayNameAttribute);
   const raw: Record<string, unknown> = { nameID: login.nameId, nameIDFormat: login.nameIdFormat };
   for (const [name, values] of Object.entries(login.attributes)) raw[name] = values.length === 1 ? values[0] : values;
   return {
