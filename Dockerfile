@@ -1,6 +1,6 @@
 # convsync container image.
 #   docker build -t convsync .
-#   docker run --init -v convsync-data:/var/lib/convsync -v $PWD/convsync.yaml:/etc/convsync/convsync.yaml:ro \
+#   docker run --init --stop-timeout 30 -v convsync-data:/var/lib/convsync -v $PWD/convsync.yaml:/etc/convsync/convsync.yaml:ro \
 #     -v $PWD/secrets:/run/secrets:ro -p 8080:8080 convsync daemon --config /etc/convsync/convsync.yaml
 # The build stage runs the commands CI runs (npm ci, npm run build); see test/packaging.
 

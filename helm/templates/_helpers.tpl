@@ -66,6 +66,9 @@ volumes:
     secret:
       secretName: {{ .Values.existingSecret }}
   {{- end }}
+  {{- with .Values.extraVolumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- end -}}
 
 {{- define "convsync.volumeMounts" -}}
@@ -80,6 +83,9 @@ volumes:
 - name: secrets
   mountPath: {{ .Values.secretMountPath }}
   readOnly: true
+{{- end }}
+{{- with .Values.extraVolumeMounts }}
+{{ toYaml . }}
 {{- end }}
 {{- end -}}
 

@@ -13,6 +13,7 @@ import { findHelm, Helm, HOW_TO_GET_HELM, type Manifest } from '../helpers/helm.
 import { skipWithout } from '../helpers/prerequisite.js';
 
 const chartDir = fileURLToPath(new URL('../../helm/', import.meta.url));
+const exampleDir = fileURLToPath(new URL('../../config/', import.meta.url));
 const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8')) as object;
 const defaults = parseYaml(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>;
 const ciFiles = readdirSync(join(chartDir, 'ci')).filter((f) => f.endsWith('.yaml'));
@@ -29,6 +30,9 @@ const BAD_VALUES: { values: Record<string, unknown>; names: RegExp }[] = [
   { values: { cronJob: { schedule: 'hourly' } }, names: /cronJob.schedule/ },
   { values: { image: { repository: 'x', pullpolicy: 'Always' } }, names: /pullpolicy/ },
   { values: { persistence: { enabled: true, mountPath: '/data', accessModes: ['ReadWriteMany'] } }, names: /persistence.accessModes.0/ },
+  { values: { configFiles: { 'convsync.yaml': 'store: {}' } }, names: /configFiles/ },
+  { values: { configFiles: { 'ca/ldap.pem': 'x' } }, names: /configFiles/ },
+  { values: { extraVolumeMounts: [{ name: 'x' }] }, names: /extraVolumeMounts.0/ },
 ];
 
 const found = findHelm();
@@ -150,6 +154,12 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     expect(pod.volumes.find((v: { name: string }) => v.name === 'data').persistentVolumeClaim.claimName).toBe('rel-convsync');
     expect(byKind(m, 'PersistentVolumeClaim')[0].spec.storageClassName).toBe('standard');
 
+    // a retry cannot mend held removals (3) or a configuration error (78), whatever backoffLimit says
+    expect(cj.spec.jobTemplate.spec.podFailurePolicy.rules).toEqual([
+      { action: 'FailJob', onExitCodes: { containerName: 'convsync', operator: 'In', values: [3, 78] } },
+      { action: 'Ignore', onPodConditions: [{ type: 'DisruptionTarget', status: 'True' }] },
+    ]);
+
     const dry = render(ciPath('cronjob-dryrun-values.yaml')).manifests;
     const dpod = byKind(dry, 'CronJob')[0].spec.jobTemplate.spec.template.spec;
     expect(dpod.containers[0].args).toEqual(['sync', '--config', '/etc/convsync/convsync.yaml', '--dry-run']);
@@ -178,6 +188,31 @@ describe.skipIf(skipHelm)(`Helm chart rendered by Helm itself (${'version' in fo
     expect(c.ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
     expect(c.volumeMounts.find((v: { name: string }) => v.name === 'secrets').mountPath).toBe('/var/run/convsync-secrets');
     expect(byKind(m, 'Service')[0].spec.ports[0]).toMatchObject({ port: 80, targetPort: 'http' });
+  });
+
+  it('every file a helm/ci/*.yaml configuration names under /etc/convsync is in the ConfigMap; extra volumes are mounted', () => {
+    for (const f of ciFiles) {
+      const [cm] = byKind(render(ciPath(f)).manifests, 'ConfigMap');
+      const named = [...(cm.data['convsync.yaml'] as string).matchAll(/\/etc\/convsync\/([^\s,}'"]+)/g)].map((x) => x[1]);
+      for (const name of named) expect(Object.keys(cm.data), `${f}: /etc/convsync/${name}`).toContain(name);
+    }
+    const m = render(ciPath('cronjob-ldap-values.yaml')).manifests;
+    expect(byKind(m, 'ConfigMap')[0].data['ldap-ca.pem']).toMatch(/^-----BEGIN CERTIFICATE-----\n.*\n-----END CERTIFICATE-----\n$/s);
+    const pod = podOf(byKind(m, 'CronJob')[0]).spec;
+    expect(pod.volumes.at(-1)).toEqual({ name: 'corp-ca', configMap: { name: 'corp-ca-bundle' } });
+    expect(pod.containers[0].volumeMounts.at(-1)).toEqual({ name: 'corp-ca', mountPath: '/etc/ssl/corp', readOnly: true });
+  });
+
+  it('the examples in config/ that name files under /etc/convsync get them through configFiles', () => {
+    const examples = readdirSync(exampleDir).filter((f) => readFileSync(join(exampleDir, f), 'utf8').includes('/etc/convsync/'));
+    expect(examples.sort()).toEqual(['active-directory.yaml', 'ldap.yaml', 'saml.yaml']);
+    for (const f of examples) {
+      const { store: _, ...config } = parseYaml(readFileSync(join(exampleDir, f), 'utf8')) as Record<string, unknown>;
+      const names = [...JSON.stringify(config).matchAll(/\/etc\/convsync\/([^"]+)/g)].map((x) => x[1]!);
+      const configFiles = Object.fromEntries(names.map((n) => [n, `${n} text\n`]));
+      const [cm] = byKind(render(valuesFile(`example-${f}`, { config, configFiles })).manifests, 'ConfigMap');
+      for (const n of names) expect(cm.data[n], `${f}: ${n}`).toBe(`${n} text\n`);
+    }
   });
 
   it('renders a ConfigMap that convsync itself accepts, for every helm/ci/*.yaml', () => {

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigSchema } from '../../src/config/schema.js';
 
 const root = new URL('../../', import.meta.url);
 const dockerfile = readFileSync(new URL('Dockerfile', root), 'utf8');
@@ -32,6 +33,14 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^ENV NODE_ENV=production$/m);
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).not.toMatch(/:latest/);
+  });
+
+  it('the documented `docker run` gives the daemon longer to stop than its shutdown grace (Docker kills after 10 s by default)', () => {
+    const grace = ConfigSchema.shape.daemon.parse({}).shutdownGraceMs;
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const runs = [...`${readme}\n${dockerfile}`.matchAll(/^(?:#\s*)?docker run [^\n]*/gm)].map((m) => m[0]);
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const run of runs) expect(Number(/--stop-timeout (\d+)/.exec(run)?.[1] ?? 10) * 1000, run).toBeGreaterThan(grace);
   });
 
   it('builds with the commands CI runs', () => {
