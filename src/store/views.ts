@@ -32,9 +32,9 @@ export class StatusViews {
   }
 
   /**
-   * Runs whose held-back ops wait for approval: the newest full sync run when a guard quarantined
-   * it (a later full run supersedes it), and scoped runs whose ops are still held; minus those
-   * an approve run released.
+   * Runs whose held-back ops wait for approval: those that hold ops of their own (a run that holds
+   * an op only because an earlier one did leaves it to that run; a full run's hold supersedes an
+   * earlier full run's), minus those an approve run released.
    */
   heldRuns(): HeldRun[] {
     const ids = this.heldRunIds();
@@ -53,9 +53,7 @@ export class StatusViews {
     return this.db
       .prepare(
         `SELECT r.id FROM runs r
-         WHERE (r.id = (SELECT max(id) FROM runs WHERE mode = 'sync' AND scoped = 0 AND finished_at IS NOT NULL AND result <> 'error')
-                AND json_extract(r.summary, '$.plan.quarantined') = 1
-                OR r.id IN (SELECT run_id FROM held_ops))
+         WHERE r.id IN (SELECT run_id FROM held_ops)
            AND r.approved_by IS NULL
            AND NOT EXISTS (SELECT 1 FROM runs a WHERE a.mode = 'approve' AND a.id > r.id AND json_extract(a.summary, '$.approved') = r.id)
            AND (r.plan IS NOT NULL OR r.plan_of IS NOT NULL)

@@ -275,6 +275,7 @@ describe('status page: problems shown by conversation', () => {
           summary: { quarantined: true },
         },
       });
+      store.guards.recordHeld(held, [{ op: 'remove', key: 'k1' }], { full: true });
       // the backend was down for the next run: it ended in an error, with no plan
       const failed = store.runs.start('sync');
       store.runs.finish(failed, { result: 'error', exitCode: 1, summary: null, error: 'wire 503: unavailable' });

@@ -100,18 +100,22 @@ describe('held ops, per run that held them', () => {
   const removal = { op: 'remove', key: 'idp:x', name: 'x', conversationId: 'c', members: ['u1'], reason: 'r' };
   const plan = { ops: [], blocked: [{ kind: 'guard', why: 'held back by guards', op: removal }], warnings: [], summary: { quarantined: true } };
   const quarantined = { result: 'quarantined', exitCode: 3, summary: { plan: { quarantined: true } }, plan };
+  /** the hold a quarantined full run records (bookkeeping.ts) */
+  const holds = (store: Store, runId: number) => rememberHeld(store, runId, plan as unknown as Plan, { scoped: false, allowRemovals: false, complete: true });
 
   it('says why a run cannot be approved: not a sync, or approved already (a superseded one can be)', () => {
     const store = Store.open(dbPath());
     const dry = store.runs.start('dry-run');
     store.runs.finish(dry, quarantined);
     const held = store.runs.start('sync');
+    holds(store, held);
     store.runs.finish(held, quarantined);
     expect(store.views.heldRunIds()).toEqual([held]);
     expect(store.views.notApprovable(dry)).toBe(`run ${dry} was a dry-run run: only what a sync held back can be approved`);
     expect(store.views.notApprovable(held)).toBeUndefined();
     // a later full run holds the same again: the first no longer waits, and can still be approved
     const later = store.runs.start('sync');
+    holds(store, later);
     store.runs.finish(later, quarantined);
     expect(store.views.heldRunIds()).toEqual([later]);
     expect(store.views.notApprovable(held)).toBeUndefined();
@@ -128,9 +132,35 @@ describe('held ops, per run that held them', () => {
     store.close();
   });
 
+  it('does not offer a full run whose holds are all an earlier run’s, nor one whose holds an approval released', () => {
+    const store = Store.open(dbPath());
+    const first = store.runs.start('sync');
+    holds(store, first);
+    store.runs.finish(first, quarantined);
+    // the next full run holds the same removal because the first did: only the first is to approve
+    const next = store.runs.start('sync');
+    const since = { ...plan, blocked: [{ ...plan.blocked[0]!, why: `${HELD_SINCE} ${first}: approve it (convsync approve ${first})` }] };
+    rememberHeld(store, next, since as unknown as Plan, { scoped: false, allowRemovals: false, complete: true });
+    store.runs.finish(next, { ...quarantined, plan: since });
+    expect(store.views.heldRunIds()).toEqual([first]);
+    // a full run holds it anew (its own guard tripped): approving the first releases that hold too
+    const third = store.runs.start('sync');
+    holds(store, third);
+    store.runs.finish(third, quarantined);
+    expect(store.views.heldRunIds()).toEqual([third]);
+    store.guards.releaseApproved(first, [removal]);
+    const approve = store.runs.start('approve');
+    store.runs.finish(approve, { result: 'ok', exitCode: 0, summary: { approved: first, released: 1, stale: 0 } });
+    store.runs.approved(first, approve);
+    expect(store.guards.heldOps()).toEqual(new Map());
+    expect(store.views.heldRunIds()).toEqual([]);
+    store.close();
+  });
+
   it('keeps the plan of the run status says to approve, also when it ended 1 (an op failed beside the held ones)', () => {
     const store = Store.open(dbPath());
     const held = store.runs.start('sync');
+    holds(store, held);
     store.runs.finish(held, { ...quarantined, result: 'failed', exitCode: 1 });
     for (let i = 0; i < 5; i++) {
       const dry = store.runs.start('dry-run');

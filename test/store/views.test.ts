@@ -2,6 +2,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Plan } from '../../src/plan/types.js';
+import { rememberHeld } from '../../src/reconcile/bookkeeping.js';
 import { Store } from '../../src/store/store.js';
 
 const open = () => Store.open(join(mkdtempSync(join(tmpdir(), 'convsync-views-')), 'convsync.db'));
@@ -18,6 +20,11 @@ function run(store: Store, opts: { quarantined?: boolean; scoped?: boolean; mode
   const id = store.runs.start(opts.mode ?? 'sync', { scoped: opts.scoped ?? false });
   const plan = opts.quarantined ? heldPlan(opts.key ?? `k${id}`) : undefined;
   const summary = opts.approved !== undefined ? { approved: opts.approved, released: 1, stale: 0 } : { plan: { quarantined: opts.quarantined ?? false } };
+  // the held ops as a sync run keeps them (the status page lists the runs that hold some)
+  if (opts.approved === undefined) {
+    const kept = (plan ?? { ops: [], blocked: [], warnings: [], summary: {} }) as unknown as Plan;
+    rememberHeld(store, id, kept, { scoped: opts.scoped ?? false, allowRemovals: false, complete: true });
+  }
   store.runs.finish(id, { result: opts.quarantined ? 'quarantined' : 'ok', exitCode: opts.quarantined ? 3 : 0, summary, plan });
   return id;
 }
@@ -33,7 +40,6 @@ describe('the status page views', () => {
 
     const full = run(store, { quarantined: true });
     const scoped = run(store, { quarantined: true, scoped: true, key: 'pushed' });
-    store.guards.recordHeld(scoped, [{ op: 'remove', key: 'pushed' }]);
     expect(store.views.heldRuns().map((h) => h.run.id)).toEqual([scoped, full]);
     expect(store.views.heldRuns()[0]!.plan).toMatchObject({ blocked: [{ kind: 'guard', op: { key: 'pushed' } }] });
 
