@@ -62,18 +62,19 @@ export function canonicalMembers(op: PlanOp, backend: Backend): PlanOp {
 
 /**
  * A run's held-back ops are remembered, so the next run (a push or the schedule) holds them
- * too until they are approved; `--allow-removals` approves them all; a complete full read forgets
- * those no plan wants any more.
+ * too until they are approved; `--allow-removals` approves them all; a full read of every source,
+ * trusted, forgets those no plan wants any more. A removal frozen (its group's members unknown) or
+ * not possible now is still wanted: its hold stays.
  */
 export function rememberHeld(store: Store, runId: number, plan: Plan, run: { scoped: boolean; allowRemovals: boolean; complete: boolean }): void {
   const guarded = plan.blocked.filter((b) => b.kind === 'guard');
-  const held = guarded.map((b) => b.op);
+  const wanted = plan.blocked.filter((b) => b.kind === 'guard' || b.kind === 'frozen' || b.kind === 'unmanageable').map((b) => b.op);
   // what this run holds only because an earlier one did is that run's to approve, not this one's
   const ownHolds = guarded.filter((b) => !b.why.startsWith(HELD_SINCE)).map((b) => b.op);
   if (run.scoped) store.guards.recordHeld(runId, ownHolds);
   else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
   else {
-    if (run.complete) store.guards.releaseHeld({ keep: new Set(held.map((o) => `${o.op} ${o.key}`)) });
+    if (run.complete) store.guards.releaseHeld({ keep: new Set(wanted.map((o) => `${o.op} ${o.key}`)) });
     // a full run's holds too: a run after a push, which plans some conversations only, would not trip on them
     store.guards.recordHeld(runId, ownHolds, { full: true });
   }

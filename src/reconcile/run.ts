@@ -106,7 +106,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
       else if (opts.scope !== undefined && planned.scoped) forgetResolvedDrift(store, desired, planned.scoped);
       // the guards' baselines move on a full read only (the groups a partial plan left out have not changed)
       if (opts.scope === undefined) recordGoodReads(store, groups, goodSizes);
-      rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: readErrors.length === 0 });
+      rememberHeld(store, runId, plan, { scoped: opts.scope !== undefined, allowRemovals, complete: planned.whole });
     }
     const exitCode = exitCodeOf(plan, result, readErrors, opts.detailedExitCode ?? false);
     store.runs.finish(runId, {

@@ -157,6 +157,21 @@ describe('held ops, per run that held them', () => {
     store.close();
   });
 
+  it('keeps the hold of a removal a later full run could not plan (frozen, or the conversation unmanageable now)', () => {
+    const store = Store.open(dbPath());
+    const first = store.runs.start('sync');
+    holds(store, first);
+    store.runs.finish(first, quarantined);
+    for (const kind of ['frozen', 'unmanageable', 'policy'] as const) {
+      const next = store.runs.start('sync');
+      const later = { ...plan, blocked: [{ kind, why: 'not now', op: removal }] } as unknown as Plan;
+      rememberHeld(store, next, later, { scoped: false, allowRemovals: false, complete: true });
+      // a policy that no longer removes does not want it any more: only then is the hold let go
+      expect([...store.guards.heldOps().keys()], kind).toEqual(kind === 'policy' ? [] : ['remove idp:x']);
+    }
+    store.close();
+  });
+
   it('keeps the plan of the run status says to approve, also when it ended 1 (an op failed beside the held ones)', () => {
     const store = Store.open(dbPath());
     const held = store.runs.start('sync');
