@@ -132,7 +132,10 @@ export async function explain(flags: Flags): Promise<number> {
     return EXIT.error;
   }
   const config = load(flags);
-  const app = await createApp(config, { logger: createLogger(config.log.level) });
+  // read-only: a mistyped store.path makes no store, and an empty one is not passed off as the real one
+  const there = storeIsThere(config);
+  if (!there) process.stderr.write(`no store at ${config.store.path} (store.path): explained as before a first run\n`);
+  const app = await createApp(there ? config : { ...config, store: { path: ':memory:' } }, { logger: createLogger(config.log.level) });
   try {
     const traced = await planForExplain(app);
     const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings };

@@ -42,6 +42,9 @@ export function refusedOptions(command: string, given: object): string | undefin
   const takes = command === 'sandbox' ? ['backend', 'help'] : TAKES[command] && [...TAKES[command], 'config', 'set', 'help'];
   if (!takes) return undefined;
   const refused = Object.keys(given).filter((o) => !takes.includes(o));
+  // a refresh records what it reads in the store, which a dry run never writes: not ignored, refused
+  if (command === 'sync' && 'dry-run' in given && 'refresh' in given)
+    return 'convsync sync --dry-run does not take --refresh (a refresh records what it finds in the store, which a dry run never writes: run `convsync sync --refresh`)';
   if (refused.length === 0) return undefined;
   const hint =
     command === 'daemon' && refused.includes('allow-removals')

@@ -9,7 +9,7 @@ export function printOutcome(o: RunOutcome, flags: Flags): void {
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
     return;
   }
-  const lines = [renderPlan(o.plan)];
+  const lines = [renderPlan(o.plan, o.readErrors.length)];
   if (o.drift) {
     const d = o.drift;
     lines.push(

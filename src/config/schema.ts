@@ -242,6 +242,18 @@ export const ConfigSchema = z
           path: ['identity', 'phoneFrom'],
           message: 'backend.contacts.create needs it: the API makes a contact only with a phone number',
         });
+      // an entry that cannot be a user id of the backend protects nobody: told, not kept
+      const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+      const userId = backend?.type === 'wire' ? /^[^@]+(@[A-Za-z0-9.-]+)?$/ : /^[^@]+$/;
+      if (backend?.type === 'wire' || backend?.type === 'mixin')
+        list((config.guards as { protect?: unknown } | undefined)?.protect).forEach((p, i) => {
+          if (typeof p === 'string' && !(userId.test(p.trim()) && uuid.test(p.trim().split('@')[0]!)))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['guards', 'protect', i],
+              message: `must be a ${backend.type === 'wire' ? 'Wire user id (uuid, or uuid@domain)' : 'Mixin user id (uuid)'}, not a handle or an e-mail: as given it protects nobody`,
+            });
+        });
       list(config.mappings).forEach((m, i) => {
         const source = (m as { match?: { source?: unknown } } | null)?.match?.source;
         if (typeof source === 'string' && !names.has(source)) {

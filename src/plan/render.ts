@@ -51,13 +51,22 @@ function table(rows: string[][]): string[] {
 }
 
 /** The plan as a person reads it: one line per op, then what is held back and why, then warnings. */
-export function renderPlan(plan: Plan): string {
+export function renderPlan(plan: Plan, readErrors = 0): string {
   const lines: string[] = [];
   const s = plan.summary;
   // no digest: a plan of what changed, or a run that found nothing changed since a plan that had none
   const snapshot = plan.snapshotDigest === '' ? '' : `, snapshot ${plan.snapshotDigest.slice(0, 19)}…`;
   lines.push(`Plan (owner ${plan.ownerId}, policy ${plan.policy}${snapshot})`);
-  if (plan.ops.length === 0) lines.push('  no changes: the conversations match the directory');
+  // "match" only when nothing is held back and every source was read
+  const unread = readErrors > 0;
+  if (plan.ops.length === 0)
+    lines.push(
+      plan.blocked.length > 0
+        ? '  nothing to apply now: every change is held back (below)'
+        : unread
+          ? '  nothing to apply: what could not be read is kept as it is (warnings below)'
+          : '  no changes: the conversations match the directory',
+    );
   else lines.push(...table(plan.ops.map((op) => [SIGN[op.op], op.op, target(op), detail(op), `why: ${op.reason}`])));
   if (plan.blocked.length > 0) {
     lines.push('', `Held back (${plan.blocked.length}):`);
