@@ -93,7 +93,14 @@ export async function apply(file: string | undefined, flags: Flags): Promise<num
     process.stderr.write('apply needs the plan file: convsync apply plan.json\n');
     return EXIT.error;
   }
-  const plan = parsePlanFile(readFileSync(file, 'utf8'));
+  let plan: ReturnType<typeof parsePlanFile>;
+  try {
+    plan = parsePlanFile(readFileSync(file, 'utf8'));
+  } catch (e) {
+    // which file, always: a read error of Node's (EISDIR, EACCES) may not say; a plan file's content is never quoted
+    process.stderr.write(`${file}: ${describeError(e)}\n`);
+    return EXIT.error;
+  }
   return withWriter(flags, 'apply', async (app) => {
     const outcome = await applySavedPlan(app, plan);
     printOutcome(outcome, flags);

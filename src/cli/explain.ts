@@ -53,7 +53,7 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
       found.set(`${g.source}:${u.id}`, entry);
     }
   }
-  if (found.size === 0) return undefined;
+  if (found.size === 0) return explainByBackendId(input, query);
   const out: string[] = [];
   for (const { user, groups } of found.values()) {
     const value = identityValue(user, input.identityFrom);
@@ -86,6 +86,19 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
       out.push(`  conversation "${c.name}" (${c.key}): ${describeMembership(c, id)}, in none of its groups`);
       for (const l of planFor(input, c.key, id)) out.push(`    ${l}`);
     }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** someone in no group of the sources (a leaver), found by their backend id in the conversations convsync keeps */
+function explainByBackendId(input: ExplainInput, query: string): string | undefined {
+  const id = [query, query.toLowerCase()].find((q) => input.snapshot.conversations.some((c) => c.members.has(q)));
+  if (id === undefined) return undefined;
+  const out = [`User ${id} (backend id): in no group of the sources`];
+  for (const c of input.snapshot.conversations) {
+    if (!c.members.has(id)) continue;
+    out.push(`  conversation "${c.name}" (${c.key}): ${describeMembership(c, id)}, in none of its groups`);
+    for (const l of planFor(input, c.key, id)) out.push(`    ${l}`);
   }
   return `${out.join('\n')}\n`;
 }

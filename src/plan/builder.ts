@@ -4,7 +4,7 @@ import { byCodeUnit as cmp } from '../members/member-list.js';
 import type { AddOp, BlockedOp, BlockKind, CreateOp, DesiredConversation, OpType, PlanInput, PlanOp, RemoveOp, SnapshotConversation } from './types.js';
 
 // binding a conversation again is what creating it would be, without a second conversation
-const POLICY_ALLOWS: Record<PlanInput['policy'], ReadonlySet<OpType>> = {
+export const POLICY_ALLOWS: Record<PlanInput['policy'], ReadonlySet<OpType>> = {
   sync: new Set(['contact', 'create', 'rebind', 'rename', 'remove', 'add', 'unbind', 'archive', 'delete']),
   'upsert-only': new Set(['contact', 'create', 'rebind', 'rename', 'add', 'unbind']),
   'create-only': new Set(['contact', 'create', 'rebind']),

@@ -51,7 +51,7 @@ function holdBack(b: PlanBuilder, why: (op: PlanOp) => string | undefined): void
  * The per-run limits. A scoped run (a push, a SAML login) adds what the scoped runs of the window
  * already did, so a change that drips in one push at a time trips the same guard as one big run.
  */
-function evaluateGuards(input: PlanInput, removals: RemovalCandidate[], ops: PlanOp[]): string[] {
+export function evaluateGuards(input: Pick<PlanInput, 'guards' | 'window'>, removals: RemovalCandidate[], ops: PlanOp[]): string[] {
   const { guards, window: w } = input;
   const reasons: string[] = [];
   const over = (now: number, before: number, max: number, what: string, limit: string) => {

@@ -1,5 +1,6 @@
 import { describeError, StalePlanError } from '../errors.js';
 import { snapshotDigest } from '../plan/digest.js';
+import { savedPlanRefusal } from '../plan/saved.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import { sourceOfGroup } from '../group-key.js';
 import type { RunMode } from '../store/store.js';
@@ -150,9 +151,22 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     plan = { ...plan, ops: plan.ops.map((op) => canonicalMembers(op, deps.backend)) };
     refuseProtectedRemovals(plan, new Set([self, ...config.guards.protect.map((p) => deps.backend.parseUserId(p) ?? p)]));
     const recovered = await reconciler.recover();
-    const digest = snapshotDigest(store.loadSnapshot());
+    const snapshot = store.loadSnapshot();
+    const digest = snapshotDigest(snapshot);
     if (digest !== plan.snapshotDigest) {
       throw new StalePlanError('the conversations changed since this plan was made (snapshot digest differs); make a new plan with `convsync plan --out FILE`');
+    }
+    const refusal = savedPlanRefusal(plan, snapshot, { policy: config.policy, guards: config.guards, held: store.guards.heldOps() });
+    if (refusal !== undefined) throw new StalePlanError(refusal);
+    // a contact is no conversation: the digest does not see it made (by this plan applied before, or a sync since)
+    const contacts = plan.ops.flatMap((op) => (op.op === 'contact' ? [op.handle] : []));
+    if (contacts.length > 0) {
+      const found = await reconciler.lookupHandles(contacts);
+      const made = contacts.find((h) => (found.get(h) ?? null) !== null);
+      if (made !== undefined)
+        throw new StalePlanError(
+          `the plan makes the contact "${made}", which ${deps.backend.id} has now (the plan was applied already, or a sync made it); make a new plan`,
+        );
     }
     const result = await reconciler.apply(plan, runId);
     const exitCode = exitCodeOf(plan, result, [], false);

@@ -55,13 +55,15 @@ export class DriftStore {
         }
       }
       this.db.prepare(`INSERT INTO meta (key, value) VALUES ('last_refresh_run', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(String(runId));
+      this.db.prepare(`DELETE FROM meta WHERE key = 'sync_runs_pruned_since_refresh'`).run();
     });
   }
 
   /** sync runs since the last refresh (all of them when there was none) */
   runsSinceRefresh(): number {
     const last = Number(this.db.prepare(`SELECT value FROM meta WHERE key = 'last_refresh_run'`).pluck().get() ?? 0);
-    return this.db.prepare(`SELECT count(*) FROM runs WHERE mode = 'sync' AND id > ?`).pluck().get(last) as number;
+    const pruned = Number(this.db.prepare(`SELECT value FROM meta WHERE key = 'sync_runs_pruned_since_refresh'`).pluck().get() ?? 0);
+    return pruned + (this.db.prepare(`SELECT count(*) FROM runs WHERE mode = 'sync' AND id > ?`).pluck().get(last) as number);
   }
 
   /** leavers who are no longer in the group: if they join it again, they are added again */

@@ -106,6 +106,15 @@ export class Retention {
       .run(countCut, iso(nowMs - policy.runsMaxAgeMs));
     this.handOverPlans();
     const leaving = `IN (SELECT id FROM temp.prune_leaving)`;
+    // drift.refreshEveryRuns counts sync runs since the last refresh: those pruned still count
+    this.db
+      .prepare(
+        `INSERT INTO meta (key, value)
+         SELECT 'sync_runs_pruned_since_refresh', count(*) FROM runs WHERE id ${leaving} AND mode = 'sync'
+           AND id > coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_refresh_run'), 0)
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)`,
+      )
+      .run();
     const journal = this.db.prepare(`DELETE FROM journal WHERE run_id ${leaving} AND status <> 'pending'`).run().changes;
     const drift = this.db.prepare(`DELETE FROM drift WHERE run_id ${leaving}`).run().changes;
     const runs = this.db.prepare(`DELETE FROM runs WHERE id ${leaving}`).run().changes;

@@ -1,0 +1,38 @@
+import { POLICY_ALLOWS } from './builder.js';
+import { evaluateGuards, HELD_SINCE } from './guards.js';
+import type { Guards, Plan, PlanInput, Snapshot } from './types.js';
+
+/**
+ * Why a saved plan (made before the configuration changed, or edited by hand) must not be applied,
+ * checked against the snapshot it was made on (its digest matched) and the configuration now:
+ * an op the policy never makes, a second conversation for a key, removals, deletes, archives or
+ * unbinds past the guards or held back by an earlier run. Undefined: it may be applied.
+ */
+export function savedPlanRefusal(
+  plan: Plan,
+  snapshot: Snapshot,
+  now: { policy: PlanInput['policy']; guards: Guards; held: ReadonlyMap<string, number> },
+): string | undefined {
+  const allowed = POLICY_ALLOWS[now.policy];
+  const notAllowed = plan.ops.find((op) => !allowed.has(op.op));
+  if (notAllowed) return `the plan would ${notAllowed.op} "${notAllowed.name}", which policy ${now.policy} never does; make a new plan`;
+  // a key bound (to any owner), or let go by this owner (a plan binds it again instead), has its conversation
+  const letGo = (snapshot.unbound ?? []).filter((c) => c.ownerId === plan.ownerId);
+  const taken = new Set([...snapshot.conversations, ...letGo].map((c) => c.key));
+  const created = new Set<string>();
+  for (const op of plan.ops) {
+    if (op.op !== 'create') continue;
+    if (taken.has(op.key) || created.has(op.key))
+      return `the plan creates "${op.name}" (${op.key}), which has a conversation already: it would be made twice; make a new plan`;
+    created.add(op.key);
+  }
+  for (const op of plan.ops) {
+    const run = now.held.get(`${op.op} ${op.key}`);
+    if (run !== undefined) return `the plan would ${op.op} "${op.name}", ${HELD_SINCE} ${run}: approve it (convsync approve ${run})`;
+  }
+  const sizes = new Map(snapshot.conversations.map((c) => [c.key, c.members.size]));
+  const removals = plan.ops.flatMap((op) => (op.op === 'remove' ? [{ op, size: sizes.get(op.key) ?? 0 }] : []));
+  const tripped = evaluateGuards({ guards: now.guards }, removals, plan.ops);
+  if (tripped.length > 0) return `the plan goes past the guards (${tripped.join('; ')}): held back, as a sync would (convsync sync --allow-removals)`;
+  return undefined;
+}
