@@ -6,6 +6,8 @@ export interface BackendCapabilities {
   maxMembers: number | undefined;
   /** the daemon's own user is a member of the conversations it manages (Wire, Mixin: yes; Protocol: no) */
   selfIsMember?: boolean;
+  /** longest conversation name the backend takes, in characters (Unicode code points); undefined: no known limit */
+  maxNameLength?: number;
   /** users per add call */
   addBatch: number;
   /** users per remove call */

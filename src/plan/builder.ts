@@ -120,6 +120,13 @@ export class PlanBuilder {
     );
   }
 
+  /** why the backend would refuse this name for good (too long), or undefined */
+  nameRefused(name: string): string | undefined {
+    const max = this.input.maxNameLength;
+    const length = [...name].length;
+    return max !== undefined && length > max ? `the name has ${length} characters, over the backend's limit of ${max}: shorten the mapping's name` : undefined;
+  }
+
   /** a create, cut to what the backend allows; the rest is blocked for capacity */
   create(d: DesiredConversation, wanted: string[]): void {
     const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };

@@ -15,7 +15,10 @@ export function planDesired(b: PlanBuilder, d: DesiredConversation): void {
     return;
   }
   if (snap.name !== d.name) {
-    b.allowOrBlock({ op: 'rename', key: d.key, name: d.name, conversationId: snap.conversationId, from: snap.name, to: d.name, reason: reasonOf(d) }, 'rename');
+    const op: PlanOp = { op: 'rename', key: d.key, name: d.name, conversationId: snap.conversationId, from: snap.name, to: d.name, reason: reasonOf(d) };
+    const refused = b.nameRefused(d.name);
+    if (refused) b.block('capacity', refused, op);
+    else b.allowOrBlock(op, 'rename');
   }
   planMembers(b, d, snap);
 }
@@ -48,8 +51,10 @@ function bindingOf(b: PlanBuilder, d: DesiredConversation): SnapshotConversation
 function planMissing(b: PlanBuilder, d: DesiredConversation): void {
   const wanted = namesOf(d.members.users, b.withoutSelf(d.members));
   const op: PlanOp = { op: 'create', key: d.key, name: d.name, members: wanted, groups: d.groups, onGroupRemoved: d.onGroupRemoved, reason: reasonOf(d) };
+  const nameRefused = b.nameRefused(d.name);
   if (b.input.inFlight?.has(d.key)) b.block('pending', 'an earlier create lost its answer and is still looked for: not made a second time', op);
   else if (b.gone.has(d.key) && !d.recreateDeleted) b.block('drift', 'the conversation was deleted by hand; not created again (recreateDeleted: false)', op);
+  else if (nameRefused) b.block('capacity', nameRefused, op);
   else b.create(d, b.withoutRefused(wanted));
 }
 

@@ -82,6 +82,8 @@ export interface PlanInput {
   guards: Guards;
   /** most members a conversation may have, the daemon included (undefined: no limit) */
   maxMembers?: number;
+  /** longest conversation name the backend takes, in code points (undefined: no limit) */
+  maxNameLength?: number;
   /** what the backend can do with a removed group's conversation */
   can?: { archive: boolean; delete: boolean };
   /** sources whose group listing failed: their absent groups are unknown, not gone */

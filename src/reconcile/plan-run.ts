@@ -16,6 +16,16 @@ import { printGroups, scopeOfChange, type ChangeScope } from './changed-groups.j
 import { printKeyOf } from '../sources/print.js';
 import { RunScope } from './run-scope.js';
 import type { Reconciler } from './reconciler.js';
+import type { BackendCapabilities } from '../backends/types.js';
+
+/** the backend's limits as the plan counts them */
+function limitsOf(c: BackendCapabilities): { maxMembers?: number; maxNameLength?: number } {
+  return {
+    // the plan counts the daemon among the members; a backend where it is not one has one more seat
+    ...(c.maxMembers !== undefined ? { maxMembers: c.maxMembers + (c.selfIsMember === false ? 1 : 0) } : {}),
+    ...(c.maxNameLength !== undefined ? { maxNameLength: c.maxNameLength } : {}),
+  };
+}
 
 /** sources → desired conversations → plan, with nothing written to the backend */
 export async function planRun(
@@ -70,10 +80,7 @@ export async function planRun(
     ...(runScope ? { neverLetGo: runScope.neverLetGo(incompleteSources.length > 0) } : {}),
     refused: refusedLately(store, config.identity.cacheTtlHours),
     held: store.guards.heldOps(),
-    // the plan counts the daemon among the members; a backend where it is not one has one more seat
-    ...(backend.capabilities.maxMembers !== undefined
-      ? { maxMembers: backend.capabilities.maxMembers + (backend.capabilities.selfIsMember === false ? 1 : 0) }
-      : {}),
+    ...limitsOf(backend.capabilities),
     can: { archive: backend.archive !== undefined, delete: backend.delete !== undefined },
     incompleteSources,
     allowRemovals,

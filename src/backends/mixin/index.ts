@@ -47,6 +47,8 @@ class MixinBackend implements Backend {
     this.capabilities = {
       // 256 with the bot counted: 255 people
       maxMembers: config.maxMembers,
+      // a group's name is at most 512 characters
+      maxNameLength: 512,
       selfIsMember: true,
       verifyUserIds: config.verifyUsers,
       addBatch: config.maxMembers,

@@ -54,10 +54,13 @@ class WireBackend implements Backend {
     const label = ctx.readOnly ? `${config.label}-read` : config.label;
     this.session = new WireSession({ ...config, label }, ctx.dispatcher, ctx.logger.child({ backend: 'wire' }), ctx.onResponse, ctx.credentials);
     this.ids = new WireIds(() => this.session.domain);
-    this.teamId = config.teamId;
+    // Wire takes a UUID in any case and answers in lower case: compared as it answers
+    this.teamId = config.teamId?.toLowerCase();
     this.capabilities = {
       // maxConvSize binds proteus groups only; MLS channels have no such cap
       maxMembers: this.channels ? undefined : config.maxConversationSize,
+      // a name is 1..256 characters (create: 400 bad-request, rename: 400 client-error)
+      maxNameLength: 256,
       // no per-call cap besides the conversation size, so one call per conversation
       addBatch: this.channels ? SAFE_ADD_BATCH : config.maxConversationSize,
       // v6–v9 remove one member per call
@@ -99,7 +102,7 @@ class WireBackend implements Backend {
           label: 'no-team-member',
         });
       }
-      this.teamId = self.team;
+      this.teamId = self.team.toLowerCase();
     }
     return { userId: this.ids.fromQualified(self.qualified_id), ...(self.name ? { displayName: self.name } : {}) };
   }
@@ -180,7 +183,7 @@ class WireBackend implements Backend {
       if (res.status !== 200) throw wireError(res, 'POST /conversations/list');
       const found = parseAnswer(ConversationsFound, res, 'POST /conversations/list').found;
       // only regular group conversations of our team (not self, 1:1 or connect conversations)
-      for (const c of found) if (c.type === 0 && c.team === team) out.push(this.ids.conversation(c));
+      for (const c of found) if (c.type === 0 && c.team?.toLowerCase() === team) out.push(this.ids.conversation(c));
     }
     return out;
   }
@@ -261,8 +264,10 @@ class WireBackend implements Backend {
 
   async lookupHandles(handles: string[], signal?: AbortSignal): Promise<Map<string, string | null>> {
     await this.session.ready(signal);
-    const out = new Map<string, string | null>(handles.map((h) => [h, null]));
-    const valid = handles.filter((h) => HANDLE.test(h)); // one Wire cannot parse is no one's, and would fail the others' lookup
+    // Wire shows a handle as `@alice`, which a directory may hold so: the handle itself has no `@`
+    const bare = (h: string) => (h.startsWith('@') ? h.slice(1) : h);
+    const valid = [...new Set(handles.map(bare))].filter((h) => HANDLE.test(h)); // one Wire cannot parse is no one's, and would fail the others' lookup
+    const ids = new Map<string, string>();
     for (let i = 0; i < valid.length; i += HANDLES_PER_CALL) {
       const chunk = valid.slice(i, i + HANDLES_PER_CALL);
       const res = await this.session.call(
@@ -272,10 +277,9 @@ class WireBackend implements Backend {
         signal,
       );
       if (res.status !== 200) throw wireError(res, 'POST /list-users');
-      const found = parseAnswer(UsersFound, res, 'POST /list-users').found;
-      for (const u of found) if (u.handle && out.has(u.handle)) out.set(u.handle, this.ids.fromQualified(u.qualified_id));
+      for (const u of parseAnswer(UsersFound, res, 'POST /list-users').found) if (u.handle) ids.set(u.handle, this.ids.fromQualified(u.qualified_id));
     }
-    return out;
+    return new Map(handles.map((h) => [h, ids.get(bare(h)) ?? null]));
   }
 
   async close(): Promise<void> {

@@ -161,11 +161,13 @@ export class Conversations {
     if (b.users !== undefined && !(Array.isArray(b.users) && b.users.every((u) => typeof u === 'string' && UUID.test(u)))) {
       return badRequest('Error in $.users: expected an array of UUIDs');
     }
-    if (b.name !== undefined && b.name !== null && (typeof b.name !== 'string' || b.name.length < 1 || b.name.length > 256)) {
+    if (b.name !== undefined && b.name !== null && (typeof b.name !== 'string' || [...b.name].length < 1 || [...b.name].length > 256)) {
       return badRequest('Error in $.name: expected a string of 1..256 characters');
     }
     if (b.team !== undefined && b.team !== null) {
-      if (!isObject(b.team) || typeof b.team.teamid !== 'string' || !UUID.test(b.team.teamid)) return badRequest('Error in $.team.teamid: expected a UUID');
+      // a UUID is parsed as one (Data.UUID): any case
+      if (!isObject(b.team) || typeof b.team.teamid !== 'string' || !UUID.test(b.team.teamid.toLowerCase()))
+        return badRequest('Error in $.team.teamid: expected a UUID');
       if (!('managed' in b.team)) return badRequest('Error in $.team: key "managed" not found');
     }
     const role = b.conversation_role ?? 'wire_admin';
@@ -192,7 +194,7 @@ export class Conversations {
       return fail(400, 'client-error', `Invalid range: ${invitees.length} users, at most ${w.maxConvSize - 1}`);
     }
     // checkCreateConvPermissions
-    const team = isObject(b.team) ? (b.team.teamid as string) : null;
+    const team = isObject(b.team) ? (b.team.teamid as string).toLowerCase() : null;
     const perms = TEAM_PERMS[caller.role];
     if (team === null) {
       if (kind === 'channel') return operationDenied();
@@ -429,7 +431,7 @@ export class Conversations {
     if (a.role === undefined && !a.manageChannels) return noConversation();
     if (a.role !== undefined && !a.manageChannels && a.role !== 'wire_admin') return actionDenied('modify_conversation_name');
     if (a.teamMember && !TEAM_PERMS[caller.role].has('ModifyConvName')) return invalidOp();
-    if (b.name.length < 1 || b.name.length > 256) return fail(400, 'client-error', 'The name must have between 1 and 256 characters');
+    if ([...b.name].length < 1 || [...b.name].length > 256) return fail(400, 'client-error', 'The name must have between 1 and 256 characters');
     c.name = b.name;
     return new Reply(200, this.event('conversation.rename', c, caller, { name: b.name }));
   }

@@ -55,6 +55,8 @@ const MIN_VERSION = 6;
 const MAX_VERSION = 16;
 /** nginz's `client_max_body_size` (512k): a bigger body gets nginx's 413 (reference/wire-api.md §4.1) */
 const MAX_BODY_BYTES = 512 * 1024;
+/** a UUID in a path, in any case (servant parses it as one) */
+const UUID_ANY_CASE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** routes that change credentials (cookies) but not conversations: lost only by a rule that names their path */
 const CREDENTIAL_ROUTES = new Set(['/login', '/access', '/access/logout']);
 
@@ -318,7 +320,9 @@ export class WireSandbox {
       if (!match) continue;
       // a route that does not exist in this version (galley: "no-endpoint")
       if (r.from !== undefined && version < r.from) return { reply: noEndpoint(), write: false };
-      return { reply: r.run({ caller, p: match.slice(1), url, version, body: () => parseBody(raw) }), write: r.write };
+      // a UUID in a path is parsed as one (servant's FromHttpApiData UUID): any case
+      const p = match.slice(1).map((s) => (UUID_ANY_CASE.test(s) ? s.toLowerCase() : s));
+      return { reply: r.run({ caller, p, url, version, body: () => parseBody(raw) }), write: r.write };
     }
     return { reply: noEndpoint(), write: false };
   }
