@@ -1,7 +1,7 @@
 import { describeError } from '../errors.js';
 import { summarize } from '../plan/compute.js';
 import { snapshotDigest } from '../plan/digest.js';
-import type { BlockedOp, Plan, PlanOp } from '../plan/types.js';
+import type { BlockedOp, Plan, PlanOp, SnapshotConversation } from '../plan/types.js';
 import { canonicalIds } from './bookkeeping.js';
 import { EXIT, exitCodeOf, resultLabel, summarizeResult } from './outcome.js';
 import type { ApplyResult } from './reconciler.js';
@@ -44,7 +44,11 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
         warnings.push(`${c.key}: ${c.conversationId} cannot be read any more; not migrated (a sync notices it is gone)`);
         continue;
       }
-      if (conv.kind === target) continue;
+      if (conv.kind === target) {
+        const refill = unfilled(store, c, conv.members);
+        if (refill) ops.push(refill);
+        continue;
+      }
       const byHand = new Set(c.members.others().map(([m]) => m));
       const external = conv.members.filter((m) => byHand.has(m) || !c.members.has(m));
       const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
@@ -95,4 +99,34 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
     store.runs.finish(runId, { result: 'error', exitCode: EXIT.error, summary: null, error: describeError(e) });
     throw e;
   }
+}
+
+/**
+ * A conversation moved by an earlier run whose fill of the channel failed, or was cut short by an
+ * interruption: who it could not bring in, and is still missing (never one who left on their own,
+ * nor one added or removed since), added now.
+ */
+function unfilled(store: RunDeps['store'], c: SnapshotConversation, members: string[]): PlanOp | undefined {
+  const rows = store.journal.unsureMigrateAdds(c.conversationId);
+  // the backend refused them (reported then): not offered again here
+  const refused = rows.filter((r) => r.errorKind === 'refused').flatMap((r) => ('members' in r.op ? r.op.members : []));
+  const present = new Set([...members, ...(c.leavers ?? []), ...refused]);
+  const wanted = new Map<string, boolean>();
+  for (const row of rows) {
+    if (row.op.op !== 'add') continue;
+    const byHand = new Set(row.op.external);
+    const settled = new Set(store.journal.doneMemberChanges(c.conversationId, row.id).flatMap((r) => ('members' in r.op ? r.op.members : [])));
+    for (const m of row.op.members) if (!present.has(m) && !settled.has(m)) wanted.set(m, byHand.has(m));
+  }
+  if (wanted.size === 0) return undefined;
+  const external = [...wanted].filter(([, e]) => e).map(([m]) => m);
+  return {
+    op: 'add',
+    key: c.key,
+    name: c.name,
+    conversationId: c.conversationId,
+    members: [...wanted.keys()],
+    ...(external.length > 0 ? { external } : {}),
+    reason: `migrate-to-channels: members the move of ${c.key} could not bring in`,
+  };
 }

@@ -226,10 +226,16 @@ export class Reconciler {
     if (op.op === 'remove') return chunk(op.members, caps.removeBatch).map((members) => ({ ...op, members }));
     if (op.op === 'create' && op.members.length > caps.addBatch) {
       const [first = [], ...rest] = chunk(op.members, caps.addBatch);
+      // who was there by hand (a migrated conversation) stays so in every batch: `remove: managed` leaves them
+      const byHand = new Set(op.external);
+      const externalOf = (members: string[]) => {
+        const external = members.filter((m) => byHand.has(m));
+        return external.length > 0 ? { external } : {};
+      };
       // the conversation id is known only after the create: the adds find it in the store
       return [
         { ...op, members: first },
-        ...rest.map((members) => ({ op: 'add' as const, key: op.key, name: op.name, conversationId: '', members, reason: op.reason })),
+        ...rest.map((members) => ({ op: 'add' as const, key: op.key, name: op.name, conversationId: '', members, ...externalOf(members), reason: op.reason })),
       ];
     }
     return [op];

@@ -27,7 +27,9 @@ export async function refreshConversations(
       if (e instanceof AuthError) throw e;
       // the backend's own refusal (Wire's access-denied: convsync is no member any more); a bare 403
       // from a gateway or an ACL in front of it says nothing of the conversation
-      if (!(e instanceof PermanentError && e.status === 403 && e.label !== undefined)) {
+      // (only where convsync is a member of what it manages: Protocol's API token is not, its 403 is no removal)
+      const removed = caller.backend.capabilities.selfIsMember !== false && e instanceof PermanentError && e.status === 403 && e.label !== undefined;
+      if (!removed) {
         unreadable++;
         opts.logger.warn({ key: c.key, err: describeError(e) }, 'refresh: conversation unreadable, skipped');
         return;

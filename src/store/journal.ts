@@ -105,6 +105,23 @@ export class JournalStore {
     return this.sql.get(`SELECT 1 FROM journal WHERE status = 'pending' AND op = 'create' AND binding_key = ? LIMIT 1`).pluck().get(key) !== undefined;
   }
 
+  /**
+   * member adds to this conversation of a migrate-to-channels run (the fill of a new channel) that
+   * failed, or were resolved after an interruption (maybe never landed)
+   */
+  unsureMigrateAdds(conversationId: string): JournalRow[] {
+    return this.rows(
+      `WHERE op = 'add' AND conversation_id = ? AND (status = 'failed' OR note = 'resolved after interruption')
+         AND run_id IN (SELECT id FROM runs WHERE mode = 'migrate') ORDER BY id`,
+      conversationId,
+    );
+  }
+
+  /** member changes to this conversation done after journal row `afterId` */
+  doneMemberChanges(conversationId: string, afterId: number): JournalRow[] {
+    return this.rows(`WHERE status = 'done' AND op IN ('add', 'remove') AND conversation_id = ? AND id > ? ORDER BY id`, conversationId, afterId);
+  }
+
   pendingRows(): JournalRow[] {
     return this.rows(`WHERE status = 'pending' ORDER BY id`);
   }

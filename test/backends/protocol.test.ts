@@ -100,9 +100,13 @@ describe('Protocol backend against the Protocol sandbox', () => {
   it('rejects what the documented API rejects: unknown contacts, bad limits, missing token', async () => {
     sandbox = await ProtocolSandbox.start({ token: 'tok', maxMembers: 2 });
     const backend = protocolBackend.create(config(sandbox.baseUrl), { logger });
-    const unknown = await backend.create({ name: 'x', members: ['AAAAAAAAAAAAAAAA'] }).catch((e: unknown) => e);
+    // a contact Protocol does not know: the group is made without it, and adding it is refused for it alone
+    const made = await backend.create({ name: 'x', members: ['AAAAAAAAAAAAAAAA'] });
+    expect(made.members).toEqual([]);
+    const unknown = await backend.addMembers(made.id, ['AAAAAAAAAAAAAAAA']).catch((e: unknown) => e);
     expect(unknown).toBeInstanceOf(PermanentError);
-    expect(unknown).toMatchObject({ status: 400, label: 'invalid_request' });
+    expect(unknown).toMatchObject({ status: 400, label: 'unknown-contact' });
+    expect(await backend.rename(made.id, '').catch((e: unknown) => e)).toMatchObject({ status: 400, label: 'invalid_request' });
     const ids = ['a', 'b', 'c'].map((u) => sandbox!.addContact({ username: u }).id);
     expect(await backend.create({ name: 'y', members: ids }).catch((e: unknown) => e)).toMatchObject({ status: 422 });
     const noToken = protocolBackend.create(config(sandbox.baseUrl, { auth: { type: 'bearer', token: 'wrong' } }), { logger });

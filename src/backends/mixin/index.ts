@@ -179,7 +179,8 @@ class MixinBackend implements Backend {
     if (res.status >= 500)
       throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
     // Mixin itself answers only 20x and 500; an edge in front of it may throttle or time out with the HTTP status
-    if (res.status === 408 || res.status === 420 || res.status === 429)
+    // (any other status but 20x is an edge's too, a WAF's 403 page among them: no answer of Mixin's, so no label of its own)
+    if (res.status === 408 || res.status === 420 || res.status === 429 || res.status < 200 || res.status >= 300)
       throw errorForStatus('mixin', res, undefined, `${method} ${uri.split('?')[0]}: HTTP ${res.status}`);
     const echoed = res.headers['x-request-id'];
     // the answer to another request: this one may have been applied all the same, and is looked for like a lost answer
@@ -199,7 +200,8 @@ class MixinBackend implements Backend {
   private error(code: number, description: string, res: HttpResponse, what: string): SyncError {
     // not the HTTP status: Mixin sends every error as 202, which would read as a 2xx whose body was unreadable
     // (a create made, its answer lost); the code is the label
-    const details = { origin: 'mixin', label: String(code) };
+    // a client error's code is the HTTP status Mixin would have sent (403: convsync is no participant)
+    const details = { origin: 'mixin', label: String(code), ...(code >= 400 && code < 500 ? { status: code } : {}) };
     const message = `${what}: ${description || `error ${code}`}`;
     if (code === 401) return new AuthError(message, details);
     if (code === 429) return new TransientError(message, { ...details, throttled: true, retryAfterMs: retryAfterMs(res.headers) ?? 1000 });

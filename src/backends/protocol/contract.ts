@@ -17,6 +17,11 @@ export const Group = z.looseObject({
 export type Group = z.infer<typeof Group>;
 export const List = <T extends z.ZodType>(item: T) => z.looseObject({ has_more: z.boolean(), data: z.array(item) });
 
+/** our label for a 400 caused by contact ids Protocol does not know (deleted since they were looked up) */
+export const UNKNOWN_CONTACT_LABEL = 'unknown-contact';
+export const unknownContact = (ids: string[]) =>
+  new PermanentError(`Protocol does not know contact(s) ${ids.join(', ')}`, { origin: 'protocol', status: 400, label: UNKNOWN_CONTACT_LABEL });
+
 /** the API's own answer that an id is unknown (a 404 `invalid_request`), not a 404 from something in front of it */
 export function isUnknownId(res: HttpResponse): boolean {
   return (parseJson(res.text) as { type?: unknown } | undefined)?.type === 'invalid_request';

@@ -6,7 +6,7 @@ import { AuthError, isAmbiguous, PermanentError, type SyncError } from '../../er
 import { HttpAuthorizer } from '../../http/auth.js';
 import { errorForStatus, httpRequest, parseJson, type HttpResponse } from '../../http/request.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation, NewUser } from '../types.js';
-import { Contact, Group, isUnknownId, List, nextPage } from './contract.js';
+import { Contact, Group, isUnknownId, List, nextPage, UNKNOWN_CONTACT_LABEL, unknownContact } from './contract.js';
 
 /** Protocol ids: 16 alphanumeric characters, case-sensitive */
 const ID = /^[A-Za-z0-9]{16}$/;
@@ -44,6 +44,8 @@ class ProtocolBackend implements Backend {
       addBatch: 10_000,
       removeBatch: 10_000,
       removedGroup: 'archive' as const,
+      // a contact id Protocol no longer knows: refused alone, not the whole group
+      refusedUserLabels: [UNKNOWN_CONTACT_LABEL],
     };
   }
 
@@ -64,7 +66,12 @@ class ProtocolBackend implements Backend {
 
   async create(input: { name: string; members: string[]; prepared?: Record<string, string> }, signal?: AbortSignal): Promise<BackendConversation> {
     const description = input.prepared?.marker ? `${DESCRIPTION} (${input.prepared.marker})` : DESCRIPTION;
-    const res = await this.call('POST', '/groups', { name: input.name, description, contacts: input.members.map((id) => ({ id })) }, signal);
+    const post = (members: string[]) => this.call('POST', '/groups', { name: input.name, description, contacts: members.map((id) => ({ id })) }, signal);
+    // refused for contacts it does not know, nothing was made: made with the others, who are added (and refused) next
+    const res = await post(input.members).catch(async (e: unknown) => {
+      const unknown = await this.unknownContacts(e, input.members, signal);
+      return unknown.length === 0 ? Promise.reject(e) : post(input.members.filter((m) => !unknown.includes(m)));
+    });
     const group = this.parse(Group, res, 'POST /groups');
     // the group brings its conversation; if it did not and making one fails, the group exists all the
     // same: its conversation is made at its next change
@@ -96,21 +103,8 @@ class ProtocolBackend implements Backend {
   }
 
   async list(signal?: AbortSignal): Promise<BackendConversation[]> {
-    const out: BackendConversation[] = [];
-    const seen = new Set<string>();
-    let after: string | undefined;
-    for (;;) {
-      const res = await this.call(
-        'GET',
-        `/groups?limit=${PAGE}&archived=false${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`,
-        undefined,
-        signal,
-      );
-      const page = this.parse(List(Group), res, 'GET /groups');
-      out.push(...page.data.filter((g) => !g.archived_at).map((g) => this.toConversation(g)));
-      after = nextPage(page, seen, 'GET /groups');
-      if (after === undefined) return out;
-    }
+    const groups = await this.all('/groups?archived=false', Group, signal);
+    return groups.filter((g) => !g.archived_at).map((g) => this.toConversation(g));
   }
 
   async addMembers(id: string, members: string[], signal?: AbortSignal) {
@@ -144,7 +138,12 @@ class ProtocolBackend implements Backend {
     const wanted = [...new Set([...before, ...change.add])].filter((m) => !gone.has(m));
     const same = wanted.length === before.size && wanted.every((m) => before.has(m));
     if (same && (change.name === undefined || change.name === group.name)) return before;
-    await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { name: change.name, contacts: wanted.map((m) => ({ id: m })) }, signal);
+    try {
+      await this.call('PUT', `/groups/${encodeURIComponent(id)}`, { name: change.name, contacts: wanted.map((m) => ({ id: m })) }, signal);
+    } catch (e) {
+      const unknown = await this.unknownContacts(e, change.add, signal);
+      throw unknown.length === 0 ? e : unknownContact(unknown);
+    }
     const after = await this.group(id, signal);
     const now = new Set(after?.contacts.map((c) => c.id) ?? []);
     if (!after || now.size !== wanted.length || wanted.some((m) => !now.has(m)) || (change.name !== undefined && after.name !== change.name)) {
@@ -172,19 +171,25 @@ class ProtocolBackend implements Backend {
   async lookupHandles(handles: string[], signal?: AbortSignal) {
     const field = this.config.contacts.matchOn;
     const known = new Map<string, string>();
-    const seen = new Set<string>();
-    let after: string | undefined;
-    for (;;) {
-      const res = await this.call('GET', `/contacts?limit=${PAGE}${after ? `&starting_after=${encodeURIComponent(after)}` : ''}`, undefined, signal);
-      const page = this.parse(List(Contact), res, 'GET /contacts');
-      for (const c of page.data) {
-        const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
-        if (key) known.set(key, c.id);
-      }
-      after = nextPage(page, seen, 'GET /contacts');
-      if (after === undefined) break;
+    for (const c of await this.all('/contacts', Contact, signal)) {
+      const key = (field === 'username' ? c.username : c.phone_number)?.toLowerCase();
+      if (key) known.set(key, c.id);
     }
     return new Map(handles.map((h) => [h, known.get(h.toLowerCase()) ?? null]));
+  }
+
+  /** every item of a listing, page by page */
+  private async all<T extends { id: string }>(path: string, item: z.ZodType<T>, signal?: AbortSignal): Promise<T[]> {
+    const out: T[] = [];
+    const seen = new Set<string>();
+    const what = `GET ${path.split('?')[0]}`;
+    for (let after: string | undefined; ;) {
+      const from = after ? `&starting_after=${encodeURIComponent(after)}` : '';
+      const page = this.parse(List(item), await this.call('GET', `${path}${path.includes('?') ? '&' : '?'}limit=${PAGE}${from}`, undefined, signal), what);
+      out.push(...page.data);
+      after = nextPage(page, seen, what);
+      if (after === undefined) return out;
+    }
   }
 
   /** a missing contact is made only with `contacts.create`, matched by username, with a known phone number */
@@ -203,6 +208,13 @@ class ProtocolBackend implements Backend {
     const created = this.parse(Contact, res, 'POST /contacts');
     this.ctx.logger.info({ backend: 'protocol', contact: created.id }, 'created a missing contact');
     return created.id;
+  }
+
+  /** after a 400 to a call that named these contacts: those Protocol does not know (none: the 400 is about something else) */
+  private async unknownContacts(e: unknown, ids: string[], signal?: AbortSignal): Promise<string[]> {
+    if (!(e instanceof PermanentError) || e.status !== 400 || ids.length === 0) return [];
+    const known = new Set((await this.all('/contacts', Contact, signal)).map((c) => c.id));
+    return ids.filter((m) => !known.has(m));
   }
 
   private async group(id: string, signal?: AbortSignal): Promise<Group | undefined> {
@@ -246,7 +258,10 @@ class ProtocolBackend implements Backend {
     const body = parseJson(res.text) as { type?: unknown; message?: unknown } | undefined;
     const label = typeof body?.type === 'string' ? body.type : undefined;
     const message = `${what}: ${typeof body?.message === 'string' ? body.message : `HTTP ${res.status}`}`;
-    if (res.status === 401 || res.status === 403) return new AuthError(message, { origin: 'protocol', status: res.status, ...(label ? { label } : {}) });
+    // a bad token is a 401 (reference §4.2, §5.2), and so is a 403 to the listing every run starts with; a 403 on one group is that
+    // request's client error: the run goes on
+    if (res.status === 401 || (res.status === 403 && what === 'GET /groups'))
+      return new AuthError(message, { origin: 'protocol', status: res.status, ...(label ? { label } : {}) });
     return errorForStatus('protocol', res, label, message);
   }
 
