@@ -29,6 +29,8 @@ export interface BackendCapabilities {
    * ones silently (Mixin, unless `verifyUsers: false`): unknown ids are reported instead
    */
   verifyUserIds?: boolean;
+  /** handles per `lookupHandles` call (default 100); a backend that reads its whole user list per call (Protocol) takes them all at once */
+  lookupBatch?: number;
 }
 
 /** A conversation as the backend reports it. `members` never includes the daemon itself. */

@@ -76,17 +76,19 @@ async function verifiedIds(
 async function byHandle(deps: { config: Config; backend: Backend; store: Store }, groups: DesiredGroup[], reconciler: Reconciler): Promise<BackendIdentity> {
   const { config, backend, store } = deps;
   const handles = new Set<string>();
-  const details = new Map<string, { phone?: string; displayName?: string }>();
+  // the handle as the directory writes it: a user made on the backend gets it, not the compared form
+  const details = new Map<string, { handle: string; phone?: string; displayName?: string }>();
   for (const { user, value } of mappedUsers(config, groups)) {
     handles.add(value);
     const phone = config.identity.phoneFrom ? identityValue(user, config.identity.phoneFrom) : undefined;
-    details.set(handleKey(value), { ...(phone ? { phone } : {}), ...(user.displayName ? { displayName: user.displayName } : {}) });
+    details.set(handleKey(value), { handle: value.trim(), ...(phone ? { phone } : {}), ...(user.displayName ? { displayName: user.displayName } : {}) });
   }
   const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h), config.identity.cacheTtlHours);
   const newUsers: ContactOp[] = [];
   for (const [handle, id] of ids) {
-    const made = id === null ? backend.newUser?.(handle, details.get(handle) ?? {}) : undefined;
-    if (made) newUsers.push({ op: 'contact', key: `contact:${handle}`, name: handle, reason: `no ${backend.id} user has this handle`, ...made });
+    const { handle: written = handle, ...about } = details.get(handle) ?? {};
+    const made = id === null ? backend.newUser?.(written, about) : undefined;
+    if (made) newUsers.push({ op: 'contact', key: `contact:${handle}`, name: written, reason: `no ${backend.id} user has this handle`, ...made });
   }
   const resolver = createIdentityResolver(config.identity.from, (v) => ids.get(handleKey(v)) ?? undefined, `no ${backend.id} user has this handle`);
   return { resolver, newUsers };

@@ -174,8 +174,9 @@ export class Reconciler {
     const lookup = this.backend.lookupHandles?.bind(this.backend);
     if (!lookup) throw new PermanentError(`${this.backend.id} cannot look users up by handle`, { origin: this.backend.id });
     const out = new Map<string, string | null>();
-    for (let i = 0; i < handles.length; i += 100) {
-      for (const [k, v] of await this.caller.attempt(() => lookup(handles.slice(i, i + 100)))) out.set(k, v);
+    const batch = this.backend.capabilities.lookupBatch ?? 100;
+    for (let i = 0; i < handles.length; i += batch) {
+      for (const [k, v] of await this.caller.attempt(() => lookup(handles.slice(i, i + batch)))) out.set(k, v);
     }
     return out;
   }

@@ -71,7 +71,7 @@ export async function runOnce(deps: RunDeps, opts: RunOptions): Promise<RunOutco
 
     const self = await reconciler.whoami();
     await reconciler.preflight();
-    if (opts.mode === 'sync') canonicalIds(deps, logger);
+    canonicalIds(deps, logger); // every mode (all hold the writer lease): a dry run on ids of an earlier form would remove and add everyone
     let drift: DriftSummary | undefined;
     const every = config.drift.refreshEveryRuns;
     if (opts.mode === 'sync' && !opts.scope && (opts.refresh || (every > 0 && store.drift.runsSinceRefresh() >= every))) {
@@ -219,7 +219,8 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const { plan: fresh } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
     const ops: PlanOp[] = [];
     let wanted = 0;
-    for (const h of held) {
+    // in the backend's one form (known since whoami): a run held back before an upgrade names ids as that version wrote them
+    for (const h of held.map((op) => canonicalMembers(op, deps.backend))) {
       if (h.op === 'remove') {
         wanted += h.members.length;
         const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.key === h.key && o.conversationId === h.conversationId);

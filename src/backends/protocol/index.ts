@@ -44,6 +44,8 @@ class ProtocolBackend implements Backend {
       addBatch: 10_000,
       removeBatch: 10_000,
       removedGroup: 'archive' as const,
+      // a lookup pages through every contact, whatever the number of usernames asked for
+      lookupBatch: Number.POSITIVE_INFINITY,
       // a contact id Protocol no longer knows: refused alone, not the whole group
       refusedUserLabels: [UNKNOWN_CONTACT_LABEL],
     };
