@@ -145,7 +145,7 @@ export async function explain(flags: Flags): Promise<number> {
   const app = await createApp(there ? config : { ...config, store: { path: ':memory:' } }, { logger: createLogger(config.log.level) });
   try {
     const traced = await planForExplain(app);
-    const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings };
+    const input = { ...traced, identityFrom: config.identity.from, mappings: config.mappings, parseUserId: (v: string) => app.backend.parseUserId(v) };
     const text = flags.user !== undefined ? explainUser(input, flags.user) : explainGroup(input, flags.group!);
     if (text === undefined) {
       process.stderr.write(`no ${flags.user !== undefined ? `user matches "${flags.user}"` : `group matches "${flags.group}"`} in the sources\n`);

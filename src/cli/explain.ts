@@ -12,6 +12,8 @@ export interface ExplainInput {
   identity: IdentityResolver;
   identityFrom: string;
   mappings: readonly MappingConfig[];
+  /** a backend user id in the backend's one form (Wire: lower case, own domain left off), or undefined */
+  parseUserId?: (value: string) => string | undefined;
 }
 
 /** what the plan says about one conversation, or one member of it */
@@ -40,10 +42,11 @@ function describeMembership(snap: SnapshotConversation | undefined, id: string):
 /** The path of one user: source → groups → mapping → identity → conversations → plan. */
 export function explainUser(input: ExplainInput, query: string): string | undefined {
   const q = query.toLowerCase();
+  const asId = input.parseUserId?.(query);
   const matches = (u: SourceUser) =>
     [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined].some(
       (v) => v?.toLowerCase() === q,
-    ) || input.identity.resolve(u) === q;
+    ) || ((id) => id !== undefined && (id === q || id === asId))(input.identity.resolve(u));
   const found = new Map<string, { user: SourceUser; groups: DesiredGroup[] }>();
   for (const g of input.groups) {
     for (const u of g.members) {
@@ -92,7 +95,9 @@ export function explainUser(input: ExplainInput, query: string): string | undefi
 
 /** someone in no group of the sources (a leaver), found by their backend id in the conversations convsync keeps */
 function explainByBackendId(input: ExplainInput, query: string): string | undefined {
-  const id = [query, query.toLowerCase()].find((q) => input.snapshot.conversations.some((c) => c.members.has(q)));
+  const id = [query, query.toLowerCase(), input.parseUserId?.(query)].find(
+    (q) => q !== undefined && input.snapshot.conversations.some((c) => c.members.has(q)),
+  );
   if (id === undefined) return undefined;
   const out = [`User ${id} (backend id): in no group of the sources`];
   for (const c of input.snapshot.conversations) {

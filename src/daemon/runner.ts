@@ -19,7 +19,12 @@ export function runnerOf(app: App): Runner {
     approve: (heldIn) => approveRun(app, heldIn),
     async explain(kind, query) {
       const traced = await planForExplain(app);
-      const input = { ...traced, identityFrom: app.config.identity.from, mappings: app.config.mappings };
+      const input = {
+        ...traced,
+        identityFrom: app.config.identity.from,
+        mappings: app.config.mappings,
+        parseUserId: (v: string) => app.backend.parseUserId(v),
+      };
       return kind === 'user' ? explainUser(input, query) : explainGroup(input, query);
     },
     backendId: () => app.backend.idForm?.() ?? app.backend.id,

@@ -23,7 +23,13 @@ export function applyGuards(b: PlanBuilder): string[] {
   }
   if (quarantine.length > 0) b.warnings.push(`guards tripped but removals approved for this run: ${quarantine.join('; ')}`);
   // what an earlier run held back stays held until approved, whichever run meets it next
-  const heldIn = (op: PlanOp) => (input.allowRemovals ? undefined : input.held?.get(`${op.op} ${op.key}`));
+  // a conversation this plan binds again under a new key keeps what was held under its old one
+  const movedFrom = new Map(b.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+  const heldIn = (op: PlanOp) => {
+    if (input.allowRemovals) return undefined;
+    const from = movedFrom.get(op.key);
+    return input.held?.get(`${op.op} ${op.key}`) ?? (from === undefined ? undefined : input.held?.get(`${op.op} ${from}`));
+  };
   holdBack(b, (op) => {
     const run = heldIn(op);
     return run === undefined ? undefined : `${HELD_SINCE} ${run}: approve it (convsync approve ${run}) or sync --allow-removals`;

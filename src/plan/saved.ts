@@ -1,6 +1,6 @@
 import { POLICY_ALLOWS } from './builder.js';
 import { evaluateGuards, HELD_SINCE } from './guards.js';
-import type { Guards, Plan, PlanInput, Snapshot } from './types.js';
+import type { Guards, Plan, PlanInput, RemoveOp, Snapshot } from './types.js';
 
 /**
  * Why a saved plan (made before the configuration changed, or edited by hand) must not be applied,
@@ -26,12 +26,30 @@ export function savedPlanRefusal(
       return `the plan creates "${op.name}" (${op.key}), which has a conversation already: it would be made twice; make a new plan`;
     created.add(op.key);
   }
+  // a conversation the plan binds again under a new key: what was held, and its size, are under the old one
+  const movedFrom = new Map(plan.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+  const keysOf = (key: string) => [key, ...(movedFrom.has(key) ? [movedFrom.get(key)!] : [])];
   for (const op of plan.ops) {
-    const run = now.held.get(`${op.op} ${op.key}`);
+    const run = keysOf(op.key)
+      .map((k) => now.held.get(`${op.op} ${k}`))
+      .find((r) => r !== undefined);
     if (run !== undefined) return `the plan would ${op.op} "${op.name}", ${HELD_SINCE} ${run}: approve it (convsync approve ${run})`;
   }
   const sizes = new Map(snapshot.conversations.map((c) => [c.key, c.members.size]));
-  const removals = plan.ops.flatMap((op) => (op.op === 'remove' ? [{ op, size: sizes.get(op.key) ?? 0 }] : []));
+  // one conversation's removals counted together, as the plan makes them (one op split in two is the same share)
+  const byKey = new Map<string, RemoveOp>();
+  for (const op of plan.ops) {
+    if (op.op !== 'remove') continue;
+    const before = byKey.get(op.key);
+    byKey.set(op.key, before ? { ...before, members: [...new Set([...before.members, ...op.members])] } : op);
+  }
+  const removals = [...byKey.values()].map((op) => ({
+    op,
+    size:
+      keysOf(op.key)
+        .map((k) => sizes.get(k))
+        .find((n) => n !== undefined) ?? 0,
+  }));
   const tripped = evaluateGuards({ guards: now.guards }, removals, plan.ops);
   if (tripped.length > 0) return `the plan goes past the guards (${tripped.join('; ')}): held back, as a sync would (convsync sync --allow-removals)`;
   return undefined;

@@ -74,7 +74,10 @@ export function rememberHeld(store: Store, runId: number, plan: Plan, run: { sco
   if (run.scoped) store.guards.recordHeld(runId, ownHolds);
   else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
   else {
-    if (run.complete) store.guards.releaseHeld({ keep: new Set(wanted.map((o) => `${o.op} ${o.key}`)) });
+    // a conversation bound again under a new key: its holds are under the old one until that rebind is applied
+    const movedFrom = new Map(plan.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+    const keep = wanted.flatMap((o) => [`${o.op} ${o.key}`, ...(movedFrom.has(o.key) ? [`${o.op} ${movedFrom.get(o.key)}`] : [])]);
+    if (run.complete) store.guards.releaseHeld({ keep: new Set(keep) });
     // a full run's holds too: a run after a push, which plans some conversations only, would not trip on them
     store.guards.recordHeld(runId, ownHolds, { full: true });
   }

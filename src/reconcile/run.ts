@@ -223,19 +223,20 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     for (const h of held.map((op) => canonicalMembers(op, deps.backend))) {
       if (h.op === 'remove') {
         wanted += h.members.length;
-        const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.key === h.key && o.conversationId === h.conversationId);
+        // the same conversation, under the key it is bound to now (bound again under a new one since)
+        const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.conversationId === h.conversationId);
         const still = h.members.filter((m) => now?.members.includes(m));
-        if (still.length > 0) ops.push({ ...h, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
+        if (still.length > 0) ops.push({ ...h, key: now!.key, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
       } else if (h.op === 'delete' || h.op === 'archive' || h.op === 'unbind') {
         wanted++;
-        if (fresh.ops.some((o) => o.op === h.op && o.key === h.key && o.conversationId === h.conversationId))
-          ops.push({ ...h, reason: `${h.reason}; approved from run ${heldIn}` });
+        const now = fresh.ops.find((o) => o.op === h.op && o.conversationId === h.conversationId);
+        if (now) ops.push({ ...h, key: now.key, reason: `${h.reason}; approved from run ${heldIn}` });
       }
     }
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
     const plan: Plan = { ...fresh, ops, blocked: [], summary: { ...fresh.summary, quarantined: false } };
     const result = await reconciler.apply(plan, runId);
-    store.guards.releaseApproved(heldIn, held);
+    store.guards.releaseApproved(heldIn, [...held, ...ops]);
     const exitCode = exitCodeOf(plan, result, [], false);
     store.runs.finish(runId, {
       result: resultLabel(exitCode, result),

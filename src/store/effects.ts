@@ -127,6 +127,9 @@ export class SnapshotWriter {
       this.sql
         .get(`UPDATE bindings SET key = ?, updated_at = ? WHERE key = ? AND conversation_id = ?`)
         .run(effect.key, t, effect.fromKey, effect.conversationId);
+      // what guards held back in it stays held under its new key, until the run that held it is approved
+      this.sql.get(`UPDATE OR IGNORE held_ops SET key = ? WHERE key = ?`).run(effect.key, effect.fromKey);
+      this.sql.get(`DELETE FROM held_ops WHERE key = ?`).run(effect.fromKey);
     }
     this.sql.get(`UPDATE bindings SET state = 'bound', updated_at = ? WHERE key = ? AND conversation_id = ?`).run(t, effect.key, effect.conversationId);
     const now = new Set(effect.members);

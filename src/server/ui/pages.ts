@@ -119,10 +119,10 @@ function blockedByKey(store: Store): Blocked {
   const latest = store.views.latestPlan();
   const out: Blocked = new Map();
   if (!latest) return out;
-  // an approved run's held ops are no longer waiting
-  const waiting = store.views.heldRunIds().includes(latest.runId);
+  // an op still held waits for approval (this run's, or an earlier one's it held again); an approved one no longer does
+  const held = store.guards.heldOps();
   for (const b of (latest.plan as Plan).blocked as BlockedOp[]) {
-    if (!PROBLEM_BLOCKS.has(b.kind) || (b.kind === 'guard' && !waiting)) continue;
+    if (!PROBLEM_BLOCKS.has(b.kind) || (b.kind === 'guard' && !held.has(`${b.op.op} ${b.op.key}`))) continue;
     const list = out.get(b.op.key) ?? [];
     list.push({ kind: b.kind, why: `${b.op.op}: ${b.why}` });
     out.set(b.op.key, list);
