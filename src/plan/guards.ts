@@ -24,7 +24,7 @@ export function applyGuards(b: PlanBuilder): string[] {
   if (quarantine.length > 0) b.warnings.push(`guards tripped but removals approved for this run: ${quarantine.join('; ')}`);
   // what an earlier run held back stays held until approved, whichever run meets it next
   // a conversation this plan binds again under a new key keeps what was held under its old one
-  const movedFrom = new Map(b.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+  const movedFrom = reboundFrom(b.ops);
   const heldIn = (op: PlanOp) => {
     if (input.allowRemovals) return undefined;
     const from = movedFrom.get(op.key);
@@ -89,4 +89,9 @@ export function evaluateGuards(input: Pick<PlanInput, 'guards' | 'window'>, remo
 
 function pct(x: number): string {
   return `${Math.round(x * 1000) / 10}%`;
+}
+
+/** the conversations a plan binds again under a new key: new key → the key it had */
+export function reboundFrom(ops: readonly PlanOp[]): Map<string, string> {
+  return new Map(ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
 }

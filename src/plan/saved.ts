@@ -1,5 +1,5 @@
 import { POLICY_ALLOWS } from './builder.js';
-import { evaluateGuards, HELD_SINCE } from './guards.js';
+import { evaluateGuards, HELD_SINCE, reboundFrom } from './guards.js';
 import type { Guards, Plan, PlanInput, RemoveOp, Snapshot } from './types.js';
 
 /**
@@ -27,7 +27,7 @@ export function savedPlanRefusal(
     created.add(op.key);
   }
   // a conversation the plan binds again under a new key: what was held, and its size, are under the old one
-  const movedFrom = new Map(plan.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+  const movedFrom = reboundFrom(plan.ops);
   const keysOf = (key: string) => [key, ...(movedFrom.has(key) ? [movedFrom.get(key)!] : [])];
   for (const op of plan.ops) {
     const run = keysOf(op.key)

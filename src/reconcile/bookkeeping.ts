@@ -3,7 +3,7 @@ import type { Backend } from '../backends/types.js';
 import { durationMs } from '../config/schema.js';
 import { describeError } from '../errors.js';
 import type { computePlan } from '../plan/compute.js';
-import { HELD_SINCE } from '../plan/guards.js';
+import { HELD_SINCE, reboundFrom } from '../plan/guards.js';
 import { memberCount, type SourceSize } from '../plan/source-guard.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import type { DesiredGroup } from '../sources/types.js';
@@ -75,7 +75,7 @@ export function rememberHeld(store: Store, runId: number, plan: Plan, run: { sco
   else if (run.allowRemovals) store.guards.releaseHeld({ all: true });
   else {
     // a conversation bound again under a new key: its holds are under the old one until that rebind is applied
-    const movedFrom = new Map(plan.ops.flatMap((o) => (o.op === 'rebind' && o.fromKey !== undefined ? [[o.key, o.fromKey] as const] : [])));
+    const movedFrom = reboundFrom(plan.ops);
     const keep = wanted.flatMap((o) => [`${o.op} ${o.key}`, ...(movedFrom.has(o.key) ? [`${o.op} ${movedFrom.get(o.key)}`] : [])]);
     if (run.complete) store.guards.releaseHeld({ keep: new Set(keep) });
     // a full run's holds too: a run after a push, which plans some conversations only, would not trip on them
