@@ -110,16 +110,18 @@ function unfilled(store: RunDeps['store'], c: SnapshotConversation, members: str
   const rows = store.journal.unsureMigrateAdds(c.conversationId);
   // the backend refused them (reported then): not offered again here
   const refused = rows.filter((r) => r.errorKind === 'refused').flatMap((r) => ('members' in r.op ? r.op.members : []));
-  const present = new Set([...members, ...(c.leavers ?? []), ...refused]);
+  // who the store has as a member landed (a fill resolved after an interruption): gone now, they left on their own
+  const present = new Set([...members, ...c.members.ids, ...(c.leavers ?? []), ...refused]);
   const wanted = new Map<string, boolean>();
   for (const row of rows) {
     if (row.op.op !== 'add') continue;
     const byHand = new Set(row.op.external);
     const settled = new Set(store.journal.doneMemberChanges(c.conversationId, row.id).flatMap((r) => ('members' in r.op ? r.op.members : [])));
-    for (const m of row.op.members) if (!present.has(m) && !settled.has(m)) wanted.set(m, byHand.has(m));
+    // only who was there by hand: the group's members are the sync's, which adds those the directory still wants
+    for (const m of row.op.members) if (byHand.has(m) && !present.has(m) && !settled.has(m)) wanted.set(m, true);
   }
   if (wanted.size === 0) return undefined;
-  const external = [...wanted].filter(([, e]) => e).map(([m]) => m);
+  const external = [...wanted.keys()];
   return {
     op: 'add',
     key: c.key,

@@ -219,6 +219,9 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
     const { plan: fresh } = await planRun(deps, reconciler, self.userId, true, deps.signal ?? new AbortController().signal);
     const ops: PlanOp[] = [];
     let wanted = 0;
+    // the key the store binds a held op's conversation to now: the fresh plan's, unless its rebind to that key is not applied yet
+    const keyNow = (h: { key: string; conversationId: string }, now: { key: string }) =>
+      store.bindingOf(h.key)?.conversationId === h.conversationId ? h.key : now.key;
     // in the backend's one form (known since whoami): a run held back before an upgrade names ids as that version wrote them
     for (const h of held.map((op) => canonicalMembers(op, deps.backend))) {
       if (h.op === 'remove') {
@@ -226,11 +229,11 @@ export async function approveRun(deps: RunDeps, heldIn: number): Promise<RunOutc
         // the same conversation, under the key it is bound to now (bound again under a new one since)
         const now = fresh.ops.find((o): o is PlanOp & { op: 'remove' } => o.op === 'remove' && o.conversationId === h.conversationId);
         const still = h.members.filter((m) => now?.members.includes(m));
-        if (still.length > 0) ops.push({ ...h, key: now!.key, members: still, reason: `${h.reason}; approved from run ${heldIn}` });
+        if (still.length > 0) ops.push({ ...h, key: keyNow(h, now!), members: still, reason: `${h.reason}; approved from run ${heldIn}` });
       } else if (h.op === 'delete' || h.op === 'archive' || h.op === 'unbind') {
         wanted++;
         const now = fresh.ops.find((o) => o.op === h.op && o.conversationId === h.conversationId);
-        if (now) ops.push({ ...h, key: now.key, reason: `${h.reason}; approved from run ${heldIn}` });
+        if (now) ops.push({ ...h, key: keyNow(h, now), reason: `${h.reason}; approved from run ${heldIn}` });
       }
     }
     const released = ops.reduce((n, o) => n + (o.op === 'remove' ? o.members.length : 1), 0);
