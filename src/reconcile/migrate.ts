@@ -103,8 +103,8 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
 
 /**
  * A conversation moved by an earlier run whose fill of the channel failed, or was cut short by an
- * interruption: who it could not bring in, and is still missing (never one who left on their own,
- * nor one added or removed since), added now.
+ * interruption: who had been added by hand, could not be brought in and is still missing (never one
+ * who left on their own, nor one added or removed since), added now.
  */
 function unfilled(store: RunDeps['store'], c: SnapshotConversation, members: string[]): PlanOp | undefined {
   const rows = store.journal.unsureMigrateAdds(c.conversationId);
@@ -112,23 +112,22 @@ function unfilled(store: RunDeps['store'], c: SnapshotConversation, members: str
   const refused = rows.filter((r) => r.errorKind === 'refused').flatMap((r) => ('members' in r.op ? r.op.members : []));
   // who the store has as a member landed (a fill resolved after an interruption): gone now, they left on their own
   const present = new Set([...members, ...c.members.ids, ...(c.leavers ?? []), ...refused]);
-  const wanted = new Map<string, boolean>();
+  const wanted = new Set<string>();
   for (const row of rows) {
     if (row.op.op !== 'add') continue;
-    const byHand = new Set(row.op.external);
     const settled = new Set(store.journal.doneMemberChanges(c.conversationId, row.id).flatMap((r) => ('members' in r.op ? r.op.members : [])));
     // only who was there by hand: the group's members are the sync's, which adds those the directory still wants
-    for (const m of row.op.members) if (byHand.has(m) && !present.has(m) && !settled.has(m)) wanted.set(m, true);
+    for (const m of row.op.external ?? []) if (!present.has(m) && !settled.has(m)) wanted.add(m);
   }
   if (wanted.size === 0) return undefined;
-  const external = [...wanted.keys()];
+  const missing = [...wanted];
   return {
     op: 'add',
     key: c.key,
     name: c.name,
     conversationId: c.conversationId,
-    members: [...wanted.keys()],
-    ...(external.length > 0 ? { external } : {}),
-    reason: `migrate-to-channels: members the move of ${c.key} could not bring in`,
+    members: missing,
+    external: missing,
+    reason: `migrate-to-channels: members added by hand that the move of ${c.key} could not bring in`,
   };
 }
