@@ -42,11 +42,13 @@ function describeMembership(snap: SnapshotConversation | undefined, id: string):
 /** The path of one user: source → groups → mapping → identity → conversations → plan. */
 export function explainUser(input: ExplainInput, query: string): string | undefined {
   const q = query.toLowerCase();
-  const asId = input.parseUserId?.(query);
-  const matches = (u: SourceUser) =>
-    [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined].some(
-      (v) => v?.toLowerCase() === q,
-    ) || ((id) => id !== undefined && (id === q || id === asId))(input.identity.resolve(u));
+  // the backend id as given, or in the backend's one form
+  const ids = new Set([q, input.parseUserId?.(query)].filter((id) => id !== undefined));
+  const matches = (u: SourceUser) => {
+    const values = [u.id, u.userName, u.externalId, identityValue(u, input.identityFrom), ...u.emails, typeof u.raw.dn === 'string' ? u.raw.dn : undefined];
+    const id = input.identity.resolve(u);
+    return values.some((v) => v?.toLowerCase() === q) || (id !== undefined && ids.has(id));
+  };
   const found = new Map<string, { user: SourceUser; groups: DesiredGroup[] }>();
   for (const g of input.groups) {
     for (const u of g.members) {

@@ -243,11 +243,11 @@ export const ConfigSchema = z
           message: 'backend.contacts.create needs it: the API makes a contact only with a phone number',
         });
       // an entry that cannot be a user id of the backend protects nobody: told, not kept
-      const uuid = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-      const userId = backend?.type === 'wire' ? /^[^@]+(@[A-Za-z0-9.-]+)?$/ : /^[^@]+$/;
+      const uuid = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
+      const userId = new RegExp(backend?.type === 'wire' ? `^${uuid}(@[A-Za-z0-9.-]+)?$` : `^${uuid}$`);
       if (backend?.type === 'wire' || backend?.type === 'mixin')
         list((config.guards as { protect?: unknown } | undefined)?.protect).forEach((p, i) => {
-          if (typeof p === 'string' && !(userId.test(p.trim()) && uuid.test(p.trim().split('@')[0]!)))
+          if (typeof p === 'string' && !userId.test(p.trim()))
             ctx.addIssue({
               code: 'custom',
               path: ['guards', 'protect', i],

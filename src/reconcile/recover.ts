@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { BackendConversation } from '../backends/types.js';
 import { AuthError, describeError, isAmbiguous } from '../errors.js';
 import type { ContactOp, CreateOp, PlanOp } from '../plan/types.js';
+import { RESOLVED_AFTER_INTERRUPTION } from '../store/journal.js';
 import type { JournalRow, OpEffect, Store } from '../store/store.js';
 import type { BackendCaller } from './caller.js';
 import { createdEffect, effectOf, identifiedEffect } from './effects.js';
@@ -60,7 +61,7 @@ async function resolve(
   const settled = Date.now() - Date.parse(row.startedAt) >= opts.settleMs;
   if (op.op === 'contact') return resolveContact(caller, store, row, op, settled);
   if (op.op === 'create') return resolveCreate(caller, store, row, op, { ...opts, settled, listed });
-  const note = 'resolved after interruption';
+  const note = RESOLVED_AFTER_INTERRUPTION;
   if (op.op === 'unbind') {
     store.journal.done(row.id, { kind: 'unbound', key: op.key }, note);
     return 'resolved';

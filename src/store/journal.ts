@@ -4,6 +4,9 @@ import type { PlanOp } from '../plan/types.js';
 import type { OpEffect, SnapshotWriter } from './effects.js';
 import type { MemberSets } from './member-sets.js';
 
+/** the note on an op that a later run resolved after the one that sent it was interrupted */
+export const RESOLVED_AFTER_INTERRUPTION = 'resolved after interruption';
+
 const now = () => new Date().toISOString();
 
 export type JournalStatus = 'pending' | 'done' | 'failed';
@@ -111,9 +114,10 @@ export class JournalStore {
    */
   unsureMigrateAdds(conversationId: string): JournalRow[] {
     return this.rows(
-      `WHERE op = 'add' AND conversation_id = ? AND (status = 'failed' OR note = 'resolved after interruption')
+      `WHERE op = 'add' AND conversation_id = ? AND (status = 'failed' OR note = ?)
          AND run_id IN (SELECT id FROM runs WHERE mode = 'migrate') ORDER BY id`,
       conversationId,
+      RESOLVED_AFTER_INTERRUPTION,
     );
   }
 

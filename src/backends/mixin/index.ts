@@ -178,10 +178,9 @@ class MixinBackend implements Backend {
     this.ctx.onResponse?.(res.status);
     if (res.status >= 500)
       throw new TransientError(`${method} ${uri.split('?')[0]}: HTTP ${res.status}`, { origin: 'mixin', status: res.status, ambiguous: true });
-    // Mixin itself answers only 20x and 500; an edge in front of it may throttle or time out with the HTTP status
-    // (any other status but 20x is an edge's too, a WAF's 403 page among them: no answer of Mixin's, so no label of its own)
-    if (res.status === 408 || res.status === 420 || res.status === 429 || res.status < 200 || res.status >= 300)
-      throw errorForStatus('mixin', res, undefined, `${method} ${uri.split('?')[0]}: HTTP ${res.status}`);
+    // Mixin itself answers only 20x and 500: any other status is an edge's (a throttle, a timeout, a WAF's 403
+    // page), no answer of Mixin's, so typed by the status alone, with no label of its own
+    if (res.status < 200 || res.status >= 300) throw errorForStatus('mixin', res, undefined, `${method} ${uri.split('?')[0]}: HTTP ${res.status}`);
     const echoed = res.headers['x-request-id'];
     // the answer to another request: this one may have been applied all the same, and is looked for like a lost answer
     if (typeof echoed === 'string' && echoed !== requestId) {
