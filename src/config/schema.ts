@@ -155,7 +155,12 @@ export const ConfigSchema = z
           .max(1)
           .default(0.5)
           .describe('a source listing this share fewer groups or memberships than at its last good read trips the guard'),
-        protect: z.array(nonEmpty).default([]).describe('backend user ids never removed (convsync itself never is)'),
+        protect: z
+          .array(nonEmpty)
+          .default([])
+          .describe(
+            'backend user ids never removed (convsync itself never is); on Wire a uuid or uuid@domain, on Mixin a uuid: a handle or an e-mail is refused',
+          ),
       })
       .prefault({})
       .describe('what holds a run back (exit 3) until approved'),
