@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/load.js';
 import type { BackendConfig } from '../config/schema.js';
 import type { Backend, BackendAdapter, BackendContext } from './types.js';
 
@@ -11,7 +12,11 @@ export const backends = new Map<BackendConfig['type'], () => Promise<BackendAdap
 export async function createBackend(config: BackendConfig, ctx: BackendContext): Promise<Backend> {
   const load = backends.get(config.type);
   if (!load) throw new Error(`backend.type must be one of: ${[...backends.keys()].join(', ')}`);
-  return ((await load()) as BackendAdapter<BackendConfig>).create(config, ctx);
+  const adapter = (await load()) as BackendAdapter<BackendConfig>;
+  // a file it cannot use (a keystore that is no keystore) is a configuration error for a run as for `validate`
+  const issues = adapter.fileIssues?.(config) ?? [];
+  if (issues.length > 0) throw new ConfigError(issues);
+  return adapter.create(config, ctx);
 }
 
 /** what the backend finds wrong in the files its configuration names (`convsync validate`) */

@@ -22,7 +22,7 @@ import { withWriter } from './writer.js';
 export async function validate(flags: Flags): Promise<number> {
   const config = load(flags, !flags['skip-secrets'], true);
   // what files hold is read once the configuration is sound (the backend's part told which files)
-  const contentIssues = flags['skip-secrets'] ? [] : await backendFileIssues(config.backend);
+  const contentIssues = flags['skip-secrets'] ? [] : [...(await backendFileIssues(config.backend)), ...sourceFileIssues(config)];
   if (contentIssues.length > 0) throw new ConfigError(contentIssues);
   process.stdout.write(
     `${configPath(flags)}: valid — ${config.sources.length} source(s), backend ${config.backend.type}, ` +
@@ -43,6 +43,13 @@ export async function validate(flags: Flags): Promise<number> {
   } finally {
     await app.close();
   }
+}
+
+/** a file source whose path is not there: every run would fail to read it */
+function sourceFileIssues(config: Config): { path: string; message: string }[] {
+  return config.sources.flatMap((s, i) =>
+    s.type === 'file' && !existsSync(s.path) ? [{ path: `sources[${i}].path`, message: `${s.path}: no such file or directory` }] : [],
+  );
 }
 
 export function migrate(flags: Flags): Promise<number> {

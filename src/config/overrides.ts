@@ -144,7 +144,10 @@ export function textWhereWanted(value: unknown, wrong: readonly { code: string; 
 }
 
 /** a problem of the schema, said of the variable or flag that set the value where one did */
-export function told(issue: { code: string; path: PropertyKey[]; message: string; keys?: string[] }, origins: Origins): ConfigIssue[] {
+export function told(
+  issue: { code: string; path: PropertyKey[]; message: string; keys?: string[]; params?: { pair?: string } },
+  origins: Origins,
+): ConfigIssue[] {
   const path = formatPath(issue.path);
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     const byOrigin = issue.keys.flatMap((key) => {
@@ -154,8 +157,11 @@ export function told(issue: { code: string; path: PropertyKey[]; message: string
     });
     if (byOrigin.length === issue.keys.length) return byOrigin;
   }
-  const origin = origins.get(path);
-  return [{ path, message: origin ? `${issue.message} (${origin.from})` : issue.message }];
+  const pair = issue.params?.pair;
+  const from = [origins.get(path)?.from, pair === undefined ? undefined : origins.get(formatPath([...issue.path.slice(0, -1), pair]))?.from].filter(
+    (f) => f !== undefined,
+  );
+  return [{ path, message: from.length > 0 ? `${issue.message} (${from.join('; ')})` : issue.message }];
 }
 
 function serviceLinkHint(from: readonly string[]): string {

@@ -21,7 +21,8 @@ export function secretPair<K extends string>(key: K, required: boolean) {
   return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
     const inline = value[key] !== undefined;
     const file = value[fileKey] !== undefined;
-    if (inline && file) ctx.addIssue({ code: 'custom', path: [fileKey], message: `give either ${key} or ${fileKey}, not both` });
+    // `pair`: what set the other key is told too (a variable beside the file's key)
+    if (inline && file) ctx.addIssue({ code: 'custom', path: [fileKey], message: `give either ${key} or ${fileKey}, not both`, params: { pair: key } });
     else if (required && !inline && !file) ctx.addIssue({ code: 'custom', path: [fileKey], message: `${key} or ${fileKey} is required` });
   };
 }

@@ -46,10 +46,17 @@ const Mapping = z.strictObject({
     .enum(['keep', 'empty', 'archive', 'delete'], { error: () => 'must be one of: keep, empty, archive, delete' })
     .optional()
     .describe(
-      "when its groups are gone: keep the conversation (unbound), empty it of the members convsync added, archive or delete it (default: the backend's — keep on Wire and Mixin, archive on Protocol)",
+      "when its groups are gone: keep the conversation (unbound), empty it of the members convsync added, archive or delete it (default: the backend's — keep on Wire and Mixin, archive on Protocol; Wire cannot archive, Mixin can neither archive nor delete)",
     ),
 });
 export type MappingConfig = z.infer<typeof Mapping>;
+
+/** what each backend can do with a conversation whose groups are gone (a test checks each adapter has the calls) */
+export const REMOVED_GROUP_ACTIONS: Record<BackendConfig['type'], readonly string[]> = {
+  wire: ['keep', 'empty', 'delete'],
+  mixin: ['keep', 'empty'],
+  protocol: ['keep', 'empty', 'archive', 'delete'],
+};
 
 export const Policy = z.enum(['sync', 'upsert-only', 'create-only'], {
   error: () => 'must be one of: sync, upsert-only, create-only',
@@ -259,7 +266,16 @@ export const ConfigSchema = z
               message: `must be a ${backend.type === 'wire' ? 'Wire user id (uuid, or uuid@domain)' : 'Mixin user id (uuid)'}, not a handle or an e-mail: as given it protects nobody`,
             });
         });
+      const actions = typeof backend?.type === 'string' ? REMOVED_GROUP_ACTIONS[backend.type as BackendConfig['type']] : undefined;
       list(config.mappings).forEach((m, i) => {
+        // held back as `policy` at every run otherwise: told once, here
+        const onRemoved = (m as { onGroupRemoved?: unknown } | null)?.onGroupRemoved;
+        if (actions !== undefined && typeof onRemoved === 'string' && !actions.includes(onRemoved))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['mappings', i, 'onGroupRemoved'],
+            message: `backend ${String(backend!.type)} cannot ${onRemoved} a conversation: must be one of ${actions.join(', ')}`,
+          });
         const source = (m as { match?: { source?: unknown } } | null)?.match?.source;
         if (typeof source === 'string' && !names.has(source)) {
           const known = [...names].filter((n) => typeof n === 'string').join(', ');

@@ -147,6 +147,22 @@ describe('configuration', () => {
     expect(issuesOf(() => loadConfig({ file: file('contacts.yaml', protocol), env: {}, checkSecretFiles: false }))).toEqual([
       { path: 'identity.phoneFrom', message: 'backend.contacts.create needs it: the API makes a contact only with a phone number' },
     ]);
+    // a conversation the backend cannot archive or delete: held back as `policy` at every run otherwise
+    const onRemoved = (backend: string, action: string) =>
+      configText(backend, `mappings: [{ match: { displayName: "x" }, name: x }, { match: { displayName: "y" }, name: y, onGroupRemoved: ${action} }]`);
+    const wire = 'backend: { type: wire, baseUrl: "https://w.example", email: a@b.co, password: p }';
+    expect(issuesOf(() => loadConfig({ file: file('wire-archive.yaml', onRemoved(wire, 'archive')), env: {}, checkSecretFiles: false }))).toEqual([
+      { path: 'mappings[1].onGroupRemoved', message: 'backend wire cannot archive a conversation: must be one of keep, empty, delete' },
+    ]);
+    const mixin = 'backend: { type: mixin, keystoreFile: ./k.json }';
+    expect(issuesOf(() => loadConfig({ file: file('mixin-delete.yaml', onRemoved(mixin, 'delete')), env: {}, checkSecretFiles: false }))).toEqual([
+      { path: 'mappings[1].onGroupRemoved', message: 'backend mixin cannot delete a conversation: must be one of keep, empty' },
+    ]);
+    const protocolArchive = onRemoved('backend: { type: protocol, baseUrl: "https://p.example/v1", auth: { type: bearer, token: t } }', 'archive');
+    expect(loadConfig({ file: file('protocol-archive.yaml', protocolArchive), env: {}, checkSecretFiles: false }).mappings[1]!.onGroupRemoved).toBe('archive');
+    expect(loadConfig({ file: file('mixin-empty.yaml', onRemoved(mixin, 'empty')), env: {}, checkSecretFiles: false }).mappings[1]!.onGroupRemoved).toBe(
+      'empty',
+    );
   });
 
   it('takes text where the schema wants it, numbers from ${VAR}, paths as errors print them, and names what set a wrong key', () => {
@@ -188,6 +204,13 @@ describe('configuration', () => {
         message: `not a configuration key (set by the environment variable CONVSYNC_CONVSYNC_SERVICE_HOST): ${LINKS}`,
       },
       { path: 'convsyncPort', message: `not a configuration key (set by the environment variable CONVSYNC_CONVSYNC_PORT): ${LINKS}` },
+    ]);
+    // a secret set by a variable beside the file's secret file: the variable is named
+    const withFile = text.replace('password: from-the-file', 'passwordFile: ./pw');
+    expect(
+      issuesOf(() => loadConfig({ file: file('pair.yaml', withFile), env: { PORT: '1', CONVSYNC_BACKEND__PASSWORD: 's' }, checkSecretFiles: false })),
+    ).toEqual([
+      { path: 'backend.passwordFile', message: 'give either password or passwordFile, not both (set by the environment variable CONVSYNC_BACKEND__PASSWORD)' },
     ]);
     // an override of one item of a list is of that item only, though YAML made two of one (an alias)
     const aliased = text.replace(/mappings: .*/, 'mappings: [&m { match: { displayName: "^team-(.+)$" }, name: "Team {1}" }, *m]');
@@ -258,6 +281,29 @@ describe('configuration', () => {
     expect(res.code).toBe(78);
     expect(res.stderr).toMatch(/- backend\.keystoreFile: the Mixin keystore .*keystore\.json is not a bot keystore/);
     expect((await runCli(['validate', '--skip-secrets', '--config', file('mixin.yaml', text)])).code).toBe(0);
+    // a run tells it the same way: a configuration error, before any request
+    const sync = await runCli([
+      'sync',
+      '--dry-run',
+      '--config',
+      file('mixin-sync.yaml', `${text}\nstore: { path: ${join(dir, 'mixin.db')} }`.replace('store: { path: ./x.db }\n', '')),
+    ]);
+    expect(sync.code).toBe(78);
+    expect(sync.stderr).toMatch(/backend\.keystoreFile: the Mixin keystore .*keystore\.json is not a bot keystore/);
+  });
+
+  it('`convsync validate` names a file source whose path is not there (every run would fail to read it)', async () => {
+    const text = [
+      'store: { path: ./x.db }',
+      `sources: [{ name: corp, type: file, path: ${join(dir, 'no-such-directory.yaml')} }, { name: here, type: file, path: ${dir} }]`,
+      'backend: { type: protocol, baseUrl: "https://p.example/v1", auth: { type: bearer, token: t } }',
+      'mappings: [{ match: { displayName: "x" }, name: x }]',
+    ].join('\n');
+    const res = await runCli(['validate', '--config', file('missing-file.yaml', text)]);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toContain(`- sources[0].path: ${join(dir, 'no-such-directory.yaml')}: no such file or directory`);
+    expect(res.stderr).not.toContain('sources[1]');
+    expect((await runCli(['validate', '--skip-secrets', '--config', file('missing-file.yaml', text)])).code).toBe(0);
   });
 
   it('`convsync validate` prints every mistake, the secret files it cannot read too, with their paths and exits 78', async () => {
