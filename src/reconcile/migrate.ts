@@ -10,6 +10,13 @@ import { reconcilerFor, type RunDeps, type RunOutcome } from './run.js';
 /** what `--old rename` adds to the old conversation's name */
 const MOVED = ' (moved)';
 
+/** the old conversation's new name: its own, cut (in characters, as backends count them) where it and MOVED would not fit */
+function movedName(name: string, maxLength: number | undefined): string {
+  const chars = [...name];
+  const room = maxLength === undefined ? chars.length : maxLength - MOVED.length;
+  return `${chars.length > room ? chars.slice(0, room).join('') : name}${MOVED}`;
+}
+
 export interface MigrateOptions {
   dryRun: boolean;
   /** past guards.maxUnbindsPerRun conversations moved in one run */
@@ -54,8 +61,9 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
       // a second run after an interrupted one finds the old one renamed already
       const name = c.name.endsWith(MOVED) ? c.name.slice(0, -MOVED.length) : c.name;
-      if (opts.old === 'rename' && conv.name !== `${name}${MOVED}`)
-        ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to: `${name}${MOVED}`, reason });
+      const to = movedName(name, deps.backend.capabilities.maxNameLength);
+      if (opts.old === 'rename' && conv.name !== to)
+        ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to, reason });
       ops.push({
         op: 'create',
         key: c.key,
