@@ -69,6 +69,15 @@ export class AuthError extends SyncError {
 /** a contract error (4xx) for this one operation: recorded as failed, the run goes on */
 export class PermanentError extends SyncError {
   readonly kind = 'permanent' as const;
+  /**
+   * Refused for the conversation's sake (its settings), under a label the backend also gives a
+   * refused user: nobody in the call is refused, so it is not split to find who
+   */
+  readonly ofConversation: boolean;
+  constructor(message: string, details: ErrorDetails & { ofConversation?: boolean }) {
+    super(message, details);
+    this.ofConversation = details.ofConversation ?? false;
+  }
 }
 
 /**

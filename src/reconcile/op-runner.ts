@@ -126,7 +126,7 @@ export class OpRunner {
 
   private refusesUser(e: unknown): boolean {
     const labels = this.backend.capabilities.refusedUserLabels;
-    return labels !== undefined && e instanceof PermanentError && e.label !== undefined && labels.includes(e.label);
+    return labels !== undefined && e instanceof PermanentError && !e.ofConversation && e.label !== undefined && labels.includes(e.label);
   }
 
   private async executeCreate(op: CreateOp, runId: number): Promise<Outcome> {

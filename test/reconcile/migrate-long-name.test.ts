@@ -15,7 +15,7 @@ describe('migrate-to-channels --old rename, a long name', () => {
     h.writeConfig({ mappings: [{ match: { displayName: '^team-(.+)$' }, name: long }] });
     expect((await h.cli(['sync'])).code).toBe(0);
     const [old] = [...h.wire.conversations.values()];
-    const name = old!.name;
+    const name = old!.name!;
     expect([...name].length).toBe(254);
     h.wire.users.get(h.botId)!.role = 'admin';
     h.writeConfig({
@@ -24,7 +24,7 @@ describe('migrate-to-channels --old rename, a long name', () => {
     });
     const moved = await h.cli(['migrate-to-channels', '--old', 'rename', '--output', 'json']);
     expect(moved.code, moved.stderr + moved.stdout).toBe(0);
-    const renamed = h.wire.conversations.get(old!.id)!.name;
+    const renamed = h.wire.conversations.get(old!.id)!.name!;
     expect([...renamed].length).toBe(256);
     expect(renamed).toBe(`${[...name].slice(0, 248).join('')} (moved)`);
     const channel = [...h.wire.conversations.values()].find((c) => c.id !== old!.id)!;

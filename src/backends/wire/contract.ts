@@ -35,6 +35,7 @@ export const Conversation = z.looseObject({
   name: z.string().nullish(),
   team: z.string().nullish(),
   creator: z.string().nullish(),
+  access: z.array(z.string()).optional(),
   members: z.looseObject({
     others: z.array(z.looseObject({ qualified_id: QualifiedId, conversation_role: z.string().optional() })),
   }),

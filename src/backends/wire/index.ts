@@ -1,5 +1,5 @@
 import type { WireBackendConfig } from '../../config/schema.js';
-import { PermanentError, SplitCallsError, UnmanageableError } from '../../errors.js';
+import { PermanentError, SplitCallsError } from '../../errors.js';
 import type { Backend, BackendAdapter, BackendContext, BackendConversation } from '../types.js';
 import {
   Conversation,
@@ -16,6 +16,7 @@ import {
 import { checkChannelMode } from './channels.js';
 import { WireIds, type Qualified } from './ids.js';
 import { WireSession } from './session.js';
+import { memberError, REFUSED_USER_LABELS } from './member-error.js';
 
 /** list-users takes 1..4 handles per call */
 const HANDLES_PER_CALL = 4;
@@ -68,17 +69,7 @@ class WireBackend implements Backend {
       removedGroup: 'keep' as const,
       reportsCreator: true,
       createsKind: this.channels ? 'channel' : 'group_conversation',
-      // a user outside the team, not connected, not activated, without legal-hold consent or on a domain not federated
-      refusedUserLabels: [
-        'access-denied',
-        'not-connected',
-        'no-team-member',
-        'missing-legalhold-consent',
-        'federation-not-enabled',
-        'federation-denied',
-        'unreachable-backends',
-        'non-federating-backends',
-      ],
+      refusedUserLabels: REFUSED_USER_LABELS,
     };
   }
 
@@ -155,6 +146,12 @@ class WireBackend implements Backend {
   }
 
   async get(conversationId: string, signal?: AbortSignal): Promise<BackendConversation | undefined> {
+    const conv = await this.read(conversationId, signal);
+    return conv && this.ids.conversation(conv);
+  }
+
+  /** the conversation as Wire gives it; undefined when Wire says it is gone */
+  private async read(conversationId: string, signal?: AbortSignal): Promise<Conversation | undefined> {
     await this.session.ready(signal);
     const q = this.ids.qualify(conversationId);
     const res = await this.session.call('GET', `/conversations/${q.domain}/${q.id}`, undefined, signal);
@@ -162,7 +159,7 @@ class WireBackend implements Backend {
     // turned off, `no-endpoint`) or from a gateway is no answer about it
     if (res.status === 404 && isNoConversation(res)) return undefined;
     if (res.status !== 200) throw wireError(res, 'GET /conversations/{domain}/{id}');
-    return this.ids.conversation(parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}'));
+    return parseAnswer(Conversation, res, 'GET /conversations/{domain}/{id}');
   }
 
   async list(signal?: AbortSignal): Promise<BackendConversation[]> {
@@ -196,7 +193,8 @@ class WireBackend implements Backend {
     const res = await this.session.call('POST', path, { qualified_users: members.map((m) => this.ids.qualify(m)), conversation_role: 'wire_member' }, signal);
     // 204: everyone was already a member
     if (res.status === 204) return { added: [] };
-    if (res.status !== 200) throw await this.memberError(conversationId, wireError(res, 'POST /conversations/{domain}/{id}/members'), signal);
+    if (res.status !== 200)
+      throw await memberError(wireError(res, 'POST /conversations/{domain}/{id}/members'), () => this.read(conversationId, signal), this.ids);
     const event = parseAnswer(MemberJoinEvent, res, 'POST /conversations/{domain}/{id}/members');
     return { added: event.data.users.map((u) => this.ids.fromQualified(u.qualified_id)) };
   }
@@ -211,7 +209,11 @@ class WireBackend implements Backend {
       // 204: not a member (any more); a channel answers 204 to every removal
       if (res.status === 200) removed.push(m);
       else if (res.status !== 204)
-        throw await this.memberError(conversationId, wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}'), signal);
+        throw await memberError(
+          wireError(res, 'DELETE /conversations/{domain}/{id}/members/{domain}/{user}'),
+          () => this.read(conversationId, signal),
+          this.ids,
+        );
     }
     return { removed };
   }
@@ -234,16 +236,9 @@ class WireBackend implements Backend {
     if (Buffer.byteLength(JSON.stringify(put)) > MAX_BODY_BYTES) throw new SplitCallsError(`conversation ${id}: its member list is too large for one call`);
     const q = this.ids.qualify(id);
     const res = await this.session.call('PUT', `/conversations/${q.domain}/${q.id}/members`, put, signal);
-    if (res.status !== 200 && res.status !== 204) throw await this.memberError(id, wireError(res, 'PUT /conversations/{domain}/{id}/members'), signal);
+    if (res.status !== 200 && res.status !== 204)
+      throw await memberError(wireError(res, 'PUT /conversations/{domain}/{id}/members'), () => this.read(id, signal), this.ids);
     if (change.name !== undefined) await this.rename(id, change.name, signal);
-  }
-
-  /** 403 invalid-op on a member change: if the conversation is now an MLS group, it is unmanageable for good */
-  private async memberError(conversationId: string, e: Error & { label?: string | undefined }, signal?: AbortSignal): Promise<Error> {
-    if (e.label !== 'invalid-op') return e;
-    const conv = await this.get(conversationId, signal).catch(() => undefined);
-    if (!conv?.unmanageable) return e;
-    return new UnmanageableError(e.message, conv.unmanageable, { origin: 'wire', status: 403, label: 'invalid-op' });
   }
 
   async rename(conversationId: string, name: string, signal?: AbortSignal): Promise<void> {
