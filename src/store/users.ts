@@ -57,9 +57,15 @@ export class UserStore {
       `INSERT INTO refused_users (user_id, label, message, refused_at) VALUES (?, ?, ?, ?)
        ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, message = excluded.message, refused_at = excluded.refused_at`,
     );
+    // the look-up that gave a refused id is made again at the next run: the user behind it may be
+    // there again under a new id (a contact deleted and made again by hand)
+    const forget = this.db.prepare(`DELETE FROM identity_cache WHERE backend_user_id = ?`);
     const t = now();
     this.db.transaction(() => {
-      for (const u of users) up.run(u.userId, u.label ?? null, u.message, t);
+      for (const u of users) {
+        up.run(u.userId, u.label ?? null, u.message, t);
+        forget.run(u.userId);
+      }
     })();
   }
 

@@ -54,5 +54,13 @@ describe('Protocol: a contact deleted since it was looked up', () => {
     const group = [...p.groups.values()].find((g) => g.name === `Team ${b!.displayName.replace(/^team-/, '')}`)!;
     expect(group.contacts, sync.stdout.slice(0, 3000)).toContain(h.chatId(fresh));
     expect(group.contacts).not.toContain(goneId);
+
+    // made again by hand under a new id: looked up again at the next run, not held back as refused for a day
+    const user = h.directory.users.find((u) => u.id === gone)!;
+    const again = p.addContact({ username: user.userName, phone_number: '+4930000000' }).id;
+    const next = await h.cli(['sync', '--output', 'json']);
+    expect(next.code, next.stderr).toBe(0);
+    expect(group.contacts).toContain(again);
+    expect(group.contacts).not.toContain(goneId);
   }, 30_000);
 });

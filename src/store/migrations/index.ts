@@ -24,6 +24,7 @@ import m019 from './019.js';
 import m020 from './020.js';
 import m021 from './021.js';
 import m022 from './022.js';
+import m023 from './023.js';
 
 /** one file per version, numbered from 001; a new migration is a new file and a line here */
 export const MIGRATIONS: readonly string[] = [
@@ -49,4 +50,5 @@ export const MIGRATIONS: readonly string[] = [
   m020,
   m021,
   m022,
+  m023,
 ];
