@@ -102,7 +102,7 @@ export function ldapSourceSchema(parts: SchemaParts) {
       modifyTimestampOverlap: parts.duration
         .default('10m')
         .describe(
-          "an incremental read by modifyTimestamp asks for entries modified since the later of the last read's start and the highest modifyTimestamp it saw, less this much: more than a full read takes, and more than the directory's clock may be off convsync's",
+          "an incremental read by modifyTimestamp asks for entries modified since the last read's start, less this much: more than a full read takes, and more than the directory's clock may be off convsync's",
         ),
       idPageSize: z
         .int()

@@ -9,6 +9,8 @@ export interface SourceUser {
   active: boolean;
   /** the whole resource, for attribute paths such as `urn:…:enterprise:2.0:User:employeeNumber` */
   raw: Record<string, unknown>;
+  /** LDAP: the user's further uid values (a login kept after a rename), which memberUid groups may list them by */
+  otherUids?: string[];
   /** left by mapping: the number it gave this user in one call (see mapGroups) */
   numbered?: { by: object; ref: number };
   /**

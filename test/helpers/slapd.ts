@@ -51,6 +51,8 @@ export interface SlapdOptions {
   sizelimit?: number;
   /** false: `lastmod off`, a server that keeps no modifyTimestamp (no cursor for incremental reads) */
   lastmod?: boolean;
+  /** further slapd.conf lines for the database, after `overlay ppolicy` (e.g. ppolicy_default) */
+  databaseConf?: string;
 }
 
 export interface Slapd {
@@ -107,6 +109,7 @@ rootpw ${ADMIN_PASSWORD}
 directory ${join(dir, 'db')}
 index objectClass,entryUUID,uid,member,uniqueMember,memberUid,modifyTimestamp eq
 ${opts.lastmod === false ? 'lastmod off\n' : ''}overlay ppolicy
+${opts.databaseConf ?? ''}
 limits dn.exact="${BIND_DN}" ${opts.limits ?? 'size.soft=unlimited size.hard=unlimited size.prtotal=unlimited'}
 access to attrs=userPassword by self auth by anonymous auth by * none
 access to * by * read

@@ -111,13 +111,13 @@ describe.runIf(run)('LDAP source, incremental reads by modifyTimestamp (slapd)',
     expect(JSON.parse(t.store.reads.state('corp')!.cursor!)).toMatchObject({ v: 1, kind: 'modifyTimestamp', server: slapd.url });
     const version = t.store.reads.versions().get('corp');
 
-    // what a scheduled run asks first: ids of groups and users (one page each), groups and users changed
-    // since the cursor (none), and contractors, a nested group outside the listings, read again
+    // what a scheduled run asks first: ids of groups, users and disabled users (one page each), groups and
+    // users changed since the cursor (none), and contractors, a nested group outside the listings, read again
     expect(await t.changed()).toBe(false);
-    expect(t.lastCheck()).toMatchObject({ mode: 'check', requests: 5, changes: { listedGroups: 0, listedUsers: 0, ...NONE } });
+    expect(t.lastCheck()).toMatchObject({ mode: 'check', requests: 6, changes: { listedGroups: 0, listedUsers: 0, ...NONE } });
 
     const quiet = await t.fetch();
-    expect(quiet.report).toMatchObject({ mode: 'incremental', stored: true, requests: 5, changes: { listedGroups: 0, listedUsers: 0, ...NONE } });
+    expect(quiet.report).toMatchObject({ mode: 'incremental', stored: true, requests: 6, changes: { listedGroups: 0, listedUsers: 0, ...NONE } });
     expect(quiet.report.requests).toBeLessThanOrEqual(fullRequests / 5);
     expect(view(quiet)).toEqual(view(full));
     expect(quiet.listingComplete).toBe(true);
@@ -197,8 +197,9 @@ describe.runIf(run)('LDAP source, incremental reads on servers that limit them (
     const t = setup(cfg);
     const full = await t.fetch();
     const r = await t.fetch();
-    // each listing: the refused first page at idPageSize, then 1 page of groups or 6 of users at 50; two queries for changes; contractors
-    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, requests: 1 + 1 + 1 + 6 + 2 + 1 });
+    // each listing: the refused first page at idPageSize, then 1 page of groups, 6 of users or 1 of disabled users at 50;
+    // two queries for changes; contractors
+    expect(r.report).toMatchObject({ mode: 'incremental', stored: true, requests: 1 + 1 + 1 + 6 + 1 + 1 + 2 + 1 });
     expect(view(r)).toEqual(view(full));
   });
 

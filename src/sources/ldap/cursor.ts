@@ -10,8 +10,8 @@ import { formatGeneralizedTime } from './time.js';
  * Where the next incremental read starts, kept in the store (opaque there). Active Directory:
  * the domain controller's highestCommittedUSN when the last read began; every change on that DC
  * takes a higher uSNChanged (USNs are the DC's own: another DC means a full read). Other servers:
- * modifyTimestamp, from the later of the highest one the last read saw and the time it began,
- * less modifyTimestampOverlap.
+ * modifyTimestamp, from the time the last read began, less modifyTimestampOverlap (the highest
+ * one it saw is kept, to tell a server that keeps none).
  */
 export type LdapCursor = { v: 1; scope: string; server: string } & (
   { kind: 'usn'; usn: string } | { kind: 'modifyTimestamp'; highest: number | null; startedAt: number }
@@ -91,7 +91,9 @@ export function stampAttributeOf(conn: LdapConnection): string | undefined {
 /** the filter part that selects what changed since the cursor */
 export function changedFilter(config: LdapSourceConfig, cursor: LdapCursor): string {
   if (cursor.kind === 'usn') return `(${USN_ATTRIBUTE}>=${BigInt(cursor.usn) + 1n})`;
-  const from = Math.max(cursor.highest ?? -Infinity, cursor.startedAt) - durationMs(config.modifyTimestampOverlap);
+  // the read's start, never the highest modifyTimestamp seen: that is on the directory's clock and may
+  // lie ahead of changes not yet seen (one entry stamped in the future would blind every later read)
+  const from = cursor.startedAt - durationMs(config.modifyTimestampOverlap);
   return `(${STAMP_ATTRIBUTE}>=${formatGeneralizedTime(from)})`;
 }
 

@@ -33,17 +33,24 @@ export function dnKey(dn: string): string {
   let rdn = '';
   let i = 0;
   const flush = () => {
-    out.push(rdn.trim());
+    // blanks around an RDN are dropped, an escaped one (`cn=x\ `, kept as `\ `) is part of the value
+    let end = rdn.length;
+    while (end > 0 && rdn[end - 1] === ' ' && !escapedAt(rdn, end - 1)) end--;
+    out.push(rdn.slice(0, end).trimStart());
     rdn = '';
   };
   while (i < dn.length) {
     const c = dn[i]!;
     if (c === '\\' && i + 1 < dn.length) {
-      const hex = /^[0-9a-fA-F]{2}/.exec(dn.slice(i + 1, i + 3));
-      const ch = hex ? String.fromCharCode(parseInt(hex[0], 16)) : dn[i + 1]!;
-      const special = ',=+<>#;\\" '.includes(ch);
-      rdn += special ? `\\${ch}` : ch;
-      i += hex ? 3 : 2;
+      // a run of hex escapes is the UTF-8 bytes of its characters (RFC 4514 §2.4): `\C3\A9` is one é
+      const bytes: number[] = [];
+      while (dn[i] === '\\' && /^[0-9a-fA-F]{2}$/.test(dn.slice(i + 1, i + 3))) {
+        bytes.push(parseInt(dn.slice(i + 1, i + 3), 16));
+        i += 3;
+      }
+      const chars = bytes.length > 0 ? Buffer.from(bytes).toString('utf8') : dn[i + 1]!;
+      if (bytes.length === 0) i += 2;
+      for (const ch of chars) rdn += ',=+<>#;\\" '.includes(ch) ? `\\${ch}` : ch;
       continue;
     }
     if (c === ',') flush();
@@ -55,6 +62,13 @@ export function dnKey(dn: string): string {
   }
   flush();
   return out.join(',').toLowerCase();
+}
+
+/** whether the character at `i` follows an odd number of backslashes */
+function escapedAt(s: string, i: number): boolean {
+  let n = 0;
+  while (i - n - 1 >= 0 && s[i - n - 1] === '\\') n++;
+  return n % 2 === 1;
 }
 
 /** `uniqueMember` values may carry an optional `#'0101'B` uid after the DN (RFC 4517 nameAndOptionalUID) */

@@ -26,6 +26,11 @@ export interface Asked {
   userIds: IdListing;
   changedGroups: ReadGroups;
   changedUsers: ReadUsers;
+  /**
+   * users.disabledFilter: the ids of every disabled user. What disables a user need not touch its
+   * modifyTimestamp (memberOf kept by the memberof or dynlist overlay), so it is asked of all.
+   */
+  disabledIds?: Set<string>;
 }
 
 /**
@@ -39,11 +44,16 @@ export async function askChanges(ctx: SearchContext, config: LdapSourceConfig, c
   if (nothingCommittedSince(cursor, conn)) return undefined;
   const groupIds = await listIds(ctx, config, 'groups');
   const userIds = await listIds(ctx, config, 'users');
+  const { disabledFilter } = config.users;
+  const disabledIds = disabledFilter === undefined ? undefined : new Set((await listIds(ctx, config, 'users', disabledFilter)).ids.keys());
   const stampAttribute = stampAttributeOf(conn);
   const narrow = { filter: changedFilter(config, cursor), stampAttribute };
-  const changedGroups = await readGroups(ctx, config, narrow);
+  // a dynamic group (OpenLDAP dynlist: memberURL) has members computed at each search: they change
+  // with the users matching its URL, never with its modifyTimestamp, so it is read every time
+  const dynamic = cursor.kind === 'modifyTimestamp' ? `(|${narrow.filter}(memberURL=*))` : narrow.filter;
+  const changedGroups = await readGroups(ctx, config, { ...narrow, filter: dynamic });
   const changedUsers = await readUsers(ctx, config, conn.server.activeDirectory, narrow);
-  return { groupIds, userIds, changedGroups, changedUsers };
+  return { groupIds, userIds, changedGroups, changedUsers, ...(disabledIds ? { disabledIds } : {}) };
 }
 
 /** the latest modifyTimestamp among the changes (epoch ms), where the server has them */
@@ -71,6 +81,9 @@ export async function mergeChanges(
   };
   if (asked === undefined) return nothing;
   const { groupIds, userIds, changedGroups, changedUsers } = asked;
+  // which of two groups with one id is the stored one only a full read can say (result.ts groupsById)
+  const sharedGroupId = [...groupIds.shared][0];
+  if (sharedGroupId !== undefined) return { fallback: `two groups have the id ${sharedGroupId}` };
   const read: ListingRead = { ...nothing.read, directory: { groups: new Map(stored.groups), users: new Map(stored.users), outside: new Map() } };
   read.groupsWithoutId = [...groupIds.withoutId.map((e) => e.dn), ...changedGroups.withoutId];
   // every user without a readable id, changed or not (an ACL hides an attribute without touching
@@ -79,9 +92,19 @@ export async function mergeChanges(
   const changed = { groups: new Set(changedGroups.groups.map((g) => g.id)), users: new Set([...changedUsers.byDn.values()].map((u) => u.id)) };
   groupsById(changedGroups.groups, read.directory.groups, read);
   for (const u of changedUsers.byDn.values()) read.directory.users.set(u.id, u);
+  // users disabled or enabled without a change of their own
+  for (const [id, u] of asked.disabledIds ? read.directory.users : []) {
+    const active = !asked.disabledIds!.has(id);
+    if (changed.users.has(id) || u.active === active) continue;
+    read.directory.users.set(id, { ...u, active });
+    changed.users.add(id);
+  }
   const deleted = { groups: drop(read.directory.groups, groupIds, changed.groups), users: drop(read.directory.users, userIds, changed.users) };
   const unexplained = firstUnknown(groupIds, read.directory.groups) ?? firstUnknown(userIds, read.directory.users);
   if (unexplained) return { fallback: unexplainedWhy(unexplained) };
+  const moved =
+    firstMoved(groupIds, (id) => stored.groups.get(id)?.dn, changed.groups) ?? firstMoved(userIds, (id) => stored.users.get(id)?.raw.dn, changed.users);
+  if (moved) return { fallback: movedWhy(moved) };
 
   read.directory.outside = await outsideOf(ctx, config, read.directory, read.usersWithoutId, stored.outside);
   // a member DN that no longer resolves, and is no entry seen deleted, was renamed or moved: groups
@@ -132,6 +155,23 @@ export function drop<T>(entries: Map<string, T>, listing: IdListing, changed: Re
     gone.push(id);
   }
   return gone;
+}
+
+/**
+ * A listed entry that did not change, yet whose DN is not the stored one: an entry above it was
+ * renamed or moved (a subtree modrdn changes no modifyTimestamp below it), and groups may name it
+ * by either DN. By its new DN.
+ */
+export function firstMoved(listing: IdListing, storedDn: (id: string) => unknown, changed: ReadonlySet<string>): string | undefined {
+  for (const [id, dn] of listing.ids) {
+    const before = storedDn(id);
+    if (!changed.has(id) && typeof before === 'string' && dnKey(before) !== dnKey(dn)) return dn;
+  }
+  return undefined;
+}
+
+export function movedWhy(dn: string): string {
+  return `${dn} has a new DN without a change of its own (an entry above it renamed or moved?)`;
 }
 
 /** a listed entry the merged read does not have, by its DN */

@@ -72,6 +72,9 @@ export function groupsById(
     if (fresh.has(g.id)) {
       read.warnings.push(`group ${g.dn} has the id ${g.id} of another group: left out, and the listing counts as incomplete; make groups.idAttribute unique`);
       read.duplicateIds.push(g.dn);
+      // which of the two is the group is unknown: the one kept is no group to remove anyone from either
+      const kept = into.get(g.id)!;
+      into.set(g.id, { ...kept, members: [], failure: kept.failure ?? `its id ${g.id} is also the id of ${g.dn}` });
       continue;
     }
     fresh.add(g.id);

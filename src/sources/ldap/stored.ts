@@ -80,10 +80,14 @@ export function fromStored(rows: readonly StoredGroup[], users: ReadonlyMap<stri
 export function userIndexes(users: Iterable<SourceUser>): { byDn: Map<string, SourceUser>; byUid: Map<string, SourceUser> } {
   const byDn = new Map<string, SourceUser>();
   const byUid = new Map<string, SourceUser>();
+  const others: SourceUser[] = [];
   for (const u of users) {
     byDn.set(dnKey(u.raw.dn as string), u);
     if (u.userName !== undefined) byUid.set(u.userName.toLowerCase(), u);
+    if (u.otherUids) others.push(u);
   }
+  // a further uid names its user where no user has it as their first
+  for (const u of others) for (const uid of u.otherUids!) if (!byUid.has(uid.toLowerCase())) byUid.set(uid.toLowerCase(), u);
   return { byDn, byUid };
 }
 

@@ -64,10 +64,12 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
   const stamp = narrow.stampAttribute === undefined ? undefined : highestStamp(entries, narrow.stampAttribute);
   const out: ReadUsers = { byDn: new Map(), byUid: new Map(), withoutId: [], highestStamp: stamp };
   const kept = attributes.map((name) => ({ name, binary: isBinaryId(name) }));
+  const shared = sharedIds(entries, idAttribute);
   for (const entry of entries) {
     const key = dnKey(entry.dn);
     const id = idValue(entry, idAttribute);
-    if (id === undefined) {
+    // an id two users have names neither: the groups listing them are unknown, as for a user without one
+    if (id === undefined || shared.has(id)) {
       out.withoutId.push(withoutIdUser(entry.dn, uidOf(entry)));
       continue;
     }
@@ -78,6 +80,19 @@ export async function readUsers(ctx: SearchContext, config: LdapSourceConfig, ac
     if (uid !== undefined) out.byUid.set(uid.toLowerCase(), user);
   }
   return out;
+}
+
+/** ids that more than one of the entries has */
+export function sharedIds(entries: readonly LdapEntry[], idAttribute: string): Set<string> {
+  const seen = new Set<string>();
+  const shared = new Set<string>();
+  for (const e of entries) {
+    const id = idValue(e, idAttribute);
+    if (id === undefined) continue;
+    if (seen.has(id)) shared.add(id);
+    seen.add(id);
+  }
+  return shared;
 }
 
 /** the name a memberUid group lists a user by (the attributes read for it: `UID_ATTRIBUTES`) */
@@ -100,6 +115,8 @@ function toSourceUser(entry: LdapEntry, id: string, active: boolean, attributes:
   }
   const userName = uidOf(entry);
   const displayName = first(entry, 'displayName') ?? first(entry, 'cn');
+  // memberUid matches any uid value (as nss does); kept only when there is more than one
+  const otherUids = values(entry, 'uid').filter((v) => v !== '' && v !== userName);
   return {
     id,
     emails: values(entry, 'mail').filter((m) => m !== ''),
@@ -107,5 +124,6 @@ function toSourceUser(entry: LdapEntry, id: string, active: boolean, attributes:
     raw,
     userName,
     displayName,
+    ...(otherUids.length > 0 ? { otherUids } : {}),
   };
 }

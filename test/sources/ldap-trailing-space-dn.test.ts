@@ -1,0 +1,45 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LdapSourceConfig } from '../../src/config/schema.js';
+import { ldapSource } from '../../src/sources/ldap/index.js';
+import { Store } from '../../src/store/store.js';
+import { GROUPS, makeDirectory, OTHER, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
+import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { parsedSource } from '../helpers/source-config.js';
+
+/**
+ * A nested group outside groups.filter whose name ends in a blank (`cn=contractors\ ,ou=other,…`, an
+ * import's stray space, escaped as RFC 4514 wants). The DN as compared drops the escaped blank but
+ * keeps its backslash, which then escapes the comma: reading `cn=contractors\,ou=other,…` finds no
+ * such entry, and the nested group's members are left out of the group that lists it.
+ */
+const run = slapdHere();
+
+describe.runIf(run)('LDAP source, a nested group whose RDN ends in an escaped blank (slapd)', () => {
+  let slapd: Slapd;
+  beforeAll(async () => {
+    const d = makeDirectory({ users: 5, groups: 0, membersPerGroup: 0 });
+    const ldif =
+      toLdif(d) +
+      `dn: cn=contractors\\ ,${OTHER}\nobjectClass: groupOfNames\ncn: contractors \nmember: ${userDn('u000002')}\n\n` +
+      `dn: cn=ops,${GROUPS}\nobjectClass: groupOfNames\ncn: ops\nmember: ${userDn('u000001')}\nmember: cn=contractors\\ ,${OTHER}\n\n`;
+    slapd = await startSlapd({ ldif });
+  });
+  afterAll(async () => {
+    await slapd?.close();
+  });
+
+  it('expands the nested group', async () => {
+    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }));
+    const store = Store.open(':memory:');
+    try {
+      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const ops = r.groups.find((g) => g.displayName === 'ops')!;
+      expect(r.warnings).toEqual([]);
+      // before the fix: [u000001] and "cn=contractors\,ou=other,… (no such entry)"
+      expect(ops.members.map((u) => u.userName).sort()).toEqual(['u000001', 'u000002']);
+    } finally {
+      store.close();
+    }
+  });
+});
