@@ -16,6 +16,9 @@ export function identityValue(user: SourceUser, from: string): string | undefine
     case 'email':
       return user.emails[0];
   }
+  // a field named as a whole (a SAML attribute: urn:oid:0.9.2342.19200300.100.1.3, or Entra's
+  // http://schemas.microsoft.com/identity/claims/objectidentifier) before a path of parts
+  if (Object.hasOwn(user.raw, from)) return scalar(user.raw[from]);
   let node: unknown = user.raw;
   let path = from;
   if (from.startsWith('urn:')) {
@@ -27,8 +30,10 @@ export function identityValue(user: SourceUser, from: string): string | undefine
     if (typeof node !== 'object' || node === null) return undefined;
     node = (node as Record<string, unknown>)[part];
   }
-  return typeof node === 'string' && node !== '' ? node : typeof node === 'number' ? String(node) : undefined;
+  return scalar(node);
 }
+
+const scalar = (node: unknown): string | undefined => (typeof node === 'string' && node !== '' ? node : typeof node === 'number' ? String(node) : undefined);
 
 export interface IdentityResolver {
   /** backend user id for a source user, or undefined with the reason recorded */

@@ -111,7 +111,8 @@ export function pruneStore(deps: RunDeps): void {
       runsMaxCount: r.runs.maxCount,
       plansMaxCount: r.plans,
       identityTtlMs: config.identity.cacheTtlHours * 3_600_000,
-      samlLoginsMaxAgeMs: durationMs(r.samlLogins),
+      // a login is kept while its memberships last: forgetting it sooner would remove its user early
+      samlLoginsMaxAgeMs: Math.max(durationMs(r.samlLogins), ...config.sources.map((s) => (s.type === 'saml' ? s.membershipTtlHours * 3_600_000 : 0))),
       guardWindowMs: durationMs(config.guards.window),
     });
     if (report.runs + report.plans + report.identity + report.samlLogins > 0) logger.debug({ pruned: report }, 'store pruned');

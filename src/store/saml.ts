@@ -22,7 +22,7 @@ export interface SamlLogin {
   groupsSeenAt: string;
 }
 
-export type RecordOutcome = { ok: true; previousGroups: string[] } | { ok: false; reason: 'unknown-request' | 'replayed' };
+export type RecordOutcome = { ok: true; previousGroups: string[] } | { ok: false; reason: 'unknown-request' | 'replayed' | 'stale' };
 
 type LoginRow = {
   name_id: string;
@@ -52,7 +52,7 @@ const toLogin = (r: LoginRow): SamlLogin => ({
 
 /** thrown inside the transaction so that nothing of a refused login is kept */
 class Refused extends Error {
-  constructor(readonly reason: 'unknown-request' | 'replayed') {
+  constructor(readonly reason: 'unknown-request' | 'replayed' | 'stale') {
     super(reason);
   }
 }
@@ -76,7 +76,11 @@ export class SamlStore {
    * Records a login, all or nothing: the request it answers is consumed (it must be outstanding),
    * the assertion id must be new, then the user's row and the groups seen are written.
    */
-  recordLogin(source: string, login: Omit<SamlLogin, 'groupsSeenAt'>, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+  recordLogin(
+    source: string,
+    login: Omit<SamlLogin, 'groupsSeenAt'>,
+    opts: { requestId?: string; assertionExpiresAt: string; now: string; skewMs?: number },
+  ): RecordOutcome {
     try {
       return this.record(source, login, opts);
     } catch (e) {
@@ -85,7 +89,11 @@ export class SamlStore {
     }
   }
 
-  private record(source: string, login: Omit<SamlLogin, 'groupsSeenAt'>, opts: { requestId?: string; assertionExpiresAt: string; now: string }): RecordOutcome {
+  private record(
+    source: string,
+    login: Omit<SamlLogin, 'groupsSeenAt'>,
+    opts: { requestId?: string; assertionExpiresAt: string; now: string; skewMs?: number },
+  ): RecordOutcome {
     return this.db.transaction((): RecordOutcome => {
       this.db.prepare(`DELETE FROM saml_requests WHERE expires_at <= ?`).run(opts.now);
       this.db.prepare(`DELETE FROM saml_assertions WHERE expires_at <= ?`).run(opts.now);
@@ -98,6 +106,10 @@ export class SamlStore {
         .run(source, login.assertionId, opts.assertionExpiresAt);
       if (fresh.changes === 0) throw new Refused('replayed');
       const earlier = this.earlier(source, login);
+      // an assertion the IdP issued before the one already recorded (a second tab, a response held
+      // back) must not bring back the groups the newer one no longer named; skewMs allows for IdP
+      // nodes whose clocks differ
+      if (earlier.some((e) => Date.parse(e.issueInstant) - Date.parse(login.issueInstant) > (opts.skewMs ?? 0))) throw new Refused('stale');
       const before = earlier[0];
       const previousGroups = [...new Set(earlier.flatMap((e) => e.groups))].sort();
       const groups = login.groupsUnknown ? (before?.groups ?? []) : login.groups;

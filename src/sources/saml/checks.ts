@@ -13,6 +13,8 @@ const ASSERTION = 'urn:oasis:names:tc:SAML:2.0:assertion';
 const DSIG = 'http://www.w3.org/2000/09/xmldsig#';
 const XENC = 'http://www.w3.org/2001/04/xmlenc#';
 const BEARER = 'urn:oasis:names:tc:SAML:2.0:cm:bearer';
+const SUCCESS = 'urn:oasis:names:tc:SAML:2.0:status:Success';
+const METADATA = 'urn:oasis:names:tc:SAML:2.0:metadata';
 
 /** SHA-1 and MD5 are collision-prone; RSA PKCS#1 v1.5 key transport is open to padding oracles */
 const STRONG_SIGNATURES = new Set(
@@ -38,7 +40,35 @@ export function parseXml(xml: string, what: string): Document {
   };
   const doc = new DOMParser({ errorHandler: { warning: () => undefined, error: fail, fatalError: fail } }).parseFromString(xml, 'text/xml');
   if (!doc?.documentElement) throw new SamlRejected(`the ${what} is empty`);
+  // xmldom and xpath walk the tree recursively: a deep one overflows the stack (a 500, not a reason)
+  if (depthOf(doc.documentElement) > MAX_DEPTH) throw new SamlRejected(`the ${what} is nested deeper than ${MAX_DEPTH} elements`);
   return doc;
+}
+
+/** SAML nests a dozen levels deep (an encrypted, signed assertion included) */
+const MAX_DEPTH = 64;
+
+/** the depth of a tree, walked without recursion */
+function depthOf(root: Node): number {
+  let max = 0;
+  let depth = 1;
+  let node: Node | null = root;
+  while (node) {
+    if (depth > max) max = depth;
+    if (max > MAX_DEPTH) return max;
+    if (node.firstChild) {
+      node = node.firstChild;
+      depth++;
+      continue;
+    }
+    while (node && !node.nextSibling && node !== root) {
+      node = node.parentNode;
+      depth--;
+    }
+    if (!node || node === root) break;
+    node = node.nextSibling;
+  }
+  return max;
 }
 
 const all = (node: Document | Element, ns: string, local: string): Element[] => Array.from(node.getElementsByTagNameNS(ns, local));
@@ -58,6 +88,15 @@ export function inspectEnvelope(xml: string): void {
   const doc = parseXml(xml, 'response');
   const root = doc.documentElement!;
   if (root.namespaceURI !== PROTOCOL || root.localName !== 'Response') throw new SamlRejected(`the message is a ${root.localName}, not a SAML 2.0 Response`);
+  // a failed login carries no assertion: say what the IdP said (its codes only, not its message)
+  const status = child(child(root, PROTOCOL, 'Status'), PROTOCOL, 'StatusCode');
+  const top = attr(status, 'Value');
+  if (top !== undefined && top !== SUCCESS) {
+    const codes = [top, attr(child(status, PROTOCOL, 'StatusCode'), 'Value')].filter((c): c is string => c !== undefined);
+    throw new SamlRejected(
+      `the identity provider reports a failed login (${codes.map((c) => c.replace(/^urn:oasis:names:tc:SAML:2\.0:status:/, '')).join(', ')})`,
+    );
+  }
   const count = all(doc, ASSERTION, 'Assertion').length + all(doc, ASSERTION, 'EncryptedAssertion').length;
   if (count !== 1) throw new SamlRejected(`the response carries ${count} assertions; exactly one is accepted`);
   for (const sig of all(doc, DSIG, 'Signature')) {
@@ -88,6 +127,34 @@ export function inspectEnvelope(xml: string): void {
     const allowed = inKey ? STRONG_KEY_TRANSPORT : STRONG_CONTENT_ENCRYPTION;
     if (!allowed.has(attr(m, 'Algorithm') ?? '')) throw new SamlRejected(`the encryption algorithm ${attr(m, 'Algorithm')} is not accepted`);
   }
+}
+
+/** whether the response carries an EncryptedAssertion (an element, not the word in an attribute value) */
+export function hasEncryptedAssertion(xml: string): boolean {
+  return all(parseXml(xml, 'response'), ASSERTION, 'EncryptedAssertion').length > 0;
+}
+
+/**
+ * The certificates the IdP's metadata lists for signing: those of its IDPSSODescriptor's
+ * KeyDescriptors with `use="signing"` or no `use` (both uses). samlify pairs KeyDescriptors with
+ * their `use` by position, so two without `use` leave it none, and a signing KeyDescriptor
+ * without a certificate (a KeyName, a KeyValue) leaves it an empty list: then it verifies a
+ * response with whatever certificate the response itself carries.
+ */
+export function signingCertificates(metadata: string): string[] {
+  const doc = new DOMParser({ errorHandler: { warning: () => undefined } }).parseFromString(metadata, 'text/xml');
+  const certs: string[] = [];
+  for (const descriptor of doc ? all(doc, METADATA, 'IDPSSODescriptor') : []) {
+    for (const key of children(descriptor, METADATA, 'KeyDescriptor')) {
+      const use = attr(key, 'use');
+      if (use !== undefined && use !== 'signing') continue;
+      for (const cert of all(key, DSIG, 'X509Certificate')) {
+        const body = (cert.textContent ?? '').replace(/\s+/g, '');
+        if (body !== '' && !certs.includes(body)) certs.push(body);
+      }
+    }
+  }
+  return certs;
 }
 
 function hasComment(node: Node): boolean {

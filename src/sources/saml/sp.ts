@@ -10,7 +10,7 @@ import { shownUrl } from '../../http/request.js';
 import type { SamlSourceConfig } from '../../config/schema.js';
 import type { SamlLogin } from '../../store/saml.js';
 import type { Store } from '../../store/store.js';
-import { checkFacts, inspectEnvelope, readFacts, SamlRejected } from './checks.js';
+import { checkFacts, hasEncryptedAssertion, inspectEnvelope, readFacts, SamlRejected, signingCertificates } from './checks.js';
 import { assertedGroups, attributeValues, type AssertedGroups } from './groups.js';
 import { loginSubject } from './subject.js';
 
@@ -111,13 +111,21 @@ export class SamlServiceProvider {
   private identityProvider(): Promise<samlify.IdentityProviderInstance> {
     this.idp ??= this.readIdpMetadata()
       // samlify reads "assertions are encrypted" from the IdP entity, the key from the SP
-      .then((metadata) =>
-        samlify.IdentityProvider({
+      .then((metadata) => {
+        const signing = signingCertificates(metadata);
+        if (signing.length === 0)
+          throw new Error('the IdP metadata lists no signing certificate (an X509Certificate in a KeyDescriptor of the IDPSSODescriptor for signing)');
+        const idp = samlify.IdentityProvider({
           metadata,
           wantAuthnRequestsSigned: this.config.sp.signingKeyFile !== undefined,
           isAssertionEncrypted: this.config.sp.encryptionKeyFile !== undefined,
-        }),
-      )
+        });
+        // samlify's own reading of the KeyDescriptors can come out empty, and then it trusts the
+        // certificate a response carries: it verifies with these, and only these
+        const meta = (idp.entityMeta as unknown as { meta: { certificate?: Record<string, unknown> } }).meta;
+        meta.certificate = { ...meta.certificate, signing };
+        return idp;
+      })
       .catch((e: unknown) => {
         this.idp = undefined;
         throw e;
@@ -170,7 +178,7 @@ export class SamlServiceProvider {
     const now = this.now();
     // samlify verifies the decrypted assertion but hands back the document as received
     let content = parsed.samlContent;
-    if (/EncryptedAssertion/.test(content)) {
+    if (hasEncryptedAssertion(content)) {
       content = (await samlify.SamlLib.decryptAssertion(this.sp, content))[0];
       inspectEnvelope(content);
     }
@@ -208,12 +216,15 @@ export class SamlServiceProvider {
       requestId: facts.inResponseTo,
       assertionExpiresAt: new Date(expiresAt).toISOString(),
       now: new Date(now).toISOString(),
+      skewMs: this.config.clockSkewSeconds * 1000,
     });
     if (!outcome.ok) {
       throw new SamlRejected(
         outcome.reason === 'replayed'
           ? 'this assertion was already used (replay)'
-          : `the response answers a login request (${facts.inResponseTo}) that is unknown, already answered or expired`,
+          : outcome.reason === 'stale'
+            ? 'a sign-in of yours that the identity provider answered later is already recorded; please sign in again'
+            : `the response answers a login request (${facts.inResponseTo}) that is unknown, already answered or expired`,
       );
     }
     return { login, groups, previousGroups: outcome.previousGroups };
