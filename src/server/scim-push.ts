@@ -68,6 +68,13 @@ function authenticate(source: ScimPushSourceConfig, logger: Logger) {
 /** the provider's own routes: listings and searches from the store's indexes, group PATCH as deltas */
 function providerRoutes(router: express.Router, provider: ScimSourceProvider): void {
   router.patch('/Groups/:id', (req, res, next) => handle(res, next, () => provider.patchGroup(req.params.id!, req.body)));
+  // scimmy's routers apply it (read, patch, write)
+  router.patch('/Users/:id', (req, res, next) => {
+    provider.prepareUserPatch(req.params.id!, req.body).then(
+      () => next(),
+      (e: unknown) => (isScimError(e) ? sendError(res, e.status, e.message, e.scimType) : next(e)),
+    );
+  });
   router.get('/Users', (req, res, next) => handle(res, next, () => provider.list('User', req.query)));
   router.get('/Groups', (req, res, next) => handle(res, next, () => provider.list('Group', req.query)));
   router.get('/Users/:id', (req, res, next) => handle(res, next, () => provider.read('User', req.params.id!, req.query)));
@@ -122,7 +129,11 @@ export function mountScimPush(app: Express, deps: ScimPushDeps): FastRoute[] {
       else if (err.type === 'entity.parse.failed') sendError(res, 400, `the request body is not valid JSON: ${err.message}`, 'invalidSyntax');
       // a path Express cannot decode is the client's mistake, as at the daemon's other routes
       else if (err instanceof URIError) sendError(res, 400, 'the request path cannot be read (a malformed %-escape)');
-      else {
+      // body-parser's other refusals (a charset or content encoding it cannot read, a body cut short): the client's mistake too
+      else if (typeof err.type === 'string' && typeof err.status === 'number' && err.status >= 400 && err.status < 500) {
+        deps.logger.debug({ source: source.name, type: err.type, status: err.status }, 'SCIM push request body refused');
+        sendError(res, err.status, err.message);
+      } else {
         // a fault of the store or of convsync, which the provider answered 500 with its cause (resources.ts), or any other
         const cause = (err as { cause?: unknown }).cause ?? err;
         const code = (cause as { code?: unknown }).code;

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { Statements } from './statements.js';
 import { PushPages } from './push-pages.js';
+import { PushRendered } from './push-rendered.js';
 import { emailValues, readSelectedGroups, readWholeSource, toGroup, toUser } from './push-reads.js';
 import type { GroupRow, SelectedGroups, UserRow, WholeSource } from './push-reads.js';
 
@@ -46,10 +47,13 @@ export class PushStore {
   // look-ups run thousands of times per IdP cycle: their statements are prepared once
   private readonly statements: Statements;
   private readonly pages: PushPages;
+  /** each resource's SCIM answer as last rendered (push-rendered.ts) */
+  readonly rendered: PushRendered;
 
   constructor(private readonly db: Database.Database) {
     this.statements = new Statements(db);
     this.pages = new PushPages((text) => this.sql(text));
+    this.rendered = new PushRendered((text) => this.sql(text));
   }
 
   private sql(text: string): Database.Statement {
@@ -121,7 +125,7 @@ export class PushStore {
       )
         .pluck()
         .get(source, u.id, u.userName, u.externalId ?? null, u.active ? 1 : 0, JSON.stringify(u.resource), now, now);
-      this.forgetRendered(source, 'User', u.id);
+      this.rendered.forget(source, 'User', u.id);
       this.pages.upserted('push_users', source, createdAt, now);
       this.sql(`DELETE FROM push_user_emails WHERE source = ? AND user_id = ?`).run(source, u.id);
       const add = this.sql(`INSERT INTO push_user_emails (source, value, user_id) VALUES (?, ?, ?)`);
@@ -134,7 +138,7 @@ export class PushStore {
     return this.transaction(() => {
       this.sql(`DELETE FROM push_members WHERE source = ? AND member_id = ?`).run(source, id);
       this.sql(`DELETE FROM push_user_emails WHERE source = ? AND user_id = ?`).run(source, id);
-      this.forgetRendered(source, 'User', id);
+      this.rendered.forget(source, 'User', id);
       this.pages.written('push_users', source);
       return this.sql(`DELETE FROM push_users WHERE source = ? AND id = ?`).run(source, id).changes > 0;
     });
@@ -190,7 +194,7 @@ export class PushStore {
       )
         .pluck()
         .get(source, g.id, g.displayName, g.externalId ?? null, now, now);
-      this.forgetRendered(source, 'Group', g.id);
+      this.rendered.forget(source, 'Group', g.id);
       this.pages.upserted('push_groups', source, createdAt, now);
     });
     return this.group(source, g.id)!;
@@ -198,37 +202,16 @@ export class PushStore {
 
   touchGroup(source: string, id: string, now: string): void {
     this.sql(`UPDATE push_groups SET updated_at = ? WHERE source = ? AND id = ?`).run(now, source, id);
-    this.forgetRendered(source, 'Group', id);
+    this.rendered.forget(source, 'Group', id);
   }
 
   deleteGroup(source: string, id: string): boolean {
     return this.transaction(() => {
       this.sql(`DELETE FROM push_members WHERE source = ? AND (group_id = ? OR member_id = ?)`).run(source, id, id);
-      this.forgetRendered(source, 'Group', id);
+      this.rendered.forget(source, 'Group', id);
       this.pages.written('push_groups', source);
       return this.sql(`DELETE FROM push_groups WHERE source = ? AND id = ?`).run(source, id).changes > 0;
     });
-  }
-
-  // ---- answers as rendered ----
-
-  /** a resource's SCIM answer as last rendered (without a group's members), if it was not written since */
-  rendered(source: string, kind: 'User' | 'Group', id: string): string | undefined {
-    return this.sql(`SELECT json FROM push_rendered WHERE source = ? AND kind = ? AND id = ?`).pluck().get(source, kind, id) as string | undefined;
-  }
-
-  /** the stored answers of several resources in one query (a page of a listing), id → JSON */
-  renderedMany(source: string, kind: 'User' | 'Group', ids: string[]): Map<string, string> {
-    const query = this.sql(`SELECT id, json FROM push_rendered WHERE source = ? AND kind = ? AND id IN (SELECT value FROM json_each(?))`).raw();
-    return new Map(query.all(source, kind, JSON.stringify(ids)) as [string, string][]);
-  }
-
-  saveRendered(source: string, kind: 'User' | 'Group', id: string, json: string): void {
-    this.sql(`INSERT OR REPLACE INTO push_rendered (source, kind, id, json) VALUES (?, ?, ?, ?)`).run(source, kind, id, json);
-  }
-
-  private forgetRendered(source: string, kind: 'User' | 'Group', id: string): void {
-    this.sql(`DELETE FROM push_rendered WHERE source = ? AND kind = ? AND id = ?`).run(source, kind, id);
   }
 
   // ---- memberships ----

@@ -122,12 +122,12 @@ describe('SCIM look-ups answered before Express', () => {
     const db = new Database(app.storePath);
     db.prepare(`DELETE FROM push_rendered WHERE id IN (?, ?)`).run(ann, team);
     db.close();
-    expect(app.store.push.rendered('idp', 'User', ann)).toBeUndefined();
+    expect(app.store.push.rendered.get('idp', 'User', ann)).toBeUndefined();
     const users = await get(app.url, '/Users');
     expect(users).toMatchObject({ status: 200, etag: false, body: before.users });
-    expect(app.store.push.rendered('idp', 'User', ann)).toBeDefined();
+    expect(app.store.push.rendered.get('idp', 'User', ann)).toBeDefined();
     expect((await get(app.url, '/Groups')).body).toBe(before.groups);
-    expect(app.store.push.rendered('idp', 'Group', team)).toBeDefined();
+    expect(app.store.push.rendered.get('idp', 'Group', team)).toBeDefined();
   });
 
   it('leaves to Express what it reads beyond the path, query and token: a fragment, a body on a GET, a condition', async () => {

@@ -62,7 +62,7 @@ describe('the SCIM push store', () => {
     expect(ids('a@corp.example')).toEqual(['u1']);
     expect(ids('shared@example.com')).toEqual(['u1', 'u2']);
     expect(ids('not-a-list@example.com')).toEqual([]);
-    expect(store.push.rendered('idp', 'User', 'u1')).toBeUndefined();
+    expect(store.push.rendered.get('idp', 'User', 'u1')).toBeUndefined();
     // written again: the old emails go, the new ones are found
     store.push.putUser('idp', { id: 'u2', userName: 'b', active: true, resource: { userName: 'b', emails: [{ value: 'b@corp.example' }] } }, 't2');
     expect(ids('shared@example.com')).toEqual(['u1']);

@@ -144,13 +144,13 @@ describe('SCIM push listings and searches', () => {
     const groupsListed = async () => (await app.scim('GET', '/Groups?count=10')).json.Resources as { displayName: string; members: { value: string }[] }[];
     expect((await listed()).find((u) => u.id === a)).toMatchObject({ displayName: 'A', active: true });
     expect(await groupsListed()).toMatchObject([{ displayName: 'team', members: [{ value: a }] }]);
-    expect(app.store.push.rendered(SOURCE, 'User', a)).toBeDefined();
+    expect(app.store.push.rendered.get(SOURCE, 'User', a)).toBeDefined();
 
     expect(
       (await app.scim('PATCH', `/Users/${a}`, { schemas: [PATCH], Operations: [{ op: 'replace', value: { displayName: 'A2', active: false } }] })).status,
     ).toBe(200);
     // rendered again by the write itself, not at the next read
-    expect(JSON.parse(app.store.push.rendered(SOURCE, 'User', a)!)).toMatchObject({ displayName: 'A2', active: false });
+    expect(JSON.parse(app.store.push.rendered.get(SOURCE, 'User', a)!)).toMatchObject({ displayName: 'A2', active: false });
     expect((await listed()).find((u) => u.id === a)).toMatchObject({ displayName: 'A2', active: false });
     expect((await app.scim('GET', `/Users?${q('userName eq "a@example.com"')}`)).json.Resources[0]).toMatchObject({ displayName: 'A2' });
 

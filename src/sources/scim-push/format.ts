@@ -81,7 +81,7 @@ const location = (ctx: PushContext, kind: ResourceKind) => `${ctx.path}${ENDPOIN
 export function storeAnswer(ctx: PushContext, kind: ResourceKind, row: PushUser | PushGroup): string {
   const raw = kind === 'User' ? userOut(row as PushUser) : groupOut(ctx, row as PushGroup, false);
   const json = JSON.stringify(toScim(kind, raw, location(ctx, kind)));
-  ctx.store.push.saveRendered(ctx.source, kind, row.id, json);
+  ctx.store.push.rendered.save(ctx.source, kind, row.id, json);
   return json;
 }
 
@@ -92,7 +92,7 @@ export function answerOf(ctx: PushContext, kind: ResourceKind, row: PushUser | P
     return JSON.stringify(toScim(kind, raw, location(ctx, kind), view.attributes));
   }
   // rows written before answers were stored are rendered on their first read
-  return wholeAnswer(ctx, kind, row.id, stored ?? ctx.store.push.rendered(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row), view);
+  return wholeAnswer(ctx, kind, row.id, stored ?? ctx.store.push.rendered.get(ctx.source, kind, row.id) ?? storeAnswer(ctx, kind, row), view);
 }
 
 /** a stored answer as a request that shows the whole resource wants it: a group's members added when asked for */

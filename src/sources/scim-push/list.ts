@@ -116,7 +116,7 @@ function pageOf(ctx: PushContext, kind: ResourceKind, selection: Selection, view
   // one query for the page's stored answers, not one per resource
   const stored =
     view.whole && rows.length > 1
-      ? ctx.store.push.renderedMany(
+      ? ctx.store.push.rendered.many(
           ctx.source,
           kind,
           rows.map((r) => r.id),

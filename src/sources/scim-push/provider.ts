@@ -1,6 +1,9 @@
+import SCIMMY from 'scimmy';
 import type { Store } from '../../store/store.js';
+import { isScimError, scimError } from './errors.js';
+import { userOut } from './format.js';
 import type { PushContext } from './context.js';
-import { normalizeEntraBooleans } from './entra.js';
+import { addMissingTypedValues, normalizeEntraBooleans } from './entra.js';
 import type { ResourceKind } from './format.js';
 import { listResources, readResource, searchResources, type ListParams } from './list.js';
 import { patchGroup } from './patch-group.js';
@@ -24,6 +27,12 @@ export interface ScimSourceProvider {
   /** `POST /.search` on one kind or on both */
   search(kinds: ResourceKind[], body: unknown): ScimAnswer;
   patchGroup(id: string, body: unknown): ScimAnswer;
+  /**
+   * Before scimmy applies `PATCH /Users/{id}`: Entra's `add` of a typed value the user lacks made an
+   * add of that value; a PATCH scimmy fails on with an error of its own (a TypeError, which its
+   * routers answer 500 and the IdP sends again) refused with 400 (a SCIM error thrown)
+   */
+  prepareUserPatch(id: string, body: unknown): Promise<void>;
 }
 
 export interface ScimPushProvider {
@@ -53,6 +62,11 @@ export const scimPushProvider = {
     // what an unfiltered listing counts, counted before the first request rather than during it
     store.push.userCount(source.name);
     store.push.groupCount(source.name);
+    try {
+      store.push.rendered.forgetUnlessAt(source.name, source.path);
+    } catch {
+      // a store another writer holds: the answers name the former path until they are written again
+    }
     const context: PushContext = {
       store,
       source: source.name,
@@ -66,6 +80,21 @@ export const scimPushProvider = {
       list: (kind, query) => ({ status: 200, body: listResources(context, kind, query) }),
       read: (kind, id, query) => ({ status: 200, body: readResource(context, kind, id, query) }),
       search: (kinds, body) => ({ status: 200, body: searchResources(context, kinds, body) }),
+      prepareUserPatch: async (id, body) => {
+        const user = store.push.user(source.name, id);
+        if (!user) return;
+        addMissingTypedValues(body, user.resource);
+        try {
+          // applied to the user as scimmy reads it, written nowhere: scimmy's routers apply it for real
+          await new SCIMMY.Messages.PatchOp(structuredClone(body) as never).apply(
+            new SCIMMY.Schemas.User(userOut(user), 'out'),
+            async (patched: unknown) => patched as never,
+          );
+        } catch (e) {
+          if (!isScimError(e))
+            throw scimError(400, 'invalidPath', 'an operation of the PATCH names a path or value that cannot be applied to this user: nothing was changed');
+        }
+      },
       patchGroup: (id, body) => {
         patchGroup(context, id, body);
         return { status: 204 };
