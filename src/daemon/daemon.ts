@@ -73,6 +73,7 @@ export class Daemon implements StatusPageControl {
     this.task = cron.schedule(
       this.opts.schedule,
       async () => {
+        if (this.stopping) return;
         // a run after a push (or an operator's) does not stand for a full one: the schedule's follows it
         if (this.current && !this.currentIsFull) return void this.request('all', 'schedule');
         if (this.current) {
@@ -93,7 +94,8 @@ export class Daemon implements StatusPageControl {
 
   /** a full run now (or right after the current one) */
   request(scope: Scope, reason: string): Promise<RunOutcome | undefined> {
-    if (this.stopping) return Promise.resolve(undefined);
+    // nothing is queued once stopping: the caller (POST /sync, the page's Sync now) must not say it is
+    if (this.stopping) throw new DaemonStoppingError();
     if (this.current) {
       this.pending = merge(this.pending, scope);
       this.reasons.add(reason);
@@ -278,7 +280,8 @@ export class Daemon implements StatusPageControl {
     Object.assign(this.status, { lastRunAt: new Date().toISOString(), lastResult: 'error', lastExitCode: 1, lastError: describeError(e) });
     if (e instanceof SyncError) this.status.lastErrorLabel = [e.origin, e.status, e.label].filter((p) => p !== undefined && p !== '').join(' ');
     else delete this.status.lastErrorLabel;
-    if (e instanceof AuthError) this.status.backendOk = false;
+    // a source that refused its own credentials (origin `scim:corp`, `ldap:…`) says nothing of the backend's
+    if (e instanceof AuthError && e.origin === this.app.backend.id) this.status.backendOk = false;
     this.log.error({ err: describeError(e) }, 'run failed');
   }
 }

@@ -13,6 +13,12 @@ export interface CallerOptions {
   retry: RetryPolicy;
   logger: Logger;
   signal?: AbortSignal;
+  /**
+   * Checked right before each call that changes something (throws when this process is no longer
+   * the writer): a process frozen past its lease's life, whose pending op the new writer resolved
+   * meanwhile, must not send it when it resumes (its journal write came before the wait).
+   */
+  fence?: () => void;
 }
 
 /**
@@ -28,7 +34,7 @@ export class BackendCaller {
     backend: Backend,
     private readonly opts: CallerOptions,
   ) {
-    this.backend = opts.dryRun ? readOnly(backend) : backend;
+    this.backend = opts.dryRun ? readOnly(backend) : opts.fence ? fenced(backend, opts.fence) : backend;
     this.bucket = new TokenBucket(opts.ratePerSecond, opts.burst);
   }
 
@@ -67,6 +73,22 @@ export class BackendCaller {
     pending.catch(() => (this.self = undefined));
     return pending;
   }
+}
+
+/** the backend whose mutating methods check the writer lease first, right before their call */
+function fenced(backend: Backend, fence: () => void): Backend {
+  return new Proxy(backend, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      const f = (v as (...a: unknown[]) => unknown).bind(target);
+      if (typeof prop !== 'string' || !MUTATORS.has(prop)) return f;
+      return (...args: unknown[]) => {
+        fence();
+        return f(...args);
+      };
+    },
+  });
 }
 
 /** the backend as a dry run sees it: reads work, every mutating method throws */

@@ -32,6 +32,7 @@ export function reconcilerFor(deps: RunDeps, dryRun: boolean): Reconciler {
     retry: { maxAttempts: r.maxAttempts, baseDelayMs: r.baseDelayMs, maxDelayMs: r.maxDelayMs, maxRetryAfterMs: r.maxRetryAfterMs },
     settleMs: r.lostAnswerSettleMs,
     logger: deps.logger,
+    fence: () => deps.store.journal.fenceNow(),
     tty: deps.tty,
     signal: deps.signal,
     onProgress: deps.onProgress,

@@ -26,6 +26,8 @@ export interface ReconcilerOptions {
   /** ops in a row that still failed transiently after their retries before the circuit opens */
   circuitThreshold?: number;
   logger: Logger;
+  /** the writer lease, checked right before each call that changes something (see CallerOptions) */
+  fence?: () => void;
   /** a terminal to draw progress on */
   tty?: NodeJS.WriteStream;
   /** told of each step of an apply (the daemon's live progress) */

@@ -41,6 +41,11 @@ export class JournalStore {
     this.sql = new Statements(db);
   }
 
+  /** the lease checked now, in a transaction of its own: right before a backend call that changes something */
+  fenceNow(): void {
+    this.db.transaction(() => this.fence()).immediate();
+  }
+
   /**
    * Written before the backend call: a crash after this point is resolved at the next start.
    * `durable`: synced to disk before returning (before a call that must not be repeated blindly),

@@ -46,8 +46,13 @@ export class UiActions {
       }),
     );
     router.post('/sync', auth.require, auth.checkCsrf, (req, res) => {
-      this.daemon.request('all', 'page').catch((e: unknown) => this.logger.error({ err: describeError(e) }, 'status page: sync now failed'));
-      sessionOf(res).notice = 'A full run was asked for: it starts now, or right after the run in flight.';
+      try {
+        this.daemon.request('all', 'page').catch((e: unknown) => this.logger.error({ err: describeError(e) }, 'status page: sync now failed'));
+        sessionOf(res).notice = 'A full run was asked for: it starts now, or right after the run in flight.';
+      } catch (e) {
+        if (!(e instanceof DaemonStoppingError)) throw e;
+        sessionOf(res).notice = 'The daemon is stopping: no run was asked for.';
+      }
       res.redirect(303, '/ui');
     });
   }
