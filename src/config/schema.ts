@@ -90,7 +90,9 @@ export const ConfigSchema = z
           .min(10)
           .default(500)
           .describe('the newest this many runs keep their whole plan; older runs keep their summary (a run awaiting approval keeps its plan)'),
-        samlLogins: duration.default('400d').describe('a SAML login (one per user) not renewed for this long is forgotten'),
+        samlLogins: duration
+          .default('400d')
+          .describe("a SAML login (one per user) not renewed for this long is forgotten (never before its source's membershipTtlHours is over)"),
       })
       .refine((r) => r.plans <= r.runs.maxCount, { message: 'plans cannot exceed runs.maxCount', path: ['plans'] })
       .prefault({})
