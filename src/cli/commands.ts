@@ -84,7 +84,7 @@ export function sync(command: 'sync' | 'plan', flags: Flags): Promise<number> {
         refresh: flags.refresh ?? false,
       });
       if (command === 'plan' && flags.out) {
-        writeFileSync(flags.out, `${JSON.stringify(outcome.plan, null, 2)}\n`);
+        writeFileSync(flags.out, `${JSON.stringify({ ...outcome.plan, runId: outcome.runId }, null, 2)}\n`);
         app.logger.info({ file: flags.out }, 'plan saved');
       }
       printOutcome(outcome, flags);

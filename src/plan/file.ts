@@ -8,6 +8,7 @@ const PlanFile = z.looseObject({
   ownerId: z.string().min(1),
   policy: z.enum(['sync', 'upsert-only', 'create-only']),
   snapshotDigest: z.string().startsWith('sha256:'),
+  runId: z.int().positive().optional(),
   ops: z.array(PlanFileOp),
   blocked: z.array(z.looseObject({ kind: z.string(), why: z.string(), op: PlanFileOp })),
   warnings: z.array(z.string()),

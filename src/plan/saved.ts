@@ -1,6 +1,6 @@
 import { POLICY_ALLOWS } from './builder.js';
 import { evaluateGuards, HELD_SINCE, reboundFrom } from './guards.js';
-import type { Guards, Plan, PlanInput, RemoveOp, Snapshot } from './types.js';
+import type { Guards, Plan, PlanInput, PlanOp, RemoveOp, Snapshot } from './types.js';
 
 /**
  * Why a saved plan (made before the configuration changed, or edited by hand) must not be applied,
@@ -53,4 +53,46 @@ export function savedPlanRefusal(
   const tripped = evaluateGuards({ guards: now.guards }, removals, plan.ops);
   if (tripped.length > 0) return `the plan goes past the guards (${tripped.join('; ')}): held back, as a sync would (convsync sync --allow-removals)`;
   return undefined;
+}
+
+/**
+ * Why a saved plan's ops are not those convsync planned: each op of the file must be one the run
+ * that made it recorded (`madeBy`: its mode and plan), as often (ops may be left out, none added or
+ * changed: a hand-edited op could add anyone to, or rename, a conversation convsync owns).
+ * Undefined: they are.
+ */
+export function editedOps(
+  plan: Plan,
+  madeBy: (run: number) => { mode: string | undefined; plan: Plan | undefined },
+  same: (op: PlanOp) => PlanOp,
+): string | undefined {
+  if (plan.ops.length === 0) return undefined;
+  if (plan.runId === undefined) return 'the plan names no run of convsync plan that made it (made by an earlier version, or edited); make a new plan';
+  const made = madeBy(plan.runId);
+  if (made.mode !== 'plan' || made.plan === undefined)
+    return `run ${plan.runId} is no convsync plan whose plan is still recorded (retention.plans may have pruned it); make a new plan`;
+  const recorded = new Map<string, number>();
+  for (const text of made.plan.ops.map((op) => canonicalText(same(op)))) recorded.set(text, (recorded.get(text) ?? 0) + 1);
+  for (const op of plan.ops) {
+    const text = canonicalText(same(op));
+    const left = recorded.get(text) ?? 0;
+    if (left === 0) return `the plan's op to ${op.op} "${op.name}" (${op.key}) is not one run ${plan.runId} planned: the file was edited; make a new plan`;
+    recorded.set(text, left - 1);
+  }
+  return undefined;
+}
+
+/** JSON with every object's keys in order: the same op, whatever order its file or record wrote them in */
+function canonicalText(value: unknown): string {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sorted)
+      : typeof v === 'object' && v !== null
+        ? Object.fromEntries(
+            Object.keys(v)
+              .sort()
+              .map((k) => [k, sorted((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  return JSON.stringify(sorted(value));
 }

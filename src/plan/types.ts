@@ -160,6 +160,8 @@ export interface Plan {
    * because nothing changed since a plan whose digest was not kept.
    */
   snapshotDigest: string;
+  /** a plan saved to a file (`convsync plan --out`): the run that made it, whose record `apply` checks the file's ops against */
+  runId?: number;
   ops: PlanOp[];
   blocked: BlockedOp[];
   warnings: string[];

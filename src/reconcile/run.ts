@@ -1,6 +1,6 @@
 import { describeError, StalePlanError } from '../errors.js';
 import { snapshotDigest } from '../plan/digest.js';
-import { savedPlanRefusal } from '../plan/saved.js';
+import { editedOps, savedPlanRefusal } from '../plan/saved.js';
 import type { DesiredConversation, Plan, PlanOp } from '../plan/types.js';
 import { sourceOfGroup } from '../group-key.js';
 import type { RunMode } from '../store/store.js';
@@ -156,7 +156,11 @@ export async function applySavedPlan(deps: RunDeps, plan: Plan): Promise<RunOutc
     if (digest !== plan.snapshotDigest) {
       throw new StalePlanError('the conversations changed since this plan was made (snapshot digest differs); make a new plan with `convsync plan --out FILE`');
     }
-    const refusal = savedPlanRefusal(plan, snapshot, { policy: config.policy, guards: config.guards, held: store.guards.heldOps() });
+    const made = (run: number) => ({ mode: store.runs.mode(run), plan: store.runs.plan(run) as Plan | undefined });
+    // what the configuration allows now first, then that the ops are those the plan's run made
+    const refusal =
+      savedPlanRefusal(plan, snapshot, { policy: config.policy, guards: config.guards, held: store.guards.heldOps() }) ??
+      editedOps(plan, made, (op) => canonicalMembers(op, deps.backend));
     if (refusal !== undefined) throw new StalePlanError(refusal);
     // a contact is no conversation: the digest does not see it made (by this plan applied before, or a sync since)
     const contacts = plan.ops.flatMap((op) => (op.op === 'contact' ? [op.handle] : []));

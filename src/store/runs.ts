@@ -91,6 +91,11 @@ export class RunStore {
   }
 
   /** the plan a run computed; undefined when it planned nothing or its plan was pruned */
+  /** the mode a run was made in, undefined when there is no such run (or it was pruned) */
+  mode(id: number): RunMode | undefined {
+    return this.db.prepare(`SELECT mode FROM runs WHERE id = ?`).pluck().get(id) as RunMode | undefined;
+  }
+
   plan(id: number): unknown {
     const row = this.db.prepare(`SELECT coalesce(r.plan, o.plan) AS plan FROM runs r LEFT JOIN runs o ON o.id = r.plan_of WHERE r.id = ?`).get(id) as
       { plan: string | null } | undefined;
