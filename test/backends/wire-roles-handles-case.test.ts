@@ -90,3 +90,17 @@ describe('Wire sandbox: a name is 1..256 characters (Text.length: code points, n
     await expect(backend.rename(conv.id, '😀'.repeat(257))).rejects.toThrow(/256/);
   });
 });
+
+describe('Wire adapter: an API version turned off while the process runs', () => {
+  it('chooses a version again, once, and the call goes through', async () => {
+    const { wire: w, people, backend } = await setup();
+    const conv = await backend.create({ name: 'before', members: people.slice(0, 2) });
+    const chosen = Math.max(...w.calls.filter((c) => /^\/v\d+\//.test(c.path)).map((c) => Number(/^\/v(\d+)\//.exec(c.path)![1])));
+    w.disableVersions(chosen);
+    await backend.addMembers(conv.id, [people[2]!]);
+    expect([...w.conversations.get(conv.id)!.members.keys()]).toContain(people[2]!);
+    const after = w.calls.filter((c) => c.path.endsWith('/members') && c.method === 'POST').at(-1)!;
+    expect(after.path.startsWith(`/v${chosen - 1}/`)).toBe(true);
+    expect(w.calls.filter((c) => c.path === '/api-version')).toHaveLength(2);
+  });
+});

@@ -107,6 +107,11 @@ export function isNoConversation(res: HttpResponse): boolean {
   return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'no-conversation';
 }
 
+/** Wire's 404 for a version prefix it does not serve (never announced, or turned off) */
+export function isUnsupportedVersion(res: HttpResponse): boolean {
+  return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'unsupported-version';
+}
+
 export function wireError(res: HttpResponse, what: string): SyncError {
   const body = parseJson(res.text) as { code?: unknown; label?: unknown; message?: unknown } | undefined;
   const isWire = body !== undefined && typeof body.code === 'number' && typeof body.label === 'string' && typeof body.message === 'string';

@@ -7,7 +7,7 @@ import { readSecret } from '../../config/secrets.js';
 import { AuthError, PermanentError } from '../../errors.js';
 import type { CredentialStore } from '../types.js';
 import { headerValue, httpRequest, type HttpResponse } from '../../http/request.js';
-import { AccessToken, parseAnswer, VersionInfo, wireError } from './contract.js';
+import { AccessToken, isUnsupportedVersion, parseAnswer, VersionInfo, wireError } from './contract.js';
 
 interface Token {
   value: string;
@@ -68,6 +68,13 @@ export class WireSession {
     await this.ensureToken(signal);
     const used = this.token;
     let res = await this.send(method, this.versioned(path), body, signal, true);
+    if (res.status === 404 && isUnsupportedVersion(res)) {
+      // turned off since it was chosen (an upgrade of the backend, its disabledAPIVersions): chosen again, once
+      this.logger.info({ version: this.version }, 'wire no longer serves this API version: choosing again');
+      this.version = undefined;
+      await this.ensureToken(signal);
+      res = await this.send(method, this.versioned(path), body, signal, true);
+    }
     if (res.status === 401) {
       this.logger.debug({ path }, 'wire answered 401: renewing the access token once');
       // another request may have renewed it meanwhile: then just retry with the new one

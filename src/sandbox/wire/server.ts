@@ -213,6 +213,11 @@ export class WireSandbox {
     return this.auth.verificationCode(userId);
   }
 
+  /** the backend's operator turns these versions off (galley's disabledAPIVersions): their prefix answers 404 unsupported-version */
+  disableVersions(...versions: number[]): void {
+    for (const v of versions) if (this.supported.includes(v)) this.supported.splice(this.supported.indexOf(v), 1);
+  }
+
   /** every access token expires now (the next call gets a 401) */
   expireTokens(): void {
     for (const t of this.world.tokens.values()) t.expiresAt = 0;
