@@ -54,6 +54,8 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   const startedAt = new Date().toISOString();
   const complete = opts.mode === 'sync' && !opts.scope;
   const stamp = complete ? store.reads.planStamp() : undefined;
+  // a run whose sources were read for what changed: a full plan of that read is no whole read, and puts no full plan off
+  let readWhatChanged = false;
   const planned: UnchangedCheck['planned'] = (run) => {
     // a dry run or a scoped run changes nothing a stamp names (a scoped run's ops are journaled)
     if (!complete) return;
@@ -69,8 +71,8 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
     const at = startedAt;
     // prints first: a stamp names only prints of a plan that was applied in full
     savePrints(store, run);
-    // a partial plan does not put the next full one off
-    const fullAt = run.change ? (stamp?.fullAt ?? stamp?.at ?? at) : at;
+    // a partial plan, or a full one of sources read for what changed, does not put the next full one off
+    const fullAt = run.change || readWhatChanged ? (stamp?.fullAt ?? stamp?.at ?? at) : at;
     store.reads.savePlanStamp({ runId, at, fullAt, config: configDigest(config), ...marks(deps), sources, snapshotDigest: digest });
   };
   if (!complete || opts.allowRemovals || opts.refresh) return { planned, partial: false };
@@ -78,7 +80,8 @@ export async function skipIfUnchanged(deps: RunDeps, opts: RunOptions, runId: nu
   const changed = demand === undefined ? await changedSource(deps, stamp!) : undefined;
   if (demand !== undefined || changed !== undefined) {
     logger.debug({ why: demand ?? changed }, 'planning');
-    return { planned, partial: demand === undefined };
+    readWhatChanged = demand === undefined;
+    return { planned, partial: readWhatChanged };
   }
   await reconciler.whoami();
   await reconciler.preflight();

@@ -8,16 +8,18 @@ afterEach(async () => {
 });
 
 /**
- * Two conversations of the same name are left behind and stay bound (Wire cannot archive:
- * blocked by policy, every plan). A full plan sees two candidates and claims neither (creates the
+ * Two conversations of the same name are left behind and stay bound (Wire cannot archive: blocked
+ * by policy, every plan; the configuration refuses it now, a store of an earlier version may bind
+ * conversations so). A full plan sees two candidates and claims neither (creates the
  * new one). A partial plan sees only the one in its scope, claims it, and removes its members.
  */
 async function scenario(fullPlanEvery: string) {
   const h = await harness({
-    mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}', onGroupRemoved: 'archive' }],
+    mappings: [{ match: { displayName: '^team-(.+)$' }, name: 'Team {1}' }],
     reconcile: { baseDelayMs: 1, maxDelayMs: 5, maxAttempts: 2, lostAnswerSettleMs: 0, fullPlanEvery },
   });
   open.push(h);
+  h.app.config.mappings[0]!.onGroupRemoved = 'archive';
   h.groups.push({ id: 'g1', displayName: 'team-eng', members: ['u0', 'u1', 'u2'] });
   h.groups.push({ id: 'g3', displayName: 'team-eng', members: ['u3', 'u4'] });
   h.groups.push({ id: 'g9', displayName: 'team-other', members: ['u5'] });
