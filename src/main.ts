@@ -9,13 +9,14 @@ import type { RunDeps } from './reconcile/run.js';
 import { createSource } from './sources/registry.js';
 import { closeIdleConnections } from './http/dispatcher.js';
 import { LeaseKeeper } from './lease-keeper.js';
-import { Store } from './store/store.js';
+import { pidNamespace, Store } from './store/store.js';
 
 /**
  * Tells this process's lease from another's with the same host name and pid (containers); a thread
  * writing under the daemon's lease is given it.
  */
 export const PROCESS_NONCE = randomUUID();
+const PID_NAMESPACE = pidNamespace();
 
 export interface App extends RunDeps {
   backend: Backend;
@@ -51,7 +52,13 @@ export async function createApp(
   const { logger } = opts;
   const ctx = { logger, dispatcher: opts.dispatcher };
   const backendCtx = { ...ctx, onResponse: opts.onBackendResponse };
-  const holder = { host: hostname(), pid: process.pid, command: opts.writer ?? 'read-only', nonce: opts.sharedLease?.nonce ?? PROCESS_NONCE };
+  const holder = {
+    host: hostname(),
+    pid: process.pid,
+    command: opts.writer ?? 'read-only',
+    nonce: opts.sharedLease?.nonce ?? PROCESS_NONCE,
+    ...(PID_NAMESPACE !== undefined && { pidNs: PID_NAMESPACE }),
+  };
   const owner = opts.writer !== undefined && opts.sharedLease === undefined;
   const store = Store.open(config.store.path, opts.writer ? { writer: holder } : {});
   // losing the lease stops the run like a signal does: the call in flight finishes and is journaled

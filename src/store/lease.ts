@@ -1,3 +1,4 @@
+import { readlinkSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 
 const now = () => new Date().toISOString();
@@ -11,6 +12,8 @@ export interface LeaseHolder {
   command: string;
   /** random per process: two containers with one host name and pid 1 each are still two holders */
   nonce?: string;
+  /** the process's pid namespace (Linux): a pid says whether a process is alive only within its own */
+  pidNs?: string;
 }
 
 const same = (a: LeaseHolder, b: LeaseHolder) => a.host === b.host && a.pid === b.pid && (a.nonce ?? '') === (b.nonce ?? '');
@@ -44,7 +47,9 @@ export class Lease {
         const current = this.current();
         const mine = current && same(current, holder);
         if (current && !mine && Date.parse(current.renewedAt) + ttlMs > Date.now()) {
-          const dead = current.host === holder.host && !alive(current.pid);
+          // containers sharing a host name (host networking) each number their own processes: a pid
+          // missing here says nothing of a holder in another pid namespace, which is waited for
+          const dead = current.host === holder.host && (current.pidNs ?? '') === (holder.pidNs ?? '') && !alive(current.pid);
           if (!dead) {
             throw new LeaseError(
               `another convsync (pid ${current.pid} on ${current.host}, ${current.command}) is writing to this database ` +
@@ -108,6 +113,15 @@ export class Lease {
   private current(): (LeaseHolder & { since: string; renewedAt: string }) | undefined {
     const row = this.db.prepare(`SELECT value FROM meta WHERE key = 'lease'`).get() as { value: string } | undefined;
     return row ? (JSON.parse(row.value) as LeaseHolder & { since: string; renewedAt: string }) : undefined;
+  }
+}
+
+/** this process's pid namespace, as Linux names it (`pid:[4026531836]`); undefined elsewhere */
+export function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
   }
 }
 

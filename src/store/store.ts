@@ -32,7 +32,7 @@ export type { RunMode, RunRow } from './runs.js';
 
 const now = () => new Date().toISOString();
 
-export { LeaseError, LEASE_TTL_MS, type LeaseHolder } from './lease.js';
+export { LeaseError, LEASE_TTL_MS, pidNamespace, type LeaseHolder } from './lease.js';
 
 /** The only module that writes SQL. One writer: convsync opens one database per deployment. */
 export class Store {

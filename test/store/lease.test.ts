@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LeaseKeeper } from '../../src/lease-keeper.js';
-import { LeaseError, Store } from '../../src/store/store.js';
+import { LeaseError, pidNamespace, Store } from '../../src/store/store.js';
 
 const me = { host: hostname(), pid: process.pid, command: 'sync' };
 /** another convsync on this host that is alive: the test runner's parent */
@@ -64,6 +64,20 @@ describe('the writer lease', () => {
     expect(again.runs.recent(1)[0]).toMatchObject({ id: mine, finishedAt: null });
     again.close();
     next.close();
+  });
+
+  it('a holder in another pid namespace (a container sharing the host name) is never taken as dead for a pid missing here', () => {
+    const path = dbPath();
+    // pid 2^22+7 exists in no namespace of this test: only the namespace tells the two holders apart
+    const elsewhere = { host: hostname(), pid: 2 ** 22 + 7, command: 'daemon', pidNs: 'pid:[1]' };
+    Store.open(path, { writer: elsewhere }).close();
+    const here = { ...me, pidNs: pidNamespace() ?? 'pid:[2]' };
+    expect(() => Store.open(path, { writer: here })).toThrow(/another convsync \(pid 4194311 on .+, daemon\) is writing/);
+    // in this namespace, the same missing pid is a holder that died: taken over at once
+    const dead = { ...elsewhere, pidNs: here.pidNs };
+    const path2 = dbPath();
+    Store.open(path2, { writer: dead }).close();
+    Store.open(path2, { writer: here }).close();
   });
 
   it('a reader migrates an old database under a lease it gives back at once', () => {
