@@ -112,7 +112,11 @@ export function pruneStore(deps: RunDeps): void {
       plansMaxCount: r.plans,
       identityTtlMs: config.identity.cacheTtlHours * 3_600_000,
       // a login is kept while its memberships last: forgetting it sooner would remove its user early
-      samlLoginsMaxAgeMs: Math.max(durationMs(r.samlLogins), ...config.sources.map((s) => (s.type === 'saml' ? s.membershipTtlHours * 3_600_000 : 0))),
+      // (at most back to 1970: a TTL meant as "never" must not make the cut an invalid date)
+      samlLoginsMaxAgeMs: Math.min(
+        Date.now(),
+        Math.max(durationMs(r.samlLogins), ...config.sources.map((s) => (s.type === 'saml' ? s.membershipTtlHours * 3_600_000 : 0))),
+      ),
       guardWindowMs: durationMs(config.guards.window),
     });
     if (report.runs + report.plans + report.identity + report.samlLogins > 0) logger.debug({ pruned: report }, 'store pruned');

@@ -60,7 +60,8 @@ export async function migrateConversations(deps: RunDeps, opts: MigrateOptions):
       const external = conv.members.filter((m) => byHand.has(m) || !c.members.has(m));
       const reason = `migrate-to-channels: replaces ${conv.id} (${conv.kind ?? 'conversation'})`;
       // a second run after an interrupted one finds the old one renamed already
-      const name = c.name.endsWith(MOVED) ? c.name.slice(0, -MOVED.length) : c.name;
+      // (its name as before that rename: a long one was cut to fit " (moved)")
+      const name = c.name.endsWith(MOVED) ? (store.journal.nameBeforeMigrateRename(c.conversationId) ?? c.name.slice(0, -MOVED.length)) : c.name;
       const to = movedName(name, deps.backend.capabilities.maxNameLength);
       if (opts.old === 'rename' && conv.name !== to)
         ops.push({ op: 'rename', key: c.key, name, conversationId: c.conversationId, from: conv.name, to, reason });

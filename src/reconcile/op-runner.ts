@@ -57,7 +57,9 @@ export class OpRunner {
       // op by op: changes the backend cannot make in one call (nothing was sent; each op then goes
       // under the rate limit, retried on its own), or someone it refuses (split until they stand alone)
       const split = e instanceof SplitCallsError;
-      if (split || this.refusesUser(e)) {
+      // refused for the conversation's sake (Wire: closed to invites): that refuses its adds, not its
+      // removals or its rename, which go on their own
+      if (split || this.refusesUser(e) || (e instanceof PermanentError && e.ofConversation)) {
         for (const id of ids) {
           if (split) this.store.journal.withdraw(id);
           else this.store.journal.failed(id, { ...classify(e), message: `${describeError(e)}; retried op by op` });

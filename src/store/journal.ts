@@ -126,6 +126,19 @@ export class JournalStore {
     );
   }
 
+  /** the name a conversation had before a migrate-to-channels run renamed it (cut to fit " (moved)"), while the journal holds it */
+  nameBeforeMigrateRename(conversationId: string): string | undefined {
+    const payload = this.sql
+      .get(
+        `SELECT payload FROM journal WHERE op = 'rename' AND status = 'done' AND conversation_id = ?
+           AND run_id IN (SELECT id FROM runs WHERE mode = 'migrate') ORDER BY id DESC LIMIT 1`,
+      )
+      .pluck()
+      .get(conversationId) as string | undefined;
+    const name = payload === undefined ? undefined : (JSON.parse(payload) as { name?: unknown }).name;
+    return typeof name === 'string' ? name : undefined;
+  }
+
   /** member changes to this conversation done after journal row `afterId` */
   doneMemberChanges(conversationId: string, afterId: number): JournalRow[] {
     return this.rows(`WHERE status = 'done' AND op IN ('add', 'remove') AND conversation_id = ? AND id > ? ORDER BY id`, conversationId, afterId);
