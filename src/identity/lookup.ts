@@ -15,6 +15,8 @@ export async function resolveHandles(
   ttlHours: number,
   /** what kind of lookup the cache rows are (`handle`, `known`) */
   kind = 'handle',
+  /** handles whose cached "not found" is not trusted (a user the plan would make: made by hand since, they must not be made twice) */
+  recheckNotFound?: (handle: string) => boolean,
 ): Promise<Map<string, string | null>> {
   const wanted = [...new Set([...handles].map(handleKey))].sort();
   const since = new Date(Date.now() - ttlHours * 3_600_000).toISOString();
@@ -26,7 +28,7 @@ export async function resolveHandles(
   const missing: string[] = [];
   for (const h of wanted) {
     const hit = cached.get(`${kind}:${h}`);
-    if (hit === undefined) missing.push(h);
+    if (hit === undefined || (hit === null && recheckNotFound?.(h))) missing.push(h);
     else out.set(h, hit);
   }
   if (missing.length > 0) {

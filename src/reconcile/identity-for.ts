@@ -83,11 +83,22 @@ async function byHandle(deps: { config: Config; backend: Backend; store: Store }
     const phone = config.identity.phoneFrom ? identityValue(user, config.identity.phoneFrom) : undefined;
     details.set(handleKey(value), { handle: value.trim(), ...(phone ? { phone } : {}), ...(user.displayName ? { displayName: user.displayName } : {}) });
   }
-  const ids = await resolveHandles(handles, store, (h) => reconciler.lookupHandles(h), config.identity.cacheTtlHours);
+  const wouldMake = (handle: string) => {
+    const { handle: written = handle, ...about } = details.get(handle) ?? {};
+    return backend.newUser?.(written, about);
+  };
+  const ids = await resolveHandles(
+    handles,
+    store,
+    (h) => reconciler.lookupHandles(h),
+    config.identity.cacheTtlHours,
+    'handle',
+    (h) => wouldMake(h) !== undefined,
+  );
   const newUsers: ContactOp[] = [];
   for (const [handle, id] of ids) {
-    const { handle: written = handle, ...about } = details.get(handle) ?? {};
-    const made = id === null ? backend.newUser?.(written, about) : undefined;
+    const written = details.get(handle)?.handle ?? handle;
+    const made = id === null ? wouldMake(handle) : undefined;
     if (made) newUsers.push({ op: 'contact', key: `contact:${handle}`, name: written, reason: `no ${backend.id} user has this handle`, ...made });
   }
   const resolver = createIdentityResolver(config.identity.from, (v) => ids.get(handleKey(v)) ?? undefined, `no ${backend.id} user has this handle`);

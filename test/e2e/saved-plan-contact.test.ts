@@ -38,4 +38,30 @@ describe('convsync apply: a saved plan applied twice', () => {
     expect(h.protocol!.writeCalls().length).toBe(writes);
     expect([...h.protocol!.contacts.values()].filter((c) => c.username === 'fresh')).toHaveLength(1);
   });
+
+  it('a contact made by hand while "not found" is cached is found, not made a second time', async () => {
+    h = await startHarness({ backend: 'protocol', groups: 2, membersPerGroup: 3, users: 12 });
+    h.writeConfig({
+      identity: { from: 'userName', lookup: 'handle', phoneFrom: 'externalId' },
+      backend: {
+        type: 'protocol',
+        baseUrl: h.protocol!.baseUrl,
+        auth: { type: 'bearer', tokenFile: './protocol-token' },
+        contacts: { matchOn: 'username', create: true },
+      },
+    });
+    expect((await h.cli(['sync'])).code).toBe(0);
+    const [eng] = h.directory.groups;
+    h.scim.addUser({ id: 'u-fresh', userName: 'fresh', displayName: 'Fresh', email: 'fresh@example.com', externalId: '+4930111', active: true });
+    h.scim.addMember(eng!.id, 'u-fresh');
+    // a dry run caches "no such contact" for identity.cacheTtlHours
+    const dry = await h.cli(['sync', '--dry-run', '--output', 'json']);
+    expect(JSON.parse(dry.stdout).plan.ops.map((o: { op: string }) => o.op)).toEqual(['contact']);
+    const byHand = h.protocol!.addContact({ username: 'fresh', phone_number: '+4930111' }).id;
+    const res = await h.cli(['sync', '--output', 'json']);
+    expect(res.code, res.stderr).toBe(0);
+    expect([...h.protocol!.contacts.values()].filter((c) => c.username === 'fresh')).toHaveLength(1);
+    const group = [...h.protocol!.groups.values()].find((g) => g.name === 'Team eng')!;
+    expect(group.contacts).toContain(byHand);
+  });
 });
