@@ -71,6 +71,9 @@ export function editedOps(
   const made = madeBy(plan.runId);
   if (made.mode !== 'plan' || made.plan === undefined)
     return `run ${plan.runId} is no convsync plan whose plan is still recorded (retention.plans may have pruned it); make a new plan`;
+  // the ops were planned on one snapshot: another's digest (a newer plan's) would make stale ops pass as fresh
+  if (made.plan.snapshotDigest !== plan.snapshotDigest || made.plan.ownerId !== plan.ownerId)
+    return `the plan's snapshot is not the one run ${plan.runId} planned on: the file was edited; make a new plan`;
   const recorded = new Map<string, number>();
   for (const text of made.plan.ops.map((op) => canonicalText(same(op)))) recorded.set(text, (recorded.get(text) ?? 0) + 1);
   for (const op of plan.ops) {

@@ -48,6 +48,9 @@ describe('Wire: a 404 is "gone" only as no-conversation', () => {
     const path = `/v9/conversations/wire.test/${CONV}`;
     pool.intercept({ path }).reply(404, { code: 404, label: 'no-conversation', message: 'Conversation not found' });
     expect(await backend.get(CONV)).toBeUndefined();
+    // chosen again once (Wire announces v9 still): answered the same, a failure, not "gone"
+    pool.intercept({ path }).reply(404, { code: 404, label: 'unsupported-version', message: 'Version v9 is not supported' });
+    pool.intercept({ path: '/api-version' }).reply(200, { supported: [6, 7, 8, 9], development: [], domain: 'wire.test', federation: false });
     pool.intercept({ path }).reply(404, { code: 404, label: 'unsupported-version', message: 'Version v9 is not supported' });
     expect(await outcome(backend.get(CONV))).toEqual({ error: expect.objectContaining({ label: 'unsupported-version' }) });
     pool.intercept({ path }).reply(404, '<html>404 Not Found</html>');

@@ -35,6 +35,8 @@ export class WireSession {
   /** which cookie file the app cookie came from (its digest), kept with every renewed cookie */
   private cookieOrigin: string | undefined;
   private renewing: Promise<void> | undefined;
+  /** a version being chosen again (the one chosen was turned off) */
+  private choosing: Promise<void> | undefined;
   private readonly base: string;
 
   constructor(
@@ -65,24 +67,34 @@ export class WireSession {
 
   /** a versioned API call (`/vN` + path) with the access token; renews once on 401 */
   async call(method: Dispatcher.HttpMethod, path: string, body?: unknown, signal?: AbortSignal): Promise<HttpResponse> {
-    await this.ensureToken(signal);
-    const used = this.token;
-    let res = await this.send(method, this.versioned(path), body, signal, true);
-    if (res.status === 404 && isUnsupportedVersion(res)) {
-      // turned off since it was chosen (an upgrade of the backend, its disabledAPIVersions): chosen again, once
-      this.logger.info({ version: this.version }, 'wire no longer serves this API version: choosing again');
-      this.version = undefined;
+    let chosenAgain = false;
+    let renewed = false;
+    for (;;) {
       await this.ensureToken(signal);
-      res = await this.send(method, this.versioned(path), body, signal, true);
+      const used = this.token;
+      const sentWith = this.version;
+      const res = await this.send(method, this.versioned(path), body, signal, true);
+      if (res.status === 404 && !chosenAgain && isUnsupportedVersion(res)) {
+        // turned off since it was chosen (an upgrade of the backend, its disabledAPIVersions): chosen again, once
+        // (by one call for all; the version is never unset meanwhile: a call in flight would send /vundefined)
+        chosenAgain = true;
+        if (this.version === sentWith) {
+          this.logger.info({ version: this.version }, 'wire no longer serves this API version: choosing again');
+          this.choosing ??= this.negotiate(signal).finally(() => (this.choosing = undefined));
+          await this.choosing;
+        }
+        continue;
+      }
+      if (res.status === 401 && !renewed) {
+        this.logger.debug({ path }, 'wire answered 401: renewing the access token once');
+        renewed = true;
+        // another request may have renewed it meanwhile: then just retry with the new one
+        if (this.token === used) await this.renew(signal);
+        continue;
+      }
+      if (res.status === 401) throw wireError(res, `${method} ${path} after token renewal`);
+      return res;
     }
-    if (res.status === 401) {
-      this.logger.debug({ path }, 'wire answered 401: renewing the access token once');
-      // another request may have renewed it meanwhile: then just retry with the new one
-      if (this.token === used) await this.renew(signal);
-      res = await this.send(method, this.versioned(path), body, signal, true);
-    }
-    if (res.status === 401) throw wireError(res, `${method} ${path} after token renewal`);
-    return res;
   }
 
   /** version and domain known, token fresh: ids can be qualified from here on */
