@@ -1,11 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource } from '../../src/sources/ldap/index.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * groups.idAttribute cn, groups in two OUs; cn=dev,ou=b (older) renamed cn=ops while cn=ops,ou=a
@@ -34,10 +30,9 @@ describe.runIf(run)('LDAP source, a full read meeting two groups with one id (sl
   });
 
   it('does not give the group of a shared id the members of one of them as known', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS, idAttribute: 'cn' }, users: { baseDn: PEOPLE } }));
-    const store = Store.open(':memory:');
+    const { store, fetch } = ldapOver(slapd, { groups: { baseDn: GROUPS, idAttribute: 'cn' }, users: { baseDn: PEOPLE } });
     try {
-      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const r = await fetch();
       const ops = r.groups.find((g) => g.id === 'ops')!;
       expect(r.listingComplete).toBe(false);
       // before the fix: complete, [u000003] (cn=ops,ou=b, the renamed dev): u000001 and u000002 would be removed

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, PEOPLE, userDn, writeLdif } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * groups.idAttribute cn, groups in two OUs. A full read that finds two groups with one id leaves
@@ -49,10 +45,11 @@ describe.runIf(run)('LDAP source, an incremental read meeting a second group wit
   const members = (r: SourceResult, name: string) => r.groups.find((g) => g.id === name)!;
 
   it('does not replace the stored group by the renamed one', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS, idAttribute: 'cn' }, users: { baseDn: PEOPLE } }));
-    const store = Store.open(join(dir, 'convsync.db'));
-    const source = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
-    const report = () => (source as unknown as { lastRead: LdapReadReport }).lastRead;
+    const { store, source, report, readFresh } = ldapOver(
+      slapd,
+      { groups: { baseDn: GROUPS, idAttribute: 'cn' }, users: { baseDn: PEOPLE } },
+      join(dir, 'convsync.db'),
+    );
     try {
       const full = await source.fetch(new AbortController().signal);
       expect(report()).toMatchObject({ mode: 'full', stored: true });
@@ -64,7 +61,7 @@ describe.runIf(run)('LDAP source, an incremental read meeting a second group wit
 
       await slapd.modify(`dn: cn=dev,${B}\nchangetype: modrdn\nnewrdn: cn=ops\ndeleteoldrdn: 1\n`);
       // what a full read makes of it: the listing incomplete, and (ldap-duplicate-group-id-full) ops not known as either
-      const fresh = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store: Store.open(':memory:') }).fetch(new AbortController().signal);
+      const fresh = await readFresh();
       expect(fresh.listingComplete).toBe(false);
 
       const r = await source.fetch(new AbortController().signal);

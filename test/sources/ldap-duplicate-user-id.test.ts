@@ -1,11 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource } from '../../src/sources/ldap/index.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, PEOPLE } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * users.idAttribute that two entries share (uid across two OUs under users.baseDn). Groups get a
@@ -36,10 +32,9 @@ describe.runIf(run)('LDAP source, two users with one id (slapd)', () => {
   });
 
   it('does not take the group as complete without the user whose id another user has', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE, idAttribute: 'uid' } }));
-    const store = Store.open(':memory:');
+    const { store, fetch } = ldapOver(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE, idAttribute: 'uid' } });
     try {
-      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const r = await fetch();
       const staff = r.groups.find((g) => g.displayName === 'staff')!;
       // before the fix: complete, members [amy], and "uid=jdoe,ou=staff,… (not a user under users.baseDn matching users.filter)":
       // jdoe (staff) is removed from the conversation as if no longer a member

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, PEOPLE, userDn, writeLdif } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * A dynamic group (OpenLDAP dynlist: groupOfURLs, its member values computed from memberURL at each
@@ -53,19 +49,18 @@ describe.runIf(run)('LDAP source, a dynamic group (slapd dynlist)', () => {
       .sort();
 
   it('sees a user leave the dynamic group in the next incremental read', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(
-      slapdSource(slapd, { groups: { baseDn: GROUPS, filter: '(|(objectClass=groupOfNames)(objectClass=groupOfURLs))' }, users: { baseDn: PEOPLE } }),
+    const { store, source, report, readFresh } = ldapOver(
+      slapd,
+      { groups: { baseDn: GROUPS, filter: '(|(objectClass=groupOfNames)(objectClass=groupOfURLs))' }, users: { baseDn: PEOPLE } },
+      join(dir, 'convsync.db'),
     );
-    const store = Store.open(join(dir, 'convsync.db'));
-    const source = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
-    const report = () => (source as unknown as { lastRead: LdapReadReport }).lastRead;
     try {
       const full = await source.fetch(new AbortController().signal);
       expect(report()).toMatchObject({ mode: 'full', stored: true });
       expect(uids(full)).toEqual(['u000001', 'u000002']);
 
       await slapd.modify(`dn: ${userDn('u000002')}\nchangetype: modify\ndelete: departmentNumber\n`);
-      const fresh = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store: Store.open(':memory:') }).fetch(new AbortController().signal);
+      const fresh = await readFresh();
       expect(uids(fresh)).toEqual(['u000001']);
 
       const r = await source.fetch(new AbortController().signal);

@@ -1,11 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource } from '../../src/sources/ldap/index.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, PEOPLE, toLdif } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * A member DN whose non-ASCII characters are written as hex escapes of their UTF-8 bytes (RFC 4514
@@ -28,10 +24,9 @@ describe.runIf(run)('LDAP source, member DNs with hex-escaped UTF-8 (slapd)', ()
   });
 
   it('takes the escaped member value as the user it names, not as a missing entry', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }));
-    const store = Store.open(':memory:');
+    const { store, fetch } = ldapOver(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } });
     try {
-      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const r = await fetch();
       const g = r.groups.find((x) => x.displayName === 'équipe')!;
       expect(r.warnings).toEqual([]);
       expect(g.complete).toBe(true);

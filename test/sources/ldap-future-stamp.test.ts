@@ -2,15 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import { formatGeneralizedTime } from '../../src/sources/ldap/time.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, groupDn, makeDirectory, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * One entry whose modifyTimestamp is ahead of the clock (written while the directory's clock ran a
@@ -38,13 +34,7 @@ describe.runIf(run)('LDAP source, a modifyTimestamp in the future (slapd)', () =
   });
 
   it('still sees a member added after the read', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(
-      // the default overlap (10m)
-      slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }),
-    );
-    const store = Store.open(join(dir, 'convsync.db'));
-    const source = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
-    const report = () => (source as unknown as { lastRead: LdapReadReport }).lastRead;
+    const { store, source, report } = ldapOver(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }, join(dir, 'convsync.db'));
     try {
       const full = await source.fetch(new AbortController().signal);
       expect(report()).toMatchObject({ mode: 'full', stored: true });

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, groupDn, makeDirectory, OTHER, PEOPLE, userDn, writeLdif } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * users.disabledFilter on memberOf ("members of cn=suspended are disabled"), as the server keeps it:
@@ -44,12 +40,11 @@ describe.runIf(run).each(Object.keys(OVERLAYS))('LDAP source, a user disabled th
   const active = (r: SourceResult, uid: string) => r.groups.flatMap((g) => g.members).find((u) => u.userName === uid)!.active;
 
   it('sees a user disabled by joining cn=suspended in the next incremental read', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(
-      slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE, disabledFilter: `(memberOf=${SUSPENDED})` } }),
+    const { store, source, report, readFresh } = ldapOver(
+      slapd,
+      { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE, disabledFilter: `(memberOf=${SUSPENDED})` } },
+      join(dir, 'convsync.db'),
     );
-    const store = Store.open(join(dir, 'convsync.db'));
-    const source = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
-    const report = () => (source as unknown as { lastRead: LdapReadReport }).lastRead;
     try {
       const full = await source.fetch(new AbortController().signal);
       expect(report()).toMatchObject({ mode: 'full', stored: true });
@@ -57,7 +52,7 @@ describe.runIf(run).each(Object.keys(OVERLAYS))('LDAP source, a user disabled th
 
       await slapd.modify(`dn: ${SUSPENDED}\nchangetype: modify\nadd: member\nmember: ${userDn('u000001')}\n`);
       // a full read (a store of its own) sees it disabled
-      const fresh = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store: Store.open(':memory:') }).fetch(new AbortController().signal);
+      const fresh = await readFresh();
       expect(active(fresh, 'u000001')).toBe(false);
 
       expect(await source.changed!(new AbortController().signal)).toBe(true);

@@ -1,11 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource } from '../../src/sources/ldap/index.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, PEOPLE, toLdif } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * A user with two uid values (renamed, the old login kept: `uid: jdoe`, `uid: john.doe`). A posixGroup
@@ -27,12 +23,12 @@ describe.runIf(run)('LDAP source, memberUid naming a second uid value (slapd)', 
   });
 
   it('takes the user named by any of their uids as a member', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(
-      slapdSource(slapd, { groups: { baseDn: GROUPS, filter: '(objectClass=posixGroup)', memberAttribute: 'memberUid' }, users: { baseDn: PEOPLE } }),
-    );
-    const store = Store.open(':memory:');
+    const { store, fetch } = ldapOver(slapd, {
+      groups: { baseDn: GROUPS, filter: '(objectClass=posixGroup)', memberAttribute: 'memberUid' },
+      users: { baseDn: PEOPLE },
+    });
     try {
-      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const r = await fetch();
       const ops = r.groups.find((g) => g.displayName === 'ops')!;
       // before the fix: complete, [u000001], warning "uid john.doe (no such user)"
       expect(ops.members.map((u) => u.emails[0]).sort()).toEqual(['jdoe@example.com', 'u000001@example.com']);

@@ -1,15 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource, type LdapReadReport } from '../../src/sources/ldap/index.js';
 import type { SourceResult } from '../../src/sources/types.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, PEOPLE } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * An OU of users renamed (ou=staff → ou=employees: back-mdb renames a subtree in one modrdn). Every
@@ -52,17 +48,14 @@ describe.runIf(run)('LDAP source, users whose OU is renamed (slapd, refint)', ()
       .sort();
 
   it('keeps the members whose DNs the rename changed', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }));
-    const store = Store.open(join(dir, 'convsync.db'));
-    const source = ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store });
-    const report = () => (source as unknown as { lastRead: LdapReadReport }).lastRead;
+    const { store, source, report, readFresh } = ldapOver(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }, join(dir, 'convsync.db'));
     try {
       const full = await source.fetch(new AbortController().signal);
       expect(report()).toMatchObject({ mode: 'full', stored: true });
       expect(uids(full)).toEqual(['alice', 'bob']);
 
       await slapd.modify(`dn: ${STAFF}\nchangetype: modrdn\nnewrdn: ou=employees\ndeleteoldrdn: 1\n`);
-      const fresh = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store: Store.open(':memory:') }).fetch(new AbortController().signal);
+      const fresh = await readFresh();
       expect(uids(fresh)).toEqual(['alice', 'bob']);
 
       // refint rewrote ops' member values without touching its modifyTimestamp; the users' DNs changed without theirs

@@ -1,11 +1,7 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LdapSourceConfig } from '../../src/config/schema.js';
-import { ldapSource } from '../../src/sources/ldap/index.js';
-import { Store } from '../../src/store/store.js';
 import { GROUPS, makeDirectory, OTHER, PEOPLE, toLdif, userDn } from '../helpers/ldap-directory.js';
-import { slapdHere, slapdSource, startSlapd, type Slapd } from '../helpers/slapd.js';
-import { parsedSource } from '../helpers/source-config.js';
+import { slapdHere, startSlapd, type Slapd } from '../helpers/slapd.js';
+import { ldapOver } from '../helpers/ldap-source.js';
 
 /**
  * A nested group outside groups.filter whose name ends in a blank (`cn=contractors\ ,ou=other,…`, an
@@ -30,10 +26,9 @@ describe.runIf(run)('LDAP source, a nested group whose RDN ends in an escaped bl
   });
 
   it('expands the nested group', async () => {
-    const cfg = parsedSource<LdapSourceConfig>(slapdSource(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } }));
-    const store = Store.open(':memory:');
+    const { store, fetch } = ldapOver(slapd, { groups: { baseDn: GROUPS }, users: { baseDn: PEOPLE } });
     try {
-      const r = await ldapSource.create(cfg, { logger: pino({ level: 'silent' }), store }).fetch(new AbortController().signal);
+      const r = await fetch();
       const ops = r.groups.find((g) => g.displayName === 'ops')!;
       expect(r.warnings).toEqual([]);
       // before the fix: [u000001] and "cn=contractors\,ou=other,… (no such entry)"
