@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import express from 'express';
 import { pino } from 'pino';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigSchema, type SamlSourceConfig } from '../../src/config/schema.js';
 import { pruneStore } from '../../src/reconcile/bookkeeping.js';
 import type { RunDeps } from '../../src/reconcile/deps.js';
@@ -249,5 +249,30 @@ describe('identity.from naming a SAML attribute whose name has dots or colons (E
     // before the fix: "Your sign-in carries no http://schemas.microsoft.com/identity/claims/objectidentifier ... you cannot be added"
     expect(res.html).not.toContain('cannot be added');
     expect(res.html).toContain('<li>eng (SSO)</li>');
+  });
+});
+
+/** a response signed by an IdP node whose clock is `offsetMs` off ours */
+async function responseFromNode(offsetMs: number, o: Partial<ResponseOptions>): Promise<string> {
+  const inResponseTo = await loginRequest();
+  vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + offsetMs });
+  try {
+    return await idp.response({ nameId: 'alice@corp.test', inResponseTo, ...o });
+  } finally {
+    vi.useRealTimers();
+  }
+}
+
+describe('an IdP of several nodes, each within clockSkewSeconds of our clock', () => {
+  it('accepts the later of two logins though the node that answered it runs behind the first one', async () => {
+    await start({ clockSkewSeconds: 60 });
+    // node A runs 50 s ahead of us, node B 50 s behind: each within the 60 s accepted
+    const first = await responseFromNode(50_000, { groups: ['admins', 'eng'] });
+    expect((await post(first)).status).toBe(200);
+    // 20 s later (here: at once) Alice signs in again, answered by node B, after she left admins
+    const second = await responseFromNode(-50_000 + 20_000, { groups: ['eng'] });
+    const res = await post(second);
+    expect([res.status, reasonOf(res.html)]).toEqual([200, '']);
+    expect(store.saml.login('sso', 'alice@corp.test')!.groups).toEqual(['eng']);
   });
 });
