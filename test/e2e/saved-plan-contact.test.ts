@@ -9,21 +9,26 @@ describe('convsync apply: a saved plan applied twice', () => {
     await h?.close();
   });
 
-  it('a plan that only makes a contact makes it once', async () => {
-    h = await startHarness({ backend: 'protocol', groups: 2, membersPerGroup: 3, users: 12 });
-    h.writeConfig({
+  /** Protocol, contacts made by convsync, synced; then a user with no contact yet joins team eng */
+  const withNewUser = async () => {
+    const made = await startHarness({ backend: 'protocol', groups: 2, membersPerGroup: 3, users: 12 });
+    made.writeConfig({
       identity: { from: 'userName', lookup: 'handle', phoneFrom: 'externalId' },
       backend: {
         type: 'protocol',
-        baseUrl: h.protocol!.baseUrl,
+        baseUrl: made.protocol!.baseUrl,
         auth: { type: 'bearer', tokenFile: './protocol-token' },
         contacts: { matchOn: 'username', create: true },
       },
     });
-    expect((await h.cli(['sync'])).code).toBe(0);
-    const [eng] = h.directory.groups;
-    h.scim.addUser({ id: 'u-fresh', userName: 'fresh', displayName: 'Fresh', email: 'fresh@example.com', externalId: '+4930111', active: true });
-    h.scim.addMember(eng!.id, 'u-fresh');
+    expect((await made.cli(['sync'])).code).toBe(0);
+    made.scim.addUser({ id: 'u-fresh', userName: 'fresh', displayName: 'Fresh', email: 'fresh@example.com', externalId: '+4930111', active: true });
+    made.scim.addMember(made.directory.groups[0]!.id, 'u-fresh');
+    return made;
+  };
+
+  it('a plan that only makes a contact makes it once', async () => {
+    h = await withNewUser();
     const file = join(h.dir, 'plan.json');
     expect((await h.cli(['plan', '--out', file])).code).toBe(0);
     // the plan makes the contact only; its membership follows at the next sync
@@ -40,20 +45,7 @@ describe('convsync apply: a saved plan applied twice', () => {
   });
 
   it('a contact made by hand while "not found" is cached is found, not made a second time', async () => {
-    h = await startHarness({ backend: 'protocol', groups: 2, membersPerGroup: 3, users: 12 });
-    h.writeConfig({
-      identity: { from: 'userName', lookup: 'handle', phoneFrom: 'externalId' },
-      backend: {
-        type: 'protocol',
-        baseUrl: h.protocol!.baseUrl,
-        auth: { type: 'bearer', tokenFile: './protocol-token' },
-        contacts: { matchOn: 'username', create: true },
-      },
-    });
-    expect((await h.cli(['sync'])).code).toBe(0);
-    const [eng] = h.directory.groups;
-    h.scim.addUser({ id: 'u-fresh', userName: 'fresh', displayName: 'Fresh', email: 'fresh@example.com', externalId: '+4930111', active: true });
-    h.scim.addMember(eng!.id, 'u-fresh');
+    h = await withNewUser();
     // a dry run caches "no such contact" for identity.cacheTtlHours
     const dry = await h.cli(['sync', '--dry-run', '--output', 'json']);
     expect(JSON.parse(dry.stdout).plan.ops.map((o: { op: string }) => o.op)).toEqual(['contact']);
