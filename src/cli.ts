@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { load, OPTIONS, refusedOptions } from './cli/flags.js';
 import { ConfigError, formatIssues } from './config/load.js';
+import { printable } from './cli/printable.js';
 import { describeError } from './errors.js';
 import { EXIT } from './reconcile/outcome.js';
 import type { runSandboxDemo } from './sandbox/demo.js';
@@ -126,7 +127,7 @@ main(process.argv.slice(2))
         process.exitCode = EXIT.config;
         return;
       }
-      process.stderr.write(`error: ${describeError(e)}\n`);
+      process.stderr.write(printable(`error: ${describeError(e)}\n`));
       process.exitCode = EXIT.error;
     },
   )

@@ -46,7 +46,11 @@ export function createMetrics(opts: { storeLogBytes?: () => number } = {}) {
         }
       },
     }),
-    heldRemovals: new Gauge({ name: 'convsync_held_removals', help: 'Member removals held back by guards in the last run', registers: [registry] }),
+    heldRemovals: new Gauge({
+      name: 'convsync_held_removals',
+      help: 'Member removals held back by guards and waiting for approval (by the last run or an earlier one)',
+      registers: [registry],
+    }),
     unmanageable: new Gauge({
       name: 'convsync_conversations_unmanageable',
       help: 'Owned conversations whose members the backend no longer lets convsync change (a Wire group migrated to MLS)',

@@ -14,6 +14,7 @@ import { sendToDaemon } from './daemon-client.js';
 import { explainGroup, explainUser } from './explain.js';
 import { configPath, load, type Flags } from './flags.js';
 import { printOutcome } from './output.js';
+import { printable } from './printable.js';
 import { renderStatus } from './status.js';
 import { withWriter } from './writer.js';
 
@@ -158,7 +159,7 @@ export async function explain(flags: Flags): Promise<number> {
       process.stderr.write(`no ${flags.user !== undefined ? `user matches "${flags.user}"` : `group matches "${flags.group}"`} in the sources\n`);
       return EXIT.error;
     }
-    process.stdout.write(text);
+    process.stdout.write(printable(text));
     return EXIT.ok;
   } finally {
     await app.close();
@@ -174,7 +175,8 @@ export function status(flags: Flags): number {
   }
   const store = Store.open(config.store.path);
   try {
-    process.stdout.write(renderStatus(store, flags.output === 'json' ? 'json' : 'text', { refusedTtlHours: config.identity.cacheTtlHours }));
+    // JSON escapes control characters itself
+    process.stdout.write(printable(renderStatus(store, flags.output === 'json' ? 'json' : 'text', { refusedTtlHours: config.identity.cacheTtlHours })));
     return EXIT.ok;
   } finally {
     store.close();

@@ -2,6 +2,7 @@ import { renderPlan } from '../plan/render.js';
 import { summarizeResult } from '../reconcile/outcome.js';
 import type { RunOutcome } from '../reconcile/run.js';
 import type { Flags } from './flags.js';
+import { printable } from './printable.js';
 
 export function printOutcome(o: RunOutcome, flags: Flags): void {
   if (flags.output === 'json') {
@@ -35,5 +36,5 @@ export function printOutcome(o: RunOutcome, flags: Flags): void {
   } else if (o.mode !== 'sync' && o.mode !== 'apply') {
     lines.push(`Nothing applied (${o.mode}).`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(printable(`${lines.join('\n')}\n`));
 }
