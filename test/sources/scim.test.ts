@@ -196,7 +196,8 @@ describe('SCIM pull source', () => {
     expect(res.listingComplete).toBe(true);
     expect(res.groups).toHaveLength(5);
     expect(res.groups.every((g) => g.complete && g.members.length === 3)).toBe(true);
-    expect(s.requests.filter((r) => r.path === '/scim/v2/Groups')).toHaveLength(5);
+    // five pages, and the one past totalResults (its last page was full) to check nothing follows
+    expect(s.requests.filter((r) => r.path === '/scim/v2/Groups')).toHaveLength(6);
   });
 
   it('never takes a group that vanished after the listing as gone: the listing is incomplete, a group nesting it unknown', async () => {

@@ -38,7 +38,16 @@ export class ScimClient {
           this.auth.invalidate();
           res = await this.send(url.toString(), signal);
         }
-        if (res.status === 404) return undefined;
+        if (res.status === 404) {
+          // "no such resource" only as the provider says it (a SCIM error, or nothing): a gateway's or
+          // a WAF's own 404 page is no answer about the resource, and must not make it gone
+          if (res.text.trim() === '' || isScimError(parseJson(res.text))) return undefined;
+          throw new PermanentError(`GET ${path}: answered 404 with a body that is not a SCIM error (not the provider's answer)`, {
+            origin: this.opts.origin,
+            status: res.status,
+            label: 'contract',
+          });
+        }
         if (res.status !== 200) throw this.error(res, `GET ${path}`);
         const body = parseJson(res.text);
         if (body === undefined) {
@@ -71,4 +80,11 @@ export class ScimClient {
     }
     return errorForStatus(this.opts.origin, res, label, `${what}: ${detail}`);
   }
+}
+
+/** RFC 7644 §3.12: an error response carries the Error schema or its HTTP status */
+function isScimError(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null) return false;
+  const { schemas, status } = body as { schemas?: unknown; status?: unknown };
+  return (Array.isArray(schemas) && schemas.includes('urn:ietf:params:scim:api:messages:2.0:Error')) || String(status) === '404';
 }

@@ -27,7 +27,17 @@ export async function crawl(ctx: ScimContext, maxResults: number, at: string): P
   const listing = await listGroups(ctx, Math.min(ctx.config.groups.pageSize, maxResults));
   const users = await listUsers(ctx, Math.min(ctx.config.users.pageSize, maxResults));
   const { groups } = listing;
+  const listedNames = new Map([...groups.values()].map((g) => [g.id, g.displayName]));
   const reads = await readMembers(ctx, groups.values());
+  // a group renamed between the listing and its read may have left (or entered) the filter, or moved
+  // in the provider's order: pages shifted, and another group may have been skipped
+  const renamed = [...groups.values()].filter((g) => !reads.failures.has(g.id) && !reads.vanished.has(g.id) && g.displayName !== listedNames.get(g.id));
+  for (const g of renamed) {
+    ctx.warnings.push(
+      `source ${ctx.source}: group ${g.id} was listed as "${listedNames.get(g.id)}", then read as "${g.displayName}": renamed during the crawl, ` +
+        'index-based paging may have skipped another group, so the listing counts as incomplete',
+    );
+  }
 
   // a group gone between the listing and its read may have shifted the pages: the listing can have
   // skipped another group, so the vanished one is left out and the listing does not count as whole
@@ -39,7 +49,7 @@ export async function crawl(ctx: ScimContext, maxResults: number, at: string): P
     groups.delete(id);
   }
   const { groups: out, resolver } = await desiredGroups(ctx, groups, users.map, reads);
-  const listingComplete = listing.complete && reads.vanished.size === 0;
+  const listingComplete = listing.complete && reads.vanished.size === 0 && renamed.length === 0;
   if (!listingComplete) {
     const counts = listing.total === undefined ? 'no page could be read' : `${listing.received} distinct group(s) received, totalResults ${listing.total}`;
     ctx.warnings.push(

@@ -1,4 +1,4 @@
-import { AuthError, describeError } from '../../errors.js';
+import { AuthError, PermanentError, describeError } from '../../errors.js';
 import type { ScimClient } from './client.js';
 
 export interface Listing {
@@ -45,6 +45,7 @@ export async function listAll(client: ScimClient, req: ListRequest, signal: Abor
   let startIndex = 1;
   // the most a page held, to step over a failed page by the provider's own page size
   let pageSize = 0;
+  let lastPage = 0;
   const received = () => seen.size + withoutId;
 
   while (total === undefined || startIndex <= total) {
@@ -81,7 +82,26 @@ export async function listAll(client: ScimClient, req: ListRequest, signal: Abor
       resources.push(r);
     }
     pageSize = Math.max(pageSize, page.resources.length);
+    lastPage = page.resources.length;
     startIndex += page.resources.length;
+  }
+
+  // a provider outside RFC 7644 §3.4.2 may give as totalResults what one page holds: when the last
+  // page was a full one, the page after the total must hold nothing new, or the listing stopped short
+  if (total !== undefined && total > 0 && problems.length === 0 && received() === total && lastPage >= pageSize) {
+    try {
+      const body = await client.get(req.path, { ...req.query, startIndex, count: req.count }, signal);
+      const more = (body === undefined ? [] : parseListPage(body, req.path).resources).filter((r) => !(typeof r.id === 'string' && seen.has(r.id))).length;
+      if (more > 0)
+        problems.push(
+          `${req.label} the page at startIndex ${startIndex}, past totalResults ${total}, held ${more} more resource(s): totalResults cannot be trusted`,
+        );
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      // a provider may refuse a page past the end (4xx, 404 above): that says nothing follows
+      if (!(e instanceof PermanentError && e.status !== undefined && e.status >= 400 && e.status < 500))
+        problems.push(`${req.label} page at startIndex ${startIndex}, past totalResults ${total}, failed: ${describeError(e)}`);
+    }
   }
 
   if (total !== undefined && received() !== total) {
