@@ -57,7 +57,14 @@ const ScimSource = z.strictObject({
   expandNested: z.boolean().default(true).describe('expand members of type Group into their users (cycle-safe)'),
   concurrency: z.int().min(1).max(64).default(8).describe('group member reads in parallel'),
   timeoutMs: z.int().min(100).default(30_000).describe('per request'),
-  maxAttempts: z.int().min(1).max(10).default(3).describe('attempts per request on transient failures before the read counts as failed'),
+  maxAttempts: z
+    .int()
+    .min(1)
+    .max(10)
+    .default(3)
+    .describe(
+      'attempts per request on transient failures before the read counts as failed (a Retry-After over 5 minutes is not waited for: that read fails at once)',
+    ),
   fullReadEvery: duration
     .default('24h')
     .describe(

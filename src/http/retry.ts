@@ -7,6 +7,8 @@ export interface RetryPolicy {
   maxDelayMs: number;
   /** a server's Retry-After is honoured up to this (a misconfigured edge may ask for hours) */
   maxRetryAfterMs?: number;
+  /** a Retry-After longer than this is not waited for at all: the error is thrown (a source's read is made again at the next run) */
+  giveUpBeyondMs?: number;
 }
 
 export interface RetryHooks {
@@ -29,12 +31,25 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, policy: 
       return await fn(attempt);
     } catch (e) {
       if (!(e instanceof TransientError) || attempt >= policy.maxAttempts || hooks.retryable?.(e) === false) throw e;
+      if (policy.giveUpBeyondMs !== undefined && (e.retryAfterMs ?? 0) > policy.giveUpBeyondMs) throw waitRefused(e, policy.giveUpBeyondMs);
       const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
       const delay = Math.max(cappedRetryAfter(e, policy), Math.floor(random() * ceiling));
       hooks.onRetry?.(e, attempt, delay);
       await sleep(delay, undefined, hooks.signal ? { signal: hooks.signal } : undefined);
     }
   }
+}
+
+/** the error of a server that asks to be left alone longer than a caller waits */
+function waitRefused(e: TransientError, limitMs: number): TransientError {
+  const s = (ms: number) => `${Math.ceil(ms / 1000)} s`;
+  return new TransientError(`${e.message} (it asks to wait ${s(e.retryAfterMs ?? 0)}, more than the ${s(limitMs)} a read waits: given up)`, {
+    origin: e.origin,
+    ...(e.label !== undefined && { label: e.label }),
+    ...(e.status !== undefined && { status: e.status }),
+    throttled: e.throttled,
+    cause: e,
+  });
 }
 
 /** the server's Retry-After, capped by the policy */

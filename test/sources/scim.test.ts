@@ -94,6 +94,16 @@ describe('SCIM pull source', () => {
     expect(res.listingComplete).toBe(true);
   });
 
+  it('does not wait a day for a provider that asks for it: the group is unknown, the read goes on', async () => {
+    const s = await start();
+    s.faults.push({ path: '/Groups/g-00002', status: 429, retryAfter: '86400' });
+    const started = Date.now();
+    const res = await fetchOnce(config(s.baseUrl));
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(res.groups.find((g) => g.id === 'g-00002')!.unknownReason).toMatch(/asks to wait 86400 s, more than the 300 s a read waits: given up/);
+    expect(res.groups.filter((g) => g.complete)).toHaveLength(4);
+  });
+
   it('marks a group unknown when its read times out', async () => {
     const s = await start();
     s.faults.push({ path: '/Groups/g-00003', delayMs: 1500 });

@@ -23,6 +23,8 @@ export interface ScimFault {
   emptyPage?: boolean;
   /** a listing page answered with this totalResults instead of the true one */
   totalResults?: number;
+  /** sent with `status` as Retry-After (seconds), as a provider that throttles does */
+  retryAfter?: string;
 }
 
 /** a listing page as it was sent, given to the `onPage` hooks */
@@ -226,6 +228,7 @@ export class ScimSandbox {
     if (fault.times !== undefined) fault.times--;
     if (fault.delayMs) await sleep(fault.delayMs);
     if (fault.status) {
+      if (fault.retryAfter !== undefined) res.setHeader('retry-after', fault.retryAfter);
       res.status(fault.status).type('text/plain').send(`injected fault ${fault.status}`);
       return;
     }

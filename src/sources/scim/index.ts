@@ -38,7 +38,9 @@ class ScimPullSource implements Source {
       baseUrl: config.baseUrl,
       auth: config.auth,
       timeoutMs: config.timeoutMs,
-      retry: { maxAttempts: config.maxAttempts, baseDelayMs: 200, maxDelayMs: 5000 },
+      // a provider that asks for more than five minutes (hours, from a misconfigured edge) is not waited
+      // for: the read fails, its groups are unknown, and the next run reads again
+      retry: { maxAttempts: config.maxAttempts, baseDelayMs: 200, maxDelayMs: 5000, giveUpBeyondMs: 300_000 },
       dispatcher: ctx.dispatcher,
     });
   }
