@@ -4,11 +4,9 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { mixinBackend } from '../../src/backends/mixin/index.js';
-import type { MixinBackendConfig } from '../../src/config/schema.js';
 import type { PlanOp } from '../../src/plan/types.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { MixinSandbox } from '../../src/sandbox/mixin/server.js';
-import { Store } from '../../src/store/store.js';
+import { mixinReconciler } from '../helpers/mixin-reconciler.js';
 import { planOf } from '../helpers/plan.js';
 
 /**
@@ -27,30 +25,7 @@ afterEach(async () => {
 describe('Mixin refusals on create (HTTP 202 error envelope)', () => {
   it('a group-full refusal is a capacity failure, not a lost answer left pending', async () => {
     sandbox = await MixinSandbox.start({ maxMembers: 3 });
-    const bot = sandbox.createBot();
-    const file = join(dir, `ks-${bot.userId}.json`);
-    writeFileSync(file, JSON.stringify(bot.keystore));
-    const people = Array.from({ length: 5 }, () => sandbox!.addUser().user_id);
-    const config: MixinBackendConfig = {
-      type: 'mixin',
-      baseUrl: sandbox.url,
-      keystoreFile: file,
-      maxMembers: 256,
-      tokenLifetimeSeconds: 60,
-      verifyUsers: true,
-      timeoutMs: 5000,
-    };
-    const store = Store.open(':memory:');
-    const r = new Reconciler(store, mixinBackend.create(config, { logger }), {
-      dryRun: false,
-      ownerId: 'convsync',
-      concurrency: 1,
-      ratePerSecond: 1000,
-      burst: 10,
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-      settleMs: 60_000,
-      logger,
-    });
+    const { people, store, reconciler: r } = mixinReconciler(sandbox, dir, 5, { settleMs: 60_000 });
     const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: people, groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
     const result = await r.apply(planOf([op]), store.runs.start('sync'));
     expect(sandbox.conversations.size).toBe(0);

@@ -1,14 +1,11 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mixinBackend } from '../../src/backends/mixin/index.js';
-import type { MixinBackendConfig } from '../../src/config/schema.js';
 import type { PlanOp } from '../../src/plan/types.js';
-import { Reconciler } from '../../src/reconcile/reconciler.js';
 import { MixinSandbox } from '../../src/sandbox/mixin/server.js';
-import { Store } from '../../src/store/store.js';
+import { mixinReconciler } from '../helpers/mixin-reconciler.js';
 import { planOf } from '../helpers/plan.js';
 
 /**
@@ -27,29 +24,7 @@ afterEach(async () => {
 describe('Mixin drift refresh: a conversation convsync can no longer read (error code 403)', () => {
   it('is reported gone (unbound), not "unreadable" at every refresh', async () => {
     sandbox = await MixinSandbox.start();
-    const bot = sandbox.createBot();
-    const file = join(dir, `ks-${bot.userId}.json`);
-    writeFileSync(file, JSON.stringify(bot.keystore));
-    const people = Array.from({ length: 3 }, () => sandbox!.addUser().user_id);
-    const config: MixinBackendConfig = {
-      type: 'mixin',
-      baseUrl: sandbox.url,
-      keystoreFile: file,
-      maxMembers: 256,
-      tokenLifetimeSeconds: 60,
-      verifyUsers: true,
-      timeoutMs: 5000,
-    };
-    const store = Store.open(':memory:');
-    const r = new Reconciler(store, mixinBackend.create(config, { logger }), {
-      dryRun: false,
-      ownerId: 'convsync',
-      concurrency: 1,
-      ratePerSecond: 1000,
-      burst: 10,
-      retry: { maxAttempts: 2, baseDelayMs: 1, maxDelayMs: 2 },
-      logger,
-    });
+    const { bot, people, store, reconciler: r } = mixinReconciler(sandbox, dir, 3);
     const op: PlanOp = { op: 'create', key: 'group:corp:x', name: 'Team x', members: people, groups: ['corp:x'], onGroupRemoved: 'keep', reason: 'test' };
     const made = await r.apply(planOf([op]), store.runs.start('sync'));
     expect(made.failed).toEqual([]);

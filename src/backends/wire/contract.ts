@@ -104,13 +104,15 @@ export function nextPagingState(page: { has_more: boolean; paging_state?: string
 
 /** Wire's own answer that a conversation does not exist (galley's `no-conversation`) */
 export function isNoConversation(res: HttpResponse): boolean {
-  return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'no-conversation';
+  return labelOf(res) === 'no-conversation';
 }
 
 /** Wire's 404 for a version prefix it does not serve (never announced, or turned off) */
 export function isUnsupportedVersion(res: HttpResponse): boolean {
-  return (parseJson(res.text) as { label?: unknown } | undefined)?.label === 'unsupported-version';
+  return labelOf(res) === 'unsupported-version';
 }
+
+const labelOf = (res: HttpResponse): unknown => (parseJson(res.text) as { label?: unknown } | undefined)?.label;
 
 export function wireError(res: HttpResponse, what: string): SyncError {
   const body = parseJson(res.text) as { code?: unknown; label?: unknown; message?: unknown } | undefined;
